@@ -1,0 +1,74 @@
+// Error: a structured description of why a task failed; Exception carries one across throw.
+#pragma once
+
+#include <offload/core/export.h>
+
+#include <QByteArray>
+#include <QMetaType>
+#include <QString>
+
+#include <exception>
+#include <optional>
+
+namespace offload {
+
+// Why a task failed. Cancellation is deliberately absent: Cancelled is a state, not an error.
+enum class ErrorKind : quint8 {
+    Exception,   // the callable threw (origin holds the exception type)
+    WorkerError, // a worker reported an error for a call (origin/traceback from the worker)
+    Crash,       // the process died from a signal or vanished mid-call
+    ExitCode,    // the program exited with a non-zero status
+    Timeout,     // the task ran out of time and was stopped
+    Protocol,    // a peer sent bytes that break the protocol
+    Launch,      // the program could not be started (missing, not executable, no hello)
+};
+
+OFFLOAD_CORE_EXPORT QString errorKindName(ErrorKind kind);
+
+// A value type; all fields but kind and message are optional.
+struct OFFLOAD_CORE_EXPORT Error
+{
+    ErrorKind kind = ErrorKind::Exception;
+    QString message;
+    QString origin;     // exception type name (demangled), or the worker's exception class
+    QString traceback;  // worker-side traceback, if any
+    std::optional<int> exitCode;
+    std::optional<int> signal;
+    QByteArray stderrTail; // bounded tail of the process's stderr
+
+    // One line for a status bar or a log: "Exception (std::runtime_error): disk full".
+    QString summary() const;
+};
+
+// Thrown by Offload (and throwable by user code) to fail a task with a specific Error.
+class OFFLOAD_CORE_EXPORT Exception : public std::exception
+{
+public:
+    explicit Exception(Error error);
+    const Error &error() const noexcept { return m_error; }
+    const char *what() const noexcept override { return m_what.constData(); }
+
+private:
+    Error m_error;
+    QByteArray m_what;
+};
+
+// Thrown by TaskControl::throwIfCancellationRequested() and by TaskHandle::result() of a
+// cancelled task. A task whose work exits with it ends Cancelled, not Failed.
+class OFFLOAD_CORE_EXPORT CancelledError : public std::exception
+{
+public:
+    const char *what() const noexcept override { return "task was cancelled"; }
+};
+
+// Describes the exception currently being handled; call only inside a catch block.
+// offload::Exception gives its own Error; std::exception gives its dynamic type and what();
+// anything else gives "unknown exception" with the thrown type's name.
+OFFLOAD_CORE_EXPORT Error errorFromCurrentException();
+
+// Demangled C++ type name ("std::runtime_error") from a mangled one.
+OFFLOAD_CORE_EXPORT QString demangledTypeName(const char *mangled);
+
+} // namespace offload
+
+Q_DECLARE_METATYPE(offload::Error)

@@ -1,0 +1,451 @@
+#include <offload/core/taskcore.h>
+
+#include "delivery_p.h"
+#include <offload/core/taskregistry.h>
+
+#include <QPointer>
+#include <QThread>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+namespace offload::detail {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+std::atomic<quint64> s_nextId{1};
+
+constexpr quint8 bit(TaskState s) { return quint8(1u << unsigned(s)); }
+
+template<typename Cb>
+using CbList = std::shared_ptr<const std::vector<Cb>>;
+
+template<typename Cb>
+void append(CbList<Cb> &list, Cb cb)
+{
+    auto next = list ? std::make_shared<std::vector<Cb>>(*list) : std::make_shared<std::vector<Cb>>();
+    next->push_back(std::move(cb));
+    list = std::move(next);
+}
+} // namespace
+
+struct TaskCore::Private
+{
+    mutable std::mutex mutex;
+    mutable std::condition_variable finishedCv;
+
+    const quint64 id = s_nextId.fetch_add(1, std::memory_order_relaxed);
+    QString kind;
+    QString name;
+    QObject *contextRaw = nullptr;
+    QPointer<QObject> context; // read on the context thread only
+    std::shared_ptr<DeliveryQueue> queue;
+    std::shared_ptr<ContextTasks> contextTasks;
+
+    TaskState state = TaskState::Queued;
+    quint8 enteredMask = bit(TaskState::Queued);
+    Progress progress;
+    quint64 progressSeq = 0;
+    Error error;
+    TaskTimes times;
+    bool cancelRequested = false;
+    bool queued = false; // waiting in a delivery queue or the dispatcher's delay list
+    std::function<void()> cancelHandler;
+    CbList<ProgressCallback> progressCallbacks;
+    CbList<StateCallback> stateCallbacks;
+    std::vector<CoreCallback> finishedCallbacks;
+    std::vector<CoreCallback> completionHooks;
+
+    // Context thread only (the dispatcher).
+    quint8 deliveredMask = 0;
+    quint64 deliveredProgressSeq = 0;
+    Clock::time_point lastProgressDelivery;
+    bool dead = false; // context destroyed: never deliver again
+
+    std::atomic<bool> monitorDirty{false};
+};
+
+TaskCore::TaskCore(QObject *context, QString kind, QString name)
+    : d(std::make_unique<Private>())
+{
+    d->kind = std::move(kind);
+    d->name = std::move(name);
+    d->contextRaw = context;
+    d->context = context;
+    d->times.created = Clock::now();
+    d->queue = deliveryQueueFor(context ? context->thread() : QThread::currentThread());
+}
+
+TaskCore::~TaskCore()
+{
+    TaskRegistry::instance().remove(d->id);
+}
+
+void TaskCore::attach()
+{
+    TaskRegistry::instance().add(shared_from_this());
+    if (!d->contextRaw)
+        return;
+    if (d->contextRaw->thread() == QThread::currentThread()) {
+        auto tasks = contextTasksFor(d->contextRaw);
+        {
+            std::lock_guard lock(d->mutex);
+            d->contextTasks = tasks;
+        }
+        tasks->add(shared_from_this());
+    } else {
+        notifyChanged(true); // the dispatcher registers the guard in the context's thread
+    }
+}
+
+quint64 TaskCore::id() const { return d->id; }
+
+QString TaskCore::kind() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->kind;
+}
+
+QString TaskCore::name() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->name;
+}
+
+void TaskCore::setName(const QString &name)
+{
+    {
+        std::lock_guard lock(d->mutex);
+        d->name = name;
+    }
+    TaskRegistry::instance().markDirty(*this);
+}
+
+QObject *TaskCore::context() const { return d->contextRaw; }
+
+TaskState TaskCore::state() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->state;
+}
+
+Progress TaskCore::progress() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->progress;
+}
+
+Error TaskCore::error() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->error;
+}
+
+TaskTimes TaskCore::times() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->times;
+}
+
+bool TaskCore::isCancellationRequested() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->cancelRequested;
+}
+
+bool TaskCore::waitForFinished(std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(d->mutex);
+    return d->finishedCv.wait_for(lock, timeout, [this] { return isFinalState(d->state); });
+}
+
+void TaskCore::requestCancel()
+{
+    std::function<void()> handler;
+    bool queuedNow = false;
+    {
+        std::lock_guard lock(d->mutex);
+        if (isFinalState(d->state) || d->cancelRequested)
+            return;
+        d->cancelRequested = true;
+        queuedNow = d->state == TaskState::Queued;
+        handler = std::move(d->cancelHandler);
+        d->cancelHandler = nullptr;
+    }
+    if (handler)
+        handler();
+    if (queuedNow)
+        finishCancelled(); // a queued task never starts
+    else
+        TaskRegistry::instance().markDirty(*this);
+}
+
+void TaskCore::addProgressCallback(ProgressCallback cb)
+{
+    std::lock_guard lock(d->mutex);
+    append(d->progressCallbacks, std::move(cb));
+}
+
+void TaskCore::addStateCallback(StateCallback cb)
+{
+    std::lock_guard lock(d->mutex);
+    append(d->stateCallbacks, std::move(cb));
+}
+
+void TaskCore::addFinishedCallback(CoreCallback cb)
+{
+    bool final = false;
+    {
+        std::lock_guard lock(d->mutex);
+        d->finishedCallbacks.push_back(std::move(cb));
+        final = isFinalState(d->state);
+    }
+    if (final)
+        d->queue->enqueue(shared_from_this()); // added late: still called, asynchronously
+}
+
+void TaskCore::addCompletionHook(CoreCallback hook)
+{
+    {
+        std::lock_guard lock(d->mutex);
+        if (!isFinalState(d->state)) {
+            d->completionHooks.push_back(std::move(hook));
+            return;
+        }
+    }
+    hook(*this);
+}
+
+bool TaskCore::markStarting()
+{
+    {
+        std::lock_guard lock(d->mutex);
+        if (d->state != TaskState::Queued)
+            return false;
+        d->state = TaskState::Starting;
+        d->enteredMask |= bit(TaskState::Starting);
+    }
+    notifyChanged(true);
+    return true;
+}
+
+bool TaskCore::markRunning()
+{
+    {
+        std::lock_guard lock(d->mutex);
+        if (isFinalState(d->state) || d->state == TaskState::Running)
+            return false;
+        d->state = TaskState::Running;
+        d->enteredMask |= bit(TaskState::Running);
+        d->times.started = Clock::now();
+    }
+    notifyChanged(true);
+    return true;
+}
+
+#define OFFLOAD_UPDATE_PROGRESS(stmt)                                                              \
+    {                                                                                              \
+        std::lock_guard lock(d->mutex);                                                            \
+        if (isFinalState(d->state))                                                                \
+            return;                                                                                \
+        stmt;                                                                                      \
+        ++d->progressSeq;                                                                          \
+    }                                                                                              \
+    notifyChanged(false);
+
+void TaskCore::setProgressRange(qint64 minimum, qint64 maximum)
+{
+    OFFLOAD_UPDATE_PROGRESS((d->progress.minimum = minimum, d->progress.maximum = maximum))
+}
+
+void TaskCore::setProgressValue(qint64 value) { OFFLOAD_UPDATE_PROGRESS(d->progress.value = value) }
+
+void TaskCore::setProgressValue(qint64 value, const QString &text)
+{
+    OFFLOAD_UPDATE_PROGRESS((d->progress.value = value, d->progress.text = text))
+}
+
+void TaskCore::setProgressText(const QString &text) { OFFLOAD_UPDATE_PROGRESS(d->progress.text = text) }
+
+void TaskCore::setStage(const Stage &stage) { OFFLOAD_UPDATE_PROGRESS(d->progress.stage = stage) }
+
+void TaskCore::setProgress(const Progress &progress) { OFFLOAD_UPDATE_PROGRESS(d->progress = progress) }
+
+#undef OFFLOAD_UPDATE_PROGRESS
+
+void TaskCore::setCancelHandler(std::function<void()> handler)
+{
+    bool runNow = false;
+    {
+        std::lock_guard lock(d->mutex);
+        if (isFinalState(d->state))
+            return;
+        if (d->cancelRequested)
+            runNow = true;
+        else
+            d->cancelHandler = std::move(handler);
+    }
+    if (runNow && handler)
+        handler();
+}
+
+bool TaskCore::finish() { return finalize(TaskState::Finished, nullptr); }
+
+bool TaskCore::fail(Error error) { return finalize(TaskState::Failed, &error); }
+
+bool TaskCore::finishCancelled() { return finalize(TaskState::Cancelled, nullptr); }
+
+bool TaskCore::finalize(TaskState state, Error *error)
+{
+    std::vector<CoreCallback> hooks;
+    std::shared_ptr<ContextTasks> contextTasks;
+    std::function<void()> handler;
+    {
+        std::lock_guard lock(d->mutex);
+        if (isFinalState(d->state))
+            return false;
+        d->state = state;
+        d->enteredMask |= bit(state);
+        if (error)
+            d->error = std::move(*error);
+        d->times.finished = Clock::now();
+        if (d->times.started == Clock::time_point{})
+            d->times.started = d->times.finished;
+        hooks.swap(d->completionHooks);
+        handler.swap(d->cancelHandler); // released outside the lock: it may own resources
+        contextTasks = d->contextTasks;
+    }
+    d->finishedCv.notify_all();
+    if (contextTasks)
+        contextTasks->remove(d->id);
+    for (auto &hook : hooks)
+        hook(*this);
+    notifyChanged(true);
+    return true;
+}
+
+void TaskCore::notifyChanged(bool urgent)
+{
+    bool enqueue = false;
+    {
+        std::lock_guard lock(d->mutex);
+        enqueue = urgent || !d->queued;
+        d->queued = true;
+    }
+    if (enqueue)
+        d->queue->enqueue(shared_from_this());
+    TaskRegistry::instance().markDirty(*this);
+}
+
+void TaskCore::deliver()
+{
+    if (d->dead)
+        return;
+    auto self = shared_from_this(); // callbacks may drop every other reference
+    const auto alive = [this] {
+        if (d->contextRaw && d->context.isNull()) {
+            d->dead = true;
+            return false;
+        }
+        return true;
+    };
+    if (!alive()) {
+        requestCancel();
+        return;
+    }
+
+    // A context in another thread at submission: bind the guard here, in its own thread.
+    bool needsGuard = false;
+    {
+        std::lock_guard lock(d->mutex);
+        needsGuard = d->contextRaw && !d->contextTasks;
+    }
+    if (needsGuard) {
+        auto tasks = contextTasksFor(d->contextRaw);
+        {
+            std::lock_guard lock(d->mutex);
+            d->contextTasks = tasks;
+        }
+        if (!isFinalState(state()))
+            tasks->add(self);
+    }
+
+    const auto now = Clock::now();
+    quint8 entered = 0;
+    TaskState state = TaskState::Queued;
+    bool deliverProgress = false;
+    bool throttled = false;
+    Progress progress;
+    quint64 seq = 0;
+    CbList<ProgressCallback> progressCbs;
+    CbList<StateCallback> stateCbs;
+    {
+        std::lock_guard lock(d->mutex);
+        entered = d->enteredMask;
+        state = d->state;
+        seq = d->progressSeq;
+        const bool changed = seq != d->deliveredProgressSeq;
+        throttled = changed && !isFinalState(state)
+                && now - d->lastProgressDelivery < Dispatcher::coalescingInterval;
+        deliverProgress = changed && !throttled;
+        if (deliverProgress)
+            progress = d->progress;
+        d->queued = throttled; // throttled: the dispatcher owns the next delivery
+        progressCbs = d->progressCallbacks;
+        stateCbs = d->stateCallbacks;
+    }
+
+    const auto emitState = [&](TaskState s) {
+        if (!(entered & bit(s)) || (d->deliveredMask & bit(s)))
+            return true;
+        d->deliveredMask |= bit(s);
+        if (stateCbs) {
+            for (const auto &cb : *stateCbs) {
+                cb(s);
+                if (!alive())
+                    return false;
+            }
+        }
+        return true;
+    };
+
+    for (TaskState s : {TaskState::Queued, TaskState::Starting, TaskState::Running}) {
+        if (!emitState(s))
+            return;
+    }
+    if (deliverProgress) {
+        d->deliveredProgressSeq = seq;
+        d->lastProgressDelivery = now;
+        if (progressCbs) {
+            for (const auto &cb : *progressCbs) {
+                cb(progress);
+                if (!alive())
+                    return;
+            }
+        }
+    }
+    if (isFinalState(state)) {
+        if (!emitState(state))
+            return;
+        std::vector<CoreCallback> finished;
+        {
+            std::lock_guard lock(d->mutex);
+            finished.swap(d->finishedCallbacks);
+        }
+        for (auto &cb : finished) {
+            cb(*this);
+            if (!alive())
+                return;
+        }
+    } else if (throttled) {
+        if (auto *dispatcher = currentDispatcher())
+            dispatcher->delay(self);
+    }
+}
+
+bool TaskCore::takeMonitorDirty() { return d->monitorDirty.exchange(false); }
+bool TaskCore::setMonitorDirty() { return !d->monitorDirty.exchange(true); }
+
+} // namespace offload::detail

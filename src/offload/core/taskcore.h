@@ -1,0 +1,129 @@
+// detail::TaskCore: the shared, thread-safe state behind every task handle, whatever runs it.
+// Producers (thread pool, process supervisor, coroutines) drive it; handles read it.
+// Installed only because the templates in taskhandle.h need its declaration: not API.
+#pragma once
+
+#include <offload/core/error.h>
+#include <offload/core/progress.h>
+#include <offload/core/taskstate.h>
+
+#include <QObject>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace offload::detail {
+
+struct TaskTimes
+{
+    std::chrono::steady_clock::time_point created;
+    std::chrono::steady_clock::time_point started;  // Running entered; epoch if never
+    std::chrono::steady_clock::time_point finished; // final state entered; epoch if not yet
+};
+
+// Thread-safety: every member function may be called from any thread. Callbacks added with
+// add*Callback run on the context object's thread; completion hooks run on the thread that
+// ends the task. The core never holds a callback's captures beyond the task's own lifetime.
+class OFFLOAD_CORE_EXPORT TaskCore : public std::enable_shared_from_this<TaskCore>
+{
+public:
+    using ProgressCallback = std::function<void(const Progress &)>;
+    using StateCallback = std::function<void(TaskState)>;
+    using CoreCallback = std::function<void(TaskCore &)>;
+
+    // context: whose thread receives callbacks; if it is destroyed, deliveries stop and the
+    // task is cancelled. nullptr: deliveries go to the creating thread, unguarded.
+    TaskCore(QObject *context, QString kind, QString name);
+    virtual ~TaskCore();
+    TaskCore(const TaskCore &) = delete;
+    TaskCore &operator=(const TaskCore &) = delete;
+
+    // Must be called once right after construction (needs shared_from_this): registers the
+    // task with the monitor registry and the context guard.
+    void attach();
+
+    quint64 id() const;
+    QString kind() const;
+    QString name() const;
+    void setName(const QString &name);
+    QObject *context() const; // may be dangling: compare only
+
+    TaskState state() const;
+    Progress progress() const;
+    Error error() const;
+    TaskTimes times() const;
+    bool isCancellationRequested() const;
+    // Blocks the calling thread until a final state or the timeout; true if final.
+    bool waitForFinished(std::chrono::milliseconds timeout) const;
+
+    // Consumer side. Cancelling a Queued task ends it Cancelled at once; otherwise sets the
+    // request, runs the cancel handler once, and the producer decides when it has stopped.
+    void requestCancel();
+
+    void addProgressCallback(ProgressCallback cb);
+    void addStateCallback(StateCallback cb);
+    // One-shot, called once the final state has been delivered; added late, still called.
+    void addFinishedCallback(CoreCallback cb);
+    // Called on the finishing thread right after the final state is set (at once if final).
+    void addCompletionHook(CoreCallback hook);
+
+    // Producer side. Transitions that are not forward moves are ignored and return false.
+    bool markStarting();
+    bool markRunning();
+    void setProgressRange(qint64 minimum, qint64 maximum);
+    void setProgressValue(qint64 value);
+    void setProgressValue(qint64 value, const QString &text);
+    void setProgressText(const QString &text);
+    void setStage(const Stage &stage);
+    void setProgress(const Progress &progress);
+    // Runs on the thread that calls requestCancel() first; used to interrupt the work
+    // (send a cancel message, remove from a queue). Set before the task can be cancelled.
+    void setCancelHandler(std::function<void()> handler);
+    bool finish();          // → Finished; the subclass stored the result first
+    bool fail(Error error); // → Failed
+    bool finishCancelled(); // → Cancelled
+
+    // Dispatcher side (context thread only).
+    void deliver();
+    // Monitor registry side: a task is listed as changed at most once per registry drain.
+    bool setMonitorDirty();  // true if it was clean
+    bool takeMonitorDirty(); // true if it was dirty
+    struct Private;
+
+private:
+    bool finalize(TaskState state, Error *error);
+    void notifyChanged(bool urgent);
+    std::unique_ptr<Private> d;
+};
+
+// Typed result storage. The value is written once by the producer before finish() and read
+// only after the final state is observed (the core's mutex orders the two).
+template<typename T>
+class TaskResultCore : public TaskCore
+{
+public:
+    using TaskCore::TaskCore;
+    template<typename U>
+    bool finishWith(U &&value)
+    {
+        if (isFinalState(state()))
+            return false;
+        m_value.emplace(std::forward<U>(value));
+        return finish();
+    }
+    const T &value() const { return *m_value; }
+
+private:
+    std::optional<T> m_value;
+};
+
+template<>
+class TaskResultCore<void> : public TaskCore
+{
+public:
+    using TaskCore::TaskCore;
+    bool finishWith() { return finish(); }
+};
+
+} // namespace offload::detail

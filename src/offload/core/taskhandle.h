@@ -1,0 +1,161 @@
+// TaskHandle<T>: the caller's copyable, thread-safe view of one task, whatever runs it.
+#pragma once
+
+#include <offload/core/taskcore.h>
+
+#include <QFuture>
+#include <QFutureInterface>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+
+namespace offload {
+
+// Untyped part of every handle: identity, state, progress, error, cancel, wait.
+// Thread-safety: every member may be called from any thread; copies share one task.
+// A default-constructed handle is invalid (isValid() false) and must not be used otherwise.
+class OFFLOAD_CORE_EXPORT TaskHandleBase
+{
+public:
+    TaskHandleBase() = default;
+    explicit TaskHandleBase(std::shared_ptr<detail::TaskCore> core)
+        : m_core(std::move(core))
+    {
+    }
+
+    bool isValid() const { return bool(m_core); }
+    quint64 id() const { return m_core->id(); }
+    QString name() const { return m_core->name(); }
+    QString kind() const { return m_core->kind(); }
+    TaskState state() const { return m_core->state(); }
+    bool isFinal() const { return isFinalState(state()); }
+    Progress progress() const { return m_core->progress(); }
+    Error error() const { return m_core->error(); }
+    bool isCancellationRequested() const { return m_core->isCancellationRequested(); }
+    // Time since the task started running (or since creation while queued); stops at the end.
+    std::chrono::milliseconds elapsed() const;
+
+    // Requests cancellation. A queued task ends Cancelled at once and never starts; running
+    // work is asked to stop and ends Cancelled when it has. No effect on a finished task.
+    void cancel() const { m_core->requestCancel(); }
+
+    // Blocks the calling thread (never the GUI thread, please) until the task is final.
+    bool waitForFinished(std::chrono::milliseconds timeout) const
+    {
+        return m_core->waitForFinished(timeout);
+    }
+
+    const std::shared_ptr<detail::TaskCore> &core() const { return m_core; }
+    friend bool operator==(const TaskHandleBase &a, const TaskHandleBase &b)
+    {
+        return a.m_core == b.m_core;
+    }
+
+protected:
+    // Throws CancelledError / Exception / std::logic_error unless the task Finished.
+    void checkFinished() const;
+    std::shared_ptr<detail::TaskCore> m_core;
+};
+
+// Callbacks registered on a handle run on the task's context thread, in this order:
+// state changes, coalesced progress (at most ~60/s, latest wins, final value always
+// delivered), the final state, then onFinished/onResult/onFailed/onCancelled.
+// Registered after the end, finished callbacks are still called (asynchronously).
+// If the context object is destroyed, nothing more is called and the task is cancelled.
+template<typename T>
+class TaskHandle : public TaskHandleBase
+{
+public:
+    using ValueType = T;
+    using Core = detail::TaskResultCore<T>;
+
+    TaskHandle() = default;
+    explicit TaskHandle(std::shared_ptr<Core> core)
+        : TaskHandleBase(std::move(core))
+    {
+    }
+
+    // The value of a Finished task. Throws offload::Exception if it Failed, CancelledError if
+    // it was Cancelled, std::logic_error if it has not ended.
+    decltype(auto) result() const
+    {
+        checkFinished();
+        if constexpr (!std::is_void_v<T>)
+            return static_cast<const Core &>(*m_core).value();
+    }
+
+    const TaskHandle &onProgress(std::function<void(const Progress &)> cb) const
+    {
+        m_core->addProgressCallback(std::move(cb));
+        return *this;
+    }
+    const TaskHandle &onStateChanged(std::function<void(TaskState)> cb) const
+    {
+        m_core->addStateCallback(std::move(cb));
+        return *this;
+    }
+    // Called once in any final state.
+    const TaskHandle &onFinished(std::function<void(const TaskHandle &)> cb) const
+    {
+        m_core->addFinishedCallback([cb = std::move(cb)](detail::TaskCore &core) {
+            cb(TaskHandle(std::static_pointer_cast<Core>(core.shared_from_this())));
+        });
+        return *this;
+    }
+    template<typename F>
+    const TaskHandle &onResult(F &&cb) const
+    {
+        return onFinished([cb = std::forward<F>(cb)](const TaskHandle &t) mutable {
+            if (t.state() != TaskState::Finished)
+                return;
+            if constexpr (std::is_void_v<T>)
+                cb();
+            else
+                cb(t.result());
+        });
+    }
+    const TaskHandle &onFailed(std::function<void(const Error &)> cb) const
+    {
+        return onFinished([cb = std::move(cb)](const TaskHandle &t) {
+            if (t.state() == TaskState::Failed)
+                cb(t.error());
+        });
+    }
+    const TaskHandle &onCancelled(std::function<void()> cb) const
+    {
+        return onFinished([cb = std::move(cb)](const TaskHandle &t) {
+            if (t.state() == TaskState::Cancelled)
+                cb();
+        });
+    }
+
+    // A QFuture that finishes with this task: the value, the Error as an offload::Exception,
+    // or cancelled. Cancelling the QFuture does not cancel the task (QFuture cannot tell us);
+    // call cancel() on the handle.
+    QFuture<T> toFuture() const
+    {
+        QFutureInterface<T> fi;
+        fi.reportStarted();
+        QFuture<T> future = fi.future();
+        m_core->addCompletionHook([fi](detail::TaskCore &core) mutable {
+            switch (core.state()) {
+            case TaskState::Finished:
+                if constexpr (!std::is_void_v<T>)
+                    fi.reportResult(static_cast<Core &>(core).value());
+                break;
+            case TaskState::Failed:
+                fi.reportException(std::make_exception_ptr(Exception(core.error())));
+                break;
+            default:
+                fi.cancel();
+                break;
+            }
+            fi.reportFinished();
+        });
+        return future;
+    }
+};
+
+} // namespace offload

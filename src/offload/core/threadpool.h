@@ -1,0 +1,123 @@
+// ThreadPool: Offload's own pool of background threads, and run() for callables.
+#pragma once
+
+#include <offload/core/taskcontrol.h>
+#include <offload/core/taskhandle.h>
+
+#include <chrono>
+#include <functional>
+#include <type_traits>
+
+namespace offload {
+
+struct ThreadPoolOptions
+{
+    int maxThreads = 0;  // 0: QThread::idealThreadCount()
+    int niceness = 10;   // added to each pool thread's nice value (Linux); 0 keeps the GUI's
+    std::chrono::milliseconds shutdownTimeout{5000}; // bounded wait for running tasks at exit
+    QString name = QStringLiteral("offload");
+};
+
+// Per-task options for run().
+struct TaskOptions
+{
+    QString name;     // shown in the monitor; defaults to "thread task"
+    int priority = 0; // higher runs first; FIFO among equal priorities
+};
+
+// A pool of threads running callables as tasks, at lowered CPU priority so the GUI wins the
+// CPU. Threads start on demand up to maxThreads.
+// Thread-safety: run() and the getters may be called from any thread. The destructor cancels
+// queued tasks, asks running ones to stop, and waits at most shutdownTimeout; threads whose
+// work ignores cancellation longer than that are detached (with a warning), never waited on
+// forever. globalInstance() is shut down that way when QCoreApplication is destroyed.
+class OFFLOAD_CORE_EXPORT ThreadPool
+{
+public:
+    explicit ThreadPool(ThreadPoolOptions options = {});
+    ~ThreadPool();
+    ThreadPool(const ThreadPool &) = delete;
+    ThreadPool &operator=(const ThreadPool &) = delete;
+
+    static ThreadPool *globalInstance();
+
+    int maxThreads() const;
+    int threadCount() const;  // started so far
+    int activeCount() const;  // running a task now
+    int queuedCount() const;
+
+    // Runs f on a pool thread. f takes either nothing or a TaskControl. Everything about the
+    // task is delivered on context's thread; if context is destroyed, the task is cancelled.
+    // An exception from f fails the task (see errorFromCurrentException).
+    template<typename F>
+    auto run(QObject *context, F &&f, TaskOptions options = {})
+    {
+        using R = typename CallableTraits<std::decay_t<F>>::Result;
+        auto core = std::make_shared<detail::TaskResultCore<R>>(
+                context, QStringLiteral("thread"),
+                options.name.isEmpty() ? QStringLiteral("thread task") : options.name);
+        core->attach();
+        TaskHandle<R> handle(core);
+        submit(core, options.priority,
+               [core, fn = std::forward<F>(f)]() mutable { execute<R>(core, fn); });
+        return handle;
+    }
+
+    // Stops accepting work, cancels everything and waits as the destructor does.
+    void shutdown();
+
+private:
+    template<typename F, typename = void>
+    struct CallableTraits
+    {
+        using Result = std::invoke_result_t<F &>;
+    };
+    template<typename F>
+    struct CallableTraits<F, std::enable_if_t<std::is_invocable_v<F &, TaskControl &>>>
+    {
+        using Result = std::invoke_result_t<F &, TaskControl &>;
+    };
+
+    template<typename R, typename F>
+    static void execute(const std::shared_ptr<detail::TaskResultCore<R>> &core, F &fn)
+    {
+        if (!core->markRunning())
+            return;
+        try {
+            TaskControl control(core);
+            const auto call = [&]() -> decltype(auto) {
+                if constexpr (std::is_invocable_v<F &, TaskControl &>)
+                    return fn(control);
+                else
+                    return fn();
+            };
+            if constexpr (std::is_void_v<R>) {
+                call();
+                if (!core->isCancellationRequested())
+                    core->finishWith();
+            } else {
+                auto value = call();
+                if (!core->isCancellationRequested())
+                    core->finishWith(std::move(value));
+            }
+        } catch (const CancelledError &) {
+        } catch (...) {
+            if (!core->isCancellationRequested())
+                core->fail(errorFromCurrentException());
+        }
+        core->finishCancelled(); // no-op unless cancellation stopped the work
+    }
+
+    void submit(std::shared_ptr<detail::TaskCore> core, int priority, std::function<void()> body);
+    struct State;
+    std::shared_ptr<State> m_state;
+};
+
+// Runs f on the global pool; see ThreadPool::run.
+template<typename F>
+auto run(QObject *context, F &&f, TaskOptions options = {})
+{
+    return ThreadPool::globalInstance()->run(context, std::forward<F>(f), std::move(options));
+}
+
+} // namespace offload

@@ -1,0 +1,489 @@
+// Specification of thread tasks: states, progress coalescing, cancellation, errors,
+// context lifetime, QFuture interop and pool shutdown.
+#include <offload/core/threadpool.h>
+
+#include "../common/testsupport.h"
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+
+#include <atomic>
+#include <future>
+#include <stdexcept>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+using namespace offload;
+using namespace std::chrono_literals;
+
+namespace app {
+struct DiskFull : std::runtime_error
+{
+    DiskFull()
+        : std::runtime_error("disk full")
+    {
+    }
+};
+} // namespace app
+
+// A gate a test opens to let blocked pool work continue; waits are bounded.
+class Gate
+{
+public:
+    void open() { m_promise.set_value(); }
+    bool wait() const { return m_future.wait_for(10s) == std::future_status::ready; }
+
+private:
+    std::promise<void> m_promise;
+    std::shared_future<void> m_future = m_promise.get_future().share();
+};
+
+class tst_ThreadTasks : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void resultIsDeliveredOnTheContextThread();
+    void stateChangesAreDeliveredInOrder();
+    void millionProgressReportsArriveCoalescedWithFinalValue();
+    void stageAndTextReachTheContext();
+    void cancelOfQueuedTaskNeverRunsIt();
+    void cancelOfRunningTaskEndsCancelledEvenIfItReturns();
+    void throwIfCancellationRequestedEndsCancelled();
+    void exceptionsBecomeStructuredErrors_data();
+    void exceptionsBecomeStructuredErrors();
+    void resultThrowsForFailedAndCancelledTasks();
+    void contextDestroyedMidTaskCancelsAndDeliversNothing();
+    void contextInAnotherThreadReceivesEverythingThere();
+    void finishedCallbackAddedLateIsStillCalled();
+    void higherPriorityQueuedTaskRunsFirst();
+    void poolThreadsRunAtLoweredPriority();
+    void futureInteropCarriesResultErrorAndCancel();
+    void futureThenWithContextWorks();
+    void poolDestroyedWithHundredTasksReturnsWithinShutdownTimeout();
+    void poolDetachesTasksThatIgnoreCancellation();
+    void runAfterShutdownEndsCancelled();
+};
+
+void tst_ThreadTasks::resultIsDeliveredOnTheContextThread()
+{
+    QObject context;
+    std::atomic<QThread *> workThread{nullptr};
+    QThread *deliveryThread = nullptr;
+    int value = 0;
+    auto task = run(&context, [&] {
+        workThread = QThread::currentThread();
+        return 42;
+    });
+    task.onResult([&](int v) {
+        value = v;
+        deliveryThread = QThread::currentThread();
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(value, 42, 10000);
+    QCOMPARE(deliveryThread, QThread::currentThread());
+    QVERIFY(workThread.load() != QThread::currentThread());
+    QCOMPARE(task.state(), TaskState::Finished);
+    QCOMPARE(task.result(), 42);
+}
+
+void tst_ThreadTasks::stateChangesAreDeliveredInOrder()
+{
+    QObject context;
+    QList<TaskState> states;
+    bool finished = false;
+    auto task = run(&context, [] { return QStringLiteral("done"); });
+    task.onStateChanged([&](TaskState s) { states << s; });
+    task.onFinished([&](const TaskHandle<QString> &t) {
+        finished = true;
+        QCOMPARE(t.result(), QStringLiteral("done"));
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(finished, 10000);
+    const QList<TaskState> expected{TaskState::Queued, TaskState::Starting, TaskState::Running,
+                                    TaskState::Finished};
+    QCOMPARE(states, expected);
+}
+
+void tst_ThreadTasks::millionProgressReportsArriveCoalescedWithFinalValue()
+{
+    constexpr qint64 reports = 1'000'000;
+    QObject context;
+    QList<qint64> seen;
+    bool progressBeforeFinish = false;
+    bool finished = false;
+    const auto start = std::chrono::steady_clock::now();
+    auto task = run(&context, [](TaskControl &control) {
+        control.setProgressRange(0, reports);
+        for (qint64 i = 1; i <= reports; ++i)
+            control.setProgress(i);
+    });
+    task.onProgress([&](const Progress &p) { seen << p.value; });
+    task.onFinished([&](const TaskHandle<void> &) {
+        finished = true;
+        progressBeforeFinish = !seen.isEmpty() && seen.last() == reports;
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(finished, 30000);
+    const auto elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - start).count();
+    QVERIFY(progressBeforeFinish);
+    QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+    // Deliveries are at least 16 ms apart, plus the first and the final one.
+    QVERIFY2(seen.size() <= elapsedMs / 16 + 2,
+             qPrintable(QStringLiteral("%1 deliveries in %2 ms").arg(seen.size()).arg(elapsedMs)));
+    QCOMPARE(task.progress().value, reports);
+}
+
+void tst_ThreadTasks::stageAndTextReachTheContext()
+{
+    QObject context;
+    Progress last;
+    bool finished = false;
+    auto task = run(&context, [](TaskControl &control) {
+        control.setStage(QStringLiteral("Segmenting"), 1, 3);
+        control.setProgress(5, QStringLiteral("slice 5"));
+        control.setFraction(0.5);
+    });
+    task.onProgress([&](const Progress &p) { last = p; });
+    task.onFinished([&](const TaskHandle<void> &) { finished = true; });
+    QTRY_VERIFY_WITH_TIMEOUT(finished, 10000);
+    QCOMPARE(last.stage.name, QStringLiteral("Segmenting"));
+    QCOMPARE(last.stage.index, 1);
+    QCOMPARE(last.stage.count, 3);
+    QCOMPARE(last.text, QStringLiteral("slice 5"));
+    QCOMPARE(last.fraction(), 0.5);
+}
+
+void tst_ThreadTasks::cancelOfQueuedTaskNeverRunsIt()
+{
+    ThreadPool pool({.maxThreads = 1});
+    QObject context;
+    Gate gate;
+    std::atomic<bool> secondRan{false};
+    bool cancelledDelivered = false;
+    Gate started;
+    auto blocker = pool.run(&context, [&] {
+        started.open();
+        return gate.wait();
+    });
+    QVERIFY(started.wait());
+    auto second = pool.run(&context, [&] { secondRan = true; });
+    second.onCancelled([&] { cancelledDelivered = true; });
+    QCOMPARE(second.state(), TaskState::Queued);
+    second.cancel();
+    QCOMPARE(second.state(), TaskState::Cancelled); // at once, not when a thread frees up
+    QCOMPARE(pool.queuedCount(), 0);
+    gate.open();
+    QVERIFY(blocker.waitForFinished(10s));
+    QVERIFY(blocker.result());
+    QTRY_VERIFY_WITH_TIMEOUT(cancelledDelivered, 10000);
+    QVERIFY(!secondRan);
+}
+
+void tst_ThreadTasks::cancelOfRunningTaskEndsCancelledEvenIfItReturns()
+{
+    QObject context;
+    Gate started;
+    bool cancelledDelivered = false, resultDelivered = false;
+    auto task = run(&context, [&](TaskControl &control) {
+        started.open();
+        while (!control.isCancellationRequested())
+            QThread::yieldCurrentThread();
+        return 7; // a normal return after the request still ends Cancelled
+    });
+    task.onCancelled([&] { cancelledDelivered = true; });
+    task.onResult([&](int) { resultDelivered = true; });
+    QVERIFY(started.wait());
+    QCOMPARE(task.state(), TaskState::Running);
+    task.cancel();
+    QVERIFY(task.waitForFinished(10s));
+    QCOMPARE(task.state(), TaskState::Cancelled);
+    QTRY_VERIFY_WITH_TIMEOUT(cancelledDelivered, 10000);
+    QVERIFY(!resultDelivered);
+    QVERIFY(task.error().message.isEmpty()); // cancelled is not an error
+}
+
+void tst_ThreadTasks::throwIfCancellationRequestedEndsCancelled()
+{
+    QObject context;
+    Gate started;
+    auto task = run(&context, [&](TaskControl &control) {
+        started.open();
+        for (;;) {
+            control.throwIfCancellationRequested();
+            QThread::yieldCurrentThread();
+        }
+    });
+    QVERIFY(started.wait());
+    task.cancel();
+    QVERIFY(task.waitForFinished(10s));
+    QCOMPARE(task.state(), TaskState::Cancelled);
+}
+
+void tst_ThreadTasks::exceptionsBecomeStructuredErrors_data()
+{
+    QTest::addColumn<int>("which");
+    QTest::addColumn<QString>("origin");
+    QTest::addColumn<QString>("message");
+    QTest::addColumn<int>("kind");
+    QTest::newRow("std::runtime_error") << 0 << "std::runtime_error" << "boom" << int(ErrorKind::Exception);
+    QTest::newRow("user type") << 1 << "app::DiskFull" << "disk full" << int(ErrorKind::Exception);
+    QTest::newRow("offload::Exception") << 2 << "Worker.py" << "bad input" << int(ErrorKind::WorkerError);
+    QTest::newRow("non-std int") << 3 << "int" << "unknown exception" << int(ErrorKind::Exception);
+    QTest::newRow("std::bad_alloc") << 4 << "std::bad_alloc" << "std::bad_alloc" << int(ErrorKind::Exception);
+}
+
+void tst_ThreadTasks::exceptionsBecomeStructuredErrors()
+{
+    QFETCH(int, which);
+    QFETCH(QString, origin);
+    QFETCH(QString, message);
+    QFETCH(int, kind);
+    QObject context;
+    Error delivered;
+    bool failed = false;
+    auto task = run(&context, [which]() -> int {
+        switch (which) {
+        case 0: throw std::runtime_error("boom");
+        case 1: throw app::DiskFull();
+        case 2: {
+            Error e;
+            e.kind = ErrorKind::WorkerError;
+            e.origin = QStringLiteral("Worker.py");
+            e.message = QStringLiteral("bad input");
+            e.traceback = QStringLiteral("line 3");
+            throw Exception(e);
+        }
+        case 3: throw 42;
+        default: throw std::bad_alloc();
+        }
+    });
+    task.onFailed([&](const Error &e) {
+        delivered = e;
+        failed = true;
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(failed, 10000);
+    QCOMPARE(task.state(), TaskState::Failed);
+    QCOMPARE(int(delivered.kind), kind);
+    QCOMPARE(delivered.origin, origin);
+    QCOMPARE(delivered.message, message);
+    if (which == 2)
+        QCOMPARE(delivered.traceback, QStringLiteral("line 3"));
+}
+
+void tst_ThreadTasks::resultThrowsForFailedAndCancelledTasks()
+{
+    QObject context;
+    auto failed = run(&context, []() -> int { throw std::runtime_error("nope"); });
+    QVERIFY(failed.waitForFinished(10s));
+    try {
+        (void)failed.result();
+        QFAIL("result() of a failed task must throw");
+    } catch (const Exception &e) {
+        QCOMPARE(e.error().message, QStringLiteral("nope"));
+        QCOMPARE(QString::fromUtf8(e.what()), QStringLiteral("exception (std::runtime_error): nope"));
+    }
+
+    ThreadPool pool({.maxThreads = 1});
+    Gate gate;
+    auto blocker = pool.run(&context, [&] { gate.wait(); });
+    auto cancelled = pool.run(&context, [] { return 1; });
+    cancelled.cancel();
+    QVERIFY_THROWS_EXCEPTION(CancelledError, cancelled.result());
+    QVERIFY_THROWS_EXCEPTION(std::logic_error, blocker.result()); // still running
+    gate.open();
+}
+
+void tst_ThreadTasks::contextDestroyedMidTaskCancelsAndDeliversNothing()
+{
+    auto *context = new QObject;
+    Gate started;
+    int deliveries = 0;
+    auto task = run(context, [&](TaskControl &control) {
+        started.open();
+        qint64 i = 0;
+        while (!control.isCancellationRequested())
+            control.setProgress(++i);
+    });
+    task.onProgress([&](const Progress &) { ++deliveries; });
+    task.onFinished([&](const TaskHandle<void> &) { ++deliveries; });
+    QVERIFY(started.wait());
+    QTRY_VERIFY_WITH_TIMEOUT(deliveries > 0, 10000);
+    delete context;
+    const int atDeletion = deliveries;
+    QVERIFY(task.waitForFinished(10s)); // the destroyed context cancelled it
+    QCOMPARE(task.state(), TaskState::Cancelled);
+    // Let any queued delivery run: none may reach the dead context's callbacks.
+    QTest::qWait(50);
+    QCOMPARE(deliveries, atDeletion);
+}
+
+void tst_ThreadTasks::contextInAnotherThreadReceivesEverythingThere()
+{
+    QThread thread;
+    thread.start();
+    QObject context;
+    context.moveToThread(&thread);
+    std::atomic<int> wrongThread{0};
+    std::atomic<bool> finished{false};
+    auto task = run(&context, [](TaskControl &c) {
+        for (int i = 0; i < 1000; ++i)
+            c.setProgress(i);
+        return 1;
+    });
+    task.onProgress([&](const Progress &) { wrongThread += QThread::currentThread() != &thread; });
+    task.onFinished([&](const TaskHandle<int> &) {
+        wrongThread += QThread::currentThread() != &thread;
+        finished = true;
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(finished.load(), 10000);
+    QCOMPARE(wrongThread.load(), 0);
+    thread.quit();
+    QVERIFY(thread.wait(10000));
+}
+
+void tst_ThreadTasks::finishedCallbackAddedLateIsStillCalled()
+{
+    QObject context;
+    auto task = run(&context, [] { return 5; });
+    QVERIFY(task.waitForFinished(10s));
+    QTest::qWait(20); // let the first delivery pass
+    int value = 0;
+    task.onResult([&](int v) { value = v; });
+    QCOMPARE(value, 0); // never synchronously
+    QTRY_COMPARE_WITH_TIMEOUT(value, 5, 10000);
+}
+
+void tst_ThreadTasks::higherPriorityQueuedTaskRunsFirst()
+{
+    ThreadPool pool({.maxThreads = 1});
+    QObject context;
+    Gate gate;
+    std::mutex mutex;
+    QStringList order;
+    auto blocker = pool.run(&context, [&] { gate.wait(); });
+    auto record = [&](const char *name) {
+        return [&, name] {
+            std::lock_guard lock(mutex);
+            order << QString::fromLatin1(name);
+        };
+    };
+    auto low1 = pool.run(&context, record("low1"), {.priority = 0});
+    auto low2 = pool.run(&context, record("low2"), {.priority = 0});
+    auto high = pool.run(&context, record("high"), {.priority = 5});
+    gate.open();
+    QVERIFY(low2.waitForFinished(10s));
+    std::lock_guard lock(mutex);
+    QCOMPARE(order, (QStringList{QStringLiteral("high"), QStringLiteral("low1"), QStringLiteral("low2")}));
+}
+
+void tst_ThreadTasks::poolThreadsRunAtLoweredPriority()
+{
+    QObject context;
+    errno = 0;
+    const int mine = getpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)));
+    ThreadPool lowered({.maxThreads = 1, .niceness = 7});
+    ThreadPool normal({.maxThreads = 1, .niceness = 0});
+    const auto niceOf = [&](ThreadPool &pool) {
+        auto t = pool.run(&context, [] { return getpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid))); });
+        return t.waitForFinished(10s) ? t.result() : -100;
+    };
+    QCOMPARE(niceOf(lowered), std::min(19, mine + 7));
+    QCOMPARE(niceOf(normal), mine);
+}
+
+void tst_ThreadTasks::futureInteropCarriesResultErrorAndCancel()
+{
+    QObject context;
+    QFuture<int> ok = run(&context, [] { return 3; }).toFuture();
+    ok.waitForFinished();
+    QCOMPARE(ok.result(), 3);
+
+    QFuture<int> bad = run(&context, []() -> int { throw std::runtime_error("bad"); }).toFuture();
+    try {
+        bad.waitForFinished(); // Qt rethrows the stored exception here and in result()
+        (void)bad.result();
+        QFAIL("expected an exception");
+    } catch (const Exception &e) {
+        QCOMPARE(e.error().message, QStringLiteral("bad"));
+    }
+
+    ThreadPool pool({.maxThreads = 1});
+    Gate gate;
+    auto blocker = pool.run(&context, [&] { gate.wait(); });
+    auto queued = pool.run(&context, [] { return 1; });
+    QFuture<int> cancelled = queued.toFuture();
+    queued.cancel();
+    cancelled.waitForFinished();
+    QVERIFY(cancelled.isCanceled());
+    gate.open();
+}
+
+void tst_ThreadTasks::futureThenWithContextWorks()
+{
+    QObject context;
+    int seen = 0;
+    run(&context, [] { return 20; }).toFuture().then(&context, [&](int v) { seen = v + 1; });
+    QTRY_COMPARE_WITH_TIMEOUT(seen, 21, 10000);
+}
+
+void tst_ThreadTasks::poolDestroyedWithHundredTasksReturnsWithinShutdownTimeout()
+{
+    QObject context;
+    std::vector<TaskHandle<void>> tasks;
+    std::atomic<int> started{0};
+    {
+        ThreadPool pool({.maxThreads = 2, .shutdownTimeout = 60s});
+        for (int i = 0; i < 100; ++i) {
+            tasks.push_back(pool.run(&context, [&](TaskControl &c) {
+                ++started;
+                while (!c.isCancellationRequested())
+                    QThread::yieldCurrentThread();
+            }));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(started.load() == 2, 10000);
+        const auto t0 = std::chrono::steady_clock::now();
+        pool.shutdown();
+        // Cooperative tasks: shutdown ends by cancellation, not by running out its timeout.
+        QVERIFY(std::chrono::steady_clock::now() - t0 < 60s);
+    }
+    for (auto &t : tasks)
+        QCOMPARE(t.state(), TaskState::Cancelled);
+    QCOMPARE(started.load(), 2); // the 98 queued ones never started
+}
+
+void tst_ThreadTasks::poolDetachesTasksThatIgnoreCancellation()
+{
+    QObject context;
+    auto gate = std::make_shared<Gate>();
+    TaskHandle<void> stubborn;
+    {
+        ThreadPool pool({.maxThreads = 1, .shutdownTimeout = 100ms});
+        Gate started;
+        stubborn = pool.run(&context, [gate, &started] {
+            started.open();
+            gate->wait(); // ignores cancellation
+        });
+        QVERIFY(started.wait());
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("ignored cancellation")));
+    } // returns although the task still runs
+    QVERIFY(stubborn.isCancellationRequested());
+    QVERIFY(!stubborn.isFinal());
+    gate->open();
+    QVERIFY(stubborn.waitForFinished(10s));
+    QCOMPARE(stubborn.state(), TaskState::Cancelled);
+}
+
+void tst_ThreadTasks::runAfterShutdownEndsCancelled()
+{
+    QObject context;
+    ThreadPool pool;
+    pool.shutdown();
+    bool ran = false;
+    auto t = pool.run(&context, [&] { ran = true; });
+    QCOMPARE(t.state(), TaskState::Cancelled);
+    QVERIFY(!ran);
+}
+
+QTEST_GUILESS_MAIN(tst_ThreadTasks)
+#include "tst_threadtasks.moc"
