@@ -156,9 +156,9 @@ void tst_ThreadTasks::stageAndTextReachTheContext()
 
 void tst_ThreadTasks::cancelOfQueuedTaskNeverRunsIt()
 {
+    Gate gate; // outlives the pool, whose thread may still be returning from gate.wait()
     ThreadPool pool({.maxThreads = 1});
     QObject context;
-    Gate gate;
     std::atomic<bool> secondRan{false};
     bool cancelledDelivered = false;
     Gate started;
@@ -284,8 +284,8 @@ void tst_ThreadTasks::resultThrowsForFailedAndCancelledTasks()
         QCOMPARE(QString::fromUtf8(e.what()), QStringLiteral("exception (std::runtime_error): nope"));
     }
 
+    Gate gate; // outlives the pool
     ThreadPool pool({.maxThreads = 1});
-    Gate gate;
     auto blocker = pool.run(&context, [&] { gate.wait(); });
     auto cancelled = pool.run(&context, [] { return 1; });
     cancelled.cancel();
@@ -356,9 +356,9 @@ void tst_ThreadTasks::finishedCallbackAddedLateIsStillCalled()
 
 void tst_ThreadTasks::higherPriorityQueuedTaskRunsFirst()
 {
+    Gate gate; // outlives the pool
     ThreadPool pool({.maxThreads = 1});
     QObject context;
-    Gate gate;
     std::mutex mutex;
     QStringList order;
     auto blocker = pool.run(&context, [&] { gate.wait(); });
@@ -408,8 +408,8 @@ void tst_ThreadTasks::futureInteropCarriesResultErrorAndCancel()
         QCOMPARE(e.error().message, QStringLiteral("bad"));
     }
 
+    Gate gate; // outlives the pool
     ThreadPool pool({.maxThreads = 1});
-    Gate gate;
     auto blocker = pool.run(&context, [&] { gate.wait(); });
     auto queued = pool.run(&context, [] { return 1; });
     QFuture<int> cancelled = queued.toFuture();

@@ -8,6 +8,9 @@
 #include <QThread>
 #include <QTimerEvent>
 
+#include <condition_variable>
+#include <thread>
+
 namespace offload::detail {
 
 namespace {
@@ -26,30 +29,159 @@ QHash<QThread *, std::shared_ptr<DeliveryQueue>> &dispatcherMap()
 
 thread_local Dispatcher *t_dispatcher = nullptr;
 
+// Lookups are cached per calling thread; a removal anywhere bumps the generation and so
+// invalidates every cache (an address may be reused by a new thread or object).
+std::atomic<quint64> s_dispatcherGeneration{0};
+std::atomic<quint64> s_guardGeneration{0};
+
+struct QueueCache
+{
+    QThread *thread = nullptr;
+    quint64 generation = ~quint64(0);
+    std::shared_ptr<DeliveryQueue> queue;
+};
+thread_local QueueCache t_queueCache;
+
+struct GuardCache
+{
+    QObject *context = nullptr;
+    quint64 generation = ~quint64(0);
+    std::shared_ptr<ContextTasks> tasks;
+};
+thread_local GuardCache t_guardCache;
+
 } // namespace
 
-void DeliveryQueue::enqueue(std::shared_ptr<TaskCore> task)
+// One thread for the process: while any queue has lazy work scheduled it wakes every
+// coalescing interval and posts the wake-ups that are due; after a second with nothing
+// scheduled it sleeps until the next schedule() so an idle application costs nothing.
+class LazyWaker
 {
-    std::lock_guard lock(m_mutex);
-    m_pending.push_back(std::move(task));
-    if (!m_wakePosted && m_receiver) {
-        m_wakePosted = true;
-        QCoreApplication::postEvent(m_receiver, new QEvent(QEvent::Type(Dispatcher::wakeEventType())));
+public:
+    static LazyWaker &instance()
+    {
+        static LazyWaker *waker = new LazyWaker; // never destroyed: its thread outlives statics
+        return *waker;
     }
+
+    void schedule(std::weak_ptr<DeliveryQueue> queue)
+    {
+        std::lock_guard lock(m_mutex);
+        m_scheduled.push_back(std::move(queue));
+        if (m_idle) {
+            m_idle = false;
+            m_cv.notify_one();
+        }
+    }
+
+private:
+    LazyWaker()
+    {
+        std::thread([this] { loop(); }).detach();
+    }
+
+    void loop()
+    {
+        using namespace std::chrono;
+        std::unique_lock lock(m_mutex);
+        auto lastWork = steady_clock::now();
+        for (;;) {
+            if (m_idle) {
+                m_cv.wait(lock, [this] { return !m_idle; });
+                lastWork = steady_clock::now();
+            }
+            m_cv.wait_for(lock, Dispatcher::coalescingInterval);
+            auto due = std::exchange(m_scheduled, {});
+            if (due.empty()) {
+                if (steady_clock::now() - lastWork > seconds(1))
+                    m_idle = true;
+                continue;
+            }
+            lastWork = steady_clock::now();
+            lock.unlock();
+            for (auto &weak : due) {
+                if (auto queue = weak.lock())
+                    queue->wakeIfPending();
+            }
+            due.clear();
+            lock.lock();
+        }
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::vector<std::weak_ptr<DeliveryQueue>> m_scheduled;
+    bool m_idle = true;
+};
+
+bool DeliveryQueue::claimWakeLocked()
+{
+    if (m_wakePosted || m_pending.empty())
+        return false;
+    m_wakePosted = true;
+    return true;
 }
 
-std::vector<std::shared_ptr<TaskCore>> DeliveryQueue::take()
+void DeliveryQueue::post()
+{
+    std::lock_guard lock(m_postMutex);
+    if (m_receiver)
+        QCoreApplication::postEvent(m_receiver, new QEvent(QEvent::Type(Dispatcher::wakeEventType())));
+}
+
+void DeliveryQueue::enqueue(std::shared_ptr<TaskCore> task, Wake wake)
+{
+    bool scheduleLazy = false;
+    bool wakeNow = false;
+    {
+        std::lock_guard lock(m_mutex);
+        m_pending.push_back(std::move(task));
+        if (wake == Wake::Urgent)
+            wakeNow = claimWakeLocked();
+        else if (!m_wakePosted && !m_lazyScheduled)
+            scheduleLazy = m_lazyScheduled = true;
+    }
+    if (wakeNow)
+        post();
+    if (scheduleLazy)
+        LazyWaker::instance().schedule(weak_from_this());
+}
+
+void DeliveryQueue::wakeNow()
+{
+    bool wake = false;
+    {
+        std::lock_guard lock(m_mutex);
+        wake = claimWakeLocked();
+    }
+    if (wake)
+        post();
+}
+
+void DeliveryQueue::wakeIfPending()
+{
+    bool wake = false;
+    {
+        std::lock_guard lock(m_mutex);
+        m_lazyScheduled = false;
+        wake = claimWakeLocked();
+    }
+    if (wake)
+        post();
+}
+
+void DeliveryQueue::takeInto(std::vector<std::shared_ptr<TaskCore>> &batch)
 {
     std::lock_guard lock(m_mutex);
     m_wakePosted = false;
-    return std::exchange(m_pending, {});
+    batch.swap(m_pending);
 }
 
 void DeliveryQueue::detachReceiver()
 {
     std::vector<std::shared_ptr<TaskCore>> dropped;
     {
-        std::lock_guard lock(m_mutex);
+        std::scoped_lock lock(m_mutex, m_postMutex);
         m_receiver = nullptr;
         dropped.swap(m_pending);
     }
@@ -57,7 +189,7 @@ void DeliveryQueue::detachReceiver()
 
 void DeliveryQueue::setReceiver(QObject *receiver)
 {
-    std::lock_guard lock(m_mutex);
+    std::scoped_lock lock(m_mutex, m_postMutex);
     m_receiver = receiver;
 }
 
@@ -70,10 +202,12 @@ int Dispatcher::wakeEventType()
 Dispatcher::Dispatcher(std::shared_ptr<DeliveryQueue> queue)
     : m_queue(std::move(queue))
 {
+    m_constructed.store(true, std::memory_order_release);
 }
 
 Dispatcher::~Dispatcher()
 {
+    acquireConstruction();
     m_queue->detachReceiver();
     if (t_dispatcher == this)
         t_dispatcher = nullptr;
@@ -89,8 +223,15 @@ void Dispatcher::delay(std::shared_ptr<TaskCore> task)
 bool Dispatcher::event(QEvent *e)
 {
     if (e->type() == wakeEventType()) {
+        acquireConstruction();
         t_dispatcher = this;
-        deliverAll(m_queue->take());
+        m_queue->takeInto(m_batch);
+        const size_t size = m_batch.size();
+        deliverAll(m_batch, false);
+        // Keep the buffer (a freed large one comes back as fresh, faulting pages) unless the
+        // burst that grew it is over.
+        if (m_batch.capacity() > 65536 && size < m_batch.capacity() / 8)
+            std::vector<std::shared_ptr<TaskCore>>().swap(m_batch);
         return true;
     }
     return QObject::event(e);
@@ -98,17 +239,20 @@ bool Dispatcher::event(QEvent *e)
 
 void Dispatcher::timerEvent(QTimerEvent *e)
 {
+    acquireConstruction();
     if (e->timerId() != m_timer.timerId())
         return QObject::timerEvent(e);
     m_timer.stop();
     t_dispatcher = this;
-    deliverAll(std::exchange(m_delayed, {}));
+    auto delayed = std::exchange(m_delayed, {});
+    deliverAll(delayed, true);
 }
 
-void Dispatcher::deliverAll(std::vector<std::shared_ptr<TaskCore>> tasks)
+void Dispatcher::deliverAll(std::vector<std::shared_ptr<TaskCore>> &tasks, bool fromDelayList)
 {
     for (const auto &task : tasks)
-        task->deliver();
+        task->deliver(fromDelayList);
+    tasks.clear();
 }
 
 Dispatcher *currentDispatcher()
@@ -118,10 +262,16 @@ Dispatcher *currentDispatcher()
 
 std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
 {
+    auto &cache = t_queueCache;
+    const quint64 generation = s_dispatcherGeneration.load(std::memory_order_acquire);
+    if (cache.thread == thread && cache.generation == generation)
+        return cache.queue;
     std::lock_guard lock(dispatcherMapMutex());
     auto &map = dispatcherMap();
-    if (auto it = map.find(thread); it != map.end())
+    if (auto it = map.find(thread); it != map.end()) {
+        cache = {thread, generation, *it};
         return *it;
+    }
 
     auto queue = std::make_shared<DeliveryQueue>();
     auto *dispatcher = new Dispatcher(queue);
@@ -134,6 +284,7 @@ std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
         {
             std::lock_guard lock(dispatcherMapMutex());
             dispatcherMap().remove(thread);
+            s_dispatcherGeneration.fetch_add(1, std::memory_order_acq_rel);
         }
         dispatcher->deleteLater();
     }, Qt::DirectConnection);
@@ -168,6 +319,7 @@ public:
         {
             std::lock_guard lock(guardMapMutex());
             guardMap().remove(m_context);
+            s_guardGeneration.fetch_add(1, std::memory_order_acq_rel);
         }
         m_tasks->cancelAll();
     }
@@ -179,48 +331,60 @@ private:
 
 } // namespace
 
-void ContextTasks::add(const std::shared_ptr<TaskCore> &task)
+void ContextTasks::add(TaskCore &task)
 {
     {
         std::lock_guard lock(m_mutex);
         if (!m_dead) {
-            m_tasks.emplace(task->id(), task);
+            if (!task.contextHook().isLinked() && !isFinalState(task.state()))
+                m_tasks.pushBack(&task.contextHook());
             return;
         }
     }
-    task->requestCancel(); // the context died between submission and registration
+    task.requestCancel(); // the context died between submission and registration
 }
 
-void ContextTasks::remove(quint64 id)
+void ContextTasks::remove(TaskCore &task)
 {
     std::lock_guard lock(m_mutex);
-    m_tasks.erase(id);
+    m_tasks.remove(&task.contextHook());
 }
 
 void ContextTasks::cancelAll()
 {
-    std::unordered_map<quint64, std::weak_ptr<TaskCore>> tasks;
+    std::vector<std::shared_ptr<TaskCore>> tasks;
     {
         std::lock_guard lock(m_mutex);
         m_dead = true;
-        tasks.swap(m_tasks);
+        m_tasks.forEach([&](TaskCore *task) {
+            if (auto alive = task->weak_from_this().lock()) // null while being destroyed
+                tasks.push_back(std::move(alive));
+        });
+        m_tasks.clear();
     }
-    for (auto &[id, weak] : tasks) {
-        if (auto task = weak.lock())
-            task->requestCancel();
-    }
+    for (auto &task : tasks)
+        task->requestCancel();
 }
 
 std::shared_ptr<ContextTasks> contextTasksFor(QObject *context)
 {
     Q_ASSERT(context->thread() == QThread::currentThread());
+    auto &cache = t_guardCache;
+    const quint64 generation = s_guardGeneration.load(std::memory_order_acquire);
+    if (cache.context == context && cache.generation == generation)
+        return cache.tasks;
     std::lock_guard lock(guardMapMutex());
     auto &map = guardMap();
-    if (auto it = map.find(context); it != map.end())
-        return *it;
-    auto tasks = std::make_shared<ContextTasks>();
-    new ContextGuard(context, tasks);
-    map.insert(context, tasks);
+    std::shared_ptr<ContextTasks> tasks;
+    if (auto it = map.find(context); it != map.end()) {
+        tasks = *it;
+    } else {
+        tasks = std::make_shared<ContextTasks>();
+        auto *guard = new ContextGuard(context, tasks);
+        guard->setObjectName(QStringLiteral("offload-context-guard"));
+        map.insert(context, tasks);
+    }
+    cache = {context, generation, tasks};
     return tasks;
 }
 

@@ -9,10 +9,12 @@
 #include <QBasicTimer>
 #include <QObject>
 
+#include "intrusivelist_p.h"
+
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 QT_BEGIN_NAMESPACE
@@ -24,19 +26,36 @@ namespace offload::detail {
 class TaskCore;
 
 // Shared by producers (any thread) and one Dispatcher (its thread).
-class DeliveryQueue
+//
+// Why two kinds of wake-up: waking a sleeping GUI thread costs tens of microseconds on these
+// machines, so only a final state wakes it at once (Urgent). Everything else (Starting,
+// Running, progress) is Lazy: queued without a wake-up, and the process-wide LazyWaker posts
+// one within the coalescing interval if nothing urgent came first. A short task thus costs
+// the context thread one wake-up, and a long one still shows Running within ~16 ms.
+class DeliveryQueue : public std::enable_shared_from_this<DeliveryQueue>
 {
 public:
-    void enqueue(std::shared_ptr<TaskCore> task);
-    std::vector<std::shared_ptr<TaskCore>> take();
+    enum class Wake { Lazy, Urgent };
+    void enqueue(std::shared_ptr<TaskCore> task, Wake wake);
+    void wakeNow();        // post a wake-up if anything is pending (urgent upgrade)
+    void wakeIfPending();  // the LazyWaker's deadline passed
+    // Swaps the pending tasks into batch (which must be empty); buffers keep their capacity
+    // so a burst of deliveries does not reallocate on every wake-up.
+    void takeInto(std::vector<std::shared_ptr<TaskCore>> &batch);
     void detachReceiver();
     void setReceiver(QObject *receiver);
 
 private:
+    // Decides under m_mutex whether a wake-up is owed; the post itself happens after the
+    // unlock (post()), so the woken dispatcher never blocks on a mutex its waker still holds.
+    bool claimWakeLocked();
+    void post();
     std::mutex m_mutex;
+    std::mutex m_postMutex; // orders post() against detachReceiver()
     std::vector<std::shared_ptr<TaskCore>> m_pending;
     QObject *m_receiver = nullptr;
     bool m_wakePosted = false;
+    bool m_lazyScheduled = false;
 };
 
 // Lives in one thread; delivers every queued task there. Progress-only updates arriving
@@ -48,7 +67,7 @@ public:
 
     explicit Dispatcher(std::shared_ptr<DeliveryQueue> queue);
     ~Dispatcher() override;
-    void delay(std::shared_ptr<TaskCore> task);
+    void delay(std::shared_ptr<TaskCore> task); // deliver again after the interval
     static int wakeEventType();
 
 protected:
@@ -56,10 +75,16 @@ protected:
     void timerEvent(QTimerEvent *e) override;
 
 private:
-    void deliverAll(std::vector<std::shared_ptr<TaskCore>> tasks);
+    void deliverAll(std::vector<std::shared_ptr<TaskCore>> &tasks, bool fromDelayList);
+    // Constructed on the submitting thread, used on its own: members are published with a
+    // release store at the end of construction and acquired before each use (the Qt event
+    // that carries us across is invisible to TSan and gives no C++ ordering of our own).
+    void acquireConstruction() const { (void)m_constructed.load(std::memory_order_acquire); }
     std::shared_ptr<DeliveryQueue> m_queue;
+    std::vector<std::shared_ptr<TaskCore>> m_batch;
     std::vector<std::shared_ptr<TaskCore>> m_delayed;
     QBasicTimer m_timer;
+    std::atomic<bool> m_constructed{false};
 };
 
 // The delivery queue of a thread, creating its Dispatcher on first use.
@@ -71,13 +96,13 @@ Dispatcher *currentDispatcher();
 class ContextTasks
 {
 public:
-    void add(const std::shared_ptr<TaskCore> &task);
-    void remove(quint64 id);
+    void add(TaskCore &task);
+    void remove(TaskCore &task);
     void cancelAll();
 
 private:
     std::mutex m_mutex;
-    std::unordered_map<quint64, std::weak_ptr<TaskCore>> m_tasks;
+    IntrusiveList m_tasks;
     bool m_dead = false;
 };
 

@@ -1,6 +1,7 @@
 #include <offload/core/taskcore.h>
 
 #include "delivery_p.h"
+#include "intrusivelist_p.h"
 #include <offload/core/taskregistry.h>
 
 #include <QPointer>
@@ -51,7 +52,8 @@ struct TaskCore::Private
     Error error;
     TaskTimes times;
     bool cancelRequested = false;
-    bool queued = false; // waiting in a delivery queue or the dispatcher's delay list
+    bool inQueue = false; // waiting in the delivery queue
+    bool delayed = false; // waiting in the dispatcher's coalescing delay list
     std::function<void()> cancelHandler;
     CbList<ProgressCallback> progressCallbacks;
     CbList<StateCallback> stateCallbacks;
@@ -65,6 +67,8 @@ struct TaskCore::Private
     bool dead = false; // context destroyed: never deliver again
 
     std::atomic<bool> monitorDirty{false};
+    ListHook registryHook; // guarded by the registry's mutex
+    ListHook contextHook;  // guarded by the ContextTasks' mutex
 };
 
 TaskCore::TaskCore(QObject *context, QString kind, QString name)
@@ -76,16 +80,23 @@ TaskCore::TaskCore(QObject *context, QString kind, QString name)
     d->context = context;
     d->times.created = Clock::now();
     d->queue = deliveryQueueFor(context ? context->thread() : QThread::currentThread());
+    d->registryHook.owner = this;
+    d->contextHook.owner = this;
 }
 
 TaskCore::~TaskCore()
 {
-    TaskRegistry::instance().remove(d->id);
+    TaskRegistry::instance().remove(*this);
+    if (d->contextTasks)
+        d->contextTasks->remove(*this);
 }
+
+ListHook &TaskCore::registryHook() { return d->registryHook; }
+ListHook &TaskCore::contextHook() { return d->contextHook; }
 
 void TaskCore::attach()
 {
-    TaskRegistry::instance().add(shared_from_this());
+    TaskRegistry::instance().add(*this);
     if (!d->contextRaw)
         return;
     if (d->contextRaw->thread() == QThread::currentThread()) {
@@ -94,9 +105,9 @@ void TaskCore::attach()
             std::lock_guard lock(d->mutex);
             d->contextTasks = tasks;
         }
-        tasks->add(shared_from_this());
+        tasks->add(*this);
     } else {
-        notifyChanged(true); // the dispatcher registers the guard in the context's thread
+        notifyChanged(Change::Final); // the dispatcher registers the guard in the context's thread
     }
 }
 
@@ -203,7 +214,7 @@ void TaskCore::addFinishedCallback(CoreCallback cb)
         final = isFinalState(d->state);
     }
     if (final)
-        d->queue->enqueue(shared_from_this()); // added late: still called, asynchronously
+        d->queue->enqueue(shared_from_this(), DeliveryQueue::Wake::Urgent); // added late: still called
 }
 
 void TaskCore::addCompletionHook(CoreCallback hook)
@@ -227,7 +238,7 @@ bool TaskCore::markStarting()
         d->state = TaskState::Starting;
         d->enteredMask |= bit(TaskState::Starting);
     }
-    notifyChanged(true);
+    notifyChanged(Change::Lazy);
     return true;
 }
 
@@ -241,7 +252,7 @@ bool TaskCore::markRunning()
         d->enteredMask |= bit(TaskState::Running);
         d->times.started = Clock::now();
     }
-    notifyChanged(true);
+    notifyChanged(Change::Lazy);
     return true;
 }
 
@@ -253,7 +264,7 @@ bool TaskCore::markRunning()
         stmt;                                                                                      \
         ++d->progressSeq;                                                                          \
     }                                                                                              \
-    notifyChanged(false);
+    notifyChanged(Change::Lazy);
 
 void TaskCore::setProgressRange(qint64 minimum, qint64 maximum)
 {
@@ -300,7 +311,6 @@ bool TaskCore::finishCancelled() { return finalize(TaskState::Cancelled, nullptr
 bool TaskCore::finalize(TaskState state, Error *error)
 {
     std::vector<CoreCallback> hooks;
-    std::shared_ptr<ContextTasks> contextTasks;
     std::function<void()> handler;
     {
         std::lock_guard lock(d->mutex);
@@ -315,31 +325,35 @@ bool TaskCore::finalize(TaskState state, Error *error)
             d->times.started = d->times.finished;
         hooks.swap(d->completionHooks);
         handler.swap(d->cancelHandler); // released outside the lock: it may own resources
-        contextTasks = d->contextTasks;
     }
     d->finishedCv.notify_all();
-    if (contextTasks)
-        contextTasks->remove(d->id);
     for (auto &hook : hooks)
         hook(*this);
-    notifyChanged(true);
+    notifyChanged(Change::Final);
     return true;
 }
 
-void TaskCore::notifyChanged(bool urgent)
+void TaskCore::notifyChanged(Change change)
 {
-    bool enqueue = false;
+    enum { Nothing, Push, WakeNow } action = Nothing;
     {
         std::lock_guard lock(d->mutex);
-        enqueue = urgent || !d->queued;
-        d->queued = true;
+        if (d->inQueue)
+            action = change == Change::Final ? WakeNow : Nothing;
+        else if (!d->delayed || change == Change::Final)
+            action = Push;
+        if (action == Push)
+            d->inQueue = true;
     }
-    if (enqueue)
-        d->queue->enqueue(shared_from_this());
+    const auto wake = change == Change::Final ? DeliveryQueue::Wake::Urgent : DeliveryQueue::Wake::Lazy;
+    if (action == Push)
+        d->queue->enqueue(shared_from_this(), wake);
+    else if (action == WakeNow)
+        d->queue->wakeNow();
     TaskRegistry::instance().markDirty(*this);
 }
 
-void TaskCore::deliver()
+void TaskCore::deliver(bool fromDelayList)
 {
     if (d->dead)
         return;
@@ -353,6 +367,7 @@ void TaskCore::deliver()
     };
     if (!alive()) {
         requestCancel();
+        unlinkFromContext();
         return;
     }
 
@@ -369,7 +384,7 @@ void TaskCore::deliver()
             d->contextTasks = tasks;
         }
         if (!isFinalState(state()))
-            tasks->add(self);
+            tasks->add(*this);
     }
 
     const auto now = Clock::now();
@@ -377,12 +392,17 @@ void TaskCore::deliver()
     TaskState state = TaskState::Queued;
     bool deliverProgress = false;
     bool throttled = false;
+    bool scheduleDelay = false;
     Progress progress;
     quint64 seq = 0;
     CbList<ProgressCallback> progressCbs;
     CbList<StateCallback> stateCbs;
     {
         std::lock_guard lock(d->mutex);
+        if (fromDelayList)
+            d->delayed = false;
+        else
+            d->inQueue = false;
         entered = d->enteredMask;
         state = d->state;
         seq = d->progressSeq;
@@ -392,7 +412,8 @@ void TaskCore::deliver()
         deliverProgress = changed && !throttled;
         if (deliverProgress)
             progress = d->progress;
-        d->queued = throttled; // throttled: the dispatcher owns the next delivery
+        if (throttled && !d->delayed) // the dispatcher's timer owns the next delivery
+            d->delayed = scheduleDelay = true;
         progressCbs = d->progressCallbacks;
         stateCbs = d->stateCallbacks;
     }
@@ -427,6 +448,9 @@ void TaskCore::deliver()
         }
     }
     if (isFinalState(state)) {
+        // Unlinked here, in the context's thread, rather than by the finishing thread: the
+        // context's list is then touched by one thread only and its mutex never contended.
+        unlinkFromContext();
         if (!emitState(state))
             return;
         std::vector<CoreCallback> finished;
@@ -439,10 +463,21 @@ void TaskCore::deliver()
             if (!alive())
                 return;
         }
-    } else if (throttled) {
+    } else if (scheduleDelay) {
         if (auto *dispatcher = currentDispatcher())
             dispatcher->delay(self);
     }
+}
+
+void TaskCore::unlinkFromContext()
+{
+    std::shared_ptr<ContextTasks> tasks;
+    {
+        std::lock_guard lock(d->mutex);
+        tasks = d->contextTasks;
+    }
+    if (tasks)
+        tasks->remove(*this);
 }
 
 bool TaskCore::takeMonitorDirty() { return d->monitorDirty.exchange(false); }

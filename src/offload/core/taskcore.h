@@ -84,16 +84,20 @@ public:
     bool fail(Error error); // → Failed
     bool finishCancelled(); // → Cancelled
 
-    // Dispatcher side (context thread only).
-    void deliver();
+    // Dispatcher side (context thread only). fromDelayList: the coalescing timer called.
+    void deliver(bool fromDelayList = false);
     // Monitor registry side: a task is listed as changed at most once per registry drain.
     bool setMonitorDirty();  // true if it was clean
     bool takeMonitorDirty(); // true if it was dirty
+    struct ListHook &registryHook();
+    struct ListHook &contextHook();
     struct Private;
 
 private:
     bool finalize(TaskState state, Error *error);
-    void notifyChanged(bool urgent);
+    void unlinkFromContext();
+    enum class Change { Lazy, Final };
+    void notifyChanged(Change change);
     std::unique_ptr<Private> d;
 };
 

@@ -97,38 +97,47 @@ public:
         return *this;
     }
     // Called once in any final state.
-    const TaskHandle &onFinished(std::function<void(const TaskHandle &)> cb) const
+    template<typename F>
+    const TaskHandle &onFinished(F &&cb) const
     {
-        m_core->addFinishedCallback([cb = std::move(cb)](detail::TaskCore &core) {
+        static_assert(std::is_invocable_v<F &, const TaskHandle &>,
+                      "onFinished takes a callable(const TaskHandle<T> &)");
+        m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
             cb(TaskHandle(std::static_pointer_cast<Core>(core.shared_from_this())));
         });
         return *this;
     }
+    // Called with the value if the task Finished.
     template<typename F>
     const TaskHandle &onResult(F &&cb) const
     {
-        return onFinished([cb = std::forward<F>(cb)](const TaskHandle &t) mutable {
-            if (t.state() != TaskState::Finished)
+        m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
+            if (core.state() != TaskState::Finished)
                 return;
             if constexpr (std::is_void_v<T>)
                 cb();
             else
-                cb(t.result());
+                cb(static_cast<const Core &>(core).value());
         });
+        return *this;
     }
-    const TaskHandle &onFailed(std::function<void(const Error &)> cb) const
+    template<typename F>
+    const TaskHandle &onFailed(F &&cb) const
     {
-        return onFinished([cb = std::move(cb)](const TaskHandle &t) {
-            if (t.state() == TaskState::Failed)
-                cb(t.error());
+        m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
+            if (core.state() == TaskState::Failed)
+                cb(core.error());
         });
+        return *this;
     }
-    const TaskHandle &onCancelled(std::function<void()> cb) const
+    template<typename F>
+    const TaskHandle &onCancelled(F &&cb) const
     {
-        return onFinished([cb = std::move(cb)](const TaskHandle &t) {
-            if (t.state() == TaskState::Cancelled)
+        m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
+            if (core.state() == TaskState::Cancelled)
                 cb();
         });
+        return *this;
     }
 
     // A QFuture that finishes with this task: the value, the Error as an offload::Exception,

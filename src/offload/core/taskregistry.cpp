@@ -1,9 +1,10 @@
 #include <offload/core/taskregistry.h>
 
+#include "intrusivelist_p.h"
+
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 
 namespace offload {
 
@@ -17,7 +18,7 @@ struct TaskRegistry::Private
         std::vector<std::weak_ptr<TaskCore>> changed;
     };
     mutable std::mutex mutex;
-    std::unordered_map<quint64, std::weak_ptr<TaskCore>> live;
+    detail::IntrusiveList live; // every task between construction and destruction
     std::vector<std::weak_ptr<TaskCore>> dirty; // shared by listeners, deduplicated per task
     std::map<int, Inbox> listeners;
     int nextListener = 1;
@@ -39,11 +40,11 @@ std::vector<TaskHandleBase> TaskRegistry::liveTasks() const
 {
     std::vector<TaskHandleBase> out;
     std::lock_guard lock(d->mutex);
-    out.reserve(d->live.size());
-    for (auto &[id, weak] : d->live) {
-        if (auto task = weak.lock())
-            out.emplace_back(std::move(task));
-    }
+    out.reserve(size_t(d->live.size()));
+    d->live.forEach([&](TaskCore *task) {
+        if (auto alive = task->weak_from_this().lock()) // null while being destroyed
+            out.emplace_back(std::move(alive));
+    });
     return out;
 }
 
@@ -96,18 +97,18 @@ TaskRegistry::Changes TaskRegistry::takeChanges(int listener)
     return changes;
 }
 
-void TaskRegistry::add(const std::shared_ptr<TaskCore> &task)
+void TaskRegistry::add(TaskCore &task)
 {
     std::lock_guard lock(d->mutex);
-    d->live.emplace(task->id(), task);
+    d->live.pushBack(&task.registryHook());
     for (auto &[id, box] : d->listeners)
-        box.added.push_back(task);
+        box.added.push_back(task.weak_from_this());
 }
 
-void TaskRegistry::remove(quint64 id)
+void TaskRegistry::remove(TaskCore &task)
 {
     std::lock_guard lock(d->mutex);
-    d->live.erase(id);
+    d->live.remove(&task.registryHook());
 }
 
 void TaskRegistry::markDirty(TaskCore &task)

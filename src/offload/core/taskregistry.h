@@ -28,8 +28,8 @@ public:
     Changes takeChanges(int listener);
 
     // Called by tasks.
-    void add(const std::shared_ptr<detail::TaskCore> &task);
-    void remove(quint64 id);
+    void add(detail::TaskCore &task);
+    void remove(detail::TaskCore &task);
     void markDirty(detail::TaskCore &task);
 
 private:

@@ -4,11 +4,12 @@
 #include <QLoggingCategory>
 #include <QThread>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
+#include <deque>
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -47,9 +48,12 @@ struct ThreadPool::State : std::enable_shared_from_this<State>
     struct Job
     {
         std::shared_ptr<detail::TaskCore> core;
-        std::function<void()> body;
+        ThreadPool::Job *job = nullptr; // the same object as core
     };
-    using Key = std::pair<int, quint64>; // (-priority, sequence): higher priority first, FIFO
+    // Priority → FIFO of jobs. A deque per level allocates in blocks, not per job. A queued
+    // task that is cancelled ends Cancelled at once (TaskCore does that); its job stays here
+    // until a thread pops and skips it, which costs no per-task cancel handler.
+    using Queue = std::map<int, std::deque<Job>, std::greater<>>;
 
     ThreadPoolOptions options;
     int maxThreads = 1;
@@ -57,10 +61,11 @@ struct ThreadPool::State : std::enable_shared_from_this<State>
     mutable std::mutex mutex;
     std::condition_variable workCv;
     std::condition_variable exitCv;
-    std::map<Key, Job> queue;
-    std::unordered_map<quint64, std::shared_ptr<detail::TaskCore>> running;
+    Queue queue;
+    size_t queued = 0; // jobs in queue, cancelled ones included
+    std::atomic<size_t> queuedHint{0}; // queued, readable without the mutex (spin check)
+    std::vector<std::shared_ptr<detail::TaskCore>> running; // one slot per thread
     std::vector<std::thread> threads;
-    quint64 nextSeq = 0;
     int liveThreads = 0;
     int waiting = 0;
     bool stopping = false;
@@ -87,21 +92,36 @@ void ThreadPool::State::workerLoop(int index)
     t_currentPool = this;
     std::unique_lock lock(mutex);
     for (;;) {
+        if (queued == 0 && !stopping) {
+            // Look for new work for a few microseconds before sleeping: a burst of small
+            // submissions then costs no futex wake-up per task. Bounded, and at this thread's
+            // lowered priority, so an idle pool still sleeps almost at once.
+            lock.unlock();
+            const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+            while (queuedHint.load(std::memory_order_relaxed) == 0
+                   && std::chrono::steady_clock::now() < until)
+                std::this_thread::yield();
+            lock.lock();
+        }
         ++waiting;
-        workCv.wait(lock, [this] { return stopping || !queue.empty(); });
+        workCv.wait(lock, [this] { return stopping || queued > 0; });
         --waiting;
-        if (queue.empty())
+        if (queued == 0)
             break; // stopping
-        Job job = std::move(queue.begin()->second);
-        queue.erase(queue.begin());
-        const quint64 id = job.core->id();
-        running.emplace(id, job.core);
+        auto level = queue.begin();
+        Job job = std::move(level->second.front());
+        level->second.pop_front();
+        if (level->second.empty())
+            queue.erase(level);
+        --queued;
+        queuedHint.store(queued, std::memory_order_relaxed);
+        running[size_t(index)] = job.core;
         lock.unlock();
         if (job.core->markStarting())
-            job.body();
-        job = {}; // release the callable and its captures outside the lock
+            job.job->execute();
+        job = {}; // release our reference outside the lock
         lock.lock();
-        running.erase(id);
+        running[size_t(index)].reset();
     }
     --liveThreads;
     exitCv.notify_all();
@@ -153,56 +173,53 @@ int ThreadPool::threadCount() const
 int ThreadPool::activeCount() const
 {
     std::lock_guard lock(m_state->mutex);
-    return int(m_state->running.size());
+    return int(std::count_if(m_state->running.begin(), m_state->running.end(),
+                             [](const auto &core) { return bool(core); }));
 }
 
 int ThreadPool::queuedCount() const
 {
+    int count = 0;
     std::lock_guard lock(m_state->mutex);
-    return int(m_state->queue.size());
+    for (const auto &[priority, jobs] : m_state->queue) {
+        for (const auto &job : jobs)
+            count += job.core->state() == TaskState::Queued ? 1 : 0;
+    }
+    return count;
 }
 
-void ThreadPool::submit(std::shared_ptr<detail::TaskCore> core, int priority,
-                        std::function<void()> body)
+void ThreadPool::submit(std::shared_ptr<detail::TaskCore> core, Job *job, int priority)
 {
     State &s = *m_state;
-    State::Key key;
-    {
-        std::lock_guard lock(s.mutex);
-        key = {-priority, s.nextSeq++};
-    }
-    // A queued task that is cancelled leaves the queue at once, releasing its callable.
-    core->setCancelHandler([weak = std::weak_ptr<State>(m_state), key] {
-        if (auto state = weak.lock()) {
-            State::Job removed;
-            std::lock_guard lock(state->mutex);
-            if (auto it = state->queue.find(key); it != state->queue.end()) {
-                removed = std::move(it->second);
-                state->queue.erase(it);
-            }
-        }
-    });
+    bool notify = false;
     {
         std::unique_lock lock(s.mutex);
-        if (!s.stopping) {
-            s.queue.emplace(key, State::Job{core, std::move(body)});
-            if (s.waiting < int(s.queue.size()) && int(s.threads.size()) < s.maxThreads) {
-                const int index = int(s.threads.size());
-                ++s.liveThreads;
-                s.threads.emplace_back([state = m_state, index] { state->workerLoop(index); });
-            } else {
-                s.workCv.notify_one();
-            }
+        if (s.stopping) {
+            lock.unlock();
+            core->requestCancel(); // shut down: the task never starts
             return;
         }
+        s.queue[priority].push_back(State::Job{core, job});
+        ++s.queued;
+        s.queuedHint.store(s.queued, std::memory_order_relaxed);
+        if (s.waiting < int(s.queued) && int(s.threads.size()) < s.maxThreads) {
+            const int index = int(s.threads.size());
+            ++s.liveThreads;
+            s.running.emplace_back();
+            s.threads.emplace_back([state = m_state, index] { state->workerLoop(index); });
+        } else {
+            notify = s.waiting > 0;
+        }
     }
-    core->requestCancel(); // shut down: the task never starts
+    // Outside the lock: a woken thread must not block at once on the mutex we still hold.
+    if (notify)
+        s.workCv.notify_one();
 }
 
 void ThreadPool::shutdown()
 {
     State &s = *m_state;
-    std::map<State::Key, State::Job> queued;
+    State::Queue queued;
     std::vector<std::shared_ptr<detail::TaskCore>> running;
     {
         std::lock_guard lock(s.mutex);
@@ -210,12 +227,18 @@ void ThreadPool::shutdown()
             return;
         s.stopping = true;
         queued.swap(s.queue);
-        for (auto &[id, core] : s.running)
-            running.push_back(core);
+        s.queued = 0;
+        s.queuedHint.store(0, std::memory_order_relaxed);
+        for (auto &core : s.running) {
+            if (core)
+                running.push_back(core);
+        }
     }
     s.workCv.notify_all();
-    for (auto &[key, job] : queued)
-        job.core->requestCancel();
+    for (auto &[priority, jobs] : queued) {
+        for (auto &job : jobs)
+            job.core->requestCancel();
+    }
     queued.clear();
     for (auto &core : running)
         core->requestCancel();
@@ -230,10 +253,12 @@ void ThreadPool::shutdown()
         threads.swap(s.threads);
         if (!allExited && s.liveThreads > 0) {
             QStringList names;
-            for (auto &[id, core] : s.running)
-                names << core->name();
+            for (auto &core : s.running) {
+                if (core)
+                    names << core->name();
+            }
             qCWarning(lcPool, "%s: %d task(s) ignored cancellation for %lld ms; detaching: %s",
-                      qPrintable(s.options.name), int(s.running.size()),
+                      qPrintable(s.options.name), int(names.size()),
                       qint64(s.options.shutdownTimeout.count()), qPrintable(names.join(u", ")));
         }
     }

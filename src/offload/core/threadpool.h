@@ -52,15 +52,15 @@ public:
     template<typename F>
     auto run(QObject *context, F &&f, TaskOptions options = {})
     {
-        using R = typename CallableTraits<std::decay_t<F>>::Result;
-        auto core = std::make_shared<detail::TaskResultCore<R>>(
-                context, QStringLiteral("thread"),
-                options.name.isEmpty() ? QStringLiteral("thread task") : options.name);
+        using Fn = std::decay_t<F>;
+        using R = typename CallableTraits<Fn>::Result;
+        // The callable lives inside the task's own allocation: no per-task job object.
+        auto core = std::make_shared<ThreadTaskCore<R, Fn>>(
+                context, options.name.isEmpty() ? QStringLiteral("thread task") : options.name,
+                std::forward<F>(f));
         core->attach();
-        TaskHandle<R> handle(core);
-        submit(core, options.priority,
-               [core, fn = std::forward<F>(f)]() mutable { execute<R>(core, fn); });
-        return handle;
+        submit(core, core.get(), options.priority);
+        return TaskHandle<R>(std::static_pointer_cast<detail::TaskResultCore<R>>(core));
     }
 
     // Stops accepting work, cancels everything and waits as the destructor does.
@@ -78,37 +78,64 @@ private:
         using Result = std::invoke_result_t<F &, TaskControl &>;
     };
 
-    template<typename R, typename F>
-    static void execute(const std::shared_ptr<detail::TaskResultCore<R>> &core, F &fn)
+    // What a pool thread runs; implemented by ThreadTaskCore.
+    struct Job
     {
-        if (!core->markRunning())
-            return;
-        try {
-            TaskControl control(core);
-            const auto call = [&]() -> decltype(auto) {
-                if constexpr (std::is_invocable_v<F &, TaskControl &>)
-                    return fn(control);
-                else
-                    return fn();
-            };
-            if constexpr (std::is_void_v<R>) {
-                call();
-                if (!core->isCancellationRequested())
-                    core->finishWith();
-            } else {
-                auto value = call();
-                if (!core->isCancellationRequested())
-                    core->finishWith(std::move(value));
-            }
-        } catch (const CancelledError &) {
-        } catch (...) {
-            if (!core->isCancellationRequested())
-                core->fail(errorFromCurrentException());
-        }
-        core->finishCancelled(); // no-op unless cancellation stopped the work
-    }
+        virtual ~Job() = default;
+        virtual void execute() = 0;
+    };
 
-    void submit(std::shared_ptr<detail::TaskCore> core, int priority, std::function<void()> body);
+    template<typename R, typename Fn>
+    class ThreadTaskCore final : public detail::TaskResultCore<R>, public Job
+    {
+    public:
+        template<typename F>
+        ThreadTaskCore(QObject *context, QString name, F &&fn)
+            : detail::TaskResultCore<R>(context, QStringLiteral("thread"), std::move(name))
+            , m_fn(std::in_place, std::forward<F>(fn))
+        {
+        }
+
+        void execute() override
+        {
+            if (this->markRunning())
+                invoke();
+            this->finishCancelled(); // no-op unless cancellation stopped the work
+            m_fn.reset(); // release the captures on the pool thread, when the work ends
+        }
+
+    private:
+        void invoke()
+        {
+            try {
+                TaskControl control(this->shared_from_this());
+                Fn &fn = *m_fn;
+                const auto call = [&]() -> decltype(auto) {
+                    if constexpr (std::is_invocable_v<Fn &, TaskControl &>)
+                        return fn(control);
+                    else
+                        return fn();
+                };
+                if constexpr (std::is_void_v<R>) {
+                    call();
+                    if (!this->isCancellationRequested())
+                        this->finishWith();
+                } else {
+                    auto value = call();
+                    if (!this->isCancellationRequested())
+                        this->finishWith(std::move(value));
+                }
+            } catch (const CancelledError &) {
+            } catch (...) {
+                if (!this->isCancellationRequested())
+                    this->fail(errorFromCurrentException());
+            }
+        }
+
+        std::optional<Fn> m_fn;
+    };
+
+    void submit(std::shared_ptr<detail::TaskCore> core, Job *job, int priority);
     struct State;
     std::shared_ptr<State> m_state;
 };

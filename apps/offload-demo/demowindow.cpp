@@ -1,0 +1,91 @@
+#include "demowindow.h"
+#include "workload.h"
+
+#include <offload/core/threadpool.h>
+#include <offload/monitor/taskmodel.h>
+#include <offload/widgets/taskmonitorwidget.h>
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace demo {
+
+DemoWindow::DemoWindow(QWidget *parent)
+    : QWidget(parent)
+    , m_monitor(new offload::TaskMonitorWidget(this))
+    , m_lag(new QLabel(this))
+    , m_summary(new QLabel(this))
+{
+    setWindowTitle(tr("Offload demo"));
+    auto *start = new QPushButton(tr("Run 4 CPU tasks"), this);
+    auto *failing = new QPushButton(tr("Run a failing task"), this);
+    auto *cancel = new QPushButton(tr("Cancel all"), this);
+    connect(start, &QPushButton::clicked, this, [this] { startPrimeTasks(4); });
+    connect(failing, &QPushButton::clicked, this, [this] { startPrimeTasks(1, true); });
+    connect(cancel, &QPushButton::clicked, this, &DemoWindow::cancelAll);
+
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(start);
+    buttons->addWidget(failing);
+    buttons->addWidget(cancel);
+    buttons->addStretch();
+    auto *status = new QHBoxLayout;
+    status->addWidget(m_summary);
+    status->addStretch();
+    status->addWidget(m_lag);
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(buttons);
+    layout->addWidget(m_monitor);
+    layout->addLayout(status);
+    resize(960, 480);
+
+    connect(&m_probe, &offload::LatencyProbe::sampled, this, [this](double us) { m_window.push_back(us); });
+    auto *timer = new QTimer(this);
+    connect(timer, &QTimer::timeout, this, &DemoWindow::updateLag);
+    timer->start(500);
+    m_probe.start();
+    updateLag();
+}
+
+void DemoWindow::startPrimeTasks(int count, bool failing)
+{
+    for (int i = 0; i < count; ++i) {
+        PrimeJob job;
+        job.limit = 1'500'000 + 500'000 * (m_serial % 3);
+        job.failAtEnd = failing;
+        const QString name = QStringLiteral("primes < %1 #%2").arg(job.limit).arg(++m_serial);
+        ++m_counters.started;
+        auto task = offload::run(this, [job](offload::TaskControl &c) { return countPrimes(c, job); },
+                                 {.name = name});
+        task.onFinished([this](const offload::TaskHandle<qint64> &t) {
+            switch (t.state()) {
+            case offload::TaskState::Finished: ++m_counters.finished; break;
+            case offload::TaskState::Failed: ++m_counters.failed; break;
+            default: ++m_counters.cancelled; break;
+            }
+            Q_EMIT taskEnded();
+        });
+    }
+}
+
+void DemoWindow::cancelAll()
+{
+    auto *model = m_monitor->model();
+    for (int row = 0; row < model->rowCount(); ++row)
+        model->task(row).cancel();
+}
+
+void DemoWindow::updateLag()
+{
+    const auto s = offload::latencyStats(std::exchange(m_window, {}));
+    m_lag->setText(tr("GUI event-loop lag (last 0.5 s): p50 %1 µs · p99 %2 µs · max %3 µs")
+                           .arg(s.p50us, 0, 'f', 0).arg(s.p99us, 0, 'f', 0).arg(s.maxus, 0, 'f', 0));
+    m_summary->setText(tr("started %1 · finished %2 · failed %3 · cancelled %4")
+                               .arg(m_counters.started).arg(m_counters.finished)
+                               .arg(m_counters.failed).arg(m_counters.cancelled));
+}
+
+} // namespace demo

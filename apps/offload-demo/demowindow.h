@@ -1,0 +1,49 @@
+// DemoWindow: buttons that start CPU-heavy tasks, the task monitor, and a live GUI-lag readout.
+#pragma once
+
+#include <offload/monitor/latencyprobe.h>
+
+#include <QWidget>
+
+QT_BEGIN_NAMESPACE
+class QLabel;
+QT_END_NAMESPACE
+
+namespace offload {
+class TaskMonitorWidget;
+}
+
+namespace demo {
+
+struct Counters
+{
+    int started = 0, finished = 0, failed = 0, cancelled = 0;
+};
+
+class DemoWindow : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit DemoWindow(QWidget *parent = nullptr);
+
+    void startPrimeTasks(int count, bool failing = false);
+    void cancelAll();
+    const Counters &counters() const { return m_counters; }
+    int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }
+    offload::LatencyProbe &probe() { return m_probe; }
+
+Q_SIGNALS:
+    void taskEnded();
+
+private:
+    void updateLag();
+    offload::TaskMonitorWidget *m_monitor;
+    QLabel *m_lag;
+    QLabel *m_summary;
+    offload::LatencyProbe m_probe;
+    std::vector<double> m_window;
+    Counters m_counters;
+    int m_serial = 0;
+};
+
+} // namespace demo

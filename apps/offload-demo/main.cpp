@@ -1,0 +1,86 @@
+// offload-demo: a window of CPU-heavy tasks that never freezes. --headless runs a timed load
+// on the offscreen platform and prints a JSON summary of the work done and the GUI's latency.
+#include "demowindow.h"
+
+#include <offload/core/threadpool.h>
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTimer>
+
+#include <cstdio>
+
+int main(int argc, char **argv)
+{
+    bool headless = false;
+    for (int i = 1; i < argc; ++i)
+        headless |= qstrcmp(argv[i], "--headless") == 0;
+    if (headless && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("offload-demo"));
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Offload demo: CPU-heavy tasks beside a responsive GUI"));
+    parser.addHelpOption();
+    parser.addOption({QStringLiteral("headless"), QStringLiteral("Run a timed load off-screen and print a JSON summary.")});
+    parser.addOption({QStringLiteral("seconds"), QStringLiteral("Duration of the headless run (default 5)."), QStringLiteral("N"), QStringLiteral("5")});
+    parser.addOption({QStringLiteral("screenshot"), QStringLiteral("Save a PNG of the window at the end."), QStringLiteral("FILE")});
+    parser.process(app);
+
+    demo::DemoWindow window;
+    window.show();
+
+    const QString screenshot = parser.value(QStringLiteral("screenshot"));
+    if (!headless) {
+        if (!screenshot.isEmpty())
+            QTimer::singleShot(3000, &window, [&] { window.grab().save(screenshot); });
+        return app.exec();
+    }
+
+    // The load: keep two tasks per core in flight; cancel every 7th a moment after it starts,
+    // and make every 11th fail, as a user and real data would.
+    bool ok = false;
+    const int seconds = std::max(1, parser.value(QStringLiteral("seconds")).toInt(&ok));
+    const int target = 2 * offload::ThreadPool::globalInstance()->maxThreads();
+    int launched = 0;
+    bool stopping = false;
+    const auto topUp = [&] {
+        while (!stopping && window.inFlight() < target) {
+            ++launched;
+            window.startPrimeTasks(1, launched % 11 == 0);
+            if (launched % 7 == 0)
+                QTimer::singleShot(200, &window, [&window] { window.cancelAll(); });
+        }
+    };
+    QObject::connect(&window, &demo::DemoWindow::taskEnded, &window, topUp);
+    topUp();
+    window.probe().start();
+
+    QTimer::singleShot(seconds * 1000, &window, [&] {
+        stopping = true;
+        const auto lag = window.probe().stats();
+        window.probe().stop();
+        if (!screenshot.isEmpty())
+            window.grab().save(screenshot);
+        window.cancelAll();
+        const auto &c = window.counters();
+        const QJsonObject summary{
+                {QStringLiteral("seconds"), seconds},
+                {QStringLiteral("threads"), offload::ThreadPool::globalInstance()->maxThreads()},
+                {QStringLiteral("tasks"), QJsonObject{{QStringLiteral("started"), c.started},
+                                                     {QStringLiteral("finished"), c.finished},
+                                                     {QStringLiteral("failed"), c.failed},
+                                                     {QStringLiteral("cancelled"), c.cancelled}}},
+                {QStringLiteral("guiPing"), QJsonObject{{QStringLiteral("samples"), lag.count},
+                                                       {QStringLiteral("p50us"), qRound(lag.p50us)},
+                                                       {QStringLiteral("p99us"), qRound(lag.p99us)},
+                                                       {QStringLiteral("maxus"), qRound(lag.maxus)}}}};
+        std::printf("%s\n", QJsonDocument(summary).toJson(QJsonDocument::Compact).constData());
+        std::fflush(stdout);
+        app.quit();
+    });
+    return app.exec();
+}
