@@ -50,11 +50,12 @@ DemoWindow::DemoWindow(QWidget *parent)
     updateLag();
 }
 
-void DemoWindow::startPrimeTasks(int count, bool failing)
+offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)
 {
+    offload::TaskHandle<qint64> last;
     for (int i = 0; i < count; ++i) {
         PrimeJob job;
-        job.limit = 1'500'000 + 500'000 * (m_serial % 3);
+        job.limit = 6'000'000 + 3'000'000 * (m_serial % 3); // about 1-3 s of one core each
         job.failAtEnd = failing;
         const QString name = QStringLiteral("primes < %1 #%2").arg(job.limit).arg(++m_serial);
         ++m_counters.started;
@@ -68,7 +69,9 @@ void DemoWindow::startPrimeTasks(int count, bool failing)
             }
             Q_EMIT taskEnded();
         });
+        last = task;
     }
+    return last;
 }
 
 void DemoWindow::cancelAll()

@@ -1,6 +1,7 @@
 // DemoWindow: buttons that start CPU-heavy tasks, the task monitor, and a live GUI-lag readout.
 #pragma once
 
+#include <offload/core/taskhandle.h>
 #include <offload/monitor/latencyprobe.h>
 
 #include <QWidget>
@@ -26,7 +27,8 @@ class DemoWindow : public QWidget
 public:
     explicit DemoWindow(QWidget *parent = nullptr);
 
-    void startPrimeTasks(int count, bool failing = false);
+    // Starts count prime-counting tasks; returns the last one's handle.
+    offload::TaskHandle<qint64> startPrimeTasks(int count, bool failing = false);
     void cancelAll();
     const Counters &counters() const { return m_counters; }
     int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }

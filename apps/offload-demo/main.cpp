@@ -40,8 +40,8 @@ int main(int argc, char **argv)
         return app.exec();
     }
 
-    // The load: keep two tasks per core in flight; cancel every 7th a moment after it starts,
-    // and make every 11th fail, as a user and real data would.
+    // The load: keep two tasks per core in flight; cancel every 5th part-way through, and make
+    // every 7th fail, as a user and real data would.
     bool ok = false;
     const int seconds = std::max(1, parser.value(QStringLiteral("seconds")).toInt(&ok));
     const int target = 2 * offload::ThreadPool::globalInstance()->maxThreads();
@@ -50,9 +50,9 @@ int main(int argc, char **argv)
     const auto topUp = [&] {
         while (!stopping && window.inFlight() < target) {
             ++launched;
-            window.startPrimeTasks(1, launched % 11 == 0);
-            if (launched % 7 == 0)
-                QTimer::singleShot(200, &window, [&window] { window.cancelAll(); });
+            auto task = window.startPrimeTasks(1, launched % 7 == 0);
+            if (launched % 5 == 0)
+                QTimer::singleShot(1500, &window, [task] { task.cancel(); });
         }
     };
     QObject::connect(&window, &demo::DemoWindow::taskEnded, &window, topUp);

@@ -35,7 +35,7 @@ struct TaskModel::Private
     std::vector<Row> rows;
     std::unordered_map<quint64, int> rowById;
     int maxFinished = 200;
-    int interval = 50;
+    int interval = 100;
     QBasicTimer timer;
 };
 
@@ -67,12 +67,16 @@ int TaskModel::columnCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : ColumnCount;
 }
 
-static QString formatElapsed(std::chrono::milliseconds ms)
+// Running tasks show whole seconds, so their cell changes (and repaints) once a second, not
+// on every tick; finished ones show tenths.
+static QString formatElapsed(std::chrono::milliseconds ms, bool final)
 {
     const qint64 t = ms.count();
-    if (t < 60'000)
+    if (t >= 60'000)
+        return QStringLiteral("%1:%2").arg(t / 60'000).arg((t / 1000) % 60, 2, 10, QLatin1Char('0'));
+    if (final)
         return QString::number(double(t) / 1000.0, 'f', 1) + QStringLiteral(" s");
-    return QStringLiteral("%1:%2").arg(t / 60'000).arg((t / 1000) % 60, 2, 10, QLatin1Char('0'));
+    return QString::number(t / 1000) + QStringLiteral(" s");
 }
 
 QVariant TaskModel::data(const QModelIndex &index, int role) const
@@ -108,7 +112,7 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
                     .arg(r.progress.stage.index + 1).arg(r.progress.stage.count);
         return r.progress.stage.name;
     case Text: return r.progress.text;
-    case Elapsed: return formatElapsed(r.elapsed);
+    case Elapsed: return formatElapsed(r.elapsed, isFinalState(r.state));
     case Error: return r.error;
     case ColumnCount: break;
     }
@@ -208,7 +212,10 @@ void TaskModel::refresh()
         Row &r = d->rows[size_t(i)];
         if (isFinalState(r.state))
             continue;
+        const auto before = formatElapsed(r.elapsed, false);
         r.elapsed = r.task.elapsed();
+        if (formatElapsed(r.elapsed, false) == before)
+            continue; // the cell would look the same: no repaint
         runLo = std::min(runLo, i);
         runHi = i;
     }

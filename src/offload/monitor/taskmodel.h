@@ -12,8 +12,9 @@
 namespace offload {
 
 // Rows are tasks (oldest first), columns the Column enum. Changes are pulled from the
-// TaskRegistry on a timer (updateInterval, default 50 ms), so a task reporting progress a
-// million times costs at most one dataChanged per row per tick.
+// TaskRegistry on a timer (updateInterval, default 100 ms), so a task reporting progress a
+// million times costs at most one dataChanged per tick; a view repaints at most that often
+// (running tasks' Elapsed cells change once a second).
 // Thread-safety: create, use and destroy on the GUI (or one owning) thread only.
 // Ownership: rows hold TaskHandleBase copies, keeping finished tasks' data until cleared or
 // pushed out by maxFinished.

@@ -31,8 +31,12 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setItemDelegateForColumn(TaskModel::Progress, new ProgressDelegate(m_view));
     m_view->header()->setStretchLastSection(true);
-    m_view->setColumnWidth(TaskModel::Name, 180);
-    m_view->setColumnWidth(TaskModel::Progress, 160);
+    const std::pair<TaskModel::Column, int> widths[] = {
+            {TaskModel::Name, 170}, {TaskModel::Kind, 60},   {TaskModel::State, 75},
+            {TaskModel::Progress, 150}, {TaskModel::Stage, 115}, {TaskModel::Text, 150},
+            {TaskModel::Elapsed, 60}};
+    for (auto [column, width] : widths)
+        m_view->setColumnWidth(column, width);
 
     auto *cancelAction = new QAction(tr("Cancel task"), this);
     cancelAction->setShortcut(QKeySequence::Delete);
