@@ -4,7 +4,9 @@
 
 #include "../common/testsupport.h"
 
+#include <QProcess>
 #include <QSignalSpy>
+#include <QTimer>
 #include <QTest>
 #include <QThread>
 
@@ -65,7 +67,33 @@ private Q_SLOTS:
     void poolDestroyedWithHundredTasksReturnsWithinShutdownTimeout();
     void poolDetachesTasksThatIgnoreCancellation();
     void runAfterShutdownEndsCancelled();
+    void applicationQuitWithRunningTasksExitsWithinShutdownTimeout();
 };
+
+// Child mode (the test binary re-executed): quits the application while the global pool runs
+// cooperative tasks and one that ignores cancellation; main() must still return promptly.
+static int quitWithRunningTasksChild(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    std::atomic<int> running{0};
+    run(&app, [&] {
+        ++running;
+        QThread::sleep(60); // ignores cancellation; the pool must not wait for it
+    });
+    for (int i = 0; i < 3; ++i) {
+        run(&app, [&](TaskControl &c) {
+            ++running;
+            while (!c.isCancellationRequested())
+                QThread::msleep(1);
+        });
+    }
+    QTimer::singleShot(0, &app, [&] {
+        while (running.load() < 2) // both pool threads busy, the rest queued
+            QThread::msleep(1);
+        app.quit();
+    });
+    return app.exec();
+}
 
 void tst_ThreadTasks::resultIsDeliveredOnTheContextThread()
 {
@@ -485,5 +513,24 @@ void tst_ThreadTasks::runAfterShutdownEndsCancelled()
     QVERIFY(!ran);
 }
 
-QTEST_GUILESS_MAIN(tst_ThreadTasks)
+void tst_ThreadTasks::applicationQuitWithRunningTasksExitsWithinShutdownTimeout()
+{
+    QProcess child;
+    child.start(QCoreApplication::applicationFilePath(), {QStringLiteral("--child-quit-with-tasks")});
+    QVERIFY(child.waitForStarted(10000));
+    // Global pool: 5 s shutdown timeout, then the stubborn task is detached and main returns.
+    QVERIFY2(child.waitForFinished(30000), "the process hung at exit");
+    QCOMPARE(child.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(child.exitCode(), 0);
+    QVERIFY(child.readAllStandardError().contains("ignored cancellation"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && qstrcmp(argv[1], "--child-quit-with-tasks") == 0)
+        return quitWithRunningTasksChild(1, argv);
+    QCoreApplication app(argc, argv);
+    tst_ThreadTasks tc;
+    return QTest::qExec(&tc, argc, argv);
+}
 #include "tst_threadtasks.moc"
