@@ -56,6 +56,11 @@ struct TaskCore::Private
     bool delayed = false; // waiting in the dispatcher's coalescing delay list
     std::function<void()> cancelHandler;
     CbList<ProgressCallback> progressCallbacks;
+    CbList<OutputCallback> outputCallbacks;
+    std::vector<OutputChunk> pendingOutput;
+    qint64 pendingOutputBytes = 0;
+    qint64 droppedOutputBytes = 0;
+    ProcessInfo processInfo;
     CbList<StateCallback> stateCallbacks;
     std::vector<CoreCallback> finishedCallbacks;
     std::vector<CoreCallback> completionHooks;
@@ -158,6 +163,67 @@ TaskTimes TaskCore::times() const
 {
     std::lock_guard lock(d->mutex);
     return d->times;
+}
+
+ProcessInfo TaskCore::processInfo() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->processInfo;
+}
+
+qint64 TaskCore::droppedOutputBytes() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->droppedOutputBytes;
+}
+
+void TaskCore::addOutputCallback(OutputCallback cb)
+{
+    std::lock_guard lock(d->mutex);
+    append(d->outputCallbacks, std::move(cb));
+}
+
+void TaskCore::appendOutput(OutputChunk::Stream stream, const QByteArray &data)
+{
+    if (data.isEmpty())
+        return;
+    {
+        std::lock_guard lock(d->mutex);
+        if (isFinalState(d->state))
+            return;
+        if (!d->pendingOutput.empty() && d->pendingOutput.back().stream == stream)
+            d->pendingOutput.back().data += data; // coalesce consecutive chunks of a stream
+        else
+            d->pendingOutput.push_back({stream, data});
+        d->pendingOutputBytes += data.size();
+        // Bounded: if the context falls behind, drop the oldest output and count it.
+        while (d->pendingOutputBytes > maxPendingOutput && !d->pendingOutput.empty()) {
+            auto &front = d->pendingOutput.front();
+            const qint64 excess = d->pendingOutputBytes - maxPendingOutput;
+            if (front.data.size() <= excess) {
+                d->pendingOutputBytes -= front.data.size();
+                d->droppedOutputBytes += front.data.size();
+                d->pendingOutput.erase(d->pendingOutput.begin());
+            } else {
+                front.data.remove(0, excess);
+                d->pendingOutputBytes -= excess;
+                d->droppedOutputBytes += excess;
+            }
+        }
+        ++d->progressSeq; // output rides the progress coalescing
+    }
+    notifyChanged(Change::Lazy);
+}
+
+void TaskCore::setProcessInfo(const ProcessInfo &info)
+{
+    {
+        std::lock_guard lock(d->mutex);
+        if (d->processInfo == info)
+            return;
+        d->processInfo = info;
+    }
+    TaskRegistry::instance().markDirty(*this);
 }
 
 bool TaskCore::isCancellationRequested() const
@@ -396,6 +462,8 @@ void TaskCore::deliver(bool fromDelayList)
     Progress progress;
     quint64 seq = 0;
     CbList<ProgressCallback> progressCbs;
+    CbList<OutputCallback> outputCbs;
+    std::vector<OutputChunk> output;
     CbList<StateCallback> stateCbs;
     {
         std::lock_guard lock(d->mutex);
@@ -410,11 +478,15 @@ void TaskCore::deliver(bool fromDelayList)
         throttled = changed && !isFinalState(state)
                 && now - d->lastProgressDelivery < Dispatcher::coalescingInterval;
         deliverProgress = changed && !throttled;
-        if (deliverProgress)
+        if (deliverProgress) {
             progress = d->progress;
+            output.swap(d->pendingOutput);
+            d->pendingOutputBytes = 0;
+        }
         if (throttled && !d->delayed) // the dispatcher's timer owns the next delivery
             d->delayed = scheduleDelay = true;
         progressCbs = d->progressCallbacks;
+        outputCbs = d->outputCallbacks;
         stateCbs = d->stateCallbacks;
     }
 
@@ -439,6 +511,15 @@ void TaskCore::deliver(bool fromDelayList)
     if (deliverProgress) {
         d->deliveredProgressSeq = seq;
         d->lastProgressDelivery = now;
+        if (outputCbs) {
+            for (const auto &chunk : output) {
+                for (const auto &cb : *outputCbs) {
+                    cb(chunk);
+                    if (!alive())
+                        return;
+                }
+            }
+        }
         if (progressCbs) {
             for (const auto &cb : *progressCbs) {
                 cb(progress);

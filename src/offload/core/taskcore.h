@@ -4,6 +4,7 @@
 #pragma once
 
 #include <offload/core/error.h>
+#include <offload/core/output.h>
 #include <offload/core/progress.h>
 #include <offload/core/taskstate.h>
 
@@ -29,6 +30,9 @@ class OFFLOAD_CORE_EXPORT TaskCore : public std::enable_shared_from_this<TaskCor
 {
 public:
     using ProgressCallback = std::function<void(const Progress &)>;
+    using OutputCallback = std::function<void(const OutputChunk &)>;
+    // Output waiting for delivery is bounded; beyond this the oldest chunks are dropped.
+    static constexpr qint64 maxPendingOutput = 1 << 20;
     using StateCallback = std::function<void(TaskState)>;
     using CoreCallback = std::function<void(TaskCore &)>;
 
@@ -53,6 +57,8 @@ public:
     Progress progress() const;
     Error error() const;
     TaskTimes times() const;
+    ProcessInfo processInfo() const;
+    qint64 droppedOutputBytes() const; // output dropped because the context fell behind
     bool isCancellationRequested() const;
     // Blocks the calling thread until a final state or the timeout; true if final.
     bool waitForFinished(std::chrono::milliseconds timeout) const;
@@ -63,6 +69,7 @@ public:
 
     void addProgressCallback(ProgressCallback cb);
     void addStateCallback(StateCallback cb);
+    void addOutputCallback(OutputCallback cb);
     // One-shot, called once the final state has been delivered; added late, still called.
     void addFinishedCallback(CoreCallback cb);
     // Called on the finishing thread right after the final state is set (at once if final).
@@ -77,6 +84,8 @@ public:
     void setProgressText(const QString &text);
     void setStage(const Stage &stage);
     void setProgress(const Progress &progress);
+    void appendOutput(OutputChunk::Stream stream, const QByteArray &data);
+    void setProcessInfo(const ProcessInfo &info); // monitor only, no delivery
     // Runs on the thread that calls requestCancel() first; used to interrupt the work
     // (send a cancel message, remove from a queue). Set before the task can be cancelled.
     void setCancelHandler(std::function<void()> handler);

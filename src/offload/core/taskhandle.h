@@ -33,6 +33,7 @@ public:
     bool isFinal() const { return isFinalState(state()); }
     Progress progress() const { return m_core->progress(); }
     Error error() const { return m_core->error(); }
+    ProcessInfo processInfo() const { return m_core->processInfo(); }
     bool isCancellationRequested() const { return m_core->isCancellationRequested(); }
     // Time since the task started running (or since creation while queued); stops at the end.
     std::chrono::milliseconds elapsed() const;
@@ -89,6 +90,13 @@ public:
     const TaskHandle &onProgress(std::function<void(const Progress &)> cb) const
     {
         m_core->addProgressCallback(std::move(cb));
+        return *this;
+    }
+    // Output (stdout, stderr, worker log) in order, coalesced like progress; if the context
+    // falls more than 1 MiB behind, the oldest output is dropped (TaskCore::droppedOutputBytes).
+    const TaskHandle &onOutput(std::function<void(const OutputChunk &)> cb) const
+    {
+        m_core->addOutputCallback(std::move(cb));
         return *this;
     }
     const TaskHandle &onStateChanged(std::function<void(TaskState)> cb) const

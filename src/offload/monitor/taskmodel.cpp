@@ -17,10 +17,12 @@ struct TaskModel::Row
     QString name;
     QString error;
     std::chrono::milliseconds elapsed{0};
+    ProcessInfo process;
 
     void snapshot()
     {
         state = task.state();
+        process = task.processInfo();
         progress = task.progress();
         name = task.name();
         elapsed = task.elapsed();
@@ -113,6 +115,14 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
         return r.progress.stage.name;
     case Text: return r.progress.text;
     case Elapsed: return formatElapsed(r.elapsed, isFinalState(r.state));
+    case Pid: return r.process.pid > 0 ? QVariant(r.process.pid) : QVariant();
+    case Memory:
+        return r.process.rssBytes >= 0
+                ? QVariant(QStringLiteral("%1 MiB").arg(double(r.process.rssBytes) / (1 << 20), 0, 'f', 1))
+                : QVariant();
+    case Cpu:
+        return r.process.cpuSeconds >= 0 ? QVariant(QStringLiteral("%1 s").arg(r.process.cpuSeconds, 0, 'f', 1))
+                                         : QVariant();
     case Error: return r.error;
     case ColumnCount: break;
     }
@@ -123,7 +133,8 @@ QVariant TaskModel::headerData(int section, Qt::Orientation orientation, int rol
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
-    static const char *const names[] = {"Name", "Kind", "State", "Progress", "Stage", "Text", "Elapsed", "Error"};
+    static const char *const names[] = {"Name", "Kind", "State", "Progress", "Stage", "Text",
+                                        "Elapsed", "PID", "Memory", "CPU", "Error"};
     if (section < 0 || section >= ColumnCount)
         return {};
     return tr(names[section]);

@@ -22,7 +22,7 @@ class OFFLOAD_MONITOR_EXPORT TaskModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Name, Kind, State, Progress, Stage, Text, Elapsed, Error, ColumnCount };
+    enum Column { Name, Kind, State, Progress, Stage, Text, Elapsed, Pid, Memory, Cpu, Error, ColumnCount };
     Q_ENUM(Column)
     enum Role {
         FractionRole = Qt::UserRole + 1, // double in [0,1], or -1 when indeterminate

@@ -34,7 +34,7 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     const std::pair<TaskModel::Column, int> widths[] = {
             {TaskModel::Name, 170}, {TaskModel::Kind, 60},   {TaskModel::State, 75},
             {TaskModel::Progress, 150}, {TaskModel::Stage, 115}, {TaskModel::Text, 150},
-            {TaskModel::Elapsed, 60}};
+            {TaskModel::Elapsed, 60}, {TaskModel::Pid, 60}, {TaskModel::Memory, 75}, {TaskModel::Cpu, 55}};
     for (auto [column, width] : widths)
         m_view->setColumnWidth(column, width);
 

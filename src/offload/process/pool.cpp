@@ -1,0 +1,524 @@
+// WorkerPool facade and the pool's queueing, dispatch, cancellation and shutdown policy.
+#include "pool_p.h"
+#include "procstat_p.h"
+#include "spawn_p.h"
+
+#include <QCoreApplication>
+#include <QFileInfo>
+#include <QLoggingCategory>
+#include <QThread>
+
+#include <csignal>
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcWorkerPool, "offload.workerpool")
+
+namespace offload {
+
+using namespace detail;
+
+namespace {
+// Pools alive, shut down when the application quits (no child outlives QCoreApplication).
+std::mutex s_poolsMutex;
+std::vector<std::weak_ptr<PoolImpl>> s_pools;
+bool s_postRoutineAdded = false;
+
+void shutdownAllPools();
+
+void shutdownPool(const std::shared_ptr<PoolImpl> &impl)
+{
+    impl->accepting = false;
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    Supervisor::instance().post([impl, done] { impl->shutdown(done); });
+    const auto bound = impl->spec.cancelGrace * 2 + std::chrono::seconds(1);
+    if (future.wait_for(bound) != std::future_status::ready)
+        qCWarning(lcWorkerPool, "%s: workers still not reaped after %lld ms", qPrintable(impl->name),
+                  qint64(std::chrono::duration_cast<std::chrono::milliseconds>(bound).count()));
+}
+
+void shutdownAllPools()
+{
+    std::vector<std::shared_ptr<PoolImpl>> pools;
+    {
+        std::lock_guard lock(s_poolsMutex);
+        for (auto &weak : s_pools)
+            if (auto p = weak.lock())
+                pools.push_back(std::move(p));
+        s_pools.clear();
+    }
+    for (auto &p : pools)
+        shutdownPool(p);
+}
+} // namespace
+
+WorkerPool::WorkerPool(WorkerPoolSpec spec)
+    : d(std::make_shared<PoolImpl>(std::move(spec)))
+{
+    {
+        std::lock_guard lock(s_poolsMutex);
+        s_pools.push_back(d);
+        if (!s_postRoutineAdded && QCoreApplication::instance()) {
+            s_postRoutineAdded = true;
+            qAddPostRoutine(shutdownAllPools);
+        }
+    }
+    Supervisor::instance().post([impl = d] { impl->start(); });
+}
+
+WorkerPool::~WorkerPool()
+{
+    shutdown();
+}
+
+void WorkerPool::shutdown()
+{
+    if (!d->accepting.load())
+        return;
+    shutdownPool(d);
+}
+
+TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &method, const QJsonValue &args,
+                                            const QByteArray &payload, const CallOptions &options)
+{
+    auto call = std::make_shared<CallState>();
+    call->id = d->nextCallId.fetch_add(1);
+    call->method = method;
+    call->args = args;
+    call->payload = payload;
+    call->priority = options.priority;
+    call->timeout = options.timeout.value_or(d->spec.callTimeout);
+    call->core = std::make_shared<CallCore>(context, QStringLiteral("worker"),
+                                            options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
+    call->core->attach();
+    TaskHandle<WorkerResult> handle(call->core);
+    if (!d->accepting.load()) {
+        call->core->requestCancel(); // shut down: never starts
+        return handle;
+    }
+    call->core->setCancelHandler([weak = std::weak_ptr<PoolImpl>(d), id = call->id] {
+        if (auto impl = weak.lock())
+            Supervisor::instance().post([impl, id] { impl->cancel(id); });
+    });
+    Supervisor::instance().post([impl = d, call] { impl->enqueue(call); });
+    return handle;
+}
+
+WorkerPool::Status WorkerPool::status() const
+{
+    auto result = std::make_shared<std::promise<Status>>();
+    auto future = result->get_future();
+    Supervisor::instance().post([impl = d, result] { result->set_value(impl->status()); });
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+        return {};
+    return future.get();
+}
+
+namespace detail {
+
+PoolImpl::PoolImpl(WorkerPoolSpec s)
+    : spec([&] {
+        if (s.maxWorkers <= 0)
+            s.maxWorkers = std::max(1, QThread::idealThreadCount());
+        s.minWorkers = std::clamp(s.minWorkers, 0, s.maxWorkers);
+        s.prestart = std::clamp(std::max(s.prestart, s.minWorkers), 0, s.maxWorkers);
+        s.maxAttempts = std::max(1, s.maxAttempts);
+        return s;
+    }())
+    , name(spec.name.isEmpty() ? QFileInfo(spec.program).fileName() : spec.name)
+    , m_sup(Supervisor::instance())
+{
+}
+
+void PoolImpl::start()
+{
+    for (int i = 0; i < spec.prestart && !m_broken; ++i)
+        spawnWorker();
+}
+
+int PoolImpl::liveWorkers() const { return int(m_workers.size()); }
+
+WorkerPool::Status PoolImpl::status() const
+{
+    WorkerPool::Status s;
+    s.workers = liveWorkers();
+    for (const auto &[i, w] : m_workers) {
+        s.ready += w->state == WorkerProc::Ready ? 1 : 0;
+        s.busy += w->outstanding.empty() ? 0 : 1;
+        s.pids.push_back(w->pid);
+    }
+    for (const auto &[p, q] : m_queue)
+        s.queued += int(q.size());
+    s.restarts = m_restarts;
+    s.broken = m_broken;
+    s.brokenError = m_brokenError;
+    return s;
+}
+
+void PoolImpl::enqueue(std::shared_ptr<CallState> call)
+{
+    if (isFinalState(call->core->state()))
+        return; // cancelled before it reached us
+    if (m_broken) {
+        call->core->fail(m_brokenError);
+        return;
+    }
+    if (m_stopping) {
+        call->core->requestCancel();
+        return;
+    }
+    m_queue[call->priority].push_back(std::move(call));
+    dispatch();
+}
+
+std::shared_ptr<CallState> PoolImpl::takeNextQueued()
+{
+    while (!m_queue.empty()) {
+        auto level = m_queue.begin();
+        auto call = std::move(level->second.front());
+        level->second.pop_front();
+        if (level->second.empty())
+            m_queue.erase(level);
+        if (!isFinalState(call->core->state()))
+            return call;
+    }
+    return nullptr;
+}
+
+void PoolImpl::dispatch()
+{
+    if (m_stopping || m_broken)
+        return;
+    for (;;) {
+        if (m_queue.empty())
+            break;
+        WorkerProc *best = nullptr;
+        int starting = 0;
+        for (auto &[i, w] : m_workers) {
+            if (w->state == WorkerProc::Starting)
+                ++starting;
+            if (w->state != WorkerProc::Ready || int(w->outstanding.size()) >= w->concurrency)
+                continue;
+            if (!best || w->outstanding.size() < best->outstanding.size())
+                best = w.get();
+        }
+        if (!best) {
+            int queued = 0;
+            for (const auto &[p, q] : m_queue)
+                queued += int(q.size());
+            if (starting < queued && liveWorkers() < spec.maxWorkers) {
+                spawnWorker();
+                if (m_broken)
+                    return;
+                continue;
+            }
+            break;
+        }
+        auto call = takeNextQueued();
+        if (!call)
+            break;
+        send(call, *best);
+    }
+}
+
+void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
+{
+    if (!call->core->markRunning() && isFinalState(call->core->state()))
+        return;
+    ++call->attempts;
+    call->worker = &w;
+    w.outstanding.emplace(call->id, call);
+    if (w.idleTimer) {
+        m_sup.cancelTimer(w.idleTimer);
+        w.idleTimer = 0;
+    }
+    call->core->setProcessInfo(sampleProcess(w.pid));
+    QJsonObject header{{QStringLiteral("type"), QStringLiteral("call")},
+                       {QStringLiteral("id"), qint64(call->id)},
+                       {QStringLiteral("method"), call->method},
+                       {QStringLiteral("args"), call->args}};
+    write(w, encodeQtFrame(header, call->payload));
+    if (call->timeout.count() > 0) {
+        call->timeoutTimer = m_sup.addTimer(call->timeout, [this, self = shared_from_this(), call] {
+            call->timeoutTimer = 0;
+            Error e;
+            e.kind = ErrorKind::Timeout;
+            e.message = QStringLiteral("call %1 exceeded its timeout of %2 ms")
+                                .arg(call->method).arg(call->timeout.count());
+            call->core->fail(e);
+            if (call->worker && !call->cancelling) {
+                call->cancelling = true;
+                write(*call->worker, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("cancel")},
+                                                    {QStringLiteral("id"), qint64(call->id)}}));
+                escalateCancel(*call->worker);
+            }
+        });
+    }
+    if (!m_sampleTimer)
+        sampleProcesses();
+}
+
+void PoolImpl::cancel(quint64 callId)
+{
+    for (auto &[p, q] : m_queue) {
+        for (auto it = q.begin(); it != q.end(); ++it) {
+            if ((*it)->id == callId) {
+                auto call = *it;
+                q.erase(it);
+                call->core->finishCancelled();
+                return;
+            }
+        }
+    }
+    for (auto &[i, w] : m_workers) {
+        auto it = w->outstanding.find(callId);
+        if (it == w->outstanding.end())
+            continue;
+        auto &call = it->second;
+        if (call->cancelling)
+            return;
+        call->cancelling = true;
+        write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("cancel")},
+                                 {QStringLiteral("id"), qint64(callId)}}));
+        escalateCancel(*w);
+        return;
+    }
+}
+
+// After a cancel message: if the worker has not answered within the grace period, SIGTERM
+// its process group; if it still lives a grace period later, SIGKILL. It is then replaced.
+void PoolImpl::escalateCancel(WorkerProc &w)
+{
+    if (w.termTimer || w.killTimer)
+        return;
+    const int index = w.index;
+    w.termTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index] {
+        auto it = m_workers.find(index);
+        if (it == m_workers.end())
+            return;
+        WorkerProc &w = *it->second;
+        w.termTimer = 0;
+        w.expectedExit = true;
+        signalGroup(w.pid, SIGTERM);
+        w.killTimer = m_sup.addTimer(spec.cancelGrace, [this, index] {
+            auto it = m_workers.find(index);
+            if (it == m_workers.end())
+                return;
+            it->second->killTimer = 0;
+            signalGroup(it->second->pid, SIGKILL);
+        });
+    });
+}
+
+void PoolImpl::spawnWorker()
+{
+    auto w = std::make_unique<WorkerProc>();
+    w->index = m_nextIndex++;
+    w->out = LogRing(spec.logBytes);
+    w->err = LogRing(spec.logBytes);
+    w->decoder = std::make_unique<QtFrameDecoder>(spec.maxHeaderBytes, spec.maxPayloadBytes);
+
+    SpawnRequest req;
+    req.program = spec.program;
+    req.arguments = spec.arguments;
+    req.environment = spec.environment;
+    req.workingDirectory = spec.workingDirectory;
+    req.niceness = spec.niceness;
+    int pair[2] = {-1, -1};
+    if (spec.stdioChannel) {
+        req.environment.insert(QStringLiteral("OFFLOAD_WORKER_STDIO"), QStringLiteral("1"));
+        req.pipeStdin = true;
+    } else {
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+            breakPool(Error{ErrorKind::Launch, QStringLiteral("socketpair failed")});
+            return;
+        }
+        req.environment.insert(QStringLiteral("OFFLOAD_WORKER_FD"), QStringLiteral("3"));
+        req.channelFd = pair[1];
+    }
+    Spawned sp;
+    auto error = spawnProcess(req, sp);
+    if (pair[1] >= 0)
+        ::close(pair[1]);
+    if (error) {
+        if (pair[0] >= 0)
+            ::close(pair[0]);
+        breakPool(*error); // a missing or unexecutable program will not fix itself
+        return;
+    }
+    w->pid = sp.pid;
+    w->pidfd = sp.pidfd;
+    w->outFd = sp.stdoutFd;
+    w->errFd = sp.stderrFd;
+    if (spec.stdioChannel) {
+        // Frames out on the child's stdin, in on its stdout; stdout is then not a log.
+        w->sock = -1;
+        w->outFd = -1;
+        w->sock = sp.stdinFd;
+        const int in = sp.stdoutFd;
+        w->wSock = m_sup.watch(in, EPOLLIN, [this, idx = w->index](uint32_t ev) {
+            if (auto it = m_workers.find(idx); it != m_workers.end())
+                onSocket(*it->second, ev);
+        });
+        w->outFd = in; // closed with the worker; read by onSocket
+    } else {
+        w->sock = pair[0];
+        ::fcntl(w->sock, F_SETFL, ::fcntl(w->sock, F_GETFL) | O_NONBLOCK);
+        w->wSock = m_sup.watch(w->sock, EPOLLIN, [this, idx = w->index](uint32_t ev) {
+            if (auto it = m_workers.find(idx); it != m_workers.end())
+                onSocket(*it->second, ev);
+        });
+        w->wOut = m_sup.watch(w->outFd, EPOLLIN, [this, idx = w->index](uint32_t) {
+            if (auto it = m_workers.find(idx); it != m_workers.end())
+                onOutput(*it->second, false);
+        });
+    }
+    w->wErr = m_sup.watch(w->errFd, EPOLLIN, [this, idx = w->index](uint32_t) {
+        if (auto it = m_workers.find(idx); it != m_workers.end())
+            onOutput(*it->second, true);
+    });
+    w->wPid = m_sup.watch(w->pidfd, EPOLLIN, [this, idx = w->index](uint32_t) {
+        if (auto it = m_workers.find(idx); it != m_workers.end())
+            onExit(*it->second);
+    });
+    const int index = w->index;
+    w->helloTimer = m_sup.addTimer(spec.startTimeout, [this, index] {
+        auto it = m_workers.find(index);
+        if (it == m_workers.end())
+            return;
+        it->second->helloTimer = 0;
+        protocolFailure(*it->second,
+                        QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
+                        ErrorKind::Launch);
+    });
+    write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("hello")},
+                             {QStringLiteral("protocol"), protocol::version}}));
+    m_workers.emplace(index, std::move(w));
+}
+
+void PoolImpl::noteUnexpectedExit(const QString &reason)
+{
+    ++m_restarts;
+    const auto now = Supervisor::Clock::now();
+    m_restartTimes.push_back(now);
+    while (!m_restartTimes.empty() && now - m_restartTimes.front() > spec.restartWindow)
+        m_restartTimes.pop_front();
+    if (int(m_restartTimes.size()) > spec.restartLimit) {
+        Error e;
+        e.kind = ErrorKind::Launch;
+        e.origin = spec.program;
+        e.message = QStringLiteral("worker pool '%1' is broken: %2 unexpected worker exits within %3 s (last: %4)")
+                            .arg(name).arg(m_restartTimes.size()).arg(spec.restartWindow.count() / 1000.0).arg(reason);
+        breakPool(e);
+    }
+}
+
+void PoolImpl::breakPool(Error error)
+{
+    if (m_broken)
+        return;
+    m_broken = true;
+    m_brokenError = error;
+    qCWarning(lcWorkerPool, "%s", qPrintable(error.message));
+    failQueued(error);
+}
+
+void PoolImpl::failQueued(const Error &error)
+{
+    while (auto call = takeNextQueued())
+        call->core->fail(error);
+}
+
+// Keeps minWorkers alive and lets idle extras go.
+void PoolImpl::maintain()
+{
+    if (m_stopping || m_broken)
+        return;
+    while (liveWorkers() < spec.minWorkers) {
+        spawnWorker();
+        if (m_broken)
+            return;
+    }
+    dispatch();
+}
+
+void PoolImpl::armIdle(WorkerProc &w)
+{
+    if (w.idleTimer || !w.outstanding.empty() || liveWorkers() <= spec.minWorkers)
+        return;
+    const int index = w.index;
+    w.idleTimer = m_sup.addTimer(spec.idleTimeout, [this, index] {
+        auto it = m_workers.find(index);
+        if (it == m_workers.end())
+            return;
+        WorkerProc &w = *it->second;
+        w.idleTimer = 0;
+        if (!w.outstanding.empty() || liveWorkers() <= spec.minWorkers)
+            return;
+        w.expectedExit = true;
+        w.state = WorkerProc::Stopping;
+        write(w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("bye")}}));
+        escalateCancel(w); // if it does not leave, it is made to
+    });
+}
+
+// At most twice a second, while any worker is busy: pid, RSS and CPU time into the tasks.
+void PoolImpl::sampleProcesses()
+{
+    m_sampleTimer = 0;
+    bool busy = false;
+    for (auto &[i, w] : m_workers) {
+        if (w->outstanding.empty())
+            continue;
+        busy = true;
+        const ProcessInfo info = sampleProcess(w->pid);
+        for (auto &[id, call] : w->outstanding)
+            call->core->setProcessInfo(info);
+    }
+    if (busy)
+        m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500), [this, self = shared_from_this()] { sampleProcesses(); });
+}
+
+void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)
+{
+    accepting = false;
+    if (m_stopping) {
+        if (m_workers.empty())
+            done->set_value();
+        else
+            m_stopped = done; // the first caller's promise was superseded
+        return;
+    }
+    m_stopping = true;
+    m_stopped = std::move(done);
+    while (auto call = takeNextQueued())
+        call->core->finishCancelled();
+    for (auto &[i, w] : m_workers) {
+        for (auto &[id, call] : w->outstanding)
+            call->cancelling = true;
+        w->expectedExit = true;
+        w->state = WorkerProc::Stopping;
+        signalGroup(w->pid, SIGTERM);
+        const int index = i;
+        if (!w->killTimer)
+            w->killTimer = m_sup.addTimer(spec.cancelGrace, [this, index] {
+                auto it = m_workers.find(index);
+                if (it != m_workers.end()) {
+                    it->second->killTimer = 0;
+                    signalGroup(it->second->pid, SIGKILL);
+                }
+            });
+    }
+    if (m_workers.empty()) {
+        m_stopped->set_value();
+        m_stopped.reset();
+    }
+}
+
+} // namespace detail
+} // namespace offload

@@ -1,0 +1,118 @@
+// Private: the state of one worker pool. Everything here lives on the supervisor thread; the
+// public WorkerPool only posts to it (and reads the few atomics).
+#pragma once
+
+#include <offload/process/workerpool.h>
+
+#include "logring_p.h"
+#include "qtframes_p.h"
+#include "supervisor_p.h"
+
+#include <atomic>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <sys/types.h>
+
+namespace offload::detail {
+
+using CallCore = TaskResultCore<WorkerResult>;
+
+struct CallState
+{
+    quint64 id = 0; // also the protocol id
+    QString method;
+    QJsonValue args;
+    QByteArray payload;
+    int priority = 0;
+    std::chrono::milliseconds timeout{0};
+    std::shared_ptr<CallCore> core;
+    int attempts = 0;
+    struct WorkerProc *worker = nullptr;
+    uint64_t timeoutTimer = 0;
+    bool cancelling = false; // cancel sent; the answer or the worker's death ends it Cancelled
+};
+
+struct WorkerProc
+{
+    enum State { Starting, Ready, Stopping };
+    int index = 0;
+    pid_t pid = -1;
+    int pidfd = -1, sock = -1, outFd = -1, errFd = -1;
+    uint64_t wPid = 0, wSock = 0, wOut = 0, wErr = 0;
+    State state = Starting;
+    std::unique_ptr<QtFrameDecoder> decoder;
+    std::string writeBuf;
+    size_t writeOff = 0;
+    bool watchingWrite = false;
+    int concurrency = 1;
+    std::map<quint64, std::shared_ptr<CallState>> outstanding;
+    LogRing out, err;
+    uint64_t helloTimer = 0, termTimer = 0, killTimer = 0, idleTimer = 0;
+    bool expectedExit = false; // we asked it to go (bye, idle, shutdown, cancel escalation)
+    QString failure;           // why we killed it (protocol error, no hello): fails its calls
+    ErrorKind failureKind = ErrorKind::Protocol;
+};
+
+class PoolImpl : public std::enable_shared_from_this<PoolImpl>
+{
+public:
+    explicit PoolImpl(WorkerPoolSpec spec);
+
+    // Supervisor thread.
+    void start();
+    void enqueue(std::shared_ptr<CallState> call);
+    void cancel(quint64 callId);
+    void shutdown(std::shared_ptr<std::promise<void>> done);
+    WorkerPool::Status status() const;
+
+    const WorkerPoolSpec spec;
+    const QString name;
+    std::atomic<bool> accepting{true};
+    std::atomic<quint64> nextCallId{1};
+
+private:
+    // pool.cpp: queue and policy
+    void dispatch();
+    void send(const std::shared_ptr<CallState> &call, WorkerProc &w);
+    void spawnWorker();
+    void escalateCancel(WorkerProc &w);
+    void noteUnexpectedExit(const QString &reason);
+    void breakPool(Error error);
+    void failQueued(const Error &error);
+    void maintain();
+    void armIdle(WorkerProc &w);
+    void sampleProcesses();
+    int liveWorkers() const;
+    std::shared_ptr<CallState> takeNextQueued();
+
+    // worker.cpp: per-process I/O
+    void onSocket(WorkerProc &w, uint32_t events);
+    void onOutput(WorkerProc &w, bool isStderr);
+    void onExit(WorkerProc &w);
+    void handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame);
+    void finishCall(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload, bool error);
+    void protocolFailure(WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
+    void write(WorkerProc &w, const std::string &frame);
+    void flush(WorkerProc &w);
+    void drain(WorkerProc &w);
+    void releaseWorker(WorkerProc &w);
+    Error crashError(const WorkerProc &w, int code, bool signalled) const;
+
+    Supervisor &m_sup;
+    std::map<int, std::deque<std::shared_ptr<CallState>>, std::greater<>> m_queue;
+    std::map<int, std::unique_ptr<WorkerProc>> m_workers; // by index
+    int m_nextIndex = 0;
+    std::deque<Supervisor::Clock::time_point> m_restartTimes;
+    int m_restarts = 0;
+    bool m_broken = false;
+    Error m_brokenError;
+    bool m_stopping = false;
+    std::shared_ptr<std::promise<void>> m_stopped;
+    uint64_t m_sampleTimer = 0;
+};
+
+} // namespace offload::detail

@@ -1,0 +1,221 @@
+#include "spawn_p.h"
+
+#include <QDir>
+#include <QFileInfo>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace offload::detail {
+
+namespace {
+
+constexpr int childChannelFd = 3;
+
+Error launchError(const QString &program, const QString &reason)
+{
+    Error e;
+    e.kind = ErrorKind::Launch;
+    e.origin = program;
+    e.message = QStringLiteral("cannot start '%1': %2").arg(program, reason);
+    return e;
+}
+
+// Descriptors handed to the child are moved above 10, so that dup2 onto 0..3 in the child
+// never overwrites one that is still to be duplicated.
+int highFd(int fd)
+{
+    if (fd < 0 || fd >= 10)
+        return fd;
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    ::close(fd);
+    return moved;
+}
+
+QString resolveProgram(const QString &program, const QProcessEnvironment &env, QString *reason)
+{
+    if (program.isEmpty()) {
+        *reason = QStringLiteral("no program given");
+        return {};
+    }
+    QStringList candidates;
+    if (program.contains(QLatin1Char('/'))) {
+        candidates << program;
+    } else {
+        const QString path = env.value(QStringLiteral("PATH"), QString::fromLocal8Bit(qgetenv("PATH")));
+        for (const QString &dir : path.split(QLatin1Char(':'), Qt::SkipEmptyParts))
+            candidates << dir + QLatin1Char('/') + program;
+    }
+    *reason = program.contains(QLatin1Char('/')) ? QStringLiteral("no such file")
+                                                 : QStringLiteral("not found in PATH");
+    for (const QString &c : candidates) {
+        const QFileInfo info(c);
+        if (!info.exists())
+            continue;
+        if (info.isDir()) {
+            *reason = QStringLiteral("'%1' is a directory").arg(c);
+            continue;
+        }
+        if (::access(QFile::encodeName(c).constData(), X_OK) != 0) {
+            *reason = QStringLiteral("'%1' is not executable").arg(c);
+            continue;
+        }
+        return c;
+    }
+    return {};
+}
+
+} // namespace
+
+std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
+{
+    QString reason;
+    const QString path = resolveProgram(request.program, request.environment, &reason);
+    if (path.isEmpty())
+        return launchError(request.program, reason);
+    if (!request.workingDirectory.isEmpty() && !QFileInfo(request.workingDirectory).isDir())
+        return launchError(request.program,
+                           QStringLiteral("working directory '%1' does not exist").arg(request.workingDirectory));
+
+    // Everything the child needs is prepared before fork: after it, no allocation.
+    const QByteArray pathBytes = QFile::encodeName(path);
+    std::vector<std::string> argStore{request.program.toStdString()};
+    for (const QString &a : request.arguments)
+        argStore.push_back(a.toStdString());
+    std::vector<std::string> envStore;
+    for (const QString &kv : request.environment.toStringList())
+        envStore.push_back(kv.toStdString());
+    std::vector<char *> argv, envp;
+    for (auto &s : argStore)
+        argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto &s : envStore)
+        envp.push_back(s.data());
+    envp.push_back(nullptr);
+    const QByteArray workDir = QFile::encodeName(request.workingDirectory);
+
+    int inPipe[2] = {-1, -1}, outPipe[2] = {-1, -1}, errPipe[2] = {-1, -1}, execPipe[2] = {-1, -1};
+    const auto closeAll = [&] {
+        for (int fd : {inPipe[0], inPipe[1], outPipe[0], outPipe[1], errPipe[0], errPipe[1], execPipe[0], execPipe[1]})
+            if (fd >= 0)
+                ::close(fd);
+    };
+    if ((request.pipeStdin && ::pipe2(inPipe, O_CLOEXEC) != 0)
+        || (request.pipeStdout && ::pipe2(outPipe, O_CLOEXEC) != 0)
+        || (request.pipeStderr && ::pipe2(errPipe, O_CLOEXEC) != 0) || ::pipe2(execPipe, O_CLOEXEC) != 0) {
+        const int e = errno;
+        closeAll();
+        return launchError(request.program, QString::fromLocal8Bit(std::strerror(e)));
+    }
+    if (!request.pipeStdin) {
+        inPipe[0] = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    for (int *fd : {&inPipe[0], &outPipe[1], &errPipe[1]})
+        *fd = highFd(*fd);
+    int channel = request.channelFd >= 0 ? ::fcntl(request.channelFd, F_DUPFD_CLOEXEC, 10) : -1;
+
+    const pid_t parent = ::getpid();
+    const int niceness = request.niceness;
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        // Child: async-signal-safe calls only, then exec.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        for (int sig = 1; sig < NSIG; ++sig) {
+            if (sig != SIGKILL && sig != SIGSTOP)
+                ::signal(sig, SIG_DFL); // ignored signals (SIGPIPE) would stay ignored across exec
+        }
+        ::setsid();
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent)
+            ::_exit(127); // the parent died before prctl took effect
+        if (niceness != 0)
+            ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + niceness);
+        if (inPipe[0] >= 0)
+            ::dup2(inPipe[0], 0);
+        if (outPipe[1] >= 0)
+            ::dup2(outPipe[1], 1);
+        if (errPipe[1] >= 0)
+            ::dup2(errPipe[1], 2);
+        if (channel >= 0)
+            ::dup2(channel, childChannelFd);
+        const int keep = channel >= 0 ? childChannelFd + 1 : 3;
+        // Close everything else except the exec-error pipe (close-on-exec anyway).
+        for (int fd = keep; fd < 10; ++fd) {
+            if (fd != execPipe[1])
+                ::close(fd);
+        }
+        ::syscall(SYS_close_range, 10u, ~0u, CLOSE_RANGE_CLOEXEC);
+        ::fcntl(execPipe[1], F_SETFD, FD_CLOEXEC);
+        if (!workDir.isEmpty() && ::chdir(workDir.constData()) != 0) {
+            const int e = errno;
+            [[maybe_unused]] auto n = ::write(execPipe[1], &e, sizeof e);
+            ::_exit(127);
+        }
+        ::execve(pathBytes.constData(), argv.data(), envp.data());
+        const int e = errno;
+        [[maybe_unused]] auto n = ::write(execPipe[1], &e, sizeof e);
+        ::_exit(127);
+    }
+    const int forkErrno = errno;
+    // Parent: close the child's ends.
+    for (int fd : {inPipe[0], outPipe[1], errPipe[1], execPipe[1], channel})
+        if (fd >= 0)
+            ::close(fd);
+    if (pid < 0) {
+        for (int fd : {inPipe[1], outPipe[0], errPipe[0], execPipe[0]})
+            if (fd >= 0)
+                ::close(fd);
+        return launchError(request.program, QString::fromLocal8Bit(std::strerror(forkErrno)));
+    }
+    int childErrno = 0;
+    ssize_t n;
+    do {
+        n = ::read(execPipe[0], &childErrno, sizeof childErrno);
+    } while (n < 0 && errno == EINTR);
+    ::close(execPipe[0]);
+    if (n == sizeof childErrno) {
+        ::waitpid(pid, nullptr, 0);
+        for (int fd : {inPipe[1], outPipe[0], errPipe[0]})
+            if (fd >= 0)
+                ::close(fd);
+        return launchError(request.program, QString::fromLocal8Bit(std::strerror(childErrno)));
+    }
+    out.pid = pid;
+    out.pidfd = int(::syscall(SYS_pidfd_open, pid, 0)); // glibc's header lacks C linkage here
+    if (out.pidfd < 0) {
+        const int e = errno;
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return launchError(request.program, QStringLiteral("pidfd_open: %1").arg(QString::fromLocal8Bit(std::strerror(e))));
+    }
+    ::fcntl(out.pidfd, F_SETFD, FD_CLOEXEC);
+    const auto nonblocking = [](int fd) {
+        if (fd >= 0)
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        return fd;
+    };
+    out.stdinFd = nonblocking(inPipe[1]);
+    out.stdoutFd = nonblocking(outPipe[0]);
+    out.stderrFd = nonblocking(errPipe[0]);
+    return std::nullopt;
+}
+
+void signalGroup(pid_t pid, int signal)
+{
+    if (pid > 0)
+        ::kill(-pid, signal);
+}
+
+} // namespace offload::detail

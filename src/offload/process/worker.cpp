@@ -1,0 +1,363 @@
+// The pool's per-process I/O on the supervisor thread: frames in and out, stdout/stderr
+// capture, and what a worker's exit means for its calls.
+#include "pool_p.h"
+#include "spawn_p.h"
+
+#include <csignal>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace offload::detail {
+
+namespace {
+QString str(const QJsonObject &h, const char *key) { return h.value(QLatin1String(key)).toString(); }
+} // namespace
+
+void PoolImpl::write(WorkerProc &w, const std::string &frame)
+{
+    if (w.sock < 0)
+        return;
+    w.writeBuf.append(frame);
+    flush(w);
+}
+
+void PoolImpl::flush(WorkerProc &w)
+{
+    while (w.writeOff < w.writeBuf.size()) {
+        const char *data = w.writeBuf.data() + w.writeOff;
+        const size_t size = w.writeBuf.size() - w.writeOff;
+        // MSG_NOSIGNAL: a dead worker gives EPIPE, not SIGPIPE in the application.
+        const ssize_t n = spec.stdioChannel ? ::write(w.sock, data, size) : ::send(w.sock, data, size, MSG_NOSIGNAL);
+        if (n > 0) {
+            w.writeOff += size_t(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!w.watchingWrite) {
+                w.watchingWrite = true;
+                m_sup.modify(w.wSock, EPOLLIN | EPOLLOUT);
+            }
+            return;
+        }
+        // EPIPE and friends: the worker is going away; its exit is handled through the pidfd.
+        w.writeBuf.clear();
+        w.writeOff = 0;
+        return;
+    }
+    w.writeBuf.clear();
+    w.writeOff = 0;
+    if (w.watchingWrite) {
+        w.watchingWrite = false;
+        m_sup.modify(w.wSock, EPOLLIN);
+    }
+}
+
+void PoolImpl::onSocket(WorkerProc &w, uint32_t events)
+{
+    if (events & EPOLLOUT)
+        flush(w);
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    const int fd = spec.stdioChannel ? w.outFd : w.sock;
+    char buf[65536];
+    for (int rounds = 0; rounds < 16; ++rounds) { // bounded, so one chatty worker cannot starve others
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return; // EAGAIN: all read
+        if (n == 0) {
+            // The worker closed its end; its exit status arrives through the pidfd.
+            m_sup.unwatch(w.wSock);
+            w.wSock = 0;
+            return;
+        }
+        w.decoder->feed(buf, size_t(n));
+        while (auto frame = w.decoder->next()) {
+            const int index = w.index;
+            handleFrame(w, *frame);
+            if (!m_workers.count(index) || !w.failure.isEmpty())
+                return;
+        }
+        if (w.decoder->hasError()) {
+            protocolFailure(w, QString::fromStdString(w.decoder->error()));
+            return;
+        }
+    }
+}
+
+void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
+{
+    const QJsonObject &h = frame.header;
+    const QString type = str(h, "type");
+    if (w.state == WorkerProc::Starting) {
+        if (type != QLatin1String("hello"))
+            return protocolFailure(w, QStringLiteral("expected hello, got '%1'").arg(type), ErrorKind::Launch);
+        const int version = h.value(QLatin1String("protocol")).toInt(-1);
+        if (version != protocol::version)
+            return protocolFailure(w, QStringLiteral("worker speaks protocol %1, the pool %2").arg(version).arg(protocol::version),
+                                   ErrorKind::Launch);
+        w.concurrency = std::max(1, h.value(QLatin1String("concurrency")).toInt(1));
+        w.state = WorkerProc::Ready;
+        if (w.helloTimer) {
+            m_sup.cancelTimer(w.helloTimer);
+            w.helloTimer = 0;
+        }
+        dispatch();
+        armIdle(w);
+        return;
+    }
+    const quint64 id = quint64(h.value(QLatin1String("id")).toDouble(0));
+    if (type == QLatin1String("progress") || type == QLatin1String("log")) {
+        auto it = w.outstanding.find(id);
+        if (it == w.outstanding.end()) {
+            if (type == QLatin1String("log") && !h.contains(QLatin1String("id")))
+                return; // a worker-wide log line: kept nowhere yet
+            return protocolFailure(w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
+        }
+        auto &core = *it->second->core;
+        if (type == QLatin1String("log")) {
+            core.appendOutput(OutputChunk::Log, (str(h, "text") + QLatin1Char('\n')).toUtf8());
+            return;
+        }
+        Progress p = core.progress();
+        if (h.contains(QLatin1String("fraction"))) {
+            const double f = std::clamp(h.value(QLatin1String("fraction")).toDouble(), 0.0, 1.0);
+            p.minimum = 0;
+            p.maximum = 1'000'000;
+            p.value = qint64(f * 1'000'000);
+        }
+        if (h.contains(QLatin1String("max"))) {
+            p.minimum = qint64(h.value(QLatin1String("min")).toDouble(0));
+            p.maximum = qint64(h.value(QLatin1String("max")).toDouble(0));
+        }
+        if (h.contains(QLatin1String("value")))
+            p.value = qint64(h.value(QLatin1String("value")).toDouble(0));
+        if (h.contains(QLatin1String("text")))
+            p.text = str(h, "text");
+        if (h.value(QLatin1String("stage")).isObject()) {
+            const QJsonObject st = h.value(QLatin1String("stage")).toObject();
+            p.stage = Stage{str(st, "name"), st.value(QLatin1String("index")).toInt(-1), st.value(QLatin1String("count")).toInt(0)};
+        }
+        core.setProgress(p);
+        return;
+    }
+    if (type == QLatin1String("result") || type == QLatin1String("error")) {
+        if (!w.outstanding.count(id))
+            return protocolFailure(w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
+        finishCall(w, id, h, QByteArray(frame.payload.data(), qsizetype(frame.payload.size())),
+                   type == QLatin1String("error"));
+        return;
+    }
+    if (type == QLatin1String("ping")) {
+        write(w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("pong")}, {QStringLiteral("seq"), h.value(QLatin1String("seq"))}}));
+        return;
+    }
+    if (type == QLatin1String("pong") || type == QLatin1String("hello"))
+        return;
+    protocolFailure(w, QStringLiteral("unknown message type '%1'").arg(type));
+}
+
+void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByteArray payload, bool error)
+{
+    drain(w); // output the worker wrote before answering belongs to this call
+    auto call = std::move(w.outstanding[id]);
+    w.outstanding.erase(id);
+    call->worker = nullptr;
+    if (call->timeoutTimer) {
+        m_sup.cancelTimer(call->timeoutTimer);
+        call->timeoutTimer = 0;
+    }
+    auto &core = *call->core;
+    if (call->cancelling || core.isCancellationRequested()) {
+        core.finishCancelled();
+    } else if (!error) {
+        core.finishWith(WorkerResult{h.value(QLatin1String("value")), std::move(payload)});
+    } else {
+        Error e;
+        e.kind = ErrorKind::WorkerError;
+        e.message = str(h, "message");
+        e.origin = str(h, "origin");
+        e.traceback = str(h, "traceback");
+        e.stderrTail = w.err.tail(4096);
+        core.fail(e);
+    }
+    // The worker answered: any cancel escalation against it is moot once it is idle.
+    if (w.outstanding.empty() && w.state == WorkerProc::Ready) {
+        for (uint64_t *t : {&w.termTimer, &w.killTimer}) {
+            if (*t) {
+                m_sup.cancelTimer(*t);
+                *t = 0;
+            }
+        }
+    }
+    dispatch();
+    armIdle(w);
+}
+
+void PoolImpl::onOutput(WorkerProc &w, bool isStderr)
+{
+    const int fd = isStderr ? w.errFd : w.outFd;
+    char buf[65536];
+    for (int rounds = 0; rounds < 16; ++rounds) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0) { // EOF: stop watching, the fd is closed with the worker
+                uint64_t &token = isStderr ? w.wErr : w.wOut;
+                m_sup.unwatch(token);
+                token = 0;
+            }
+            return;
+        }
+        (isStderr ? w.err : w.out).append(buf, n);
+        const QByteArray chunk(buf, qsizetype(n));
+        for (auto &[id, call] : w.outstanding)
+            call->core->appendOutput(isStderr ? OutputChunk::Stderr : OutputChunk::Stdout, chunk);
+    }
+}
+
+// Kills a worker that broke the protocol (or never said hello); its calls fail with the reason
+// once its exit is seen, and it is replaced.
+void PoolImpl::protocolFailure(WorkerProc &w, const QString &reason, ErrorKind kind)
+{
+    if (!w.failure.isEmpty())
+        return;
+    w.failure = reason;
+    w.failureKind = kind;
+    w.state = WorkerProc::Stopping;
+    if (w.wSock) {
+        m_sup.unwatch(w.wSock);
+        w.wSock = 0;
+    }
+    signalGroup(w.pid, SIGKILL);
+}
+
+void PoolImpl::drain(WorkerProc &w)
+{
+    if (w.wErr)
+        onOutput(w, true);
+    if (w.wOut && !spec.stdioChannel)
+        onOutput(w, false);
+}
+
+Error PoolImpl::crashError(const WorkerProc &w, int code, bool signalled) const
+{
+    Error e;
+    e.kind = ErrorKind::Crash;
+    e.origin = spec.program;
+    if (signalled) {
+        e.signal = code;
+        e.message = QStringLiteral("worker %1 (pid %2) was killed by signal %3 (%4)")
+                            .arg(name).arg(w.pid).arg(code).arg(QString::fromLocal8Bit(::strsignal(code)));
+    } else {
+        e.exitCode = code;
+        e.message = QStringLiteral("worker %1 (pid %2) exited with code %3 during the call").arg(name).arg(w.pid).arg(code);
+    }
+    e.stderrTail = w.err.tail(4096);
+    return e;
+}
+
+void PoolImpl::onExit(WorkerProc &w)
+{
+    siginfo_t info{};
+    if (::waitid(P_PIDFD, id_t(w.pidfd), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0)
+        return; // not yet (spurious wake-up)
+    drain(w);
+    const bool signalled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    const int code = info.si_status;
+    const bool neverReady = w.state == WorkerProc::Starting || (!w.failure.isEmpty() && w.failureKind == ErrorKind::Launch);
+    const auto outstanding = std::move(w.outstanding);
+    w.outstanding.clear();
+
+    QString reason;
+    if (!w.failure.isEmpty())
+        reason = w.failure;
+    else if (signalled)
+        reason = QStringLiteral("killed by signal %1").arg(code);
+    else
+        reason = QStringLiteral("exited with code %1").arg(code);
+
+    for (const auto &[id, call] : outstanding) {
+        call->worker = nullptr;
+        if (call->timeoutTimer) {
+            m_sup.cancelTimer(call->timeoutTimer);
+            call->timeoutTimer = 0;
+        }
+        auto &core = *call->core;
+        if (call->cancelling || core.isCancellationRequested()) {
+            core.finishCancelled();
+        } else if (!w.failure.isEmpty()) {
+            Error e;
+            e.kind = w.failureKind;
+            e.origin = spec.program;
+            e.message = QStringLiteral("worker %1 (pid %2): %3").arg(name).arg(w.pid).arg(w.failure);
+            e.stderrTail = w.err.tail(4096);
+            core.fail(e);
+        } else if (call->attempts < spec.maxAttempts && !m_stopping) {
+            m_queue[call->priority].push_front(call); // retried on a fresh worker
+        } else {
+            core.fail(crashError(w, code, signalled));
+        }
+    }
+
+    const bool unexpected = !w.expectedExit || !w.failure.isEmpty();
+    if (neverReady && !m_stopping) {
+        // The program starts but never becomes a worker: fail what waits unless a worker is up.
+        bool anyReady = false;
+        for (auto &[i, other] : m_workers)
+            anyReady |= other.get() != &w && other->state == WorkerProc::Ready;
+        if (!anyReady) {
+            Error e;
+            e.kind = ErrorKind::Launch;
+            e.origin = spec.program;
+            e.message = QStringLiteral("worker %1 (pid %2) did not start: %3").arg(name).arg(w.pid).arg(reason);
+            e.stderrTail = w.err.tail(4096);
+            if (signalled)
+                e.signal = code;
+            else
+                e.exitCode = code;
+            failQueued(e);
+        }
+    }
+    const int index = w.index;
+    releaseWorker(w);
+    m_workers.erase(index);
+    if (unexpected && !m_stopping)
+        noteUnexpectedExit(reason);
+    if (m_stopping) {
+        if (m_workers.empty() && m_stopped) {
+            m_stopped->set_value();
+            m_stopped.reset();
+        }
+        return;
+    }
+    maintain();
+}
+
+void PoolImpl::releaseWorker(WorkerProc &w)
+{
+    for (uint64_t *t : {&w.helloTimer, &w.termTimer, &w.killTimer, &w.idleTimer}) {
+        if (*t)
+            m_sup.cancelTimer(*t);
+        *t = 0;
+    }
+    for (uint64_t *token : {&w.wSock, &w.wOut, &w.wErr, &w.wPid}) {
+        if (*token)
+            m_sup.unwatch(*token);
+        *token = 0;
+    }
+    for (int *fd : {&w.sock, &w.outFd, &w.errFd, &w.pidfd}) {
+        if (*fd >= 0)
+            ::close(*fd);
+        *fd = -1;
+    }
+}
+
+} // namespace offload::detail

@@ -1,0 +1,105 @@
+// WorkerPool: persistent worker processes that run calls as Offload tasks.
+#pragma once
+
+#include <offload/core/taskhandle.h>
+#include <offload/process/export.h>
+
+#include <QJsonValue>
+#include <QProcessEnvironment>
+#include <QStringList>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace offload {
+
+namespace detail {
+class PoolImpl;
+}
+
+// What a worker answered: a JSON value and an optional binary payload.
+struct WorkerResult
+{
+    QJsonValue value;
+    QByteArray payload;
+};
+
+// Describes a pool. Programs are executed directly (argv, never a shell).
+struct WorkerPoolSpec
+{
+    QString program;
+    QStringList arguments;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    QString workingDirectory;
+    QString name;                // for the monitor and errors; default: the program's file name
+
+    int minWorkers = 0;          // kept running even when idle
+    int maxWorkers = 0;          // 0: the number of cores
+    int prestart = 0;            // started at creation, to hide start-up cost (at least minWorkers)
+    std::chrono::milliseconds idleTimeout{30000}; // an extra idle worker exits after this
+    std::chrono::milliseconds startTimeout{10000}; // spawn to hello
+    std::chrono::milliseconds callTimeout{0};      // 0: none; per call, see CallOptions
+    std::chrono::milliseconds cancelGrace{2000};   // cancel → SIGTERM → SIGKILL, this long apart
+
+    int maxAttempts = 1;         // a call hit by a worker crash runs at most this often
+    int restartLimit = 5;        // more unexpected worker exits than this within restartWindow
+    std::chrono::milliseconds restartWindow{60000}; // ... and the pool reports itself broken
+
+    int niceness = 10;           // added to workers' nice value
+    bool stdioChannel = false;   // frames on stdin/stdout instead of an inherited socket
+    qint64 maxHeaderBytes = qint64(1) << 20;
+    qint64 maxPayloadBytes = qint64(1) << 30;
+    qint64 logBytes = 64 * 1024; // kept per worker and stream; errors carry the stderr tail
+};
+
+struct CallOptions
+{
+    QString name;     // for the monitor; default "<pool>.<method>"
+    int priority = 0; // higher first; FIFO among equals
+    std::optional<std::chrono::milliseconds> timeout; // overrides the pool's callTimeout
+};
+
+// Runs calls on a pool of worker processes; every call is a task with the usual states,
+// progress, cancellation and structured errors (ErrorKind::WorkerError, Crash, Timeout,
+// Protocol, Launch). Its I/O runs on Offload's supervisor thread.
+// Thread-safety: every member may be called from any thread. Ownership: the pool owns its
+// worker processes; destroying it (or quitting the application) cancels queued calls,
+// stops every worker (SIGTERM, then SIGKILL after cancelGrace) and reaps them all.
+class OFFLOAD_PROCESS_EXPORT WorkerPool
+{
+public:
+    explicit WorkerPool(WorkerPoolSpec spec);
+    ~WorkerPool();
+    WorkerPool(const WorkerPool &) = delete;
+    WorkerPool &operator=(const WorkerPool &) = delete;
+
+    TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
+                                    const QJsonValue &args = {}, const QByteArray &payload = {},
+                                    const CallOptions &options = {});
+
+    struct Status
+    {
+        int workers = 0; // processes alive (starting, ready or stopping)
+        int ready = 0;   // said hello
+        int busy = 0;    // with at least one call
+        int queued = 0;
+        int restarts = 0; // unexpected exits so far
+        bool broken = false;
+        Error brokenError;
+        std::vector<qint64> pids;
+    };
+    Status status() const;
+
+    // Stops accepting calls, cancels everything and waits (at most cancelGrace + 1 s) until
+    // every worker is reaped. Called by the destructor.
+    void shutdown();
+
+private:
+    std::shared_ptr<detail::PoolImpl> d;
+};
+
+} // namespace offload
+
+Q_DECLARE_METATYPE(offload::WorkerResult)

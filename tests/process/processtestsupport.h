@@ -1,0 +1,66 @@
+// Helpers shared by the process tests: where the in-tree child programs are, and whether a
+// process still exists (checked from outside, as a user would with ps).
+#pragma once
+
+#include <offload/process/workerpool.h>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+
+#include <csignal>
+
+inline QString binPath(const char *name)
+{
+    return QCoreApplication::applicationDirPath() + QLatin1Char('/') + QLatin1String(name);
+}
+
+// A live process, not a zombie and not gone.
+inline bool processExists(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray s = stat.readAll();
+    const qsizetype close = s.lastIndexOf(')');
+    return close > 0 && close + 2 < s.size() && s.at(close + 2) != 'Z' && s.at(close + 2) != 'X';
+}
+
+// Zombie children of this process (a leak of unreaped workers).
+inline int zombieChildren()
+{
+    int zombies = 0;
+    const QString self = QString::number(QCoreApplication::applicationPid());
+    for (const QString &entry : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        bool ok = false;
+        entry.toLongLong(&ok);
+        if (!ok)
+            continue;
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(entry));
+        if (!stat.open(QIODevice::ReadOnly))
+            continue;
+        const QByteArray s = stat.readAll();
+        const qsizetype close = s.lastIndexOf(')');
+        if (close < 0)
+            continue;
+        const QList<QByteArray> f = s.mid(close + 2).split(' ');
+        if (f.size() > 1 && f[0] == "Z" && f[1] == self.toUtf8())
+            ++zombies;
+    }
+    return zombies;
+}
+
+inline int openFdCount()
+{
+    return int(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System).size());
+}
+
+inline offload::WorkerPoolSpec testWorkerSpec(int maxWorkers = 2)
+{
+    offload::WorkerPoolSpec spec;
+    spec.program = binPath("testworker");
+    spec.maxWorkers = maxWorkers;
+    spec.cancelGrace = std::chrono::milliseconds(300);
+    spec.startTimeout = std::chrono::milliseconds(5000);
+    return spec;
+}

@@ -1,0 +1,148 @@
+// In-tree child program for the process tests: a worker built on the C++ SDK whose methods
+// behave well or badly on request, and whose start-up can be broken with --mode.
+#include <offload/worker.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <unistd.h>
+
+using offload::worker::Call;
+using offload::worker::Result;
+namespace json = offload::json;
+
+namespace {
+
+void sleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+int channelFd()
+{
+    const char *fd = std::getenv("OFFLOAD_WORKER_FD");
+    return fd ? std::atoi(fd) : 1;
+}
+
+void writeRaw(const std::string &bytes)
+{
+    [[maybe_unused]] auto n = ::write(channelFd(), bytes.data(), bytes.size());
+}
+
+// Start-up failure modes, before the SDK says hello.
+int runMode(const std::string &mode)
+{
+    if (mode == "no-hello") {
+        sleepMs(60'000);
+        return 0;
+    }
+    if (mode == "exit-before-hello") {
+        std::fprintf(stderr, "testworker: refusing to start\n");
+        return 3;
+    }
+    if (mode == "wrong-version") {
+        writeRaw(offload::protocol::encodeFrame(R"({"type":"hello","protocol":99,"pid":1})"));
+        sleepMs(60'000);
+        return 0;
+    }
+    std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && std::strcmp(argv[1], "--mode") == 0)
+        return runMode(argv[2]);
+
+    offload::worker::Worker w("testworker");
+    if (const char *depth = std::getenv("TESTWORKER_PIPELINE"))
+        w.setPipelineDepth(std::atoi(depth));
+
+    w.method("echo", [](Call &c) -> Result { return Result(c.args(), c.payload()); });
+    w.method("add", [](Call &c) -> Result { return c.args()["a"].toDouble() + c.args()["b"].toDouble(); });
+    w.method("pid", [](Call &) -> Result { return int64_t(::getpid()); });
+    w.method("progress", [](Call &c) -> Result {
+        const int64_t steps = c.args()["steps"].toInt(10);
+        c.stage("counting", 0, 1);
+        for (int64_t i = 1; i <= steps; ++i) {
+            c.progress(i, steps, "step " + std::to_string(i));
+            if (c.args()["sleepMs"].isNumber())
+                sleepMs(c.args()["sleepMs"].toInt());
+        }
+        return steps;
+    });
+    w.method("log", [](Call &c) -> Result {
+        c.log("first line");
+        std::printf("to stdout\n");
+        std::fflush(stdout);
+        std::fprintf(stderr, "to stderr\n");
+        c.log("second line", "warning");
+        return true;
+    });
+    w.method("fail", [](Call &) -> Result { throw std::invalid_argument("bad input value"); });
+    // Cooperative: stops when cancelled.
+    w.method("sleep", [](Call &c) -> Result {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.args()["ms"].toInt(1000));
+        while (std::chrono::steady_clock::now() < end) {
+            c.throwIfCancelled();
+            sleepMs(1);
+        }
+        return int64_t(::getpid());
+    });
+    // Ignores cancel messages and SIGTERM: only SIGKILL stops it.
+    w.method("stubborn", [](Call &c) -> Result {
+        std::signal(SIGTERM, SIG_IGN);
+        sleepMs(c.args()["ms"].toInt(60'000));
+        return true;
+    });
+    w.method("crash", [](Call &c) -> Result {
+        const std::string how = c.args()["how"].toString();
+        std::fprintf(stderr, "about to crash: %s\n", how.c_str());
+        std::fflush(stderr);
+        // With a marker file: crash only on the first attempt (for the retry policy).
+        if (c.args()["onceMarker"].isString()) {
+            const std::string marker = c.args()["onceMarker"].toString();
+            if (std::ifstream(marker).good())
+                return "survived";
+            std::ofstream(marker) << "x";
+        }
+        if (how == "segfault")
+            std::raise(SIGSEGV);
+        else if (how == "abort")
+            std::abort();
+        else if (how == "sigkill")
+            std::raise(SIGKILL);
+        else if (how == "exit")
+            std::_Exit(7);
+        return "no crash";
+    });
+    // Writes bytes that break the protocol, then waits to be killed.
+    w.method("garbage", [](Call &c) -> Result {
+        const std::string kind = c.args()["kind"].toString();
+        const auto id = std::to_string(c.id());
+        if (kind == "truncated") {
+            writeRaw(std::string("\x00\x00\x00\x40{\"type\":\"res", 16));
+            std::_Exit(0);
+        } else if (kind == "huge-length") {
+            writeRaw(std::string("\xff\xff\xff\xff", 4));
+        } else if (kind == "invalid-json") {
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",}"));
+        } else if (kind == "non-utf8") {
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",\"value\":\"\xff\xfe\"}"));
+        } else if (kind == "unknown-type") {
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"surprise\",\"id\":" + id + "}"));
+        } else if (kind == "unknown-id") {
+            writeRaw(offload::protocol::encodeFrame(R"({"type":"result","id":987654,"value":1})"));
+        } else if (kind == "not-object") {
+            writeRaw(offload::protocol::encodeFrame("[1,2,3]"));
+        } else if (kind == "huge-payload") {
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",\"size\":4000000000000}"));
+        }
+        sleepMs(60'000);
+        return false;
+    });
+    return w.exec(argc, argv);
+}
