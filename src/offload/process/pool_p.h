@@ -55,6 +55,7 @@ struct WorkerProc
     bool expectedExit = false; // we asked it to go (bye, idle, shutdown, cancel escalation)
     QString failure;           // why we killed it (protocol error, no hello): fails its calls
     ErrorKind failureKind = ErrorKind::Protocol;
+    bool versionMismatch = false;
 };
 
 class PoolImpl : public std::enable_shared_from_this<PoolImpl>
@@ -111,6 +112,7 @@ private:
     bool m_broken = false;
     Error m_brokenError;
     bool m_stopping = false;
+    int m_consecutiveStartFailures = 0; // reset by every hello
     std::shared_ptr<std::promise<void>> m_stopped;
     uint64_t m_sampleTimer = 0;
 };

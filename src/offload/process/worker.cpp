@@ -99,11 +99,14 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         if (type != QLatin1String("hello"))
             return protocolFailure(w, QStringLiteral("expected hello, got '%1'").arg(type), ErrorKind::Launch);
         const int version = h.value(QLatin1String("protocol")).toInt(-1);
-        if (version != protocol::version)
+        if (version != protocol::version) {
+            w.versionMismatch = true;
             return protocolFailure(w, QStringLiteral("worker speaks protocol %1, the pool %2").arg(version).arg(protocol::version),
                                    ErrorKind::Launch);
+        }
         w.concurrency = std::max(1, h.value(QLatin1String("concurrency")).toInt(1));
         w.state = WorkerProc::Ready;
+        m_consecutiveStartFailures = 0;
         if (w.helloTimer) {
             m_sup.cancelTimer(w.helloTimer);
             w.helloTimer = 0;
@@ -308,12 +311,19 @@ void PoolImpl::onExit(WorkerProc &w)
     }
 
     const bool unexpected = !w.expectedExit || !w.failure.isEmpty();
-    if (neverReady && !m_stopping) {
-        // The program starts but never becomes a worker: fail what waits unless a worker is up.
+    // A program that exits, stays silent or speaks another protocol version instead of
+    // becoming a worker: if that repeats (twice in a row; a version mismatch cannot change)
+    // and no worker is up, what waits fails now with the reason. A worker killed by a signal
+    // while starting is a crash like any other: retried within the restart limit, which ends
+    // a crash loop with the pool broken.
+    const bool startFailure = neverReady && (!w.failure.isEmpty() || !signalled);
+    if (startFailure && !m_stopping) {
+        ++m_consecutiveStartFailures;
         bool anyReady = false;
         for (auto &[i, other] : m_workers)
             anyReady |= other.get() != &w && other->state == WorkerProc::Ready;
-        if (!anyReady) {
+        const bool persistent = m_consecutiveStartFailures >= 2 || w.versionMismatch;
+        if (!anyReady && persistent) {
             Error e;
             e.kind = ErrorKind::Launch;
             e.origin = spec.program;
