@@ -109,8 +109,10 @@ int main(int argc, char **argv)
                 return "survived";
             std::ofstream(marker) << "x";
         }
-        if (how == "segfault")
+        if (how == "segfault") {
+            std::signal(SIGSEGV, SIG_DFL); // a sanitizer's handler would turn it into an abort
             std::raise(SIGSEGV);
+        }
         else if (how == "abort")
             std::abort();
         else if (how == "sigkill")

@@ -410,7 +410,8 @@ static int quitWithWorkersChild(int argc, char **argv)
     QCoreApplication app(argc, argv);
     auto spec = testWorkerSpec(2);
     spec.cancelGrace = 300ms;
-    auto *pool = new WorkerPool(spec); // deliberately never deleted: quitting must reap anyway
+    // Deliberately never deleted (reachable, so not a leak): quitting must reap anyway.
+    static WorkerPool *pool = new WorkerPool(spec);
     pool->submit(&app, QStringLiteral("stubborn"));
     pool->submit(&app, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 60000}}));
     pool->submit(&app, QStringLiteral("add"));
