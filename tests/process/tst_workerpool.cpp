@@ -51,7 +51,24 @@ private Q_SLOTS:
     void applicationQuitReapsWorkersWithinGracePlus100ms();
     void soakWithRandomWorkerKillsEndsEveryCallDefinitely();
     void workerRunsByHandWithCall();
+    void pythonWorkerReturnsValuesAndPayloads();
+    void pythonStrayPrintsNeverCorruptTheStream_data();
+    void pythonStrayPrintsNeverCorruptTheStream();
+    void pythonExceptionCarriesTypeAndTraceback();
+    void pythonCallIsCancelledAndTheWorkerSurvives();
 };
+
+static WorkerPoolSpec pythonSpec(bool stdio = false)
+{
+    WorkerPoolSpec spec;
+    spec.program = QStringLiteral("/usr/bin/python3");
+    spec.arguments = {QStringLiteral(OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py")};
+    spec.environment.insert(QStringLiteral("OFFLOAD_PYTHON_SDK"), QStringLiteral(OFFLOAD_SOURCE_DIR "/worker/python"));
+    spec.maxWorkers = 1;
+    spec.stdioChannel = stdio;
+    spec.cancelGrace = std::chrono::milliseconds(500);
+    return spec;
+}
 
 void tst_WorkerPool::callReturnsValueAndPayloadOnTheContextThread()
 {
@@ -489,6 +506,74 @@ void tst_WorkerPool::workerRunsByHandWithCall()
     QVERIFY(p.waitForFinished(10000));
     QCOMPARE(p.exitCode(), 0);
     QCOMPARE(p.readAllStandardOutput().trimmed(), QByteArray("3"));
+}
+
+void tst_WorkerPool::pythonWorkerReturnsValuesAndPayloads()
+{
+    WorkerPool pool(pythonSpec());
+    QObject context;
+    auto add = pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), 40}, {QStringLiteral("b"), 2}}));
+    auto echo = pool.submit(&context, QStringLiteral("echo"), QJsonArray{1, 2}, QByteArray("\x00\x01binary", 8));
+    QVERIFY(add.waitForFinished(10s));
+    QCOMPARE(add.result().value.toInt(), 42);
+    QVERIFY(echo.waitForFinished(10s));
+    QCOMPARE(echo.result().value.toArray().size(), 2);
+    QCOMPARE(echo.result().payload, QByteArray("\x00\x01binary", 8));
+}
+
+void tst_WorkerPool::pythonStrayPrintsNeverCorruptTheStream_data()
+{
+    QTest::addColumn<bool>("stdio");
+    QTest::newRow("socketpair") << false;
+    QTest::newRow("stdin/stdout") << true;
+}
+
+void tst_WorkerPool::pythonStrayPrintsNeverCorruptTheStream()
+{
+    QFETCH(bool, stdio);
+    WorkerPool pool(pythonSpec(stdio));
+    QObject context;
+    QByteArray output;
+    Progress last;
+    auto call = pool.submit(&context, QStringLiteral("noisy"));
+    call.onOutput([&](const OutputChunk &c) { output += c.data; });
+    call.onProgress([&](const Progress &p) { last = p; });
+    QVERIFY(call.waitForFinished(10s));
+    QCOMPARE(call.state(), TaskState::Finished);
+    QCOMPARE(call.result().value.toString(), QStringLiteral("ok"));
+    QTRY_VERIFY_WITH_TIMEOUT(output.contains("logged"), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(output.contains("stray print"), 10000);
+    QCOMPARE(last.text, QStringLiteral("three of four"));
+    QCOMPARE(last.value, qint64(3));
+    QCOMPARE(last.maximum, qint64(4));
+}
+
+void tst_WorkerPool::pythonExceptionCarriesTypeAndTraceback()
+{
+    WorkerPool pool(pythonSpec());
+    QObject context;
+    auto call = pool.submit(&context, QStringLiteral("fail"));
+    QVERIFY(call.waitForFinished(10s));
+    QCOMPARE(call.error().kind, ErrorKind::WorkerError);
+    QCOMPARE(call.error().origin, QStringLiteral("KeyError"));
+    QVERIFY(call.error().traceback.contains(QStringLiteral("in inner")));
+    QVERIFY(call.error().traceback.contains(QStringLiteral("pyworker.py")));
+}
+
+void tst_WorkerPool::pythonCallIsCancelledAndTheWorkerSurvives()
+{
+    WorkerPool pool(pythonSpec());
+    QObject context;
+    auto call = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 30000}}));
+    QTRY_COMPARE_WITH_TIMEOUT(call.state(), TaskState::Running, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(call.processInfo().pid > 0, 10000);
+    const qint64 pid = call.processInfo().pid;
+    call.cancel();
+    QVERIFY(call.waitForFinished(10s));
+    QCOMPARE(call.state(), TaskState::Cancelled);
+    auto again = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 1}}));
+    QVERIFY(again.waitForFinished(10s));
+    QCOMPARE(again.result().value.toInteger(), pid);
 }
 
 int main(int argc, char **argv)
