@@ -48,6 +48,7 @@ private Q_SLOTS:
     void idleExtraWorkersExit();
     void prestartedWorkersAreReadyBeforeTheFirstCall();
     void destroyingThePoolReapsEveryWorker();
+    void poolsCreatedAndDestroyedInQuickSuccessionAreSafe();
     void applicationQuitReapsWorkersWithinGracePlus100ms();
     void soakWithRandomWorkerKillsEndsEveryCallDefinitely();
     void workerRunsByHandWithCall();
@@ -418,6 +419,20 @@ void tst_WorkerPool::destroyingThePoolReapsEveryWorker()
     QCOMPARE(queued.state(), TaskState::Cancelled);
     for (qint64 pid : pids)
         QVERIFY2(!processExists(pid), qPrintable(QString::number(pid)));
+    QCOMPARE(zombieChildren(), 0);
+}
+
+// The shutdown completes on the supervisor thread while the destructor waits: the pool must
+// outlive its own callbacks (ASan found a use-after-free here).
+void tst_WorkerPool::poolsCreatedAndDestroyedInQuickSuccessionAreSafe()
+{
+    for (int i = 0; i < 20; ++i) {
+        auto spec = testWorkerSpec(1);
+        spec.prestart = 1;
+        WorkerPool pool(spec);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.status().ready, 1, 10000);
+        QVERIFY(pool.status().lastStartupMs > 0);
+    }
     QCOMPARE(zombieChildren(), 0);
 }
 

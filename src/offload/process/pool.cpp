@@ -155,6 +155,7 @@ WorkerPool::Status PoolImpl::status() const
     for (const auto &[p, q] : m_queue)
         s.queued += int(q.size());
     s.restarts = m_restarts;
+    s.lastStartupMs = m_lastStartupMs;
     s.broken = m_broken;
     s.brokenError = m_brokenError;
     return s;
@@ -237,7 +238,7 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
         m_sup.cancelTimer(w.idleTimer);
         w.idleTimer = 0;
     }
-    call->core->setProcessInfo(sampleProcess(w.pid));
+    call->core->setProcessInfo(w.lastSample); // never /proc here: that is the sampler's job
     QJsonObject header{{QStringLiteral("type"), QStringLiteral("call")},
                        {QStringLiteral("id"), qint64(call->id)},
                        {QStringLiteral("method"), call->method},
@@ -260,7 +261,7 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
         });
     }
     if (!m_sampleTimer)
-        sampleProcesses();
+        m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500), [this, self = shared_from_this()] { sampleProcesses(); });
 }
 
 void PoolImpl::cancel(quint64 callId)
@@ -305,7 +306,7 @@ void PoolImpl::escalateCancel(WorkerProc &w)
         w.termTimer = 0;
         w.expectedExit = true;
         signalGroup(w.pid, SIGTERM);
-        w.killTimer = m_sup.addTimer(spec.cancelGrace, [this, index] {
+        w.killTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index] {
             auto it = m_workers.find(index);
             if (it == m_workers.end())
                 return;
@@ -342,6 +343,7 @@ void PoolImpl::spawnWorker()
         req.channelFd = pair[1];
     }
     Spawned sp;
+    w->spawnedAt = Supervisor::Clock::now();
     auto error = spawnProcess(req, sp);
     if (pair[1] >= 0)
         ::close(pair[1]);
@@ -352,6 +354,7 @@ void PoolImpl::spawnWorker()
         return;
     }
     w->pid = sp.pid;
+    w->lastSample.pid = sp.pid;
     w->pidfd = sp.pidfd;
     w->outFd = sp.stdoutFd;
     w->errFd = sp.stderrFd;
@@ -361,7 +364,7 @@ void PoolImpl::spawnWorker()
         w->outFd = -1;
         w->sock = sp.stdinFd;
         const int in = sp.stdoutFd;
-        w->wSock = m_sup.watch(in, EPOLLIN, [this, idx = w->index](uint32_t ev) {
+        w->wSock = m_sup.watch(in, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t ev) {
             if (auto it = m_workers.find(idx); it != m_workers.end())
                 onSocket(*it->second, ev);
         });
@@ -369,25 +372,25 @@ void PoolImpl::spawnWorker()
     } else {
         w->sock = pair[0];
         ::fcntl(w->sock, F_SETFL, ::fcntl(w->sock, F_GETFL) | O_NONBLOCK);
-        w->wSock = m_sup.watch(w->sock, EPOLLIN, [this, idx = w->index](uint32_t ev) {
+        w->wSock = m_sup.watch(w->sock, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t ev) {
             if (auto it = m_workers.find(idx); it != m_workers.end())
                 onSocket(*it->second, ev);
         });
-        w->wOut = m_sup.watch(w->outFd, EPOLLIN, [this, idx = w->index](uint32_t) {
+        w->wOut = m_sup.watch(w->outFd, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t) {
             if (auto it = m_workers.find(idx); it != m_workers.end())
                 onOutput(*it->second, false);
         });
     }
-    w->wErr = m_sup.watch(w->errFd, EPOLLIN, [this, idx = w->index](uint32_t) {
+    w->wErr = m_sup.watch(w->errFd, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t) {
         if (auto it = m_workers.find(idx); it != m_workers.end())
             onOutput(*it->second, true);
     });
-    w->wPid = m_sup.watch(w->pidfd, EPOLLIN, [this, idx = w->index](uint32_t) {
+    w->wPid = m_sup.watch(w->pidfd, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t) {
         if (auto it = m_workers.find(idx); it != m_workers.end())
             onExit(*it->second);
     });
     const int index = w->index;
-    w->helloTimer = m_sup.addTimer(spec.startTimeout, [this, index] {
+    w->helloTimer = m_sup.addTimer(spec.startTimeout, [this, self = shared_from_this(), index] {
         auto it = m_workers.find(index);
         if (it == m_workers.end())
             return;
@@ -452,7 +455,7 @@ void PoolImpl::armIdle(WorkerProc &w)
     if (w.idleTimer || !w.outstanding.empty() || liveWorkers() <= spec.minWorkers)
         return;
     const int index = w.index;
-    w.idleTimer = m_sup.addTimer(spec.idleTimeout, [this, index] {
+    w.idleTimer = m_sup.addTimer(spec.idleTimeout, [this, self = shared_from_this(), index] {
         auto it = m_workers.find(index);
         if (it == m_workers.end())
             return;
@@ -476,9 +479,9 @@ void PoolImpl::sampleProcesses()
         if (w->outstanding.empty())
             continue;
         busy = true;
-        const ProcessInfo info = sampleProcess(w->pid);
+        w->lastSample = sampleProcess(w->pid);
         for (auto &[id, call] : w->outstanding)
-            call->core->setProcessInfo(info);
+            call->core->setProcessInfo(w->lastSample);
     }
     if (busy)
         m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500), [this, self = shared_from_this()] { sampleProcesses(); });
@@ -506,7 +509,7 @@ void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)
         signalGroup(w->pid, SIGTERM);
         const int index = i;
         if (!w->killTimer)
-            w->killTimer = m_sup.addTimer(spec.cancelGrace, [this, index] {
+            w->killTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index] {
                 auto it = m_workers.find(index);
                 if (it != m_workers.end()) {
                     it->second->killTimer = 0;
@@ -515,8 +518,8 @@ void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)
             });
     }
     if (m_workers.empty()) {
-        m_stopped->set_value();
-        m_stopped.reset();
+        auto stopped = std::move(m_stopped);
+        stopped->set_value();
     }
 }
 

@@ -1,5 +1,6 @@
 // Private: the state of one worker pool. Everything here lives on the supervisor thread; the
-// public WorkerPool only posts to it (and reads the few atomics).
+// public WorkerPool only posts to it (and reads the few atomics). Every watch and timer holds a
+// strong reference, so the pool outlives any callback of its own.
 #pragma once
 
 #include <offload/process/workerpool.h>
@@ -56,6 +57,8 @@ struct WorkerProc
     QString failure;           // why we killed it (protocol error, no hello): fails its calls
     ErrorKind failureKind = ErrorKind::Protocol;
     bool versionMismatch = false;
+    Supervisor::Clock::time_point spawnedAt;
+    ProcessInfo lastSample; // from the periodic sampler; stamped on calls as they start
 };
 
 class PoolImpl : public std::enable_shared_from_this<PoolImpl>
@@ -113,6 +116,7 @@ private:
     Error m_brokenError;
     bool m_stopping = false;
     int m_consecutiveStartFailures = 0; // reset by every hello
+    double m_lastStartupMs = -1;
     std::shared_ptr<std::promise<void>> m_stopped;
     uint64_t m_sampleTimer = 0;
 };

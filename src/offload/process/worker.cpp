@@ -107,6 +107,7 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         w.concurrency = std::max(1, h.value(QLatin1String("concurrency")).toInt(1));
         w.state = WorkerProc::Ready;
         m_consecutiveStartFailures = 0;
+        m_lastStartupMs = std::chrono::duration<double, std::milli>(Supervisor::Clock::now() - w.spawnedAt).count();
         if (w.helloTimer) {
             m_sup.cancelTimer(w.helloTimer);
             w.helloTimer = 0;
@@ -269,6 +270,7 @@ Error PoolImpl::crashError(const WorkerProc &w, int code, bool signalled) const
 
 void PoolImpl::onExit(WorkerProc &w)
 {
+    const auto self = shared_from_this(); // finishing the shutdown may release the last owner
     siginfo_t info{};
     if (::waitid(P_PIDFD, id_t(w.pidfd), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0)
         return; // not yet (spurious wake-up)
@@ -343,8 +345,9 @@ void PoolImpl::onExit(WorkerProc &w)
         noteUnexpectedExit(reason);
     if (m_stopping) {
         if (m_workers.empty() && m_stopped) {
-            m_stopped->set_value();
-            m_stopped.reset();
+            // Moved out first: set_value wakes the destructor, which may drop its reference.
+            auto done = std::move(m_stopped);
+            done->set_value();
         }
         return;
     }

@@ -86,6 +86,7 @@ public:
         int busy = 0;    // with at least one call
         int queued = 0;
         int restarts = 0; // unexpected exits so far
+        double lastStartupMs = -1; // spawn to hello of the most recent worker, -1 before any
         bool broken = false;
         Error brokenError;
         std::vector<qint64> pids;

@@ -197,6 +197,14 @@ private:
     bool readFrames(bool blocking)
     {
         char buf[65536];
+        if (blocking) {
+            // Right after answering, the next call is usually microseconds away: poll briefly
+            // before blocking, so a busy worker is not put to sleep between calls.
+            const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+            pollfd pfd{m_in, POLLIN, 0};
+            while (::poll(&pfd, 1, 0) == 0 && std::chrono::steady_clock::now() < until)
+                ;
+        }
         for (;;) {
             if (!blocking) {
                 pollfd pfd{m_in, POLLIN, 0};
