@@ -177,7 +177,7 @@ double peerThroughput(int calls)
 
 void callThroughput(QObject *ctx, bool python)
 {
-    const int calls = quick() ? 5000 : 20000;
+    const int calls = quick() ? 5000 : 50000; // both sides; enough to amortise ramp-up
     offload::WorkerPool pool(python ? pySpec(2, 64) : cppSpec(2, 64));
     waitReady(pool, 2);
     ourThroughput(pool, ctx, 2000); // warm-up

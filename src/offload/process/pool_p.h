@@ -49,6 +49,7 @@ struct WorkerProc
     std::string writeBuf;
     size_t writeOff = 0;
     bool watchingWrite = false;
+    bool flushQueued = false;
     int concurrency = 1;
     std::map<quint64, std::shared_ptr<CallState>> outstanding;
     LogRing out, err;

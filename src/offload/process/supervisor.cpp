@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <utility>
 
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -168,6 +169,11 @@ void Supervisor::loop()
         for (auto &fn : posted)
             fn();
         runTimers();
+        while (!m_deferred.empty()) {
+            auto deferred = std::exchange(m_deferred, {});
+            for (auto &fn : deferred)
+                fn();
+        }
     }
 }
 

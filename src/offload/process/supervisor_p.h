@@ -38,6 +38,9 @@ public:
         return addTimer(Clock::now() + after, std::move(fn));
     }
     void cancelTimer(uint64_t id);
+    // Runs fn at the end of the current loop iteration, after all ready events and posted
+    // commands (used to coalesce writes).
+    void deferFlush(std::function<void()> fn) { m_deferred.push_back(std::move(fn)); }
 
 private:
     Supervisor();
@@ -59,6 +62,7 @@ private:
     std::multimap<Clock::time_point, uint64_t> m_timerQueue;
     std::unordered_map<uint64_t, std::pair<Clock::time_point, std::function<void()>>> m_timers;
     uint64_t m_nextToken = 1;
+    std::vector<std::function<void()>> m_deferred;
 };
 
 } // namespace offload::detail

@@ -5,6 +5,7 @@
 
 #include <csignal>
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,12 +17,23 @@ namespace {
 QString str(const QJsonObject &h, const char *key) { return h.value(QLatin1String(key)).toString(); }
 } // namespace
 
+// Frames queued during one supervisor iteration go out together (flushPending), so a burst
+// of pipelined calls costs one write per worker instead of one per call.
 void PoolImpl::write(WorkerProc &w, const std::string &frame)
 {
     if (w.sock < 0)
         return;
     w.writeBuf.append(frame);
-    flush(w);
+    if (!w.flushQueued) {
+        w.flushQueued = true;
+        m_sup.deferFlush([self = shared_from_this(), index = w.index] {
+            auto it = self->m_workers.find(index);
+            if (it == self->m_workers.end())
+                return;
+            it->second->flushQueued = false;
+            self->flush(*it->second);
+        });
+    }
 }
 
 void PoolImpl::flush(WorkerProc &w)
@@ -243,11 +255,17 @@ void PoolImpl::protocolFailure(WorkerProc &w, const QString &reason, ErrorKind k
     signalGroup(w.pid, SIGKILL);
 }
 
+// One poll() tells whether either output pipe has data; reading both blindly would cost two
+// failed reads per call.
 void PoolImpl::drain(WorkerProc &w)
 {
-    if (w.wErr)
+    pollfd fds[2] = {{w.wErr ? w.errFd : -1, POLLIN, 0},
+                     {(w.wOut && !spec.stdioChannel) ? w.outFd : -1, POLLIN, 0}};
+    if (::poll(fds, 2, 0) <= 0)
+        return;
+    if (fds[0].revents)
         onOutput(w, true);
-    if (w.wOut && !spec.stdioChannel)
+    if (fds[1].revents)
         onOutput(w, false);
 }
 
