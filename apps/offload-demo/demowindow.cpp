@@ -5,7 +5,9 @@
 #include <offload/monitor/taskmodel.h>
 #include <offload/widgets/taskmonitorwidget.h>
 
+#include <QCoreApplication>
 #include <QHBoxLayout>
+#include <QJsonObject>
 #include <QLabel>
 #include <QPushButton>
 #include <QTimer>
@@ -22,6 +24,8 @@ DemoWindow::DemoWindow(QWidget *parent)
     setWindowTitle(tr("Offload demo"));
     auto *start = new QPushButton(tr("Run 4 CPU tasks"), this);
     auto *failing = new QPushButton(tr("Run a failing task"), this);
+    auto *workerCalls = new QPushButton(tr("Run 2 worker calls"), this);
+    connect(workerCalls, &QPushButton::clicked, this, [this] { startWorkerCalls(2); });
     auto *cancel = new QPushButton(tr("Cancel all"), this);
     connect(start, &QPushButton::clicked, this, [this] { startPrimeTasks(4); });
     connect(failing, &QPushButton::clicked, this, [this] { startPrimeTasks(1, true); });
@@ -30,6 +34,7 @@ DemoWindow::DemoWindow(QWidget *parent)
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(start);
     buttons->addWidget(failing);
+    buttons->addWidget(workerCalls);
     buttons->addWidget(cancel);
     buttons->addStretch();
     auto *status = new QHBoxLayout;
@@ -48,6 +53,35 @@ DemoWindow::DemoWindow(QWidget *parent)
     timer->start(500);
     m_probe.start();
     updateLag();
+
+    offload::WorkerPoolSpec spec;
+    spec.program = QCoreApplication::applicationDirPath() + QStringLiteral("/offload-demo-worker");
+    spec.name = QStringLiteral("demo-worker");
+    spec.maxWorkers = 2;
+    spec.prestart = 1;
+    m_workers = std::make_unique<offload::WorkerPool>(spec);
+}
+
+offload::TaskHandle<offload::WorkerResult> DemoWindow::startWorkerCalls(int count, bool failing)
+{
+    offload::TaskHandle<offload::WorkerResult> last;
+    for (int i = 0; i < count; ++i) {
+        const qint64 limit = 6'000'000 + 3'000'000 * (m_serial % 3);
+        const QJsonObject args{{QStringLiteral("limit"), limit}, {QStringLiteral("fail"), failing}};
+        auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args,
+                                      {}, {.name = QStringLiteral("worker primes < %1 #%2").arg(limit).arg(++m_serial)});
+        ++m_counters.started;
+        call.onFinished([this](const offload::TaskHandle<offload::WorkerResult> &t) {
+            switch (t.state()) {
+            case offload::TaskState::Finished: ++m_counters.finished; break;
+            case offload::TaskState::Failed: ++m_counters.failed; break;
+            default: ++m_counters.cancelled; break;
+            }
+            Q_EMIT taskEnded();
+        });
+        last = call;
+    }
+    return last;
 }
 
 offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)

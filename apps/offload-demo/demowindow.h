@@ -3,8 +3,11 @@
 
 #include <offload/core/taskhandle.h>
 #include <offload/monitor/latencyprobe.h>
+#include <offload/process/workerpool.h>
 
 #include <QWidget>
+
+#include <memory>
 
 QT_BEGIN_NAMESPACE
 class QLabel;
@@ -29,6 +32,8 @@ public:
 
     // Starts count prime-counting tasks; returns the last one's handle.
     offload::TaskHandle<qint64> startPrimeTasks(int count, bool failing = false);
+    // The same work as calls to the demo's worker processes.
+    offload::TaskHandle<offload::WorkerResult> startWorkerCalls(int count, bool failing = false);
     void cancelAll();
     const Counters &counters() const { return m_counters; }
     int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }
@@ -43,6 +48,7 @@ private:
     QLabel *m_lag;
     QLabel *m_summary;
     offload::LatencyProbe m_probe;
+    std::unique_ptr<offload::WorkerPool> m_workers;
     std::vector<double> m_window;
     Counters m_counters;
     int m_serial = 0;

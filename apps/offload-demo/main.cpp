@@ -1,4 +1,4 @@
-// offload-demo: a window of CPU-heavy tasks that never freezes. --headless runs a timed load
+// offload-demo: a window of CPU-heavy tasks (threads and worker processes) that never freezes. --headless runs a timed load
 // on the offscreen platform and prints a JSON summary of the work done and the GUI's latency.
 #include "demowindow.h"
 
@@ -50,7 +50,10 @@ int main(int argc, char **argv)
     const auto topUp = [&] {
         while (!stopping && window.inFlight() < target) {
             ++launched;
-            auto task = window.startPrimeTasks(1, launched % 7 == 0);
+            // Every third task is a call to the demo's worker processes.
+            const bool failing = launched % 7 == 0;
+            offload::TaskHandleBase task = launched % 3 == 0 ? offload::TaskHandleBase(window.startWorkerCalls(1, failing))
+                                                             : offload::TaskHandleBase(window.startPrimeTasks(1, failing));
             if (launched % 5 == 0)
                 QTimer::singleShot(1500, &window, [task] { task.cancel(); });
         }

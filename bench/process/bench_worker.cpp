@@ -9,6 +9,7 @@
 int main(int argc, char **argv)
 {
     offload::worker::Worker w("bench_worker");
+    w.setProgressInterval(std::chrono::milliseconds(1)); // the load is defined as 1000 messages/s
     if (const char *depth = std::getenv("BENCH_PIPELINE"))
         w.setPipelineDepth(std::atoi(depth));
     w.method("noop", [](offload::worker::Call &) -> offload::worker::Result { return nullptr; });

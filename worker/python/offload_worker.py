@@ -120,7 +120,8 @@ class Call:
 
     def progress(self, fraction=None, text=None, value=None, maximum=None):
         """Reports progress as a fraction in [0, 1], or as value of maximum. Reports closer
-        together than 1 ms are merged; the latest is always sent."""
+        together than the worker's progress_interval (default 5 ms) are merged; the latest is
+        always sent before the answer."""
         if fraction is not None:
             self._pending["fraction"] = float(fraction)
         if value is not None:
@@ -131,7 +132,7 @@ class Call:
         if text is not None:
             self._pending["text"] = str(text)
         now = time.monotonic()
-        if now - self._last_progress >= 0.001:
+        if now - self._last_progress >= self._worker.progress_interval:
             self._flush_progress()
             self._last_progress = now
         self._worker._poll()
@@ -161,11 +162,13 @@ class Call:
 
 
 class Worker:
-    def __init__(self, name=None, pipeline_depth=1):
+    def __init__(self, name=None, pipeline_depth=1, progress_interval=0.005):
         """pipeline_depth: how many calls the pool may send before earlier ones are answered
-        (calls still run one at a time; more lets the pool pipeline small calls)."""
+        (calls still run one at a time; more lets the pool pipeline small calls).
+        progress_interval: minimum seconds between progress frames (200/s by default)."""
         self.name = name or os.path.basename(sys.argv[0])
         self.pipeline_depth = max(1, int(pipeline_depth))
+        self.progress_interval = float(progress_interval)
         self._methods = {}
         self._queue = []
         self._cancelled = set()

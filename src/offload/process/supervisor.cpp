@@ -131,10 +131,10 @@ void Supervisor::loop()
     epoll_event events[64];
     auto lastActivity = Clock::time_point{};
     for (;;) {
-        // After activity, poll for a hundred microseconds before sleeping: the answer to
-        // what we just sent usually comes back within that, and a sleeping thread costs a
-        // cold wake-up (15-50 us here) per hop. Bounded and yielding, so an idle supervisor
-        // still sleeps almost at once.
+        // After sending a call or finishing one, poll for a hundred microseconds before
+        // sleeping: the answer (or the GUI's next call) usually comes within that, and a
+        // sleeping thread costs a cold wake-up (15-50 us here) per hop. Only then: polling
+        // after every progress frame would take CPU from the GUI thread under load.
         int n = 0;
         while (Clock::now() - lastActivity < std::chrono::microseconds(100)) {
             n = ::epoll_wait(m_epoll, events, 64, 0);
@@ -144,8 +144,6 @@ void Supervisor::loop()
         }
         if (n == 0)
             n = ::epoll_wait(m_epoll, events, 64, msUntilNextTimer());
-        if (n > 0)
-            lastActivity = Clock::now();
         if (n < 0 && errno != EINTR)
             continue;
         for (int i = 0; i < n; ++i) {
@@ -173,6 +171,10 @@ void Supervisor::loop()
             auto deferred = std::exchange(m_deferred, {});
             for (auto &fn : deferred)
                 fn();
+        }
+        if (m_expectAnswer) {
+            m_expectAnswer = false;
+            lastActivity = Clock::now();
         }
     }
 }

@@ -41,6 +41,9 @@ public:
     // Runs fn at the end of the current loop iteration, after all ready events and posted
     // commands (used to coalesce writes).
     void deferFlush(std::function<void()> fn) { m_deferred.push_back(std::move(fn)); }
+    // An answer is expected soon (a call was sent or just finished): poll briefly before
+    // sleeping. Plain traffic such as progress frames does not arm it.
+    void expectAnswer() { m_expectAnswer = true; }
 
 private:
     Supervisor();
@@ -63,6 +66,7 @@ private:
     std::unordered_map<uint64_t, std::pair<Clock::time_point, std::function<void()>>> m_timers;
     uint64_t m_nextToken = 1;
     std::vector<std::function<void()>> m_deferred;
+    bool m_expectAnswer = false;
 };
 
 } // namespace offload::detail

@@ -24,6 +24,7 @@ void PoolImpl::write(WorkerProc &w, const std::string &frame)
     if (w.sock < 0)
         return;
     w.writeBuf.append(frame);
+    m_sup.expectAnswer();
     if (!w.flushQueued) {
         w.flushQueued = true;
         m_sup.deferFlush([self = shared_from_this(), index = w.index] {
@@ -182,6 +183,7 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
 void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByteArray payload, bool error)
 {
     drain(w); // output the worker wrote before answering belongs to this call
+    m_sup.expectAnswer(); // the GUI's next call often follows its result closely
     auto call = std::move(w.outstanding[id]);
     w.outstanding.erase(id);
     call->worker = nullptr;

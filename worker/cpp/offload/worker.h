@@ -96,7 +96,8 @@ public:
     const std::string &payload() const { return m_payload; }
 
     // Progress as a fraction in [0, 1] or as value of max; text and stage are optional.
-    // Reports closer together than 1 ms are merged; the latest is always sent.
+    // Reports closer together than the worker's progress interval (default 5 ms) are merged;
+    // the latest is always sent before the answer.
     void progress(double fraction, std::string_view text = {});
     void progress(int64_t value, int64_t max, std::string_view text = {});
     void stage(std::string_view name, int index, int count);
@@ -142,6 +143,13 @@ public:
     Worker &setPipelineDepth(int depth)
     {
         m_concurrency = depth < 1 ? 1 : depth;
+        return *this;
+    }
+    // Minimum time between progress frames (default 5 ms, 200/s: far above what a GUI shows,
+    // far below what would keep the pool's I/O thread busy).
+    Worker &setProgressInterval(std::chrono::microseconds interval)
+    {
+        m_progressInterval = interval;
         return *this;
     }
 
@@ -397,6 +405,7 @@ private:
     std::string m_name;
     std::map<std::string, Handler> m_methods;
     int m_concurrency = 1;
+    std::chrono::microseconds m_progressInterval{5000};
     int m_in = -1;
     int m_out = -1;
     bool m_bye = false;
@@ -413,7 +422,7 @@ inline void Call::sendProgress(json::Object fields, bool force)
     for (auto &[k, v] : fields)
         m_pending[k] = std::move(v);
     const auto now = std::chrono::steady_clock::now();
-    if (!force && now - m_lastSent < std::chrono::milliseconds(1)) {
+    if (!force && now - m_lastSent < m_worker.m_progressInterval) {
         if (m_worker.m_in >= 0)
             m_worker.readFrames(false);
         return;
