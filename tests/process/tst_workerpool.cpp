@@ -50,6 +50,7 @@ private Q_SLOTS:
     void destroyingThePoolReapsEveryWorker();
     void poolsCreatedAndDestroyedInQuickSuccessionAreSafe();
     void applicationQuitReapsWorkersWithinGracePlus100ms();
+    void higherPriorityCallsRunFirst();
     void soakWithRandomWorkerKillsEndsEveryCallDefinitely();
     void workerRunsByHandWithCall();
     void pythonWorkerReturnsValuesAndPayloads();
@@ -436,26 +437,35 @@ void tst_WorkerPool::poolsCreatedAndDestroyedInQuickSuccessionAreSafe()
     QCOMPARE(zombieChildren(), 0);
 }
 
-// Child mode: a pool with running (one ignoring SIGTERM) and queued calls, then quit.
+// Child mode: a pool with running (one ignoring SIGTERM) and queued calls, then quit. Prints
+// the worker pids and how long ~QCoreApplication took to reap them (its post routine shuts
+// every pool down: SIGTERM at once, SIGKILL after cancelGrace).
 static int quitWithWorkersChild(int argc, char **argv)
 {
-    QCoreApplication app(argc, argv);
-    auto spec = testWorkerSpec(2);
-    spec.cancelGrace = 300ms;
-    // Deliberately never deleted (reachable, so not a leak): quitting must reap anyway.
-    static WorkerPool *pool = new WorkerPool(spec);
-    pool->submit(&app, QStringLiteral("stubborn"));
-    pool->submit(&app, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 60000}}));
-    pool->submit(&app, QStringLiteral("add"));
-    QTimer::singleShot(0, &app, [&] {
-        while (pool->status().busy < 2)
-            QThread::msleep(5);
-        for (qint64 pid : pool->status().pids)
-            std::printf("worker %lld\n", static_cast<long long>(pid));
-        std::fflush(stdout);
-        app.quit();
-    });
-    return app.exec();
+    int rc = 0;
+    auto quitAt = std::chrono::steady_clock::now();
+    {
+        QCoreApplication app(argc, argv);
+        auto spec = testWorkerSpec(2);
+        spec.cancelGrace = 300ms;
+        // Deliberately never deleted (reachable, so not a leak): quitting must reap anyway.
+        static WorkerPool *pool = new WorkerPool(spec);
+        pool->submit(&app, QStringLiteral("stubborn"));
+        pool->submit(&app, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 60000}}));
+        pool->submit(&app, QStringLiteral("add"));
+        QTimer::singleShot(0, &app, [&] {
+            while (pool->status().busy < 2)
+                QThread::msleep(5);
+            for (qint64 pid : pool->status().pids)
+                std::printf("worker %lld\n", static_cast<long long>(pid));
+            app.quit();
+        });
+        rc = app.exec();
+        quitAt = std::chrono::steady_clock::now();
+    }
+    std::printf("reaped %.1f ms after quit (grace 300 ms)\n",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - quitAt).count());
+    return rc;
 }
 
 void tst_WorkerPool::applicationQuitReapsWorkersWithinGracePlus100ms()
@@ -466,12 +476,32 @@ void tst_WorkerPool::applicationQuitReapsWorkersWithinGracePlus100ms()
     QVERIFY2(child.waitForFinished(30000), "the application hung at exit");
     QCOMPARE(child.exitCode(), 0);
     std::vector<qint64> pids;
-    for (const QByteArray &line : child.readAllStandardOutput().split('\n'))
+    for (const QByteArray &line : child.readAllStandardOutput().split('\n')) {
         if (line.startsWith("worker "))
             pids.push_back(line.mid(7).toLongLong());
+        else if (line.startsWith("reaped "))
+            qInfo("%s", line.constData()); // a figure to read, not a threshold to assert
+    }
     QCOMPARE(pids.size(), size_t(2));
     for (qint64 pid : pids)
         QVERIFY2(!processExists(pid), "a worker outlived the application (orphan)");
+}
+
+void tst_WorkerPool::higherPriorityCallsRunFirst()
+{
+    WorkerPool pool(testWorkerSpec(1));
+    QObject context;
+    auto blocker = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 200}}));
+    QTRY_COMPARE_WITH_TIMEOUT(blocker.state(), TaskState::Running, 10000);
+    QStringList order;
+    const auto record = [&](const char *name) {
+        return [&order, name](const TaskHandle<WorkerResult> &) { order << QString::fromLatin1(name); };
+    };
+    pool.submit(&context, QStringLiteral("pid"), {}, {}, {.priority = 0}).onFinished(record("low1"));
+    pool.submit(&context, QStringLiteral("pid"), {}, {}, {.priority = 0}).onFinished(record("low2"));
+    pool.submit(&context, QStringLiteral("pid"), {}, {}, {.priority = 9}).onFinished(record("high"));
+    QTRY_COMPARE_WITH_TIMEOUT(order.size(), 3, 10000);
+    QCOMPARE(order, (QStringList{QStringLiteral("high"), QStringLiteral("low1"), QStringLiteral("low2")}));
 }
 
 void tst_WorkerPool::soakWithRandomWorkerKillsEndsEveryCallDefinitely()
