@@ -66,7 +66,7 @@ offload::TaskHandle<offload::WorkerResult> DemoWindow::startWorkerCalls(int coun
 {
     offload::TaskHandle<offload::WorkerResult> last;
     for (int i = 0; i < count; ++i) {
-        const qint64 limit = 6'000'000 + 3'000'000 * (m_serial % 3);
+        const qint64 limit = qint64((6'000'000 + 3'000'000 * (m_serial % 3)) * m_workScale);
         const QJsonObject args{{QStringLiteral("limit"), limit}, {QStringLiteral("fail"), failing}};
         auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args,
                                       {}, {.name = QStringLiteral("worker primes < %1 #%2").arg(limit).arg(++m_serial)});
@@ -89,7 +89,7 @@ offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)
     offload::TaskHandle<qint64> last;
     for (int i = 0; i < count; ++i) {
         PrimeJob job;
-        job.limit = 6'000'000 + 3'000'000 * (m_serial % 3); // about 1-3 s of one core each
+        job.limit = qint64((6'000'000 + 3'000'000 * (m_serial % 3)) * m_workScale); // 1-3 s of one core each
         job.failAtEnd = failing;
         const QString name = QStringLiteral("primes < %1 #%2").arg(job.limit).arg(++m_serial);
         ++m_counters.started;

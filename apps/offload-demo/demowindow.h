@@ -38,6 +38,8 @@ public:
     const Counters &counters() const { return m_counters; }
     int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }
     offload::LatencyProbe &probe() { return m_probe; }
+    // Scales the size of every task (smoke tests use a small one so sanitizer builds finish).
+    void setWorkScale(double scale) { m_workScale = scale; }
 
 Q_SIGNALS:
     void taskEnded();
@@ -52,6 +54,7 @@ private:
     std::vector<double> m_window;
     Counters m_counters;
     int m_serial = 0;
+    double m_workScale = 1.0;
 };
 
 } // namespace demo

@@ -28,9 +28,11 @@ int main(int argc, char **argv)
     parser.addOption({QStringLiteral("headless"), QStringLiteral("Run a timed load off-screen and print a JSON summary.")});
     parser.addOption({QStringLiteral("seconds"), QStringLiteral("Duration of the headless run (default 5)."), QStringLiteral("N"), QStringLiteral("5")});
     parser.addOption({QStringLiteral("screenshot"), QStringLiteral("Save a PNG of the window at the end."), QStringLiteral("FILE")});
+    parser.addOption({QStringLiteral("work-scale"), QStringLiteral("Scale every task's size (default 1)."), QStringLiteral("F"), QStringLiteral("1")});
     parser.process(app);
 
     demo::DemoWindow window;
+    window.setWorkScale(std::clamp(parser.value(QStringLiteral("work-scale")).toDouble(), 0.001, 100.0));
     window.show();
 
     const QString screenshot = parser.value(QStringLiteral("screenshot"));
