@@ -71,14 +71,7 @@ offload::TaskHandle<offload::WorkerResult> DemoWindow::startWorkerCalls(int coun
         auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args,
                                       {}, {.name = QStringLiteral("worker primes < %1 #%2").arg(limit).arg(++m_serial)});
         ++m_counters.started;
-        call.onFinished([this](const offload::TaskHandle<offload::WorkerResult> &t) {
-            switch (t.state()) {
-            case offload::TaskState::Finished: ++m_counters.finished; break;
-            case offload::TaskState::Failed: ++m_counters.failed; break;
-            default: ++m_counters.cancelled; break;
-            }
-            Q_EMIT taskEnded();
-        });
+        call.onFinished([this](const auto &t) { countEnd(t.state()); });
         last = call;
     }
     return last;
@@ -95,17 +88,20 @@ offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)
         ++m_counters.started;
         auto task = offload::run(this, [job](offload::TaskControl &c) { return countPrimes(c, job); },
                                  {.name = name});
-        task.onFinished([this](const offload::TaskHandle<qint64> &t) {
-            switch (t.state()) {
-            case offload::TaskState::Finished: ++m_counters.finished; break;
-            case offload::TaskState::Failed: ++m_counters.failed; break;
-            default: ++m_counters.cancelled; break;
-            }
-            Q_EMIT taskEnded();
-        });
+        task.onFinished([this](const auto &t) { countEnd(t.state()); });
         last = task;
     }
     return last;
+}
+
+void DemoWindow::countEnd(offload::TaskState state)
+{
+    switch (state) {
+    case offload::TaskState::Finished: ++m_counters.finished; break;
+    case offload::TaskState::Failed: ++m_counters.failed; break;
+    default: ++m_counters.cancelled; break;
+    }
+    Q_EMIT taskEnded();
 }
 
 void DemoWindow::cancelAll()

@@ -46,6 +46,7 @@ Q_SIGNALS:
 
 private:
     void updateLag();
+    void countEnd(offload::TaskState state);
     offload::TaskMonitorWidget *m_monitor;
     QLabel *m_lag;
     QLabel *m_summary;

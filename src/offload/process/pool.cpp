@@ -306,13 +306,21 @@ void PoolImpl::escalateCancel(WorkerProc &w)
         w.termTimer = 0;
         w.expectedExit = true;
         signalGroup(w.pid, SIGTERM);
-        w.killTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index] {
-            auto it = m_workers.find(index);
-            if (it == m_workers.end())
-                return;
-            it->second->killTimer = 0;
-            signalGroup(it->second->pid, SIGKILL);
-        });
+        armKill(w);
+    });
+}
+
+// SIGKILL to the worker's group one grace period from now, unless it is gone by then.
+void PoolImpl::armKill(WorkerProc &w)
+{
+    if (w.killTimer)
+        return;
+    w.killTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index = w.index] {
+        auto it = m_workers.find(index);
+        if (it == m_workers.end())
+            return;
+        it->second->killTimer = 0;
+        signalGroup(it->second->pid, SIGKILL);
     });
 }
 
@@ -507,15 +515,7 @@ void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)
         w->expectedExit = true;
         w->state = WorkerProc::Stopping;
         signalGroup(w->pid, SIGTERM);
-        const int index = i;
-        if (!w->killTimer)
-            w->killTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index] {
-                auto it = m_workers.find(index);
-                if (it != m_workers.end()) {
-                    it->second->killTimer = 0;
-                    signalGroup(it->second->pid, SIGKILL);
-                }
-            });
+        armKill(*w);
     }
     if (m_workers.empty()) {
         auto stopped = std::move(m_stopped);

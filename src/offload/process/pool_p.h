@@ -105,6 +105,8 @@ private:
     void flush(WorkerProc &w);
     void drain(WorkerProc &w);
     void releaseWorker(WorkerProc &w);
+    void detach(CallState &call);
+    void armKill(WorkerProc &w);
     Error crashError(const WorkerProc &w, int code, bool signalled) const;
 
     Supervisor &m_sup;

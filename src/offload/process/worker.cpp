@@ -186,11 +186,7 @@ void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByte
     m_sup.expectAnswer(); // the GUI's next call often follows its result closely
     auto call = std::move(w.outstanding[id]);
     w.outstanding.erase(id);
-    call->worker = nullptr;
-    if (call->timeoutTimer) {
-        m_sup.cancelTimer(call->timeoutTimer);
-        call->timeoutTimer = 0;
-    }
+    detach(*call);
     auto &core = *call->core;
     if (call->cancelling || core.isCancellationRequested()) {
         core.finishCancelled();
@@ -216,6 +212,16 @@ void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByte
     }
     dispatch();
     armIdle(w);
+}
+
+// A call leaves its worker (answered, or the worker died): its timeout no longer applies.
+void PoolImpl::detach(CallState &call)
+{
+    call.worker = nullptr;
+    if (call.timeoutTimer) {
+        m_sup.cancelTimer(call.timeoutTimer);
+        call.timeoutTimer = 0;
+    }
 }
 
 void PoolImpl::onOutput(WorkerProc &w, bool isStderr)
@@ -310,11 +316,7 @@ void PoolImpl::onExit(WorkerProc &w)
         reason = QStringLiteral("exited with code %1").arg(code);
 
     for (const auto &[id, call] : outstanding) {
-        call->worker = nullptr;
-        if (call->timeoutTimer) {
-            m_sup.cancelTimer(call->timeoutTimer);
-            call->timeoutTimer = 0;
-        }
+        detach(*call);
         auto &core = *call->core;
         if (call->cancelling || core.isCancellationRequested()) {
             core.finishCancelled();
