@@ -1,5 +1,9 @@
-// Specification of the output adapters for foreign programs: the SEM progress-tag scanner.
+// Specification of the output adapters for foreign programs: the SEM progress-tag scanner and
+// the PROGRESS-lines scanner.
+#include <offload/process/progresslinescanner.h>
 #include <offload/process/semtagscanner.h>
+
+#include <QJsonObject>
 
 #include <QTest>
 
@@ -21,6 +25,11 @@ private Q_SLOTS:
     void otherMarkupStaysText();
     void unterminatedTagIsFlushedAsTextAtTheEnd();
     void hundredMegabytesWithoutNewlineStayBounded();
+    void progressLinesCompleteAndJsonResult();
+    void progressLinesIgnoreBadValuesAndKeepOtherText();
+    void invalidJsonAfterCompleteIsAnError_data();
+    void invalidJsonAfterCompleteIsAnError();
+    void noCompleteMeansNoResult();
 };
 
 namespace {
@@ -163,6 +172,61 @@ void tst_Adapters::hundredMegabytesWithoutNewlineStayBounded()
     QCOMPARE(outputBytes, qint64(100) << 20);
     QVERIFY(largestChunk <= 64 * 1024); // flushed as it goes, never held whole
     QCOMPARE(scanner.progress().progress.value_or(-1), 0.5);
+}
+
+void tst_Adapters::progressLinesCompleteAndJsonResult()
+{
+    QByteArray output;
+    ProgressLineScanner scanner([&](const QByteArray &t) { output += t; });
+    const QByteArray stream("loading\nPROGRESS 0.25\n  PROGRESS\t0.5  \nworking\nCOMPLETE\n{\"area\": 12.5,\n \"ok\": true}\n");
+    for (char c : stream) // byte by byte
+        scanner.feed(&c, 1);
+    QVERIFY(!scanner.finish());
+    QCOMPARE(scanner.progress().value_or(-1), 0.5);
+    QVERIFY(scanner.isComplete());
+    QCOMPARE(scanner.result().toObject().value(QStringLiteral("area")).toDouble(), 12.5);
+    QCOMPARE(output, QByteArray("loading\nworking\n"));
+}
+
+void tst_Adapters::progressLinesIgnoreBadValuesAndKeepOtherText()
+{
+    QByteArray output;
+    ProgressLineScanner scanner([&](const QByteArray &t) { output += t; });
+    scanner.feed(QByteArray("PROGRESS 0.3\nPROGRESS nan\nPROGRESS 7\nPROGRESS -1\nPROGRESSIVE rock\nCOMPLETED\n"));
+    QVERIFY(!scanner.finish());
+    QCOMPARE(scanner.progress().value_or(-1), 0.3);
+    QVERIFY(!scanner.isComplete());
+    QCOMPARE(output, QByteArray("PROGRESSIVE rock\nCOMPLETED\n"));
+}
+
+void tst_Adapters::invalidJsonAfterCompleteIsAnError_data()
+{
+    QTest::addColumn<QByteArray>("tail");
+    QTest::newRow("garbage") << QByteArray("not json\n");
+    QTest::newRow("two documents") << QByteArray("{} {}\n");
+    QTest::newRow("empty") << QByteArray("\n");
+    QTest::newRow("truncated") << QByteArray("{\"a\": [1, 2");
+}
+
+void tst_Adapters::invalidJsonAfterCompleteIsAnError()
+{
+    QFETCH(QByteArray, tail);
+    ProgressLineScanner scanner;
+    scanner.feed("COMPLETE\n" + tail);
+    const auto error = scanner.finish();
+    QVERIFY(error.has_value());
+    QVERIFY(error->contains(QStringLiteral("COMPLETE")));
+}
+
+void tst_Adapters::noCompleteMeansNoResult()
+{
+    QByteArray output;
+    ProgressLineScanner scanner([&](const QByteArray &t) { output += t; });
+    scanner.feed(QByteArray("PROGRESS 1\npartial line"));
+    QVERIFY(!scanner.finish());
+    QVERIFY(!scanner.isComplete());
+    QVERIFY(scanner.result().isUndefined());
+    QCOMPARE(output, QByteArray("partial line"));
 }
 
 QTEST_GUILESS_MAIN(tst_Adapters)
