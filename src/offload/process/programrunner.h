@@ -1,0 +1,86 @@
+// ProgramRunner: runs existing command-line programs as tasks, several at once.
+#pragma once
+
+#include <offload/core/taskhandle.h>
+#include <offload/process/export.h>
+
+#include <QJsonValue>
+#include <QMap>
+#include <QProcessEnvironment>
+#include <QStringList>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace offload {
+
+namespace detail {
+class RunnerImpl;
+}
+
+// How a program reports progress on stdout.
+enum class ProgressFormat {
+    Auto,  // SEM tags and PROGRESS lines, whichever the program prints
+    Sem,   // Slicer Execution Model <filter-...> tags
+    Lines, // "PROGRESS 0.42" lines, then "COMPLETE" and a JSON result
+    Raw,   // none; all of stdout is the result (binary, e.g. a pickled dict)
+    None,  // none; exit status only
+};
+
+// One run: argv executed directly (never a shell).
+struct ProgramSpec
+{
+    QString program;
+    QStringList arguments;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    QString workingDirectory;
+    QByteArray stdinData;        // written, then stdin is closed
+    ProgressFormat progress = ProgressFormat::Auto;
+    std::chrono::milliseconds timeout{0};        // 0: none; then Failed with kind timeout
+    std::chrono::milliseconds cancelGrace{2000}; // SIGTERM to the group, this long, SIGKILL
+    qint64 outputLimit = 1 << 20; // kept per stream (a ring: the newest bytes), drops counted
+    qint64 rawLimit = qint64(1) << 30; // Raw: the most stdout kept as the result
+    int niceness = 10;
+    QString name;                 // for the monitor; default the program's file name
+};
+
+struct ProgramResult
+{
+    int exitCode = -1;
+    int signal = 0;                  // non-zero if killed by a signal
+    std::chrono::milliseconds elapsed{0};
+    QJsonValue json;                 // Lines: the document after COMPLETE (else Undefined)
+    QByteArray raw;                  // Raw: all of stdout
+    QMap<QString, QString> semResults; // CTK <filter-result name="...">
+    QByteArray stdoutText;           // stdout without progress markup (bounded ring)
+    QByteArray stderrText;           // bounded ring
+    qint64 droppedStdout = 0, droppedStderr = 0;
+};
+
+// Runs programs with at most maxParallel at once (FIFO). Each run is a task: progress from the
+// program's output, output streamed to onOutput, result or structured error (kind exit code,
+// crash, timeout, launch, protocol). A non-zero exit or a signal fails the task with the stderr
+// tail. Cancel or timeout kills the whole process group (grandchildren included): SIGTERM,
+// cancelGrace, SIGKILL; when the program's main process exits, whatever is left of its group
+// is killed too, so no run leaves orphans. Children get PYTHONUNBUFFERED=1 unless set.
+// Thread-safety: every member may be called from any thread; I/O runs on Offload's
+// supervisor thread. Destroying the runner cancels queued runs and kills running ones.
+class OFFLOAD_PROCESS_EXPORT ProgramRunner
+{
+public:
+    explicit ProgramRunner(int maxParallel = 0); // 0: the number of cores
+    ~ProgramRunner();
+    ProgramRunner(const ProgramRunner &) = delete;
+    ProgramRunner &operator=(const ProgramRunner &) = delete;
+
+    TaskHandle<ProgramResult> run(QObject *context, ProgramSpec spec);
+    int maxParallel() const;
+
+private:
+    std::shared_ptr<detail::RunnerImpl> d;
+};
+
+} // namespace offload
+
+Q_DECLARE_METATYPE(offload::ProgramResult)

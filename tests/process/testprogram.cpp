@@ -1,0 +1,83 @@
+// In-tree child program for the program-runner tests: prints progress in the formats real
+// command-line modules use, or misbehaves on request.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+namespace {
+void sleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+}
+
+int main(int argc, char **argv)
+{
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "sem") { // a SEM module: header, progress, a result, ordinary text between
+        std::printf("<filter-start>\n  <filter-name>TestFilter</filter-name>\n"
+                    "  <filter-comment>\"Counting\"</filter-comment>\n</filter-start>\n");
+        for (int i = 1; i <= 10; ++i) {
+            std::printf("step %d\n<filter-progress>%.1f</filter-progress>\n", i, i / 10.0);
+            std::fflush(stdout);
+            sleepMs(2);
+        }
+        std::printf("<filter-result name=\"count\">10</filter-result>\n<filter-end><filter-time>0.02</filter-time></filter-end>\n");
+        return 0;
+    }
+    if (mode == "lines") {
+        std::printf("hello\nPROGRESS 0.5\nPROGRESS 1\nCOMPLETE\n{\"answer\": 42}\n");
+        return 0;
+    }
+    if (mode == "badjson") {
+        std::printf("COMPLETE\nthis is not json\n");
+        return 0;
+    }
+    if (mode == "raw") { // all of stdin, reversed, to stdout
+        std::string in;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(0, buf, sizeof buf)) > 0)
+            in.append(buf, size_t(n));
+        for (auto it = in.rbegin(); it != in.rend(); ++it)
+            std::putchar(*it);
+        return 0;
+    }
+    if (mode == "exit") {
+        std::fprintf(stderr, "something went wrong\n");
+        return argc > 2 ? std::atoi(argv[2]) : 1;
+    }
+    if (mode == "crash") {
+        std::signal(SIGSEGV, SIG_DFL);
+        std::raise(SIGSEGV);
+    }
+    if (mode == "flood") { // megabytes without a newline
+        const int mib = argc > 2 ? std::atoi(argv[2]) : 100;
+        std::string chunk(1 << 20, 'x');
+        for (int i = 0; i < mib; ++i)
+            std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+        return 0;
+    }
+    if (mode == "grandchild") { // the work runs in a grandchild that prints progress forever
+        const pid_t child = ::fork();
+        if (child == 0) {
+            for (int i = 0;; ++i) {
+                std::printf("<filter-progress>%.3f</filter-progress>\n", (i % 1000) / 1000.0);
+                std::fflush(stdout);
+                sleepMs(5);
+            }
+        }
+        std::fprintf(stderr, "grandchild %d\n", int(child));
+        std::fflush(stderr);
+        sleepMs(60'000);
+        return 0;
+    }
+    if (mode == "sleep") {
+        sleepMs(argc > 2 ? std::atoi(argv[2]) : 60'000);
+        return 0;
+    }
+    std::fprintf(stderr, "usage: testprogram sem|lines|badjson|raw|exit N|crash|flood MIB|grandchild|sleep MS\n");
+    return 2;
+}

@@ -1,0 +1,211 @@
+// Specification of running foreign programs as tasks: progress formats, results, exit codes,
+// crashes, launch errors, bounded output, cancellation of a whole process tree, timeouts and
+// the parallel queue.
+#include <offload/process/programrunner.h>
+
+#include "../common/testsupport.h"
+#include "processtestsupport.h"
+
+#include <QJsonObject>
+#include <QTest>
+
+using namespace offload;
+using namespace std::chrono_literals;
+
+namespace {
+ProgramSpec program(const QStringList &args, ProgressFormat format = ProgressFormat::Auto)
+{
+    ProgramSpec s;
+    s.program = binPath("testprogram");
+    s.arguments = args;
+    s.progress = format;
+    s.cancelGrace = 300ms;
+    return s;
+}
+} // namespace
+
+class tst_ProgramRunner : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void semModuleReportsProgressNameAndResults();
+    void progressLinesGiveAJsonResult();
+    void autoDetectsBothFormats();
+    void rawModeSendsStdinAndReturnsStdout();
+    void nonZeroExitFailsWithCodeAndStderrTail();
+    void signalFailsWithKindCrash();
+    void missingProgramIsALaunchError();
+    void invalidJsonAfterCompleteIsAProtocolError();
+    void hundredMegabytesWithoutNewlineStayBounded();
+    void cancelKillsWholeProcessTree();
+    void timeoutFailsWithKindTimeout();
+    void queueRunsAtMostMaxParallelAndCancelsQueuedRuns();
+};
+
+void tst_ProgramRunner::semModuleReportsProgressNameAndResults()
+{
+    ProgramRunner runner;
+    QObject context;
+    QByteArray output;
+    Progress last;
+    auto run = runner.run(&context, program({QStringLiteral("sem")}, ProgressFormat::Sem));
+    run.onOutput([&](const OutputChunk &c) { output += c.data; });
+    run.onProgress([&](const Progress &p) { last = p; });
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    QTRY_COMPARE_WITH_TIMEOUT(last.fraction(), 1.0, 10000);
+    QCOMPARE(last.stage.name, QStringLiteral("TestFilter"));
+    QCOMPARE(last.text, QStringLiteral("Counting"));
+    const ProgramResult r = run.result();
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.semResults.value(QStringLiteral("count")), QStringLiteral("10"));
+    QVERIFY(r.stdoutText.startsWith("step 1\n"));
+    QVERIFY(!r.stdoutText.contains("filter-"));
+    QTRY_VERIFY_WITH_TIMEOUT(output.contains("step 10"), 10000);
+    QCOMPARE(run.kind(), QStringLiteral("program"));
+}
+
+void tst_ProgramRunner::progressLinesGiveAJsonResult()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("lines")}, ProgressFormat::Lines));
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    QCOMPARE(run.result().json.toObject().value(QStringLiteral("answer")).toInt(), 42);
+    QCOMPARE(run.result().stdoutText, QByteArray("hello\n"));
+    QCOMPARE(run.progress().fraction(), 1.0);
+}
+
+void tst_ProgramRunner::autoDetectsBothFormats()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto sem = runner.run(&context, program({QStringLiteral("sem")}));
+    auto lines = runner.run(&context, program({QStringLiteral("lines")}));
+    QVERIFY(sem.waitForFinished(10s) && lines.waitForFinished(10s));
+    QCOMPARE(sem.result().semResults.value(QStringLiteral("count")), QStringLiteral("10"));
+    QCOMPARE(lines.result().json.toObject().value(QStringLiteral("answer")).toInt(), 42);
+}
+
+void tst_ProgramRunner::rawModeSendsStdinAndReturnsStdout()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto spec = program({QStringLiteral("raw")}, ProgressFormat::Raw);
+    spec.stdinData = QByteArray("\x01\x02\x03 pickled", 10);
+    auto run = runner.run(&context, spec);
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    QCOMPARE(run.result().raw, QByteArray("elkcip \x03\x02\x01", 10)); // the first 10 bytes, reversed
+}
+
+void tst_ProgramRunner::nonZeroExitFailsWithCodeAndStderrTail()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("exit"), QStringLiteral("3")}));
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Failed);
+    QCOMPARE(run.error().kind, ErrorKind::ExitCode);
+    QCOMPARE(run.error().exitCode.value_or(-1), 3);
+    QVERIFY(run.error().stderrTail.contains("something went wrong"));
+}
+
+void tst_ProgramRunner::signalFailsWithKindCrash()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("crash")}));
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.error().kind, ErrorKind::Crash);
+    QCOMPARE(run.error().signal.value_or(-1), SIGSEGV);
+}
+
+void tst_ProgramRunner::missingProgramIsALaunchError()
+{
+    ProgramRunner runner;
+    QObject context;
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/nonexistent/module");
+    auto run = runner.run(&context, spec);
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.error().kind, ErrorKind::Launch);
+    QVERIFY(run.error().message.contains(QStringLiteral("/nonexistent/module")));
+}
+
+void tst_ProgramRunner::invalidJsonAfterCompleteIsAProtocolError()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("badjson")}, ProgressFormat::Lines));
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.error().kind, ErrorKind::Protocol);
+}
+
+void tst_ProgramRunner::hundredMegabytesWithoutNewlineStayBounded()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("flood"), QStringLiteral("100")}));
+    QVERIFY(run.waitForFinished(60s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    const ProgramResult r = run.result();
+    QCOMPARE(r.stdoutText.size(), qsizetype(1 << 20)); // the newest 1 MiB is kept
+    QCOMPARE(r.droppedStdout, (qint64(100) << 20) - (1 << 20));
+}
+
+void tst_ProgramRunner::cancelKillsWholeProcessTree()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("grandchild")}));
+    QByteArray err;
+    run.onOutput([&](const OutputChunk &c) {
+        if (c.stream == OutputChunk::Stderr)
+            err += c.data;
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(err.contains("grandchild"), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(run.progress().fraction() > 0, 10000);
+    const qint64 grandchild = err.mid(err.indexOf("grandchild ") + 11).trimmed().toLongLong();
+    QVERIFY(processExists(grandchild));
+    run.cancel();
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Cancelled);
+    const qint64 valueAtEnd = run.progress().value;
+    QTest::qWait(50); // nothing more may arrive after the end
+    QCOMPARE(run.progress().value, valueAtEnd);
+    QTRY_VERIFY_WITH_TIMEOUT(!processExists(grandchild), 10000);
+}
+
+void tst_ProgramRunner::timeoutFailsWithKindTimeout()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto spec = program({QStringLiteral("sleep"), QStringLiteral("60000")});
+    spec.timeout = 200ms;
+    auto run = runner.run(&context, spec);
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.error().kind, ErrorKind::Timeout);
+}
+
+void tst_ProgramRunner::queueRunsAtMostMaxParallelAndCancelsQueuedRuns()
+{
+    ProgramRunner runner(2);
+    QObject context;
+    std::vector<TaskHandle<ProgramResult>> runs;
+    for (int i = 0; i < 4; ++i)
+        runs.push_back(runner.run(&context, program({QStringLiteral("sleep"), QStringLiteral("300")})));
+    QTRY_COMPARE_WITH_TIMEOUT(runs[1].state(), TaskState::Running, 10000);
+    QCOMPARE(runs[2].state(), TaskState::Queued);
+    QCOMPARE(runs[3].state(), TaskState::Queued);
+    runs[3].cancel();
+    QCOMPARE(runs[3].state(), TaskState::Cancelled);
+    for (int i = 0; i < 3; ++i) {
+        QVERIFY(runs[size_t(i)].waitForFinished(10s));
+        QCOMPARE(runs[size_t(i)].state(), TaskState::Finished);
+    }
+}
+
+QTEST_GUILESS_MAIN(tst_ProgramRunner)
+#include "tst_programrunner.moc"
