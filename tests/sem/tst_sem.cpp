@@ -1,0 +1,156 @@
+// Specification of the Slicer Execution Model description parser.
+#include <offload/sem/semdescription.h>
+
+#include <QTest>
+
+using namespace offload::sem;
+
+namespace {
+QByteArray module(const QByteArray &parameters)
+{
+    return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<executable>\n<title>T</title>\n<parameters>\n<label>P</label>\n"
+            + parameters + "</parameters>\n</executable>\n";
+}
+} // namespace
+
+class tst_Sem : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void fullDescriptionWithEveryParameterType();
+    void flagsWithOrWithoutDashesAndAliases();
+    void bannerBeforeTheXmlIsSkipped();
+    void invalidXmlReportsLineAndColumn();
+    void unknownElementsAreIgnoredWithAWarning();
+    void badDescriptions_data();
+    void badDescriptions();
+};
+
+void tst_Sem::fullDescriptionWithEveryParameterType()
+{
+    QByteArray params;
+    const QStringList tags{QStringLiteral("integer"), QStringLiteral("float"), QStringLiteral("double"), QStringLiteral("boolean"),
+                           QStringLiteral("string"), QStringLiteral("integer-vector"), QStringLiteral("float-vector"),
+                           QStringLiteral("double-vector"), QStringLiteral("string-vector"), QStringLiteral("point"),
+                           QStringLiteral("point-vector"), QStringLiteral("pointfile"), QStringLiteral("region"),
+                           QStringLiteral("region-vector"), QStringLiteral("file"), QStringLiteral("directory"),
+                           QStringLiteral("image"), QStringLiteral("geometry"), QStringLiteral("transform"),
+                           QStringLiteral("table"), QStringLiteral("measurement")};
+    for (const QString &t : tags)
+        params += QStringLiteral("<%1><name>p_%2</name><longflag>%2</longflag></%1>\n").arg(t, QString(t).replace(QLatin1Char('-'), QLatin1Char('_'))).toUtf8();
+    for (const char *e : {"integer-enumeration", "float-enumeration", "double-enumeration", "string-enumeration"})
+        params += QStringLiteral("<%1><name>e_%2</name><flag>e%3</flag><element>1</element><element>2</element></%1>\n")
+                          .arg(QLatin1String(e), QString::fromLatin1(e).left(3), QString::number(qHash(QLatin1String(e)) % 100)).toUtf8();
+    const QByteArray xml = "<?xml version=\"1.0\"?>\n<executable>\n<category>Filtering</category><title>Everything</title>"
+                           "<description>All types</description><version>1.2</version><documentation-url>http://x</documentation-url>"
+                           "<license>BSD</license><contributor>Me</contributor><acknowledgements>You</acknowledgements>\n"
+                           "<parameters>\n<label>All</label>\n" + params + "</parameters>\n"
+                           "<parameters advanced=\"true\">\n<label>IO</label><description>In and out</description>\n"
+                           "<image type=\"label\" fileExtensions=\".nrrd, .nii\" reference=\"input\" hidden=\"true\">"
+                           "<name>input</name><label>Input</label><channel>input</channel><index>0</index><description>d</description></image>\n"
+                           "<double><name>sigma</name><longflag>--sigma</longflag><default>1.5</default>"
+                           "<constraints><minimum>0</minimum><maximum>10</maximum><step>0.5</step></constraints></double>\n"
+                           "<point multiple=\"true\" coordinateSystem=\"ras\"><name>seeds</name><longflag>seeds</longflag></point>\n"
+                           "<string><name>report</name><channel>output</channel></string>\n"
+                           "</parameters>\n</executable>\n";
+    const ParseResult r = parseDescription(xml);
+    QVERIFY2(r.ok(), qPrintable(QStringLiteral("%1 at %2:%3").arg(r.error).arg(r.line).arg(r.column)));
+    const Description &d = *r.description;
+    QCOMPARE(d.title, QStringLiteral("Everything"));
+    QCOMPARE(d.category, QStringLiteral("Filtering"));
+    QCOMPARE(d.version, QStringLiteral("1.2"));
+    QCOMPARE(d.groups.size(), size_t(2));
+    QCOMPARE(int(d.groups[0].parameters.size()), tags.size() + 4);
+    for (const QString &t : tags)
+        QCOMPARE(d.parameter(QStringLiteral("p_") + QString(t).replace(QLatin1Char('-'), QLatin1Char('_')))->tag, t);
+    QVERIFY(d.parameter(QStringLiteral("p_integer_vector"))->isVector());
+    QCOMPARE(d.parameter(QStringLiteral("e_str"))->elements, (QStringList{QStringLiteral("1"), QStringLiteral("2")}));
+    QVERIFY(d.parameter(QStringLiteral("e_str"))->isEnumeration());
+
+    const Parameter *in = d.parameter(QStringLiteral("input"));
+    QVERIFY(in->advanced && in->hidden);
+    QCOMPARE(in->index.value_or(-1), 0);
+    QCOMPARE(in->channel, QStringLiteral("input"));
+    QCOMPARE(in->type, QStringLiteral("label"));
+    QCOMPARE(in->reference, QStringLiteral("input"));
+    QCOMPARE(in->fileExtensions, (QStringList{QStringLiteral(".nrrd"), QStringLiteral(".nii")}));
+    const Parameter *sigma = d.parameter(QStringLiteral("sigma"));
+    QCOMPARE(sigma->longflag, QStringLiteral("sigma"));
+    QCOMPARE(sigma->defaultValue, QStringLiteral("1.5"));
+    QCOMPARE(sigma->minimum.value_or(-1), 0.0);
+    QCOMPARE(sigma->maximum.value_or(-1), 10.0);
+    QCOMPARE(sigma->step.value_or(-1), 0.5);
+    const Parameter *seeds = d.parameter(QStringLiteral("seeds"));
+    QVERIFY(seeds->multiple);
+    QCOMPARE(seeds->coordinateSystem, QStringLiteral("ras"));
+    QVERIFY(d.parameter(QStringLiteral("report"))->isReturnParameter());
+    QVERIFY(!sigma->isReturnParameter());
+    QVERIFY(d.warnings.isEmpty());
+}
+
+void tst_Sem::flagsWithOrWithoutDashesAndAliases()
+{
+    const ParseResult r = parseDescription(module(
+            "<integer><name>a</name><flag alias=\"-x,y\">-a</flag><longflag deprecatedalias=\"--old\">--alpha</longflag></integer>\n"
+            "<integer><name>b</name><flag>b</flag><longflag>beta</longflag></integer>\n"));
+    QVERIFY(r.ok());
+    const Parameter *a = r.description->parameter(QStringLiteral("a"));
+    QCOMPARE(a->flag, QStringLiteral("a"));
+    QCOMPARE(a->longflag, QStringLiteral("alpha"));
+    QCOMPARE(a->flagAliases, (QStringList{QStringLiteral("x"), QStringLiteral("y")}));
+    QCOMPARE(a->longflagAliases, QStringList{QStringLiteral("old")});
+    QCOMPARE(r.description->parameter(QStringLiteral("b"))->longflag, QStringLiteral("beta"));
+}
+
+void tst_Sem::bannerBeforeTheXmlIsSkipped()
+{
+    const ParseResult r = parseDescription("Loading plugins...\nwarning: something\n" + module("<integer><name>n</name><index>0</index></integer>\n"));
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QVERIFY(r.description->parameter(QStringLiteral("n")));
+}
+
+void tst_Sem::invalidXmlReportsLineAndColumn()
+{
+    const ParseResult r = parseDescription("banner\n<?xml version=\"1.0\"?>\n<executable>\n<parameters>\n<integer><name>n</name>\n</parameters>\n</executable>\n");
+    QVERIFY(!r.ok());
+    QVERIFY(!r.error.isEmpty());
+    QCOMPARE(r.line, qint64(6)); // line in the text as given, banner included
+    QVERIFY(r.column > 0);
+}
+
+void tst_Sem::unknownElementsAreIgnoredWithAWarning()
+{
+    const ParseResult r = parseDescription(module("<integer><name>n</name><index>0</index><fancy>1</fancy></integer>\n<widget/>\n"));
+    QVERIFY(r.ok());
+    QCOMPARE(r.description->warnings.size(), 2);
+    QVERIFY(r.description->warnings.at(0).contains(QStringLiteral("fancy")));
+}
+
+void tst_Sem::badDescriptions_data()
+{
+    QTest::addColumn<QByteArray>("xml");
+    QTest::addColumn<QString>("error");
+    QTest::newRow("missing name") << module("<integer><flag>n</flag></integer>\n") << "has no <name>";
+    QTest::newRow("duplicate name") << module("<integer><name>n</name></integer>\n<double><name>n</name></double>\n") << "duplicate parameter name 'n'";
+    QTest::newRow("constraint not a number") << module("<integer><name>n</name><constraints><minimum>low</minimum></constraints></integer>\n") << "is not a number";
+    QTest::newRow("minimum above maximum") << module("<integer><name>n</name><constraints><minimum>5</minimum><maximum>1</maximum></constraints></integer>\n") << "greater than maximum";
+    QTest::newRow("zero step") << module("<double><name>n</name><constraints><step>0</step></constraints></double>\n") << "step must be positive";
+    QTest::newRow("enumeration without elements") << module("<string-enumeration><name>e</name></string-enumeration>\n") << "has no <element>";
+    QTest::newRow("bad index") << module("<integer><name>n</name><index>-1</index></integer>\n") << "<index>";
+    QTest::newRow("not a module") << QByteArray("<?xml version=\"1.0\"?><html/>") << "not <executable>";
+    QTest::newRow("no xml at all") << QByteArray("usage: module [options]\n") << "no XML description";
+    QTest::newRow("garbage") << QByteArray("<?xml version=\"1.0\"?>\n<executable><<<") << "";
+}
+
+void tst_Sem::badDescriptions()
+{
+    QFETCH(QByteArray, xml);
+    QFETCH(QString, error);
+    const ParseResult r = parseDescription(xml);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error.contains(error), qPrintable(r.error));
+    QVERIFY(r.line > 0);
+}
+
+QTEST_GUILESS_MAIN(tst_Sem)
+#include "tst_sem.moc"
