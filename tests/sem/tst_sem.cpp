@@ -1,4 +1,5 @@
 // Specification of the Slicer Execution Model description parser.
+#include <offload/sem/commandline.h>
 #include <offload/sem/semdescription.h>
 
 #include <QTest>
@@ -24,7 +25,33 @@ private Q_SLOTS:
     void unknownElementsAreIgnoredWithAWarning();
     void badDescriptions_data();
     void badDescriptions();
+    void commandLineFromTypedValues();
+    void commandLineRejectsBadValues_data();
+    void commandLineRejectsBadValues();
+    void returnParametersAreTypedAndTolerant();
 };
+
+namespace {
+Description blurModule()
+{
+    const ParseResult r = parseDescription(module(
+            "<image><name>input</name><channel>input</channel><index>0</index></image>\n"
+            "<image><name>output</name><channel>output</channel><index>1</index></image>\n"
+            "<double><name>sigma</name><longflag>sigma</longflag><default>1</default>"
+            "<constraints><minimum>0</minimum><maximum>10</maximum></constraints></double>\n"
+            "<integer-vector><name>radius</name><flag>r</flag></integer-vector>\n"
+            "<boolean><name>verbose</name><longflag>verbose</longflag><default>false</default></boolean>\n"
+            "<string-enumeration><name>mode</name><longflag>mode</longflag><default>fast</default>"
+            "<element>fast</element><element>exact</element></string-enumeration>\n"
+            "<point multiple=\"true\"><name>seed</name><longflag>seed</longflag></point>\n"
+            "<double><name>volume</name><channel>output</channel></double>\n"
+            "<integer-vector><name>counts</name><channel>output</channel></integer-vector>\n"
+            "<boolean><name>converged</name><channel>output</channel></boolean>\n"
+            "<string><name>label</name><channel>output</channel></string>\n"));
+    Q_ASSERT(r.ok());
+    return *r.description;
+}
+} // namespace
 
 void tst_Sem::fullDescriptionWithEveryParameterType()
 {
@@ -150,6 +177,73 @@ void tst_Sem::badDescriptions()
     QVERIFY(!r.ok());
     QVERIFY2(r.error.contains(error), qPrintable(r.error));
     QVERIFY(r.line > 0);
+}
+
+void tst_Sem::commandLineFromTypedValues()
+{
+    const Description d = blurModule();
+    const QVariantMap values{{QStringLiteral("input"), QStringLiteral("in.nrrd")},
+                             {QStringLiteral("output"), QStringLiteral("out.nrrd")},
+                             {QStringLiteral("sigma"), 2.5},
+                             {QStringLiteral("radius"), QVariantList{1, 2, 3}},
+                             {QStringLiteral("verbose"), true},
+                             {QStringLiteral("seed"), QStringList{QStringLiteral("1,2,3"), QStringLiteral("4,5,6")}}};
+    const CommandLine cl = buildCommandLine(d, values, QStringLiteral("/tmp/ret.txt"));
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    const QStringList expected{QStringLiteral("--sigma"), QStringLiteral("2.5"), QStringLiteral("-r"), QStringLiteral("1,2,3"),
+                               QStringLiteral("--verbose"), QStringLiteral("--mode"), QStringLiteral("fast"),
+                               QStringLiteral("--seed"), QStringLiteral("1,2,3"), QStringLiteral("--seed"), QStringLiteral("4,5,6"),
+                               QStringLiteral("--returnparameterfile"), QStringLiteral("/tmp/ret.txt"),
+                               QStringLiteral("in.nrrd"), QStringLiteral("out.nrrd")};
+    QCOMPARE(cl.arguments, expected);
+}
+
+void tst_Sem::commandLineRejectsBadValues_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QVariant>("value");
+    QTest::addColumn<QString>("error");
+    QTest::newRow("not a number") << "sigma" << QVariant(QStringLiteral("wide")) << "expects a double";
+    QTest::newRow("below minimum") << "sigma" << QVariant(-1) << "below the minimum";
+    QTest::newRow("above maximum") << "sigma" << QVariant(11) << "above the maximum";
+    QTest::newRow("not in enumeration") << "mode" << QVariant(QStringLiteral("slow")) << "is not one of fast, exact";
+    QTest::newRow("vector element") << "radius" << QVariant(QStringLiteral("1,x")) << "expects an integer";
+    QTest::newRow("boolean") << "verbose" << QVariant(QStringLiteral("maybe")) << "expects true or false";
+    QTest::newRow("unknown name") << "sigmaa" << QVariant(1) << "unknown parameter 'sigmaa'";
+}
+
+void tst_Sem::commandLineRejectsBadValues()
+{
+    QFETCH(QString, name);
+    QFETCH(QVariant, value);
+    QFETCH(QString, error);
+    QVariantMap values{{QStringLiteral("input"), QStringLiteral("a")}, {QStringLiteral("output"), QStringLiteral("b")}};
+    values.insert(name, value);
+    const CommandLine cl = buildCommandLine(blurModule(), values);
+    QVERIFY(!cl.ok());
+    QVERIFY2(cl.error.contains(error), qPrintable(cl.error));
+
+    const CommandLine missing = buildCommandLine(blurModule(), {{QStringLiteral("input"), QStringLiteral("a")}});
+    QVERIFY(missing.error.contains(QStringLiteral("'output'")));
+}
+
+void tst_Sem::returnParametersAreTypedAndTolerant()
+{
+    const ReturnValues r = parseReturnParameters(
+            "volume = 12.5\ncounts=1, 2,3\nconverged = true\nlabel = a = b\nmystery = 7\nno equals sign\n"
+            "volume2 =\n\n",
+            blurModule());
+    QCOMPARE(r.values.value(QStringLiteral("volume")).toDouble(), 12.5);
+    QCOMPARE(r.values.value(QStringLiteral("counts")).toList(), (QVariantList{1LL, 2LL, 3LL}));
+    QCOMPARE(r.values.value(QStringLiteral("converged")).toBool(), true);
+    QCOMPARE(r.values.value(QStringLiteral("label")).toString(), QStringLiteral("a = b")); // split at the first '='
+    QVERIFY(!r.values.contains(QStringLiteral("mystery")));
+    QCOMPARE(r.warnings.size(), 3); // mystery, no '=', volume2 (unknown)
+
+    const ReturnValues bad = parseReturnParameters("volume = lots\nlabel =\n", blurModule());
+    QCOMPARE(bad.values.value(QStringLiteral("volume")).toString(), QStringLiteral("lots")); // kept as text
+    QCOMPARE(bad.values.value(QStringLiteral("label")).toString(), QString()); // empty allowed
+    QCOMPARE(bad.warnings.size(), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_Sem)

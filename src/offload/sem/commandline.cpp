@@ -1,0 +1,170 @@
+#include <offload/sem/commandline.h>
+
+#include <algorithm>
+#include <map>
+
+namespace offload::sem {
+
+namespace {
+
+QString baseType(const Parameter &p)
+{
+    QString t = p.tag;
+    t.remove(QLatin1String("-vector")).remove(QLatin1String("-enumeration"));
+    return t;
+}
+
+QStringList asList(const QVariant &v)
+{
+    if (v.typeId() == QMetaType::QVariantList || v.typeId() == QMetaType::QStringList) {
+        QStringList out;
+        for (const QVariant &e : v.toList())
+            out << e.toString();
+        return out;
+    }
+    return v.toString().split(QLatin1Char(','), Qt::SkipEmptyParts);
+}
+
+// Checks one scalar value of p's base type; returns an error or empty.
+QString checkScalar(const Parameter &p, const QString &value)
+{
+    const QString type = baseType(p);
+    bool ok = true;
+    double number = 0;
+    if (type == QLatin1String("integer"))
+        number = double(value.trimmed().toLongLong(&ok));
+    else if (type == QLatin1String("float") || type == QLatin1String("double"))
+        number = value.trimmed().toDouble(&ok);
+    else
+        return {};
+    if (!ok)
+        return QStringLiteral("parameter '%1' expects %2 %3, got '%4'")
+                .arg(p.name, type == QLatin1String("integer") ? QStringLiteral("an") : QStringLiteral("a"), type, value);
+    if (p.minimum && number < *p.minimum)
+        return QStringLiteral("parameter '%1': %2 is below the minimum %3").arg(p.name, value).arg(*p.minimum);
+    if (p.maximum && number > *p.maximum)
+        return QStringLiteral("parameter '%1': %2 is above the maximum %3").arg(p.name, value).arg(*p.maximum);
+    return {};
+}
+
+QString flagOf(const Parameter &p)
+{
+    if (!p.longflag.isEmpty())
+        return QStringLiteral("--") + p.longflag;
+    if (!p.flag.isEmpty())
+        return QStringLiteral("-") + p.flag;
+    return {};
+}
+
+} // namespace
+
+CommandLine buildCommandLine(const Description &description, const QVariantMap &values,
+                             const QString &returnParameterFile)
+{
+    CommandLine out;
+    for (auto it = values.begin(); it != values.end(); ++it) {
+        if (!description.parameter(it.key()))
+            return {{}, QStringLiteral("unknown parameter '%1'").arg(it.key())};
+    }
+    std::map<int, QString> positional;
+    bool hasReturn = false;
+    for (const Parameter *p : description.parameters()) {
+        if (p->isReturnParameter()) {
+            hasReturn = true;
+            continue;
+        }
+        const bool given = values.contains(p->name);
+        QVariant value = given ? values.value(p->name) : QVariant(p->defaultValue);
+        if (!given && p->defaultValue.isEmpty()) {
+            if (p->index)
+                return {{}, QStringLiteral("missing value for the required parameter '%1' (index %2)").arg(p->name).arg(*p->index)};
+            continue;
+        }
+        if (p->tag == QLatin1String("boolean")) {
+            const QString s = value.toString().trimmed().toLower();
+            if (value.typeId() != QMetaType::Bool && s != QLatin1String("true") && s != QLatin1String("false"))
+                return {{}, QStringLiteral("parameter '%1' expects true or false, got '%2'").arg(p->name, value.toString())};
+            if ((value.typeId() == QMetaType::Bool ? value.toBool() : s == QLatin1String("true")) && !flagOf(*p).isEmpty())
+                out.arguments << flagOf(*p);
+            continue;
+        }
+        QStringList items = (p->isVector() || p->multiple) ? asList(value) : QStringList{value.toString()};
+        for (const QString &item : items) {
+            if (const QString e = checkScalar(*p, item); !e.isEmpty())
+                return {{}, e};
+            if (p->isEnumeration() && !p->elements.contains(item.trimmed()))
+                return {{}, QStringLiteral("parameter '%1': '%2' is not one of %3").arg(p->name, item, p->elements.join(QStringLiteral(", ")))};
+        }
+        if (p->index) {
+            positional[*p->index] = items.join(QLatin1Char(','));
+            continue;
+        }
+        const QString flag = flagOf(*p);
+        if (flag.isEmpty())
+            continue; // an output without flag or index that is not a return parameter: nothing to pass
+        if (p->multiple) {
+            for (const QString &item : items)
+                out.arguments << flag << item;
+        } else {
+            out.arguments << flag << items.join(QLatin1Char(','));
+        }
+    }
+    if (hasReturn && !returnParameterFile.isEmpty())
+        out.arguments << QStringLiteral("--returnparameterfile") << returnParameterFile;
+    for (const auto &[index, value] : positional)
+        out.arguments << value;
+    return out;
+}
+
+ReturnValues parseReturnParameters(const QByteArray &text, const Description &description)
+{
+    ReturnValues out;
+    int lineNumber = 0;
+    for (const QByteArray &raw : text.split('\n')) {
+        ++lineNumber;
+        const QByteArray line = raw.trimmed();
+        if (line.isEmpty())
+            continue;
+        const qsizetype eq = line.indexOf('=');
+        if (eq < 0) {
+            out.warnings << QStringLiteral("line %1: no '=' in '%2'").arg(lineNumber).arg(QString::fromUtf8(line.left(80)));
+            continue;
+        }
+        const QString name = QString::fromUtf8(line.left(eq).trimmed());
+        const QString value = QString::fromUtf8(line.mid(eq + 1).trimmed());
+        const Parameter *p = description.parameter(name);
+        if (!p) {
+            out.warnings << QStringLiteral("line %1: unknown return parameter '%2' ignored").arg(lineNumber).arg(name);
+            continue;
+        }
+        const QString type = baseType(*p);
+        if (value.isEmpty()) {
+            out.values.insert(name, QString());
+            continue;
+        }
+        QVariantList typed;
+        const QStringList items = p->isVector() ? value.split(QLatin1Char(','), Qt::SkipEmptyParts) : QStringList{value};
+        bool bad = false;
+        for (const QString &item : items) {
+            bool ok = true;
+            if (type == QLatin1String("integer"))
+                typed << item.trimmed().toLongLong(&ok);
+            else if (type == QLatin1String("float") || type == QLatin1String("double"))
+                typed << item.trimmed().toDouble(&ok);
+            else if (type == QLatin1String("boolean"))
+                typed << (item.trimmed().compare(QLatin1String("true"), Qt::CaseInsensitive) == 0);
+            else
+                typed << item.trimmed();
+            bad |= !ok;
+        }
+        if (bad) {
+            out.warnings << QStringLiteral("line %1: '%2' is not a valid %3 for '%4'; kept as text").arg(lineNumber).arg(value, type, name);
+            out.values.insert(name, value);
+            continue;
+        }
+        out.values.insert(name, p->isVector() ? QVariant(typed) : typed.value(0));
+    }
+    return out;
+}
+
+} // namespace offload::sem

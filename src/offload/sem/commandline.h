@@ -1,0 +1,37 @@
+// Building a module's command line from typed values, and reading its return parameters.
+#pragma once
+
+#include <offload/sem/semdescription.h>
+
+#include <QVariant>
+
+namespace offload::sem {
+
+struct CommandLine
+{
+    QStringList arguments; // argv after the program
+    QString error;         // empty when the values are valid
+    bool ok() const { return error.isEmpty(); }
+};
+
+// Validates values (by parameter name) against the description and builds the arguments:
+// flagged parameters as "--longflag value" (or "-f value"), booleans as a bare flag when true,
+// vectors comma-joined, `multiple` parameters repeated, then index parameters in index order.
+// A parameter without a value uses its default. Errors name the parameter: an unknown name, a
+// value of the wrong type, one outside the constraints or the enumeration, a missing value for
+// an index parameter. If the module has return parameters and returnParameterFile is given,
+// "--returnparameterfile <file>" is added.
+OFFLOAD_SEM_EXPORT CommandLine buildCommandLine(const Description &description, const QVariantMap &values,
+                                                const QString &returnParameterFile = {});
+
+struct ReturnValues
+{
+    QVariantMap values;   // typed by the description: qlonglong, double, bool, QString, QVariantList
+    QStringList warnings; // unknown names, lines without '=', values of the wrong type
+};
+
+// Parses a --returnparameterfile: "name = value" lines, split at the first '=', trimmed;
+// unknown names are ignored (with a warning) and empty values allowed.
+OFFLOAD_SEM_EXPORT ReturnValues parseReturnParameters(const QByteArray &text, const Description &description);
+
+} // namespace offload::sem
