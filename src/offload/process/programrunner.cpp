@@ -3,6 +3,7 @@
 #include <offload/process/progresslinescanner.h>
 #include <offload/process/semtagscanner.h>
 
+#include "io_p.h"
 #include "logring_p.h"
 #include "spawn_p.h"
 #include "supervisor_p.h"
@@ -216,18 +217,7 @@ private:
 
     void readStdout(Run &run)
     {
-        char buf[65536];
-        for (int rounds = 0; rounds < 16; ++rounds) {
-            const ssize_t n = ::read(run.outFd, buf, sizeof buf);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                if (n == 0 && run.wOut) {
-                    sup().unwatch(run.wOut);
-                    run.wOut = 0;
-                }
-                return;
-            }
+        const auto result = readAvailable(run.outFd, [&](const char *buf, ssize_t n) {
             switch (run.spec.progress) {
             case ProgressFormat::Sem:
             case ProgressFormat::Auto: run.sem->feed(buf, n); break;
@@ -244,26 +234,28 @@ private:
                 break;
             }
             updateProgress(run);
-        }
+            return true;
+        });
+        if (result == ReadResult::Eof)
+            unwatch(run.wOut);
     }
 
     void readStderr(Run &run)
     {
-        char buf[65536];
-        for (int rounds = 0; rounds < 16; ++rounds) {
-            const ssize_t n = ::read(run.errFd, buf, sizeof buf);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                if (n == 0 && run.wErr) {
-                    sup().unwatch(run.wErr);
-                    run.wErr = 0;
-                }
-                return;
-            }
+        const auto result = readAvailable(run.errFd, [&](const char *buf, ssize_t n) {
             run.err.append(buf, n);
             run.core->appendOutput(OutputChunk::Stderr, QByteArray(buf, n));
-        }
+            return true;
+        });
+        if (result == ReadResult::Eof)
+            unwatch(run.wErr);
+    }
+
+    void unwatch(uint64_t &token)
+    {
+        if (token)
+            sup().unwatch(token);
+        token = 0;
     }
 
     void writeStdin(Run &run)
@@ -281,10 +273,7 @@ private:
                 return; // EPOLLOUT will call again
             break; // EPIPE: the program does not read stdin
         }
-        if (run.wIn) {
-            sup().unwatch(run.wIn);
-            run.wIn = 0;
-        }
+        unwatch(run.wIn);
         ::close(run.inFd); // all written: EOF is the end of the input
         run.inFd = -1;
     }
@@ -331,8 +320,7 @@ private:
             if (*t)
                 sup().cancelTimer(*t);
         for (uint64_t *w : {&run.wPid, &run.wIn, &run.wOut, &run.wErr})
-            if (*w)
-                sup().unwatch(*w);
+            unwatch(*w);
         for (int fd : {run.pidfd, run.inFd, run.outFd, run.errFd})
             if (fd >= 0)
                 ::close(fd);

@@ -1,5 +1,6 @@
 // The pool's per-process I/O on the supervisor thread: frames in and out, stdout/stderr
 // capture, and what a worker's exit means for its calls.
+#include "io_p.h"
 #include "pool_p.h"
 #include "spawn_p.h"
 
@@ -77,30 +78,24 @@ void PoolImpl::onSocket(WorkerProc &w, uint32_t events)
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
     const int fd = spec.stdioChannel ? w.outFd : w.sock;
-    char buf[65536];
-    for (int rounds = 0; rounds < 16; ++rounds) { // bounded, so one chatty worker cannot starve others
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return; // EAGAIN: all read
-        if (n == 0) {
-            // The worker closed its end; its exit status arrives through the pidfd.
-            m_sup.unwatch(w.wSock);
-            w.wSock = 0;
-            return;
-        }
-        w.decoder->feed(buf, size_t(n));
+    const int index = w.index;
+    const ReadResult result = readAvailable(fd, [&](const char *data, ssize_t n) {
+        w.decoder->feed(data, size_t(n));
         while (auto frame = w.decoder->next()) {
-            const int index = w.index;
             handleFrame(w, *frame);
             if (!m_workers.count(index) || !w.failure.isEmpty())
-                return;
+                return false; // replaced or failed: w must not be touched again
         }
         if (w.decoder->hasError()) {
             protocolFailure(w, QString::fromStdString(w.decoder->error()));
-            return;
+            return false;
         }
+        return true;
+    });
+    if (result == ReadResult::Eof) {
+        // The worker closed its end; its exit status arrives through the pidfd.
+        m_sup.unwatch(w.wSock);
+        w.wSock = 0;
     }
 }
 
@@ -226,24 +221,17 @@ void PoolImpl::detach(CallState &call)
 
 void PoolImpl::onOutput(WorkerProc &w, bool isStderr)
 {
-    const int fd = isStderr ? w.errFd : w.outFd;
-    char buf[65536];
-    for (int rounds = 0; rounds < 16; ++rounds) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0) { // EOF: stop watching, the fd is closed with the worker
-                uint64_t &token = isStderr ? w.wErr : w.wOut;
-                m_sup.unwatch(token);
-                token = 0;
-            }
-            return;
-        }
-        (isStderr ? w.err : w.out).append(buf, n);
-        const QByteArray chunk(buf, qsizetype(n));
+    const auto result = readAvailable(isStderr ? w.errFd : w.outFd, [&](const char *data, ssize_t n) {
+        (isStderr ? w.err : w.out).append(data, n);
+        const QByteArray chunk(data, qsizetype(n));
         for (auto &[id, call] : w.outstanding)
             call->core->appendOutput(isStderr ? OutputChunk::Stderr : OutputChunk::Stdout, chunk);
+        return true;
+    });
+    if (result == ReadResult::Eof) { // stop watching; the fd is closed with the worker
+        uint64_t &token = isStderr ? w.wErr : w.wOut;
+        m_sup.unwatch(token);
+        token = 0;
     }
 }
 
