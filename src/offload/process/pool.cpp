@@ -143,6 +143,12 @@ void PoolImpl::start()
 
 int PoolImpl::liveWorkers() const { return int(m_workers.size()); }
 
+WorkerProc *PoolImpl::worker(int index)
+{
+    auto it = m_workers.find(index);
+    return it == m_workers.end() ? nullptr : it->second.get();
+}
+
 WorkerPool::Status PoolImpl::status() const
 {
     WorkerPool::Status s;
@@ -297,12 +303,7 @@ void PoolImpl::escalateCancel(WorkerProc &w)
 {
     if (w.termTimer || w.killTimer)
         return;
-    const int index = w.index;
-    w.termTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index] {
-        auto it = m_workers.find(index);
-        if (it == m_workers.end())
-            return;
-        WorkerProc &w = *it->second;
+    w.termTimer = workerTimer(spec.cancelGrace, w.index, [this](WorkerProc &w) {
         w.termTimer = 0;
         w.expectedExit = true;
         signalGroup(w.pid, SIGTERM);
@@ -315,12 +316,9 @@ void PoolImpl::armKill(WorkerProc &w)
 {
     if (w.killTimer)
         return;
-    w.killTimer = m_sup.addTimer(spec.cancelGrace, [this, self = shared_from_this(), index = w.index] {
-        auto it = m_workers.find(index);
-        if (it == m_workers.end())
-            return;
-        it->second->killTimer = 0;
-        signalGroup(it->second->pid, SIGKILL);
+    w.killTimer = workerTimer(spec.cancelGrace, w.index, [](WorkerProc &w) {
+        w.killTimer = 0;
+        signalGroup(w.pid, SIGKILL);
     });
 }
 
@@ -366,45 +364,24 @@ void PoolImpl::spawnWorker()
     w->pidfd = sp.pidfd;
     w->outFd = sp.stdoutFd;
     w->errFd = sp.stderrFd;
+    const int index = w->index;
+    const auto onSocketEvent = [this](WorkerProc &w, uint32_t events) { onSocket(w, events); };
     if (spec.stdioChannel) {
-        // Frames out on the child's stdin, in on its stdout; stdout is then not a log.
-        w->sock = -1;
-        w->outFd = -1;
+        // Frames out on the child's stdin, in on its stdout (which is then not a log; outFd is
+        // kept only to be read by onSocket and closed with the worker).
         w->sock = sp.stdinFd;
-        const int in = sp.stdoutFd;
-        w->wSock = m_sup.watch(in, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t ev) {
-            if (auto it = m_workers.find(idx); it != m_workers.end())
-                onSocket(*it->second, ev);
-        });
-        w->outFd = in; // closed with the worker; read by onSocket
+        w->wSock = watchWorker(w->outFd, index, onSocketEvent);
     } else {
         w->sock = pair[0];
         ::fcntl(w->sock, F_SETFL, ::fcntl(w->sock, F_GETFL) | O_NONBLOCK);
-        w->wSock = m_sup.watch(w->sock, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t ev) {
-            if (auto it = m_workers.find(idx); it != m_workers.end())
-                onSocket(*it->second, ev);
-        });
-        w->wOut = m_sup.watch(w->outFd, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t) {
-            if (auto it = m_workers.find(idx); it != m_workers.end())
-                onOutput(*it->second, false);
-        });
+        w->wSock = watchWorker(w->sock, index, onSocketEvent);
+        w->wOut = watchWorker(w->outFd, index, [this](WorkerProc &w, uint32_t) { onOutput(w, false); });
     }
-    w->wErr = m_sup.watch(w->errFd, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t) {
-        if (auto it = m_workers.find(idx); it != m_workers.end())
-            onOutput(*it->second, true);
-    });
-    w->wPid = m_sup.watch(w->pidfd, EPOLLIN, [this, self = shared_from_this(), idx = w->index](uint32_t) {
-        if (auto it = m_workers.find(idx); it != m_workers.end())
-            onExit(*it->second);
-    });
-    const int index = w->index;
-    w->helloTimer = m_sup.addTimer(spec.startTimeout, [this, self = shared_from_this(), index] {
-        auto it = m_workers.find(index);
-        if (it == m_workers.end())
-            return;
-        it->second->helloTimer = 0;
-        protocolFailure(*it->second,
-                        QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
+    w->wErr = watchWorker(w->errFd, index, [this](WorkerProc &w, uint32_t) { onOutput(w, true); });
+    w->wPid = watchWorker(w->pidfd, index, [this](WorkerProc &w, uint32_t) { onExit(w); });
+    w->helloTimer = workerTimer(spec.startTimeout, index, [this](WorkerProc &w) {
+        w.helloTimer = 0;
+        protocolFailure(w, QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
                         ErrorKind::Launch);
     });
     write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("hello")},
@@ -462,12 +439,7 @@ void PoolImpl::armIdle(WorkerProc &w)
 {
     if (w.idleTimer || !w.outstanding.empty() || liveWorkers() <= spec.minWorkers)
         return;
-    const int index = w.index;
-    w.idleTimer = m_sup.addTimer(spec.idleTimeout, [this, self = shared_from_this(), index] {
-        auto it = m_workers.find(index);
-        if (it == m_workers.end())
-            return;
-        WorkerProc &w = *it->second;
+    w.idleTimer = workerTimer(spec.idleTimeout, w.index, [this](WorkerProc &w) {
         w.idleTimer = 0;
         if (!w.outstanding.empty() || liveWorkers() <= spec.minWorkers)
             return;

@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include <sys/epoll.h>
+
 #include <sys/types.h>
 
 namespace offload::detail {
@@ -92,6 +94,25 @@ private:
     void armIdle(WorkerProc &w);
     void sampleProcesses();
     int liveWorkers() const;
+    WorkerProc *worker(int index);
+    // A watch or timer whose callback runs only while worker `index` still exists (it may
+    // have been replaced meanwhile); both keep the pool alive.
+    template<typename F>
+    uint64_t watchWorker(int fd, int index, F fn)
+    {
+        return m_sup.watch(fd, EPOLLIN, [this, self = shared_from_this(), index, fn](uint32_t events) {
+            if (WorkerProc *w = worker(index))
+                fn(*w, events);
+        });
+    }
+    template<typename F>
+    uint64_t workerTimer(std::chrono::milliseconds after, int index, F fn)
+    {
+        return m_sup.addTimer(after, [this, self = shared_from_this(), index, fn] {
+            if (WorkerProc *w = worker(index))
+                fn(*w);
+        });
+    }
     std::shared_ptr<CallState> takeNextQueued();
 
     // worker.cpp: per-process I/O

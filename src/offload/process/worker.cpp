@@ -29,11 +29,10 @@ void PoolImpl::write(WorkerProc &w, const std::string &frame)
     if (!w.flushQueued) {
         w.flushQueued = true;
         m_sup.deferFlush([self = shared_from_this(), index = w.index] {
-            auto it = self->m_workers.find(index);
-            if (it == self->m_workers.end())
-                return;
-            it->second->flushQueued = false;
-            self->flush(*it->second);
+            if (WorkerProc *w = self->worker(index)) {
+                w->flushQueued = false;
+                self->flush(*w);
+            }
         });
     }
 }
