@@ -140,6 +140,10 @@ int main(int argc, char **argv)
             writeRaw(offload::protocol::encodeFrame(R"({"type":"result","id":987654,"value":1})"));
         } else if (kind == "not-object") {
             writeRaw(offload::protocol::encodeFrame("[1,2,3]"));
+        } else if (kind == "huge-numbers") { // valid JSON, absurd values: clamped, not fatal
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"progress\",\"id\":" + id
+                                                    + ",\"min\":-1e300,\"max\":1e300,\"value\":1e300}"));
+            return true;
         } else if (kind == "huge-payload") {
             writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",\"size\":4000000000000}"));
         }

@@ -41,6 +41,7 @@ private Q_SLOTS:
     void launchErrorsNameTheProgramAndReason();
     void protocolGarbageFailsTheCallAndReplacesTheWorker_data();
     void protocolGarbageFailsTheCallAndReplacesTheWorker();
+    void hugeProgressNumbersAreClampedNotFatal();
     void callTimeoutFailsWithKindTimeout();
     void restartLimitBreaksThePoolWithAClearError();
     void processInfoIsSampledIntoTheTask();
@@ -322,6 +323,17 @@ void tst_WorkerPool::protocolGarbageFailsTheCallAndReplacesTheWorker()
     auto next = pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), 2}, {QStringLiteral("b"), 2}}));
     QVERIFY(next.waitForFinished(10s));
     QCOMPARE(next.result().value.toInt(), 4);
+}
+
+void tst_WorkerPool::hugeProgressNumbersAreClampedNotFatal()
+{
+    WorkerPool pool(testWorkerSpec(1));
+    QObject context;
+    auto call = pool.submit(&context, QStringLiteral("garbage"), obj({{QStringLiteral("kind"), QStringLiteral("huge-numbers")}}));
+    QVERIFY(call.waitForFinished(10s));
+    QCOMPARE(call.state(), TaskState::Finished);
+    QCOMPARE(call.progress().maximum, qint64(1) << 53);
+    QCOMPARE(call.progress().minimum, -(qint64(1) << 53));
 }
 
 void tst_WorkerPool::callTimeoutFailsWithKindTimeout()

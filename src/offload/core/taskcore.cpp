@@ -350,6 +350,8 @@ void TaskCore::setStage(const Stage &stage) { OFFLOAD_UPDATE_PROGRESS(d->progres
 
 void TaskCore::setProgress(const Progress &progress) { OFFLOAD_UPDATE_PROGRESS(d->progress = progress) }
 
+void TaskCore::updateProgressWith(void (*apply)(void *, Progress &), void *fn) { OFFLOAD_UPDATE_PROGRESS(apply(fn, d->progress)) }
+
 #undef OFFLOAD_UPDATE_PROGRESS
 
 void TaskCore::setCancelHandler(std::function<void()> handler)

@@ -84,6 +84,13 @@ public:
     void setProgressText(const QString &text);
     void setStage(const Stage &stage);
     void setProgress(const Progress &progress);
+    // Changes the progress in place under the task's lock (fn(Progress &)), so that reading,
+    // modifying and writing it back is one atomic step even with several reporters.
+    template<typename F>
+    void updateProgress(F &&fn)
+    {
+        updateProgressWith([](void *f, Progress &p) { (*static_cast<std::remove_reference_t<F> *>(f))(p); }, &fn);
+    }
     void appendOutput(OutputChunk::Stream stream, const QByteArray &data);
     void setProcessInfo(const ProcessInfo &info); // monitor only, no delivery
     // Runs on the thread that calls requestCancel() first; used to interrupt the work
@@ -107,6 +114,7 @@ private:
     void unlinkFromContext();
     enum class Change { Lazy, Final };
     void notifyChanged(Change change);
+    void updateProgressWith(void (*apply)(void *, Progress &), void *fn);
     std::unique_ptr<Private> d;
 };
 

@@ -24,13 +24,11 @@ void TaskControl::setFraction(double fraction)
 {
     constexpr qint64 scale = 1'000'000;
     const double f = fraction != fraction ? 0.0 : std::clamp(fraction, 0.0, 1.0); // NaN → 0
-    m_core->setProgress([&] {
-        Progress p = m_core->progress();
+    m_core->updateProgress([&](Progress &p) {
         p.minimum = 0;
         p.maximum = scale;
         p.value = qint64(f * scale);
-        return p;
-    }());
+    });
 }
 
 void TaskControl::throwIfCancellationRequested() const

@@ -188,15 +188,16 @@ private:
         if (run.stopping)
             return; // after cancel, no further progress reaches the task
         std::optional<double> fraction;
-        Progress p = run.core->progress();
+        std::optional<QString> text;
+        std::optional<Stage> stage;
         bool changed = false;
         if (run.sem && run.sem->generation() != run.semGen) {
             run.semGen = run.sem->generation();
             const SemProgress &sp = run.sem->progress();
             fraction = sp.progress;
-            p.text = !sp.progressText.isEmpty() ? sp.progressText : sp.comment;
+            text = !sp.progressText.isEmpty() ? sp.progressText : sp.comment;
             if (!sp.name.isEmpty())
-                p.stage = Stage{sp.name, 0, 1};
+                stage = Stage{sp.name, 0, 1};
             changed = true;
         }
         if (run.lines && run.lines->generation() != run.linesGen) {
@@ -207,12 +208,17 @@ private:
         }
         if (!changed)
             return;
-        if (fraction) {
-            p.minimum = 0;
-            p.maximum = 1'000'000;
-            p.value = qint64(*fraction * 1'000'000);
-        }
-        run.core->setProgress(p);
+        run.core->updateProgress([&](Progress &p) {
+            if (fraction) {
+                p.minimum = 0;
+                p.maximum = 1'000'000;
+                p.value = qint64(*fraction * 1'000'000);
+            }
+            if (text)
+                p.text = *text;
+            if (stage)
+                p.stage = *stage;
+        });
     }
 
     void readStdout(Run &run)

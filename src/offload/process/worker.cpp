@@ -16,6 +16,15 @@ namespace offload::detail {
 
 namespace {
 QString str(const QJsonObject &h, const char *key) { return h.value(QLatin1String(key)).toString(); }
+
+// A protocol integer: JSON numbers are doubles, and converting one outside qint64's range is
+// undefined behaviour, so values are clamped to the ±2^53 the protocol allows (NaN cannot
+// occur in JSON; non-numbers give 0).
+qint64 jsonInteger(const QJsonValue &v)
+{
+    constexpr double limit = 9007199254740992.0; // 2^53
+    return qint64(std::clamp(v.toDouble(0), -limit, limit));
+}
 } // namespace
 
 // Frames queued during one supervisor iteration go out together (flushPending), so a burst
@@ -123,7 +132,8 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         armIdle(w);
         return;
     }
-    const quint64 id = quint64(h.value(QLatin1String("id")).toDouble(0));
+    const qint64 rawId = jsonInteger(h.value(QLatin1String("id")));
+    const quint64 id = rawId > 0 ? quint64(rawId) : 0; // 0 is never a call id
     if (type == QLatin1String("progress") || type == QLatin1String("log")) {
         auto it = w.outstanding.find(id);
         if (it == w.outstanding.end()) {
@@ -136,26 +146,27 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
             core.appendOutput(OutputChunk::Log, (str(h, "text") + QLatin1Char('\n')).toUtf8());
             return;
         }
-        Progress p = core.progress();
-        if (h.contains(QLatin1String("fraction"))) {
-            const double f = std::clamp(h.value(QLatin1String("fraction")).toDouble(), 0.0, 1.0);
-            p.minimum = 0;
-            p.maximum = 1'000'000;
-            p.value = qint64(f * 1'000'000);
-        }
-        if (h.contains(QLatin1String("max"))) {
-            p.minimum = qint64(h.value(QLatin1String("min")).toDouble(0));
-            p.maximum = qint64(h.value(QLatin1String("max")).toDouble(0));
-        }
-        if (h.contains(QLatin1String("value")))
-            p.value = qint64(h.value(QLatin1String("value")).toDouble(0));
-        if (h.contains(QLatin1String("text")))
-            p.text = str(h, "text");
-        if (h.value(QLatin1String("stage")).isObject()) {
-            const QJsonObject st = h.value(QLatin1String("stage")).toObject();
-            p.stage = Stage{str(st, "name"), st.value(QLatin1String("index")).toInt(-1), st.value(QLatin1String("count")).toInt(0)};
-        }
-        core.setProgress(p);
+        core.updateProgress([&](Progress &p) {
+            if (h.contains(QLatin1String("fraction"))) {
+                const double f = std::clamp(h.value(QLatin1String("fraction")).toDouble(), 0.0, 1.0);
+                p.minimum = 0;
+                p.maximum = 1'000'000;
+                p.value = qint64(f * 1'000'000);
+            }
+            if (h.contains(QLatin1String("max"))) {
+                p.minimum = jsonInteger(h.value(QLatin1String("min")));
+                p.maximum = jsonInteger(h.value(QLatin1String("max")));
+            }
+            if (h.contains(QLatin1String("value")))
+                p.value = jsonInteger(h.value(QLatin1String("value")));
+            if (h.contains(QLatin1String("text")))
+                p.text = str(h, "text");
+            if (h.value(QLatin1String("stage")).isObject()) {
+                const QJsonObject st = h.value(QLatin1String("stage")).toObject();
+                p.stage = Stage{str(st, "name"), st.value(QLatin1String("index")).toInt(-1),
+                                st.value(QLatin1String("count")).toInt(0)};
+            }
+        });
         return;
     }
     if (type == QLatin1String("result") || type == QLatin1String("error")) {
