@@ -88,9 +88,12 @@ static int quitWithRunningTasksChild(int argc, char **argv)
         });
     }
     QTimer::singleShot(0, &app, [&] {
-        while (running.load() < 2) // both pool threads busy, the rest queued
+        // Both pool threads busy, the rest queued; bounded, so a broken pool fails the test
+        // (exit code 3) instead of leaving this child spinning.
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (running.load() < 2 && std::chrono::steady_clock::now() < deadline)
             QThread::msleep(1);
-        app.quit();
+        app.exit(running.load() < 2 ? 3 : 0);
     });
     return app.exec();
 }

@@ -466,11 +466,13 @@ static int quitWithWorkersChild(int argc, char **argv)
         pool->submit(&app, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 60000}}));
         pool->submit(&app, QStringLiteral("add"));
         QTimer::singleShot(0, &app, [&] {
-            while (pool->status().busy < 2)
+            // Bounded: a pool that never gets busy fails the test (exit code 3).
+            const auto deadline = std::chrono::steady_clock::now() + 10s;
+            while (pool->status().busy < 2 && std::chrono::steady_clock::now() < deadline)
                 QThread::msleep(5);
             for (qint64 pid : pool->status().pids)
                 std::printf("worker %lld\n", static_cast<long long>(pid));
-            app.quit();
+            app.exit(pool->status().busy < 2 ? 3 : 0);
         });
         rc = app.exec();
         quitAt = std::chrono::steady_clock::now();
