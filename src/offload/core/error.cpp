@@ -33,6 +33,7 @@ QString errorKindName(ErrorKind kind)
     case ErrorKind::Timeout: return QStringLiteral("timeout");
     case ErrorKind::Protocol: return QStringLiteral("protocol");
     case ErrorKind::Launch: return QStringLiteral("launch");
+    case ErrorKind::InvalidInput: return QStringLiteral("invalid input");
     }
     return QStringLiteral("unknown");
 }

@@ -6,6 +6,7 @@
 #include <QByteArray>
 #include <QMetaType>
 #include <QString>
+#include <QVariant>
 
 #include <exception>
 #include <optional>
@@ -21,6 +22,7 @@ enum class ErrorKind : quint8 {
     Timeout,     // the task ran out of time and was stopped
     Protocol,    // a peer sent bytes that break the protocol
     Launch,      // the program could not be started (missing, not executable, no hello)
+    InvalidInput, // the task's inputs were rejected before any work started
 };
 
 OFFLOAD_CORE_EXPORT QString errorKindName(ErrorKind kind);
@@ -35,6 +37,9 @@ struct OFFLOAD_CORE_EXPORT Error
     std::optional<int> exitCode;
     std::optional<int> signal;
     QByteArray stderrTail; // bounded tail of the process's stderr
+    // What the task produced before it failed, if anything (a program run's ProgramResult,
+    // with a module's return parameters); invalid otherwise. Marked partial by being here.
+    QVariant partial;
 
     // One line for a status bar or a log: "Exception (std::runtime_error): disk full".
     QString summary() const;

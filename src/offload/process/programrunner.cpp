@@ -8,6 +8,8 @@
 #include "spawn_p.h"
 #include "supervisor_p.h"
 
+#include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QThread>
 
@@ -46,7 +48,47 @@ struct Run
     bool stopping = false; // cancel or timeout: no more progress, the group is being killed
     bool timedOut = false;
     quint64 semGen = 0, linesGen = 0;
+    QByteArray returnDir; // private temporary directory for the return-parameter file
 };
+
+QByteArray returnFilePath(const Run &run) { return run.returnDir + "/returnparameters.txt"; }
+
+// Reads the return-parameter file (bounded) and removes the private directory.
+std::optional<QByteArray> collectReturnFile(Run &run)
+{
+    if (run.returnDir.isEmpty())
+        return std::nullopt;
+    std::optional<QByteArray> text;
+    const QByteArray path = returnFilePath(run);
+    QFile file(QString::fromLocal8Bit(path));
+    if (file.open(QIODevice::ReadOnly))
+        text = file.read(16 << 20);
+    file.close();
+    ::unlink(path.constData());
+    ::rmdir(run.returnDir.constData()); // fails if the program left more files: they stay, as its own
+    run.returnDir.clear();
+    return text;
+}
+
+// Creates the 0700 directory and puts its file into the arguments; false with errno on failure.
+bool prepareReturnFile(Run &run, QStringList &arguments)
+{
+    QByteArray pattern = QFile::encodeName(QDir::tempPath()) + "/offload-return-XXXXXX";
+    if (!::mkdtemp(pattern.data())) // mkdtemp creates the directory with mode 0700
+        return false;
+    run.returnDir = pattern;
+    const QString file = QFile::decodeName(returnFilePath(run));
+    bool placed = false;
+    for (QString &arg : arguments) {
+        if (arg == QLatin1String(ProgramSpec::returnParameterFilePlaceholder)) {
+            arg = file;
+            placed = true;
+        }
+    }
+    if (!placed)
+        arguments << QStringLiteral("--returnparameterfile") << file;
+    return true;
+}
 
 class RunnerImpl : public std::enable_shared_from_this<RunnerImpl>
 {
@@ -124,9 +166,15 @@ private:
         req.workingDirectory = s.workingDirectory;
         req.niceness = s.niceness;
         req.pipeStdin = !s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw;
+        if (s.returnParameterFile && !prepareReturnFile(*run, req.arguments)) {
+            run->core->fail(Error{ErrorKind::Launch, QStringLiteral("cannot create a private directory for the return parameters in %1: %2")
+                                                         .arg(QDir::tempPath(), QString::fromLocal8Bit(::strerror(errno)))});
+            return;
+        }
         Spawned sp;
         run->started = Supervisor::Clock::now();
         if (auto error = spawnProcess(req, sp)) {
+            collectReturnFile(*run);
             run->core->fail(*error);
             return;
         }
@@ -350,11 +398,13 @@ private:
         r.stderrText = run.err.tail(run.spec.outputLimit);
         r.droppedStdout = run.out.droppedBytes() + run.rawDropped;
         r.droppedStderr = run.err.droppedBytes();
+        r.returnParameters = collectReturnFile(run);
 
         auto &core = *run.core;
         Error e;
         e.origin = run.spec.program;
         e.stderrTail = run.err.tail(4096);
+        e.partial = QVariant::fromValue(r);
         const QString who = QFileInfo(run.spec.program).fileName();
         if (run.timedOut) {
             e.kind = ErrorKind::Timeout;

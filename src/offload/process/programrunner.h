@@ -43,6 +43,12 @@ struct ProgramSpec
     qint64 rawLimit = qint64(1) << 30; // Raw: the most stdout kept as the result
     int niceness = 10;
     QString name;                 // for the monitor; default the program's file name
+    // SEM return parameters: the runner makes a private (0700) temporary directory, passes a
+    // file in it (replacing every argument equal to returnParameterFilePlaceholder, else as
+    // "--returnparameterfile <file>" at the end), reads the file after the program exits,
+    // failed or not, into ProgramResult::returnParameters, and removes the directory.
+    bool returnParameterFile = false;
+    static constexpr const char *returnParameterFilePlaceholder = "{returnparameterfile}";
 };
 
 struct ProgramResult
@@ -56,12 +62,16 @@ struct ProgramResult
     QByteArray stdoutText;           // stdout without progress markup (bounded ring)
     QByteArray stderrText;           // bounded ring
     qint64 droppedStdout = 0, droppedStderr = 0;
+    // The return-parameter file's contents (at most 16 MiB); nullopt if it was not asked for
+    // or the program did not write it.
+    std::optional<QByteArray> returnParameters;
 };
 
 // Runs programs with at most maxParallel at once (FIFO). Each run is a task: progress from the
 // program's output, output streamed to onOutput, result or structured error (kind exit code,
 // crash, timeout, launch, protocol). A non-zero exit or a signal fails the task with the stderr
-// tail. Cancel or timeout kills the whole process group (grandchildren included): SIGTERM,
+// tail; the error's `partial` then holds the ProgramResult gathered so far (outputs, return
+// parameters), so nothing the program produced is lost. Cancel or timeout kills the whole process group (grandchildren included): SIGTERM,
 // cancelGrace, SIGKILL; when the program's main process exits, whatever is left of its group
 // is killed too, so no run leaves orphans. Children get PYTHONUNBUFFERED=1 unless set.
 // Thread-safety: every member may be called from any thread; I/O runs on Offload's

@@ -1,0 +1,40 @@
+// offload: run command-line programs and Slicer Execution Model modules as Offload tasks,
+// with live progress on a terminal or JSON events, and clean cancellation on Ctrl-C.
+#include "commands.h"
+
+#include <QCoreApplication>
+
+#include <cstdio>
+
+namespace {
+const char usage[] =
+    "usage:\n"
+    "  offload run [--progress auto|sem|lines|raw|none] [--timeout S] [--json] -- PROGRAM ARGS...\n"
+    "  offload describe MODULE_OR_XML [--json]\n"
+    "  offload module MODULE [--NAME VALUE ...] [--timeout S] [--json]\n"
+    "  offload batch [-j N] [--json] FILE     (one command line per line; '#' starts a comment)\n"
+    "\n"
+    "Exit code: the program's; 128+N if it (or offload, on Ctrl-C/SIGTERM) was stopped by signal N;\n"
+    "124 on timeout; 127 if it could not be started; 2 for invalid arguments.\n";
+}
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QStringList args = app.arguments().mid(1);
+    if (args.isEmpty() || args[0] == QLatin1String("-h") || args[0] == QLatin1String("--help")) {
+        std::fputs(usage, args.isEmpty() ? stderr : stdout);
+        return args.isEmpty() ? 2 : 0;
+    }
+    const QString command = args.takeFirst();
+    if (command == QLatin1String("run"))
+        return runCommand(args);
+    if (command == QLatin1String("describe"))
+        return describeCommand(args);
+    if (command == QLatin1String("module"))
+        return moduleCommand(args);
+    if (command == QLatin1String("batch"))
+        return batchCommand(args);
+    std::fprintf(stderr, "offload: unknown command '%s'\n\n%s", qPrintable(command), usage);
+    return 2;
+}

@@ -1,0 +1,41 @@
+// Reporter: how the offload tool shows tasks: a progress line on a terminal, or JSON events.
+#pragma once
+
+#include <offload/core/error.h>
+#include <offload/core/output.h>
+#include <offload/core/progress.h>
+#include <offload/core/taskstate.h>
+
+#include <QJsonObject>
+
+#include <functional>
+
+// Main thread only. JSON mode: one object per line on stdout, nothing else on stdout.
+// Terminal mode: the program's output passes through; progress is redrawn on one stderr line
+// when stderr is a terminal (and not at all otherwise, to keep logs clean).
+class Reporter
+{
+public:
+    explicit Reporter(bool json);
+    bool json() const { return m_json; }
+
+    void progress(const offload::Progress &p, const QString &prefix = {}, int run = -1);
+    void output(const offload::OutputChunk &chunk, int run = -1);
+    void event(QJsonObject object); // JSON mode only
+    void message(const QString &line); // a line for the user: stderr, or a "message" event
+    void clearLine();
+
+private:
+    bool m_json;
+    bool m_tty;
+    bool m_lineShown = false;
+};
+
+// SIGINT and SIGTERM call onSignal on the main thread (through a self-pipe); the first one is
+// remembered for the exit code (128 + signal).
+void installCancelSignals(std::function<void(int)> onSignal);
+int receivedSignal();
+
+QJsonValue toJson(const QVariant &value);
+QJsonObject errorToJson(const offload::Error &error);
+int exitCodeFor(offload::TaskState state, const offload::Error &error, int programExitCode);

@@ -1,0 +1,263 @@
+// The offload command-line tool, run as a user would: JSON events, exit codes, Ctrl-C/SIGTERM
+// cancelling the process tree, describe, module (return parameters, partial), batch.
+#include <QCoreApplication>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <csignal>
+
+namespace {
+
+QString bin(const char *name) { return QCoreApplication::applicationDirPath() + QLatin1Char('/') + QLatin1String(name); }
+
+struct CliRun
+{
+    int exitCode = -1;
+    QList<QJsonObject> events;
+    QByteArray out, err;
+    QJsonObject last() const { return events.isEmpty() ? QJsonObject() : events.last(); }
+};
+
+QList<QJsonObject> parseEvents(const QByteArray &out)
+{
+    QList<QJsonObject> events;
+    for (const QByteArray &line : out.split('\n'))
+        if (!line.isEmpty())
+            events << QJsonDocument::fromJson(line).object();
+    return events;
+}
+
+CliRun offload(const QStringList &args, const QByteArray &stdinData = {})
+{
+    QProcess p;
+    p.start(bin("offload"), args);
+    CliRun r;
+    if (!p.waitForStarted(10000))
+        return r;
+    p.write(stdinData);
+    p.closeWriteChannel();
+    if (!p.waitForFinished(60000)) {
+        p.kill();
+        p.waitForFinished(5000);
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    r.events = parseEvents(r.out);
+    return r;
+}
+
+bool processExists(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray s = stat.readAll();
+    const qsizetype close = s.lastIndexOf(')');
+    return close > 0 && close + 2 < s.size() && s.at(close + 2) != 'Z' && s.at(close + 2) != 'X';
+}
+
+} // namespace
+
+class tst_Cli : public QObject
+{
+    Q_OBJECT
+    QTemporaryDir m_dir;
+
+private Q_SLOTS:
+    void runJsonEventsAndResult();
+    void runExitCodeFollowsTheProgram_data();
+    void runExitCodeFollowsTheProgram();
+    void runRawPassesStdinAndReturnsStdout();
+    void sigtermCancelsTheWholeTree();
+    void describeJson();
+    void describeBadXmlFile();
+    void moduleReturnParameters();
+    void modulePartialReturnParametersAfterFailure();
+    void moduleInvalidValueNamesTheParameter();
+    void batchRunsAllAndSummarises();
+    void usageErrors();
+};
+
+void tst_Cli::runJsonEventsAndResult()
+{
+    const CliRun r = offload({"run", "--json", "--progress", "lines", "--", bin("testprogram"), "lines"});
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(!r.events.isEmpty());
+    bool sawProgress = false, sawOutput = false;
+    for (const QJsonObject &e : r.events) {
+        sawProgress |= e["event"] == "progress" && e["value"].isDouble();
+        sawOutput |= e["event"] == "output" && e["stream"] == "stdout";
+    }
+    QVERIFY(sawProgress);
+    QVERIFY(sawOutput);
+    QCOMPARE(r.last()["event"].toString(), QStringLiteral("finished"));
+    QCOMPARE(r.last()["state"].toString(), QStringLiteral("Finished"));
+    QCOMPARE(r.last()["exitCode"].toInt(), 0);
+    QCOMPARE(r.last()["result"].toObject()["answer"].toInt(), 42);
+    QVERIFY(r.last()["error"].isNull());
+}
+
+void tst_Cli::runExitCodeFollowsTheProgram_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("exit 7") << QStringList{bin("testprogram"), "exit", "7"} << 7 << "exit code";
+    QTest::newRow("crash") << QStringList{bin("testprogram"), "crash"} << 128 + SIGSEGV << "crash";
+    QTest::newRow("missing") << QStringList{m_dir.filePath("missing-program")} << 127 << "launch";
+    QTest::newRow("timeout") << QStringList{"--timeout", "0.2", "--", bin("testprogram"), "sleep", "60000"} << 124 << "timeout";
+}
+
+void tst_Cli::runExitCodeFollowsTheProgram()
+{
+    QFETCH(QStringList, args);
+    QFETCH(int, exitCode);
+    QFETCH(QString, kind);
+    QStringList all{"run", "--json"};
+    if (!args.contains("--"))
+        all << "--";
+    const CliRun r = offload(all + args);
+    QCOMPARE(r.exitCode, exitCode);
+    QCOMPARE(r.last()["state"].toString(), QStringLiteral("Failed"));
+    QCOMPARE(r.last()["error"].toObject()["kind"].toString(), kind);
+}
+
+void tst_Cli::runRawPassesStdinAndReturnsStdout()
+{
+    const CliRun r = offload({"run", "--progress", "raw", "--", bin("testprogram"), "raw"}, "abc\x01\xff");
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.out, QByteArray("\xff\x01" "cba"));
+}
+
+void tst_Cli::sigtermCancelsTheWholeTree()
+{
+    QProcess p;
+    p.start(bin("offload"), {"run", "--json", "--", bin("testprogram"), "grandchild"});
+    QVERIFY(p.waitForStarted(10000));
+    QByteArray err, out;
+    QDeadlineTimer deadline(20000);
+    while (!out.contains("\"event\":\"progress\"") || !out.contains("grandchild ")) {
+        QVERIFY2(!deadline.hasExpired(), out.constData());
+        p.waitForReadyRead(100);
+        out += p.readAllStandardOutput();
+        err += p.readAllStandardError();
+    }
+    // the grandchild's pid arrives as a stderr output event of the JSON stream
+    QVERIFY(out.contains("grandchild "));
+    const int at = out.indexOf("grandchild ") + 11;
+    const qint64 grandchild = out.mid(at, out.indexOf('\\', at) - at).toLongLong();
+    QVERIFY(grandchild > 0);
+    QVERIFY(processExists(grandchild));
+    ::kill(pid_t(p.processId()), SIGTERM);
+    QVERIFY(p.waitForFinished(10000));
+    out += p.readAllStandardOutput();
+    QCOMPARE(p.exitCode(), 128 + SIGTERM);
+    QCOMPARE(parseEvents(out).last()["state"].toString(), QStringLiteral("Cancelled"));
+    QTRY_VERIFY_WITH_TIMEOUT(!processExists(grandchild), 10000);
+}
+
+void tst_Cli::describeJson()
+{
+    const CliRun r = offload({"describe", bin("offload-example-blur"), "--json"});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject m = r.last()["module"].toObject();
+    QCOMPARE(m["title"].toString(), QStringLiteral("Synthetic Blur"));
+    QCOMPARE(m["source"].toString(), bin("offload-example-blur.xml"));
+    const QJsonArray params = m["groups"].toArray()[0].toObject()["parameters"].toArray();
+    QCOMPARE(params[0].toObject()["name"].toString(), QStringLiteral("iterations"));
+    QCOMPARE(params[0].toObject()["maximum"].toInt(), 100000);
+
+    const CliRun text = offload({"describe", bin("offload-example-blur.xml")});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY(text.out.contains("--iterations"));
+    QVERIFY(text.out.contains("(returns) checksum"));
+}
+
+void tst_Cli::describeBadXmlFile()
+{
+    QFile xml(m_dir.filePath("bad.xml"));
+    QVERIFY(xml.open(QIODevice::WriteOnly));
+    xml.write("<?xml version=\"1.0\"?>\n<executable>\n  <parameters>\n</executable>\n");
+    xml.close();
+    const CliRun r = offload({"describe", xml.fileName()});
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(r.err.contains("bad.xml:4:"), r.err.constData());
+}
+
+void tst_Cli::moduleReturnParameters()
+{
+    const QString summary = m_dir.filePath("summary.txt");
+    const CliRun r = offload({"module", bin("offload-example-blur"), "--iterations", "40", "--method", "box", "--summary", summary, "--json"});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject result = r.last()["result"].toObject();
+    QCOMPARE(result["partial"].toBool(), false);
+    QVERIFY(result["returnParameters"].toObject()["checksum"].isDouble());
+    QCOMPARE(result["returnParameters"].toObject()["status"].toString(), QStringLiteral("ok"));
+    QVERIFY(QFile::exists(summary));
+
+    const CliRun text = offload({"module", bin("offload-example-blur"), "--summary", summary});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY2(text.out.contains("status = ok\n"), text.out.constData());
+}
+
+void tst_Cli::modulePartialReturnParametersAfterFailure()
+{
+    const CliRun r = offload({"module", bin("offload-example-blur"), "--fail", "--summary", m_dir.filePath("s.txt"), "--json"});
+    QCOMPARE(r.exitCode, 3);
+    QCOMPARE(r.last()["state"].toString(), QStringLiteral("Failed"));
+    const QJsonObject result = r.last()["result"].toObject();
+    QCOMPARE(result["partial"].toBool(), true);
+    QCOMPARE(result["returnParameters"].toObject()["status"].toString(), QStringLiteral("failed on request"));
+}
+
+void tst_Cli::moduleInvalidValueNamesTheParameter()
+{
+    const CliRun r = offload({"module", bin("offload-example-blur"), "--iterations", "-4", "--summary", m_dir.filePath("x.txt")});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("iterations"), r.err.constData());
+    QVERIFY(!QFile::exists(m_dir.filePath("x.txt")));
+}
+
+void tst_Cli::batchRunsAllAndSummarises()
+{
+    QFile list(m_dir.filePath("batch.txt"));
+    QVERIFY(list.open(QIODevice::WriteOnly));
+    for (int i = 0; i < 4; ++i)
+        list.write(QStringLiteral("%1 --iterations 30 '%2'\n").arg(bin("offload-example-blur"), m_dir.filePath(QStringLiteral("b %1.txt").arg(i))).toUtf8());
+    list.write("# a comment, then a failing line\n\n");
+    list.write(QStringLiteral("%1 exit 5\n").arg(bin("testprogram")).toUtf8());
+    list.close();
+    const CliRun r = offload({"batch", "-j", "2", "--json", list.fileName()});
+    QCOMPARE(r.exitCode, 1);
+    const QJsonObject summary = r.last();
+    QCOMPARE(summary["event"].toString(), QStringLiteral("summary"));
+    QCOMPARE(summary["runs"].toInt(), 5);
+    QCOMPARE(summary["finished"].toInt(), 4);
+    QCOMPARE(summary["failed"].toInt(), 1);
+    for (int i = 0; i < 4; ++i)
+        QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("b %1.txt").arg(i)))); // quoting kept the space
+
+    const CliRun text = offload({"batch", list.fileName()});
+    QCOMPARE(text.exitCode, 1);
+    QVERIFY2(text.err.contains("5 runs: 4 finished, 1 failed"), text.err.constData());
+}
+
+void tst_Cli::usageErrors()
+{
+    QCOMPARE(offload({}).exitCode, 2);
+    QCOMPARE(offload({"frobnicate"}).exitCode, 2);
+    QCOMPARE(offload({"run"}).exitCode, 2);
+    QCOMPARE(offload({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
+    QCOMPARE(offload({"batch", "-j", "0", "x"}).exitCode, 2);
+    QCOMPARE(offload({"module", bin("offload-example-blur"), "stray"}).exitCode, 2);
+}
+
+QTEST_GUILESS_MAIN(tst_Cli)
+#include "tst_cli.moc"
