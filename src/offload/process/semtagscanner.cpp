@@ -1,6 +1,8 @@
 #include <offload/process/semtagscanner.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstring>
 
 namespace offload {
 
@@ -55,18 +57,25 @@ SemTagScanner::SemTagScanner(OutputCallback output, ResultCallback result)
 
 void SemTagScanner::feed(const char *data, qint64 size)
 {
-    for (qint64 i = 0; i < size; ++i) {
-        const char c = data[i];
+    const char *p = data;
+    const char *const end = data + size;
+    while (p < end) {
         switch (m_mode) {
-        case Mode::Text:
-            if (c == '<') {
+        case Mode::Text: {
+            // Runs of ordinary text go through in bulk; only '<' needs a closer look.
+            const char *lt = static_cast<const char *>(std::memchr(p, '<', size_t(end - p)));
+            const char *stop = lt ? lt : end;
+            text(p, stop - p);
+            p = stop;
+            if (lt) {
                 m_mode = Mode::Tag;
                 m_tag = "<";
-            } else {
-                text(c);
+                ++p;
             }
             break;
-        case Mode::Tag:
+        }
+        case Mode::Tag: {
+            const char c = *p++;
             m_tag += c;
             if (c == '>') {
                 m_mode = Mode::Text;
@@ -75,29 +84,36 @@ void SemTagScanner::feed(const char *data, qint64 size)
                 // Not one of ours (or too long): it was ordinary text after all.
                 m_mode = Mode::Text;
                 const QByteArray tag = std::exchange(m_tag, {});
-                for (char t : tag)
-                    text(t);
+                text(tag.constData(), tag.size());
             }
             break;
-        case Mode::Content:
-            m_content += c;
-            if (c == '>') {
+        }
+        case Mode::Content: {
+            // Up to and including the next '>', which may close the element.
+            const char *gt = static_cast<const char *>(std::memchr(p, '>', size_t(end - p)));
+            const char *stop = gt ? gt + 1 : end;
+            m_content.append(p, stop - p);
+            p = stop;
+            if (gt) {
                 const QByteArray close = "</" + m_openName + '>';
                 if (m_content.endsWith(close)) {
                     m_content.chop(close.size());
                     m_mode = Mode::Text;
                     handleContent(std::exchange(m_content, {}));
+                    break;
                 }
-            } else if (m_content.size() > maxContent) {
+            }
+            if (m_content.size() > maxContent) {
                 // Never closed within the bound: give up on the element, keep the bytes as text.
                 m_mode = Mode::Text;
                 const QByteArray lost = std::exchange(m_content, {});
-                for (char t : lost)
-                    text(t);
+                text(lost.constData(), lost.size());
             }
             break;
         }
+        }
     }
+    emitLines();
 }
 
 void SemTagScanner::handleTag(const QByteArray &tag)
@@ -112,8 +128,7 @@ void SemTagScanner::handleTag(const QByteArray &tag)
     const qsizetype space = inner.indexOf(' ');
     const QByteArray name = (space < 0 ? inner : inner.left(space)).toLower();
     if (!name.startsWith("filter-")) {
-        for (char t : tag)
-            text(t);
+        text(tag.constData(), tag.size());
         return;
     }
     m_lineHadTag = true;
@@ -171,23 +186,47 @@ void SemTagScanner::handleContent(const QByteArray &content)
     }
 }
 
-void SemTagScanner::text(char c)
+void SemTagScanner::text(const char *data, qsizetype size)
 {
-    m_line += c;
-    if (c == '\n')
-        flushLine(true);
-    else if (m_line.size() >= maxLine)
-        flushLine(false);
+    while (size > 0) {
+        const char *nl = static_cast<const char *>(std::memchr(data, '\n', size_t(size)));
+        const qsizetype lineRoom = maxLine - (m_out.size() - m_lineStart);
+        const qsizetype take = std::min(nl ? qsizetype(nl - data + 1) : size, std::max<qsizetype>(lineRoom, 1));
+        if (m_lineStart > 0 && m_out.size() + take > maxLine)
+            emitLines(); // keeps every emitted piece within maxLine
+        m_out.append(data, take);
+        data += take;
+        size -= take;
+        if (m_out.endsWith('\n'))
+            endLine(true);
+        else if (m_out.size() - m_lineStart >= maxLine)
+            endLine(false); // a line without end is passed on in bounded pieces
+    }
 }
 
-void SemTagScanner::flushLine(bool lineEnded)
+void SemTagScanner::endLine(bool lineEnded)
 {
-    const bool onlyTags = m_lineHadTag && m_line.trimmed().isEmpty();
-    if (!onlyTags && !m_line.isEmpty() && m_output)
-        m_output(m_line);
-    m_line.clear();
+    // A line that held only tags (and whitespace) is dropped entirely, newline included.
+    if (m_lineHadTag) {
+        bool blank = true;
+        for (qsizetype i = m_lineStart; blank && i < m_out.size(); ++i)
+            blank = std::isspace(static_cast<unsigned char>(m_out.at(i)));
+        if (blank)
+            m_out.truncate(m_lineStart);
+    }
+    m_lineStart = m_out.size();
     if (lineEnded)
         m_lineHadTag = false;
+}
+
+void SemTagScanner::emitLines()
+{
+    if (m_lineStart == 0)
+        return;
+    if (m_output)
+        m_output(m_out.left(m_lineStart));
+    m_out.remove(0, m_lineStart);
+    m_lineStart = 0;
 }
 
 void SemTagScanner::finish()
@@ -198,9 +237,9 @@ void SemTagScanner::finish()
     else if (m_mode == Mode::Content)
         pending = std::exchange(m_content, {});
     m_mode = Mode::Text;
-    for (char c : pending)
-        text(c);
-    flushLine(true);
+    text(pending.constData(), pending.size());
+    endLine(true);
+    emitLines();
 }
 
 } // namespace offload

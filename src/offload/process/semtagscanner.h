@@ -52,8 +52,9 @@ private:
     enum class Mode { Text, Tag, Content };
     void handleTag(const QByteArray &tag);
     void handleContent(const QByteArray &content);
-    void text(char c);
-    void flushLine(bool lineEnded);
+    void text(const char *data, qsizetype size); // ordinary text, any length, newlines included
+    void endLine(bool lineEnded);
+    void emitLines();
     void applyNumber(std::optional<double> &target, const QByteArray &content, bool unitRange);
 
     OutputCallback m_output;
@@ -65,7 +66,10 @@ private:
     QByteArray m_content;      // content of the open element
     QByteArray m_openName;     // element whose content we read ("filter-name", ...)
     QByteArray m_openAttrs;    // its attributes (progress="", name="")
-    QByteArray m_line;         // current line of ordinary text
+    // Ordinary text waiting to be emitted: whole lines, then the current unfinished line from
+    // m_lineStart. Emitted once per feed() so that a chunk costs one callback, not one a line.
+    QByteArray m_out;
+    qsizetype m_lineStart = 0;
     bool m_lineHadTag = false;
 };
 
