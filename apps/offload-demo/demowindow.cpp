@@ -26,6 +26,9 @@ DemoWindow::DemoWindow(QWidget *parent)
     auto *failing = new QPushButton(tr("Run a failing task"), this);
     auto *workerCalls = new QPushButton(tr("Run 2 worker calls"), this);
     connect(workerCalls, &QPushButton::clicked, this, [this] { startWorkerCalls(2); });
+    auto *moduleRuns = new QPushButton(tr("Run 2 blur modules"), this);
+    moduleRuns->setEnabled(false);
+    connect(moduleRuns, &QPushButton::clicked, this, [this] { startModuleRuns(2); });
     auto *cancel = new QPushButton(tr("Cancel all"), this);
     connect(start, &QPushButton::clicked, this, [this] { startPrimeTasks(4); });
     connect(failing, &QPushButton::clicked, this, [this] { startPrimeTasks(1, true); });
@@ -35,6 +38,7 @@ DemoWindow::DemoWindow(QWidget *parent)
     buttons->addWidget(start);
     buttons->addWidget(failing);
     buttons->addWidget(workerCalls);
+    buttons->addWidget(moduleRuns);
     buttons->addWidget(cancel);
     buttons->addStretch();
     auto *status = new QHBoxLayout;
@@ -60,6 +64,35 @@ DemoWindow::DemoWindow(QWidget *parent)
     spec.maxWorkers = 2;
     spec.prestart = 1;
     m_workers = std::make_unique<offload::WorkerPool>(spec);
+
+    const QString blur = QCoreApplication::applicationDirPath() + QStringLiteral("/offload-example-blur");
+    m_modules.describe(this, blur).onFinished([this, moduleRuns](const offload::TaskHandle<offload::Module> &t) {
+        if (t.state() == offload::TaskState::Finished) {
+            m_blur = t.result();
+            moduleRuns->setEnabled(true);
+        } else {
+            moduleRuns->setToolTip(t.error().summary());
+        }
+    });
+}
+
+offload::TaskHandle<offload::ProgramResult> DemoWindow::startModuleRuns(int count, bool failing)
+{
+    offload::TaskHandle<offload::ProgramResult> last;
+    if (!m_blur)
+        return last;
+    for (int i = 0; i < count; ++i) {
+        const int iterations = std::max(1, int((3000 + 1500 * (m_serial % 3)) * m_workScale));
+        const QVariantMap values{{QStringLiteral("iterations"), iterations}, {QStringLiteral("fail"), failing},
+                                 {QStringLiteral("summary"), m_outputs.filePath(QStringLiteral("blur-%1.txt").arg(m_serial))}};
+        offload::ModuleRunOptions options;
+        options.name = QStringLiteral("blur module, %1 passes #%2").arg(iterations).arg(++m_serial);
+        auto run = m_modules.run(this, *m_blur, values, options);
+        ++m_counters.started;
+        run.onFinished([this](const auto &t) { countEnd(t.state()); });
+        last = run;
+    }
+    return last;
 }
 
 offload::TaskHandle<offload::WorkerResult> DemoWindow::startWorkerCalls(int count, bool failing)

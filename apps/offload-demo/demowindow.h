@@ -3,8 +3,10 @@
 
 #include <offload/core/taskhandle.h>
 #include <offload/monitor/latencyprobe.h>
+#include <offload/modules/modulerunner.h>
 #include <offload/process/workerpool.h>
 
+#include <QTemporaryDir>
 #include <QWidget>
 
 #include <memory>
@@ -34,6 +36,10 @@ public:
     offload::TaskHandle<qint64> startPrimeTasks(int count, bool failing = false);
     // The same work as calls to the demo's worker processes.
     offload::TaskHandle<offload::WorkerResult> startWorkerCalls(int count, bool failing = false);
+    // Runs of the in-tree SEM module offload-example-blur (an invalid handle until its
+    // description has been read, which starts with the window).
+    offload::TaskHandle<offload::ProgramResult> startModuleRuns(int count, bool failing = false);
+    bool moduleReady() const { return m_blur.has_value(); }
     void cancelAll();
     const Counters &counters() const { return m_counters; }
     int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }
@@ -52,6 +58,9 @@ private:
     QLabel *m_summary;
     offload::LatencyProbe m_probe;
     std::unique_ptr<offload::WorkerPool> m_workers;
+    offload::ModuleRunner m_modules;
+    std::optional<offload::Module> m_blur;
+    QTemporaryDir m_outputs; // the module's summary files
     std::vector<double> m_window;
     Counters m_counters;
     int m_serial = 0;

@@ -52,10 +52,13 @@ int main(int argc, char **argv)
     const auto topUp = [&] {
         while (!stopping && window.inFlight() < target) {
             ++launched;
-            // Every third task is a call to the demo's worker processes.
+            // Every third task is a call to the demo's worker processes, every fourth a run of
+            // the in-tree SEM module (once its description has been read).
             const bool failing = launched % 7 == 0;
             offload::TaskHandleBase task = launched % 3 == 0 ? offload::TaskHandleBase(window.startWorkerCalls(1, failing))
-                                                             : offload::TaskHandleBase(window.startPrimeTasks(1, failing));
+                                         : launched % 4 == 0 && window.moduleReady()
+                                                 ? offload::TaskHandleBase(window.startModuleRuns(1, failing))
+                                                 : offload::TaskHandleBase(window.startPrimeTasks(1, failing));
             if (launched % 5 == 0)
                 QTimer::singleShot(1500, &window, [task] { task.cancel(); });
         }
