@@ -1,5 +1,6 @@
 #include "reporter.h"
 
+#include <QCoreApplication>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSocketNotifier>
@@ -103,13 +104,19 @@ void onSignal(int sig)
 
 void installCancelSignals(std::function<void(int)> handler)
 {
+    static std::function<void(int)> current;
+    current = std::move(handler); // a later command phase (describe, then run) takes over
+    if (g_signalPipe[0] >= 0)
+        return;
     if (::pipe2(g_signalPipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return;
-    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read);
-    QObject::connect(notifier, &QSocketNotifier::activated, notifier, [handler = std::move(handler)] {
+    // Owned by the application object, so it goes when the event loop's owner does.
+    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, QCoreApplication::instance());
+    QObject::connect(notifier, &QSocketNotifier::activated, notifier, [] {
         unsigned char byte = 0;
         while (::read(g_signalPipe[0], &byte, 1) == 1)
-            handler(int(byte));
+            if (current)
+                current(int(byte));
     });
     struct sigaction sa{};
     sa.sa_handler = onSignal;

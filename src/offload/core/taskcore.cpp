@@ -52,6 +52,7 @@ struct TaskCore::Private
     Error error;
     TaskTimes times;
     bool cancelRequested = false;
+    bool observed = false; // a finished callback or completion hook was ever added
     bool inQueue = false; // waiting in the delivery queue
     bool delayed = false; // waiting in the dispatcher's coalescing delay list
     std::function<void()> cancelHandler;
@@ -276,6 +277,7 @@ void TaskCore::addFinishedCallback(CoreCallback cb)
     bool final = false;
     {
         std::lock_guard lock(d->mutex);
+        d->observed = true;
         d->finishedCallbacks.push_back(std::move(cb));
         final = isFinalState(d->state);
     }
@@ -283,10 +285,17 @@ void TaskCore::addFinishedCallback(CoreCallback cb)
         d->queue->enqueue(shared_from_this(), DeliveryQueue::Wake::Urgent); // added late: still called
 }
 
+bool TaskCore::isObserved() const
+{
+    std::lock_guard lock(d->mutex);
+    return d->observed;
+}
+
 void TaskCore::addCompletionHook(CoreCallback hook)
 {
     {
         std::lock_guard lock(d->mutex);
+        d->observed = true;
         if (!isFinalState(d->state)) {
             d->completionHooks.push_back(std::move(hook));
             return;

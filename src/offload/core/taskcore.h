@@ -74,6 +74,8 @@ public:
     void addFinishedCallback(CoreCallback cb);
     // Called on the finishing thread right after the final state is set (at once if final).
     void addCompletionHook(CoreCallback hook);
+    // True once anyone asked to hear about the end (a finished callback or a completion hook).
+    bool isObserved() const;
 
     // Producer side. Transitions that are not forward moves are ignored and return false.
     bool markStarting();

@@ -1,0 +1,223 @@
+// whenAll, whenAny and withTimeout over Offload tasks (thread tasks, worker calls, program
+// runs, Tasks). Each is itself a Task: cancelling it cancels every task it still waits for.
+#pragma once
+
+#include <offload/coro/task.h>
+
+#include <QTimer>
+
+#include <chrono>
+#include <ranges>
+#include <tuple>
+#include <vector>
+
+namespace offload {
+
+namespace detail {
+
+// Waits until one of the cores is final or the timeout passes: its index, or -1 on timeout.
+struct FirstFinished
+{
+    std::vector<std::shared_ptr<TaskCore>> cores;
+    std::chrono::milliseconds timeout{-1};
+    std::unique_ptr<QTimer> timer;
+    std::shared_ptr<std::atomic<bool>> fired = std::make_shared<std::atomic<bool>>(false);
+
+    int firstFinal() const
+    {
+        for (size_t i = 0; i < cores.size(); ++i)
+            if (isFinalState(cores[i]->state()))
+                return int(i);
+        return -1;
+    }
+    bool await_ready() const { return firstFinal() >= 0; }
+    template<typename P>
+    void await_suspend(std::coroutine_handle<P> h)
+    {
+        CoroState &st = stateOf(h);
+        const quint64 generation = st.suspend([cores = cores] {
+            for (const auto &c : cores)
+                c->requestCancel();
+        });
+        auto state = st.shared_from_this();
+        for (const auto &core : cores) {
+            core->addCompletionHook([state, generation, fired = fired](TaskCore &) {
+                if (!fired->exchange(true)) // only the first end wakes this await
+                    state->postResume(generation);
+            });
+        }
+        if (timeout.count() >= 0) {
+            timer = std::make_unique<QTimer>();
+            timer->setSingleShot(true);
+            QObject::connect(timer.get(), &QTimer::timeout, timer.get(), [state, generation, fired = fired] {
+                if (!fired->exchange(true))
+                    state->postResume(generation);
+            });
+            timer->start(timeout);
+        }
+    }
+    int await_resume()
+    {
+        timer.reset();
+        return firstFinal();
+    }
+};
+
+inline void cancelAll(const std::vector<std::shared_ptr<TaskCore>> &cores)
+{
+    for (const auto &c : cores)
+        c->requestCancel();
+}
+
+// A finished core's failure or cancellation, rethrown in the awaiting coroutine.
+inline void rethrowIfNotFinished(const TaskCore &core)
+{
+    if (core.state() == TaskState::Failed)
+        throw Exception(core.error());
+    if (core.state() == TaskState::Cancelled)
+        throw CancelledError();
+}
+
+template<typename T>
+Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHandle<T>> tasks)
+{
+    std::vector<std::shared_ptr<TaskCore>> pending;
+    for (const auto &t : tasks)
+        pending.push_back(t.core());
+    while (!pending.empty()) {
+        FirstFinished next; // not braced inside co_await: GCC 12 miscompiles that
+        next.cores = pending;
+        const int i = co_await next;
+        const auto core = pending[size_t(i)];
+        pending.erase(pending.begin() + i);
+        if (core->state() != TaskState::Finished) {
+            cancelAll(pending); // the first failure or cancellation ends the whole
+            rethrowIfNotFinished(*core);
+        }
+    }
+    std::vector<Value<T>> values;
+    values.reserve(tasks.size());
+    for (const auto &t : tasks)
+        values.push_back(valueOf(t));
+    co_return values;
+}
+
+template<typename T>
+Task<std::pair<std::size_t, Value<T>>> whenAnyRange(std::vector<TaskHandle<T>> tasks)
+{
+    std::vector<std::shared_ptr<TaskCore>> cores;
+    for (const auto &t : tasks)
+        cores.push_back(t.core());
+    if (cores.empty())
+        throw Exception(Error{ErrorKind::InvalidInput, QStringLiteral("whenAny of no tasks")});
+    FirstFinished first;
+    first.cores = cores;
+    const int winner = co_await first;
+    cancelAll(cores); // the losers; the winner is final already
+    rethrowIfNotFinished(*cores[size_t(winner)]);
+    co_return std::pair<std::size_t, Value<T>>(std::size_t(winner), valueOf(tasks[size_t(winner)]));
+}
+
+template<typename... Ts>
+Task<std::tuple<Value<Ts>...>> whenAllOf(TaskHandle<Ts>... tasks)
+{
+    std::vector<std::shared_ptr<TaskCore>> pending{tasks.core()...};
+    while (!pending.empty()) {
+        FirstFinished next; // not braced inside co_await: GCC 12 miscompiles that
+        next.cores = pending;
+        const int i = co_await next;
+        const auto core = pending[size_t(i)];
+        pending.erase(pending.begin() + i);
+        if (core->state() != TaskState::Finished) {
+            cancelAll(pending);
+            rethrowIfNotFinished(*core);
+        }
+    }
+    co_return std::tuple<Value<Ts>...>(valueOf(tasks)...);
+}
+
+template<typename... Ts>
+Task<std::size_t> whenAnyOf(TaskHandle<Ts>... tasks)
+{
+    std::vector<std::shared_ptr<TaskCore>> cores{tasks.core()...};
+    FirstFinished first;
+    first.cores = cores;
+    const int winner = co_await first;
+    cancelAll(cores);
+    rethrowIfNotFinished(*cores[size_t(winner)]);
+    co_return std::size_t(winner);
+}
+
+template<typename T>
+Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
+{
+    FirstFinished inTime;
+    inTime.cores.push_back(task.core());
+    inTime.timeout = timeout;
+    const int i = co_await inTime;
+    if (i < 0) {
+        task.cancel(); // the work itself is stopped, not just the wait
+        throw Exception(Error{ErrorKind::Timeout, QStringLiteral("'%1' did not finish within %2 ms; it was cancelled")
+                                                      .arg(task.name()).arg(timeout.count())});
+    }
+    if constexpr (std::is_void_v<T>) {
+        task.result(); // rethrows its failure or cancellation
+        co_return;
+    } else {
+        co_return task.result();
+    }
+}
+
+template<typename H>
+concept AnyTaskHandle = requires(const H &h) { h.core(); h.result(); };
+
+template<typename H>
+using HandleValue = std::remove_cvref_t<decltype(std::declval<const H &>().result())>;
+
+} // namespace detail
+
+// All of them: a tuple of their values (std::monostate for void tasks). The first failure or
+// cancellation cancels the others and is rethrown (Failed with its error, or Cancelled).
+template<typename... Ts>
+Task<std::tuple<detail::Value<Ts>...>> whenAll(const TaskHandle<Ts> &...tasks)
+{
+    return detail::whenAllOf<Ts...>(tasks...);
+}
+
+// A range of tasks of one type: their values in order.
+template<std::ranges::input_range R>
+    requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
+auto whenAll(R &&range)
+{
+    using T = typename std::ranges::range_value_t<R>::ValueType;
+    std::vector<TaskHandle<T>> tasks(std::ranges::begin(range), std::ranges::end(range));
+    return detail::whenAllRange<T>(std::move(tasks));
+}
+
+// The first to end: its index; the others are cancelled. If it failed or was cancelled, so
+// does this.
+template<typename... Ts>
+Task<std::size_t> whenAny(const TaskHandle<Ts> &...tasks)
+{
+    return detail::whenAnyOf<Ts...>(tasks...);
+}
+
+// A range: the first to end, as (index, value); the others are cancelled.
+template<std::ranges::input_range R>
+    requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
+auto whenAny(R &&range)
+{
+    using T = typename std::ranges::range_value_t<R>::ValueType;
+    std::vector<TaskHandle<T>> tasks(std::ranges::begin(range), std::ranges::end(range));
+    return detail::whenAnyRange<T>(std::move(tasks));
+}
+
+// The task's value if it ends in time; otherwise the task is cancelled and this fails with
+// kind timeout.
+template<typename T>
+Task<T> withTimeout(const TaskHandle<T> &task, std::chrono::milliseconds timeout)
+{
+    return detail::withTimeoutOf<T>(task, timeout);
+}
+
+} // namespace offload

@@ -1,0 +1,173 @@
+// CoroState: resumption on the coroutine's thread, cancellation, unobserved failures.
+#include <offload/coro/corostate.h>
+
+#include <QAbstractEventDispatcher>
+#include <QCoreApplication>
+#include <QThread>
+
+#include <algorithm>
+
+namespace offload {
+
+namespace {
+std::mutex s_handlerMutex;
+UnhandledErrorHandler s_handler;
+
+void defaultHandler(const QString &name, const Error &error)
+{
+    qWarning("offload: coroutine '%s' failed and nobody awaited it: %s", qPrintable(name), qPrintable(error.summary()));
+}
+} // namespace
+
+UnhandledErrorHandler setUnhandledErrorHandler(UnhandledErrorHandler handler)
+{
+    std::lock_guard lock(s_handlerMutex);
+    return std::exchange(s_handler, std::move(handler));
+}
+
+namespace detail {
+
+CoroState::CoroState(std::shared_ptr<TaskCore> core, QObject *context)
+    : m_core(std::move(core))
+    , m_context(context)
+    , m_bound(context != nullptr)
+{
+    m_thread = context ? context->thread() : QThread::currentThread();
+}
+
+CoroState::~CoroState() = default;
+
+void CoroState::start(std::coroutine_handle<> frame)
+{
+    m_frame = frame;
+    m_core->markStarting();
+    m_core->markRunning();
+    m_core->setCancelHandler([weak = weak_from_this()] {
+        if (auto self = weak.lock())
+            self->onCancelRequested();
+    });
+}
+
+void CoroState::post(std::function<void()> fn)
+{
+    // The thread's event dispatcher is a QObject living in that thread: a queued call to it
+    // runs there, and it outlives the context object, so a cancel is still carried out after
+    // the context is gone. Looked up at each post: a thread just started may not have one yet.
+    // (The thread is the context's at the start; QThread objects must outlive their coroutines.)
+    QObject *target = QAbstractEventDispatcher::instance(m_thread);
+    if (!target) {
+        static std::once_flag warned;
+        std::call_once(warned, [] {
+            qWarning("offload: a coroutine's thread has no Qt event loop; it is resumed on the thread that woke it");
+        });
+        return fn();
+    }
+    QMetaObject::invokeMethod(target, std::move(fn), Qt::QueuedConnection);
+}
+
+quint64 CoroState::suspend(std::function<void()> cancelAwaited)
+{
+    m_suspended = true;
+    ++m_generation;
+    bool cancelNow = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_cancelled.load(std::memory_order_acquire))
+            cancelNow = true; // cancelled while it ran (a nested event loop, say): stop right here
+        else
+            m_cancelAwaited = std::move(cancelAwaited);
+    }
+    if (cancelNow) {
+        if (cancelAwaited)
+            cancelAwaited();
+        post([self = shared_from_this()] { self->destroyIfSuspended(); });
+    }
+    return m_generation;
+}
+
+void CoroState::postResume(quint64 generation)
+{
+    post([self = shared_from_this(), generation] { self->resume(generation); });
+}
+
+void CoroState::resume(quint64 generation)
+{
+    if (!m_frame || !m_suspended || generation != m_generation)
+        return; // destroyed, or a late wake-up for an await that is over
+    {
+        std::lock_guard lock(m_mutex);
+        m_cancelAwaited = nullptr;
+    }
+    if (isCancellationRequested() || (m_bound && !m_context)) {
+        // Cancelled, or its object is gone: never resumed into it. Its locals are destroyed.
+        destroyIfSuspended();
+        return;
+    }
+    m_suspended = false;
+    const auto keep = shared_from_this(); // the frame holds us; it may end inside resume()
+    m_frame.resume();
+}
+
+void CoroState::onCancelRequested()
+{
+    std::function<void()> cancelAwaited;
+    {
+        std::lock_guard lock(m_mutex);
+        m_cancelled.store(true, std::memory_order_release);
+        cancelAwaited = std::move(m_cancelAwaited);
+        m_cancelAwaited = nullptr;
+    }
+    if (cancelAwaited)
+        cancelAwaited(); // thread-safe by contract: TaskHandle::cancel, QFuture::cancel
+    post([self = shared_from_this()] { self->destroyIfSuspended(); });
+}
+
+void CoroState::destroyIfSuspended()
+{
+    if (!m_frame || !m_suspended)
+        return; // finished already, or running: its next suspension sees the request
+    const auto keep = shared_from_this();
+    auto frame = std::exchange(m_frame, {});
+    frame.destroy(); // runs the locals' destructors; the promise lets go of this state
+    m_core->finishCancelled();
+}
+
+void CoroState::setProgressFraction(double fraction, const QString *text)
+{
+    fraction = std::clamp(fraction, 0.0, 1.0);
+    m_core->updateProgress([&](Progress &p) {
+        p.minimum = 0;
+        p.maximum = 1'000'000;
+        p.value = qint64(fraction * 1'000'000);
+        if (text)
+            p.text = *text;
+    });
+}
+
+void CoroState::release()
+{
+    if (m_handles.fetch_sub(1, std::memory_order_acq_rel) == 1 && m_failed.load())
+        reportIfUnobserved();
+}
+
+void CoroState::failed()
+{
+    m_failed.store(true);
+    if (m_handles.load(std::memory_order_acquire) == 0)
+        reportIfUnobserved();
+}
+
+void CoroState::reportIfUnobserved()
+{
+    if (m_core->isObserved() || m_inspected.load() || m_reported.exchange(true))
+        return;
+    UnhandledErrorHandler handler;
+    {
+        std::lock_guard lock(s_handlerMutex);
+        handler = s_handler;
+    }
+    (handler ? handler : defaultHandler)(m_core->name(), m_core->error());
+}
+
+} // namespace detail
+} // namespace offload

@@ -1,0 +1,88 @@
+// CoroState: what an offload::Task coroutine shares with its awaiters and its cancel handler.
+// Internal to Offload::Coro (public only because the templates in task.h need it).
+#pragma once
+
+#include <offload/core/taskcore.h>
+#include <offload/coro/export.h>
+
+#include <QPointer>
+#include <QThread>
+
+#include <atomic>
+#include <coroutine>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace offload {
+
+// Called when a coroutine fails and nobody holds its Task, awaits it or listens for its end
+// (a slot started by a signal, say). Runs on the coroutine's thread. The default prints a
+// warning with the task's name, the error's type (origin) and message.
+using UnhandledErrorHandler = std::function<void(const QString &taskName, const Error &error)>;
+// Replaces the handler (thread-safe); returns the previous one. An empty handler restores the default.
+OFFLOAD_CORO_EXPORT UnhandledErrorHandler setUnhandledErrorHandler(UnhandledErrorHandler handler);
+
+namespace detail {
+
+// Thread rules: the frame is resumed and destroyed only on the coroutine's thread (the
+// context's thread, else the thread that started it), always from a posted event, never while
+// it is running. postResume, cancel and the handle counting may be called from any thread.
+class OFFLOAD_CORO_EXPORT CoroState : public std::enable_shared_from_this<CoroState>
+{
+public:
+    CoroState(std::shared_ptr<TaskCore> core, QObject *context);
+    ~CoroState();
+    CoroState(const CoroState &) = delete;
+    CoroState &operator=(const CoroState &) = delete;
+
+    // After construction (needs shared_from_this): installs the cancel handler, marks Running.
+    void start(std::coroutine_handle<> frame);
+
+    // Awaiters, coroutine thread, in await_suspend: the coroutine is about to be suspended;
+    // cancelAwaited stops what it waits for. Returns the suspension's generation, which the
+    // awaiter hands back to postResume so that a late wake-up can never resume a later await.
+    quint64 suspend(std::function<void()> cancelAwaited);
+    // Any thread: resume the coroutine (on its thread) at suspension `generation`.
+    void postResume(quint64 generation);
+
+    // The promise, when the frame goes away (coroutine thread).
+    void frameDestroyed() { m_frame = {}; }
+    bool isCancellationRequested() const { return m_cancelled.load(std::memory_order_acquire); }
+    const std::shared_ptr<TaskCore> &core() const { return m_core; }
+
+    // Task<T> handles: when the last one goes and the coroutine failed unobserved, report it.
+    void retain() { m_handles.fetch_add(1, std::memory_order_relaxed); }
+    void release();
+    void failed(); // the promise, when the coroutine ends Failed
+    void markInspected() { m_inspected.store(true, std::memory_order_relaxed); } // state/error/result read
+
+    // Progress derived from awaited tasks: [base, base + weight] of this task's 0..1.
+    void setProgressFraction(double fraction, const QString *text = nullptr);
+    double progressBase() const { return m_progressBase.load(); }
+    void setProgressBase(double base) { m_progressBase.store(base); }
+
+private:
+    void post(std::function<void()> fn);
+    void resume(quint64 generation);
+    void onCancelRequested();
+    void destroyIfSuspended();
+    void reportIfUnobserved();
+
+    std::shared_ptr<TaskCore> m_core;
+    QPointer<QObject> m_context;
+    const bool m_bound;
+    QThread *m_thread = nullptr; // the coroutine's thread: the context's at the start, or the caller's
+    std::coroutine_handle<> m_frame;  // coroutine thread only
+    bool m_suspended = false;         // coroutine thread only
+    quint64 m_generation = 0;         // coroutine thread only
+    std::atomic<bool> m_cancelled{false};
+    std::mutex m_mutex;
+    std::function<void()> m_cancelAwaited; // guarded by m_mutex
+    std::atomic<int> m_handles{0};
+    std::atomic<bool> m_failed{false}, m_reported{false}, m_inspected{false};
+    std::atomic<double> m_progressBase{0.0};
+};
+
+} // namespace detail
+} // namespace offload

@@ -1,0 +1,312 @@
+// offload::Task<T>: a C++20 coroutine that is itself an Offload task, and co_await on any task.
+#pragma once
+
+#include <offload/core/taskhandle.h>
+#include <offload/coro/corostate.h>
+
+#include <QObject>
+
+#include <coroutine>
+#include <optional>
+#include <type_traits>
+#include <variant>
+
+namespace offload {
+
+template<typename T>
+class Task;
+
+// A coroutine task. Start: EAGER — calling the coroutine runs its body at once, up to its
+// first co_await, on the calling thread. Qt slots are called by signals and nobody awaits
+// them; with a lazy start such a slot would never run. Everything after an await runs on the
+// thread of the coroutine's context object.
+//
+// Context: for a member function of a QObject subclass, the object; else the first parameter
+// if it is a QObject pointer or reference; else none (resumption on the starting thread).
+// When the context is destroyed, the coroutine is cancelled: what it awaits is cancelled, its
+// frame destroyed (locals' destructors run) and it is never resumed into the dead object.
+//
+// It is an Offload task: a TaskHandle<T> with states, progress, cancel() from any thread,
+// onResult/onFailed, toFuture(), shown in the monitor (kind "coroutine"). Cancelling it cancels
+// the awaited operation (a thread task's token, a worker call, a program run's process tree,
+// another Task, a QFuture) and ends the coroutine Cancelled — never Failed. An exception
+// leaving the body fails it with the exception's type and message (a worker's traceback
+// included); one that nobody observes goes to the UnhandledErrorHandler.
+//
+// Thread-safety: a Task may be copied, cancelled and queried from any thread. Offload's
+// awaitables may be awaited only inside an offload::Task coroutine.
+template<typename T = void>
+class Task : public TaskHandle<T>
+{
+public:
+    struct promise_type;
+    Task() = default;
+    Task(const Task &other) : TaskHandle<T>(other), m_state(other.m_state) { retain(); }
+    Task(Task &&other) noexcept : TaskHandle<T>(std::move(other)), m_state(std::move(other.m_state)) {}
+    Task &operator=(const Task &other)
+    {
+        Task copy(other);
+        swap(copy);
+        return *this;
+    }
+    Task &operator=(Task &&other) noexcept
+    {
+        Task moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
+    ~Task()
+    {
+        if (m_state)
+            m_state->release();
+    }
+
+    // As TaskHandle's; reading the end through the Task counts as observing a failure.
+    TaskState state() const { return inspected(), TaskHandle<T>::state(); }
+    bool isFinal() const { return isFinalState(state()); }
+    Error error() const { return inspected(), TaskHandle<T>::error(); }
+    decltype(auto) result() const { return inspected(), TaskHandle<T>::result(); }
+
+private:
+    friend struct promise_type;
+    Task(std::shared_ptr<detail::TaskResultCore<T>> core, std::shared_ptr<detail::CoroState> state)
+        : TaskHandle<T>(std::move(core))
+        , m_state(std::move(state))
+    {
+        retain();
+    }
+    void retain()
+    {
+        if (m_state)
+            m_state->retain();
+    }
+    void inspected() const
+    {
+        if (m_state && isFinalState(TaskHandle<T>::state()))
+            m_state->markInspected();
+    }
+    void swap(Task &other) noexcept
+    {
+        std::swap(this->m_core, other.m_core);
+        std::swap(m_state, other.m_state);
+    }
+    std::shared_ptr<detail::CoroState> m_state;
+};
+
+namespace detail {
+
+template<typename A>
+QObject *contextOf(A &arg)
+{
+    using D = std::remove_cvref_t<A>;
+    if constexpr (std::is_base_of_v<QObject, D>)
+        return const_cast<QObject *>(static_cast<const QObject *>(&arg));
+    else if constexpr (std::is_pointer_v<D> && std::is_base_of_v<QObject, std::remove_cv_t<std::remove_pointer_t<D>>>)
+        return const_cast<QObject *>(static_cast<const QObject *>(arg));
+    else
+        return nullptr;
+}
+
+template<typename... Args>
+QObject *firstContext(Args &...args)
+{
+    if constexpr (sizeof...(Args) == 0)
+        return nullptr;
+    else
+        return [](auto &first, auto &...) { return contextOf(first); }(args...);
+}
+
+// What every Offload awaiter needs from the promise it is awaited in.
+struct PromiseBase
+{
+    std::shared_ptr<CoroState> state;
+};
+
+template<typename P>
+CoroState &stateOf(std::coroutine_handle<P> h)
+{
+    static_assert(std::is_base_of_v<PromiseBase, P>, "Offload awaitables can be awaited only in an offload::Task coroutine");
+    return *h.promise().state;
+}
+
+template<typename T>
+struct ValueOf { using type = T; };
+template<>
+struct ValueOf<void> { using type = std::monostate; };
+template<typename T>
+using Value = typename ValueOf<T>::type;
+
+template<typename T>
+Value<T> valueOf(const TaskHandle<T> &h)
+{
+    if constexpr (std::is_void_v<T>) {
+        h.result();
+        return {};
+    } else {
+        return h.result();
+    }
+}
+
+template<typename T>
+struct PromiseResult
+{
+    std::optional<T> value;
+    template<typename U>
+    void return_value(U &&v) { value.emplace(std::forward<U>(v)); }
+    void finishCore(TaskResultCore<T> &core) { core.finishWith(std::move(*value)); }
+};
+template<>
+struct PromiseResult<void>
+{
+    void return_void() {}
+    void finishCore(TaskResultCore<void> &core) { core.finishWith(); }
+};
+
+} // namespace detail
+
+template<typename T>
+struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
+{
+    template<typename... Args>
+    explicit promise_type(Args &...args)
+    {
+        m_core = std::make_shared<detail::TaskResultCore<T>>(detail::firstContext(args...), QStringLiteral("coroutine"),
+                                                            QStringLiteral("coroutine"));
+        m_core->attach();
+        state = std::make_shared<detail::CoroState>(m_core, m_core->context());
+        state->start(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    ~promise_type() { state->frameDestroyed(); }
+
+    Task<T> get_return_object() { return Task<T>(m_core, state); }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept
+    {
+        // The body's scope has ended (locals destroyed); now the task ends.
+        if (m_cancelled) {
+            m_core->finishCancelled();
+        } else if (m_error) {
+            m_core->fail(*m_error);
+            state->failed();
+        } else {
+            this->finishCore(*m_core);
+        }
+        return {};
+    }
+    void unhandled_exception()
+    {
+        try {
+            throw;
+        } catch (const CancelledError &) {
+            m_cancelled = true; // an awaited task was cancelled: so is this one
+        } catch (...) {
+            m_error = errorFromCurrentException();
+        }
+    }
+
+private:
+    std::shared_ptr<detail::TaskResultCore<T>> m_core;
+    std::optional<Error> m_error;
+    bool m_cancelled = false;
+};
+
+namespace detail {
+
+// co_await on any Offload task (thread task, worker call, program run, Task<U>).
+template<typename U>
+struct HandleAwaiter
+{
+    explicit HandleAwaiter(TaskHandle<U> t, double w = -1) : task(std::move(t)), weight(w) {}
+    TaskHandle<U> task;
+    double weight = -1; // >= 0: the task's progress fills this share of the awaiting coroutine's
+
+    bool await_ready() const { return weight < 0 && task.isFinal(); }
+    template<typename P>
+    bool await_suspend(std::coroutine_handle<P> h)
+    {
+        CoroState &st = stateOf(h);
+        if (weight >= 0) {
+            m_state = st.shared_from_this();
+            m_base = st.progressBase();
+            task.core()->addProgressCallback([state = m_state, base = m_base, w = weight](const Progress &p) {
+                const double f = p.maximum > p.minimum ? p.fraction() : 0.0;
+                state->setProgressFraction(base + w * f, &p.text);
+            });
+            if (task.isFinal())
+                return false;
+        }
+        const quint64 generation = st.suspend([t = task] { t.cancel(); });
+        task.core()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
+        return true;
+    }
+    Value<U> await_resume()
+    {
+        if (m_state) {
+            m_state->setProgressBase(m_base + weight);
+            m_state->setProgressFraction(m_base + weight);
+        }
+        return valueOf(task);
+    }
+
+private:
+    std::shared_ptr<CoroState> m_state;
+    double m_base = 0;
+};
+
+// co_await thisTask(): the running coroutine's own control.
+struct ThisTaskAwaiter;
+
+} // namespace detail
+
+template<typename U>
+detail::HandleAwaiter<U> operator co_await(const TaskHandle<U> &task)
+{
+    return detail::HandleAwaiter<U>(task);
+}
+
+// co_await weighted(task, 0.6): while awaited, the task's progress fills the next 60% of the
+// coroutine's progress (after what it reported or awaited before); its text is passed on.
+template<typename U>
+detail::HandleAwaiter<U> weighted(const TaskHandle<U> &task, double weight)
+{
+    return detail::HandleAwaiter<U>(task, std::max(0.0, weight));
+}
+
+// The running coroutine's own progress, name and cancellation, from inside it:
+//   auto self = co_await offload::thisTask();  self.setProgress(0.5, "half way");
+// Coroutine thread only.
+class CoroControl
+{
+public:
+    void setProgress(double fraction, const QString &text = {})
+    {
+        m_state->setProgressBase(fraction);
+        m_state->setProgressFraction(fraction, &text);
+    }
+    void setName(const QString &name) { m_state->core()->setName(name); }
+    bool isCancellationRequested() const { return m_state->isCancellationRequested(); }
+
+private:
+    friend struct detail::ThisTaskAwaiter;
+    explicit CoroControl(std::shared_ptr<detail::CoroState> state) : m_state(std::move(state)) {}
+    std::shared_ptr<detail::CoroState> m_state;
+};
+
+namespace detail {
+struct ThisTaskAwaiter
+{
+    std::shared_ptr<CoroState> state;
+    bool await_ready() const { return false; }
+    template<typename P>
+    bool await_suspend(std::coroutine_handle<P> h)
+    {
+        state = stateOf(h).shared_from_this();
+        return false; // never suspends
+    }
+    CoroControl await_resume() { return CoroControl(std::move(state)); }
+};
+} // namespace detail
+
+inline detail::ThisTaskAwaiter thisTask() { return {}; }
+
+} // namespace offload
