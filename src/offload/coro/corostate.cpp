@@ -1,11 +1,11 @@
 // CoroState: resumption on the coroutine's thread, cancellation, unobserved failures.
 #include <offload/coro/corostate.h>
 
-#include <QAbstractEventDispatcher>
 #include <QCoreApplication>
 #include <QThread>
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace offload {
 
@@ -48,21 +48,36 @@ void CoroState::start(std::coroutine_handle<> frame)
     });
 }
 
+namespace {
+// One QObject per thread that runs coroutines: a queued call to it runs on that thread, even
+// when posted before the thread's event loop has started (a thread's event dispatcher only
+// exists once it runs), and it outlives every context object, so a cancel is still carried
+// out after the context is gone. Released with deleteLater when its thread finishes.
+QObject *anchorFor(QThread *thread)
+{
+    static std::mutex mutex;
+    static std::unordered_map<QThread *, QObject *> anchors;
+    std::lock_guard lock(mutex);
+    if (const auto it = anchors.find(thread); it != anchors.end())
+        return it->second;
+    auto *anchor = new QObject;
+    anchor->moveToThread(thread);
+    anchors.emplace(thread, anchor);
+    QObject::connect(thread, &QThread::finished, anchor, [thread, anchor] {
+        {
+            std::lock_guard lock(mutex);
+            anchors.erase(thread);
+        }
+        anchor->deleteLater(); // a finishing thread runs its deferred deletes
+    }, Qt::DirectConnection);
+    return anchor;
+}
+} // namespace
+
 void CoroState::post(std::function<void()> fn)
 {
-    // The thread's event dispatcher is a QObject living in that thread: a queued call to it
-    // runs there, and it outlives the context object, so a cancel is still carried out after
-    // the context is gone. Looked up at each post: a thread just started may not have one yet.
     // (The thread is the context's at the start; QThread objects must outlive their coroutines.)
-    QObject *target = QAbstractEventDispatcher::instance(m_thread);
-    if (!target) {
-        static std::once_flag warned;
-        std::call_once(warned, [] {
-            qWarning("offload: a coroutine's thread has no Qt event loop; it is resumed on the thread that woke it");
-        });
-        return fn();
-    }
-    QMetaObject::invokeMethod(target, std::move(fn), Qt::QueuedConnection);
+    QMetaObject::invokeMethod(anchorFor(m_thread), std::move(fn), Qt::QueuedConnection);
 }
 
 quint64 CoroState::suspend(std::function<void()> cancelAwaited)
