@@ -18,6 +18,15 @@ int main(int argc, char **argv)
         return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::steady_clock::now().time_since_epoch()).count());
     });
+    // Stuck in a loop that never looks at cancellation (bounded at 60 s): only a kill stops it.
+    w.method("spin", [](offload::worker::Call &) -> offload::worker::Result {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        volatile double acc = 0;
+        while (std::chrono::steady_clock::now() < end)
+            for (int i = 0; i < 1000; ++i)
+                acc = acc + std::sqrt(double(i) + acc);
+        return nullptr;
+    });
     w.method("burn", [](offload::worker::Call &call) -> offload::worker::Result {
         int64_t slices = 0;
         volatile double acc = 0;

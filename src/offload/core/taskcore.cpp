@@ -142,11 +142,6 @@ void TaskCore::setName(const QString &name)
 
 QObject *TaskCore::context() const { return d->contextRaw; }
 
-TaskState TaskCore::state() const
-{
-    std::lock_guard lock(d->mutex);
-    return d->state;
-}
 
 Progress TaskCore::progress() const
 {
@@ -311,6 +306,7 @@ bool TaskCore::markStarting()
         if (d->state != TaskState::Queued)
             return false;
         d->state = TaskState::Starting;
+        m_publishedState.store(d->state, std::memory_order_release);
         d->enteredMask |= bit(TaskState::Starting);
     }
     notifyChanged(Change::Lazy);
@@ -324,6 +320,7 @@ bool TaskCore::markRunning()
         if (isFinalState(d->state) || d->state == TaskState::Running)
             return false;
         d->state = TaskState::Running;
+        m_publishedState.store(d->state, std::memory_order_release);
         d->enteredMask |= bit(TaskState::Running);
         d->times.started = Clock::now();
     }
@@ -394,6 +391,7 @@ bool TaskCore::finalize(TaskState state, Error *error)
         if (isFinalState(d->state))
             return false;
         d->state = state;
+        m_publishedState.store(state, std::memory_order_release);
         d->enteredMask |= bit(state);
         if (error)
             d->error = std::move(*error);

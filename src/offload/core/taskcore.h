@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <atomic>
 #include <memory>
 
 namespace offload::detail {
@@ -53,7 +54,9 @@ public:
     void setName(const QString &name);
     QObject *context() const; // may be dangling: compare only
 
-    TaskState state() const;
+    // Lock-free (awaiting a finished task is a hot path): a final state read here implies the
+    // result or error stored before it.
+    TaskState state() const { return m_publishedState.load(std::memory_order_acquire); }
     Progress progress() const;
     Error error() const;
     TaskTimes times() const;
@@ -118,6 +121,8 @@ private:
     void notifyChanged(Change change);
     void updateProgressWith(void (*apply)(void *, Progress &), void *fn);
     std::unique_ptr<Private> d;
+    // A copy of the state, written under the mutex at every transition.
+    std::atomic<TaskState> m_publishedState{TaskState::Queued};
 };
 
 // Typed result storage. The value is written once by the producer before finish() and read

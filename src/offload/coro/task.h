@@ -212,40 +212,67 @@ private:
 
 namespace detail {
 
-// co_await on any Offload task (thread task, worker call, program run, Task<U>).
+// co_await on any Offload task (thread task, worker call, program run, Task<U>). It refers to
+// the awaited handle, which lives until the end of the co_await's full expression (across
+// the suspension); copies are made only when suspending, so awaiting a finished task costs
+// no reference-count traffic.
 template<typename U>
 struct HandleAwaiter
 {
-    explicit HandleAwaiter(TaskHandle<U> t, double w = -1) : task(std::move(t)), weight(w) {}
-    TaskHandle<U> task;
-    double weight = -1; // >= 0: the task's progress fills this share of the awaiting coroutine's
+    explicit HandleAwaiter(const TaskHandle<U> &t) : task(t) {}
+    const TaskHandle<U> &task;
 
-    bool await_ready() const { return weight < 0 && task.isFinal(); }
+    bool await_ready() const { return m_finished = task.core()->state() == TaskState::Finished; }
+    template<typename P>
+    void await_suspend(std::coroutine_handle<P> h)
+    {
+        CoroState &st = stateOf(h);
+        const quint64 generation = st.suspend([t = task] { t.cancel(); });
+        task.core()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
+    }
+    Value<U> await_resume()
+    {
+        if (m_finished || task.core()->state() == TaskState::Finished) { // the common case, without checks
+            if constexpr (std::is_void_v<U>)
+                return {};
+            else
+                return static_cast<const TaskResultCore<U> &>(*task.core()).value();
+        }
+        return valueOf(task); // throws the failure or CancelledError
+    }
+
+private:
+    mutable bool m_finished = false; // seen Finished in await_ready: no second look
+};
+
+// The same, and the task's progress fills a share of the awaiting coroutine's progress.
+template<typename U>
+struct WeightedAwaiter : HandleAwaiter<U>
+{
+    WeightedAwaiter(const TaskHandle<U> &t, double w) : HandleAwaiter<U>(t), weight(w) {}
+    double weight;
+
+    bool await_ready() const { return false; } // registers the progress first
     template<typename P>
     bool await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
-        if (weight >= 0) {
-            m_state = st.shared_from_this();
-            m_base = st.progressBase();
-            task.core()->addProgressCallback([state = m_state, base = m_base, w = weight](const Progress &p) {
-                const double f = p.maximum > p.minimum ? p.fraction() : 0.0;
-                state->setProgressFraction(base + w * f, &p.text);
-            });
-            if (task.isFinal())
-                return false;
-        }
-        const quint64 generation = st.suspend([t = task] { t.cancel(); });
-        task.core()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
+        m_state = st.shared_from_this();
+        m_base = st.progressBase();
+        this->task.core()->addProgressCallback([state = m_state, base = m_base, w = weight](const Progress &p) {
+            const double f = p.maximum > p.minimum ? p.fraction() : 0.0;
+            state->setProgressFraction(base + w * f, &p.text);
+        });
+        if (this->task.isFinal())
+            return false;
+        HandleAwaiter<U>::await_suspend(h);
         return true;
     }
     Value<U> await_resume()
     {
-        if (m_state) {
-            m_state->setProgressBase(m_base + weight);
-            m_state->setProgressFraction(m_base + weight);
-        }
-        return valueOf(task);
+        m_state->setProgressBase(m_base + weight);
+        m_state->setProgressFraction(m_base + weight);
+        return HandleAwaiter<U>::await_resume();
     }
 
 private:
@@ -267,9 +294,9 @@ detail::HandleAwaiter<U> operator co_await(const TaskHandle<U> &task)
 // co_await weighted(task, 0.6): while awaited, the task's progress fills the next 60% of the
 // coroutine's progress (after what it reported or awaited before); its text is passed on.
 template<typename U>
-detail::HandleAwaiter<U> weighted(const TaskHandle<U> &task, double weight)
+detail::WeightedAwaiter<U> weighted(const TaskHandle<U> &task, double weight)
 {
-    return detail::HandleAwaiter<U>(task, std::max(0.0, weight));
+    return detail::WeightedAwaiter<U>(task, std::max(0.0, weight));
 }
 
 // The running coroutine's own progress, name and cancellation, from inside it:

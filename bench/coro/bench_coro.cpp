@@ -1,0 +1,207 @@
+// bench_coro: Offload coroutines against QCoro (Debian's qcoro-qt6-dev), in one run.
+//   await_ready_ns        co_await of an already-finished task (per await)
+//   await_thread_rtt_p50  co_await of an empty thread task from a coroutine on the GUI thread;
+//                         peer: QCoro awaiting QtConcurrent::run
+//   cancel_to_stopped_ms  cancel() of a coroutine awaiting a worker call stuck in a loop, until
+//                         the worker process is gone (no peer: QCoro cannot cancel)
+#include "../common/benchreport.h"
+
+#include <offload/coro/task.h>
+#include <offload/core/threadpool.h>
+#include <offload/process/workerpool.h>
+
+#include <QCoro/QCoroFuture>
+#include <QCoro/QCoroTask>
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFile>
+#include <QTimer>
+#include <QtConcurrent>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+void spinUntil(const bool &done)
+{
+    QEventLoop loop;
+    QTimer poll;
+    QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+        if (done)
+            loop.quit();
+    });
+    poll.start(1);
+    if (!done)
+        loop.exec();
+}
+
+// ---- await_ready_ns
+
+offload::Task<qint64> oursReady(offload::TaskHandle<int> finished, int n, qint64 *ns)
+{
+    QElapsedTimer t;
+    t.start();
+    qint64 sum = 0;
+    for (int i = 0; i < n; ++i)
+        sum += co_await finished;
+    *ns = t.nsecsElapsed();
+    co_return sum;
+}
+
+QCoro::Task<int> qcoroValue() { co_return 1; }
+
+QCoro::Task<qint64> peerReady(int n, qint64 *ns)
+{
+    QCoro::Task<int> finished = qcoroValue(); // eager: finished on return
+    QElapsedTimer t;
+    t.start();
+    qint64 sum = 0;
+    for (int i = 0; i < n; ++i)
+        sum += co_await finished;
+    *ns = t.nsecsElapsed();
+    co_return sum;
+}
+
+void awaitReady()
+{
+    bench::Figure f{QStringLiteral("coro"), QStringLiteral("await_ready_ns"), QStringLiteral("ns")};
+    f.peerName = QStringLiteral("QCoro 0.8 co_await of a finished QCoro::Task");
+    QObject ctx;
+    auto finished = offload::run(&ctx, [] { return 1; });
+    finished.waitForFinished(10s);
+    const int n = 2'000'000;
+    for (int round = 0; round < 5; ++round) {
+        qint64 ours = 0, peer = 0;
+        auto a = oursReady(finished, n, &ours);
+        auto b = peerReady(n, &peer);
+        Q_UNUSED(b);
+        if (a.state() != offload::TaskState::Finished || a.result() != n)
+            std::fprintf(stderr, "await_ready: wrong result\n");
+        f.ours.push_back(double(ours) / n);
+        f.peer.push_back(double(peer) / n);
+    }
+    f.extra.insert(QStringLiteral("awaits_per_run"), n);
+    f.extra.insert(QStringLiteral("target_ratio_max"), 1.0);
+    bench::report(f);
+}
+
+// ---- await_thread_rtt_p50
+
+offload::Task<void> oursRtt(QObject *ctx, int n, std::vector<double> *us, bool *done)
+{
+    for (int i = 0; i < n; ++i) {
+        QElapsedTimer t;
+        t.start();
+        co_await offload::run(ctx, [] { return 1; });
+        us->push_back(double(t.nsecsElapsed()) / 1000.0);
+    }
+    *done = true;
+}
+
+QCoro::Task<void> peerRtt(int n, std::vector<double> *us, bool *done)
+{
+    for (int i = 0; i < n; ++i) {
+        QElapsedTimer t;
+        t.start();
+        co_await QtConcurrent::run([] { return 1; });
+        us->push_back(double(t.nsecsElapsed()) / 1000.0);
+    }
+    *done = true;
+}
+
+void awaitThreadRtt()
+{
+    bench::Figure p50{QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p50"), QStringLiteral("us")};
+    bench::Figure p99{QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p99"), QStringLiteral("us")};
+    p50.peerName = p99.peerName = QStringLiteral("QCoro 0.8 awaiting QtConcurrent::run");
+    QObject ctx;
+    const int n = 2000;
+    for (int round = 0; round < 5; ++round) { // alternating
+        std::vector<double> ours, peer;
+        bool d1 = false, d2 = false;
+        auto a = oursRtt(&ctx, n, &ours, &d1);
+        spinUntil(d1);
+        auto b = peerRtt(n, &peer, &d2);
+        spinUntil(d2);
+        p50.ours.push_back(bench::percentile(ours, 0.5));
+        p50.peer.push_back(bench::percentile(peer, 0.5));
+        p99.ours.push_back(bench::percentile(ours, 0.99));
+        p99.peer.push_back(bench::percentile(peer, 0.99));
+    }
+    p50.extra.insert(QStringLiteral("awaits_per_run"), n);
+    p50.extra.insert(QStringLiteral("target_ratio_max"), 1.0);
+    bench::report(p50);
+    bench::report(p99);
+}
+
+// ---- cancel_to_stopped_ms
+
+offload::Task<void> awaitStuckCall(offload::WorkerPool *pool, QObject *ctx, offload::TaskHandle<offload::WorkerResult> *call)
+{
+    *call = pool->submit(ctx, QStringLiteral("spin"), {});
+    co_await *call;
+}
+
+bool processGone(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return true;
+    const QByteArray s = stat.readAll();
+    const qsizetype close = s.lastIndexOf(')');
+    return close < 0 || close + 2 >= s.size() || s.at(close + 2) == 'Z' || s.at(close + 2) == 'X';
+}
+
+void cancelToStopped()
+{
+    bench::Figure f{QStringLiteral("coro"), QStringLiteral("cancel_to_stopped_ms"), QStringLiteral("ms")};
+    offload::WorkerPoolSpec spec;
+    spec.program = QCoreApplication::applicationDirPath() + QStringLiteral("/bench_worker");
+    spec.maxWorkers = 1;
+    spec.cancelGrace = 300ms;
+    offload::WorkerPool pool(spec);
+    QObject ctx;
+    for (int round = 0; round < 5; ++round) {
+        offload::TaskHandle<offload::WorkerResult> call;
+        auto task = awaitStuckCall(&pool, &ctx, &call);
+        bool running = false;
+        QElapsedTimer wait;
+        wait.start();
+        while (!running && wait.elapsed() < 10000) { // until the worker runs the call
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+            running = call.state() == offload::TaskState::Running && call.processInfo().pid > 0;
+        }
+        const qint64 pid = call.processInfo().pid;
+        QThread::msleep(20);
+        QElapsedTimer t;
+        t.start();
+        task.cancel();
+        while (!processGone(pid) && t.elapsed() < 10000)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 1);
+        f.ours.push_back(double(t.nsecsElapsed()) / 1e6);
+        bool ended = false; // the coroutine itself ended Cancelled
+        while (!ended && t.elapsed() < 10000) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 1);
+            ended = task.state() == offload::TaskState::Cancelled;
+        }
+        if (!ended)
+            std::fprintf(stderr, "cancel_to_stopped: the coroutine did not end Cancelled\n");
+    }
+    f.extra.insert(QStringLiteral("grace_ms"), 300);
+    f.extra.insert(QStringLiteral("target_max_ms"), 320);
+    f.extra.insert(QStringLiteral("peer_note"), QStringLiteral("QCoro cannot cancel an awaited operation"));
+    bench::report(f);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    awaitReady();
+    awaitThreadRtt();
+    cancelToStopped();
+    return 0;
+}
