@@ -1,5 +1,8 @@
-// Runs one task through the installed Offload and checks that it is delivered and monitored.
+// Runs one task through the installed Offload, awaited by a coroutine, and checks that it is
+// delivered and monitored; parses a module description through the installed Modules.
 #include <offload/core/threadpool.h>
+#include <offload/coro/task.h>
+#include <offload/modules/modulerunner.h>
 #include <offload/monitor/taskmodel.h>
 
 #include <QCoreApplication>
@@ -7,14 +10,22 @@
 
 #include <cstdio>
 
+namespace {
+offload::Task<int> answer(QObject *context)
+{
+    co_return co_await offload::run(context, [] { return 6 * 7; });
+}
+} // namespace
+
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     offload::TaskModel model;
     int exitCode = 1;
-    offload::run(&app, [] { return 6 * 7; }).onResult([&](int v) {
+    const auto parsed = offload::sem::parseDescription("<?xml version=\"1.0\"?><executable><title>t</title></executable>");
+    answer(&app).onResult([&](int v) {
         model.refresh();
-        exitCode = (v == 42 && model.rowCount() >= 1) ? 0 : 1;
+        exitCode = (v == 42 && model.rowCount() >= 2 && parsed.ok()) ? 0 : 1;
         app.quit();
     });
     QTimer::singleShot(10000, &app, [&] { app.exit(2); });

@@ -5,6 +5,7 @@
 
 #include "io_p.h"
 #include "logring_p.h"
+#include "procstat_p.h"
 #include "spawn_p.h"
 #include "supervisor_p.h"
 
@@ -189,6 +190,8 @@ private:
         run->core->markRunning();
         run->core->setProcessInfo(ProcessInfo{sp.pid, -1, -1});
         m_running.emplace(run->id, run);
+        if (!m_sampleTimer)
+            m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self = shared_from_this()] { self->sampleProcesses(); });
         auto self = shared_from_this();
         Run *r = run.get();
         run->wOut = sup().watch(run->outFd, EPOLLIN, [self, r](uint32_t) { self->readStdout(*r); });
@@ -436,8 +439,21 @@ private:
         }
     }
 
+    // At most twice a second while anything runs: RSS and CPU time of each main process into
+    // its task, for the monitor (never on the output path).
+    void sampleProcesses()
+    {
+        m_sampleTimer = 0;
+        if (m_running.empty())
+            return;
+        for (auto &[id, run] : m_running)
+            run->core->setProcessInfo(sampleProcess(run->pid));
+        m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self = shared_from_this()] { self->sampleProcesses(); });
+    }
+
     std::deque<std::shared_ptr<Run>> m_queue;
     std::map<quint64, std::shared_ptr<Run>> m_running;
+    uint64_t m_sampleTimer = 0;
     bool m_stopping = false;
     std::shared_ptr<std::promise<void>> m_stopped;
 };
