@@ -69,6 +69,9 @@ void Reporter::progress(const Progress &p, const QString &prefix, int run)
     if (!p.text.isEmpty())
         line += QStringLiteral(": ") + p.text;
     line = line.left(width - 1);
+    if (m_lineShown && line == m_lastLine)
+        return; // nothing visible changed
+    m_lastLine = line;
     std::fprintf(stderr, "\r\033[K%s", qPrintable(line));
     std::fflush(stderr);
     m_lineShown = true;

@@ -29,6 +29,7 @@ private:
     bool m_json;
     bool m_tty;
     bool m_lineShown = false;
+    QString m_lastLine;
 };
 
 // SIGINT and SIGTERM call onSignal on the main thread (through a self-pipe); the first one is

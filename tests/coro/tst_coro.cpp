@@ -175,6 +175,10 @@ private Q_SLOTS:
     void cancelWithCallbacks();
     void destroyingTheContextAtEachAwaitPoint_data();
     void destroyingTheContextAtEachAwaitPoint();
+    void destroyingTheContextWithCallbacks_data();
+    void destroyingTheContextWithCallbacks();
+    void timeoutWithCallbacks();
+    void whenAllWithCallbacks();
     void exceptionsPropagateWithTheirOrigin();
     void exceptionsWithCallbacks();
     void awaitedTaskCancelledMeansCancelled();
@@ -327,6 +331,83 @@ void tst_Coro::destroyingTheContextAtEachAwaitPoint()
         s_futureGate.release(); // lets the abandoned QtConcurrent function end
     if (started->isValid())
         QTRY_COMPARE_WITH_TIMEOUT(started->state(), TaskState::Cancelled, 10000);
+}
+
+// The callback twin: the context dies mid-operation; no callback runs and the work is cancelled.
+void tst_Coro::destroyingTheContextWithCallbacks_data()
+{
+    QTest::addColumn<QString>("kind");
+    for (const char *k : {"thread", "worker", "program"})
+        QTest::newRow(k) << QString::fromLatin1(k);
+}
+
+void tst_Coro::destroyingTheContextWithCallbacks()
+{
+    QFETCH(QString, kind);
+    auto *context = new QObject;
+    bool called = false;
+    TaskHandleBase op;
+    if (kind == QLatin1String("thread")) {
+        auto t = run(context, [](TaskControl &c) {
+            const auto end = std::chrono::steady_clock::now() + 20s;
+            while (!c.isCancellationRequested() && std::chrono::steady_clock::now() < end)
+                QThread::msleep(1);
+            c.throwIfCancellationRequested();
+        });
+        t.onFinished([&](const auto &) { called = true; });
+        op = t;
+    } else if (kind == QLatin1String("worker")) {
+        QJsonObject args;
+        args.insert(QStringLiteral("ms"), 20000);
+        auto call = m_pool->submit(context, QStringLiteral("sleep"), args);
+        call.onFinished([&](const auto &) { called = true; });
+        op = call;
+    } else {
+        ProgramSpec spec;
+        spec.program = binPath("testprogram");
+        spec.arguments = QStringList{QStringLiteral("sleep"), QStringLiteral("20000")};
+        auto r = m_runner->run(context, spec);
+        r.onFinished([&](const auto &) { called = true; });
+        op = r;
+    }
+    QTest::qWait(100);
+    delete context;
+    QTRY_COMPARE_WITH_TIMEOUT(op.state(), TaskState::Cancelled, 10000);
+    QTest::qWait(20); // a callback for the dead context would have been posted by now
+    QVERIFY(!called);
+}
+
+void tst_Coro::timeoutWithCallbacks()
+{
+    QObject ctx;
+    auto saw = std::make_shared<std::atomic<bool>>(false);
+    auto slow = run(&ctx, [saw](TaskControl &c) {
+        const auto end = std::chrono::steady_clock::now() + 20s;
+        while (std::chrono::steady_clock::now() < end) {
+            if (c.isCancellationRequested()) {
+                saw->store(true);
+                c.throwIfCancellationRequested();
+            }
+            QThread::msleep(1);
+        }
+        return 1;
+    });
+    QTimer::singleShot(50, &ctx, [slow] { slow.cancel(); }); // the callback way to a timeout
+    QTRY_COMPARE_WITH_TIMEOUT(slow.state(), TaskState::Cancelled, 10000);
+    QVERIFY(saw->load());
+}
+
+void tst_Coro::whenAllWithCallbacks()
+{
+    QObject ctx;
+    int pending = 3, sum = 0;
+    for (int i = 1; i <= 3; ++i)
+        run(&ctx, [i] { return i; }).onResult([&](int v) {
+            sum += v;
+            --pending;
+        });
+    QTRY_COMPARE_WITH_TIMEOUT(pending, 0, 10000);
+    QCOMPARE(sum, 6);
 }
 
 // ---- exceptions
