@@ -166,6 +166,21 @@ void tst_WorkerPool::cancelOfQueuedCallNeverStartsIt()
     QCOMPARE(busy.state(), TaskState::Finished);
     QTest::qWait(100);
     QCOMPARE(pool.status().restarts, 0); // the crashing call never ran
+
+    // Cancelling the only queued call of a priority level used to leave an empty level that
+    // dispatch then read from (undefined behaviour; the demo crashed on it). Calls queued
+    // after such a cancel must still run.
+    auto busy2 = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 200}}));
+    CallOptions high;
+    high.priority = 5;
+    auto cancelled = pool.submit(&context, QStringLiteral("pid"), {}, {}, high);
+    auto later = pool.submit(&context, QStringLiteral("pid"));
+    QTRY_COMPARE_WITH_TIMEOUT(pool.status().queued, 2, 10000); // both in the pool's queue (status() is ordered after the submits)
+    cancelled.cancel();
+    QCOMPARE(cancelled.state(), TaskState::Cancelled);
+    QVERIFY(later.waitForFinished(10s));
+    QCOMPARE(later.state(), TaskState::Finished);
+    QVERIFY(busy2.waitForFinished(10s));
 }
 
 void tst_WorkerPool::cancelOfRunningCallReachesTheWorkerWhichSurvives()

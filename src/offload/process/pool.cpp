@@ -187,6 +187,10 @@ std::shared_ptr<CallState> PoolImpl::takeNextQueued()
 {
     while (!m_queue.empty()) {
         auto level = m_queue.begin();
+        if (level->second.empty()) {
+            m_queue.erase(level);
+            continue;
+        }
         auto call = std::move(level->second.front());
         level->second.pop_front();
         if (level->second.empty())
@@ -272,11 +276,14 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
 
 void PoolImpl::cancel(quint64 callId)
 {
-    for (auto &[p, q] : m_queue) {
+    for (auto level = m_queue.begin(); level != m_queue.end(); ++level) {
+        auto &q = level->second;
         for (auto it = q.begin(); it != q.end(); ++it) {
             if ((*it)->id == callId) {
                 auto call = *it;
                 q.erase(it);
+                if (q.empty())
+                    m_queue.erase(level); // an empty level must not stay: dispatch takes front()
                 call->core->finishCancelled();
                 return;
             }
