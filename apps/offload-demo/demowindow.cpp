@@ -29,6 +29,8 @@ DemoWindow::DemoWindow(QWidget *parent)
     auto *moduleRuns = new QPushButton(tr("Run 2 blur modules"), this);
     moduleRuns->setEnabled(false);
     connect(moduleRuns, &QPushButton::clicked, this, [this] { startModuleRuns(2); });
+    auto *pipelineButton = new QPushButton(tr("Run a pipeline (coroutine)"), this);
+    connect(pipelineButton, &QPushButton::clicked, this, [this] { startPipeline(); });
     auto *cancel = new QPushButton(tr("Cancel all"), this);
     connect(start, &QPushButton::clicked, this, [this] { startPrimeTasks(4); });
     connect(failing, &QPushButton::clicked, this, [this] { startPrimeTasks(1, true); });
@@ -39,6 +41,7 @@ DemoWindow::DemoWindow(QWidget *parent)
     buttons->addWidget(failing);
     buttons->addWidget(workerCalls);
     buttons->addWidget(moduleRuns);
+    buttons->addWidget(pipelineButton);
     buttons->addWidget(cancel);
     buttons->addStretch();
     auto *status = new QHBoxLayout;
@@ -108,6 +111,42 @@ offload::TaskHandle<offload::WorkerResult> DemoWindow::startWorkerCalls(int coun
         last = call;
     }
     return last;
+}
+
+offload::Task<qint64> DemoWindow::startPipeline(bool failing)
+{
+    const qint64 limit = qint64((4'000'000 + 2'000'000 * (m_serial % 3)) * m_workScale);
+    ++m_counters.started;
+    offload::Task<qint64> task = pipeline(limit, failing);
+    task.onFinished([this](const auto &t) { countEnd(t.state()); });
+    return task;
+}
+
+offload::Task<qint64> DemoWindow::pipeline(qint64 limit, bool failing)
+{
+    auto self = co_await offload::thisTask();
+    self.setName(QStringLiteral("pipeline primes < %1 #%2").arg(limit).arg(++m_serial));
+    PrimeJob job;
+    job.limit = limit;
+    auto primes = offload::run(this, [job](offload::TaskControl &c) { return countPrimes(c, job); },
+                               {.name = QStringLiteral("pipeline step 1: primes < %1").arg(limit)});
+    const qint64 onThread = co_await offload::weighted(primes, 0.5);
+    QJsonObject args; // not braced inside the co_await (GCC 12)
+    args.insert(QStringLiteral("limit"), limit / 2);
+    args.insert(QStringLiteral("fail"), failing);
+    auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args, {},
+                                  {.name = QStringLiteral("pipeline step 2: worker primes < %1").arg(limit / 2)});
+    const offload::WorkerResult inWorker = co_await offload::weighted(call, 0.3);
+    if (m_blur) {
+        QVariantMap values;
+        values.insert(QStringLiteral("iterations"), std::max(1, int(2000 * m_workScale)));
+        values.insert(QStringLiteral("summary"), m_outputs.filePath(QStringLiteral("pipeline-%1.txt").arg(m_serial)));
+        offload::ModuleRunOptions options;
+        options.name = QStringLiteral("pipeline step 3: blur module");
+        auto module = m_modules.run(this, *m_blur, values, options);
+        co_await offload::weighted(module, 0.2);
+    }
+    co_return onThread + inWorker.value.toInteger();
 }
 
 offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)

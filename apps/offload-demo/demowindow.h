@@ -2,6 +2,7 @@
 #pragma once
 
 #include <offload/core/taskhandle.h>
+#include <offload/coro/task.h>
 #include <offload/monitor/latencyprobe.h>
 #include <offload/modules/modulerunner.h>
 #include <offload/process/workerpool.h>
@@ -40,6 +41,9 @@ public:
     // description has been read, which starts with the window).
     offload::TaskHandle<offload::ProgramResult> startModuleRuns(int count, bool failing = false);
     bool moduleReady() const { return m_blur.has_value(); }
+    // One coroutine: a thread task, then a worker call, then a module run (once described),
+    // its progress derived from theirs; a row of kind "coroutine" in the monitor.
+    offload::Task<qint64> startPipeline(bool failing = false);
     void cancelAll();
     const Counters &counters() const { return m_counters; }
     int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }
@@ -51,6 +55,7 @@ Q_SIGNALS:
     void taskEnded();
 
 private:
+    offload::Task<qint64> pipeline(qint64 limit, bool failing);
     void updateLag();
     void countEnd(offload::TaskState state);
     offload::TaskMonitorWidget *m_monitor;

@@ -53,9 +53,11 @@ int main(int argc, char **argv)
         while (!stopping && window.inFlight() < target) {
             ++launched;
             // Every third task is a call to the demo's worker processes, every fourth a run of
-            // the in-tree SEM module (once its description has been read).
+            // the in-tree SEM module (once its description has been read), every tenth a
+            // coroutine pipeline of all three.
             const bool failing = launched % 7 == 0;
-            offload::TaskHandleBase task = launched % 3 == 0 ? offload::TaskHandleBase(window.startWorkerCalls(1, failing))
+            offload::TaskHandleBase task = launched % 10 == 0 ? offload::TaskHandleBase(window.startPipeline(failing))
+                                         : launched % 3 == 0 ? offload::TaskHandleBase(window.startWorkerCalls(1, failing))
                                          : launched % 4 == 0 && window.moduleReady()
                                                  ? offload::TaskHandleBase(window.startModuleRuns(1, failing))
                                                  : offload::TaskHandleBase(window.startPrimeTasks(1, failing));
