@@ -2,6 +2,7 @@
 // its onResult, progress is combined by hand, every step must remember to end the busy state
 // on failure and cancellation, and Cancel must know which step is current.
 #include "pipelinewindow.h"
+#include "primes.h"
 
 #include <offload/core/threadpool.h>
 
@@ -10,24 +11,6 @@
 #include <QLabel>
 #include <QProgressBar>
 
-namespace {
-qint64 countPrimesCb(offload::TaskControl &task, qint64 limit)
-{
-    task.setProgressRange(0, limit);
-    qint64 count = 0;
-    for (qint64 n = 2; n < limit; ++n) {
-        bool prime = true;
-        for (qint64 d = 2; d * d <= n && prime; ++d)
-            prime = n % d != 0;
-        count += prime;
-        if (n % 2048 == 0) {
-            task.throwIfCancellationRequested();
-            task.setProgress(n, QStringLiteral("%1 primes so far").arg(count));
-        }
-    }
-    return count;
-}
-} // namespace
 
 void PipelineWindow::runWithCallbacks()
 {
@@ -49,7 +32,7 @@ void PipelineWindow::runWithCallbacks()
 
     m_step->setText(tr("Counting primes on a thread…"));
     Q_EMIT stepStarted(1);
-    auto primes = offload::run(this, [](offload::TaskControl &t) { return countPrimesCb(t, 100'000); });
+    auto primes = offload::run(this, [](offload::TaskControl &t) { return countPrimes(t, 100'000); });
     m_cancelCallbacks = [primes] { primes.cancel(); };
     primes.onProgress([this](const offload::Progress &p) { m_progress->setValue(int(p.fraction() * 400)); });
     primes.onFinished(endedBadly);

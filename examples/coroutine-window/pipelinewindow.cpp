@@ -2,6 +2,7 @@
 // window) stops whatever step is running — the thread task's token, the worker call, the
 // module's process tree — and the locals below are destroyed, the GUI never blocked.
 #include "pipelinewindow.h"
+#include "primes.h"
 
 #include <offload/core/threadpool.h>
 
@@ -22,24 +23,6 @@ offload::WorkerPoolSpec primeWorkers()
     spec.program = QCoreApplication::applicationDirPath() + QStringLiteral("/primeworker");
     spec.maxWorkers = 1;
     return spec;
-}
-
-// Counts primes below limit on a pool thread, reporting progress and honouring cancel.
-qint64 countPrimes(offload::TaskControl &task, qint64 limit)
-{
-    task.setProgressRange(0, limit);
-    qint64 count = 0;
-    for (qint64 n = 2; n < limit; ++n) {
-        bool prime = true;
-        for (qint64 d = 2; d * d <= n && prime; ++d)
-            prime = n % d != 0;
-        count += prime;
-        if (n % 2048 == 0) {
-            task.throwIfCancellationRequested();
-            task.setProgress(n, QStringLiteral("%1 primes so far").arg(count));
-        }
-    }
-    return count;
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 // The offload command-line tool, run as a user would: JSON events, exit codes, Ctrl-C/SIGTERM
 // cancelling the process tree, describe, module (return parameters, partial), batch.
+#include "../process/processtestsupport.h"
+
 #include <QCoreApplication>
 #include <QFile>
 #include <QJsonArray>
@@ -12,8 +14,6 @@
 #include <csignal>
 
 namespace {
-
-QString bin(const char *name) { return QCoreApplication::applicationDirPath() + QLatin1Char('/') + QLatin1String(name); }
 
 struct CliRun
 {
@@ -32,10 +32,10 @@ QList<QJsonObject> parseEvents(const QByteArray &out)
     return events;
 }
 
-CliRun offload(const QStringList &args, const QByteArray &stdinData = {})
+CliRun runTool(const QStringList &args, const QByteArray &stdinData = {})
 {
     QProcess p;
-    p.start(bin("offload"), args);
+    p.start(binPath("offload"), args);
     CliRun r;
     if (!p.waitForStarted(10000))
         return r;
@@ -51,16 +51,6 @@ CliRun offload(const QStringList &args, const QByteArray &stdinData = {})
     r.err = p.readAllStandardError();
     r.events = parseEvents(r.out);
     return r;
-}
-
-bool processExists(qint64 pid)
-{
-    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
-    if (!stat.open(QIODevice::ReadOnly))
-        return false;
-    const QByteArray s = stat.readAll();
-    const qsizetype close = s.lastIndexOf(')');
-    return close > 0 && close + 2 < s.size() && s.at(close + 2) != 'Z' && s.at(close + 2) != 'X';
 }
 
 } // namespace
@@ -87,7 +77,7 @@ private Q_SLOTS:
 
 void tst_Cli::runJsonEventsAndResult()
 {
-    const CliRun r = offload({"run", "--json", "--progress", "lines", "--", bin("testprogram"), "lines"});
+    const CliRun r = runTool({"run", "--json", "--progress", "lines", "--", binPath("testprogram"), "lines"});
     QCOMPARE(r.exitCode, 0);
     QVERIFY(!r.events.isEmpty());
     bool sawProgress = false, sawOutput = false;
@@ -109,10 +99,10 @@ void tst_Cli::runExitCodeFollowsTheProgram_data()
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<int>("exitCode");
     QTest::addColumn<QString>("kind");
-    QTest::newRow("exit 7") << QStringList{bin("testprogram"), "exit", "7"} << 7 << "exit code";
-    QTest::newRow("crash") << QStringList{bin("testprogram"), "crash"} << 128 + SIGSEGV << "crash";
+    QTest::newRow("exit 7") << QStringList{binPath("testprogram"), "exit", "7"} << 7 << "exit code";
+    QTest::newRow("crash") << QStringList{binPath("testprogram"), "crash"} << 128 + SIGSEGV << "crash";
     QTest::newRow("missing") << QStringList{m_dir.filePath("missing-program")} << 127 << "launch";
-    QTest::newRow("timeout") << QStringList{"--timeout", "0.2", "--", bin("testprogram"), "sleep", "60000"} << 124 << "timeout";
+    QTest::newRow("timeout") << QStringList{"--timeout", "0.2", "--", binPath("testprogram"), "sleep", "60000"} << 124 << "timeout";
 }
 
 void tst_Cli::runExitCodeFollowsTheProgram()
@@ -123,7 +113,7 @@ void tst_Cli::runExitCodeFollowsTheProgram()
     QStringList all{"run", "--json"};
     if (!args.contains("--"))
         all << "--";
-    const CliRun r = offload(all + args);
+    const CliRun r = runTool(all + args);
     QCOMPARE(r.exitCode, exitCode);
     QCOMPARE(r.last()["state"].toString(), QStringLiteral("Failed"));
     QCOMPARE(r.last()["error"].toObject()["kind"].toString(), kind);
@@ -131,7 +121,7 @@ void tst_Cli::runExitCodeFollowsTheProgram()
 
 void tst_Cli::runRawPassesStdinAndReturnsStdout()
 {
-    const CliRun r = offload({"run", "--progress", "raw", "--", bin("testprogram"), "raw"}, "abc\x01\xff");
+    const CliRun r = runTool({"run", "--progress", "raw", "--", binPath("testprogram"), "raw"}, "abc\x01\xff");
     QCOMPARE(r.exitCode, 0);
     QCOMPARE(r.out, QByteArray("\xff\x01" "cba"));
 }
@@ -139,7 +129,7 @@ void tst_Cli::runRawPassesStdinAndReturnsStdout()
 void tst_Cli::sigtermCancelsTheWholeTree()
 {
     QProcess p;
-    p.start(bin("offload"), {"run", "--json", "--", bin("testprogram"), "grandchild"});
+    p.start(binPath("offload"), {"run", "--json", "--", binPath("testprogram"), "grandchild"});
     QVERIFY(p.waitForStarted(10000));
     QByteArray err, out;
     QDeadlineTimer deadline(20000);
@@ -165,16 +155,16 @@ void tst_Cli::sigtermCancelsTheWholeTree()
 
 void tst_Cli::describeJson()
 {
-    const CliRun r = offload({"describe", bin("offload-example-blur"), "--json"});
+    const CliRun r = runTool({"describe", binPath("offload-example-blur"), "--json"});
     QCOMPARE(r.exitCode, 0);
     const QJsonObject m = r.last()["module"].toObject();
     QCOMPARE(m["title"].toString(), QStringLiteral("Synthetic Blur"));
-    QCOMPARE(m["source"].toString(), bin("offload-example-blur.xml"));
+    QCOMPARE(m["source"].toString(), binPath("offload-example-blur.xml"));
     const QJsonArray params = m["groups"].toArray()[0].toObject()["parameters"].toArray();
     QCOMPARE(params[0].toObject()["name"].toString(), QStringLiteral("iterations"));
     QCOMPARE(params[0].toObject()["maximum"].toInt(), 100000);
 
-    const CliRun text = offload({"describe", bin("offload-example-blur.xml")});
+    const CliRun text = runTool({"describe", binPath("offload-example-blur.xml")});
     QCOMPARE(text.exitCode, 0);
     QVERIFY(text.out.contains("--iterations"));
     QVERIFY(text.out.contains("(returns) checksum"));
@@ -186,7 +176,7 @@ void tst_Cli::describeBadXmlFile()
     QVERIFY(xml.open(QIODevice::WriteOnly));
     xml.write("<?xml version=\"1.0\"?>\n<executable>\n  <parameters>\n</executable>\n");
     xml.close();
-    const CliRun r = offload({"describe", xml.fileName()});
+    const CliRun r = runTool({"describe", xml.fileName()});
     QCOMPARE(r.exitCode, 1);
     QVERIFY2(r.err.contains("bad.xml:4:"), r.err.constData());
 }
@@ -194,7 +184,7 @@ void tst_Cli::describeBadXmlFile()
 void tst_Cli::moduleReturnParameters()
 {
     const QString summary = m_dir.filePath("summary.txt");
-    const CliRun r = offload({"module", bin("offload-example-blur"), "--iterations", "40", "--method", "box", "--summary", summary, "--json"});
+    const CliRun r = runTool({"module", binPath("offload-example-blur"), "--iterations", "40", "--method", "box", "--summary", summary, "--json"});
     QCOMPARE(r.exitCode, 0);
     const QJsonObject result = r.last()["result"].toObject();
     QCOMPARE(result["partial"].toBool(), false);
@@ -202,14 +192,14 @@ void tst_Cli::moduleReturnParameters()
     QCOMPARE(result["returnParameters"].toObject()["status"].toString(), QStringLiteral("ok"));
     QVERIFY(QFile::exists(summary));
 
-    const CliRun text = offload({"module", bin("offload-example-blur"), "--summary", summary});
+    const CliRun text = runTool({"module", binPath("offload-example-blur"), "--summary", summary});
     QCOMPARE(text.exitCode, 0);
     QVERIFY2(text.out.contains("status = ok\n"), text.out.constData());
 }
 
 void tst_Cli::modulePartialReturnParametersAfterFailure()
 {
-    const CliRun r = offload({"module", bin("offload-example-blur"), "--fail", "--summary", m_dir.filePath("s.txt"), "--json"});
+    const CliRun r = runTool({"module", binPath("offload-example-blur"), "--fail", "--summary", m_dir.filePath("s.txt"), "--json"});
     QCOMPARE(r.exitCode, 3);
     QCOMPARE(r.last()["state"].toString(), QStringLiteral("Failed"));
     const QJsonObject result = r.last()["result"].toObject();
@@ -219,7 +209,7 @@ void tst_Cli::modulePartialReturnParametersAfterFailure()
 
 void tst_Cli::moduleInvalidValueNamesTheParameter()
 {
-    const CliRun r = offload({"module", bin("offload-example-blur"), "--iterations", "-4", "--summary", m_dir.filePath("x.txt")});
+    const CliRun r = runTool({"module", binPath("offload-example-blur"), "--iterations", "-4", "--summary", m_dir.filePath("x.txt")});
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.contains("iterations"), r.err.constData());
     QVERIFY(!QFile::exists(m_dir.filePath("x.txt")));
@@ -230,11 +220,11 @@ void tst_Cli::batchRunsAllAndSummarises()
     QFile list(m_dir.filePath("batch.txt"));
     QVERIFY(list.open(QIODevice::WriteOnly));
     for (int i = 0; i < 4; ++i)
-        list.write(QStringLiteral("%1 --iterations 30 '%2'\n").arg(bin("offload-example-blur"), m_dir.filePath(QStringLiteral("b %1.txt").arg(i))).toUtf8());
+        list.write(QStringLiteral("%1 --iterations 30 '%2'\n").arg(binPath("offload-example-blur"), m_dir.filePath(QStringLiteral("b %1.txt").arg(i))).toUtf8());
     list.write("# a comment, then a failing line\n\n");
-    list.write(QStringLiteral("%1 exit 5\n").arg(bin("testprogram")).toUtf8());
+    list.write(QStringLiteral("%1 exit 5\n").arg(binPath("testprogram")).toUtf8());
     list.close();
-    const CliRun r = offload({"batch", "-j", "2", "--json", list.fileName()});
+    const CliRun r = runTool({"batch", "-j", "2", "--json", list.fileName()});
     QCOMPARE(r.exitCode, 1);
     const QJsonObject summary = r.last();
     QCOMPARE(summary["event"].toString(), QStringLiteral("summary"));
@@ -244,19 +234,19 @@ void tst_Cli::batchRunsAllAndSummarises()
     for (int i = 0; i < 4; ++i)
         QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("b %1.txt").arg(i)))); // quoting kept the space
 
-    const CliRun text = offload({"batch", list.fileName()});
+    const CliRun text = runTool({"batch", list.fileName()});
     QCOMPARE(text.exitCode, 1);
     QVERIFY2(text.err.contains("5 runs: 4 finished, 1 failed"), text.err.constData());
 }
 
 void tst_Cli::usageErrors()
 {
-    QCOMPARE(offload({}).exitCode, 2);
-    QCOMPARE(offload({"frobnicate"}).exitCode, 2);
-    QCOMPARE(offload({"run"}).exitCode, 2);
-    QCOMPARE(offload({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
-    QCOMPARE(offload({"batch", "-j", "0", "x"}).exitCode, 2);
-    QCOMPARE(offload({"module", bin("offload-example-blur"), "stray"}).exitCode, 2);
+    QCOMPARE(runTool({}).exitCode, 2);
+    QCOMPARE(runTool({"frobnicate"}).exitCode, 2);
+    QCOMPARE(runTool({"run"}).exitCode, 2);
+    QCOMPARE(runTool({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
+    QCOMPARE(runTool({"batch", "-j", "0", "x"}).exitCode, 2);
+    QCOMPARE(runTool({"module", binPath("offload-example-blur"), "stray"}).exitCode, 2);
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)

@@ -78,12 +78,9 @@ inline void rethrowIfNotFinished(const TaskCore &core)
         throw CancelledError();
 }
 
-template<typename T>
-Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHandle<T>> tasks)
+// All of them end; the first failure or cancellation cancels the rest and is rethrown.
+inline Task<void> allFinished(std::vector<std::shared_ptr<TaskCore>> pending)
 {
-    std::vector<std::shared_ptr<TaskCore>> pending;
-    for (const auto &t : tasks)
-        pending.push_back(t.core());
     while (!pending.empty()) {
         FirstFinished next; // not braced inside co_await: GCC 12 miscompiles that
         next.cores = pending;
@@ -91,10 +88,33 @@ Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHandle<T>> tasks)
         const auto core = pending[size_t(i)];
         pending.erase(pending.begin() + i);
         if (core->state() != TaskState::Finished) {
-            cancelAll(pending); // the first failure or cancellation ends the whole
+            cancelAll(pending);
             rethrowIfNotFinished(*core);
         }
     }
+}
+
+// The index of the first to end; the others are cancelled; its failure is rethrown.
+inline Task<std::size_t> firstToEnd(std::vector<std::shared_ptr<TaskCore>> cores)
+{
+    if (cores.empty())
+        throw Exception(Error{ErrorKind::InvalidInput, QStringLiteral("whenAny of no tasks")});
+    FirstFinished first;
+    first.cores = cores;
+    const int winner = co_await first;
+    cancelAll(cores); // the losers; the winner is final already
+    rethrowIfNotFinished(*cores[size_t(winner)]);
+    co_return std::size_t(winner);
+}
+
+template<typename T>
+Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHandle<T>> tasks)
+{
+    std::vector<std::shared_ptr<TaskCore>> cores;
+    for (const auto &t : tasks)
+        cores.push_back(t.core());
+    auto all = allFinished(std::move(cores));
+    co_await all;
     std::vector<Value<T>> values;
     values.reserve(tasks.size());
     for (const auto &t : tasks)
@@ -108,44 +128,24 @@ Task<std::pair<std::size_t, Value<T>>> whenAnyRange(std::vector<TaskHandle<T>> t
     std::vector<std::shared_ptr<TaskCore>> cores;
     for (const auto &t : tasks)
         cores.push_back(t.core());
-    if (cores.empty())
-        throw Exception(Error{ErrorKind::InvalidInput, QStringLiteral("whenAny of no tasks")});
-    FirstFinished first;
-    first.cores = cores;
-    const int winner = co_await first;
-    cancelAll(cores); // the losers; the winner is final already
-    rethrowIfNotFinished(*cores[size_t(winner)]);
-    co_return std::pair<std::size_t, Value<T>>(std::size_t(winner), valueOf(tasks[size_t(winner)]));
+    auto first = firstToEnd(std::move(cores));
+    const std::size_t winner = co_await first;
+    co_return std::pair<std::size_t, Value<T>>(winner, valueOf(tasks[winner]));
 }
 
 template<typename... Ts>
 Task<std::tuple<Value<Ts>...>> whenAllOf(TaskHandle<Ts>... tasks)
 {
-    std::vector<std::shared_ptr<TaskCore>> pending{tasks.core()...};
-    while (!pending.empty()) {
-        FirstFinished next; // not braced inside co_await: GCC 12 miscompiles that
-        next.cores = pending;
-        const int i = co_await next;
-        const auto core = pending[size_t(i)];
-        pending.erase(pending.begin() + i);
-        if (core->state() != TaskState::Finished) {
-            cancelAll(pending);
-            rethrowIfNotFinished(*core);
-        }
-    }
+    auto all = allFinished(std::vector<std::shared_ptr<TaskCore>>{tasks.core()...});
+    co_await all;
     co_return std::tuple<Value<Ts>...>(valueOf(tasks)...);
 }
 
 template<typename... Ts>
 Task<std::size_t> whenAnyOf(TaskHandle<Ts>... tasks)
 {
-    std::vector<std::shared_ptr<TaskCore>> cores{tasks.core()...};
-    FirstFinished first;
-    first.cores = cores;
-    const int winner = co_await first;
-    cancelAll(cores);
-    rethrowIfNotFinished(*cores[size_t(winner)]);
-    co_return std::size_t(winner);
+    auto first = firstToEnd(std::vector<std::shared_ptr<TaskCore>>{tasks.core()...});
+    co_return co_await first;
 }
 
 template<typename T>
@@ -171,8 +171,13 @@ Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
 template<typename H>
 concept AnyTaskHandle = requires(const H &h) { h.core(); h.result(); };
 
-template<typename H>
-using HandleValue = std::remove_cvref_t<decltype(std::declval<const H &>().result())>;
+// A range of handles of one value type, as a vector of TaskHandle<T>.
+template<typename R>
+auto handlesOf(R &&range)
+{
+    using T = typename std::ranges::range_value_t<R>::ValueType;
+    return std::vector<TaskHandle<T>>(std::ranges::begin(range), std::ranges::end(range));
+}
 
 } // namespace detail
 
@@ -189,9 +194,7 @@ template<std::ranges::input_range R>
     requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
 auto whenAll(R &&range)
 {
-    using T = typename std::ranges::range_value_t<R>::ValueType;
-    std::vector<TaskHandle<T>> tasks(std::ranges::begin(range), std::ranges::end(range));
-    return detail::whenAllRange<T>(std::move(tasks));
+    return detail::whenAllRange(detail::handlesOf(std::forward<R>(range)));
 }
 
 // The first to end: its index; the others are cancelled. If it failed or was cancelled, so
@@ -207,9 +210,7 @@ template<std::ranges::input_range R>
     requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
 auto whenAny(R &&range)
 {
-    using T = typename std::ranges::range_value_t<R>::ValueType;
-    std::vector<TaskHandle<T>> tasks(std::ranges::begin(range), std::ranges::end(range));
-    return detail::whenAnyRange<T>(std::move(tasks));
+    return detail::whenAnyRange(detail::handlesOf(std::forward<R>(range)));
 }
 
 // The task's value if it ends in time; otherwise the task is cancelled and this fails with
