@@ -228,10 +228,11 @@ int runCommand(const QStringList &argsIn)
         if (const ProgramResult *r = resultOf(t)) {
             if (!r->raw.isEmpty())
                 std::fwrite(r->raw.constData(), 1, size_t(r->raw.size()), stdout);
-            else if (!r->json.isUndefined())
-                std::printf("%s\n", QJsonDocument::fromVariant(r->json.toVariant()).isNull()
-                                        ? qPrintable(r->json.toVariant().toString())
-                                        : QJsonDocument::fromVariant(r->json.toVariant()).toJson(QJsonDocument::Compact).constData());
+            else if (!r->json.isUndefined()) {
+                // Any JSON value as JSON text: wrapped in an array, then the brackets dropped.
+                const QByteArray text = QJsonDocument(QJsonArray{r->json}).toJson(QJsonDocument::Compact);
+                std::printf("%s\n", text.mid(1, text.size() - 2).constData());
+            }
             for (auto it = r->semResults.cbegin(); it != r->semResults.cend(); ++it)
                 std::printf("%s = %s\n", qPrintable(it.key()), qPrintable(it.value()));
         }
@@ -432,7 +433,7 @@ int moduleCommand(const QStringList &argsIn)
             QJsonObject o = finishedEvent(t);
             QJsonObject values;
             for (auto it = rv.values.cbegin(); it != rv.values.cend(); ++it)
-                values.insert(it.key(), toJson(it.value()));
+                values.insert(it.key(), QJsonValue::fromVariant(it.value())); // lists become arrays
             o.insert("result", QJsonObject{{"returnParameters", values}, {"partial", partial},
                                            {"warnings", QJsonArray::fromStringList(rv.warnings)}});
             return rep.event(o);

@@ -131,17 +131,6 @@ void installCancelSignals(std::function<void(int)> handler)
 
 int receivedSignal() { return g_firstSignal; }
 
-QJsonValue toJson(const QVariant &value)
-{
-    if (value.typeId() == QMetaType::QVariantList) {
-        QJsonArray a;
-        for (const QVariant &v : value.toList())
-            a.append(toJson(v));
-        return a;
-    }
-    return QJsonValue::fromVariant(value);
-}
-
 QJsonObject errorToJson(const Error &e)
 {
     QJsonObject o{{"kind", errorKindName(e.kind)}, {"message", e.message}};

@@ -37,6 +37,5 @@ private:
 void installCancelSignals(std::function<void(int)> onSignal);
 int receivedSignal();
 
-QJsonValue toJson(const QVariant &value);
 QJsonObject errorToJson(const offload::Error &error);
 int exitCodeFor(offload::TaskState state, const offload::Error &error, int programExitCode);

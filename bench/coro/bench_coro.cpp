@@ -33,6 +33,10 @@ void spinUntil(const bool &done)
             loop.quit();
     });
     poll.start(1);
+    QTimer::singleShot(60000, &loop, [&loop] { // bounded: a hung await ends the run, reported below
+        std::fprintf(stderr, "bench_coro: an await did not finish within 60 s\n");
+        loop.quit();
+    });
     if (!done)
         loop.exec();
 }

@@ -274,7 +274,6 @@ void tst_Coro::cancelFromOutsideAtEachAwaitPoint()
     auto started = std::make_shared<TaskHandleBase>();
     Task<void> task = owner.awaitLong(kind, &probe, started);
     QTest::qWait(kind == QLatin1String("future") ? 300 : 100); // let it reach the long await (correctness does not depend on it)
-    qint64 grandchild = 0;
     if (kind == QLatin1String("program")) {
         QTRY_VERIFY_WITH_TIMEOUT(started->processInfo().pid > 0, 10000);
     }
@@ -290,7 +289,6 @@ void tst_Coro::cancelFromOutsideAtEachAwaitPoint()
         QVERIFY(started->isCancellationRequested() || started->state() == TaskState::Cancelled);
         QTRY_COMPARE_WITH_TIMEOUT(started->state(), TaskState::Cancelled, 10000);
     }
-    Q_UNUSED(grandchild);
 }
 
 void tst_Coro::cancelWithCallbacks()

@@ -27,7 +27,8 @@ struct SemProgress
 // An incremental scanner: feed stdout bytes as they arrive, in any split. Tags may sit on one
 // line, spread over lines with blank lines between, be indented, quoted, or stand alone among
 // ordinary text. Ordinary text is passed on as output with the tags removed (a line that held
-// only tags and whitespace disappears). Malformed markup is treated as text, never an error;
+// only tags and whitespace disappears), in whole lines, in at most one call per feed() (plus
+// pieces of at most 64 KiB of a line without end). Malformed markup is treated as text, never an error;
 // progress values that are not numbers in [0, 1] are ignored. Memory is bounded: a tag longer
 // than 256 bytes, tag content over 64 KiB or a line over 64 KiB is flushed as plain text.
 // Thread-safety: one instance per stream, used by one thread at a time.
