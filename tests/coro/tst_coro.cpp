@@ -169,6 +169,7 @@ private Q_SLOTS:
 
     void chainAsCoroutine();
     void chainWithCallbacks();
+    void resumesOnTheContextThread_data();
     void resumesOnTheContextThread();
     void cancelFromOutsideAtEachAwaitPoint_data();
     void cancelFromOutsideAtEachAwaitPoint();
@@ -236,25 +237,43 @@ void tst_Coro::chainWithCallbacks()
 // ---- threads
 
 namespace {
-Task<QThread *> whereAmI(QObject *context)
+// Where the body ran before its first await, and after it. `first` may have finished already:
+// an await that does not suspend must not leave the body on the caller's thread either.
+Task<QThread *> whereAmI(QObject *context, TaskHandle<int> first, QThread **before)
 {
+    *before = QThread::currentThread();
+    co_await first;
     co_await run(context, [] { return 1; });
     co_return QThread::currentThread();
 }
 } // namespace
 
+void tst_Coro::resumesOnTheContextThread_data()
+{
+    QTest::addColumn<bool>("firstFinished");
+    QTest::newRow("first await suspends") << false;
+    QTest::newRow("first await already finished") << true;
+}
+
 void tst_Coro::resumesOnTheContextThread()
 {
+    QFETCH(bool, firstFinished);
     QThread other;
     other.start();
     auto *context = new QObject;
     context->moveToThread(&other);
-    Task<QThread *> task = whereAmI(context); // started here, on the main thread
-    QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
-    QCOMPARE(task.result(), &other);
-    QMetaObject::invokeMethod(context, [context] { delete context; }, Qt::BlockingQueuedConnection);
+    TaskHandle<int> first = run(context, [] { return 1; });
+    if (firstFinished)
+        QTRY_VERIFY_WITH_TIMEOUT(first.isFinal(), 10000);
+    QThread *before = nullptr;
+    Task<QThread *> task = whereAmI(context, first, &before); // called here, on the main thread
+    const bool ended = QTest::qWaitFor([&] { return task.isFinal(); }, 10000);
+    context->deleteLater(); // carried out as the thread finishes
     other.quit();
     QVERIFY(other.wait(10000));
+    QVERIFY(ended);
+    QCOMPARE(task.result(), &other);
+    QCOMPARE(before, &other); // the whole body ran on the context's thread
 }
 
 // ---- cancellation from outside

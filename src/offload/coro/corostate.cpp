@@ -2,10 +2,12 @@
 #include <offload/coro/corostate.h>
 
 #include <QCoreApplication>
+#include <QEvent>
 #include <QThread>
 
 #include <algorithm>
 #include <unordered_map>
+#include <vector>
 
 namespace offload {
 
@@ -49,18 +51,70 @@ void CoroState::start(std::coroutine_handle<> frame)
 }
 
 namespace {
-// One QObject per thread that runs coroutines: a queued call to it runs on that thread, even
-// when posted before the thread's event loop has started (a thread's event dispatcher only
-// exists once it runs), and it outlives every context object, so a cancel is still carried
-// out after the context is gone. Released with deleteLater when its thread finishes.
-QObject *anchorFor(QThread *thread)
+// One per thread that runs coroutines: functions posted to it run on that thread, even when
+// posted before the thread's event loop has started (a thread's event dispatcher only exists
+// once it runs), and it outlives every context object, so a cancel is still carried out after
+// the context is gone. Released with deleteLater when its thread finishes.
+//
+// Why our own queue: Debian's Qt is not built with TSan, and a functor carried inside a Qt
+// event crosses threads invisibly to it. The functions go through m_mutex; the posted QEvent
+// carries no data and is only the wake-up (as core's delivery queue does).
+class Anchor : public QObject
+{
+public:
+    void post(std::function<void()> fn)
+    {
+        bool wake = false;
+        {
+            std::lock_guard lock(m_mutex);
+            m_pending.push_back(std::move(fn));
+            wake = !std::exchange(m_wakePosted, true);
+        }
+        if (wake)
+            QCoreApplication::postEvent(this, new QEvent(wakeType()));
+    }
+
+protected:
+    bool event(QEvent *e) override
+    {
+        if (e->type() != wakeType())
+            return QObject::event(e);
+        std::vector<std::function<void()>> batch;
+        {
+            std::lock_guard lock(m_mutex);
+            batch.swap(m_pending);
+            m_wakePosted = false;
+        }
+        for (auto &fn : batch)
+            fn(); // may post again: that lands in m_pending and wakes us once more
+        return true;
+    }
+
+private:
+    static QEvent::Type wakeType()
+    {
+        static const auto type = QEvent::Type(QEvent::registerEventType());
+        return type;
+    }
+    std::mutex m_mutex;
+    std::vector<std::function<void()>> m_pending; // guarded by m_mutex
+    bool m_wakePosted = false;                      // guarded by m_mutex
+};
+
+Anchor *anchorFor(QThread *thread)
 {
     static std::mutex mutex;
-    static std::unordered_map<QThread *, QObject *> anchors;
+    static std::unordered_map<QThread *, Anchor *> anchors;
     std::lock_guard lock(mutex);
-    if (const auto it = anchors.find(thread); it != anchors.end())
-        return it->second;
-    auto *anchor = new QObject;
+    if (const auto it = anchors.find(thread); it != anchors.end()) {
+        if (it->second->thread() == thread)
+            return it->second;
+        // Made for a thread that had finished already (so never released) whose QThread is
+        // gone and whose address a new QThread reuses; nothing can run there any more.
+        delete it->second;
+        anchors.erase(it);
+    }
+    auto *anchor = new Anchor;
     anchor->moveToThread(thread);
     anchors.emplace(thread, anchor);
     QObject::connect(thread, &QThread::finished, anchor, [thread, anchor] {
@@ -77,7 +131,7 @@ QObject *anchorFor(QThread *thread)
 void CoroState::post(std::function<void()> fn)
 {
     // (The thread is the context's at the start; QThread objects must outlive their coroutines.)
-    QMetaObject::invokeMethod(anchorFor(m_thread), std::move(fn), Qt::QueuedConnection);
+    anchorFor(m_thread)->post(std::move(fn));
 }
 
 quint64 CoroState::suspend(std::function<void()> cancelAwaited)

@@ -45,6 +45,8 @@ public:
     quint64 suspend(std::function<void()> cancelAwaited);
     // Any thread: resume the coroutine (on its thread) at suspension `generation`.
     void postResume(quint64 generation);
+    // Whether the calling thread is the coroutine's.
+    bool isOnItsThread() const { return QThread::currentThread() == m_thread; }
 
     // The promise, when the frame goes away (coroutine thread).
     void frameDestroyed() { m_frame = {}; }

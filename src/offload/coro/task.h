@@ -18,8 +18,9 @@ class Task;
 
 // A coroutine task. Start: EAGER — calling the coroutine runs its body at once, up to its
 // first co_await, on the calling thread. Qt slots are called by signals and nobody awaits
-// them; with a lazy start such a slot would never run. Everything after an await runs on the
-// thread of the coroutine's context object.
+// them; with a lazy start such a slot would never run. The whole body runs on the thread of
+// the coroutine's context object: called from another thread, it starts there, through a
+// posted event (its reference parameters must then outlive the call, as after any co_await).
 //
 // Context: for a member function of a QObject subclass, the object; else the first parameter
 // if it is a QObject pointer or reference; else none (resumption on the starting thread).
@@ -116,6 +117,18 @@ QObject *firstContext(Args &...args)
         return [](auto &first, auto &...) { return contextOf(first); }(args...);
 }
 
+// A coroutine called on its own thread starts at once. Called from another thread (a member
+// coroutine of an object living in a worker thread, called from the GUI), its start is posted
+// to its thread, so that the whole body runs there — even an await of a finished task, which
+// does not suspend, can then never leave it on the caller's thread.
+struct StartAwaiter
+{
+    CoroState *state;
+    bool await_ready() const noexcept { return state->isOnItsThread(); }
+    void await_suspend(std::coroutine_handle<>) const noexcept { state->postResume(state->suspend(nullptr)); }
+    void await_resume() const noexcept {}
+};
+
 // What every Offload awaiter needs from the promise it is awaited in.
 struct PromiseBase
 {
@@ -179,7 +192,8 @@ struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
     ~promise_type() { state->frameDestroyed(); }
 
     Task<T> get_return_object() { return Task<T>(m_core, state); }
-    std::suspend_never initial_suspend() noexcept { return {}; }
+    // Eager on the coroutine's thread; called from any other thread, it starts there instead.
+    detail::StartAwaiter initial_suspend() noexcept { return detail::StartAwaiter{state.get()}; }
     std::suspend_never final_suspend() noexcept
     {
         // The body's scope has ended (locals destroyed); now the task ends.
