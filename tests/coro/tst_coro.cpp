@@ -11,6 +11,7 @@
 #include <offload/process/programrunner.h>
 #include <offload/process/workerpool.h>
 
+#include <QPromise>
 #include <QSemaphore>
 #include <QThread>
 #include <QtConcurrent>
@@ -191,6 +192,7 @@ private Q_SLOTS:
     void withTimeoutCancelsTheWork();
     void whenAllMixed();
     void whenAnyCancelsTheLosers();
+    void combinatorsOverOtherAwaitables();
     void progressOwnAndWeighted();
 };
 
@@ -758,6 +760,51 @@ void tst_Coro::whenAnyCancelsTheLosers()
     QCOMPARE(failing.state(), TaskState::Failed);
     QCOMPARE(failing.error().message, QStringLiteral("first to end"));
     QTRY_VERIFY_WITH_TIMEOUT(saw2->load(), 10000);
+}
+
+namespace {
+// A QFuture that never ends by itself, under withTimeout: the future is cancelled.
+Task<int> futureTimesOut(QFuture<int> never)
+{
+    co_return co_await withTimeout(never, 50ms);
+}
+// A signal beats a long delay; a QFuture, a thread task and a short delay all end.
+Task<QString> mixed(QObject *ctx, Signaller *s)
+{
+    QTimer::singleShot(10, s, [s] { Q_EMIT s->one(5); });
+    const std::size_t winner = co_await whenAny(delay(20s), signal(s, &Signaller::one));
+    auto future = QtConcurrent::run([] { return 3; });
+    auto [fromThread, fromFuture, slept] = co_await whenAll(run(ctx, [] { return 2; }), future, delay(1ms));
+    Q_UNUSED(slept);
+    co_return QStringLiteral("%1:%2+%3").arg(winner).arg(fromThread).arg(fromFuture);
+}
+} // namespace
+
+void tst_Coro::combinatorsOverOtherAwaitables()
+{
+    QPromise<int> promise;
+    promise.start();
+    Task<int> late = futureTimesOut(promise.future());
+    QTRY_VERIFY_WITH_TIMEOUT(late.isFinal(), 10000);
+    QCOMPARE(late.state(), TaskState::Failed);
+    QCOMPARE(late.error().kind, ErrorKind::Timeout);
+    QVERIFY(promise.isCanceled()); // the work was told to stop, not just the wait
+
+    QObject ctx;
+    Signaller s;
+    const int before = m_ticker.ticks;
+    Task<QString> task = mixed(&ctx, &s);
+    QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
+    if (task.state() == TaskState::Failed)
+        QFAIL(qPrintable(task.error().summary()));
+    QCOMPARE(task.result(), QStringLiteral("1:2+3"));
+    QVERIFY(m_ticker.ticks > before);
+
+    Task<void> waiting = toTask(delay(20s), QStringLiteral("long wait"));
+    QCOMPARE(waiting.name(), QStringLiteral("long wait"));
+    waiting.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(waiting.isFinal(), 10000);
+    QCOMPARE(waiting.state(), TaskState::Cancelled);
 }
 
 // ---- progress

@@ -6,6 +6,7 @@
 
 #include <QFuture>
 #include <QFutureWatcher>
+#include <QString>
 #include <QTimer>
 
 #include <chrono>
@@ -204,6 +205,33 @@ auto signal(Sender *sender, void (Obj::*sig)(A...), std::chrono::milliseconds ti
 inline detail::DelayAwaiter delay(std::chrono::milliseconds duration)
 {
     return detail::DelayAwaiter{duration, nullptr};
+}
+
+namespace detail {
+template<typename A>
+decltype(auto) awaiterOf(A &a)
+{
+    if constexpr (requires { a.await_ready(); })
+        return (a);
+    else
+        return operator co_await(a);
+}
+template<typename A>
+using AwaitedValue = std::remove_cvref_t<decltype(awaiterOf(std::declval<A &>()).await_resume())>;
+} // namespace detail
+
+// Any awaitable (a QFuture, a signal, a delay) as a Task of its value, for whenAll, whenAny
+// and withTimeout, the monitor, or callbacks. The Task is unbound: it resumes on the calling
+// thread. Cancelling it cancels what it awaits (the QFuture, the wait) and ends it Cancelled.
+template<typename Awaitable>
+Task<detail::AwaitedValue<Awaitable>> toTask(Awaitable awaitable, QString name = QStringLiteral("awaitable"))
+{
+    auto self = co_await thisTask();
+    self.setName(name);
+    if constexpr (std::is_void_v<detail::AwaitedValue<Awaitable>>)
+        co_await awaitable;
+    else
+        co_return co_await awaitable;
 }
 
 } // namespace offload

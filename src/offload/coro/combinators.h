@@ -1,7 +1,9 @@
 // whenAll, whenAny and withTimeout over Offload tasks (thread tasks, worker calls, program
-// runs, Tasks). Each is itself a Task: cancelling it cancels every task it still waits for.
+// runs, Tasks) and, through toTask, any other awaitable (a QFuture, a signal, a delay). Each
+// is itself a Task: cancelling it cancels every task it still waits for.
 #pragma once
 
+#include <offload/coro/awaitables.h>
 #include <offload/coro/task.h>
 
 #include <QTimer>
@@ -171,6 +173,16 @@ Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
 template<typename H>
 concept AnyTaskHandle = requires(const H &h) { h.core(); h.result(); };
 
+// A task as itself; any other awaitable through toTask.
+template<typename A>
+auto asTask(A &&a)
+{
+    if constexpr (AnyTaskHandle<std::remove_cvref_t<A>>)
+        return TaskHandle<typename std::remove_cvref_t<A>::ValueType>(a);
+    else
+        return toTask(std::forward<A>(a));
+}
+
 // A range of handles of one value type, as a vector of TaskHandle<T>.
 template<typename R>
 auto handlesOf(R &&range)
@@ -189,6 +201,14 @@ Task<std::tuple<detail::Value<Ts>...>> whenAll(const TaskHandle<Ts> &...tasks)
     return detail::whenAllOf<Ts...>(tasks...);
 }
 
+// The same with other awaitables among them: a QFuture, a signal, a delay (see toTask).
+template<typename... As>
+    requires(sizeof...(As) > 0 && !(detail::AnyTaskHandle<std::remove_cvref_t<As>> && ...))
+auto whenAll(As &&...awaitables)
+{
+    return whenAll(detail::asTask(std::forward<As>(awaitables))...);
+}
+
 // A range of tasks of one type: their values in order.
 template<std::ranges::input_range R>
     requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
@@ -205,6 +225,14 @@ Task<std::size_t> whenAny(const TaskHandle<Ts> &...tasks)
     return detail::whenAnyOf<Ts...>(tasks...);
 }
 
+// The same with other awaitables among them; a QFuture loser is cancelled, a wait just ends.
+template<typename... As>
+    requires(sizeof...(As) > 0 && !(detail::AnyTaskHandle<std::remove_cvref_t<As>> && ...))
+auto whenAny(As &&...awaitables)
+{
+    return whenAny(detail::asTask(std::forward<As>(awaitables))...);
+}
+
 // A range: the first to end, as (index, value); the others are cancelled.
 template<std::ranges::input_range R>
     requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
@@ -219,6 +247,15 @@ template<typename T>
 Task<T> withTimeout(const TaskHandle<T> &task, std::chrono::milliseconds timeout)
 {
     return detail::withTimeoutOf<T>(task, timeout);
+}
+
+// Any other awaitable: a QFuture is cancelled when time runs out; a signal or a delay stops
+// being awaited.
+template<typename Awaitable>
+    requires(!detail::AnyTaskHandle<std::remove_cvref_t<Awaitable>>)
+auto withTimeout(Awaitable awaitable, std::chrono::milliseconds timeout)
+{
+    return withTimeout(toTask(std::move(awaitable)), timeout);
 }
 
 } // namespace offload
