@@ -447,6 +447,13 @@ void tst_ThreadTasks::futureInteropCarriesResultErrorAndCancel()
     queued.cancel();
     cancelled.waitForFinished();
     QVERIFY(cancelled.isCanceled());
+
+    // And the other way: cancelling the QFuture cancels the task.
+    auto alsoQueued = pool.run(&context, [] { return 2; });
+    QFuture<int> fromOutside = alsoQueued.toFuture();
+    fromOutside.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(alsoQueued.isFinal(), 10000);
+    QCOMPARE(alsoQueued.state(), TaskState::Cancelled);
     gate.open();
 }
 

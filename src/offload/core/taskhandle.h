@@ -5,6 +5,8 @@
 
 #include <QFuture>
 #include <QFutureInterface>
+#include <QFutureWatcher>
+#include <QThread>
 
 #include <chrono>
 #include <memory>
@@ -149,8 +151,9 @@ public:
     }
 
     // A QFuture that finishes with this task: the value, the Error as an offload::Exception,
-    // or cancelled. Cancelling the QFuture does not cancel the task (QFuture cannot tell us);
-    // call cancel() on the handle.
+    // or cancelled. Cancelling the QFuture cancels the task when toFuture() was called on a
+    // thread with a Qt event loop (a QFutureWatcher there carries the cancel; it is deleted
+    // when the future finishes); from other threads, call cancel() on the handle.
     QFuture<T> toFuture() const
     {
         QFutureInterface<T> fi;
@@ -171,6 +174,16 @@ public:
             }
             fi.reportFinished();
         });
+        if (QThread::currentThread()->eventDispatcher()) {
+            auto *watcher = new QFutureWatcher<T>;
+            QObject::connect(watcher, &QFutureWatcherBase::canceled, watcher,
+                             [core = std::weak_ptr<detail::TaskCore>(m_core)] {
+                                 if (const auto c = core.lock())
+                                     c->requestCancel(); // a no-op once the task is final
+                             });
+            QObject::connect(watcher, &QFutureWatcherBase::finished, watcher, &QObject::deleteLater);
+            watcher->setFuture(future);
+        }
         return future;
     }
 };
