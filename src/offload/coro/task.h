@@ -227,36 +227,39 @@ private:
 namespace detail {
 
 // co_await on any Offload task (thread task, worker call, program run, Task<U>). It refers to
-// the awaited handle, which lives until the end of the co_await's full expression (across
-// the suspension); copies are made only when suspending, so awaiting a finished task costs
-// no reference-count traffic.
+// the awaited handle's core, which lives until the end of the co_await's full expression
+// (across the suspension); awaiting a finished task is two loads and no store of our own, and
+// copies (reference counts) are made only when suspending.
 template<typename U>
 struct HandleAwaiter
 {
-    explicit HandleAwaiter(const TaskHandle<U> &t) : task(t) {}
-    const TaskHandle<U> &task;
+    explicit HandleAwaiter(const TaskHandle<U> &t) : core(static_cast<const TaskResultCore<U> *>(t.core().get())) {}
+    const TaskResultCore<U> *core;
 
-    bool await_ready() const { return m_finished = task.core()->state() == TaskState::Finished; }
+    bool await_ready() const { return core->state() == TaskState::Finished; }
     template<typename P>
     void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
-        const quint64 generation = st.suspend([t = task] { t.cancel(); });
-        task.core()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
+        const quint64 generation = st.suspend([c = shared()] { c->requestCancel(); });
+        shared()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
     }
     Value<U> await_resume()
     {
-        if (m_finished || task.core()->state() == TaskState::Finished) { // the common case, without checks
+        if (core->state() == TaskState::Finished) { // the common case, without checks
             if constexpr (std::is_void_v<U>)
                 return {};
             else
-                return static_cast<const TaskResultCore<U> &>(*task.core()).value();
+                return core->value();
         }
-        return valueOf(task); // throws the failure or CancelledError
+        return valueOf(TaskHandle<U>(shared())); // throws the failure or CancelledError
     }
 
-private:
-    mutable bool m_finished = false; // seen Finished in await_ready: no second look
+protected:
+    std::shared_ptr<TaskResultCore<U>> shared() const
+    {
+        return std::const_pointer_cast<TaskResultCore<U>>(std::static_pointer_cast<const TaskResultCore<U>>(core->shared_from_this()));
+    }
 };
 
 // The same, and the task's progress fills a share of the awaiting coroutine's progress.
@@ -273,11 +276,11 @@ struct WeightedAwaiter : HandleAwaiter<U>
         CoroState &st = stateOf(h);
         m_state = st.shared_from_this();
         m_base = st.progressBase();
-        this->task.core()->addProgressCallback([state = m_state, base = m_base, w = weight](const Progress &p) {
+        this->shared()->addProgressCallback([state = m_state, base = m_base, w = weight](const Progress &p) {
             const double f = p.maximum > p.minimum ? p.fraction() : 0.0;
             state->setProgressFraction(base + w * f, &p.text);
         });
-        if (this->task.isFinal())
+        if (isFinalState(this->core->state()))
             return false;
         HandleAwaiter<U>::await_suspend(h);
         return true;
