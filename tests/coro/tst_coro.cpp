@@ -184,6 +184,7 @@ private Q_SLOTS:
     void exceptionsPropagateWithTheirOrigin();
     void exceptionsWithCallbacks();
     void awaitedTaskCancelledMeansCancelled();
+    void awaitedMemberReassignedMeanwhile();
     void unobservedFailureGoesToTheHandler();
     void signalsValuesTimeoutsAndDeadSenders();
     void delayResumesAfterTheTime();
@@ -498,6 +499,28 @@ Task<void> failsAtOnce()
     co_return;
 }
 } // namespace
+
+namespace {
+// Awaits a member handle that a slot replaces while the coroutine is suspended.
+class Holder : public QObject
+{
+public:
+    TaskHandle<int> current;
+    Task<int> awaitCurrent() { co_return co_await current; }
+};
+} // namespace
+
+void tst_Coro::awaitedMemberReassignedMeanwhile()
+{
+    Holder holder;
+    auto gate = std::make_shared<QSemaphore>();
+    holder.current = run(&holder, [gate] { return gate->tryAcquire(1, 10000) ? 1 : -1; });
+    Task<int> task = holder.awaitCurrent();
+    holder.current = run(&holder, [] { return 2; }); // the only handle of the first task is gone
+    gate->release();
+    QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
+    QCOMPARE(task.result(), 1); // what was awaited, alive until the coroutine resumed (ASan)
+}
 
 void tst_Coro::awaitedTaskCancelledMeansCancelled()
 {

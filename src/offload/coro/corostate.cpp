@@ -163,9 +163,10 @@ void CoroState::resume(quint64 generation)
 {
     if (!m_frame || !m_suspended || generation != m_generation)
         return; // destroyed, or a late wake-up for an await that is over
+    std::function<void()> awaited; // keeps what the await refers to alive until it has resumed
     {
         std::lock_guard lock(m_mutex);
-        m_cancelAwaited = nullptr;
+        awaited = std::exchange(m_cancelAwaited, nullptr);
     }
     if (isCancellationRequested() || (m_bound && !m_context)) {
         // Cancelled, or its object is gone: never resumed into it. Its locals are destroyed.

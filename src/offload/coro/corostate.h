@@ -40,8 +40,9 @@ public:
     void start(std::coroutine_handle<> frame);
 
     // Awaiters, coroutine thread, in await_suspend: the coroutine is about to be suspended;
-    // cancelAwaited stops what it waits for. Returns the suspension's generation, which the
-    // awaiter hands back to postResume so that a late wake-up can never resume a later await.
+    // cancelAwaited stops what it waits for, and what it holds lives until the coroutine has
+    // resumed (await_resume included). Returns the suspension's generation, which the awaiter
+    // hands back to postResume so that a late wake-up can never resume a later await.
     quint64 suspend(std::function<void()> cancelAwaited);
     // Any thread: resume the coroutine (on its thread) at suspension `generation`.
     void postResume(quint64 generation);

@@ -227,9 +227,10 @@ private:
 namespace detail {
 
 // co_await on any Offload task (thread task, worker call, program run, Task<U>). It refers to
-// the awaited handle's core, which lives until the end of the co_await's full expression
-// (across the suspension); awaiting a finished task is two loads and no store of our own, and
-// copies (reference counts) are made only when suspending.
+// the awaited task's core without owning it: the handle owns it while the await is ready, and
+// when it suspends, the cancel function handed to CoroState::suspend owns it until the
+// coroutine has resumed (so `co_await m_member` survives m_member being reassigned meanwhile).
+// Awaiting a finished task is thus two loads and no store of our own.
 template<typename U>
 struct HandleAwaiter
 {
