@@ -65,6 +65,7 @@ private Q_SLOTS:
     void runExitCodeFollowsTheProgram_data();
     void runExitCodeFollowsTheProgram();
     void runRawPassesStdinAndReturnsStdout();
+    void runJsonWithInvalidUtf8StaysValidJson();
     void sigtermCancelsTheWholeTree();
     void describeJson();
     void describeBadXmlFile();
@@ -124,6 +125,23 @@ void tst_Cli::runRawPassesStdinAndReturnsStdout()
     const CliRun r = runTool({"run", "--progress", "raw", "--", binPath("testprogram"), "raw"}, "abc\x01\xff");
     QCOMPARE(r.exitCode, 0);
     QCOMPARE(r.out, QByteArray("\xff\x01" "cba"));
+}
+
+void tst_Cli::runJsonWithInvalidUtf8StaysValidJson()
+{
+    const CliRun r = runTool({"run", "--json", "--", binPath("testprogram"), "badutf8"});
+    QCOMPARE(r.exitCode, 0);
+    bool sawText = false;
+    for (const QByteArray &line : r.out.split('\n')) {
+        if (line.isEmpty())
+            continue;
+        QJsonParseError error;
+        const QJsonDocument doc = QJsonDocument::fromJson(line, &error);
+        QVERIFY2(error.error == QJsonParseError::NoError, line.constData());
+        sawText |= doc.object().value("text").toString().contains("broken bytes");
+    }
+    QVERIFY(sawText);
+    QCOMPARE(r.last().value("state").toString(), QStringLiteral("Finished"));
 }
 
 void tst_Cli::sigtermCancelsTheWholeTree()

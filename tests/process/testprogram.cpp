@@ -74,10 +74,18 @@ int main(int argc, char **argv)
         sleepMs(60'000);
         return 0;
     }
+    if (mode == "badutf8") { // invalid UTF-8 in tags, in ordinary text and on stderr
+        std::printf("<filter-start><filter-name>Bad\xff Name</filter-name>"
+                    "<filter-comment>\"caf\xc3\x28\"</filter-comment></filter-start>\n");
+        std::printf("text \xff\xfe with \xc3 broken bytes\n<filter-progress>0.5</filter-progress>\n");
+        std::printf("<filter-result name=\"r\xff\">v\xfe</filter-result>\n");
+        std::fprintf(stderr, "\xff err\n");
+        return 0;
+    }
     if (mode == "sleep") {
         sleepMs(argc > 2 ? std::atoi(argv[2]) : 60'000);
         return 0;
     }
-    std::fprintf(stderr, "usage: testprogram sem|lines|badjson|raw|exit N|crash|flood MIB|grandchild|sleep MS\n");
+    std::fprintf(stderr, "usage: testprogram sem|lines|badjson|badutf8|raw|exit N|crash|flood MIB|grandchild|sleep MS\n");
     return 2;
 }

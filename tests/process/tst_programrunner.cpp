@@ -35,6 +35,7 @@ private Q_SLOTS:
     void nonZeroExitFailsWithCodeAndStderrTail();
     void signalFailsWithKindCrash();
     void missingProgramIsALaunchError();
+    void invalidUtf8IsKeptAsBytesAndReplacedInText();
     void invalidJsonAfterCompleteIsAProtocolError();
     void hundredMegabytesWithoutNewlineStayBounded();
     void cancelKillsWholeProcessTree();
@@ -120,6 +121,29 @@ void tst_ProgramRunner::signalFailsWithKindCrash()
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.error().kind, ErrorKind::Crash);
     QCOMPARE(run.error().signal.value_or(-1), SIGSEGV);
+}
+
+void tst_ProgramRunner::invalidUtf8IsKeptAsBytesAndReplacedInText()
+{
+    ProgramRunner runner;
+    QObject context;
+    auto run = runner.run(&context, program({QStringLiteral("badutf8")}, ProgressFormat::Sem));
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    const ProgramResult r = run.result();
+    // Output is bytes: kept exactly, tags removed.
+    QCOMPARE(r.stdoutText, QByteArray("text \xff\xfe with \xc3 broken bytes\n"));
+    QCOMPARE(r.stderrText, QByteArray("\xff err\n"));
+    // What becomes text (stage, comment, result names and values) has U+FFFD in place of the
+    // bad bytes; the progress around them is still read.
+    QTRY_COMPARE_WITH_TIMEOUT(run.progress().fraction(), 0.5, 10000);
+    const Progress p = run.progress();
+    QVERIFY(p.stage.name.startsWith(QStringLiteral("Bad")) && p.stage.name.endsWith(QStringLiteral(" Name")));
+    QVERIFY(p.stage.name.contains(QChar::ReplacementCharacter));
+    QVERIFY(p.text.startsWith(QStringLiteral("caf")) && p.text.contains(QChar::ReplacementCharacter));
+    QCOMPARE(r.semResults.size(), 1);
+    QVERIFY(r.semResults.firstKey().contains(QChar::ReplacementCharacter));
+    QVERIFY(r.semResults.first().contains(QChar::ReplacementCharacter));
 }
 
 void tst_ProgramRunner::missingProgramIsALaunchError()
