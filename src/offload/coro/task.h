@@ -234,14 +234,16 @@ namespace detail {
 template<typename U>
 struct HandleAwaiter
 {
-    explicit HandleAwaiter(const TaskHandle<U> &t) : core(static_cast<const TaskResultCore<U> *>(t.core().get())) {}
-    const TaskResultCore<U> *core;
+    explicit HandleAwaiter(const TaskHandle<U> &t) : core(static_cast<TaskResultCore<U> *>(t.core().get())) {}
+    TaskResultCore<U> *core;
 
     bool await_ready() const { return core->state() == TaskState::Finished; }
     template<typename P>
     void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
+        // shared() twice on this slow path: one local copy instead changed GCC 12's layout of
+        // the ready loop and cost ~0.4 ns per ready await (bench_coro await_ready, 1.3 vs 0.84).
         const quint64 generation = st.suspend([c = shared()] { c->requestCancel(); });
         shared()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
     }
@@ -259,7 +261,7 @@ struct HandleAwaiter
 protected:
     std::shared_ptr<TaskResultCore<U>> shared() const
     {
-        return std::const_pointer_cast<TaskResultCore<U>>(std::static_pointer_cast<const TaskResultCore<U>>(core->shared_from_this()));
+        return std::static_pointer_cast<TaskResultCore<U>>(core->shared_from_this());
     }
 };
 
