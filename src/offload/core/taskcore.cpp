@@ -61,6 +61,8 @@ struct TaskCore::Private
     std::vector<OutputChunk> pendingOutput;
     qint64 pendingOutputBytes = 0;
     qint64 droppedOutputBytes = 0;
+    bool outputFull = false; // appendOutput said pause; resumeHandler runs after delivery
+    std::function<void()> outputResumeHandler;
     ProcessInfo processInfo;
     CbList<StateCallback> stateCallbacks;
     std::vector<CoreCallback> finishedCallbacks;
@@ -179,23 +181,27 @@ void TaskCore::addOutputCallback(OutputCallback cb)
     append(d->outputCallbacks, std::move(cb));
 }
 
-void TaskCore::appendOutput(OutputChunk::Stream stream, const QByteArray &data)
+bool TaskCore::appendOutput(OutputChunk::Stream stream, const QByteArray &data)
 {
     if (data.isEmpty())
-        return;
+        return true;
+    bool full = false;
     {
         std::lock_guard lock(d->mutex);
         if (isFinalState(d->state))
-            return;
+            return true;
         if (!d->pendingOutput.empty() && d->pendingOutput.back().stream == stream)
             d->pendingOutput.back().data += data; // coalesce consecutive chunks of a stream
         else
             d->pendingOutput.push_back({stream, data});
         d->pendingOutputBytes += data.size();
-        // Bounded: if the context falls behind, drop the oldest output and count it.
-        while (d->pendingOutputBytes > maxPendingOutput && !d->pendingOutput.empty()) {
+        const bool consumer = d->outputCallbacks && !d->outputCallbacks->empty();
+        const qint64 keep = consumer ? hardPendingOutput : maxPendingOutput;
+        // Bounded: nobody asked for the stream (or the producer ignored back-pressure): the
+        // oldest output goes, counted.
+        while (d->pendingOutputBytes > keep && !d->pendingOutput.empty()) {
             auto &front = d->pendingOutput.front();
-            const qint64 excess = d->pendingOutputBytes - maxPendingOutput;
+            const qint64 excess = d->pendingOutputBytes - keep;
             if (front.data.size() <= excess) {
                 d->pendingOutputBytes -= front.data.size();
                 d->droppedOutputBytes += front.data.size();
@@ -206,9 +212,21 @@ void TaskCore::appendOutput(OutputChunk::Stream stream, const QByteArray &data)
                 d->droppedOutputBytes += excess;
             }
         }
+        full = consumer && d->pendingOutputBytes >= maxPendingOutput;
+        if (full)
+            d->outputFull = true;
         ++d->progressSeq; // output rides the progress coalescing
     }
-    notifyChanged(Change::Lazy);
+    // A full buffer is delivered at once rather than at the next coalescing tick: the
+    // producer is paused until then.
+    notifyChanged(full ? Change::Final : Change::Lazy);
+    return !full;
+}
+
+void TaskCore::setOutputResumeHandler(std::function<void()> handler)
+{
+    std::lock_guard lock(d->mutex);
+    d->outputResumeHandler = std::move(handler);
 }
 
 void TaskCore::setProcessInfo(const ProcessInfo &info)
@@ -474,6 +492,7 @@ void TaskCore::deliver(bool fromDelayList)
     CbList<OutputCallback> outputCbs;
     std::vector<OutputChunk> output;
     CbList<StateCallback> stateCbs;
+    std::function<void()> resume;
     {
         std::lock_guard lock(d->mutex);
         if (fromDelayList)
@@ -484,13 +503,15 @@ void TaskCore::deliver(bool fromDelayList)
         state = d->state;
         seq = d->progressSeq;
         const bool changed = seq != d->deliveredProgressSeq;
-        throttled = changed && !isFinalState(state)
+        throttled = changed && !isFinalState(state) && !d->outputFull
                 && now - d->lastProgressDelivery < Dispatcher::coalescingInterval;
         deliverProgress = changed && !throttled;
         if (deliverProgress) {
             progress = d->progress;
             output.swap(d->pendingOutput);
             d->pendingOutputBytes = 0;
+            if (std::exchange(d->outputFull, false))
+                resume = d->outputResumeHandler;
         }
         if (throttled && !d->delayed) // the dispatcher's timer owns the next delivery
             d->delayed = scheduleDelay = true;
@@ -529,6 +550,9 @@ void TaskCore::deliver(bool fromDelayList)
                 }
             }
         }
+        output.clear();
+        if (resume)
+            resume(); // the producer reads again
         if (progressCbs) {
             for (const auto &cb : *progressCbs) {
                 cb(progress);

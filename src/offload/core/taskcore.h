@@ -32,8 +32,13 @@ class OFFLOAD_CORE_EXPORT TaskCore : public std::enable_shared_from_this<TaskCor
 public:
     using ProgressCallback = std::function<void(const Progress &)>;
     using OutputCallback = std::function<void(const OutputChunk &)>;
-    // Output waiting for delivery is bounded; beyond this the oldest chunks are dropped.
+    // Output waiting for delivery. With an output callback (a consumer that asked for the
+    // stream) nothing is dropped: at maxPendingOutput appendOutput() tells the producer to
+    // pause until the context thread has taken it (back-pressure). Without one, only the
+    // newest maxPendingOutput bytes wait and the rest is counted as dropped. A producer that
+    // ignores back-pressure is cut at hardPendingOutput (counted too).
     static constexpr qint64 maxPendingOutput = 1 << 20;
+    static constexpr qint64 hardPendingOutput = 4 * maxPendingOutput;
     using StateCallback = std::function<void(TaskState)>;
     using CoreCallback = std::function<void(TaskCore &)>;
 
@@ -61,7 +66,7 @@ public:
     Error error() const;
     TaskTimes times() const;
     ProcessInfo processInfo() const;
-    qint64 droppedOutputBytes() const; // output dropped because the context fell behind
+    qint64 droppedOutputBytes() const; // output dropped (see maxPendingOutput)
     bool isCancellationRequested() const;
     // Blocks the calling thread until a final state or the timeout; true if final.
     bool waitForFinished(std::chrono::milliseconds timeout) const;
@@ -96,7 +101,11 @@ public:
     {
         updateProgressWith([](void *f, Progress &p) { (*static_cast<std::remove_reference_t<F> *>(f))(p); }, &fn);
     }
-    void appendOutput(OutputChunk::Stream stream, const QByteArray &data);
+    // False: pause producing output until the resume handler runs (back-pressure).
+    [[nodiscard]] bool appendOutput(OutputChunk::Stream stream, const QByteArray &data);
+    // Called once on the context thread after appendOutput() returned false, when the
+    // pending output has been delivered (or will never be: the task ended).
+    void setOutputResumeHandler(std::function<void()> handler);
     void setProcessInfo(const ProcessInfo &info); // monitor only, no delivery
     // Runs on the thread that calls requestCancel() first; used to interrupt the work
     // (send a cancel message, remove from a queue). Set before the task can be cancelled.

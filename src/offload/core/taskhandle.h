@@ -94,8 +94,11 @@ public:
         m_core->addProgressCallback(std::move(cb));
         return *this;
     }
-    // Output (stdout, stderr, worker log) in order, coalesced like progress; if the context
-    // falls more than 1 MiB behind, the oldest output is dropped (TaskCore::droppedOutputBytes).
+    // Output (stdout, stderr, worker log) in order, coalesced like progress. Every byte: while
+    // the context's thread is more than 1 MiB behind, a program run stops reading the program's
+    // output (it waits) rather than dropping any. Without a subscriber only the newest 1 MiB
+    // waits for delivery; droppedOutputBytes() counts the rest.
+    qint64 droppedOutputBytes() const { return m_core->droppedOutputBytes(); }
     const TaskHandle &onOutput(std::function<void(const OutputChunk &)> cb) const
     {
         m_core->addOutputCallback(std::move(cb));
