@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <vector>
 
+#include <unistd.h>
+
 using namespace offload;
 
 namespace {
@@ -110,16 +112,12 @@ QJsonObject finishedEvent(const TaskHandle<ProgramResult> &t)
     if (r) {
         if (!r->json.isUndefined())
             result = r->json;
-        else if (!r->raw.isEmpty())
-            result = QString::fromLatin1(r->raw.toBase64());
         else if (!r->semResults.isEmpty()) {
             QJsonObject sem;
             for (auto it = r->semResults.cbegin(); it != r->semResults.cend(); ++it)
                 sem.insert(it.key(), it.value());
             result = sem;
         }
-        if (!r->raw.isEmpty())
-            o.insert("resultEncoding", "base64");
     }
     o.insert("result", result);
     o.insert("error", t.state() == TaskState::Failed ? QJsonValue(errorToJson(t.error())) : QJsonValue());
@@ -147,6 +145,11 @@ int waitForRun(Reporter &rep, const TaskHandle<ProgramResult> &run,
         const std::optional<ProgramResult> r = anyResult(t);
         code = exitCodeFor(t.state(), t.error(), r ? r->exitCode : 0);
         onEnd(t);
+        if (const qint64 dropped = t.droppedOutputBytes()) { // never expected: said loudly
+            rep.message(QStringLiteral("offload: warning: %1 bytes of output were lost").arg(dropped));
+            if (code == 0)
+                code = 1;
+        }
         QCoreApplication::exit(0);
     });
     QCoreApplication::exec();
@@ -181,7 +184,7 @@ bool takeOption(QStringList &args, int &i, CommonOptions &o)
 
 } // namespace
 
-int runCommand(const QStringList &argsIn)
+int runCommand(const QStringList &argsIn, const QByteArrayList &raw)
 {
     QStringList args = argsIn;
     CommonOptions common;
@@ -212,23 +215,23 @@ int runCommand(const QStringList &argsIn)
     if (i >= args.size())
         return usageError(QStringLiteral("no program given"));
     spec.program = args[i];
-    spec.arguments = args.mid(i + 1);
+    spec.arguments = raw.mid(i + 1);
     spec.timeout = common.timeout;
-    if (spec.progress == ProgressFormat::Raw) {
-        QFile in;
-        if (in.open(stdin, QIODevice::ReadOnly))
-            spec.stdinData = in.readAll();
-    }
     Reporter rep(common.json);
+    if (spec.progress == ProgressFormat::Raw) {
+        // Streamed both ways, never held whole: the program reads our stdin itself, and its
+        // stdout is passed on chunk by chunk as it comes (base64 in JSON events).
+        spec.progress = ProgressFormat::None;
+        spec.stdinFd = STDIN_FILENO;
+        rep.setBinaryOutput(true);
+    }
     ProgramRunner runner(1);
     const auto run = runner.run(qApp, spec);
     return waitForRun(rep, run, [&rep](const TaskHandle<ProgramResult> &t) {
         if (rep.json())
             return rep.event(finishedEvent(t));
         if (const ProgramResult *r = resultOf(t)) {
-            if (!r->raw.isEmpty())
-                std::fwrite(r->raw.constData(), 1, size_t(r->raw.size()), stdout);
-            else if (!r->json.isUndefined()) {
+            if (!r->json.isUndefined()) {
                 // Any JSON value as JSON text: wrapped in an array, then the brackets dropped.
                 const QByteArray text = QJsonDocument(QJsonArray{r->json}).toJson(QJsonDocument::Compact);
                 std::printf("%s\n", text.mid(1, text.size() - 2).constData());
@@ -524,7 +527,7 @@ int batchCommand(const QStringList &argsIn)
     for (size_t index = 0; index < commands.size(); ++index) {
         ProgramSpec spec;
         spec.program = commands[index].first();
-        spec.arguments = commands[index].mid(1);
+        spec.arguments = toArguments(commands[index].mid(1));
         const int n = int(index);
         auto run = runner.run(qApp, spec);
         run.onStateChanged([&, n](TaskState s) {

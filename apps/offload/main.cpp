@@ -21,14 +21,21 @@ const char usage[] =
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    QStringList args = app.arguments().mid(1);
+    // Arguments as bytes (a file name need not be UTF-8), and as text for option parsing.
+    QByteArrayList raw;
+    QStringList args;
+    for (int i = 1; i < argc; ++i) {
+        raw << QByteArray(argv[i]);
+        args << QString::fromLocal8Bit(argv[i]);
+    }
     if (args.isEmpty() || args[0] == QLatin1String("-h") || args[0] == QLatin1String("--help")) {
         std::fputs(usage, args.isEmpty() ? stderr : stdout);
         return args.isEmpty() ? 2 : 0;
     }
     const QString command = args.takeFirst();
+    raw.removeFirst();
     if (command == QLatin1String("run"))
-        return runCommand(args);
+        return runCommand(args, raw);
     if (command == QLatin1String("describe"))
         return describeCommand(args);
     if (command == QLatin1String("module"))

@@ -81,7 +81,11 @@ void Reporter::output(const OutputChunk &chunk, int run)
 {
     const char *stream = chunk.stream == OutputChunk::Stderr ? "stderr" : chunk.stream == OutputChunk::Log ? "log" : "stdout";
     if (m_json) {
-        QJsonObject o{{"event", "output"}, {"stream", stream}, {"text", QString::fromUtf8(chunk.data)}};
+        QJsonObject o{{"event", "output"}, {"stream", stream}};
+        if (m_binary && chunk.stream == OutputChunk::Stdout)
+            o.insert("base64", QString::fromLatin1(chunk.data.toBase64()));
+        else
+            o.insert("text", QString::fromUtf8(chunk.data));
         if (run >= 0)
             o.insert("run", run);
         return event(o);

@@ -18,6 +18,8 @@ class Reporter
 public:
     explicit Reporter(bool json);
     bool json() const { return m_json; }
+    // Output is binary (raw mode): JSON events carry it as base64, never as replaced text.
+    void setBinaryOutput(bool binary) { m_binary = binary; }
 
     void progress(const offload::Progress &p, const QString &prefix = {}, int run = -1);
     void output(const offload::OutputChunk &chunk, int run = -1);
@@ -27,6 +29,7 @@ public:
 
 private:
     bool m_json;
+    bool m_binary = false;
     bool m_tty;
     bool m_lineShown = false;
     QString m_lastLine;

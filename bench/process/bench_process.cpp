@@ -41,7 +41,7 @@ offload::WorkerPoolSpec cppSpec(int workers, int pipeline)
     s.program = dir() + QStringLiteral("/bench_worker");
     s.maxWorkers = workers;
     s.prestart = workers;
-    s.environment.insert(QStringLiteral("BENCH_PIPELINE"), QString::number(pipeline));
+    s.environment.insert(QByteArrayLiteral("BENCH_PIPELINE"), QByteArray::number(pipeline));
     return s;
 }
 
@@ -49,9 +49,9 @@ offload::WorkerPoolSpec pySpec(int workers, int pipeline)
 {
     offload::WorkerPoolSpec s;
     s.program = QStringLiteral("/usr/bin/python3");
-    s.arguments = {QStringLiteral(OFFLOAD_SOURCE_DIR "/bench/process/bench_worker.py")};
-    s.environment.insert(QStringLiteral("OFFLOAD_PYTHON_SDK"), QStringLiteral(OFFLOAD_SOURCE_DIR "/worker/python"));
-    s.environment.insert(QStringLiteral("BENCH_PIPELINE"), QString::number(pipeline));
+    s.arguments = {OFFLOAD_SOURCE_DIR "/bench/process/bench_worker.py"};
+    s.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
+    s.environment.insert(QByteArrayLiteral("BENCH_PIPELINE"), QByteArray::number(pipeline));
     s.maxWorkers = workers;
     s.prestart = workers;
     return s;

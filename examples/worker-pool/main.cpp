@@ -21,7 +21,7 @@ int main(int argc, char **argv)
 
     offload::WorkerPoolSpec python;
     python.program = QStringLiteral("/usr/bin/python3");
-    python.arguments = {QStringLiteral(EXAMPLE_SOURCE_DIR "/primeworker.py")};
+    python.arguments = {EXAMPLE_SOURCE_DIR "/primeworker.py"};
     python.maxWorkers = 1;
 
     offload::WorkerPool cppPool(cpp), pythonPool(python);

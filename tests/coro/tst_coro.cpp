@@ -90,7 +90,7 @@ public:
         const WorkerResult echoed = co_await m_pool.submit(this, QStringLiteral("echo"), args);
         ProgramSpec spec;
         spec.program = binPath("testprogram");
-        spec.arguments = QStringList{QStringLiteral("lines")};
+        spec.arguments = {"lines"};
         spec.progress = ProgressFormat::Lines;
         const ProgramResult ran = co_await m_runner.run(this, spec);
         probe->resumed = true;
@@ -122,7 +122,7 @@ public:
         } else if (kind == QLatin1String("program")) {
             ProgramSpec spec;
             spec.program = binPath("testprogram");
-            spec.arguments = QStringList{QStringLiteral("grandchild")};
+            spec.arguments = {"grandchild"};
             auto r = m_runner.run(this, spec);
             *started = r;
             co_await r;
@@ -224,7 +224,7 @@ void tst_Coro::chainWithCallbacks()
         m_pool->submit(&ctx, QStringLiteral("echo"), QJsonObject{{"value", value}}).onResult([&, value](const WorkerResult &echoed) {
             ProgramSpec spec;
             spec.program = binPath("testprogram");
-            spec.arguments = QStringList{QStringLiteral("lines")};
+            spec.arguments = {"lines"};
             spec.progress = ProgressFormat::Lines;
             m_runner->run(&ctx, spec).onResult([&, value, echoed](const ProgramResult &ran) {
                 out = QStringLiteral("%1/%2/%3").arg(value).arg(echoed.value.toObject()["value"].toInt()).arg(ran.json.toObject()["answer"].toInt());
@@ -385,7 +385,7 @@ void tst_Coro::destroyingTheContextWithCallbacks()
     } else {
         ProgramSpec spec;
         spec.program = binPath("testprogram");
-        spec.arguments = QStringList{QStringLiteral("sleep"), QStringLiteral("20000")};
+        spec.arguments = {"sleep", "20000"};
         auto r = m_runner->run(context, spec);
         r.onFinished([&](const auto &) { called = true; });
         op = r;

@@ -17,7 +17,7 @@ ProgramSpec program(const QStringList &args, ProgressFormat format = ProgressFor
 {
     ProgramSpec s;
     s.program = binPath("testprogram");
-    s.arguments = args;
+    s.arguments = toArguments(args);
     s.progress = format;
     s.cancelGrace = 300ms;
     return s;

@@ -65,8 +65,8 @@ static WorkerPoolSpec pythonSpec(bool stdio = false)
 {
     WorkerPoolSpec spec;
     spec.program = QStringLiteral("/usr/bin/python3");
-    spec.arguments = {QStringLiteral(OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py")};
-    spec.environment.insert(QStringLiteral("OFFLOAD_PYTHON_SDK"), QStringLiteral(OFFLOAD_SOURCE_DIR "/worker/python"));
+    spec.arguments = {OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py"};
+    spec.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
     spec.maxWorkers = 1;
     spec.stdioChannel = stdio;
     spec.cancelGrace = std::chrono::milliseconds(500);
@@ -300,7 +300,7 @@ void tst_WorkerPool::launchErrorsNameTheProgramAndReason()
     }
     auto spec = testWorkerSpec(1);
     spec.program = program;
-    spec.arguments = arguments;
+    spec.arguments = toArguments(arguments);
     spec.startTimeout = 300ms;
     WorkerPool pool(spec);
     QObject context;

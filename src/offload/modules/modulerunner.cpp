@@ -167,8 +167,8 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
 
     ProgramSpec spec;
     spec.program = module->program;
-    spec.arguments = module->launchArguments;
-    spec.arguments << QStringLiteral("--xml");
+    spec.arguments = toArguments(module->launchArguments);
+    spec.arguments << QByteArrayLiteral("--xml");
     spec.progress = ProgressFormat::None;
     spec.timeout = xmlTimeout;
     spec.cancelGrace = std::chrono::milliseconds(500);
@@ -227,7 +227,7 @@ TaskHandle<ProgramResult> ModuleRunner::run(QObject *context, const Module &modu
     }
     ProgramSpec spec;
     spec.program = module.program;
-    spec.arguments = module.launchArguments + cl.arguments;
+    spec.arguments = toArguments(module.launchArguments + cl.arguments);
     spec.progress = ProgressFormat::Auto;
     spec.timeout = options.timeout;
     spec.cancelGrace = options.cancelGrace;

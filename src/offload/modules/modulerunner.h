@@ -33,7 +33,7 @@ struct ModuleRunOptions
 {
     std::chrono::milliseconds timeout{0};        // 0: none
     std::chrono::milliseconds cancelGrace{2000}; // SIGTERM to the process group, this, SIGKILL
-    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    Environment environment = Environment::inherited();
     QString workingDirectory;
     QString name; // for the monitor; default the module's title
 };

@@ -262,14 +262,12 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
             e.message = QStringLiteral("call %1 exceeded its timeout of %2 ms")
                                 .arg(call->method).arg(call->timeout.count());
             call->core->fail(e);
-            if (call->worker && !call->cancelling) {
-                call->cancelling = true;
-                write(*call->worker, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("cancel")},
-                                                    {QStringLiteral("id"), qint64(call->id)}}));
-                escalateCancel(*call->worker);
-            }
+            sendCancel(*call);
         });
     }
+    if (w.lastHeard < w.spawnedAt || w.outstanding.size() == 1)
+        w.lastHeard = Supervisor::Clock::now(); // the heartbeat counts from the first call
+    armHeartbeat(w);
     if (!m_sampleTimer)
         m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500), [this, self = shared_from_this()] { sampleProcesses(); });
 }
@@ -293,39 +291,37 @@ void PoolImpl::cancel(quint64 callId)
         auto it = w->outstanding.find(callId);
         if (it == w->outstanding.end())
             continue;
-        auto &call = it->second;
-        if (call->cancelling)
-            return;
-        call->cancelling = true;
-        write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("cancel")},
-                                 {QStringLiteral("id"), qint64(callId)}}));
-        escalateCancel(*w);
+        sendCancel(*it->second);
         return;
     }
 }
 
-// After a cancel message: if the worker has not answered within the grace period, SIGTERM
-// its process group; if it still lives a grace period later, SIGKILL. It is then replaced.
-void PoolImpl::escalateCancel(WorkerProc &w)
+// A cancel message to the call's worker, then escalation if it does not answer.
+void PoolImpl::sendCancel(CallState &call)
 {
-    if (w.termTimer || w.killTimer)
+    if (!call.worker || call.cancelling)
         return;
-    w.termTimer = workerTimer(spec.cancelGrace, w.index, [this](WorkerProc &w) {
-        w.termTimer = 0;
-        w.expectedExit = true;
-        signalGroup(w.pid, SIGTERM);
-        armKill(w);
-    });
+    call.cancelling = true;
+    write(*call.worker, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("cancel")},
+                                       {QStringLiteral("id"), qint64(call.id)}}));
+    escalateCancel(*call.worker);
 }
 
-// SIGKILL to the worker's group one grace period from now, unless it is gone by then.
-void PoolImpl::armKill(WorkerProc &w)
+// After a cancel message: if the calls being cancelled have not all been answered within the
+// grace period, the worker is stopped (its tree: SIGTERM, grace, SIGKILL) and replaced. Its
+// other calls are innocent: they are requeued, not failed.
+void PoolImpl::escalateCancel(WorkerProc &w)
 {
-    if (w.killTimer)
+    if (w.escalationTimer || w.state == WorkerProc::Stopping)
         return;
-    w.killTimer = workerTimer(spec.cancelGrace, w.index, [](WorkerProc &w) {
-        w.killTimer = 0;
-        signalGroup(w.pid, SIGKILL);
+    w.escalationTimer = workerTimer(spec.cancelGrace, w.index, [this](WorkerProc &w) {
+        w.escalationTimer = 0;
+        if (w.state == WorkerProc::Stopping)
+            return;
+        w.killedForCancel = true;
+        w.state = WorkerProc::Stopping;
+        w.child->stop(terminateThenKill(spec.cancelGrace));
+        dispatch(); // its innocent calls come back when it is gone; others may start elsewhere now
     });
 }
 
@@ -345,58 +341,71 @@ void PoolImpl::spawnWorker()
     req.niceness = spec.niceness;
     int pair[2] = {-1, -1};
     if (spec.stdioChannel) {
-        req.environment.insert(QStringLiteral("OFFLOAD_WORKER_STDIO"), QStringLiteral("1"));
+        req.environment.insert("OFFLOAD_WORKER_STDIO", "1");
         req.pipeStdin = true;
     } else {
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
             breakPool(Error{ErrorKind::Launch, QStringLiteral("socketpair failed")});
             return;
         }
-        req.environment.insert(QStringLiteral("OFFLOAD_WORKER_FD"), QStringLiteral("3"));
+        req.environment.insert("OFFLOAD_WORKER_FD", "3");
         req.channelFd = pair[1];
     }
-    Spawned sp;
+    const int index = w->index;
+    ChildProcess::Handlers handlers;
+    const auto self = shared_from_this();
+    const auto forWorker = [this, self, index](auto fn) {
+        return [this, self, index, fn](const char *data, size_t size) {
+            if (WorkerProc *w = worker(index))
+                fn(*w, data, size);
+        };
+    };
+    if (spec.stdioChannel) // frames come in on the child's stdout, which is then not a log
+        handlers.stdoutData = forWorker([this](WorkerProc &w, const char *data, size_t size) {
+            if (size == 0)
+                onChannelClosed(w);
+            else
+                onChannelBytes(w, data, size);
+        });
+    else
+        handlers.stdoutData = forWorker([this](WorkerProc &w, const char *data, size_t size) { onOutput(w, false, data, size); });
+    handlers.stderrData = forWorker([this](WorkerProc &w, const char *data, size_t size) { onOutput(w, true, data, size); });
+    handlers.exited = [this, self, index](const ExitStatus &status) {
+        if (WorkerProc *w = worker(index))
+            onExit(*w, status);
+    };
     w->spawnedAt = Supervisor::Clock::now();
-    auto error = spawnProcess(req, sp);
+    Error error;
+    w->child = ChildProcess::start(std::move(req), std::move(handlers), &error);
     if (pair[1] >= 0)
         ::close(pair[1]);
-    if (error) {
+    if (!w->child) {
         if (pair[0] >= 0)
             ::close(pair[0]);
-        breakPool(*error); // a missing or unexecutable program will not fix itself
+        breakPool(error); // a missing or unexecutable program will not fix itself
         return;
     }
-    w->pid = sp.pid;
-    w->lastSample.pid = sp.pid;
-    w->pidfd = sp.pidfd;
-    w->outFd = sp.stdoutFd;
-    w->errFd = sp.stderrFd;
-    const int index = w->index;
-    const auto onSocketEvent = [this](WorkerProc &w, uint32_t events) { onSocket(w, events); };
-    if (spec.stdioChannel) {
-        // Frames out on the child's stdin, in on its stdout (which is then not a log; outFd is
-        // kept only to be read by onSocket and closed with the worker).
-        w->sock = sp.stdinFd;
-        w->wSock = watchWorker(w->outFd, index, onSocketEvent);
-    } else {
+    w->pid = w->child->pid();
+    w->lastSample.pid = w->pid;
+    if (!spec.stdioChannel) {
         w->sock = pair[0];
         ::fcntl(w->sock, F_SETFL, ::fcntl(w->sock, F_GETFL) | O_NONBLOCK);
-        w->wSock = watchWorker(w->sock, index, onSocketEvent);
-        w->wOut = watchWorker(w->outFd, index, [this](WorkerProc &w, uint32_t) { onOutput(w, false); });
+        w->wSock = watchWorker(w->sock, index, [this](WorkerProc &w, uint32_t events) { onSocket(w, events); });
     }
-    w->wErr = watchWorker(w->errFd, index, [this](WorkerProc &w, uint32_t) { onOutput(w, true); });
-    w->wPid = watchWorker(w->pidfd, index, [this](WorkerProc &w, uint32_t) { onExit(w); });
     w->helloTimer = workerTimer(spec.startTimeout, index, [this](WorkerProc &w) {
         w.helloTimer = 0;
         protocolFailure(w, QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
                         ErrorKind::Launch);
     });
-    write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("hello")},
-                             {QStringLiteral("protocol"), protocol::version}}));
+    WorkerProc &ref = *w;
     m_workers.emplace(index, std::move(w));
+    write(ref, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("hello")},
+                              {QStringLiteral("protocol"), protocol::version}}));
 }
 
-void PoolImpl::noteUnexpectedExit(const QString &reason)
+// The restart limit is a rate: more unexpected exits than restartLimit within restartWindow
+// break the pool, and it recovers by itself once the window has passed since the oldest.
+void PoolImpl::noteUnexpectedExit(const Error &cause)
 {
     ++m_restarts;
     const auto now = Supervisor::Clock::now();
@@ -404,11 +413,9 @@ void PoolImpl::noteUnexpectedExit(const QString &reason)
     while (!m_restartTimes.empty() && now - m_restartTimes.front() > spec.restartWindow)
         m_restartTimes.pop_front();
     if (int(m_restartTimes.size()) > spec.restartLimit) {
-        Error e;
-        e.kind = ErrorKind::Launch;
-        e.origin = spec.program;
+        Error e = cause;
         e.message = QStringLiteral("worker pool '%1' is broken: %2 unexpected worker exits within %3 s (last: %4)")
-                            .arg(name).arg(m_restartTimes.size()).arg(spec.restartWindow.count() / 1000.0).arg(reason);
+                            .arg(name).arg(m_restartTimes.size()).arg(spec.restartWindow.count() / 1000.0).arg(cause.message);
         breakPool(e);
     }
 }
@@ -421,6 +428,27 @@ void PoolImpl::breakPool(Error error)
     m_brokenError = error;
     qCWarning(lcWorkerPool, "%s", qPrintable(error.message));
     failQueued(error);
+    recoverIfWindowPassed();
+}
+
+void PoolImpl::recoverIfWindowPassed()
+{
+    if (!m_broken || m_recoverTimer || m_stopping)
+        return;
+    // A spawn failure (no restart times) is retried after one window as well.
+    const auto now = Supervisor::Clock::now();
+    const auto when = m_restartTimes.empty() ? now + spec.restartWindow : m_restartTimes.front() + spec.restartWindow;
+    m_recoverTimer = m_sup.addTimer(when, [this, self = shared_from_this()] {
+        m_recoverTimer = 0;
+        const auto now = Supervisor::Clock::now();
+        while (!m_restartTimes.empty() && now - m_restartTimes.front() >= spec.restartWindow)
+            m_restartTimes.pop_front();
+        m_broken = false;
+        m_brokenError = Error{};
+        m_consecutiveStartFailures = 0;
+        qCInfo(lcWorkerPool, "%s: restart window passed; accepting calls again", qPrintable(name));
+        maintain();
+    });
 }
 
 void PoolImpl::failQueued(const Error &error)
@@ -452,8 +480,14 @@ void PoolImpl::armIdle(WorkerProc &w)
             return;
         w.expectedExit = true;
         w.state = WorkerProc::Stopping;
-        write(w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("bye")}}));
-        escalateCancel(w); // if it does not leave, it is made to
+        // bye; if it does not leave within the grace, it is made to.
+        const int index = w.index;
+        w.child->stop({StopStep::message([this, index] {
+                                             if (WorkerProc *w = worker(index))
+                                                 write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("bye")}}));
+                                         },
+                                         spec.cancelGrace),
+                       StopStep::sendSignal(SIGTERM, spec.cancelGrace), StopStep::kill()});
     });
 }
 
@@ -493,9 +527,11 @@ void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)
             call->cancelling = true;
         w->expectedExit = true;
         w->state = WorkerProc::Stopping;
-        signalGroup(w->pid, SIGTERM);
-        armKill(*w);
+        w->child->stop(terminateThenKill(spec.cancelGrace));
     }
+    if (m_recoverTimer)
+        m_sup.cancelTimer(m_recoverTimer);
+    m_recoverTimer = 0;
     if (m_workers.empty()) {
         auto stopped = std::move(m_stopped);
         stopped->set_value();

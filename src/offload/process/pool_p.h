@@ -5,6 +5,7 @@
 
 #include <offload/process/workerpool.h>
 
+#include "childprocess_p.h"
 #include "logring_p.h"
 #include "qtframes_p.h"
 #include "supervisor_p.h"
@@ -44,8 +45,10 @@ struct WorkerProc
     enum State { Starting, Ready, Stopping };
     int index = 0;
     pid_t pid = -1;
-    int pidfd = -1, sock = -1, outFd = -1, errFd = -1;
-    uint64_t wPid = 0, wSock = 0, wOut = 0, wErr = 0;
+    std::unique_ptr<ChildProcess> child;
+    int sock = -1;        // socket channel: our end (stdio channel: the child's stdin and stdout)
+    uint64_t wSock = 0;   // socket channel: readable (and writable while a write waits)
+    uint64_t wStdin = 0;  // stdio channel: writable, only while a write waits
     State state = Starting;
     std::unique_ptr<QtFrameDecoder> decoder;
     std::string writeBuf;
@@ -55,8 +58,12 @@ struct WorkerProc
     int concurrency = 1;
     std::map<quint64, std::shared_ptr<CallState>> outstanding;
     LogRing out, err;
-    uint64_t helloTimer = 0, termTimer = 0, killTimer = 0, idleTimer = 0;
-    bool expectedExit = false; // we asked it to go (bye, idle, shutdown, cancel escalation)
+    uint64_t helloTimer = 0, escalationTimer = 0, idleTimer = 0, heartbeatTimer = 0;
+    uint64_t channelClosedTimer = 0; // EOF on the channel: does the process exit, or linger?
+    Supervisor::Clock::time_point lastHeard; // any frame from the worker (heartbeat)
+    quint64 pingSeq = 0;
+    bool expectedExit = false; // we asked it to go (bye, idle, shutdown)
+    bool killedForCancel = false; // stopped because a call ignored cancel or timed out
     QString failure;           // why we killed it (protocol error, no hello): fails its calls
     ErrorKind failureKind = ErrorKind::Protocol;
     bool versionMismatch = false;
@@ -87,7 +94,9 @@ private:
     void send(const std::shared_ptr<CallState> &call, WorkerProc &w);
     void spawnWorker();
     void escalateCancel(WorkerProc &w);
-    void noteUnexpectedExit(const QString &reason);
+    void sendCancel(CallState &call);
+    void noteUnexpectedExit(const Error &cause);
+    void recoverIfWindowPassed();
     void breakPool(Error error);
     void failQueued(const Error &error);
     void maintain();
@@ -98,9 +107,9 @@ private:
     // A watch or timer whose callback runs only while worker `index` still exists (it may
     // have been replaced meanwhile); both keep the pool alive.
     template<typename F>
-    uint64_t watchWorker(int fd, int index, F fn)
+    uint64_t watchWorker(int fd, int index, F fn, uint32_t events = EPOLLIN)
     {
-        return m_sup.watch(fd, EPOLLIN, [this, self = shared_from_this(), index, fn](uint32_t events) {
+        return m_sup.watch(fd, events, [this, self = shared_from_this(), index, fn](uint32_t events) {
             if (WorkerProc *w = worker(index))
                 fn(*w, events);
         });
@@ -117,18 +126,19 @@ private:
 
     // worker.cpp: per-process I/O
     void onSocket(WorkerProc &w, uint32_t events);
-    void onOutput(WorkerProc &w, bool isStderr);
-    void onExit(WorkerProc &w);
+    void onChannelBytes(WorkerProc &w, const char *data, size_t size);
+    void onChannelClosed(WorkerProc &w);
+    void onOutput(WorkerProc &w, bool isStderr, const char *data, size_t size);
+    void onExit(WorkerProc &w, const ExitStatus &status);
+    void armHeartbeat(WorkerProc &w);
     void handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame);
     void finishCall(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload, bool error);
     void protocolFailure(WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
     void write(WorkerProc &w, const std::string &frame);
     void flush(WorkerProc &w);
-    void drain(WorkerProc &w);
     void releaseWorker(WorkerProc &w);
     void detach(CallState &call);
-    void armKill(WorkerProc &w);
-    Error crashError(const WorkerProc &w, int code, bool signalled) const;
+    Error crashError(const WorkerProc &w, const ExitStatus &status) const;
 
     Supervisor &m_sup;
     std::map<int, std::deque<std::shared_ptr<CallState>>, std::greater<>> m_queue;
@@ -138,6 +148,7 @@ private:
     int m_restarts = 0;
     bool m_broken = false;
     Error m_brokenError;
+    uint64_t m_recoverTimer = 0; // a broken pool recovers when its window has passed
     bool m_stopping = false;
     int m_consecutiveStartFailures = 0; // reset by every hello
     double m_lastStartupMs = -1;

@@ -3,11 +3,12 @@
 #include <offload/process/progresslinescanner.h>
 #include <offload/process/semtagscanner.h>
 
-#include "io_p.h"
+#include "childprocess_p.h"
 #include "logring_p.h"
 #include "procstat_p.h"
-#include "spawn_p.h"
 #include "supervisor_p.h"
+
+#include <offload/core/regularfile_p.h>
 
 #include <QDir>
 #include <QFile>
@@ -19,9 +20,8 @@
 #include <future>
 #include <map>
 
-#include <poll.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace offload {
@@ -29,65 +29,97 @@ namespace detail {
 
 using RunCore = TaskResultCore<ProgramResult>;
 
+constexpr qint64 maxReturnFileBytes = qint64(16) << 20;
+
 struct Run
 {
     quint64 id = 0;
     ProgramSpec spec;
     std::shared_ptr<RunCore> core;
-    pid_t pid = -1;
-    int pidfd = -1, inFd = -1, outFd = -1, errFd = -1;
-    uint64_t wPid = 0, wIn = 0, wOut = 0, wErr = 0;
+    std::unique_ptr<ChildProcess> child;
+    uint64_t wIn = 0;
     qsizetype stdinOffset = 0;
     std::unique_ptr<SemTagScanner> sem;
     std::unique_ptr<ProgressLineScanner> lines;
     LogRing out{1 << 20}, err{1 << 20};
     QByteArray raw;
-    qint64 rawDropped = 0;
+    bool rawOverflow = false;
     QMap<QString, QString> semResults;
     Supervisor::Clock::time_point started;
-    uint64_t timeoutTimer = 0, killTimer = 0;
-    bool stopping = false; // cancel or timeout: no more progress, the group is being killed
+    uint64_t timeoutTimer = 0;
+    bool stopping = false; // cancel or timeout: no more progress, the tree is being stopped
     bool timedOut = false;
     quint64 semGen = 0, linesGen = 0;
     QByteArray returnDir; // private temporary directory for the return-parameter file
+    ~Run()
+    {
+        if (spec.stdinFd >= 0)
+            ::close(spec.stdinFd); // our duplicate
+    }
 };
 
 QByteArray returnFilePath(const Run &run) { return run.returnDir + "/returnparameters.txt"; }
 
-// Reads the return-parameter file (bounded) and removes the private directory.
-std::optional<QByteArray> collectReturnFile(Run &run)
+// Return-parameter directories are named after the process that made them, so that one left
+// behind by a process that was killed can be recognised and removed later.
+QByteArray returnDirPrefix() { return QFile::encodeName(QDir::tempPath()) + "/offload-return-"; }
+
+// Once per process, on the supervisor thread: removes the return-parameter directories of
+// Offload processes that no longer exist (only the file we put there, then the directory).
+void removeStaleReturnDirs()
+{
+    static bool done = false;
+    if (std::exchange(done, true))
+        return;
+    const QDir tmp(QDir::tempPath());
+    for (const QString &name : tmp.entryList({QStringLiteral("offload-return-*")}, QDir::Dirs | QDir::NoSymLinks)) {
+        const QStringList parts = name.split(QLatin1Char('-')); // offload, return, PID, XXXXXX
+        bool ok = false;
+        const qint64 pid = parts.size() == 4 ? parts[2].toLongLong(&ok) : 0;
+        if (!ok || pid <= 0 || pid == ::getpid() || QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)))
+            continue;
+        const QByteArray dir = QFile::encodeName(tmp.filePath(name));
+        ::unlink((dir + "/returnparameters.txt").constData());
+        ::rmdir(dir.constData()); // fails if anything else is in it: left alone
+    }
+}
+
+// Reads the return-parameter file (never blocking, bounded) and removes the private
+// directory. A file that is there but cannot be taken as it is gives an error sentence.
+std::optional<QByteArray> collectReturnFile(Run &run, QString *problem)
 {
     if (run.returnDir.isEmpty())
         return std::nullopt;
-    std::optional<QByteArray> text;
     const QByteArray path = returnFilePath(run);
-    QFile file(QString::fromLocal8Bit(path));
-    if (file.open(QIODevice::ReadOnly))
-        text = file.read(16 << 20);
-    file.close();
-    ::unlink(path.constData());
+    const RegularFileRead file = readRegularFile(path, maxReturnFileBytes, SymlinkPolicy::Refuse);
+    std::optional<QByteArray> text;
+    if (file.ok())
+        text = file.data;
+    else if (file.status != RegularFileRead::Missing && problem)
+        *problem = QStringLiteral("the return-parameter file ") + file.error;
+    ::unlink(path.constData()); // whatever it is (a FIFO too); never followed
     ::rmdir(run.returnDir.constData()); // fails if the program left more files: they stay, as its own
     run.returnDir.clear();
     return text;
 }
 
 // Creates the 0700 directory and puts its file into the arguments; false with errno on failure.
-bool prepareReturnFile(Run &run, QStringList &arguments)
+bool prepareReturnFile(Run &run, QByteArrayList &arguments)
 {
-    QByteArray pattern = QFile::encodeName(QDir::tempPath()) + "/offload-return-XXXXXX";
+    QByteArray pattern = returnDirPrefix() + QByteArray::number(::getpid()) + "-XXXXXX";
     if (!::mkdtemp(pattern.data())) // mkdtemp creates the directory with mode 0700
         return false;
     run.returnDir = pattern;
-    const QString file = QFile::decodeName(returnFilePath(run));
+    const QByteArray file = returnFilePath(run);
     bool placed = false;
-    for (QString &arg : arguments) {
-        if (arg == QLatin1String(ProgramSpec::returnParameterFilePlaceholder)) {
+    for (QByteArray &arg : arguments) {
+        if (arg == ProgramSpec::returnParameterFilePlaceholder) {
             arg = file;
             placed = true;
         }
     }
     if (!placed)
-        arguments << QStringLiteral("--returnparameterfile") << file;
+        arguments << QByteArrayLiteral("--returnparameterfile") << file;
     return true;
 }
 
@@ -121,6 +153,12 @@ public:
         }
         if (auto it = m_running.find(id); it != m_running.end())
             stop(*it->second);
+    }
+
+    void resumeOutput(quint64 id)
+    {
+        if (auto it = m_running.find(id); it != m_running.end() && it->second->child)
+            it->second->child->setStdoutPaused(false), it->second->child->setStderrPaused(false);
     }
 
     void shutdown(std::shared_ptr<std::promise<void>> done)
@@ -158,47 +196,55 @@ private:
         ProgramSpec &s = run->spec;
         if (!run->core->markStarting())
             return;
+        removeStaleReturnDirs();
         SpawnRequest req;
         req.program = s.program;
         req.arguments = s.arguments;
         req.environment = s.environment;
-        if (!req.environment.contains(QStringLiteral("PYTHONUNBUFFERED")))
-            req.environment.insert(QStringLiteral("PYTHONUNBUFFERED"), QStringLiteral("1"));
+        if (!req.environment.contains("PYTHONUNBUFFERED"))
+            req.environment.insert("PYTHONUNBUFFERED", "1");
         req.workingDirectory = s.workingDirectory;
         req.niceness = s.niceness;
-        req.pipeStdin = !s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw;
+        req.pipeStdin = s.stdinFd < 0 && (!s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw);
+        req.stdinFd = s.stdinFd;
         if (s.returnParameterFile && !prepareReturnFile(*run, req.arguments)) {
             run->core->fail(Error{ErrorKind::Launch, QStringLiteral("cannot create a private directory for the return parameters in %1: %2")
                                                          .arg(QDir::tempPath(), QString::fromLocal8Bit(::strerror(errno)))});
             return;
         }
-        Spawned sp;
-        run->started = Supervisor::Clock::now();
-        if (auto error = spawnProcess(req, sp)) {
-            collectReturnFile(*run);
-            run->core->fail(*error);
-            return;
-        }
-        run->pid = sp.pid;
-        run->pidfd = sp.pidfd;
-        run->inFd = sp.stdinFd;
-        run->outFd = sp.stdoutFd;
-        run->errFd = sp.stderrFd;
         run->out = LogRing(s.outputLimit);
         run->err = LogRing(s.outputLimit);
         setUpScanners(*run);
+        run->started = Supervisor::Clock::now();
+        const auto self = shared_from_this();
+        Run *r = run.get();
+        ChildProcess::Handlers handlers;
+        handlers.stdoutData = [self, r](const char *data, size_t n) { self->onStdout(*r, data, qsizetype(n)); };
+        handlers.stderrData = [self, r](const char *data, size_t n) { self->onStderr(*r, data, qsizetype(n)); };
+        handlers.exited = [self, r](const ExitStatus &status) { self->onExit(*r, status); };
+        Error error;
+        run->child = ChildProcess::start(std::move(req), std::move(handlers), &error);
+        if (s.stdinFd >= 0) {
+            ::close(s.stdinFd); // the child has its own copy now
+            s.stdinFd = -1;
+        }
+        if (!run->child) {
+            QString ignored;
+            collectReturnFile(*run, &ignored);
+            run->core->fail(error);
+            return;
+        }
+        run->core->setOutputResumeHandler([weak = std::weak_ptr<RunnerImpl>(self), id = run->id] {
+            if (auto impl = weak.lock())
+                Supervisor::instance().post([impl, id] { impl->resumeOutput(id); });
+        });
         run->core->markRunning();
-        run->core->setProcessInfo(ProcessInfo{sp.pid, -1, -1});
+        run->core->setProcessInfo(ProcessInfo{run->child->pid(), -1, -1});
         m_running.emplace(run->id, run);
         if (!m_sampleTimer)
-            m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self = shared_from_this()] { self->sampleProcesses(); });
-        auto self = shared_from_this();
-        Run *r = run.get();
-        run->wOut = sup().watch(run->outFd, EPOLLIN, [self, r](uint32_t) { self->readStdout(*r); });
-        run->wErr = sup().watch(run->errFd, EPOLLIN, [self, r](uint32_t) { self->readStderr(*r); });
-        run->wPid = sup().watch(run->pidfd, EPOLLIN, [self, r](uint32_t) { self->onExit(*r); });
-        if (run->inFd >= 0) {
-            run->wIn = sup().watch(run->inFd, EPOLLOUT, [self, r](uint32_t) { self->writeStdin(*r); });
+            m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self] { self->sampleProcesses(); });
+        if (run->child->stdinFd() >= 0) {
+            run->wIn = sup().watch(run->child->stdinFd(), EPOLLOUT, [self, r](uint32_t) { self->writeStdin(*r); });
             writeStdin(*run);
         }
         if (s.timeout.count() > 0) {
@@ -210,11 +256,24 @@ private:
         }
     }
 
+    // Output for the task; false when its consumer is behind (the caller pauses the stream).
+    bool forward(Run &run, OutputChunk::Stream stream, const QByteArray &bytes)
+    {
+        const bool more = run.core->appendOutput(stream, bytes);
+        if (!more && !run.stopping) {
+            if (stream == OutputChunk::Stdout)
+                run.child->setStdoutPaused(true);
+            else
+                run.child->setStderrPaused(true);
+        }
+        return more;
+    }
+
     void setUpScanners(Run &run)
     {
-        const auto text = [&run](const QByteArray &bytes) {
+        const auto text = [this, &run](const QByteArray &bytes) {
             run.out.append(bytes.constData(), bytes.size());
-            run.core->appendOutput(OutputChunk::Stdout, bytes);
+            forward(run, OutputChunk::Stdout, bytes);
         };
         const auto result = [&run](const QString &n, const QString &v) { run.semResults.insert(n, v); };
         switch (run.spec.progress) {
@@ -263,7 +322,7 @@ private:
             if (fraction) {
                 p.minimum = 0;
                 p.maximum = 1'000'000;
-                p.value = qint64(*fraction * 1'000'000);
+                p.value = qint64(std::clamp(*fraction, 0.0, 1.0) * 1'000'000);
             }
             if (text)
                 p.text = *text;
@@ -272,54 +331,40 @@ private:
         });
     }
 
-    void readStdout(Run &run)
+    void onStdout(Run &run, const char *buf, qsizetype n)
     {
-        const auto result = readAvailable(run.outFd, [&](const char *buf, ssize_t n) {
-            switch (run.spec.progress) {
-            case ProgressFormat::Sem:
-            case ProgressFormat::Auto: run.sem->feed(buf, n); break;
-            case ProgressFormat::Lines: run.lines->feed(buf, n); break;
-            case ProgressFormat::Raw:
-                if (run.raw.size() + n <= run.spec.rawLimit)
-                    run.raw.append(buf, n);
-                else
-                    run.rawDropped += n;
-                break;
-            case ProgressFormat::None:
-                run.out.append(buf, n);
-                run.core->appendOutput(OutputChunk::Stdout, QByteArray(buf, n));
-                break;
+        switch (run.spec.progress) {
+        case ProgressFormat::Sem:
+        case ProgressFormat::Auto: run.sem->feed(buf, n); break;
+        case ProgressFormat::Lines: run.lines->feed(buf, n); break;
+        case ProgressFormat::Raw:
+            if (run.raw.size() + n <= run.spec.rawLimit) {
+                run.raw.append(buf, n);
+            } else if (!run.rawOverflow) {
+                run.rawOverflow = true; // the run fails; the program is stopped
+                stop(run);
             }
-            updateProgress(run);
-            return true;
-        });
-        if (result == ReadResult::Eof)
-            unwatch(run.wOut);
+            break;
+        case ProgressFormat::None:
+            run.out.append(buf, n);
+            forward(run, OutputChunk::Stdout, QByteArray(buf, n));
+            break;
+        }
+        updateProgress(run);
     }
 
-    void readStderr(Run &run)
+    void onStderr(Run &run, const char *buf, qsizetype n)
     {
-        const auto result = readAvailable(run.errFd, [&](const char *buf, ssize_t n) {
-            run.err.append(buf, n);
-            run.core->appendOutput(OutputChunk::Stderr, QByteArray(buf, n));
-            return true;
-        });
-        if (result == ReadResult::Eof)
-            unwatch(run.wErr);
-    }
-
-    void unwatch(uint64_t &token)
-    {
-        if (token)
-            sup().unwatch(token);
-        token = 0;
+        run.err.append(buf, n);
+        forward(run, OutputChunk::Stderr, QByteArray(buf, n));
     }
 
     void writeStdin(Run &run)
     {
         const QByteArray &data = run.spec.stdinData;
+        const int fd = run.child->stdinFd();
         while (run.stdinOffset < data.size()) {
-            const ssize_t n = ::write(run.inFd, data.constData() + run.stdinOffset, size_t(data.size() - run.stdinOffset));
+            const ssize_t n = ::write(fd, data.constData() + run.stdinOffset, size_t(data.size() - run.stdinOffset));
             if (n > 0) {
                 run.stdinOffset += n;
                 continue;
@@ -330,57 +375,36 @@ private:
                 return; // EPOLLOUT will call again
             break; // EPIPE: the program does not read stdin
         }
-        unwatch(run.wIn);
-        ::close(run.inFd); // all written: EOF is the end of the input
-        run.inFd = -1;
+        if (run.wIn)
+            sup().unwatch(run.wIn);
+        run.wIn = 0;
+        run.child->closeStdin(); // all written: EOF is the end of the input
     }
 
-    // Cancel or timeout: the whole process group, SIGTERM now and SIGKILL after the grace.
+    // Cancel, timeout or too much raw output: the whole tree, SIGTERM now and SIGKILL after
+    // the grace. Output is no longer held back: nobody waits for it.
     void stop(Run &run)
     {
         if (run.stopping)
             return;
         run.stopping = true;
-        signalGroup(run.pid, SIGTERM);
-        run.killTimer = sup().addTimer(run.spec.cancelGrace, [self = shared_from_this(), r = &run] {
-            r->killTimer = 0;
-            signalGroup(r->pid, SIGKILL);
-        });
+        run.child->setStdoutPaused(false);
+        run.child->setStderrPaused(false);
+        run.child->stop(terminateThenKill(run.spec.cancelGrace));
     }
 
-    void drainPipes(Run &run)
+    void onExit(Run &run, const ExitStatus &status)
     {
-        for (int i = 0; i < 64; ++i) { // bounded: grandchildren are dead, pipes hold what is left
-            pollfd fds[2] = {{run.wOut ? run.outFd : -1, POLLIN, 0}, {run.wErr ? run.errFd : -1, POLLIN, 0}};
-            if (::poll(fds, 2, 0) <= 0)
-                return;
-            if (fds[0].revents)
-                readStdout(run);
-            if (fds[1].revents)
-                readStderr(run);
-        }
-    }
-
-    void onExit(Run &run)
-    {
-        // The main process has exited (a zombie still, so its group id stays valid): whatever
-        // is left of its group goes now, then it is reaped.
-        signalGroup(run.pid, SIGKILL);
-        siginfo_t info{};
-        if (::waitid(P_PIDFD, id_t(run.pidfd), &info, WEXITED) != 0)
-            return;
-        drainPipes(run);
         const auto self = shared_from_this();
         std::shared_ptr<Run> keep = m_running[run.id];
         m_running.erase(run.id);
-        for (uint64_t *t : {&run.timeoutTimer, &run.killTimer})
-            if (*t)
-                sup().cancelTimer(*t);
-        for (uint64_t *w : {&run.wPid, &run.wIn, &run.wOut, &run.wErr})
-            unwatch(*w);
-        for (int fd : {run.pidfd, run.inFd, run.outFd, run.errFd})
-            if (fd >= 0)
-                ::close(fd);
+        if (run.timeoutTimer)
+            sup().cancelTimer(run.timeoutTimer);
+        run.timeoutTimer = 0;
+        if (run.wIn)
+            sup().unwatch(run.wIn);
+        run.wIn = 0;
+        run.child.reset();
 
         std::optional<QString> linesError;
         if (run.sem)
@@ -390,18 +414,19 @@ private:
         updateProgress(run);
 
         ProgramResult r;
-        const bool signalled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-        r.exitCode = signalled ? -1 : info.si_status;
-        r.signal = signalled ? info.si_status : 0;
+        const bool signalled = status.signal != 0;
+        r.exitCode = status.exitCode;
+        r.signal = status.signal;
         r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Supervisor::Clock::now() - run.started);
         r.json = run.lines && run.lines->isComplete() ? run.lines->result() : QJsonValue(QJsonValue::Undefined);
         r.raw = std::move(run.raw);
         r.semResults = run.semResults;
         r.stdoutText = run.out.tail(run.spec.outputLimit);
         r.stderrText = run.err.tail(run.spec.outputLimit);
-        r.droppedStdout = run.out.droppedBytes() + run.rawDropped;
+        r.droppedStdout = run.out.droppedBytes();
         r.droppedStderr = run.err.droppedBytes();
-        r.returnParameters = collectReturnFile(run);
+        QString returnFileProblem;
+        r.returnParameters = collectReturnFile(run, &returnFileProblem);
 
         auto &core = *run.core;
         Error e;
@@ -412,6 +437,11 @@ private:
         if (run.timedOut) {
             e.kind = ErrorKind::Timeout;
             e.message = QStringLiteral("%1 exceeded its timeout of %2 ms").arg(who).arg(run.spec.timeout.count());
+            core.fail(e);
+        } else if (run.rawOverflow) {
+            e.kind = ErrorKind::Protocol;
+            e.message = QStringLiteral("%1 wrote more than the %2 bytes of raw output allowed (ProgramSpec::rawLimit)")
+                                .arg(who).arg(run.spec.rawLimit);
             core.fail(e);
         } else if (core.isCancellationRequested()) {
             core.finishCancelled();
@@ -428,6 +458,10 @@ private:
         } else if (linesError) {
             e.kind = ErrorKind::Protocol;
             e.message = QStringLiteral("%1: %2").arg(who, *linesError);
+            core.fail(e);
+        } else if (!returnFileProblem.isEmpty()) {
+            e.kind = ErrorKind::Protocol;
+            e.message = QStringLiteral("%1: %2").arg(who, returnFileProblem);
             core.fail(e);
         } else {
             core.finishWith(std::move(r));
@@ -447,7 +481,8 @@ private:
         if (m_running.empty())
             return;
         for (auto &[id, run] : m_running)
-            run->core->setProcessInfo(sampleProcess(run->pid));
+            if (run->child)
+                run->core->setProcessInfo(sampleProcess(run->child->pid()));
         m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self = shared_from_this()] { self->sampleProcesses(); });
     }
 
@@ -482,6 +517,8 @@ TaskHandle<ProgramResult> ProgramRunner::run(QObject *context, ProgramSpec spec)
 {
     auto run = std::make_shared<Run>();
     run->id = d->nextId.fetch_add(1);
+    if (spec.stdinFd >= 0) // ours from here on: the caller may close theirs at once
+        spec.stdinFd = ::fcntl(spec.stdinFd, F_DUPFD_CLOEXEC, 3);
     const QString name = spec.name.isEmpty() ? QFileInfo(spec.program).fileName() : spec.name;
     run->spec = std::move(spec);
     run->core = std::make_shared<RunCore>(context, QStringLiteral("program"), name);

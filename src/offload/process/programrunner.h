@@ -2,12 +2,12 @@
 #pragma once
 
 #include <offload/core/taskhandle.h>
+#include <offload/process/environment.h>
 #include <offload/process/export.h>
 
+#include <QByteArrayList>
 #include <QJsonValue>
 #include <QMap>
-#include <QProcessEnvironment>
-#include <QStringList>
 
 #include <chrono>
 #include <memory>
@@ -32,21 +32,24 @@ enum class ProgressFormat {
 struct ProgramSpec
 {
     QString program;
-    QStringList arguments;
-    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    QByteArrayList arguments; // bytes, passed exactly (an argument need not be UTF-8)
+    Environment environment = Environment::inherited(); // bytes too
     QString workingDirectory;
     QByteArray stdinData;        // written, then stdin is closed
+    int stdinFd = -1;            // instead: the program reads this descriptor (duplicated by run())
     ProgressFormat progress = ProgressFormat::Auto;
     std::chrono::milliseconds timeout{0};        // 0: none; then Failed with kind timeout
-    std::chrono::milliseconds cancelGrace{2000}; // SIGTERM to the group, this long, SIGKILL
-    qint64 outputLimit = 1 << 20; // kept per stream (a ring: the newest bytes), drops counted
-    qint64 rawLimit = qint64(1) << 30; // Raw: the most stdout kept as the result
+    std::chrono::milliseconds cancelGrace{2000}; // SIGTERM to the tree, this long, SIGKILL
+    qint64 outputLimit = 1 << 20; // kept per stream in the result (the newest bytes), drops counted
+    qint64 rawLimit = qint64(1) << 30; // Raw: more stdout than this fails the run (kind protocol)
     int niceness = 10;
     QString name;                 // for the monitor; default the program's file name
     // SEM return parameters: the runner makes a private (0700) temporary directory, passes a
     // file in it (replacing every argument equal to returnParameterFilePlaceholder, else as
     // "--returnparameterfile <file>" at the end), reads the file after the program exits,
-    // failed or not, into ProgramResult::returnParameters, and removes the directory.
+    // failed or not, into ProgramResult::returnParameters, and removes the directory. A file
+    // that is not a regular file (a FIFO, a symbolic link) or is over 16 MiB fails the run
+    // (kind protocol); it is never read blocking or truncated.
     bool returnParameterFile = false;
     static constexpr const char *returnParameterFilePlaceholder = "{returnparameterfile}";
 };
@@ -62,8 +65,8 @@ struct ProgramResult
     QByteArray stdoutText;           // stdout without progress markup (bounded ring)
     QByteArray stderrText;           // bounded ring
     qint64 droppedStdout = 0, droppedStderr = 0;
-    // The return-parameter file's contents (at most 16 MiB); nullopt if it was not asked for
-    // or the program did not write it.
+    // The return-parameter file's contents; nullopt if it was not asked for or the program
+    // did not write it.
     std::optional<QByteArray> returnParameters;
 };
 
@@ -71,9 +74,14 @@ struct ProgramResult
 // program's output, output streamed to onOutput, result or structured error (kind exit code,
 // crash, timeout, launch, protocol). A non-zero exit or a signal fails the task with the stderr
 // tail; the error's `partial` then holds the ProgramResult gathered so far (outputs, return
-// parameters), so nothing the program produced is lost. Cancel or timeout kills the whole process group (grandchildren included): SIGTERM,
-// cancelGrace, SIGKILL; when the program's main process exits, whatever is left of its group
-// is killed too, so no run leaves orphans. Children get PYTHONUNBUFFERED=1 unless set.
+// parameters), so nothing the program produced is lost.
+// Output: a consumer that subscribed with onOutput gets every byte in order: while its thread
+// is behind, the runner stops reading the pipe (the program waits) instead of dropping.
+// Process tree: every descendant is stopped with the program, also one that calls setsid()
+// (each run has its own cgroup where the system allows, see docs/reliability.md): on cancel or
+// timeout SIGTERM, cancelGrace, SIGKILL; when the main process exits, whatever is left of its
+// tree is killed at once; if the application dies, a guard process kills what is left.
+// Children get PYTHONUNBUFFERED=1 unless set.
 // Thread-safety: every member may be called from any thread; I/O runs on Offload's
 // supervisor thread. Destroying the runner cancels queued runs and kills running ones.
 class OFFLOAD_PROCESS_EXPORT ProgramRunner

@@ -6,6 +6,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <cmath>
+
 namespace offload::detail {
 
 struct QtJsonTraits
@@ -30,7 +32,8 @@ struct QtJsonTraits
         size = 0;
         if (!s.isUndefined() && !s.isNull()) {
             const double d = s.toDouble(-1);
-            if (!s.isDouble() || d < 0 || d != double(int64_t(d)) || d > 9.0e15) {
+            // Range first: converting a double outside int64's range is undefined behaviour.
+            if (!s.isDouble() || !(d >= 0) || d > 9.0e15 || d != std::floor(d)) {
                 error = "frame payload size is not a non-negative integer";
                 return false;
             }

@@ -21,6 +21,8 @@ namespace offload::detail {
 namespace {
 
 constexpr int childChannelFd = 3;
+// Which step failed in the child, reported with errno through the exec-error pipe.
+constexpr int stageCgroup = 1, stageChdir = 2, stageExec = 3;
 
 Error launchError(const QString &program, const QString &reason)
 {
@@ -42,7 +44,7 @@ int highFd(int fd)
     return moved;
 }
 
-QString resolveProgram(const QString &program, const QProcessEnvironment &env, QString *reason)
+QString resolveProgram(const QString &program, const Environment &env, QString *reason)
 {
     if (program.isEmpty()) {
         *reason = QStringLiteral("no program given");
@@ -52,7 +54,7 @@ QString resolveProgram(const QString &program, const QProcessEnvironment &env, Q
     if (program.contains(QLatin1Char('/'))) {
         candidates << program;
     } else {
-        const QString path = env.value(QStringLiteral("PATH"), QString::fromLocal8Bit(qgetenv("PATH")));
+        const QString path = QFile::decodeName(env.value("PATH", qgetenv("PATH")));
         for (const QString &dir : path.split(QLatin1Char(':'), Qt::SkipEmptyParts))
             candidates << dir + QLatin1Char('/') + program;
     }
@@ -75,6 +77,69 @@ QString resolveProgram(const QString &program, const QProcessEnvironment &env, Q
     return {};
 }
 
+// What the child needs between vfork and exec, prepared by the parent.
+struct ChildPlan
+{
+    const char *path = nullptr;
+    char *const *argv = nullptr;
+    char *const *envp = nullptr;
+    const char *workDir = nullptr;
+    int stdinFd = -1, stdoutFd = -1, stderrFd = -1, channel = -1, execPipe = -1, cgroupProcs = -1;
+    bool dieWithParent = true;
+    pid_t parent = -1;
+    int niceness = 0;
+};
+
+[[noreturn]] void reportAndExit(int execPipe, int stage)
+{
+    const int report[2] = {errno, stage};
+    [[maybe_unused]] auto n = ::write(execPipe, report, sizeof report);
+    ::_exit(127);
+}
+
+// The vfork child: async-signal-safe calls only, then exec.
+[[noreturn]] void execChild(const ChildPlan &p)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sig != SIGKILL && sig != SIGSTOP)
+            ::signal(sig, SIG_DFL); // ignored signals (SIGPIPE) would stay ignored across exec
+    }
+    ::setsid();
+    // Into the run's own cgroup first, so that nothing it starts can be missed.
+    if (p.cgroupProcs >= 0 && ::write(p.cgroupProcs, "0", 1) != 1)
+        reportAndExit(p.execPipe, stageCgroup);
+    if (p.dieWithParent) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != p.parent)
+            ::_exit(127); // the parent died before prctl took effect
+    }
+    if (p.niceness != 0)
+        ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + p.niceness);
+    if (p.stdinFd >= 0)
+        ::dup2(p.stdinFd, 0);
+    if (p.stdoutFd >= 0)
+        ::dup2(p.stdoutFd, 1);
+    if (p.stderrFd >= 0)
+        ::dup2(p.stderrFd, 2);
+    if (p.channel >= 0)
+        ::dup2(p.channel, childChannelFd);
+    const int keep = p.channel >= 0 ? childChannelFd + 1 : 3;
+    // Close everything else except the exec-error pipe (close-on-exec anyway).
+    for (int fd = keep; fd < 10; ++fd) {
+        if (fd != p.execPipe)
+            ::close(fd);
+    }
+    ::syscall(SYS_close_range, 10u, ~0u, CLOSE_RANGE_CLOEXEC);
+    ::fcntl(p.execPipe, F_SETFD, FD_CLOEXEC);
+    if (p.workDir && ::chdir(p.workDir) != 0)
+        reportAndExit(p.execPipe, stageChdir);
+    ::execve(p.path, p.argv, p.envp);
+    reportAndExit(p.execPipe, stageExec);
+}
+
 } // namespace
 
 std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
@@ -89,17 +154,15 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
 
     // Everything the child needs is prepared before fork: after it, no allocation.
     const QByteArray pathBytes = QFile::encodeName(path);
-    std::vector<std::string> argStore{request.program.toStdString()};
-    for (const QString &a : request.arguments)
-        argStore.push_back(a.toStdString());
-    std::vector<std::string> envStore;
-    for (const QString &kv : request.environment.toStringList())
-        envStore.push_back(kv.toStdString());
+    // argv[0] is the program as given; every argument and variable travels as bytes.
+    QByteArrayList argStore{QFile::encodeName(request.program)};
+    argStore += request.arguments;
+    QByteArrayList envStore = request.environment.toList();
     std::vector<char *> argv, envp;
-    for (auto &s : argStore)
-        argv.push_back(s.data());
+    for (QByteArray &s : argStore)
+        argv.push_back(s.data()); // data(): detached, NUL-terminated
     argv.push_back(nullptr);
-    for (auto &s : envStore)
+    for (QByteArray &s : envStore)
         envp.push_back(s.data());
     envp.push_back(nullptr);
     const QByteArray workDir = QFile::encodeName(request.workingDirectory);
@@ -118,62 +181,35 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         return launchError(request.program, QString::fromLocal8Bit(std::strerror(e)));
     }
     if (!request.pipeStdin) {
-        inPipe[0] = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        inPipe[0] = request.stdinFd >= 0 ? ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 10)
+                                         : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
     for (int *fd : {&inPipe[0], &outPipe[1], &errPipe[1]})
         *fd = highFd(*fd);
-    int channel = request.channelFd >= 0 ? ::fcntl(request.channelFd, F_DUPFD_CLOEXEC, 10) : -1;
-
-    const pid_t parent = ::getpid();
-    const int niceness = request.niceness;
+    ChildPlan plan;
+    plan.path = pathBytes.constData();
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.workDir = workDir.isEmpty() ? nullptr : workDir.constData();
+    plan.stdinFd = inPipe[0];
+    plan.stdoutFd = outPipe[1];
+    plan.stderrFd = errPipe[1];
+    plan.channel = request.channelFd >= 0 ? ::fcntl(request.channelFd, F_DUPFD_CLOEXEC, 10) : -1;
+    plan.execPipe = execPipe[1];
+    plan.cgroupProcs = request.cgroupProcsFd;
+    plan.dieWithParent = request.dieWithParent;
+    plan.parent = ::getpid();
+    plan.niceness = request.niceness;
     // vfork: the child borrows our memory until exec instead of copying the page tables of a
-    // large GUI process (measured: 48 us instead of 111 us to return). The child below only
-    // makes system calls and writes nothing of ours (errno aside), as vfork requires.
+    // large GUI process (measured: 48 us instead of 111 us to return). The child only makes
+    // system calls and writes nothing of ours (errno aside), as vfork requires; what it needs
+    // is in plan, in memory, so nothing the parent uses afterwards lives in a register.
     const pid_t pid = ::vfork();
-    if (pid == 0) {
-        // Child: async-signal-safe calls only, then exec.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        for (int sig = 1; sig < NSIG; ++sig) {
-            if (sig != SIGKILL && sig != SIGSTOP)
-                ::signal(sig, SIG_DFL); // ignored signals (SIGPIPE) would stay ignored across exec
-        }
-        ::setsid();
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent)
-            ::_exit(127); // the parent died before prctl took effect
-        if (niceness != 0)
-            ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + niceness);
-        if (inPipe[0] >= 0)
-            ::dup2(inPipe[0], 0);
-        if (outPipe[1] >= 0)
-            ::dup2(outPipe[1], 1);
-        if (errPipe[1] >= 0)
-            ::dup2(errPipe[1], 2);
-        if (channel >= 0)
-            ::dup2(channel, childChannelFd);
-        const int keep = channel >= 0 ? childChannelFd + 1 : 3;
-        // Close everything else except the exec-error pipe (close-on-exec anyway).
-        for (int fd = keep; fd < 10; ++fd) {
-            if (fd != execPipe[1])
-                ::close(fd);
-        }
-        ::syscall(SYS_close_range, 10u, ~0u, CLOSE_RANGE_CLOEXEC);
-        ::fcntl(execPipe[1], F_SETFD, FD_CLOEXEC);
-        if (!workDir.isEmpty() && ::chdir(workDir.constData()) != 0) {
-            const int e = errno;
-            [[maybe_unused]] auto n = ::write(execPipe[1], &e, sizeof e);
-            ::_exit(127);
-        }
-        ::execve(pathBytes.constData(), argv.data(), envp.data());
-        const int e = errno;
-        [[maybe_unused]] auto n = ::write(execPipe[1], &e, sizeof e);
-        ::_exit(127);
-    }
+    if (pid == 0)
+        execChild(plan);
     const int forkErrno = errno;
     // Parent: close the child's ends.
-    for (int fd : {inPipe[0], outPipe[1], errPipe[1], execPipe[1], channel})
+    for (int fd : {inPipe[0], outPipe[1], errPipe[1], execPipe[1], plan.channel})
         if (fd >= 0)
             ::close(fd);
     if (pid < 0) {
@@ -182,18 +218,22 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
                 ::close(fd);
         return launchError(request.program, QString::fromLocal8Bit(std::strerror(forkErrno)));
     }
-    int childErrno = 0;
+    int report[2] = {0, 0}; // errno, stage
     ssize_t n;
     do {
-        n = ::read(execPipe[0], &childErrno, sizeof childErrno);
+        n = ::read(execPipe[0], report, sizeof report);
     } while (n < 0 && errno == EINTR);
     ::close(execPipe[0]);
-    if (n == sizeof childErrno) {
+    if (n == sizeof report) {
         ::waitpid(pid, nullptr, 0);
         for (int fd : {inPipe[1], outPipe[0], errPipe[0]})
             if (fd >= 0)
                 ::close(fd);
-        return launchError(request.program, QString::fromLocal8Bit(std::strerror(childErrno)));
+        out.joinCgroupFailed = report[1] == stageCgroup;
+        const QString why = QString::fromLocal8Bit(std::strerror(report[0]));
+        return launchError(request.program, report[1] == stageCgroup ? QStringLiteral("cannot join its cgroup: ") + why
+                                            : report[1] == stageChdir ? QStringLiteral("cannot enter the working directory: ") + why
+                                                                      : why);
     }
     out.pid = pid;
     out.pidfd = int(::syscall(SYS_pidfd_open, pid, 0)); // glibc's header lacks C linkage here
@@ -213,12 +253,6 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
     out.stdoutFd = nonblocking(outPipe[0]);
     out.stderrFd = nonblocking(errPipe[0]);
     return std::nullopt;
-}
-
-void signalGroup(pid_t pid, int signal)
-{
-    if (pid > 0)
-        ::kill(-pid, signal);
 }
 
 } // namespace offload::detail

@@ -5,9 +5,10 @@
 #pragma once
 
 #include <offload/core/error.h>
+#include <offload/process/environment.h>
 
-#include <QProcessEnvironment>
-#include <QStringList>
+#include <QByteArrayList>
+#include <QString>
 
 #include <optional>
 
@@ -18,14 +19,19 @@ namespace offload::detail {
 struct SpawnRequest
 {
     QString program;
-    QStringList arguments;
-    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    QByteArrayList arguments; // bytes: an argument need not be UTF-8
+    Environment environment = Environment::inherited();
     QString workingDirectory;
     int niceness = 10;
-    bool pipeStdin = false;  // else /dev/null
+    bool pipeStdin = false;  // else stdinFd, else /dev/null
+    int stdinFd = -1;        // a descriptor of ours the child reads as stdin (we keep ours)
     bool pipeStdout = true;  // else inherited
     bool pipeStderr = true;  // else inherited
     int channelFd = -1;      // a descriptor of ours that the child gets as fd 3
+    // cgroup.procs of a cgroup (v2) the child joins before exec (it writes "0" there), so that
+    // it and every descendant can be killed at once; -1: none.
+    int cgroupProcsFd = -1;
+    bool dieWithParent = true; // PR_SET_DEATHSIG SIGKILL (off only for the tree guard)
 };
 
 struct Spawned
@@ -35,13 +41,12 @@ struct Spawned
     int stdinFd = -1;  // parent ends, non-blocking, close-on-exec; owned by the caller
     int stdoutFd = -1;
     int stderrFd = -1;
+    bool joinCgroupFailed = false; // set with the error when the child could not join its cgroup
 };
 
 // Resolves program against PATH, checks that it can be executed, and starts it.
 // Returns a Launch error naming the program and the reason on failure.
 std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out);
 
-// Signals the process group of a child started by spawnProcess (it leads its own session).
-void signalGroup(pid_t pid, int signal);
 
 } // namespace offload::detail

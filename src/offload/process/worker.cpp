@@ -2,20 +2,25 @@
 // capture, and what a worker's exit means for its calls.
 #include "io_p.h"
 #include "pool_p.h"
-#include "spawn_p.h"
 
+#include <QLoggingCategory>
+
+#include <cmath>
 #include <csignal>
 
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcWorkerLog, "offload.worker.log")
 
 namespace offload::detail {
 
 namespace {
-QString str(const QJsonObject &h, const char *key) { return h.value(QLatin1String(key)).toString(); }
+QString str(const QJsonObject &h, const char *key)
+{
+    return h.value(QLatin1String(key)).toString();
+}
 
 // A protocol integer: JSON numbers are doubles, and converting one outside qint64's range is
 // undefined behaviour, so values are clamped to the ±2^53 the protocol allows (NaN cannot
@@ -25,14 +30,23 @@ qint64 jsonInteger(const QJsonValue &v)
     constexpr double limit = 9007199254740992.0; // 2^53
     return qint64(std::clamp(v.toDouble(0), -limit, limit));
 }
+
+// A call id: a positive integer up to 2^53, exactly; anything else (1.5, "1", -1) is 0.
+quint64 callId(const QJsonValue &v)
+{
+    const double d = v.toDouble(-1);
+    if (!v.isDouble() || !(d >= 1) || d > 9007199254740992.0 || d != std::floor(d))
+        return 0;
+    return quint64(d);
+}
 } // namespace
 
-// Frames queued during one supervisor iteration go out together (flushPending), so a burst
-// of pipelined calls costs one write per worker instead of one per call.
+// Frames queued during one supervisor iteration go out together (flush), so a burst of
+// pipelined calls costs one write per worker instead of one per call.
 void PoolImpl::write(WorkerProc &w, const std::string &frame)
 {
-    if (w.sock < 0)
-        return;
+    if (w.state == WorkerProc::Stopping && !w.failure.isEmpty())
+        return; // being killed: nothing more to say
     w.writeBuf.append(frame);
     m_sup.expectAnswer();
     if (!w.flushQueued) {
@@ -46,13 +60,18 @@ void PoolImpl::write(WorkerProc &w, const std::string &frame)
     }
 }
 
+// Writes as much as the channel takes; a full pipe or socket is resumed when it is writable
+// again (EPOLLOUT), so a frame of any size goes out in pieces.
 void PoolImpl::flush(WorkerProc &w)
 {
-    while (w.writeOff < w.writeBuf.size()) {
+    const int fd = spec.stdioChannel ? (w.child ? w.child->stdinFd() : -1) : w.sock;
+    while (fd >= 0 && w.writeOff < w.writeBuf.size()) {
         const char *data = w.writeBuf.data() + w.writeOff;
         const size_t size = w.writeBuf.size() - w.writeOff;
-        // MSG_NOSIGNAL: a dead worker gives EPIPE, not SIGPIPE in the application.
-        const ssize_t n = spec.stdioChannel ? ::write(w.sock, data, size) : ::send(w.sock, data, size, MSG_NOSIGNAL);
+        // MSG_NOSIGNAL: a dead worker gives EPIPE, not SIGPIPE in the application (the
+        // supervisor thread blocks SIGPIPE for the pipe of the stdio channel).
+        const ssize_t n
+            = spec.stdioChannel ? ::write(fd, data, size) : ::send(fd, data, size, MSG_NOSIGNAL);
         if (n > 0) {
             w.writeOff += size_t(n);
             continue;
@@ -62,20 +81,26 @@ void PoolImpl::flush(WorkerProc &w)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (!w.watchingWrite) {
                 w.watchingWrite = true;
-                m_sup.modify(w.wSock, EPOLLIN | EPOLLOUT);
+                if (spec.stdioChannel)
+                    w.wStdin = watchWorker(
+                        fd, w.index, [this](WorkerProc &w, uint32_t) { flush(w); }, EPOLLOUT);
+                else
+                    m_sup.modify(w.wSock, EPOLLIN | EPOLLOUT);
             }
             return;
         }
-        // EPIPE and friends: the worker is going away; its exit is handled through the pidfd.
-        w.writeBuf.clear();
-        w.writeOff = 0;
-        return;
+        break; // EPIPE and friends: the worker is going away; its exit is handled from the child
     }
     w.writeBuf.clear();
     w.writeOff = 0;
     if (w.watchingWrite) {
         w.watchingWrite = false;
-        m_sup.modify(w.wSock, EPOLLIN);
+        if (spec.stdioChannel) {
+            m_sup.unwatch(w.wStdin);
+            w.wStdin = 0;
+        } else {
+            m_sup.modify(w.wSock, EPOLLIN);
+        }
     }
 }
 
@@ -85,26 +110,59 @@ void PoolImpl::onSocket(WorkerProc &w, uint32_t events)
         flush(w);
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
-    const int fd = spec.stdioChannel ? w.outFd : w.sock;
     const int index = w.index;
-    const ReadResult result = readAvailable(fd, [&](const char *data, ssize_t n) {
-        w.decoder->feed(data, size_t(n));
-        while (auto frame = w.decoder->next()) {
-            handleFrame(w, *frame);
-            if (!m_workers.count(index) || !w.failure.isEmpty())
-                return false; // replaced or failed: w must not be touched again
-        }
-        if (w.decoder->hasError()) {
-            protocolFailure(w, QString::fromStdString(w.decoder->error()));
-            return false;
-        }
-        return true;
+    const ReadResult result = readAvailable(w.sock, [&](const char *data, ssize_t n) {
+        onChannelBytes(w, data, size_t(n));
+        return m_workers.count(index) && w.failure.isEmpty(); // replaced or failed: stop
     });
-    if (result == ReadResult::Eof) {
-        // The worker closed its end; its exit status arrives through the pidfd.
+    if (result == ReadResult::Eof && m_workers.count(index))
+        onChannelClosed(w);
+}
+
+void PoolImpl::onChannelBytes(WorkerProc &w, const char *data, size_t size)
+{
+    if (!w.failure.isEmpty())
+        return;
+    const int index = w.index;
+    w.lastHeard = Supervisor::Clock::now();
+    w.decoder->feed(data, size);
+    while (auto frame = w.decoder->next()) {
+        handleFrame(w, *frame);
+        if (!m_workers.count(index) || !w.failure.isEmpty())
+            return; // replaced or failed: w must not be touched again
+    }
+    if (w.decoder->hasError())
+        protocolFailure(w, QString::fromStdString(w.decoder->error()));
+}
+
+// The worker closed its end of the channel. A dying process does that a moment before its
+// exit is seen, and the exit then explains its calls' fate; one that is still alive after
+// channelClosedGrace can never answer: with a call outstanding (or before hello) that is a
+// protocol failure of those calls, and idle it is made to go.
+void PoolImpl::onChannelClosed(WorkerProc &w)
+{
+    constexpr std::chrono::milliseconds channelClosedGrace { 1000 };
+    if (w.wSock) {
         m_sup.unwatch(w.wSock);
         w.wSock = 0;
     }
+    if (!w.failure.isEmpty() || w.state == WorkerProc::Stopping || w.channelClosedTimer)
+        return;
+    w.channelClosedTimer = workerTimer(channelClosedGrace, w.index, [this](WorkerProc &w) {
+        w.channelClosedTimer = 0;
+        if (!w.failure.isEmpty() || w.state == WorkerProc::Stopping)
+            return;
+        if (w.state == WorkerProc::Starting)
+            return protocolFailure(w,
+                QStringLiteral("closed its channel before saying hello and stayed alive"),
+                ErrorKind::Launch);
+        if (!w.outstanding.empty())
+            return protocolFailure(w,
+                QStringLiteral("closed its channel with %1 call(s) outstanding and stayed alive")
+                    .arg(w.outstanding.size()));
+        w.state = WorkerProc::Stopping;
+        w.child->stop(terminateThenKill(spec.cancelGrace));
+    });
 }
 
 void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
@@ -113,17 +171,22 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
     const QString type = str(h, "type");
     if (w.state == WorkerProc::Starting) {
         if (type != QLatin1String("hello"))
-            return protocolFailure(w, QStringLiteral("expected hello, got '%1'").arg(type), ErrorKind::Launch);
+            return protocolFailure(w, QStringLiteral("expected hello, got '%1'").arg(type));
         const int version = h.value(QLatin1String("protocol")).toInt(-1);
         if (version != protocol::version) {
             w.versionMismatch = true;
-            return protocolFailure(w, QStringLiteral("worker speaks protocol %1, the pool %2").arg(version).arg(protocol::version),
-                                   ErrorKind::Launch);
+            return protocolFailure(w,
+                QStringLiteral("worker speaks protocol %1, the pool %2")
+                    .arg(version)
+                    .arg(protocol::version),
+                ErrorKind::Launch);
         }
         w.concurrency = std::max(1, h.value(QLatin1String("concurrency")).toInt(1));
         w.state = WorkerProc::Ready;
         m_consecutiveStartFailures = 0;
-        m_lastStartupMs = std::chrono::duration<double, std::milli>(Supervisor::Clock::now() - w.spawnedAt).count();
+        m_lastStartupMs
+            = std::chrono::duration<double, std::milli>(Supervisor::Clock::now() - w.spawnedAt)
+                  .count();
         if (w.helloTimer) {
             m_sup.cancelTimer(w.helloTimer);
             w.helloTimer = 0;
@@ -132,26 +195,38 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         armIdle(w);
         return;
     }
-    const qint64 rawId = jsonInteger(h.value(QLatin1String("id")));
-    const quint64 id = rawId > 0 ? quint64(rawId) : 0; // 0 is never a call id
+    const bool hasId = h.contains(QLatin1String("id"));
+    const quint64 id = callId(h.value(QLatin1String("id")));
+    if (hasId && id == 0)
+        return protocolFailure(
+            w, QStringLiteral("'%1' with an invalid call id (not a positive integer)").arg(type));
+    if (type == QLatin1String("log") && !hasId) {
+        // A worker-wide line (not about one call): to every call it has, and to the log.
+        const QString text = str(h, "text");
+        qCInfo(lcWorkerLog, "%s[%lld]: %s", qPrintable(name), qint64(w.pid), qPrintable(text));
+        const QByteArray line = (text + QLatin1Char('\n')).toUtf8();
+        for (auto &[callId, call] : w.outstanding)
+            (void)call->core->appendOutput(OutputChunk::Log, line);
+        return;
+    }
     if (type == QLatin1String("progress") || type == QLatin1String("log")) {
         auto it = w.outstanding.find(id);
-        if (it == w.outstanding.end()) {
-            if (type == QLatin1String("log") && !h.contains(QLatin1String("id")))
-                return; // a worker-wide log line: kept nowhere yet
-            return protocolFailure(w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
-        }
+        if (it == w.outstanding.end())
+            return protocolFailure(
+                w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
         auto &core = *it->second->core;
         if (type == QLatin1String("log")) {
-            core.appendOutput(OutputChunk::Log, (str(h, "text") + QLatin1Char('\n')).toUtf8());
+            // Log lines are small and rare; a worker flooding them is cut by the core's bound.
+            (void)core.appendOutput(
+                OutputChunk::Log, (str(h, "text") + QLatin1Char('\n')).toUtf8());
             return;
         }
         core.updateProgress([&](Progress &p) {
             if (h.contains(QLatin1String("fraction"))) {
-                const double f = std::clamp(h.value(QLatin1String("fraction")).toDouble(), 0.0, 1.0);
+                const double f = h.value(QLatin1String("fraction")).toDouble();
                 p.minimum = 0;
                 p.maximum = 1'000'000;
-                p.value = qint64(f * 1'000'000);
+                p.value = qint64(std::clamp(f, 0.0, 1.0) * 1'000'000);
             }
             if (h.contains(QLatin1String("max"))) {
                 p.minimum = jsonInteger(h.value(QLatin1String("min")));
@@ -163,31 +238,37 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
                 p.text = str(h, "text");
             if (h.value(QLatin1String("stage")).isObject()) {
                 const QJsonObject st = h.value(QLatin1String("stage")).toObject();
-                p.stage = Stage{str(st, "name"), st.value(QLatin1String("index")).toInt(-1),
-                                st.value(QLatin1String("count")).toInt(0)};
+                p.stage = Stage { str(st, "name"), st.value(QLatin1String("index")).toInt(-1),
+                    st.value(QLatin1String("count")).toInt(0) };
             }
         });
         return;
     }
     if (type == QLatin1String("result") || type == QLatin1String("error")) {
         if (!w.outstanding.count(id))
-            return protocolFailure(w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
+            return protocolFailure(
+                w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
         finishCall(w, id, h, QByteArray(frame.payload.data(), qsizetype(frame.payload.size())),
-                   type == QLatin1String("error"));
+            type == QLatin1String("error"));
         return;
     }
     if (type == QLatin1String("ping")) {
-        write(w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("pong")}, {QStringLiteral("seq"), h.value(QLatin1String("seq"))}}));
+        write(w,
+            encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("pong") },
+                { QStringLiteral("seq"), h.value(QLatin1String("seq")) } }));
         return;
     }
     if (type == QLatin1String("pong") || type == QLatin1String("hello"))
-        return;
+        return; // pong: heard from (lastHeard is set for every frame)
     protocolFailure(w, QStringLiteral("unknown message type '%1'").arg(type));
 }
 
-void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByteArray payload, bool error)
+void PoolImpl::finishCall(
+    WorkerProc &w, quint64 id, const QJsonObject &h, QByteArray payload, bool error)
 {
-    drain(w); // output the worker wrote before answering belongs to this call
+    w.child->drainOutput(); // output the worker wrote before answering belongs to this call
+    if (!m_workers.count(w.index) || !w.outstanding.count(id))
+        return;
     m_sup.expectAnswer(); // the GUI's next call often follows its result closely
     auto call = std::move(w.outstanding[id]);
     w.outstanding.erase(id);
@@ -196,7 +277,7 @@ void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByte
     if (call->cancelling || core.isCancellationRequested()) {
         core.finishCancelled();
     } else if (!error) {
-        core.finishWith(WorkerResult{h.value(QLatin1String("value")), std::move(payload)});
+        core.finishWith(WorkerResult { h.value(QLatin1String("value")), std::move(payload) });
     } else {
         Error e;
         e.kind = ErrorKind::WorkerError;
@@ -206,14 +287,12 @@ void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByte
         e.stderrTail = w.err.tail(4096);
         core.fail(e);
     }
-    // The worker answered: any cancel escalation against it is moot once it is idle.
-    if (w.outstanding.empty() && w.state == WorkerProc::Ready) {
-        for (uint64_t *t : {&w.termTimer, &w.killTimer}) {
-            if (*t) {
-                m_sup.cancelTimer(*t);
-                *t = 0;
-            }
-        }
+    // Escalation is only for calls that ignore cancel: once none is left, it is moot.
+    const bool stillCancelling = std::any_of(w.outstanding.begin(), w.outstanding.end(),
+        [](const auto &entry) { return entry.second->cancelling; });
+    if (!stillCancelling && w.escalationTimer && w.state == WorkerProc::Ready) {
+        m_sup.cancelTimer(w.escalationTimer);
+        w.escalationTimer = 0;
     }
     dispatch();
     armIdle(w);
@@ -229,24 +308,19 @@ void PoolImpl::detach(CallState &call)
     }
 }
 
-void PoolImpl::onOutput(WorkerProc &w, bool isStderr)
+void PoolImpl::onOutput(WorkerProc &w, bool isStderr, const char *data, size_t size)
 {
-    const auto result = readAvailable(isStderr ? w.errFd : w.outFd, [&](const char *data, ssize_t n) {
-        (isStderr ? w.err : w.out).append(data, n);
-        const QByteArray chunk(data, qsizetype(n));
-        for (auto &[id, call] : w.outstanding)
-            call->core->appendOutput(isStderr ? OutputChunk::Stderr : OutputChunk::Stdout, chunk);
-        return true;
-    });
-    if (result == ReadResult::Eof) { // stop watching; the fd is closed with the worker
-        uint64_t &token = isStderr ? w.wErr : w.wOut;
-        m_sup.unwatch(token);
-        token = 0;
-    }
+    if (size == 0)
+        return; // end of stream; the fd is closed with the worker
+    (isStderr ? w.err : w.out).append(data, qint64(size));
+    const QByteArray chunk(data, qsizetype(size));
+    // A worker's stdout/stderr is a log, not a result: bounded by the core, never paused.
+    for (auto &[id, call] : w.outstanding)
+        (void)call->core->appendOutput(isStderr ? OutputChunk::Stderr : OutputChunk::Stdout, chunk);
 }
 
-// Kills a worker that broke the protocol (or never said hello); its calls fail with the reason
-// once its exit is seen, and it is replaced.
+// Kills a worker that broke the protocol (or never said hello, or stopped answering); its
+// calls fail with the reason once its exit is seen, and it is replaced.
 void PoolImpl::protocolFailure(WorkerProc &w, const QString &reason, ErrorKind kind)
 {
     if (!w.failure.isEmpty())
@@ -258,60 +332,75 @@ void PoolImpl::protocolFailure(WorkerProc &w, const QString &reason, ErrorKind k
         m_sup.unwatch(w.wSock);
         w.wSock = 0;
     }
-    signalGroup(w.pid, SIGKILL);
+    w.child->stop({ StopStep::kill() });
 }
 
-// One poll() tells whether either output pipe has data; reading both blindly would cost two
-// failed reads per call.
-void PoolImpl::drain(WorkerProc &w)
+// While a worker has calls: a ping every third of the timeout; silence for the whole timeout
+// means it is wedged.
+void PoolImpl::armHeartbeat(WorkerProc &w)
 {
-    pollfd fds[2] = {{w.wErr ? w.errFd : -1, POLLIN, 0},
-                     {(w.wOut && !spec.stdioChannel) ? w.outFd : -1, POLLIN, 0}};
-    if (::poll(fds, 2, 0) <= 0)
+    if (spec.heartbeatTimeout.count() <= 0 || w.heartbeatTimer)
         return;
-    if (fds[0].revents)
-        onOutput(w, true);
-    if (fds[1].revents)
-        onOutput(w, false);
+    const auto period = std::max(std::chrono::milliseconds(1), spec.heartbeatTimeout / 3);
+    w.heartbeatTimer = workerTimer(period, w.index, [this](WorkerProc &w) {
+        w.heartbeatTimer = 0;
+        if (w.outstanding.empty() || w.state != WorkerProc::Ready)
+            return;
+        if (Supervisor::Clock::now() - w.lastHeard >= spec.heartbeatTimeout)
+            return protocolFailure(w,
+                QStringLiteral(
+                    "sent nothing for %1 ms (heartbeat timeout); it was killed as wedged")
+                    .arg(spec.heartbeatTimeout.count()),
+                ErrorKind::Timeout);
+        write(w,
+            encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("ping") },
+                { QStringLiteral("seq"), qint64(++w.pingSeq) } }));
+        armHeartbeat(w);
+    });
 }
 
-Error PoolImpl::crashError(const WorkerProc &w, int code, bool signalled) const
+Error PoolImpl::crashError(const WorkerProc &w, const ExitStatus &status) const
 {
     Error e;
     e.kind = ErrorKind::Crash;
     e.origin = spec.program;
-    if (signalled) {
-        e.signal = code;
+    if (status.signal) {
+        e.signal = status.signal;
         e.message = QStringLiteral("worker %1 (pid %2) was killed by signal %3 (%4)")
-                            .arg(name).arg(w.pid).arg(code).arg(QString::fromLocal8Bit(::strsignal(code)));
+                        .arg(name)
+                        .arg(w.pid)
+                        .arg(status.signal)
+                        .arg(QString::fromLocal8Bit(::strsignal(status.signal)));
     } else {
-        e.exitCode = code;
-        e.message = QStringLiteral("worker %1 (pid %2) exited with code %3 during the call").arg(name).arg(w.pid).arg(code);
+        e.exitCode = status.exitCode;
+        e.message = QStringLiteral("worker %1 (pid %2) exited with code %3 during the call")
+                        .arg(name)
+                        .arg(w.pid)
+                        .arg(status.exitCode);
     }
     e.stderrTail = w.err.tail(4096);
     return e;
 }
 
-void PoolImpl::onExit(WorkerProc &w)
+void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
 {
     const auto self = shared_from_this(); // finishing the shutdown may release the last owner
-    siginfo_t info{};
-    if (::waitid(P_PIDFD, id_t(w.pidfd), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0)
-        return; // not yet (spurious wake-up)
-    drain(w);
-    const bool signalled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-    const int code = info.si_status;
-    const bool neverReady = w.state == WorkerProc::Starting || (!w.failure.isEmpty() && w.failureKind == ErrorKind::Launch);
+    const bool signalled = status.signal != 0;
+    const bool neverReady = w.state == WorkerProc::Starting
+        || (!w.failure.isEmpty() && w.failureKind == ErrorKind::Launch);
     const auto outstanding = std::move(w.outstanding);
     w.outstanding.clear();
 
-    QString reason;
-    if (!w.failure.isEmpty())
-        reason = w.failure;
-    else if (signalled)
-        reason = QStringLiteral("killed by signal %1").arg(code);
-    else
-        reason = QStringLiteral("exited with code %1").arg(code);
+    Error failure;
+    failure.origin = spec.program;
+    failure.stderrTail = w.err.tail(4096);
+    if (!w.failure.isEmpty()) {
+        failure.kind = w.failureKind;
+        failure.message
+            = QStringLiteral("worker %1 (pid %2): %3").arg(name).arg(w.pid).arg(w.failure);
+    } else {
+        failure = crashError(w, status);
+    }
 
     for (const auto &[id, call] : outstanding) {
         detach(*call);
@@ -319,50 +408,61 @@ void PoolImpl::onExit(WorkerProc &w)
         if (call->cancelling || core.isCancellationRequested()) {
             core.finishCancelled();
         } else if (!w.failure.isEmpty()) {
-            Error e;
-            e.kind = w.failureKind;
-            e.origin = spec.program;
-            e.message = QStringLiteral("worker %1 (pid %2): %3").arg(name).arg(w.pid).arg(w.failure);
-            e.stderrTail = w.err.tail(4096);
-            core.fail(e);
+            core.fail(failure);
+        } else if (w.killedForCancel && !m_stopping) {
+            --call->attempts; // innocent: its worker was stopped for another call's sake
+            m_queue[call->priority].push_front(call);
         } else if (call->attempts < spec.maxAttempts && !m_stopping) {
             m_queue[call->priority].push_front(call); // retried on a fresh worker
         } else {
-            core.fail(crashError(w, code, signalled));
+            core.fail(failure);
         }
     }
 
-    const bool unexpected = !w.expectedExit || !w.failure.isEmpty();
-    // A program that exits, stays silent or speaks another protocol version instead of
-    // becoming a worker: if that repeats (twice in a row; a version mismatch cannot change)
-    // and no worker is up, what waits fails now with the reason. A worker killed by a signal
-    // while starting is a crash like any other: retried within the restart limit, which ends
-    // a crash loop with the pool broken.
+    // A worker that leaves by itself with code 0 while idle is not a failure (it may be
+    // designed to); everything else we did not ask for is, start failures included.
+    const bool cleanIdleExit
+        = w.state == WorkerProc::Ready && outstanding.empty() && !signalled && status.exitCode == 0;
+    const bool unexpected
+        = !w.failure.isEmpty() || (!w.expectedExit && !w.killedForCancel && !cleanIdleExit);
+    // A program that exits, stays silent, sends garbage or speaks another protocol version
+    // instead of becoming a worker: if that happens twice in a row (a version mismatch cannot
+    // change, once is enough) and no worker is up, what waits fails now with the reason.
+    // A worker killed by a signal while starting is a crash like any other: retried within
+    // the restart limit.
     const bool startFailure = neverReady && (!w.failure.isEmpty() || !signalled);
     if (startFailure && !m_stopping) {
         ++m_consecutiveStartFailures;
         bool anyReady = false;
         for (auto &[i, other] : m_workers)
             anyReady |= other.get() != &w && other->state == WorkerProc::Ready;
-        const bool persistent = m_consecutiveStartFailures >= 2 || w.versionMismatch;
-        if (!anyReady && persistent) {
-            Error e;
-            e.kind = ErrorKind::Launch;
-            e.origin = spec.program;
-            e.message = QStringLiteral("worker %1 (pid %2) did not start: %3").arg(name).arg(w.pid).arg(reason);
-            e.stderrTail = w.err.tail(4096);
-            if (signalled)
-                e.signal = code;
-            else
-                e.exitCode = code;
+        if (!anyReady && (m_consecutiveStartFailures >= 2 || w.versionMismatch)) {
+            Error e = failure;
+            if (w.failure.isEmpty()) { // it exited on its own before hello
+                e = Error {};
+                e.kind = ErrorKind::Launch;
+                e.origin = spec.program;
+                e.message
+                    = QStringLiteral("worker %1 (pid %2) did not start: %3")
+                          .arg(name)
+                          .arg(w.pid)
+                          .arg(signalled
+                                  ? QStringLiteral("killed by signal %1").arg(status.signal)
+                                  : QStringLiteral("exited with code %1").arg(status.exitCode));
+                e.stderrTail = w.err.tail(4096);
+                if (signalled)
+                    e.signal = status.signal;
+                else
+                    e.exitCode = status.exitCode;
+            }
             failQueued(e);
         }
     }
     const int index = w.index;
     releaseWorker(w);
-    m_workers.erase(index);
+    m_workers.erase(index); // destroys the ChildProcess (already reaped)
     if (unexpected && !m_stopping)
-        noteUnexpectedExit(reason);
+        noteUnexpectedExit(failure);
     if (m_stopping) {
         if (m_workers.empty() && m_stopped) {
             // Moved out first: set_value wakes the destructor, which may drop its reference.
@@ -376,21 +476,20 @@ void PoolImpl::onExit(WorkerProc &w)
 
 void PoolImpl::releaseWorker(WorkerProc &w)
 {
-    for (uint64_t *t : {&w.helloTimer, &w.termTimer, &w.killTimer, &w.idleTimer}) {
+    for (uint64_t *t : { &w.helloTimer, &w.escalationTimer, &w.idleTimer, &w.heartbeatTimer,
+             &w.channelClosedTimer }) {
         if (*t)
             m_sup.cancelTimer(*t);
         *t = 0;
     }
-    for (uint64_t *token : {&w.wSock, &w.wOut, &w.wErr, &w.wPid}) {
+    for (uint64_t *token : { &w.wSock, &w.wStdin }) {
         if (*token)
             m_sup.unwatch(*token);
         *token = 0;
     }
-    for (int *fd : {&w.sock, &w.outFd, &w.errFd, &w.pidfd}) {
-        if (*fd >= 0)
-            ::close(*fd);
-        *fd = -1;
-    }
+    if (w.sock >= 0)
+        ::close(w.sock);
+    w.sock = -1;
 }
 
 } // namespace offload::detail

@@ -2,11 +2,11 @@
 #pragma once
 
 #include <offload/core/taskhandle.h>
+#include <offload/process/environment.h>
 #include <offload/process/export.h>
 
+#include <QByteArrayList>
 #include <QJsonValue>
-#include <QProcessEnvironment>
-#include <QStringList>
 
 #include <chrono>
 #include <memory>
@@ -30,8 +30,8 @@ struct WorkerResult
 struct WorkerPoolSpec
 {
     QString program;
-    QStringList arguments;
-    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    QByteArrayList arguments; // bytes, passed exactly
+    Environment environment = Environment::inherited();
     QString workingDirectory;
     QString name;                // for the monitor and errors; default: the program's file name
 
@@ -43,9 +43,17 @@ struct WorkerPoolSpec
     std::chrono::milliseconds callTimeout{0};      // 0: none; per call, see CallOptions
     std::chrono::milliseconds cancelGrace{2000};   // cancel → SIGTERM → SIGKILL, this long apart
 
+    // A worker that has calls and has sent nothing (SDKs answer pings from a reader thread)
+    // for this long is wedged: killed, its calls fail with kind timeout. 0: off.
+    std::chrono::milliseconds heartbeatTimeout{0};
+
     int maxAttempts = 1;         // a call hit by a worker crash runs at most this often
-    int restartLimit = 5;        // more unexpected worker exits than this within restartWindow
-    std::chrono::milliseconds restartWindow{60000}; // ... and the pool reports itself broken
+    // More unexpected worker exits than restartLimit within restartWindow, and the pool is
+    // broken: calls fail at once with the last cause, until the window has passed again. A
+    // worker that leaves on its own with code 0 while idle is not unexpected. A call whose
+    // worker was stopped because another call on it ignored cancel is requeued, not failed.
+    int restartLimit = 5;
+    std::chrono::milliseconds restartWindow{60000};
 
     int niceness = 10;           // added to workers' nice value
     bool stdioChannel = false;   // frames on stdin/stdout instead of an inherited socket
@@ -63,7 +71,10 @@ struct CallOptions
 
 // Runs calls on a pool of worker processes; every call is a task with the usual states,
 // progress, cancellation and structured errors (ErrorKind::WorkerError, Crash, Timeout,
-// Protocol, Launch). Its I/O runs on Offload's supervisor thread.
+// Protocol, Launch). Its I/O runs on Offload's supervisor thread. Every write resumes where
+// a full pipe or socket stopped it, so calls and answers of any size up to the limits pass
+// on both channels. A worker that closes its channel with calls outstanding fails them with
+// kind protocol. Stopping a worker stops its whole process tree (see ProgramRunner).
 // Thread-safety: every member may be called from any thread. Ownership: the pool owns its
 // worker processes; destroying it (or quitting the application) cancels queued calls,
 // stops every worker (SIGTERM, then SIGKILL after cancelGrace) and reaps them all.
