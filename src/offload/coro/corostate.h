@@ -60,10 +60,20 @@ public:
     void failed(); // the promise, when the coroutine ends Failed
     void markInspected() { m_inspected.store(true, std::memory_order_relaxed); } // state/error/result read
 
-    // Progress derived from awaited tasks: [base, base + weight] of this task's 0..1.
-    void setProgressFraction(double fraction, const QString *text = nullptr);
-    double progressBase() const { return m_progressBase.load(); }
-    void setProgressBase(double base) { m_progressBase.store(base); }
+    // Progress, as a fraction of this task's 0..1 (Progress::setFraction: NaN counts as 0,
+    // the rest is clamped). Coroutine thread, except reportWeighted.
+    // Its own report (CoroControl::setProgress); the next weighted await fills from there.
+    void setProgress(double fraction, const QString &text);
+    // A weighted await begins: it fills [base, base + weight]. Returns its token.
+    quint64 beginWeighted(double weight);
+    // Any thread (the awaited task's progress callback): the awaited task's own fraction,
+    // applied only while that await is the current one. Once it has ended, nothing it
+    // reports changes this task's progress any more (the check and the write are one step).
+    void reportWeighted(quint64 token, double fraction, const QString &text);
+    // The await has resumed: it is over (late reports are dropped) and its share is filled.
+    void endWeighted(quint64 token);
+    // Finishing: the progress shows its full range (value == maximum).
+    void completeProgress();
 
 private:
     void post(std::function<void()> fn);
@@ -84,7 +94,11 @@ private:
     std::function<void()> m_cancelAwaited; // guarded by m_mutex
     std::atomic<int> m_handles{0};
     std::atomic<bool> m_failed{false}, m_reported{false}, m_inspected{false};
-    std::atomic<double> m_progressBase{0.0};
+    std::mutex m_progressMutex; // orders progress writes: a weighted report against its await's end
+    double m_progressBase = 0.0; // guarded by m_progressMutex
+    quint64 m_weightedToken = 0; // the current weighted await, 0: none; guarded by m_progressMutex
+    quint64 m_lastWeightedToken = 0; // guarded by m_progressMutex
+    double m_weightedBase = 0.0, m_weight = 0.0; // guarded by m_progressMutex
 };
 
 } // namespace detail
