@@ -198,6 +198,8 @@ private Q_SLOTS:
     void weightedProgressNeverChangesAfterTheAwaitResumes();
     void finishedCoroutineReportsItsFullRange();
     void nonFiniteAndHugeProgressFractionsAreClamped();
+    void timeoutsNeverFireBeforeTheirDuration_data();
+    void timeoutsNeverFireBeforeTheirDuration();
 };
 
 // ---- the main scenario: thread task → worker call → program run
@@ -997,6 +999,60 @@ void tst_Coro::nonFiniteAndHugeProgressFractionsAreClamped()
                                  .arg(i)
                                  .arg(p.value)
                                  .arg(expected[i])));
+    }
+}
+
+// ---- timeouts: never before their duration (steady clock; Qt's coarse timers fire up to 5% early)
+
+namespace {
+Task<std::chrono::nanoseconds> timeoutElapsed(
+    QString kind, std::chrono::milliseconds duration, Signaller *silent)
+{
+    const auto start = std::chrono::steady_clock::now();
+    if (kind == QLatin1String("withTimeout")) {
+        auto slow = toTask(delay(20s));
+        auto inTime = withTimeout(slow, duration);
+        bool timedOut = false;
+        try {
+            co_await inTime;
+        } catch (const Exception &e) {
+            timedOut = e.error().kind == ErrorKind::Timeout;
+        }
+        if (!timedOut)
+            throw std::logic_error("withTimeout did not time out");
+    } else if (kind == QLatin1String("signal")) {
+        const auto emitted = co_await signal(silent, &Signaller::none, duration);
+        if (emitted)
+            throw std::logic_error("the silent signaller emitted");
+    } else {
+        co_await delay(duration);
+    }
+    co_return std::chrono::steady_clock::now() - start;
+}
+} // namespace
+
+void tst_Coro::timeoutsNeverFireBeforeTheirDuration_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("withTimeout") << QStringLiteral("withTimeout");
+    QTest::newRow("signal with timeout") << QStringLiteral("signal");
+    QTest::newRow("delay") << QStringLiteral("delay");
+}
+
+void tst_Coro::timeoutsNeverFireBeforeTheirDuration()
+{
+    QFETCH(QString, kind);
+    Signaller silent;
+    for (const auto duration : { 23ms, 110ms, 240ms, 470ms }) {
+        Task<std::chrono::nanoseconds> task = timeoutElapsed(kind, duration, &silent);
+        QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
+        if (task.state() == TaskState::Failed)
+            QFAIL(qPrintable(task.error().summary()));
+        const auto elapsed = task.result();
+        if (elapsed < duration)
+            QFAIL(qPrintable(QStringLiteral("%1 ms: fired after %2 ms")
+                                 .arg(duration.count())
+                                 .arg(double(elapsed.count()) / 1e6, 0, 'f', 3)));
     }
 }
 

@@ -4,6 +4,7 @@
 #include <QCoreApplication>
 #include <QEvent>
 #include <QThread>
+#include <QTimer>
 
 #include <algorithm>
 #include <cmath>
@@ -260,6 +261,36 @@ void CoroState::completeProgress()
         if (p.isDeterminate())
             p.value = p.maximum;
     });
+}
+
+SteadyTimer::SteadyTimer(std::chrono::milliseconds duration, std::function<void()> fired)
+    : m_timer(std::make_unique<QTimer>())
+    , m_deadline(std::chrono::steady_clock::now() + duration)
+    , m_fired(std::move(fired))
+{
+    m_timer->setSingleShot(true);
+    m_timer->setTimerType(Qt::PreciseTimer);
+    QObject::connect(m_timer.get(), &QTimer::timeout, m_timer.get(), [this] { onTimeout(); });
+    arm();
+}
+
+SteadyTimer::~SteadyTimer() = default;
+
+void SteadyTimer::arm()
+{
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        m_deadline - std::chrono::steady_clock::now());
+    m_timer->start(std::max(left, std::chrono::milliseconds(0)));
+}
+
+void SteadyTimer::onTimeout()
+{
+    if (std::chrono::steady_clock::now() < m_deadline) {
+        arm(); // early (a millisecond rounded down, say): the rest of it
+        return;
+    }
+    if (auto fired = std::exchange(m_fired, nullptr))
+        fired(); // last: it may destroy this
 }
 
 void CoroState::release()

@@ -8,7 +8,10 @@
 #include <QPointer>
 #include <QThread>
 
+class QTimer;
+
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <functional>
 #include <memory>
@@ -99,6 +102,27 @@ private:
     quint64 m_weightedToken = 0; // the current weighted await, 0: none; guarded by m_progressMutex
     quint64 m_lastWeightedToken = 0; // guarded by m_progressMutex
     double m_weightedBase = 0.0, m_weight = 0.0; // guarded by m_progressMutex
+};
+
+// A single-shot timer for timeouts and delays that never fires before its duration has
+// passed on the steady clock. Qt's default (coarse) timers fire up to 5% early, and precise
+// ones count whole milliseconds; so it is precise, and if it fires early it re-arms for the
+// remainder. Created, fired and destroyed on one thread (the coroutine's); destroying it
+// stops it. fired is called once.
+class OFFLOAD_CORO_EXPORT SteadyTimer
+{
+public:
+    SteadyTimer(std::chrono::milliseconds duration, std::function<void()> fired);
+    ~SteadyTimer();
+    SteadyTimer(const SteadyTimer &) = delete;
+    SteadyTimer &operator=(const SteadyTimer &) = delete;
+
+private:
+    void arm();
+    void onTimeout();
+    std::unique_ptr<QTimer> m_timer;
+    std::chrono::steady_clock::time_point m_deadline;
+    std::function<void()> m_fired;
 };
 
 } // namespace detail
