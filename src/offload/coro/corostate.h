@@ -8,14 +8,14 @@
 #include <QPointer>
 #include <QThread>
 
-class QTimer;
-
 #include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <functional>
 #include <memory>
 #include <mutex>
+
+class QTimer;
 
 namespace offload {
 
