@@ -51,6 +51,7 @@ private Q_SLOTS:
     void stateChangesAreDeliveredInOrder();
     void millionProgressReportsArriveCoalescedWithFinalValue();
     void stageAndTextReachTheContext();
+    void anyDoubleBecomesAFractionOfProgress();
     void cancelOfQueuedTaskNeverRunsIt();
     void cancelOfRunningTaskEndsCancelledEvenIfItReturns();
     void throwIfCancellationRequestedEndsCancelled();
@@ -183,6 +184,44 @@ void tst_ThreadTasks::stageAndTextReachTheContext()
     QCOMPARE(last.stage.count, 3);
     QCOMPARE(last.text, QStringLiteral("slice 5"));
     QCOMPARE(last.fraction(), 0.5);
+}
+
+void tst_ThreadTasks::anyDoubleBecomesAFractionOfProgress()
+{
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    constexpr qint64 full = Progress::fractionScale;
+    QCOMPARE(full, 1'000'000);
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    QCOMPARE(Progress::valueFromFraction(nan), 0); // NaN counts as 0
+    QCOMPARE(Progress::valueFromFraction(inf), full);
+    QCOMPARE(Progress::valueFromFraction(-inf), 0);
+    QCOMPARE(Progress::valueFromFraction(1e300), full);
+    QCOMPARE(Progress::valueFromFraction(-1e300), 0);
+    QCOMPARE(Progress::valueFromFraction(std::numeric_limits<double>::denorm_min()), 0);
+    QCOMPARE(Progress::valueFromFraction(0.0), 0);
+    QCOMPARE(Progress::valueFromFraction(0.3), 300'000);
+    QCOMPARE(Progress::valueFromFraction(0.9999996), full); // rounded to the nearest step
+    QCOMPARE(Progress::valueFromFraction(0.0000006), 1);
+    QCOMPARE(Progress::valueFromFraction(1.0), full);
+    static_assert(Progress::valueFromFraction(0.5) == 500'000);
+
+    Progress p;
+    p.text = QStringLiteral("kept");
+    p.setFraction(nan);
+    QCOMPARE(p.minimum, 0);
+    QCOMPARE(p.maximum, full);
+    QCOMPARE(p.value, 0);
+    QCOMPARE(p.text, QStringLiteral("kept"));
+
+    // Through TaskControl: the last report, NaN, reads as 0 of 0..fractionScale.
+    QObject context;
+    auto task = run(&context, [](TaskControl &control) {
+        control.setFraction(0.75);
+        control.setFraction(nan);
+    });
+    QVERIFY(task.waitForFinished(10s));
+    QCOMPARE(task.progress().maximum, full);
+    QCOMPARE(task.progress().value, 0);
 }
 
 void tst_ThreadTasks::cancelOfQueuedTaskNeverRunsIt()

@@ -195,6 +195,11 @@ private Q_SLOTS:
     void whenAnyCancelsTheLosers();
     void combinatorsOverOtherAwaitables();
     void progressOwnAndWeighted();
+    void weightedProgressNeverChangesAfterTheAwaitResumes();
+    void finishedCoroutineReportsItsFullRange();
+    void nonFiniteAndHugeProgressFractionsAreClamped();
+    void timeoutsNeverFireBeforeTheirDuration_data();
+    void timeoutsNeverFireBeforeTheirDuration();
 };
 
 // ---- the main scenario: thread task → worker call → program run
@@ -867,6 +872,188 @@ void tst_Coro::progressOwnAndWeighted()
     QCOMPARE(task.state(), TaskState::Finished);
     QCOMPARE(task.progress().fraction(), 1.0);
     QVERIFY(!seen.isEmpty());
+}
+
+namespace {
+// Three steps that report progress as fast as they can, up to half of their own range, and end
+// there. After each weighted await has resumed and the step's end (its last progress report
+// included) has been delivered, the coroutine's progress is exactly what its awaits filled.
+Task<QList<double>> rapidSteps(
+    QObject *ctx, QFuture<void> started, std::shared_ptr<TaskHandleBase> me)
+{
+    co_await started; // `me` refers to this coroutine from here on
+    QList<double> afterEach;
+    const double weights[] = { 0.3, 0.3, 0.4 };
+    for (const double w : weights) {
+        auto step = run(ctx, [](TaskControl &c) {
+            constexpr int reports = 5000;
+            for (int i = 0; i < reports; ++i)
+                c.setFraction(0.5 * i / reports);
+        });
+        auto delivered = std::make_shared<QPromise<void>>();
+        delivered->start();
+        const QFuture<void> end = delivered->future();
+        step.onFinished([delivered](const auto &) { delivered->finish(); });
+        co_await weighted(step, w);
+        co_await end; // the step's last deliveries (its progress, then its end) have run
+        afterEach << me->progress().fraction();
+    }
+    co_return afterEach;
+}
+} // namespace
+
+void tst_Coro::weightedProgressNeverChangesAfterTheAwaitResumes()
+{
+    QObject ctx;
+    const QList<double> expected { 0.3, 0.6, 1.0 };
+    for (int round = 0; round < 20; ++round) {
+        QPromise<void> go;
+        go.start();
+        auto me = std::make_shared<TaskHandleBase>();
+        Task<QList<double>> task = rapidSteps(&ctx, go.future(), me);
+        *me = task;
+        go.finish();
+        QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 20000);
+        if (task.state() == TaskState::Failed)
+            QFAIL(qPrintable(task.error().summary()));
+        const QList<double> afterEach = task.result();
+        QCOMPARE(afterEach.size(), expected.size());
+        for (qsizetype i = 0; i < expected.size(); ++i) {
+            if (qAbs(afterEach[i] - expected[i]) > 1e-6)
+                QFAIL(qPrintable(QStringLiteral("round %1, after step %2: progress %3, expected %4")
+                                     .arg(round)
+                                     .arg(i + 1)
+                                     .arg(afterEach[i])
+                                     .arg(expected[i])));
+        }
+        const Progress p = task.progress();
+        QVERIFY(p.isDeterminate());
+        QCOMPARE(p.value, p.maximum);
+    }
+}
+
+namespace {
+Task<void> weightedShareOnly(QObject *ctx)
+{
+    auto step = run(ctx, [](TaskControl &c) { c.setFraction(1.0); });
+    co_await weighted(step, 0.3);
+}
+} // namespace
+
+void tst_Coro::finishedCoroutineReportsItsFullRange()
+{
+    QObject ctx;
+    Task<void> task = weightedShareOnly(&ctx);
+    QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
+    QCOMPARE(task.state(), TaskState::Finished);
+    const Progress p = task.progress();
+    QVERIFY(p.isDeterminate());
+    QCOMPARE(p.value, p.maximum);
+}
+
+namespace {
+// The coroutine's progress right after each setProgress, then after a weighted await that
+// follows a NaN (whose base must be sane: 0, so the step fills 0..0.5).
+Task<QList<Progress>> progressFor(QObject *ctx, QList<double> fractions, QFuture<void> started,
+    std::shared_ptr<TaskHandleBase> me)
+{
+    co_await started;
+    auto self = co_await thisTask();
+    QList<Progress> seen;
+    for (const double f : fractions) {
+        self.setProgress(f);
+        seen << me->progress();
+    }
+    self.setProgress(std::numeric_limits<double>::quiet_NaN());
+    auto step = run(ctx, [](TaskControl &c) { c.setFraction(1.0); });
+    co_await weighted(step, 0.5);
+    seen << me->progress();
+    co_return seen;
+}
+} // namespace
+
+void tst_Coro::nonFiniteAndHugeProgressFractionsAreClamped()
+{
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const QList<double> fractions { std::numeric_limits<double>::quiet_NaN(), inf, -inf, 1e300,
+        -1e300, 0.25, 2.0, -0.5 };
+    const QList<double> expected { 0.0, 1.0, 0.0, 1.0, 0.0, 0.25, 1.0, 0.0, 0.5 };
+    QObject ctx;
+    QPromise<void> go;
+    go.start();
+    auto me = std::make_shared<TaskHandleBase>();
+    Task<QList<Progress>> task = progressFor(&ctx, fractions, go.future(), me);
+    *me = task;
+    go.finish();
+    QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
+    if (task.state() == TaskState::Failed)
+        QFAIL(qPrintable(task.error().summary()));
+    const QList<Progress> seen = task.result();
+    QCOMPARE(seen.size(), expected.size());
+    for (qsizetype i = 0; i < seen.size(); ++i) {
+        const Progress &p = seen[i];
+        QCOMPARE(p.minimum, 0);
+        QCOMPARE(p.maximum, 1'000'000);
+        if (p.value < 0 || p.value > p.maximum || qAbs(p.fraction() - expected[i]) > 1e-6)
+            QFAIL(qPrintable(QStringLiteral("report %1: value %2, expected fraction %3")
+                                 .arg(i)
+                                 .arg(p.value)
+                                 .arg(expected[i])));
+    }
+}
+
+// ---- timeouts: never before their duration (steady clock; Qt's coarse timers fire up to 5% early)
+
+namespace {
+Task<std::chrono::nanoseconds> timeoutElapsed(
+    QString kind, std::chrono::milliseconds duration, Signaller *silent)
+{
+    const auto start = std::chrono::steady_clock::now();
+    if (kind == QLatin1String("withTimeout")) {
+        auto slow = toTask(delay(20s));
+        auto inTime = withTimeout(slow, duration);
+        bool timedOut = false;
+        try {
+            co_await inTime;
+        } catch (const Exception &e) {
+            timedOut = e.error().kind == ErrorKind::Timeout;
+        }
+        if (!timedOut)
+            throw std::logic_error("withTimeout did not time out");
+    } else if (kind == QLatin1String("signal")) {
+        const auto emitted = co_await signal(silent, &Signaller::none, duration);
+        if (emitted)
+            throw std::logic_error("the silent signaller emitted");
+    } else {
+        co_await delay(duration);
+    }
+    co_return std::chrono::steady_clock::now() - start;
+}
+} // namespace
+
+void tst_Coro::timeoutsNeverFireBeforeTheirDuration_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("withTimeout") << QStringLiteral("withTimeout");
+    QTest::newRow("signal with timeout") << QStringLiteral("signal");
+    QTest::newRow("delay") << QStringLiteral("delay");
+}
+
+void tst_Coro::timeoutsNeverFireBeforeTheirDuration()
+{
+    QFETCH(QString, kind);
+    Signaller silent;
+    for (const auto duration : { 23ms, 110ms, 240ms, 470ms }) {
+        Task<std::chrono::nanoseconds> task = timeoutElapsed(kind, duration, &silent);
+        QTRY_VERIFY_WITH_TIMEOUT(task.isFinal(), 10000);
+        if (task.state() == TaskState::Failed)
+            QFAIL(qPrintable(task.error().summary()));
+        const auto elapsed = task.result();
+        if (elapsed < duration)
+            QFAIL(qPrintable(QStringLiteral("%1 ms: fired after %2 ms")
+                                 .arg(duration.count())
+                                 .arg(double(elapsed.count()) / 1e6, 0, 'f', 3)));
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_Coro)

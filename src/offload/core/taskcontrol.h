@@ -21,7 +21,8 @@ public:
     void setProgress(qint64 value, const QString &text) { m_core->setProgressValue(value, text); }
     void setProgressText(const QString &text) { m_core->setProgressText(text); }
     void setStage(const QString &name, int index, int count) { m_core->setStage({name, index, count}); }
-    // Reports progress as a fraction in [0, 1] (sets the range to 0..1'000'000).
+    // Reports progress as a fraction in [0, 1] (sets the range to 0..Progress::fractionScale;
+    // NaN counts as 0, anything else is clamped: Progress::valueFromFraction).
     void setFraction(double fraction);
 
     bool isCancellationRequested() const { return m_core->isCancellationRequested(); }

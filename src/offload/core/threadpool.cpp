@@ -22,13 +22,7 @@ namespace offload {
 
 void TaskControl::setFraction(double fraction)
 {
-    constexpr qint64 scale = 1'000'000;
-    const double f = fraction != fraction ? 0.0 : std::clamp(fraction, 0.0, 1.0); // NaN → 0
-    m_core->updateProgress([&](Progress &p) {
-        p.minimum = 0;
-        p.maximum = scale;
-        p.value = qint64(f * scale);
-    });
+    m_core->updateProgress([&](Progress &p) { p.setFraction(fraction); });
 }
 
 void TaskControl::throwIfCancellationRequested() const

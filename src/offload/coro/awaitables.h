@@ -96,6 +96,7 @@ struct SignalAwaiter
     Signal signal;
     std::chrono::milliseconds timeout{0};
     std::unique_ptr<QObject> receiver; // lives on the coroutine's thread; its death disconnects
+    std::unique_ptr<SteadyTimer> timer;
     std::optional<Stored<V>> value;
     bool senderGone = false, timedOut = false;
 
@@ -128,19 +129,17 @@ struct SignalAwaiter
             finish();
         });
         if (WithTimeout) {
-            auto *timer = new QTimer(receiver.get());
-            timer->setSingleShot(true);
-            QObject::connect(timer, &QTimer::timeout, receiver.get(), [this, finish, done] {
+            timer = std::make_unique<SteadyTimer>(timeout, [this, finish, done] {
                 if (*done)
                     return;
                 timedOut = true;
                 finish();
             });
-            timer->start(timeout);
         }
     }
     auto await_resume()
     {
+        timer.reset();
         receiver.reset();
         if constexpr (WithTimeout) {
             return std::move(value); // empty: timed out, or the sender was destroyed
@@ -157,7 +156,7 @@ struct SignalAwaiter
 struct DelayAwaiter
 {
     std::chrono::milliseconds duration;
-    std::unique_ptr<QTimer> timer;
+    std::unique_ptr<SteadyTimer> timer;
 
     bool await_ready() const { return duration.count() <= 0; }
     template<typename P>
@@ -165,12 +164,8 @@ struct DelayAwaiter
     {
         CoroState &st = stateOf(h);
         const quint64 generation = st.suspend({});
-        timer = std::make_unique<QTimer>();
-        timer->setSingleShot(true);
-        timer->setTimerType(Qt::PreciseTimer);
-        QObject::connect(timer.get(), &QTimer::timeout, timer.get(),
-                         [state = st.shared_from_this(), generation] { state->postResume(generation); });
-        timer->start(duration);
+        timer = std::make_unique<SteadyTimer>(duration,
+            [state = st.shared_from_this(), generation] { state->postResume(generation); });
     }
     void await_resume() { timer.reset(); }
 };
@@ -192,8 +187,9 @@ auto signal(Sender *sender, void (Obj::*sig)(A...))
     return detail::SignalAwaiter<false, Sender, void (Obj::*)(A...), A...>{sender, sig};
 }
 
-// The same with a timeout: an empty optional when time runs out or the object is destroyed
-// (std::optional<std::monostate> for a signal without arguments). Not an exception.
+// The same with a timeout: an empty optional when time runs out (never before `timeout` has
+// passed on the steady clock) or the object is destroyed (std::optional<std::monostate> for
+// a signal without arguments). Not an exception.
 template<typename Sender, typename Obj, typename... A>
 auto signal(Sender *sender, void (Obj::*sig)(A...), std::chrono::milliseconds timeout)
 {
@@ -201,7 +197,8 @@ auto signal(Sender *sender, void (Obj::*sig)(A...), std::chrono::milliseconds ti
     return detail::SignalAwaiter<true, Sender, void (Obj::*)(A...), A...>{sender, sig, timeout};
 }
 
-// co_await delay(250ms): resumes after the time on the coroutine's thread (a cancel ends it early).
+// co_await delay(250ms): resumes after the time on the coroutine's thread, never before it
+// has passed on the steady clock (a cancel ends it early).
 inline detail::DelayAwaiter delay(std::chrono::milliseconds duration)
 {
     return detail::DelayAwaiter{duration, nullptr};

@@ -22,7 +22,7 @@ struct FirstFinished
 {
     std::vector<std::shared_ptr<TaskCore>> cores;
     std::chrono::milliseconds timeout{-1};
-    std::unique_ptr<QTimer> timer;
+    std::unique_ptr<SteadyTimer> timer;
     std::shared_ptr<std::atomic<bool>> fired = std::make_shared<std::atomic<bool>>(false);
 
     int firstFinal() const
@@ -49,13 +49,10 @@ struct FirstFinished
             });
         }
         if (timeout.count() >= 0) {
-            timer = std::make_unique<QTimer>();
-            timer->setSingleShot(true);
-            QObject::connect(timer.get(), &QTimer::timeout, timer.get(), [state, generation, fired = fired] {
+            timer = std::make_unique<SteadyTimer>(timeout, [state, generation, fired = fired] {
                 if (!fired->exchange(true))
                     state->postResume(generation);
             });
-            timer->start(timeout);
         }
     }
     int await_resume()
@@ -241,8 +238,8 @@ auto whenAny(R &&range)
     return detail::whenAnyRange(detail::handlesOf(std::forward<R>(range)));
 }
 
-// The task's value if it ends in time; otherwise the task is cancelled and this fails with
-// kind timeout.
+// The task's value if it ends in time; otherwise (never before `timeout` has passed on the
+// steady clock) the task is cancelled and this fails with kind timeout.
 template<typename T>
 Task<T> withTimeout(const TaskHandle<T> &task, std::chrono::milliseconds timeout)
 {

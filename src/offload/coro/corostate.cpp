@@ -4,8 +4,10 @@
 #include <QCoreApplication>
 #include <QEvent>
 #include <QThread>
+#include <QTimer>
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 #include <vector>
 
@@ -202,16 +204,93 @@ void CoroState::destroyIfSuspended()
     m_core->finishCancelled();
 }
 
-void CoroState::setProgressFraction(double fraction, const QString *text)
+namespace {
+// A fraction as the one conversion sees it (NaN → 0, clamped), so sums of them stay sane.
+double sane(double fraction)
 {
-    fraction = std::clamp(fraction, 0.0, 1.0);
+    return double(Progress::valueFromFraction(fraction)) / double(Progress::fractionScale);
+}
+} // namespace
+
+void CoroState::setProgress(double fraction, const QString &text)
+{
+    std::lock_guard lock(m_progressMutex);
+    m_progressBase = sane(fraction);
     m_core->updateProgress([&](Progress &p) {
-        p.minimum = 0;
-        p.maximum = 1'000'000;
-        p.value = qint64(fraction * 1'000'000);
-        if (text)
-            p.text = *text;
+        p.setFraction(m_progressBase);
+        p.text = text;
     });
+}
+
+quint64 CoroState::beginWeighted(double weight)
+{
+    std::lock_guard lock(m_progressMutex);
+    m_weightedToken = ++m_lastWeightedToken;
+    m_weightedBase = m_progressBase;
+    m_weight = std::isfinite(weight) ? std::clamp(weight, 0.0, 1.0) : 0.0;
+    return m_weightedToken;
+}
+
+void CoroState::reportWeighted(quint64 token, double fraction, const QString &text)
+{
+    std::lock_guard lock(m_progressMutex);
+    if (token != m_weightedToken)
+        return; // that await has resumed (or another one is current): too late
+    const double f = m_weightedBase + m_weight * sane(fraction);
+    m_core->updateProgress([&](Progress &p) {
+        p.setFraction(f);
+        p.text = text;
+    });
+}
+
+void CoroState::endWeighted(quint64 token)
+{
+    std::lock_guard lock(m_progressMutex);
+    if (token != m_weightedToken)
+        return;
+    m_weightedToken = 0;
+    m_progressBase = sane(m_weightedBase + m_weight);
+    m_core->updateProgress([&](Progress &p) { p.setFraction(m_progressBase); });
+}
+
+void CoroState::completeProgress()
+{
+    std::lock_guard lock(m_progressMutex);
+    m_weightedToken = 0;
+    m_core->updateProgress([](Progress &p) {
+        if (p.isDeterminate())
+            p.value = p.maximum;
+    });
+}
+
+SteadyTimer::SteadyTimer(std::chrono::milliseconds duration, std::function<void()> fired)
+    : m_timer(std::make_unique<QTimer>())
+    , m_deadline(std::chrono::steady_clock::now() + duration)
+    , m_fired(std::move(fired))
+{
+    m_timer->setSingleShot(true);
+    m_timer->setTimerType(Qt::PreciseTimer);
+    QObject::connect(m_timer.get(), &QTimer::timeout, m_timer.get(), [this] { onTimeout(); });
+    arm();
+}
+
+SteadyTimer::~SteadyTimer() = default;
+
+void SteadyTimer::arm()
+{
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        m_deadline - std::chrono::steady_clock::now());
+    m_timer->start(std::max(left, std::chrono::milliseconds(0)));
+}
+
+void SteadyTimer::onTimeout()
+{
+    if (std::chrono::steady_clock::now() < m_deadline) {
+        arm(); // early (a millisecond rounded down, say): the rest of it
+        return;
+    }
+    if (auto fired = std::exchange(m_fired, nullptr))
+        fired(); // last: it may destroy this
 }
 
 void CoroState::release()

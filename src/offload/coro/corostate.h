@@ -9,10 +9,13 @@
 #include <QThread>
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <functional>
 #include <memory>
 #include <mutex>
+
+class QTimer;
 
 namespace offload {
 
@@ -60,10 +63,20 @@ public:
     void failed(); // the promise, when the coroutine ends Failed
     void markInspected() { m_inspected.store(true, std::memory_order_relaxed); } // state/error/result read
 
-    // Progress derived from awaited tasks: [base, base + weight] of this task's 0..1.
-    void setProgressFraction(double fraction, const QString *text = nullptr);
-    double progressBase() const { return m_progressBase.load(); }
-    void setProgressBase(double base) { m_progressBase.store(base); }
+    // Progress, as a fraction of this task's 0..1 (Progress::setFraction: NaN counts as 0,
+    // the rest is clamped). Coroutine thread, except reportWeighted.
+    // Its own report (CoroControl::setProgress); the next weighted await fills from there.
+    void setProgress(double fraction, const QString &text);
+    // A weighted await begins: it fills [base, base + weight]. Returns its token.
+    quint64 beginWeighted(double weight);
+    // Any thread (the awaited task's progress callback): the awaited task's own fraction,
+    // applied only while that await is the current one. Once it has ended, nothing it
+    // reports changes this task's progress any more (the check and the write are one step).
+    void reportWeighted(quint64 token, double fraction, const QString &text);
+    // The await has resumed: it is over (late reports are dropped) and its share is filled.
+    void endWeighted(quint64 token);
+    // Finishing: the progress shows its full range (value == maximum).
+    void completeProgress();
 
 private:
     void post(std::function<void()> fn);
@@ -84,7 +97,32 @@ private:
     std::function<void()> m_cancelAwaited; // guarded by m_mutex
     std::atomic<int> m_handles{0};
     std::atomic<bool> m_failed{false}, m_reported{false}, m_inspected{false};
-    std::atomic<double> m_progressBase{0.0};
+    std::mutex m_progressMutex; // orders progress writes: a weighted report against its await's end
+    double m_progressBase = 0.0; // guarded by m_progressMutex
+    quint64 m_weightedToken = 0; // the current weighted await, 0: none; guarded by m_progressMutex
+    quint64 m_lastWeightedToken = 0; // guarded by m_progressMutex
+    double m_weightedBase = 0.0, m_weight = 0.0; // guarded by m_progressMutex
+};
+
+// A single-shot timer for timeouts and delays that never fires before its duration has
+// passed on the steady clock. Qt's default (coarse) timers fire up to 5% early, and precise
+// ones count whole milliseconds; so it is precise, and if it fires early it re-arms for the
+// remainder. Created, fired and destroyed on one thread (the coroutine's); destroying it
+// stops it. fired is called once.
+class OFFLOAD_CORO_EXPORT SteadyTimer
+{
+public:
+    SteadyTimer(std::chrono::milliseconds duration, std::function<void()> fired);
+    ~SteadyTimer();
+    SteadyTimer(const SteadyTimer &) = delete;
+    SteadyTimer &operator=(const SteadyTimer &) = delete;
+
+private:
+    void arm();
+    void onTimeout();
+    std::unique_ptr<QTimer> m_timer;
+    std::chrono::steady_clock::time_point m_deadline;
+    std::function<void()> m_fired;
 };
 
 } // namespace detail

@@ -203,6 +203,7 @@ struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
             m_core->fail(*m_error);
             state->failed();
         } else {
+            state->completeProgress(); // whatever its weights added up to, it is done
             this->finishCore(*m_core);
         }
         return {};
@@ -265,7 +266,10 @@ protected:
     }
 };
 
-// The same, and the task's progress fills a share of the awaiting coroutine's progress.
+// The same, and the task's progress fills a share of the awaiting coroutine's progress. The
+// progress callback stays registered with the awaited task (a core cannot drop one), and its
+// deliveries may come after the coroutine has resumed (the end's progress and the wake-up
+// are posted separately): the await's token makes every report after await_resume a no-op.
 template<typename U>
 struct WeightedAwaiter : HandleAwaiter<U>
 {
@@ -278,11 +282,12 @@ struct WeightedAwaiter : HandleAwaiter<U>
     {
         CoroState &st = stateOf(h);
         m_state = st.shared_from_this();
-        m_base = st.progressBase();
-        this->shared()->addProgressCallback([state = m_state, base = m_base, w = weight](const Progress &p) {
-            const double f = p.maximum > p.minimum ? p.fraction() : 0.0;
-            state->setProgressFraction(base + w * f, &p.text);
-        });
+        m_token = st.beginWeighted(weight);
+        this->shared()->addProgressCallback(
+            [state = std::weak_ptr<CoroState>(m_state), token = m_token](const Progress &p) {
+                if (const auto s = state.lock())
+                    s->reportWeighted(token, p.maximum > p.minimum ? p.fraction() : 0.0, p.text);
+            });
         if (isFinalState(this->core->state()))
             return false;
         HandleAwaiter<U>::await_suspend(h);
@@ -290,14 +295,13 @@ struct WeightedAwaiter : HandleAwaiter<U>
     }
     Value<U> await_resume()
     {
-        m_state->setProgressBase(m_base + weight);
-        m_state->setProgressFraction(m_base + weight);
+        m_state->endWeighted(m_token);
         return HandleAwaiter<U>::await_resume();
     }
 
 private:
     std::shared_ptr<CoroState> m_state;
-    double m_base = 0;
+    quint64 m_token = 0;
 };
 
 // co_await thisTask(): the running coroutine's own control.
@@ -325,10 +329,10 @@ detail::WeightedAwaiter<U> weighted(const TaskHandle<U> &task, double weight)
 class CoroControl
 {
 public:
+    // NaN counts as 0; the rest is clamped to [0, 1] (Progress::valueFromFraction).
     void setProgress(double fraction, const QString &text = {})
     {
-        m_state->setProgressBase(fraction);
-        m_state->setProgressFraction(fraction, &text);
+        m_state->setProgress(fraction, text);
     }
     void setName(const QString &name) { m_state->core()->setName(name); }
     bool isCancellationRequested() const { return m_state->isCancellationRequested(); }
