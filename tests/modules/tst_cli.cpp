@@ -13,6 +13,8 @@
 
 #include <csignal>
 
+#include <sys/stat.h>
+
 namespace {
 
 struct CliRun
@@ -32,7 +34,8 @@ QList<QJsonObject> parseEvents(const QByteArray &out)
     return events;
 }
 
-CliRun runTool(const QStringList &args, const QByteArray &stdinData = {})
+// A run the tool does not end within waitMs is killed and reported with exit code -1.
+CliRun runTool(const QStringList &args, const QByteArray &stdinData = {}, int waitMs = 60000)
 {
     QProcess p;
     p.start(binPath("offload"), args);
@@ -41,7 +44,7 @@ CliRun runTool(const QStringList &args, const QByteArray &stdinData = {})
         return r;
     p.write(stdinData);
     p.closeWriteChannel();
-    if (!p.waitForFinished(60000)) {
+    if (!p.waitForFinished(waitMs)) {
         p.kill();
         p.waitForFinished(5000);
         return r;
@@ -74,6 +77,7 @@ private Q_SLOTS:
     void moduleInvalidValueNamesTheParameter();
     void batchRunsAllAndSummarises();
     void usageErrors();
+    void describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash();
 };
 
 void tst_Cli::runJsonEventsAndResult()
@@ -265,6 +269,29 @@ void tst_Cli::usageErrors()
     QCOMPARE(runTool({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
     QCOMPARE(runTool({"batch", "-j", "0", "x"}).exitCode, 2);
     QCOMPARE(runTool({"module", binPath("offload-example-blur"), "stray"}).exitCode, 2);
+}
+
+void tst_Cli::describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash()
+{
+    QFile deep(m_dir.filePath("deep.xml"));
+    QVERIFY(deep.open(QIODevice::WriteOnly));
+    deep.write("<?xml version=\"1.0\"?>\n<executable><title>T</title>\n<description>"
+        + QByteArray("<b>").repeated(60000) + QByteArray("</b>").repeated(60000)
+        + "</description></executable>\n");
+    deep.close();
+    const CliRun r = runTool({ "describe", deep.fileName() });
+    QCOMPARE(r.exitCode, 1); // not a crash
+    QVERIFY2(r.err.contains("deep.xml:3:") && r.err.contains("nested"), r.err.constData());
+
+    QFile entities(m_dir.filePath("entities.xml"));
+    QVERIFY(entities.open(QIODevice::WriteOnly));
+    entities.write("<?xml version=\"1.0\"?>\n<!DOCTYPE executable [<!ENTITY a \""
+        + QByteArray("ha").repeated(2000) + "\">]>\n<executable><title>T</title><description>"
+        + QByteArray("&a;").repeated(1000) + "</description></executable>\n");
+    entities.close();
+    const CliRun e = runTool({ "describe", entities.fileName() });
+    QCOMPARE(e.exitCode, 1);
+    QVERIFY2(e.err.contains("entities.xml:") && e.err.contains("entit"), e.err.constData());
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)

@@ -4,6 +4,8 @@
 
 #include <QTest>
 
+#include <limits>
+
 using namespace offload::sem;
 
 namespace {
@@ -29,6 +31,10 @@ private Q_SLOTS:
     void commandLineRejectsBadValues_data();
     void commandLineRejectsBadValues();
     void returnParametersAreTypedAndTolerant();
+    void deepNestingIsAnErrorWithLineAndColumnNotACrash();
+    void moderateNestingInTextIsRead();
+    void entityDeclarationsAreRefused();
+    void doctypeWithoutEntitiesIsAccepted();
 };
 
 namespace {
@@ -244,6 +250,74 @@ void tst_Sem::returnParametersAreTypedAndTolerant()
     QCOMPARE(bad.values.value(QStringLiteral("volume")).toString(), QStringLiteral("lots")); // kept as text
     QCOMPARE(bad.values.value(QStringLiteral("label")).toString(), QString()); // empty allowed
     QCOMPARE(bad.warnings.size(), 1);
+}
+
+void tst_Sem::deepNestingIsAnErrorWithLineAndColumnNotACrash()
+{
+    // 60,000 nested elements used to overflow the stack in the recursive text reading.
+    const int depth = 60000;
+    QByteArray deep = "<?xml version=\"1.0\"?>\n<executable>\n<title>T</title>\n<description>";
+    deep += QByteArray("<b>").repeated(depth) + "x" + QByteArray("</b>").repeated(depth);
+    deep += "</description>\n</executable>\n";
+    const ParseResult r = parseDescription(deep);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error.contains(QStringLiteral("nested")), qPrintable(r.error));
+    QCOMPARE(r.line, qint64(4));
+    QVERIFY(r.column > 0);
+
+    // Anywhere in the document: inside an unknown element, too.
+    const ParseResult unknown = parseDescription(
+        module(QByteArray("<x>").repeated(depth) + QByteArray("</x>").repeated(depth)));
+    QVERIFY(!unknown.ok());
+    QVERIFY2(unknown.error.contains(QStringLiteral("nested")), qPrintable(unknown.error));
+}
+
+void tst_Sem::moderateNestingInTextIsRead()
+{
+    const ParseResult r = parseDescription(
+        "<executable><title>T</title><description>a<b>b<i>c<!-- no -->d</i></b>e</description>"
+        "<parameters><label>P</label></parameters></executable>");
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QCOMPARE(r.description->description, QStringLiteral("abcde"));
+
+    const int depth = 90; // within the cap, with <executable> and <description> around it
+    const QByteArray nested = "<executable><title>T</title><description>"
+        + QByteArray("<b>").repeated(depth) + "deep" + QByteArray("</b>").repeated(depth)
+        + "</description></executable>";
+    const ParseResult ok = parseDescription(nested);
+    QVERIFY2(ok.ok(), qPrintable(ok.error));
+    QCOMPARE(ok.description->description, QStringLiteral("deep"));
+}
+
+void tst_Sem::entityDeclarationsAreRefused()
+{
+    // Each reference to an entity just under Qt's per-entity limit (4096 characters) adds 4000:
+    // a few hundred kilobytes of them expand to gigabytes. SEM descriptions need no DTD, so a
+    // DTD that declares entities is refused before any is used (here 7 KB would become 8 MB).
+    QByteArray laughs = "<?xml version=\"1.0\"?>\n<!DOCTYPE executable [\n<!ENTITY a \""
+        + QByteArray("ha").repeated(2000) + "\">\n]>\n";
+    laughs += "<executable><title>T</title><description>" + QByteArray("&a;").repeated(2000)
+        + "</description></executable>\n";
+    const ParseResult r = parseDescription(laughs);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error.contains(QStringLiteral("entit")), qPrintable(r.error));
+    QVERIFY(r.line > 0);
+
+    const ParseResult one
+        = parseDescription("<?xml version=\"1.0\"?><!DOCTYPE executable [<!ENTITY t \"Title\">]>\n"
+                           "<executable><title>&t;</title></executable>");
+    QVERIFY(!one.ok());
+    QVERIFY2(one.error.contains(QStringLiteral("entit")), qPrintable(one.error));
+    QCOMPARE(one.line, qint64(1));
+}
+
+void tst_Sem::doctypeWithoutEntitiesIsAccepted()
+{
+    const ParseResult r
+        = parseDescription("<?xml version=\"1.0\"?>\n<!DOCTYPE executable>\n<executable><title>A "
+                           "&amp; B &#65;</title></executable>");
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QCOMPARE(r.description->title, QStringLiteral("A & B A"));
 }
 
 QTEST_GUILESS_MAIN(tst_Sem)

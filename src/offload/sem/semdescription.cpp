@@ -52,8 +52,7 @@ public:
     {
         Description d;
         while (!m_xml.atEnd() && !m_failed) {
-            m_xml.readNext();
-            if (m_xml.isStartElement()) {
+            if (next() == QXmlStreamReader::StartElement) {
                 if (m_xml.name() != QLatin1String("executable"))
                     return fail(QStringLiteral("the root element is <%1>, not <executable>").arg(m_xml.name()));
                 readExecutable(d);
@@ -85,17 +84,110 @@ private:
         return m_result;
     }
 
-    QString text() { return m_xml.readElementText(QXmlStreamReader::IncludeChildElements).trimmed(); }
+    // Every token is read through here: it keeps the nesting depth (and refuses more than
+    // maxDescriptionDepth) and refuses a DTD that declares entities before any is expanded.
+    // Nothing below reads recursively, so no input can exhaust the stack.
+    QXmlStreamReader::TokenType next()
+    {
+        const QXmlStreamReader::TokenType t = m_xml.readNext();
+        switch (t) {
+        case QXmlStreamReader::StartElement:
+            if (++m_depth > maxDescriptionDepth) {
+                fail(QStringLiteral(
+                    "elements nested more than %1 deep; a module description needs a few levels")
+                         .arg(maxDescriptionDepth));
+                return QXmlStreamReader::Invalid;
+            }
+            break;
+        case QXmlStreamReader::EndElement:
+            --m_depth;
+            break;
+        case QXmlStreamReader::DTD:
+            // Entities can expand a small text a million-fold; SEM descriptions use none (the
+            // predefined &amp; &lt; ... and character references still work).
+            if (!m_xml.entityDeclarations().isEmpty()) {
+                fail(QStringLiteral(
+                    "the DTD declares entities, which module descriptions do not use; refused"));
+                return QXmlStreamReader::Invalid;
+            }
+            break;
+        default:
+            break;
+        }
+        return t;
+    }
+
+    // As QXmlStreamReader::readNextStartElement(), through next().
+    bool nextStartElement()
+    {
+        for (;;) {
+            switch (next()) {
+            case QXmlStreamReader::StartElement:
+                return true;
+            case QXmlStreamReader::EndElement:
+            case QXmlStreamReader::EndDocument:
+            case QXmlStreamReader::Invalid:
+                return false;
+            default:
+                break;
+            }
+        }
+    }
+
+    // As QXmlStreamReader::skipCurrentElement(), through next().
+    void skipElement()
+    {
+        for (int depth = 1; depth > 0;) {
+            switch (next()) {
+            case QXmlStreamReader::StartElement:
+                ++depth;
+                break;
+            case QXmlStreamReader::EndElement:
+                --depth;
+                break;
+            case QXmlStreamReader::Invalid:
+                return;
+            default:
+                break;
+            }
+        }
+    }
+
+    // The current element's text, its children's included (as readElementText with
+    // IncludeChildElements, which recurses once per level), trimmed; read iteratively.
+    QString text()
+    {
+        QString out;
+        for (int depth = 1; depth > 0;) {
+            switch (next()) {
+            case QXmlStreamReader::Characters:
+            case QXmlStreamReader::EntityReference:
+                out += m_xml.text();
+                break;
+            case QXmlStreamReader::StartElement:
+                ++depth;
+                break;
+            case QXmlStreamReader::EndElement:
+                --depth;
+                break;
+            case QXmlStreamReader::Invalid:
+                return out.trimmed();
+            default:
+                break; // comments, processing instructions
+            }
+        }
+        return out.trimmed();
+    }
 
     void unknown(QStringList &warnings)
     {
         warnings << QStringLiteral("line %1: unknown element <%2> ignored").arg(m_xml.lineNumber()).arg(m_xml.name());
-        m_xml.skipCurrentElement();
+        skipElement();
     }
 
     void readExecutable(Description &d)
     {
-        while (m_xml.readNextStartElement()) {
+        while (nextStartElement()) {
             const auto n = m_xml.name();
             if (n == QLatin1String("title")) d.title = text();
             else if (n == QLatin1String("category")) d.category = text();
@@ -116,7 +208,7 @@ private:
     {
         Group g;
         g.advanced = isTrue(m_xml.attributes().value(QLatin1String("advanced")));
-        while (m_xml.readNextStartElement()) {
+        while (nextStartElement()) {
             const QString n = m_xml.name().toString();
             if (n == QLatin1String("label")) g.label = text();
             else if (n == QLatin1String("description")) g.description = text();
@@ -155,7 +247,7 @@ private:
         p.coordinateSystem = a.value(QLatin1String("coordinateSystem")).toString();
         p.type = a.value(QLatin1String("type")).toString();
         p.reference = a.value(QLatin1String("reference")).toString();
-        while (m_xml.readNextStartElement()) {
+        while (nextStartElement()) {
             const auto n = m_xml.name();
             if (n == QLatin1String("name")) p.name = text();
             else if (n == QLatin1String("flag")) { p.flagAliases = aliases(m_xml.attributes()); p.flag = stripDashes(text()); }
@@ -173,7 +265,7 @@ private:
                     return void(fail(QStringLiteral("parameter '%1': <index> is not a non-negative integer").arg(p.name), l, c));
                 p.index = i;
             } else if (n == QLatin1String("constraints")) {
-                while (m_xml.readNextStartElement()) {
+                while (nextStartElement()) {
                     const auto c = m_xml.name();
                     if (c == QLatin1String("minimum")) p.minimum = number(QStringLiteral("minimum"), p.name);
                     else if (c == QLatin1String("maximum")) p.maximum = number(QStringLiteral("maximum"), p.name);
@@ -217,6 +309,7 @@ private:
     QXmlStreamReader m_xml;
     ParseResult m_result;
     bool m_failed = false;
+    int m_depth = 0;
     QMultiHash<QString, QPair<qint64, qint64>> m_lines;
 };
 
