@@ -4,6 +4,8 @@
 
 #include <offload/modules/modulerunner.h>
 
+#include "offload/core/regularfile_p.h"
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
@@ -245,21 +247,24 @@ namespace {
 // Describes a module (waiting in the event loop) or parses an .xml file.
 std::optional<Module> describeOrReport(ModuleRunner &modules, const QString &path, Reporter &rep, int &code)
 {
-    if (path.endsWith(QLatin1String(".xml")) && QFileInfo(path).isFile()) {
-        QFile file(path);
-        if (!file.open(QIODevice::ReadOnly)) {
-            rep.message(QStringLiteral("offload: cannot read %1: %2").arg(path, file.errorString()));
+    const QFileInfo info(path);
+    if (path.endsWith(QLatin1String(".xml")) && info.exists() && !info.isDir()) {
+        // Not only regular files come here: a FIFO or a device is refused, not waited on.
+        const detail::RegularFileRead file
+            = detail::readRegularFile(QFile::encodeName(path), sem::maxDescriptionBytes);
+        if (!file.ok()) {
+            rep.message(QStringLiteral("offload: cannot read %1").arg(file.error));
             code = 1;
             return std::nullopt;
         }
-        sem::ParseResult parsed = sem::parseDescription(file.readAll());
+        sem::ParseResult parsed = sem::parseDescription(file.data);
         if (!parsed.ok()) {
             rep.message(QStringLiteral("offload: %1:%2:%3: %4").arg(path).arg(parsed.line).arg(parsed.column).arg(parsed.error));
             code = 1;
             return std::nullopt;
         }
         Module m;
-        m.path = QFileInfo(path).absoluteFilePath();
+        m.path = info.absoluteFilePath();
         m.description = std::move(*parsed.description);
         m.descriptionSource = m.path;
         return m;

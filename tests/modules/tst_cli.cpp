@@ -77,6 +77,8 @@ private Q_SLOTS:
     void moduleInvalidValueNamesTheParameter();
     void batchRunsAllAndSummarises();
     void usageErrors();
+    void describeFifoIsAnErrorNotAHang();
+    void describeOversizeFileIsRefused();
     void describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash();
 };
 
@@ -269,6 +271,30 @@ void tst_Cli::usageErrors()
     QCOMPARE(runTool({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
     QCOMPARE(runTool({"batch", "-j", "0", "x"}).exitCode, 2);
     QCOMPARE(runTool({"module", binPath("offload-example-blur"), "stray"}).exitCode, 2);
+}
+
+void tst_Cli::describeFifoIsAnErrorNotAHang()
+{
+    const QString fifo = m_dir.filePath("pipe.xml");
+    QVERIFY(::mkfifo(QFile::encodeName(fifo).constData(), 0600) == 0);
+    const CliRun r = runTool({ "describe", fifo }, {}, 20000);
+    QFile::remove(fifo);
+    QCOMPARE(r.exitCode, 1); // -1: it hung on the FIFO and was killed
+    QVERIFY2(r.err.contains("pipe.xml") && r.err.contains("FIFO"), r.err.constData());
+}
+
+void tst_Cli::describeOversizeFileIsRefused()
+{
+    QFile xml(m_dir.filePath("huge.xml"));
+    QVERIFY(xml.open(QIODevice::WriteOnly));
+    xml.write("<?xml version=\"1.0\"?>\n<executable><title>Huge</title><description>");
+    QVERIFY(xml.resize(qint64(16) << 20 | 1)); // sparse; one byte more than descriptions may have
+    xml.close();
+    const CliRun r = runTool({ "describe", xml.fileName() });
+    xml.remove();
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(r.err.contains("huge.xml") && r.err.contains(QByteArray::number(16 << 20)),
+        r.err.constData());
 }
 
 void tst_Cli::describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash()

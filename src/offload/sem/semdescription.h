@@ -58,6 +58,10 @@ struct OFFLOAD_SEM_EXPORT Description
     std::vector<const Parameter *> parameters() const;
 };
 
+// The most bytes a description is read from: a sidecar, a file given to `offload describe`,
+// a module's --xml output. Real descriptions are a few kilobytes.
+inline constexpr qint64 maxDescriptionBytes = qint64(16) << 20;
+
 // How deeply elements may nest in a description (the root <executable> counts as 1). A real
 // one nests 4 or 5 deep; more is refused with an error, never read recursively.
 inline constexpr int maxDescriptionDepth = 100;
