@@ -80,6 +80,7 @@ private Q_SLOTS:
     void describeFifoIsAnErrorNotAHang();
     void describeOversizeFileIsRefused();
     void describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash();
+    void moduleNonFiniteValueIsRejected();
 };
 
 void tst_Cli::runJsonEventsAndResult()
@@ -318,6 +319,16 @@ void tst_Cli::describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash()
     const CliRun e = runTool({ "describe", entities.fileName() });
     QCOMPARE(e.exitCode, 1);
     QVERIFY2(e.err.contains("entities.xml:") && e.err.contains("entit"), e.err.constData());
+}
+
+void tst_Cli::moduleNonFiniteValueIsRejected()
+{
+    const QString summary = m_dir.filePath("nan.txt");
+    const CliRun r = runTool(
+        { "module", binPath("offload-example-blur"), "--sigma", "nan", "--summary", summary });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("sigma"), r.err.constData());
+    QVERIFY(!QFile::exists(summary));
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)

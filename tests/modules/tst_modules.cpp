@@ -63,6 +63,8 @@ private Q_SLOTS:
     void pythonModuleRunsWithReturnVector();
     void describeFifoSidecarFailsAtOnceInsteadOfBlocking();
     void describeOversizeSidecarIsRefused();
+    void positionalValueStartingWithADashReachesTheModuleAsData();
+    void nonFiniteValueFailsBeforeLaunch();
 };
 
 void tst_Modules::describeReadsTheSidecar()
@@ -328,6 +330,34 @@ void tst_Modules::describeOversizeSidecarIsRefused()
             && task.error().message.contains(QString::number(sem::maxDescriptionBytes)),
         qPrintable(task.error().message));
     QVERIFY(xml.remove());
+}
+
+void tst_Modules::positionalValueStartingWithADashReachesTheModuleAsData()
+{
+    ModuleRunner runner;
+    const Module m = describeOk(runner, binPath("offload-example-blur"));
+    ModuleRunOptions options;
+    options.workingDirectory = m_dir.path();
+    auto run = runner.run(
+        &m_context, m, { { "iterations", 5 }, { "summary", "-summary.txt" } }, options);
+    QVERIFY(run.waitForFinished(30s));
+    QVERIFY2(run.state() == TaskState::Finished, qPrintable(run.error().summary()));
+    QVERIFY(
+        QFileInfo::exists(m_dir.filePath(QStringLiteral("-summary.txt")))); // data, not an option
+}
+
+void tst_Modules::nonFiniteValueFailsBeforeLaunch()
+{
+    ModuleRunner runner;
+    const Module m = describeOk(runner, binPath("offload-example-blur"));
+    const QString summary = m_dir.filePath(QStringLiteral("nan.txt"));
+    for (const char *bad : { "nan", "inf", "-inf" }) {
+        auto run = runner.run(&m_context, m, { { "sigma", bad }, { "summary", summary } });
+        QCOMPARE(run.state(), TaskState::Failed); // at once: nothing was started
+        QCOMPARE(run.error().kind, ErrorKind::InvalidInput);
+        QVERIFY2(run.error().message.contains("sigma"), qPrintable(run.error().message));
+    }
+    QVERIFY(!QFileInfo::exists(summary));
 }
 
 QTEST_GUILESS_MAIN(tst_Modules)

@@ -35,6 +35,10 @@ private Q_SLOTS:
     void moderateNestingInTextIsRead();
     void entityDeclarationsAreRefused();
     void doctypeWithoutEntitiesIsAccepted();
+    void nonFiniteNumbersAreRejected_data();
+    void nonFiniteNumbersAreRejected();
+    void theModuleReceivesTheValueAsValidated();
+    void positionalValuesStartingWithADashFollowADoubleDash();
 };
 
 namespace {
@@ -318,6 +322,65 @@ void tst_Sem::doctypeWithoutEntitiesIsAccepted()
                            "&amp; B &#65;</title></executable>");
     QVERIFY2(r.ok(), qPrintable(r.error));
     QCOMPARE(r.description->title, QStringLiteral("A & B A"));
+}
+
+void tst_Sem::nonFiniteNumbersAreRejected_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QVariant>("value");
+    QTest::newRow("nan within constraints") << "sigma" << QVariant(QStringLiteral("nan"));
+    QTest::newRow("NaN double") << "sigma" << QVariant(std::numeric_limits<double>::quiet_NaN());
+    QTest::newRow("inf") << "sigma" << QVariant(QStringLiteral("inf"));
+    QTest::newRow("-inf") << "sigma" << QVariant(QStringLiteral("-inf"));
+    QTest::newRow("nan without constraints") << "gain" << QVariant(QStringLiteral("nan"));
+    QTest::newRow("inf in a vector") << "weights" << QVariant(QStringLiteral("1,inf,2"));
+}
+
+void tst_Sem::nonFiniteNumbersAreRejected()
+{
+    QFETCH(QString, name);
+    QFETCH(QVariant, value);
+    const ParseResult r = parseDescription(
+        module("<double><name>sigma</name><longflag>sigma</longflag><constraints><minimum>0</"
+               "minimum><maximum>10</maximum></constraints></double>\n"
+               "<float><name>gain</name><longflag>gain</longflag></float>\n"
+               "<float-vector><name>weights</name><longflag>weights</longflag></float-vector>\n"));
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    const CommandLine cl = buildCommandLine(*r.description, { { name, value } });
+    QVERIFY2(!cl.ok(), qPrintable(cl.arguments.join(QLatin1Char(' '))));
+    QVERIFY2(cl.error.contains(QStringLiteral("'%1'").arg(name)), qPrintable(cl.error));
+    QVERIFY2(cl.error.contains(QStringLiteral("finite")), qPrintable(cl.error));
+}
+
+void tst_Sem::theModuleReceivesTheValueAsValidated()
+{
+    // Numbers and enumerations are validated without surrounding blanks, and passed so.
+    const QVariantMap values { { QStringLiteral("input"),
+                                   QStringLiteral(" in.nrrd") }, // a string: kept exactly
+        { QStringLiteral("output"), QStringLiteral("out.nrrd") },
+        { QStringLiteral("sigma"), QStringLiteral(" 2.5 ") },
+        { QStringLiteral("radius"), QStringLiteral("1, 2 ,3") },
+        { QStringLiteral("mode"), QStringLiteral(" exact") } };
+    const CommandLine cl = buildCommandLine(blurModule(), values);
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    const QStringList expected { QStringLiteral("--sigma"), QStringLiteral("2.5"),
+        QStringLiteral("-r"), QStringLiteral("1,2,3"), QStringLiteral("--mode"),
+        QStringLiteral("exact"), QStringLiteral(" in.nrrd"), QStringLiteral("out.nrrd") };
+    QCOMPARE(cl.arguments, expected);
+}
+
+void tst_Sem::positionalValuesStartingWithADashFollowADoubleDash()
+{
+    const CommandLine cl = buildCommandLine(blurModule(),
+        { { QStringLiteral("input"), QStringLiteral("in.nrrd") },
+            { QStringLiteral("output"), QStringLiteral("-out.nrrd") } },
+        QStringLiteral("/tmp/ret.txt"));
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    const QStringList expected { QStringLiteral("--sigma"), QStringLiteral("1"),
+        QStringLiteral("--mode"), QStringLiteral("fast"), QStringLiteral("--returnparameterfile"),
+        QStringLiteral("/tmp/ret.txt"), QStringLiteral("--"), QStringLiteral("in.nrrd"),
+        QStringLiteral("-out.nrrd") };
+    QCOMPARE(cl.arguments, expected);
 }
 
 QTEST_GUILESS_MAIN(tst_Sem)
