@@ -13,6 +13,8 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -26,13 +28,15 @@ int usageError(const QString &why)
     return 2;
 }
 
+// A timeout in seconds: finite, from 0 (none) to 1e7; a positive one shorter than a
+// millisecond is rounded up to one, never down to "none".
 std::optional<std::chrono::milliseconds> parseSeconds(const QString &text)
 {
     bool ok = false;
     const double s = text.toDouble(&ok);
-    if (!ok || s < 0 || s > 1e7)
+    if (!ok || !std::isfinite(s) || s < 0 || s > 1e7)
         return std::nullopt;
-    return std::chrono::milliseconds(qint64(s * 1000));
+    return std::chrono::milliseconds(qint64(std::ceil(s * 1000)));
 }
 
 // Splits a batch line as a POSIX shell would split words (no expansion, no operators):
@@ -172,7 +176,9 @@ bool takeOption(QStringList &args, int &i, CommonOptions &o)
     if (args[i] == QLatin1String("--timeout")) {
         const auto t = i + 1 < args.size() ? parseSeconds(args[i + 1]) : std::nullopt;
         if (!t)
-            o.error = QStringLiteral("--timeout needs a number of seconds");
+            o.error = QStringLiteral(
+                "--timeout needs a number of seconds from 0 (none) to 1e7, got '%1'")
+                          .arg(i + 1 < args.size() ? args[i + 1] : QString());
         else
             o.timeout = *t;
         ++i;
@@ -404,6 +410,9 @@ int moduleCommand(const QStringList &argsIn)
         if (!args[i].startsWith(QLatin1String("--")) || args[i].size() < 3)
             return usageError(QStringLiteral("expected --NAME VALUE, got '%1'").arg(args[i]));
         const QString name = args[i].mid(2);
+        if (std::any_of(raw.cbegin(), raw.cend(),
+                [&name](const auto &given) { return given.first == name; }))
+            return usageError(QStringLiteral("--%1 is given more than once").arg(name));
         const bool hasValue = i + 1 < args.size() && !args[i + 1].startsWith(QLatin1String("--"));
         raw.append({name, hasValue ? args[++i] : QString()});
     }

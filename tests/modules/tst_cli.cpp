@@ -80,7 +80,11 @@ private Q_SLOTS:
     void describeFifoIsAnErrorNotAHang();
     void describeOversizeFileIsRefused();
     void describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash();
+    void moduleRepeatedParameterIsAUsageError();
     void moduleNonFiniteValueIsRejected();
+    void timeoutMustBeAFiniteNonNegativeNumber_data();
+    void timeoutMustBeAFiniteNonNegativeNumber();
+    void tinyPositiveTimeoutStillTimesOut();
 };
 
 void tst_Cli::runJsonEventsAndResult()
@@ -321,6 +325,16 @@ void tst_Cli::describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash()
     QVERIFY2(e.err.contains("entities.xml:") && e.err.contains("entit"), e.err.constData());
 }
 
+void tst_Cli::moduleRepeatedParameterIsAUsageError()
+{
+    const QString summary = m_dir.filePath("twice.txt");
+    const CliRun r = runTool({ "module", binPath("offload-example-blur"), "--iterations", "5",
+        "--iterations", "6", "--summary", summary });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("--iterations"), r.err.constData());
+    QVERIFY(!QFile::exists(summary));
+}
+
 void tst_Cli::moduleNonFiniteValueIsRejected()
 {
     const QString summary = m_dir.filePath("nan.txt");
@@ -329,6 +343,36 @@ void tst_Cli::moduleNonFiniteValueIsRejected()
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.contains("sigma"), r.err.constData());
     QVERIFY(!QFile::exists(summary));
+}
+
+void tst_Cli::timeoutMustBeAFiniteNonNegativeNumber_data()
+{
+    QTest::addColumn<QString>("timeout");
+    for (const char *t : { "nan", "inf", "-inf", "infinity", "-1", "-0.0001", "soon" })
+        QTest::newRow(t) << QString::fromLatin1(t);
+}
+
+void tst_Cli::timeoutMustBeAFiniteNonNegativeNumber()
+{
+    QFETCH(QString, timeout);
+    const CliRun r
+        = runTool({ "run", "--timeout", timeout, "--", binPath("testprogram"), "exit", "0" });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("--timeout"), r.err.constData());
+    const CliRun m = runTool({ "module", binPath("offload-example-blur"), "--timeout", timeout,
+        "--summary", m_dir.filePath("t.txt") });
+    QCOMPARE(m.exitCode, 2);
+    QVERIFY(!QFile::exists(m_dir.filePath("t.txt")));
+}
+
+void tst_Cli::tinyPositiveTimeoutStillTimesOut()
+{
+    // 0.0001 s is less than a millisecond: it is rounded up to one, never to "no timeout".
+    const CliRun r = runTool(
+        { "run", "--json", "--timeout", "0.0001", "--", binPath("testprogram"), "sleep", "30000" },
+        {}, 20000);
+    QCOMPARE(r.exitCode, 124);
+    QCOMPARE(r.last()["error"].toObject()["kind"].toString(), QStringLiteral("timeout"));
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)
