@@ -499,17 +499,28 @@ int batchCommand(const QStringList &argsIn)
     if (file == QLatin1String("-") ? !in.open(stdin, QIODevice::ReadOnly) : !in.open(QIODevice::ReadOnly))
         return usageError(QStringLiteral("cannot read %1: %2").arg(file, in.errorString()));
     std::vector<QStringList> commands;
+    // How a failure names its command: "line N: " and at most 200 characters of the line.
+    std::vector<QString> echoes;
     int lineNumber = 0;
     for (const QByteArray &line : in.readAll().split('\n')) {
         ++lineNumber;
+        if (line.contains('\0')) // an argument cannot hold one: it would be cut there, silently
+            return usageError(
+                QStringLiteral("%1:%2: the line holds a NUL byte").arg(file).arg(lineNumber));
         const QString text = QString::fromUtf8(line).trimmed();
         if (text.isEmpty() || text.startsWith(QLatin1Char('#')))
             continue;
         const std::optional<QStringList> argv = splitWords(text);
         if (!argv)
             return usageError(QStringLiteral("%1:%2: unterminated quote or trailing backslash").arg(file).arg(lineNumber));
-        if (!argv->isEmpty())
+        if (!argv->isEmpty()) {
             commands.push_back(*argv);
+            constexpr qsizetype echoed = 200;
+            echoes.push_back(
+                QStringLiteral("line %1: %2")
+                    .arg(lineNumber)
+                    .arg(text.size() > echoed ? text.left(echoed) + QChar(0x2026) : text));
+        }
     }
 
     Reporter rep(json);
@@ -592,8 +603,8 @@ int batchCommand(const QStringList &argsIn)
     } else {
         for (size_t n = 0; n < runs.size(); ++n)
             if (runs[n].state() == TaskState::Failed)
-                std::fprintf(stderr, "failed: run %zu (%s): %s\n", n + 1, qPrintable(commands[n].join(QLatin1Char(' '))),
-                             qPrintable(runs[n].error().summary()));
+                std::fprintf(stderr, "failed: run %zu (%s): %s\n", n + 1, qPrintable(echoes[n]),
+                    qPrintable(runs[n].error().summary()));
         std::fprintf(stderr, "%s\n", qPrintable(summary));
     }
     if (receivedSignal())

@@ -85,6 +85,8 @@ private Q_SLOTS:
     void timeoutMustBeAFiniteNonNegativeNumber_data();
     void timeoutMustBeAFiniteNonNegativeNumber();
     void tinyPositiveTimeoutStillTimesOut();
+    void batchFailureEchoesABoundedLineWithItsNumber();
+    void batchLineWithANulByteIsAnErrorNamingTheLine();
 };
 
 void tst_Cli::runJsonEventsAndResult()
@@ -373,6 +375,34 @@ void tst_Cli::tinyPositiveTimeoutStillTimesOut()
         {}, 20000);
     QCOMPARE(r.exitCode, 124);
     QCOMPARE(r.last()["error"].toObject()["kind"].toString(), QStringLiteral("timeout"));
+}
+
+void tst_Cli::batchFailureEchoesABoundedLineWithItsNumber()
+{
+    QFile list(m_dir.filePath("long.txt"));
+    QVERIFY(list.open(QIODevice::WriteOnly));
+    list.write("# a comment\n");
+    list.write(QStringLiteral("%1 exit 5 ").arg(binPath("testprogram")).toUtf8()
+        + QByteArray(100000, 'x') + "\n");
+    list.close();
+    const CliRun r = runTool({ "batch", list.fileName() });
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(r.err.size() < 2000, r.err.left(400).constData());
+    QVERIFY2(r.err.contains("line 2") && r.err.contains("xxx\u2026"), r.err.constData());
+}
+
+void tst_Cli::batchLineWithANulByteIsAnErrorNamingTheLine()
+{
+    const QString marker = m_dir.filePath("nul-ran.txt");
+    QFile list(m_dir.filePath("nul.txt"));
+    QVERIFY(list.open(QIODevice::WriteOnly));
+    list.write(QStringLiteral("%1 --iterations 5 ").arg(binPath("offload-example-blur")).toUtf8());
+    list.write(QFile::encodeName(marker) + QByteArray("\0tail", 5) + "\n");
+    list.close();
+    const CliRun r = runTool({ "batch", list.fileName() });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("nul.txt:1:") && r.err.contains("NUL"), r.err.constData());
+    QVERIFY(!QFile::exists(marker)); // nothing ran with a silently cut argument
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)
