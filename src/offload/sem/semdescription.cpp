@@ -43,6 +43,45 @@ QStringList aliases(const QXmlStreamAttributes &attrs)
 
 bool isTrue(QStringView v) { return v.trimmed().compare(QLatin1String("true"), Qt::CaseInsensitive) == 0; }
 
+// Where the document's DOCTYPE opens an internal subset ('['), or -1 if it has none. Only the
+// prolog is looked at (white space, the XML declaration, processing instructions, comments):
+// a DTD can appear nowhere else. Parameter entities declared in an internal subset are
+// expanded while the reader reads the DTD, before it reports it, so the subset has to be
+// refused before the reader sees it.
+qsizetype internalSubset(QByteArrayView doc)
+{
+    qsizetype i = 0;
+    const auto at = [&doc, &i](const char *s) { return doc.sliced(i).startsWith(s); };
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    for (;;) {
+        while (i < doc.size() && blank(doc[i]))
+            ++i;
+        if (at("<?") || at("<!--")) {
+            const bool pi = at("<?");
+            i = doc.indexOf(pi ? QByteArrayView("?>") : QByteArrayView("-->"), i + 2);
+            if (i < 0)
+                return -1;
+            i += pi ? 2 : 3;
+            continue;
+        }
+        if (!at("<!DOCTYPE"))
+            return -1;
+        char quote = 0; // the system and public identifiers may hold '[' and '>'
+        for (i += 9; i < doc.size(); ++i) {
+            const char c = doc[i];
+            if (quote)
+                quote = c == quote ? 0 : quote;
+            else if (c == '"' || c == '\'')
+                quote = c;
+            else if (c == '[')
+                return i;
+            else if (c == '>')
+                return -1;
+        }
+        return -1;
+    }
+}
+
 class Parser
 {
 public:
@@ -85,8 +124,9 @@ private:
     }
 
     // Every token is read through here: it keeps the nesting depth (and refuses more than
-    // maxDescriptionDepth) and refuses a DTD that declares entities before any is expanded.
-    // Nothing below reads recursively, so no input can exhaust the stack.
+    // maxDescriptionDepth) and refuses a DTD that declares entities (a second line of defence:
+    // parseDescription refuses internal subsets before the reader sees them). Nothing below
+    // reads recursively, so no input can exhaust the stack.
     QXmlStreamReader::TokenType next()
     {
         const QXmlStreamReader::TokenType t = m_xml.readNext();
@@ -347,7 +387,17 @@ ParseResult parseDescription(const QByteArray &xml)
         r.column = 1;
         return r;
     }
-    ParseResult r = Parser(doc).run();
+    ParseResult r;
+    if (const qsizetype subset = internalSubset(doc); subset >= 0) {
+        const QByteArrayView before = QByteArrayView(doc).first(subset);
+        r.error = QStringLiteral(
+            "a DTD with an internal subset (where entities are declared) is refused; "
+            "module descriptions need none");
+        r.line = before.count('\n') + 1;
+        r.column = subset - before.lastIndexOf('\n'); // 1-based
+    } else {
+        r = Parser(doc).run();
+    }
     if (!r.ok() && start > 0) // report positions in the caller's text
         r.line += xml.left(start).count('\n');
     return r;

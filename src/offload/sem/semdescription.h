@@ -78,9 +78,9 @@ struct ParseResult
 // skipped, as modules run with --xml sometimes print banners). Invalid XML or an invalid
 // description (missing or duplicate names, bad constraints, enumerations without elements,
 // index and flag both missing on an input) gives an error with line and column, as do elements
-// nested deeper than maxDescriptionDepth and a DTD that declares entities (descriptions need
-// none, and entities can expand a small text into gigabytes). Any input, however nested or
-// large, ends in a result: it is read iteratively, never recursively.
+// nested deeper than maxDescriptionDepth and a DTD with an internal subset, where entities are
+// declared (descriptions need none, and entities can expand a small text into gigabytes). Any
+// input, however nested or large, ends in a result: it is read iteratively, never recursively.
 OFFLOAD_SEM_EXPORT ParseResult parseDescription(const QByteArray &xml);
 
 } // namespace offload::sem
