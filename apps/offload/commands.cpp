@@ -4,6 +4,8 @@
 
 #include <offload/modules/modulerunner.h>
 
+#include "offload/core/regularfile_p.h"
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
@@ -11,6 +13,8 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -26,13 +30,15 @@ int usageError(const QString &why)
     return 2;
 }
 
+// A timeout in seconds: finite, from 0 (none) to 1e7; a positive one shorter than a
+// millisecond is rounded up to one, never down to "none".
 std::optional<std::chrono::milliseconds> parseSeconds(const QString &text)
 {
     bool ok = false;
     const double s = text.toDouble(&ok);
-    if (!ok || s < 0 || s > 1e7)
+    if (!ok || !std::isfinite(s) || s < 0 || s > 1e7)
         return std::nullopt;
-    return std::chrono::milliseconds(qint64(s * 1000));
+    return std::chrono::milliseconds(qint64(std::ceil(s * 1000)));
 }
 
 // Splits a batch line as a POSIX shell would split words (no expansion, no operators):
@@ -173,7 +179,9 @@ bool takeOption(QStringList &args, int &i, CommonOptions &o)
     if (args[i] == QLatin1String("--timeout")) {
         const auto t = i + 1 < args.size() ? parseSeconds(args[i + 1]) : std::nullopt;
         if (!t)
-            o.error = QStringLiteral("--timeout needs a number of seconds");
+            o.error = QStringLiteral(
+                "--timeout needs a number of seconds from 0 (none) to 1e7, got '%1'")
+                          .arg(i + 1 < args.size() ? args[i + 1] : QString());
         else
             o.timeout = *t;
         ++i;
@@ -248,21 +256,24 @@ namespace {
 // Describes a module (waiting in the event loop) or parses an .xml file.
 std::optional<Module> describeOrReport(ModuleRunner &modules, const QString &path, Reporter &rep, int &code)
 {
-    if (path.endsWith(QLatin1String(".xml")) && QFileInfo(path).isFile()) {
-        QFile file(path);
-        if (!file.open(QIODevice::ReadOnly)) {
-            rep.message(QStringLiteral("offload: cannot read %1: %2").arg(path, file.errorString()));
+    const QFileInfo info(path);
+    if (path.endsWith(QLatin1String(".xml")) && info.exists() && !info.isDir()) {
+        // Not only regular files come here: a FIFO or a device is refused, not waited on.
+        const detail::RegularFileRead file
+            = detail::readRegularFile(QFile::encodeName(path), sem::maxDescriptionBytes);
+        if (!file.ok()) {
+            rep.message(QStringLiteral("offload: cannot read %1").arg(file.error));
             code = 1;
             return std::nullopt;
         }
-        sem::ParseResult parsed = sem::parseDescription(file.readAll());
+        sem::ParseResult parsed = sem::parseDescription(file.data);
         if (!parsed.ok()) {
             rep.message(QStringLiteral("offload: %1:%2:%3: %4").arg(path).arg(parsed.line).arg(parsed.column).arg(parsed.error));
             code = 1;
             return std::nullopt;
         }
         Module m;
-        m.path = QFileInfo(path).absoluteFilePath();
+        m.path = info.absoluteFilePath();
         m.description = std::move(*parsed.description);
         m.descriptionSource = m.path;
         return m;
@@ -402,6 +413,9 @@ int moduleCommand(const QStringList &argsIn)
         if (!args[i].startsWith(QLatin1String("--")) || args[i].size() < 3)
             return usageError(QStringLiteral("expected --NAME VALUE, got '%1'").arg(args[i]));
         const QString name = args[i].mid(2);
+        if (std::any_of(raw.cbegin(), raw.cend(),
+                [&name](const auto &given) { return given.first == name; }))
+            return usageError(QStringLiteral("--%1 is given more than once").arg(name));
         const bool hasValue = i + 1 < args.size() && !args[i + 1].startsWith(QLatin1String("--"));
         raw.append({name, hasValue ? args[++i] : QString()});
     }
@@ -488,17 +502,28 @@ int batchCommand(const QStringList &argsIn)
     if (file == QLatin1String("-") ? !in.open(stdin, QIODevice::ReadOnly) : !in.open(QIODevice::ReadOnly))
         return usageError(QStringLiteral("cannot read %1: %2").arg(file, in.errorString()));
     std::vector<QStringList> commands;
+    // How a failure names its command: "line N: " and at most 200 characters of the line.
+    std::vector<QString> echoes;
     int lineNumber = 0;
     for (const QByteArray &line : in.readAll().split('\n')) {
         ++lineNumber;
+        if (line.contains('\0')) // an argument cannot hold one: it would be cut there, silently
+            return usageError(
+                QStringLiteral("%1:%2: the line holds a NUL byte").arg(file).arg(lineNumber));
         const QString text = QString::fromUtf8(line).trimmed();
         if (text.isEmpty() || text.startsWith(QLatin1Char('#')))
             continue;
         const std::optional<QStringList> argv = splitWords(text);
         if (!argv)
             return usageError(QStringLiteral("%1:%2: unterminated quote or trailing backslash").arg(file).arg(lineNumber));
-        if (!argv->isEmpty())
+        if (!argv->isEmpty()) {
             commands.push_back(*argv);
+            constexpr qsizetype echoed = 200;
+            echoes.push_back(
+                QStringLiteral("line %1: %2")
+                    .arg(lineNumber)
+                    .arg(text.size() > echoed ? text.left(echoed) + QChar(0x2026) : text));
+        }
     }
 
     Reporter rep(json);
@@ -581,8 +606,8 @@ int batchCommand(const QStringList &argsIn)
     } else {
         for (size_t n = 0; n < runs.size(); ++n)
             if (runs[n].state() == TaskState::Failed)
-                std::fprintf(stderr, "failed: run %zu (%s): %s\n", n + 1, qPrintable(commands[n].join(QLatin1Char(' '))),
-                             qPrintable(runs[n].error().summary()));
+                std::fprintf(stderr, "failed: run %zu (%s): %s\n", n + 1, qPrintable(echoes[n]),
+                    qPrintable(runs[n].error().summary()));
         std::fprintf(stderr, "%s\n", qPrintable(summary));
     }
     if (receivedSignal())

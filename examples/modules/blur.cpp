@@ -14,8 +14,10 @@ namespace {
 
 int usage(const char *why)
 {
-    std::fprintf(stderr, "blur: %s\nusage: blur [--iterations N] [--sigma S] [--method gaussian|box] [--fail]"
-                         " [--returnparameterfile FILE] SUMMARY.txt | --xml\n", why);
+    std::fprintf(stderr,
+        "blur: %s\nusage: blur [--iterations N] [--sigma S] [--method gaussian|box] [--fail]"
+        " [--returnparameterfile FILE] [--] SUMMARY.txt | --xml\n",
+        why);
     return 2;
 }
 
@@ -41,8 +43,13 @@ int main(int argc, char **argv)
     double sigma = 1.5;
     std::string method = "gaussian", returnFile, summary;
     bool fail = false;
+    bool optionsEnded = false; // after "--" every argument is data, as TCLAP and argparse read it
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
+        if (optionsEnded) {
+            summary = a;
+            continue;
+        }
         const auto value = [&]() -> const char * { return i + 1 < argc ? argv[++i] : nullptr; };
         if (a == "--xml") {
             std::fputs(kDescription, stdout);
@@ -67,6 +74,8 @@ int main(int argc, char **argv)
             if (!v)
                 return usage("--returnparameterfile needs a file");
             returnFile = v;
+        } else if (a == "--") {
+            optionsEnded = true;
         } else if (!a.empty() && a[0] == '-') {
             return usage(("unknown option " + a).c_str());
         } else {

@@ -13,6 +13,8 @@
 
 #include <csignal>
 
+#include <sys/stat.h>
+
 namespace {
 
 struct CliRun
@@ -32,7 +34,8 @@ QList<QJsonObject> parseEvents(const QByteArray &out)
     return events;
 }
 
-CliRun runTool(const QStringList &args, const QByteArray &stdinData = {})
+// A run the tool does not end within waitMs is killed and reported with exit code -1.
+CliRun runTool(const QStringList &args, const QByteArray &stdinData = {}, int waitMs = 60000)
 {
     QProcess p;
     p.start(binPath("offload"), args);
@@ -41,7 +44,7 @@ CliRun runTool(const QStringList &args, const QByteArray &stdinData = {})
         return r;
     p.write(stdinData);
     p.closeWriteChannel();
-    if (!p.waitForFinished(60000)) {
+    if (!p.waitForFinished(waitMs)) {
         p.kill();
         p.waitForFinished(5000);
         return r;
@@ -74,6 +77,16 @@ private Q_SLOTS:
     void moduleInvalidValueNamesTheParameter();
     void batchRunsAllAndSummarises();
     void usageErrors();
+    void describeFifoIsAnErrorNotAHang();
+    void describeOversizeFileIsRefused();
+    void describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash();
+    void moduleRepeatedParameterIsAUsageError();
+    void moduleNonFiniteValueIsRejected();
+    void timeoutMustBeAFiniteNonNegativeNumber_data();
+    void timeoutMustBeAFiniteNonNegativeNumber();
+    void tinyPositiveTimeoutStillTimesOut();
+    void batchFailureEchoesABoundedLineWithItsNumber();
+    void batchLineWithANulByteIsAnErrorNamingTheLine();
 };
 
 void tst_Cli::runJsonEventsAndResult()
@@ -265,6 +278,131 @@ void tst_Cli::usageErrors()
     QCOMPARE(runTool({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
     QCOMPARE(runTool({"batch", "-j", "0", "x"}).exitCode, 2);
     QCOMPARE(runTool({"module", binPath("offload-example-blur"), "stray"}).exitCode, 2);
+}
+
+void tst_Cli::describeFifoIsAnErrorNotAHang()
+{
+    const QString fifo = m_dir.filePath("pipe.xml");
+    QVERIFY(::mkfifo(QFile::encodeName(fifo).constData(), 0600) == 0);
+    const CliRun r = runTool({ "describe", fifo }, {}, 20000);
+    QFile::remove(fifo);
+    QCOMPARE(r.exitCode, 1); // -1: it hung on the FIFO and was killed
+    QVERIFY2(r.err.contains("pipe.xml") && r.err.contains("FIFO"), r.err.constData());
+}
+
+void tst_Cli::describeOversizeFileIsRefused()
+{
+    QFile xml(m_dir.filePath("huge.xml"));
+    QVERIFY(xml.open(QIODevice::WriteOnly));
+    xml.write("<?xml version=\"1.0\"?>\n<executable><title>Huge</title><description>");
+    QVERIFY(xml.resize(qint64(16) << 20 | 1)); // sparse; one byte more than descriptions may have
+    xml.close();
+    const CliRun r = runTool({ "describe", xml.fileName() });
+    xml.remove();
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(r.err.contains("huge.xml") && r.err.contains(QByteArray::number(16 << 20)),
+        r.err.constData());
+}
+
+void tst_Cli::describeDeeplyNestedOrEntityXmlIsAnErrorNotACrash()
+{
+    QFile deep(m_dir.filePath("deep.xml"));
+    QVERIFY(deep.open(QIODevice::WriteOnly));
+    deep.write("<?xml version=\"1.0\"?>\n<executable><title>T</title>\n<description>"
+        + QByteArray("<b>").repeated(60000) + QByteArray("</b>").repeated(60000)
+        + "</description></executable>\n");
+    deep.close();
+    const CliRun r = runTool({ "describe", deep.fileName() });
+    QCOMPARE(r.exitCode, 1); // not a crash
+    QVERIFY2(r.err.contains("deep.xml:3:") && r.err.contains("nested"), r.err.constData());
+
+    QFile entities(m_dir.filePath("entities.xml"));
+    QVERIFY(entities.open(QIODevice::WriteOnly));
+    entities.write("<?xml version=\"1.0\"?>\n<!DOCTYPE executable [<!ENTITY a \""
+        + QByteArray("ha").repeated(2000) + "\">]>\n<executable><title>T</title><description>"
+        + QByteArray("&a;").repeated(1000) + "</description></executable>\n");
+    entities.close();
+    const CliRun e = runTool({ "describe", entities.fileName() });
+    QCOMPARE(e.exitCode, 1);
+    QVERIFY2(e.err.contains("entities.xml:") && e.err.contains("entit"), e.err.constData());
+}
+
+void tst_Cli::moduleRepeatedParameterIsAUsageError()
+{
+    const QString summary = m_dir.filePath("twice.txt");
+    const CliRun r = runTool({ "module", binPath("offload-example-blur"), "--iterations", "5",
+        "--iterations", "6", "--summary", summary });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("--iterations"), r.err.constData());
+    QVERIFY(!QFile::exists(summary));
+}
+
+void tst_Cli::moduleNonFiniteValueIsRejected()
+{
+    const QString summary = m_dir.filePath("nan.txt");
+    const CliRun r = runTool(
+        { "module", binPath("offload-example-blur"), "--sigma", "nan", "--summary", summary });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("sigma"), r.err.constData());
+    QVERIFY(!QFile::exists(summary));
+}
+
+void tst_Cli::timeoutMustBeAFiniteNonNegativeNumber_data()
+{
+    QTest::addColumn<QString>("timeout");
+    for (const char *t : { "nan", "inf", "-inf", "infinity", "-1", "-0.0001", "soon" })
+        QTest::newRow(t) << QString::fromLatin1(t);
+}
+
+void tst_Cli::timeoutMustBeAFiniteNonNegativeNumber()
+{
+    QFETCH(QString, timeout);
+    const CliRun r
+        = runTool({ "run", "--timeout", timeout, "--", binPath("testprogram"), "exit", "0" });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("--timeout"), r.err.constData());
+    const CliRun m = runTool({ "module", binPath("offload-example-blur"), "--timeout", timeout,
+        "--summary", m_dir.filePath("t.txt") });
+    QCOMPARE(m.exitCode, 2);
+    QVERIFY(!QFile::exists(m_dir.filePath("t.txt")));
+}
+
+void tst_Cli::tinyPositiveTimeoutStillTimesOut()
+{
+    // 0.0001 s is less than a millisecond: it is rounded up to one, never to "no timeout".
+    const CliRun r = runTool(
+        { "run", "--json", "--timeout", "0.0001", "--", binPath("testprogram"), "sleep", "30000" },
+        {}, 20000);
+    QCOMPARE(r.exitCode, 124);
+    QCOMPARE(r.last()["error"].toObject()["kind"].toString(), QStringLiteral("timeout"));
+}
+
+void tst_Cli::batchFailureEchoesABoundedLineWithItsNumber()
+{
+    QFile list(m_dir.filePath("long.txt"));
+    QVERIFY(list.open(QIODevice::WriteOnly));
+    list.write("# a comment\n");
+    list.write(QStringLiteral("%1 exit 5 ").arg(binPath("testprogram")).toUtf8()
+        + QByteArray(100000, 'x') + "\n");
+    list.close();
+    const CliRun r = runTool({ "batch", list.fileName() });
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(r.err.size() < 2000, r.err.left(400).constData());
+    QVERIFY2(r.err.contains("line 2") && r.err.contains("xxx\u2026"), r.err.constData());
+}
+
+void tst_Cli::batchLineWithANulByteIsAnErrorNamingTheLine()
+{
+    const QString marker = m_dir.filePath("nul-ran.txt");
+    QFile list(m_dir.filePath("nul.txt"));
+    QVERIFY(list.open(QIODevice::WriteOnly));
+    list.write(QStringLiteral("%1 --iterations 5 ").arg(binPath("offload-example-blur")).toUtf8());
+    list.write(QFile::encodeName(marker) + QByteArray("\0tail", 5) + "\n");
+    list.close();
+    const CliRun r = runTool({ "batch", list.fileName() });
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("nul.txt:1:") && r.err.contains("NUL"), r.err.constData());
+    QVERIFY(!QFile::exists(marker)); // nothing ran with a silently cut argument
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)

@@ -10,6 +10,13 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <future>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 using namespace offload;
 using namespace std::chrono_literals;
 
@@ -54,6 +61,10 @@ private Q_SLOTS:
     void returnFileLivesInAPrivateDirectoryThatIsRemoved();
     void invalidValuesFailBeforeLaunch();
     void pythonModuleRunsWithReturnVector();
+    void describeFifoSidecarFailsAtOnceInsteadOfBlocking();
+    void describeOversizeSidecarIsRefused();
+    void positionalValueStartingWithADashReachesTheModuleAsData();
+    void nonFiniteValueFailsBeforeLaunch();
 };
 
 void tst_Modules::describeReadsTheSidecar()
@@ -268,6 +279,85 @@ void tst_Modules::pythonModuleRunsWithReturnVector()
         total += c.toLongLong();
     QCOMPARE(total, 2000);
     QCOMPARE(run.progress().fraction(), 1.0);
+}
+
+void tst_Modules::describeFifoSidecarFailsAtOnceInsteadOfBlocking()
+{
+    const QString module = testModule(QStringLiteral("fifo-module"));
+    const QByteArray fifo = QFile::encodeName(m_dir.filePath(QStringLiteral("fifo-module.xml")));
+    QVERIFY(::mkfifo(fifo.constData(), 0600) == 0);
+    // describe() reads a sidecar on the calling thread: call it on another one, so that a
+    // blocking open can be observed (and released) instead of hanging the test.
+    ModuleRunner runner;
+    std::promise<Error> promise;
+    auto answer = promise.get_future();
+    std::thread caller([&] {
+        auto task = runner.describe(&m_context, module);
+        task.waitForFinished(20s);
+        promise.set_value(task.state() == TaskState::Failed
+                ? task.error()
+                : Error { ErrorKind::Exception, QStringLiteral("not failed") });
+    });
+    const bool answered = answer.wait_for(20s) == std::future_status::ready;
+    if (!answered) { // release the blocked open(): a writer that closes at once gives it EOF
+        const int writer = ::open(fifo.constData(), O_WRONLY | O_NONBLOCK);
+        if (writer >= 0)
+            ::close(writer);
+    }
+    caller.join();
+    QVERIFY2(answered, "describe() blocked on the FIFO sidecar");
+    const Error e = answer.get();
+    QCOMPARE(e.kind, ErrorKind::Launch);
+    QVERIFY2(e.message.contains(QStringLiteral("fifo-module.xml"))
+            && e.message.contains(QStringLiteral("FIFO")),
+        qPrintable(e.message));
+    QVERIFY(QFile::remove(QFile::decodeName(fifo)));
+}
+
+void tst_Modules::describeOversizeSidecarIsRefused()
+{
+    const QString module = testModule(QStringLiteral("huge-module"));
+    QFile xml(m_dir.filePath(QStringLiteral("huge-module.xml")));
+    QVERIFY(xml.open(QIODevice::WriteOnly));
+    xml.write("<?xml version=\"1.0\"?>\n<executable><title>Huge</title><description>");
+    QVERIFY(xml.resize(sem::maxDescriptionBytes + 1)); // sparse: nothing is written
+    xml.close();
+    ModuleRunner runner;
+    auto task = runner.describe(&m_context, module);
+    QVERIFY(task.waitForFinished(20s));
+    QCOMPARE(task.state(), TaskState::Failed);
+    QVERIFY2(task.error().message.contains(QStringLiteral("huge-module.xml"))
+            && task.error().message.contains(QString::number(sem::maxDescriptionBytes)),
+        qPrintable(task.error().message));
+    QVERIFY(xml.remove());
+}
+
+void tst_Modules::positionalValueStartingWithADashReachesTheModuleAsData()
+{
+    ModuleRunner runner;
+    const Module m = describeOk(runner, binPath("offload-example-blur"));
+    ModuleRunOptions options;
+    options.workingDirectory = m_dir.path();
+    auto run = runner.run(
+        &m_context, m, { { "iterations", 5 }, { "summary", "-summary.txt" } }, options);
+    QVERIFY(run.waitForFinished(30s));
+    QVERIFY2(run.state() == TaskState::Finished, qPrintable(run.error().summary()));
+    QVERIFY(
+        QFileInfo::exists(m_dir.filePath(QStringLiteral("-summary.txt")))); // data, not an option
+}
+
+void tst_Modules::nonFiniteValueFailsBeforeLaunch()
+{
+    ModuleRunner runner;
+    const Module m = describeOk(runner, binPath("offload-example-blur"));
+    const QString summary = m_dir.filePath(QStringLiteral("nan.txt"));
+    for (const char *bad : { "nan", "inf", "-inf" }) {
+        auto run = runner.run(&m_context, m, { { "sigma", bad }, { "summary", summary } });
+        QCOMPARE(run.state(), TaskState::Failed); // at once: nothing was started
+        QCOMPARE(run.error().kind, ErrorKind::InvalidInput);
+        QVERIFY2(run.error().message.contains("sigma"), qPrintable(run.error().message));
+    }
+    QVERIFY(!QFileInfo::exists(summary));
 }
 
 QTEST_GUILESS_MAIN(tst_Modules)

@@ -4,6 +4,8 @@
 
 #include <QTest>
 
+#include <limits>
+
 using namespace offload::sem;
 
 namespace {
@@ -29,6 +31,15 @@ private Q_SLOTS:
     void commandLineRejectsBadValues_data();
     void commandLineRejectsBadValues();
     void returnParametersAreTypedAndTolerant();
+    void deepNestingIsAnErrorWithLineAndColumnNotACrash();
+    void moderateNestingInTextIsRead();
+    void entityDeclarationsAreRefused();
+    void doctypeWithoutEntitiesIsAccepted();
+    void aDtdInternalSubsetIsRefusedWhereItOpensBeforeAnyExpansion();
+    void nonFiniteNumbersAreRejected_data();
+    void nonFiniteNumbersAreRejected();
+    void theModuleReceivesTheValueAsValidated();
+    void positionalValuesStartingWithADashFollowADoubleDash();
 };
 
 namespace {
@@ -244,6 +255,149 @@ void tst_Sem::returnParametersAreTypedAndTolerant()
     QCOMPARE(bad.values.value(QStringLiteral("volume")).toString(), QStringLiteral("lots")); // kept as text
     QCOMPARE(bad.values.value(QStringLiteral("label")).toString(), QString()); // empty allowed
     QCOMPARE(bad.warnings.size(), 1);
+}
+
+void tst_Sem::deepNestingIsAnErrorWithLineAndColumnNotACrash()
+{
+    // 60,000 nested elements used to overflow the stack in the recursive text reading.
+    const int depth = 60000;
+    QByteArray deep = "<?xml version=\"1.0\"?>\n<executable>\n<title>T</title>\n<description>";
+    deep += QByteArray("<b>").repeated(depth) + "x" + QByteArray("</b>").repeated(depth);
+    deep += "</description>\n</executable>\n";
+    const ParseResult r = parseDescription(deep);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error.contains(QStringLiteral("nested")), qPrintable(r.error));
+    QCOMPARE(r.line, qint64(4));
+    QVERIFY(r.column > 0);
+
+    // Anywhere in the document: inside an unknown element, too.
+    const ParseResult unknown = parseDescription(
+        module(QByteArray("<x>").repeated(depth) + QByteArray("</x>").repeated(depth)));
+    QVERIFY(!unknown.ok());
+    QVERIFY2(unknown.error.contains(QStringLiteral("nested")), qPrintable(unknown.error));
+}
+
+void tst_Sem::moderateNestingInTextIsRead()
+{
+    const ParseResult r = parseDescription(
+        "<executable><title>T</title><description>a<b>b<i>c<!-- no -->d</i></b>e</description>"
+        "<parameters><label>P</label></parameters></executable>");
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QCOMPARE(r.description->description, QStringLiteral("abcde"));
+
+    const int depth = 90; // within the cap, with <executable> and <description> around it
+    const QByteArray nested = "<executable><title>T</title><description>"
+        + QByteArray("<b>").repeated(depth) + "deep" + QByteArray("</b>").repeated(depth)
+        + "</description></executable>";
+    const ParseResult ok = parseDescription(nested);
+    QVERIFY2(ok.ok(), qPrintable(ok.error));
+    QCOMPARE(ok.description->description, QStringLiteral("deep"));
+}
+
+void tst_Sem::entityDeclarationsAreRefused()
+{
+    // Each reference to an entity just under Qt's per-entity limit (4096 characters) adds 4000:
+    // a few hundred kilobytes of them expand to gigabytes. SEM descriptions need no DTD, so a
+    // DTD that declares entities is refused before any is used (here 7 KB would become 8 MB).
+    QByteArray laughs = "<?xml version=\"1.0\"?>\n<!DOCTYPE executable [\n<!ENTITY a \""
+        + QByteArray("ha").repeated(2000) + "\">\n]>\n";
+    laughs += "<executable><title>T</title><description>" + QByteArray("&a;").repeated(2000)
+        + "</description></executable>\n";
+    const ParseResult r = parseDescription(laughs);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error.contains(QStringLiteral("entit")), qPrintable(r.error));
+    QVERIFY(r.line > 0);
+
+    const ParseResult one
+        = parseDescription("<?xml version=\"1.0\"?><!DOCTYPE executable [<!ENTITY t \"Title\">]>\n"
+                           "<executable><title>&t;</title></executable>");
+    QVERIFY(!one.ok());
+    QVERIFY2(one.error.contains(QStringLiteral("entit")), qPrintable(one.error));
+    QCOMPARE(one.line, qint64(1));
+}
+
+void tst_Sem::aDtdInternalSubsetIsRefusedWhereItOpensBeforeAnyExpansion()
+{
+    // Parameter entities are expanded while the DTD itself is read, before the reader reports
+    // it: 2,000 references to one of 4,000 characters make 8 MB of DTD text from 8 KB (the
+    // tester's 604 KB made gigabytes). The internal subset is refused where it opens, '['.
+    const QByteArray head
+        = "<?xml version=\"1.0\"?>\n<!-- a comment -->\n<!DOCTYPE executable SYSTEM \"x[1].dtd\" [";
+    const QByteArray xml = head + "<!ENTITY % a \"<!-- " + QByteArray(3990, 'h') + " -->\">"
+        + QByteArray("%a;").repeated(2000) + "]>\n<executable><title>T</title></executable>\n";
+    const ParseResult r = parseDescription("banner\n" + xml);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error.contains(QStringLiteral("DTD")), qPrintable(r.error));
+    QCOMPARE(r.line, qint64(4)); // in the text as given, banner included
+    QCOMPARE(r.column, qint64(head.size() - 1 - head.lastIndexOf('\n'))); // the '[', 1-based
+}
+
+void tst_Sem::doctypeWithoutEntitiesIsAccepted()
+{
+    const ParseResult r = parseDescription("<?xml version=\"1.0\"?>\n<!DOCTYPE executable SYSTEM "
+                                           "\"sem[1].dtd\">\n<executable><title>A "
+                                           "&amp; B &#65;</title></executable>");
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QCOMPARE(r.description->title, QStringLiteral("A & B A"));
+}
+
+void tst_Sem::nonFiniteNumbersAreRejected_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QVariant>("value");
+    QTest::newRow("nan within constraints") << "sigma" << QVariant(QStringLiteral("nan"));
+    QTest::newRow("NaN double") << "sigma" << QVariant(std::numeric_limits<double>::quiet_NaN());
+    QTest::newRow("inf") << "sigma" << QVariant(QStringLiteral("inf"));
+    QTest::newRow("-inf") << "sigma" << QVariant(QStringLiteral("-inf"));
+    QTest::newRow("nan without constraints") << "gain" << QVariant(QStringLiteral("nan"));
+    QTest::newRow("inf in a vector") << "weights" << QVariant(QStringLiteral("1,inf,2"));
+}
+
+void tst_Sem::nonFiniteNumbersAreRejected()
+{
+    QFETCH(QString, name);
+    QFETCH(QVariant, value);
+    const ParseResult r = parseDescription(
+        module("<double><name>sigma</name><longflag>sigma</longflag><constraints><minimum>0</"
+               "minimum><maximum>10</maximum></constraints></double>\n"
+               "<float><name>gain</name><longflag>gain</longflag></float>\n"
+               "<float-vector><name>weights</name><longflag>weights</longflag></float-vector>\n"));
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    const CommandLine cl = buildCommandLine(*r.description, { { name, value } });
+    QVERIFY2(!cl.ok(), qPrintable(cl.arguments.join(QLatin1Char(' '))));
+    QVERIFY2(cl.error.contains(QStringLiteral("'%1'").arg(name)), qPrintable(cl.error));
+    QVERIFY2(cl.error.contains(QStringLiteral("finite")), qPrintable(cl.error));
+}
+
+void tst_Sem::theModuleReceivesTheValueAsValidated()
+{
+    // Numbers and enumerations are validated without surrounding blanks, and passed so.
+    const QVariantMap values { { QStringLiteral("input"),
+                                   QStringLiteral(" in.nrrd") }, // a string: kept exactly
+        { QStringLiteral("output"), QStringLiteral("out.nrrd") },
+        { QStringLiteral("sigma"), QStringLiteral(" 2.5 ") },
+        { QStringLiteral("radius"), QStringLiteral("1, 2 ,3") },
+        { QStringLiteral("mode"), QStringLiteral(" exact") } };
+    const CommandLine cl = buildCommandLine(blurModule(), values);
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    const QStringList expected { QStringLiteral("--sigma"), QStringLiteral("2.5"),
+        QStringLiteral("-r"), QStringLiteral("1,2,3"), QStringLiteral("--mode"),
+        QStringLiteral("exact"), QStringLiteral(" in.nrrd"), QStringLiteral("out.nrrd") };
+    QCOMPARE(cl.arguments, expected);
+}
+
+void tst_Sem::positionalValuesStartingWithADashFollowADoubleDash()
+{
+    const CommandLine cl = buildCommandLine(blurModule(),
+        { { QStringLiteral("input"), QStringLiteral("in.nrrd") },
+            { QStringLiteral("output"), QStringLiteral("-out.nrrd") } },
+        QStringLiteral("/tmp/ret.txt"));
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    const QStringList expected { QStringLiteral("--sigma"), QStringLiteral("1"),
+        QStringLiteral("--mode"), QStringLiteral("fast"), QStringLiteral("--returnparameterfile"),
+        QStringLiteral("/tmp/ret.txt"), QStringLiteral("--"), QStringLiteral("in.nrrd"),
+        QStringLiteral("-out.nrrd") };
+    QCOMPARE(cl.arguments, expected);
 }
 
 QTEST_GUILESS_MAIN(tst_Sem)

@@ -1,6 +1,8 @@
 // ModuleRunner: discovery (sidecar or --xml), a cache of good descriptions, validated runs.
 #include <offload/modules/modulerunner.h>
 
+#include "offload/core/regularfile_p.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -148,14 +150,24 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
     core->markRunning();
 
     if (sidecar.exists()) {
-        QFile file(sidecar.absoluteFilePath());
-        if (!file.open(QIODevice::ReadOnly)) {
-            core->fail(Error{ErrorKind::Launch, QStringLiteral("cannot read %1: %2").arg(file.fileName(), file.errorString())});
+        // Read on the caller's thread (often the GUI thread): a FIFO, a device or a huge file
+        // is refused at once instead of blocking or filling memory.
+        const QString fileName = sidecar.absoluteFilePath();
+        const RegularFileRead read
+            = readRegularFile(QFile::encodeName(fileName), sem::maxDescriptionBytes);
+        if (!read.ok()) {
+            core->fail(Error { ErrorKind::Launch,
+                QStringLiteral("cannot read the sidecar description %1").arg(read.error) });
             return handle;
         }
-        sem::ParseResult parsed = sem::parseDescription(file.read(16 << 20));
+        sem::ParseResult parsed = sem::parseDescription(read.data);
         if (!parsed.ok()) {
-            core->fail(Error{ErrorKind::Protocol, QStringLiteral("%1:%2:%3: %4").arg(file.fileName()).arg(parsed.line).arg(parsed.column).arg(parsed.error)});
+            core->fail(Error { ErrorKind::Protocol,
+                QStringLiteral("%1:%2:%3: %4")
+                    .arg(fileName)
+                    .arg(parsed.line)
+                    .arg(parsed.column)
+                    .arg(parsed.error) });
             return handle;
         }
         module->description = std::move(*parsed.description);
@@ -172,7 +184,7 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
     spec.progress = ProgressFormat::None;
     spec.timeout = xmlTimeout;
     spec.cancelGrace = std::chrono::milliseconds(500);
-    spec.outputLimit = 16 << 20;
+    spec.outputLimit = sem::maxDescriptionBytes;
     spec.name = QStringLiteral("%1 --xml").arg(info.fileName());
     auto xmlRun = m_discovery->run(context, std::move(spec));
     module->descriptionSource = QStringLiteral("%1 --xml").arg(module->path);

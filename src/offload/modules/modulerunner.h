@@ -51,8 +51,10 @@ struct ModuleRunOptions
 // cancel. A failed run's Error::partial holds its ProgramResult, return parameters included.
 //
 // Thread-safety: every member may be called from any thread. Sidecars are read on the
-// calling thread (small files); --xml runs and module runs are asynchronous. Destroying the
-// runner cancels its queued runs and kills running ones (bounded by their grace periods).
+// calling thread, without blocking: one that is not a regular file (a FIFO, a device) or is
+// larger than sem::maxDescriptionBytes fails the describe task at once (kind launch); --xml
+// runs and module runs are asynchronous. Destroying the runner cancels its queued runs and
+// kills running ones (bounded by their grace periods).
 class OFFLOAD_MODULES_EXPORT ModuleRunner
 {
 public:

@@ -1,6 +1,7 @@
 #include <offload/sem/commandline.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace offload::sem {
@@ -25,26 +26,60 @@ QStringList asList(const QVariant &v)
     return v.toString().split(QLatin1Char(','), Qt::SkipEmptyParts);
 }
 
-// Checks one scalar value of p's base type; returns an error or empty.
-QString checkScalar(const Parameter &p, const QString &value)
+// The one place values are checked: validates one scalar value of p's base type and returns
+// it as the module is to receive it. Numbers and enumeration elements are compared without
+// surrounding blanks and passed without them (so what was validated is what the module
+// reads); other strings (file names, text) are passed exactly as given. error is set, and the
+// value is to be dropped, when the value is invalid.
+//
+// Floating-point values must be finite: NaN compares false with every bound (it would pass
+// any constraint) and Slicer's modules cannot take it either (TCLAP reads numbers with
+// operator>>, which does not parse "nan" or "inf"; Slicer's GUI offers only finite numbers).
+QString normalise(const Parameter &p, const QString &value, QString &error)
 {
     const QString type = baseType(p);
+    const bool isInteger = type == QLatin1String("integer");
+    const bool isFloat = type == QLatin1String("float") || type == QLatin1String("double");
+    if (!isInteger && !isFloat && !p.isEnumeration())
+        return value;
+    const QString v = value.trimmed();
+    if (p.isEnumeration() && !p.elements.contains(v)) {
+        error = QStringLiteral("parameter '%1': '%2' is not one of %3")
+                    .arg(p.name, value, p.elements.join(QStringLiteral(", ")));
+        return {};
+    }
+    if (!isInteger && !isFloat)
+        return v;
     bool ok = true;
     double number = 0;
-    if (type == QLatin1String("integer"))
-        number = double(value.trimmed().toLongLong(&ok));
-    else if (type == QLatin1String("float") || type == QLatin1String("double"))
-        number = value.trimmed().toDouble(&ok);
+    if (isInteger)
+        number = double(v.toLongLong(&ok));
     else
+        number = v.toDouble(&ok);
+    if (!ok) {
+        error
+            = QStringLiteral("parameter '%1' expects %2 %3, got '%4'")
+                  .arg(p.name, isInteger ? QStringLiteral("an") : QStringLiteral("a"), type, value);
         return {};
-    if (!ok)
-        return QStringLiteral("parameter '%1' expects %2 %3, got '%4'")
-                .arg(p.name, type == QLatin1String("integer") ? QStringLiteral("an") : QStringLiteral("a"), type, value);
-    if (p.minimum && number < *p.minimum)
-        return QStringLiteral("parameter '%1': %2 is below the minimum %3").arg(p.name, value).arg(*p.minimum);
-    if (p.maximum && number > *p.maximum)
-        return QStringLiteral("parameter '%1': %2 is above the maximum %3").arg(p.name, value).arg(*p.maximum);
-    return {};
+    }
+    if (!std::isfinite(number)) {
+        error = QStringLiteral("parameter '%1' expects a finite %2, got '%3'")
+                    .arg(p.name, type, value);
+        return {};
+    }
+    if (p.minimum && number < *p.minimum) {
+        error = QStringLiteral("parameter '%1': %2 is below the minimum %3")
+                    .arg(p.name, v)
+                    .arg(*p.minimum);
+        return {};
+    }
+    if (p.maximum && number > *p.maximum) {
+        error = QStringLiteral("parameter '%1': %2 is above the maximum %3")
+                    .arg(p.name, v)
+                    .arg(*p.maximum);
+        return {};
+    }
+    return v;
 }
 
 QString flagOf(const Parameter &p)
@@ -89,11 +124,11 @@ CommandLine buildCommandLine(const Description &description, const QVariantMap &
             continue;
         }
         QStringList items = (p->isVector() || p->multiple) ? asList(value) : QStringList{value.toString()};
-        for (const QString &item : items) {
-            if (const QString e = checkScalar(*p, item); !e.isEmpty())
-                return {{}, e};
-            if (p->isEnumeration() && !p->elements.contains(item.trimmed()))
-                return {{}, QStringLiteral("parameter '%1': '%2' is not one of %3").arg(p->name, item, p->elements.join(QStringLiteral(", ")))};
+        for (QString &item : items) {
+            QString error;
+            item = normalise(*p, item, error);
+            if (!error.isEmpty())
+                return { {}, error };
         }
         if (p->index) {
             positional[*p->index] = items.join(QLatin1Char(','));
@@ -111,6 +146,11 @@ CommandLine buildCommandLine(const Description &description, const QVariantMap &
     }
     if (hasReturn && !returnParameterFile.isEmpty())
         out.arguments << QStringLiteral("--returnparameterfile") << returnParameterFile;
+    // A positional value starting with '-' would be read as an option: "--" ends the options
+    // (TCLAP, which Slicer's modules use, and Python's argparse both honour it).
+    if (std::any_of(positional.cbegin(), positional.cend(),
+            [](const auto &e) { return e.second.startsWith(QLatin1Char('-')); }))
+        out.arguments << QStringLiteral("--");
     for (const auto &[index, value] : positional)
         out.arguments << value;
     return out;

@@ -19,8 +19,12 @@ struct CommandLine
 // vectors comma-joined, `multiple` parameters repeated, then index parameters in index order.
 // A parameter without a value uses its default. Errors name the parameter: an unknown name, a
 // value of the wrong type, one outside the constraints or the enumeration, a missing value for
-// an index parameter. If the module has return parameters and returnParameterFile is given,
-// "--returnparameterfile <file>" is added.
+// an index parameter. Floating-point values must be finite (NaN or infinity is an error).
+// Numbers and enumeration values are checked and passed without surrounding blanks; other
+// strings are passed exactly as given. If the module has return parameters and
+// returnParameterFile is given, "--returnparameterfile <file>" is added. When a positional
+// value starts with '-', "--" precedes the positional values so that the module reads them as
+// data (TCLAP and argparse both honour it).
 OFFLOAD_SEM_EXPORT CommandLine buildCommandLine(const Description &description, const QVariantMap &values,
                                                 const QString &returnParameterFile = {});
 

@@ -43,6 +43,45 @@ QStringList aliases(const QXmlStreamAttributes &attrs)
 
 bool isTrue(QStringView v) { return v.trimmed().compare(QLatin1String("true"), Qt::CaseInsensitive) == 0; }
 
+// Where the document's DOCTYPE opens an internal subset ('['), or -1 if it has none. Only the
+// prolog is looked at (white space, the XML declaration, processing instructions, comments):
+// a DTD can appear nowhere else. Parameter entities declared in an internal subset are
+// expanded while the reader reads the DTD, before it reports it, so the subset has to be
+// refused before the reader sees it.
+qsizetype internalSubset(QByteArrayView doc)
+{
+    qsizetype i = 0;
+    const auto at = [&doc, &i](const char *s) { return doc.sliced(i).startsWith(s); };
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    for (;;) {
+        while (i < doc.size() && blank(doc[i]))
+            ++i;
+        if (at("<?") || at("<!--")) {
+            const bool pi = at("<?");
+            i = doc.indexOf(pi ? QByteArrayView("?>") : QByteArrayView("-->"), i + 2);
+            if (i < 0)
+                return -1;
+            i += pi ? 2 : 3;
+            continue;
+        }
+        if (!at("<!DOCTYPE"))
+            return -1;
+        char quote = 0; // the system and public identifiers may hold '[' and '>'
+        for (i += 9; i < doc.size(); ++i) {
+            const char c = doc[i];
+            if (quote)
+                quote = c == quote ? 0 : quote;
+            else if (c == '"' || c == '\'')
+                quote = c;
+            else if (c == '[')
+                return i;
+            else if (c == '>')
+                return -1;
+        }
+        return -1;
+    }
+}
+
 class Parser
 {
 public:
@@ -52,8 +91,7 @@ public:
     {
         Description d;
         while (!m_xml.atEnd() && !m_failed) {
-            m_xml.readNext();
-            if (m_xml.isStartElement()) {
+            if (next() == QXmlStreamReader::StartElement) {
                 if (m_xml.name() != QLatin1String("executable"))
                     return fail(QStringLiteral("the root element is <%1>, not <executable>").arg(m_xml.name()));
                 readExecutable(d);
@@ -85,17 +123,111 @@ private:
         return m_result;
     }
 
-    QString text() { return m_xml.readElementText(QXmlStreamReader::IncludeChildElements).trimmed(); }
+    // Every token is read through here: it keeps the nesting depth (and refuses more than
+    // maxDescriptionDepth) and refuses a DTD that declares entities (a second line of defence:
+    // parseDescription refuses internal subsets before the reader sees them). Nothing below
+    // reads recursively, so no input can exhaust the stack.
+    QXmlStreamReader::TokenType next()
+    {
+        const QXmlStreamReader::TokenType t = m_xml.readNext();
+        switch (t) {
+        case QXmlStreamReader::StartElement:
+            if (++m_depth > maxDescriptionDepth) {
+                fail(QStringLiteral(
+                    "elements nested more than %1 deep; a module description needs a few levels")
+                         .arg(maxDescriptionDepth));
+                return QXmlStreamReader::Invalid;
+            }
+            break;
+        case QXmlStreamReader::EndElement:
+            --m_depth;
+            break;
+        case QXmlStreamReader::DTD:
+            // Entities can expand a small text a million-fold; SEM descriptions use none (the
+            // predefined &amp; &lt; ... and character references still work).
+            if (!m_xml.entityDeclarations().isEmpty()) {
+                fail(QStringLiteral(
+                    "the DTD declares entities, which module descriptions do not use; refused"));
+                return QXmlStreamReader::Invalid;
+            }
+            break;
+        default:
+            break;
+        }
+        return t;
+    }
+
+    // As QXmlStreamReader::readNextStartElement(), through next().
+    bool nextStartElement()
+    {
+        for (;;) {
+            switch (next()) {
+            case QXmlStreamReader::StartElement:
+                return true;
+            case QXmlStreamReader::EndElement:
+            case QXmlStreamReader::EndDocument:
+            case QXmlStreamReader::Invalid:
+                return false;
+            default:
+                break;
+            }
+        }
+    }
+
+    // As QXmlStreamReader::skipCurrentElement(), through next().
+    void skipElement()
+    {
+        for (int depth = 1; depth > 0;) {
+            switch (next()) {
+            case QXmlStreamReader::StartElement:
+                ++depth;
+                break;
+            case QXmlStreamReader::EndElement:
+                --depth;
+                break;
+            case QXmlStreamReader::Invalid:
+                return;
+            default:
+                break;
+            }
+        }
+    }
+
+    // The current element's text, its children's included (as readElementText with
+    // IncludeChildElements, which recurses once per level), trimmed; read iteratively.
+    QString text()
+    {
+        QString out;
+        for (int depth = 1; depth > 0;) {
+            switch (next()) {
+            case QXmlStreamReader::Characters:
+            case QXmlStreamReader::EntityReference:
+                out += m_xml.text();
+                break;
+            case QXmlStreamReader::StartElement:
+                ++depth;
+                break;
+            case QXmlStreamReader::EndElement:
+                --depth;
+                break;
+            case QXmlStreamReader::Invalid:
+                return out.trimmed();
+            default:
+                break; // comments, processing instructions
+            }
+        }
+        return out.trimmed();
+    }
 
     void unknown(QStringList &warnings)
     {
         warnings << QStringLiteral("line %1: unknown element <%2> ignored").arg(m_xml.lineNumber()).arg(m_xml.name());
-        m_xml.skipCurrentElement();
+        skipElement();
     }
 
     void readExecutable(Description &d)
     {
-        while (m_xml.readNextStartElement()) {
+        while (nextStartElement()) {
             const auto n = m_xml.name();
             if (n == QLatin1String("title")) d.title = text();
             else if (n == QLatin1String("category")) d.category = text();
@@ -116,7 +248,7 @@ private:
     {
         Group g;
         g.advanced = isTrue(m_xml.attributes().value(QLatin1String("advanced")));
-        while (m_xml.readNextStartElement()) {
+        while (nextStartElement()) {
             const QString n = m_xml.name().toString();
             if (n == QLatin1String("label")) g.label = text();
             else if (n == QLatin1String("description")) g.description = text();
@@ -155,7 +287,7 @@ private:
         p.coordinateSystem = a.value(QLatin1String("coordinateSystem")).toString();
         p.type = a.value(QLatin1String("type")).toString();
         p.reference = a.value(QLatin1String("reference")).toString();
-        while (m_xml.readNextStartElement()) {
+        while (nextStartElement()) {
             const auto n = m_xml.name();
             if (n == QLatin1String("name")) p.name = text();
             else if (n == QLatin1String("flag")) { p.flagAliases = aliases(m_xml.attributes()); p.flag = stripDashes(text()); }
@@ -173,7 +305,7 @@ private:
                     return void(fail(QStringLiteral("parameter '%1': <index> is not a non-negative integer").arg(p.name), l, c));
                 p.index = i;
             } else if (n == QLatin1String("constraints")) {
-                while (m_xml.readNextStartElement()) {
+                while (nextStartElement()) {
                     const auto c = m_xml.name();
                     if (c == QLatin1String("minimum")) p.minimum = number(QStringLiteral("minimum"), p.name);
                     else if (c == QLatin1String("maximum")) p.maximum = number(QStringLiteral("maximum"), p.name);
@@ -217,6 +349,7 @@ private:
     QXmlStreamReader m_xml;
     ParseResult m_result;
     bool m_failed = false;
+    int m_depth = 0;
     QMultiHash<QString, QPair<qint64, qint64>> m_lines;
 };
 
@@ -254,7 +387,17 @@ ParseResult parseDescription(const QByteArray &xml)
         r.column = 1;
         return r;
     }
-    ParseResult r = Parser(doc).run();
+    ParseResult r;
+    if (const qsizetype subset = internalSubset(doc); subset >= 0) {
+        const QByteArrayView before = QByteArrayView(doc).first(subset);
+        r.error = QStringLiteral(
+            "a DTD with an internal subset (where entities are declared) is refused; "
+            "module descriptions need none");
+        r.line = before.count('\n') + 1;
+        r.column = subset - before.lastIndexOf('\n'); // 1-based
+    } else {
+        r = Parser(doc).run();
+    }
     if (!r.ok() && start > 0) // report positions in the caller's text
         r.line += xml.left(start).count('\n');
     return r;

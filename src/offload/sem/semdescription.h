@@ -58,6 +58,14 @@ struct OFFLOAD_SEM_EXPORT Description
     std::vector<const Parameter *> parameters() const;
 };
 
+// The most bytes a description is read from: a sidecar, a file given to `offload describe`,
+// a module's --xml output. Real descriptions are a few kilobytes.
+inline constexpr qint64 maxDescriptionBytes = qint64(16) << 20;
+
+// How deeply elements may nest in a description (the root <executable> counts as 1). A real
+// one nests 4 or 5 deep; more is refused with an error, never read recursively.
+inline constexpr int maxDescriptionDepth = 100;
+
 struct ParseResult
 {
     std::optional<Description> description;
@@ -69,7 +77,10 @@ struct ParseResult
 // Parses a module's XML description (anything printed before "<?xml" or "<executable" is
 // skipped, as modules run with --xml sometimes print banners). Invalid XML or an invalid
 // description (missing or duplicate names, bad constraints, enumerations without elements,
-// index and flag both missing on an input) gives an error with line and column.
+// index and flag both missing on an input) gives an error with line and column, as do elements
+// nested deeper than maxDescriptionDepth and a DTD with an internal subset, where entities are
+// declared (descriptions need none, and entities can expand a small text into gigabytes). Any
+// input, however nested or large, ends in a result: it is read iteratively, never recursively.
 OFFLOAD_SEM_EXPORT ParseResult parseDescription(const QByteArray &xml);
 
 } // namespace offload::sem
