@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include <unistd.h>
@@ -43,38 +44,39 @@ std::optional<std::chrono::milliseconds> parseSeconds(const QString &text)
 
 // Splits a batch line as a POSIX shell would split words (no expansion, no operators):
 // whitespace separates, 'single quotes' are literal, "double quotes" and bare text honour a
-// backslash escape. nullopt on an unterminated quote or a trailing backslash.
-std::optional<QStringList> splitWords(const QString &line)
+// backslash escape. Bytes in, bytes out: a word need not be UTF-8. nullopt on an unterminated
+// quote or a trailing backslash.
+std::optional<QByteArrayList> splitWords(const QByteArray &line)
 {
-    QStringList words;
-    QString word;
+    QByteArrayList words;
+    QByteArray word;
     bool inWord = false;
     for (qsizetype i = 0; i < line.size(); ++i) {
-        const QChar c = line[i];
-        if (c == QLatin1Char('\'')) {
-            const qsizetype end = line.indexOf(QLatin1Char('\''), i + 1);
+        const char c = line[i];
+        if (c == '\'') {
+            const qsizetype end = line.indexOf('\'', i + 1);
             if (end < 0)
                 return std::nullopt;
             word += line.mid(i + 1, end - i - 1);
             inWord = true;
             i = end;
-        } else if (c == QLatin1Char('"')) {
+        } else if (c == '"') {
             inWord = true;
             for (++i;; ++i) {
                 if (i >= line.size())
                     return std::nullopt;
-                if (line[i] == QLatin1Char('"'))
+                if (line[i] == '"')
                     break;
-                if (line[i] == QLatin1Char('\\') && i + 1 < line.size() && QStringLiteral("\"\\$`").contains(line[i + 1]))
+                if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] != '\0' && std::strchr("\"\\$`", line[i + 1]))
                     ++i;
                 word += line[i];
             }
-        } else if (c == QLatin1Char('\\')) {
+        } else if (c == '\\') {
             if (++i >= line.size())
                 return std::nullopt;
             word += line[i];
             inWord = true;
-        } else if (c.isSpace()) {
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
             if (inWord)
                 words << word;
             word.clear();
@@ -501,7 +503,7 @@ int batchCommand(const QStringList &argsIn)
     QFile in(file);
     if (file == QLatin1String("-") ? !in.open(stdin, QIODevice::ReadOnly) : !in.open(QIODevice::ReadOnly))
         return usageError(QStringLiteral("cannot read %1: %2").arg(file, in.errorString()));
-    std::vector<QStringList> commands;
+    std::vector<QByteArrayList> commands;
     // How a failure names its command: "line N: " and at most 200 characters of the line.
     std::vector<QString> echoes;
     int lineNumber = 0;
@@ -510,10 +512,11 @@ int batchCommand(const QStringList &argsIn)
         if (line.contains('\0')) // an argument cannot hold one: it would be cut there, silently
             return usageError(
                 QStringLiteral("%1:%2: the line holds a NUL byte").arg(file).arg(lineNumber));
-        const QString text = QString::fromUtf8(line).trimmed();
-        if (text.isEmpty() || text.startsWith(QLatin1Char('#')))
+        const QByteArray bytes = line.trimmed();
+        if (bytes.isEmpty() || bytes.startsWith('#'))
             continue;
-        const std::optional<QStringList> argv = splitWords(text);
+        const QString text = QString::fromUtf8(bytes); // for messages only
+        const std::optional<QByteArrayList> argv = splitWords(bytes);
         if (!argv)
             return usageError(QStringLiteral("%1:%2: unterminated quote or trailing backslash").arg(file).arg(lineNumber));
         if (!argv->isEmpty()) {
@@ -539,9 +542,7 @@ int batchCommand(const QStringList &argsIn)
         for (double f : fractions)
             sum += f;
         Progress p;
-        p.minimum = 0;
-        p.maximum = 1'000'000;
-        p.value = commands.empty() ? p.maximum : qint64(sum / double(commands.size()) * 1e6);
+        p.setFraction(commands.empty() ? 1.0 : sum / double(commands.size()));
         p.text = QStringLiteral("%1/%2 done, %3 running, %4 failed").arg(ended).arg(commands.size()).arg(running).arg(failed);
         rep.progress(p, QStringLiteral("batch "));
     };
@@ -551,8 +552,8 @@ int batchCommand(const QStringList &argsIn)
     });
     for (size_t index = 0; index < commands.size(); ++index) {
         ProgramSpec spec;
-        spec.program = commands[index].first();
-        spec.arguments = toArguments(commands[index].mid(1));
+        spec.program = QFile::decodeName(commands[index].first());
+        spec.arguments = commands[index].mid(1);
         const int n = int(index);
         auto run = runner.run(qApp, spec);
         run.onStateChanged([&, n](TaskState s) {

@@ -319,11 +319,8 @@ private:
         if (!changed)
             return;
         run.core->updateProgress([&](Progress &p) {
-            if (fraction) {
-                p.minimum = 0;
-                p.maximum = 1'000'000;
-                p.value = qint64(std::clamp(*fraction, 0.0, 1.0) * 1'000'000);
-            }
+            if (fraction)
+                p.setFraction(*fraction);
             if (text)
                 p.text = *text;
             if (stage)

@@ -222,12 +222,8 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
             return;
         }
         core.updateProgress([&](Progress &p) {
-            if (h.contains(QLatin1String("fraction"))) {
-                const double f = h.value(QLatin1String("fraction")).toDouble();
-                p.minimum = 0;
-                p.maximum = 1'000'000;
-                p.value = qint64(std::clamp(f, 0.0, 1.0) * 1'000'000);
-            }
+            if (h.contains(QLatin1String("fraction")))
+                p.setFraction(h.value(QLatin1String("fraction")).toDouble());
             if (h.contains(QLatin1String("max"))) {
                 p.minimum = jsonInteger(h.value(QLatin1String("min")));
                 p.maximum = jsonInteger(h.value(QLatin1String("max")));
