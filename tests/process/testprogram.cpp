@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -82,10 +84,45 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "\xff err\n");
         return 0;
     }
+    if (mode == "escape") { // a grandchild that leaves the process group and session, twice forked
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::setsid();
+            if (::fork() != 0)
+                std::_Exit(0); // the grandchild is orphaned
+            std::printf("escaped %d\n", int(::getpid()));
+            std::fflush(stdout);
+            ::close(1); // keeps no pipe of ours open: only the tree kill can reach it
+            ::close(2);
+            sleepMs(60'000);
+            std::_Exit(0);
+        }
+        ::waitpid(child, nullptr, 0);
+        sleepMs(argc > 2 ? std::atoi(argv[2]) : 60'000);
+        return 0;
+    }
+    if (mode == "return") { // SEM --returnparameterfile FILE, replaced by something hostile
+        const std::string how = argc > 2 ? argv[2] : "";
+        const char *file = argc > 4 ? argv[4] : "";
+        if (how == "fifo")
+            ::mkfifo(file, 0600);
+        else if (how == "symlink")
+            [[maybe_unused]] int r = ::symlink("/etc/hostname", file);
+        else if (how == "big") {
+            FILE *f = std::fopen(file, "w");
+            std::string line(1 << 20, 'x');
+            for (int i = 0; i < 17 && f; ++i)
+                std::fwrite(line.data(), 1, line.size(), f);
+            if (f)
+                std::fclose(f);
+        }
+        return 0;
+    }
     if (mode == "sleep") {
         sleepMs(argc > 2 ? std::atoi(argv[2]) : 60'000);
         return 0;
     }
-    std::fprintf(stderr, "usage: testprogram sem|lines|badjson|badutf8|raw|exit N|crash|flood MIB|grandchild|sleep MS\n");
+    std::fprintf(stderr, "usage: testprogram sem|lines|badjson|badutf8|raw|exit N|crash|flood MIB|grandchild|"
+                         "escape [MS]|return fifo|symlink|big --returnparameterfile FILE|sleep MS\n");
     return 2;
 }

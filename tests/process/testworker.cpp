@@ -41,6 +41,11 @@ int runMode(const std::string &mode)
         std::fprintf(stderr, "testworker: refusing to start\n");
         return 3;
     }
+    if (mode == "garbage-hello") { // bytes that are no frame, instead of hello
+        writeRaw("this is not a frame at all, just text on the channel\n");
+        sleepMs(60'000);
+        return 0;
+    }
     if (mode == "wrong-version") {
         writeRaw(offload::protocol::encodeFrame(R"({"type":"hello","protocol":99,"pid":1})"));
         sleepMs(60'000);
@@ -120,6 +125,35 @@ int main(int argc, char **argv)
         else if (how == "exit")
             std::_Exit(7);
         return "no crash";
+    });
+    // Closes its end of the channel and stays alive: it can never answer.
+    w.method("closeChannel", [](Call &) -> Result {
+        ::close(channelFd());
+        sleepMs(60'000);
+        return false;
+    });
+    // Stops itself (SIGSTOP): alive, but it will never send anything again.
+    w.method("wedge", [](Call &) -> Result {
+        std::raise(SIGSTOP);
+        return false;
+    });
+    // Answers, then leaves on its own with code 0 (as a worker that recycles itself does).
+    w.method("answerAndExit", [](Call &c) -> Result {
+        writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + std::to_string(c.id())
+                                                + ",\"value\":\"bye\"}"));
+        std::_Exit(0);
+    });
+    // Sends a frame whose call id is not an integer.
+    w.method("fractionalId", [](Call &c) -> Result {
+        writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + std::to_string(c.id())
+                                                + ".5,\"value\":1}"));
+        sleepMs(60'000);
+        return false;
+    });
+    // A log line that belongs to no call, then the answer.
+    w.method("workerLog", [](Call &c) -> Result {
+        writeRaw(offload::protocol::encodeFrame(R"({"type":"log","text":"worker-wide line"})"));
+        return c.id() > 0;
     });
     // Writes bytes that break the protocol, then waits to be killed.
     w.method("garbage", [](Call &c) -> Result {
