@@ -41,6 +41,17 @@ MAX_PAYLOAD = 1 << 30
 __all__ = ["Worker", "Call", "Result", "Cancelled", "ProtocolError", "PROTOCOL_VERSION"]
 
 
+def _exact_int(value):
+    """The integer a JSON number denotes (3 and 3.0 alike), or None (bool, fraction, other)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # False for inf and nan
+        return int(value)
+    return None
+
+
 class Cancelled(Exception):
     """Raised by Call.raise_if_cancelled(); the call is then answered as cancelled."""
 
@@ -67,12 +78,15 @@ def encode_frame(header, payload=b""):
 
 
 class FrameDecoder:
-    """Incremental, bounded decoder: feed() bytes, then take frames from frames()."""
+    """Incremental, bounded decoder: feed() bytes, then take frames from frames(). A header
+    "size" must be absent, null or an integer in 0..max_payload (3.0 counts as 3, as in the C++
+    SDK and the pool); anything else raises ProtocolError, which is final."""
 
     def __init__(self, max_header=MAX_HEADER, max_payload=MAX_PAYLOAD):
         self._buf = bytearray()
         self._max_header = max_header
         self._max_payload = max_payload
+        self._header = None  # (header, size) of a frame whose payload is still arriving
 
     def feed(self, data):
         self._buf += data
@@ -81,26 +95,33 @@ class FrameDecoder:
         buf = self._buf
         pos = 0
         out = []
-        while len(buf) - pos >= 4:
-            (hlen,) = struct.unpack_from(">I", buf, pos)
-            if hlen < 2 or hlen > self._max_header:
-                raise ProtocolError("frame header length %d outside 2..%d" % (hlen, self._max_header))
-            if len(buf) - pos < 4 + hlen:
+        while True:
+            if self._header is None:
+                if len(buf) - pos < 4:
+                    break
+                (hlen,) = struct.unpack_from(">I", buf, pos)
+                if hlen < 2 or hlen > self._max_header:
+                    raise ProtocolError("frame header length %d outside 2..%d" % (hlen, self._max_header))
+                if len(buf) - pos < 4 + hlen:
+                    break
+                try:
+                    header = json.loads(bytes(buf[pos + 4:pos + 4 + hlen]).decode("utf-8"))
+                except (UnicodeDecodeError, ValueError) as e:
+                    raise ProtocolError("frame header is not valid JSON: %s" % e)
+                if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+                    raise ProtocolError('frame header is not a JSON object with a string "type"')
+                raw = header.get("size")
+                size = 0 if raw is None else _exact_int(raw)
+                if size is None or size < 0 or size > self._max_payload:
+                    raise ProtocolError("frame payload size %r is not an integer in 0..%d" % (raw, self._max_payload))
+                self._header = (header, size)
+                pos += 4 + hlen
+            header, size = self._header
+            if len(buf) - pos < size:
                 break
-            try:
-                header = json.loads(bytes(buf[pos + 4:pos + 4 + hlen]).decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                raise ProtocolError("frame header is not valid JSON: %s" % e)
-            if not isinstance(header, dict) or not isinstance(header.get("type"), str):
-                raise ProtocolError('frame header is not a JSON object with a string "type"')
-            size = header.get("size", 0) or 0
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0 or size > self._max_payload:
-                raise ProtocolError("frame payload size %r outside 0..%d" % (size, self._max_payload))
-            end = pos + 4 + hlen + size
-            if len(buf) < end:
-                break
-            out.append((header, bytes(buf[pos + 4 + hlen:end])))
-            pos = end
+            out.append((header, bytes(buf[pos:pos + size])))
+            pos += size
+            self._header = None
         if pos:
             del buf[:pos]
         return out

@@ -43,6 +43,21 @@ class FrameDecoderTest(unittest.TestCase):
             with self.assertRaises(ow.ProtocolError, msg=size):
                 decoder.frames()
 
+    def test_size_must_be_a_non_negative_integer_within_the_limit(self):
+        for text in (b"1e300", b"-1e300", b"-1", b"1.5", b"-0.5", b'"12"', b"true", b"false",
+                     b'""', b"[]", b"{}", b"0.0001", b"1048577", b"9223372036854775808"):
+            decoder = ow.FrameDecoder(max_payload=1 << 20)
+            decoder.feed(frame(b'{"type":"call","size":' + text + b"}", b"x" * 8))
+            with self.assertRaises(ow.ProtocolError, msg=text):
+                decoder.frames()
+        # What the C++ SDK and the pool accept too: JSON does not tell 3 from 3.0.
+        for text, n in ((b"null", 0), (b"0", 0), (b"3", 3), (b"3.0", 3), (b"1048576", 1 << 20)):
+            decoder = ow.FrameDecoder(max_payload=1 << 20)
+            decoder.feed(frame(b'{"type":"call","size":' + text + b"}", b"p" * n))
+            got = decoder.frames()
+            self.assertEqual(len(got), 1, text)
+            self.assertEqual(got[0][1], b"p" * n)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -55,13 +55,14 @@ struct JsonTraits
             return false;
         }
         const json::Value &s = out["size"];
-        if (s.isNull()) {
-            size = 0;
-        } else if (!s.isNumber() || s.toDouble() < 0 || s.toDouble() != double(int64_t(s.toDouble()))) {
-            error = "frame payload size is not a non-negative integer";
-            return false;
-        } else {
-            size = s.toInt();
+        size = 0;
+        if (!s.isNull()) {
+            const std::optional<int64_t> n = s.toExactInt(); // never a bare cast: 1e300 is UB
+            if (!n || *n < 0) {
+                error = "frame payload size is not a non-negative integer";
+                return false;
+            }
+            size = *n; // the decoder bounds it by its payload limit
         }
         return true;
     }
