@@ -76,6 +76,13 @@ void integerConversions()
     CHECK(protocol::exactInt64(-0.0) == 0);
     CHECK(protocol::exactInt64(9007199254740992.0) == int64_t(9007199254740992));
 
+    // Call ids: positive integers up to 2^53.
+    CHECK(offload::worker::callId(json::Value(1)) == 1);
+    CHECK(offload::worker::callId(json::Value(9007199254740992.0)) == int64_t(9007199254740992));
+    for (const json::Value &bad :
+        { json::Value(1.5), json::Value(-1), json::Value(0), json::Value("1"), json::Value(1e300),
+            json::Value(true), json::Value(), json::Value(18014398509481984.0) })
+        CHECK(!offload::worker::callId(bad));
 }
 
 } // namespace
