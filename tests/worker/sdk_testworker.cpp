@@ -28,6 +28,14 @@ int main(int argc, char **argv)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         return "not reached";
     });
+    // Prints a marker (flushed), then blocks in waitCancelled() for up to args.seconds.
+    w.method("wait_cancel", [](Call &c) -> Result {
+        std::printf("wait-marker\n");
+        std::fflush(stdout);
+        const auto limit
+            = std::chrono::milliseconds(int64_t(c.args()["seconds"].toDouble() * 1000));
+        return c.waitCancelled(limit) ? "cancelled" : "timed out";
+    });
     // Prints a marker to stdout (flushed: the test waits for it), then computes for up to
     // args.seconds without calling into the SDK.
     w.method("spin", [](Call &c) -> Result {

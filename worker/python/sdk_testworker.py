@@ -34,6 +34,13 @@ def print_wait(call):
 
 
 @worker.method
+def wait_cancel(call):
+    """Prints a marker (flushed), then blocks in wait_cancelled() for up to args["seconds"]."""
+    print("wait-marker", flush=True)
+    return "cancelled" if call.wait_cancelled(float(call.args["seconds"])) else "timed out"
+
+
+@worker.method
 def spin(call):
     """Prints a marker to stdout (flushed: the test waits for it), then computes for up to
     args["seconds"] without calling into the SDK."""

@@ -262,6 +262,15 @@ class ProcessTests:
                 pong = w.read_answer()
                 self.assertEqual(pong[0], {"type": "pong", "seq": 41})
 
+    def test_cancel_wakes_a_method_blocked_in_wait_cancelled(self):
+        w = self.spawn("fd")
+        w.start()
+        w.send({"type": "call", "id": 5, "method": "wait_cancel", "args": {"seconds": 3 * TIMEOUT}})
+        w.read_log_until(b"wait-marker")  # the method is in wait_cancelled() or about to be
+        w.send({"type": "cancel", "id": 5})
+        answer = w.read_answer()
+        self.assertEqual((answer[0]["type"], answer[0]["id"], answer[0].get("cancelled")), ("error", 5, True))
+
     def round_trip(self, w, sizes):
         w.start()
         for i, n in enumerate(sizes, 1):
