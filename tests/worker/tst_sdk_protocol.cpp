@@ -2,10 +2,12 @@
 // what a frame header's "size" and a call's "id" may be (docs/protocol.md, "Frames").
 #include <offload/worker.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -52,6 +54,37 @@ void frameSizes()
     }
 }
 
+// Frames arrive in whatever pieces the kernel hands over: every split gives the same frames.
+void shortReads()
+{
+    std::string stream;
+    stream += offload::protocol::encodeFrame(R"({"type":"ping","seq":1})");
+    stream += offload::protocol::encodeFrame(R"({"type":"call","id":2,"size":3})", "abc");
+    stream += offload::protocol::encodeFrame(
+        R"({"type":"call","id":3,"args":")" + std::string(70000, 'a') + "\"}");
+    stream += offload::protocol::encodeFrame(
+        R"({"type":"result","id":4,"size":70001})", std::string(70001, '\0'));
+    for (const size_t chunk :
+        { size_t(1), size_t(3), size_t(4095), size_t(65536), stream.size() }) {
+        Decoder d;
+        std::vector<offload::protocol::Frame<offload::json::Value>> got;
+        for (size_t i = 0; i < stream.size(); i += chunk) {
+            d.feed(stream.data() + i, std::min(chunk, stream.size() - i));
+            while (auto f = d.next())
+                got.push_back(std::move(*f));
+        }
+        CHECK(!d.hasError());
+        CHECK(got.size() == 4);
+        if (got.size() != 4)
+            continue;
+        CHECK(got[0].header["seq"].toInt() == 1);
+        CHECK(got[1].payload == "abc");
+        CHECK(got[2].header["args"].toString().size() == 70000);
+        CHECK(got[3].payload == std::string(70001, '\0'));
+        CHECK(d.buffered() == 0);
+    }
+}
+
 void integerConversions()
 {
     namespace json = offload::json;
@@ -90,6 +123,7 @@ void integerConversions()
 int main()
 {
     frameSizes();
+    shortReads();
     integerConversions();
     if (failures)
         std::fprintf(stderr, "%d check(s) failed\n", failures);
