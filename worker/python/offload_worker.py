@@ -20,25 +20,60 @@ Example::
     if __name__ == "__main__":
         raise SystemExit(worker.run())
 
-Threading: methods run one at a time on the main thread. While a method runs, progress(),
-log() and is_cancelled() read pending messages from the pool, so a cancel request is seen at
-the next of those calls. A stray print() goes to the worker's log, never into the protocol.
+Threading: methods run one at a time on the thread that called run(). Started by a pool, the
+worker also runs a reader thread that takes the pool's frames as they arrive: it queues calls,
+records cancel requests (is_cancelled() and wait_cancelled() read them) and answers the pool's
+heartbeat pings at once, so a method that computes for long without calling progress() is not
+mistaken for a wedged worker (as long as it lets other threads run: pure Python code does; a
+C extension that holds the GIL for longer than the pool's heartbeat timeout does not). Frames
+are written under a lock, so log() may be called from any thread.
+
+Output: started by a pool, sys.stdout and sys.stderr are made line-buffered whatever the
+environment (no PYTHONUNBUFFERED needed), so a stray print() reaches the pool's log when its
+line ends, never the protocol: in stdio mode the SDK first moves the process's own stdout to
+stderr and its stdin to /dev/null. Writes handle partial writes, EINTR and EAGAIN (a channel
+inherited non-blocking).
+
 An uncaught exception fails the call with its type as origin and the Python traceback.
 """
 
+import collections
 import json
 import os
 import select
 import struct
 import sys
+import threading
 import time
 import traceback
 
 PROTOCOL_VERSION = 1
-MAX_HEADER = 1 << 20
+MAX_HEADER = 1 << 20  # the pool's default header limit
 MAX_PAYLOAD = 1 << 30
+# The largest header a worker accepts: the pool's header limit is its own setting (raised to
+# send bigger JSON arguments), and the decoder buffers only bytes that arrive.
+WORKER_MAX_HEADER = MAX_PAYLOAD
+MAX_CALL_ID = 1 << 53
 
 __all__ = ["Worker", "Call", "Result", "Cancelled", "ProtocolError", "PROTOCOL_VERSION"]
+
+
+def _exact_int(value):
+    """The integer a JSON number denotes (3 and 3.0 alike), or None (bool, fraction, other)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # False for inf and nan
+        return int(value)
+    return None
+
+
+def call_id(value):
+    """A call's "id" if it is a positive integer up to 2^53, else None: 1.5, -1, 0, "1", true
+    and 1e300 are not ids, and the worker treats them as a protocol error."""
+    n = _exact_int(value)
+    return n if n is not None and 1 <= n <= MAX_CALL_ID else None
 
 
 class Cancelled(Exception):
@@ -67,12 +102,15 @@ def encode_frame(header, payload=b""):
 
 
 class FrameDecoder:
-    """Incremental, bounded decoder: feed() bytes, then take frames from frames()."""
+    """Incremental, bounded decoder: feed() bytes, then take frames from frames(). A header
+    "size" must be absent, null or an integer in 0..max_payload (3.0 counts as 3, as in the C++
+    SDK and the pool); anything else raises ProtocolError, which is final."""
 
     def __init__(self, max_header=MAX_HEADER, max_payload=MAX_PAYLOAD):
         self._buf = bytearray()
         self._max_header = max_header
         self._max_payload = max_payload
+        self._header = None  # (header, size) of a frame whose payload is still arriving
 
     def feed(self, data):
         self._buf += data
@@ -81,26 +119,33 @@ class FrameDecoder:
         buf = self._buf
         pos = 0
         out = []
-        while len(buf) - pos >= 4:
-            (hlen,) = struct.unpack_from(">I", buf, pos)
-            if hlen < 2 or hlen > self._max_header:
-                raise ProtocolError("frame header length %d outside 2..%d" % (hlen, self._max_header))
-            if len(buf) - pos < 4 + hlen:
+        while True:
+            if self._header is None:
+                if len(buf) - pos < 4:
+                    break
+                (hlen,) = struct.unpack_from(">I", buf, pos)
+                if hlen < 2 or hlen > self._max_header:
+                    raise ProtocolError("frame header length %d outside 2..%d" % (hlen, self._max_header))
+                if len(buf) - pos < 4 + hlen:
+                    break
+                try:
+                    header = json.loads(bytes(buf[pos + 4:pos + 4 + hlen]).decode("utf-8"))
+                except (UnicodeDecodeError, ValueError) as e:
+                    raise ProtocolError("frame header is not valid JSON: %s" % e)
+                if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+                    raise ProtocolError('frame header is not a JSON object with a string "type"')
+                raw = header.get("size")
+                size = 0 if raw is None else _exact_int(raw)
+                if size is None or size < 0 or size > self._max_payload:
+                    raise ProtocolError("frame payload size %r is not an integer in 0..%d" % (raw, self._max_payload))
+                self._header = (header, size)
+                pos += 4 + hlen
+            header, size = self._header
+            if len(buf) - pos < size:
                 break
-            try:
-                header = json.loads(bytes(buf[pos + 4:pos + 4 + hlen]).decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                raise ProtocolError("frame header is not valid JSON: %s" % e)
-            if not isinstance(header, dict) or not isinstance(header.get("type"), str):
-                raise ProtocolError('frame header is not a JSON object with a string "type"')
-            size = header.get("size", 0) or 0
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0 or size > self._max_payload:
-                raise ProtocolError("frame payload size %r outside 0..%d" % (size, self._max_payload))
-            end = pos + 4 + hlen + size
-            if len(buf) < end:
-                break
-            out.append((header, bytes(buf[pos + 4 + hlen:end])))
-            pos = end
+            out.append((header, bytes(buf[pos:pos + size])))
+            pos += size
+            self._header = None
         if pos:
             del buf[:pos]
         return out
@@ -135,18 +180,28 @@ class Call:
         if now - self._last_progress >= self._worker.progress_interval:
             self._flush_progress()
             self._last_progress = now
-        self._worker._poll()
 
     def stage(self, name, index, count):
         self._pending["stage"] = {"name": str(name), "index": int(index), "count": int(count)}
         self._flush_progress()
 
     def log(self, text, level="info"):
-        self._worker._emit({"type": "log", "id": self.id, "level": level, "text": str(text)})
+        self._worker._emit({"type": "log", "id": self.id, "level": level, "text": str(text)}, flush=True)
 
     def is_cancelled(self):
-        self._worker._poll()
-        return self.id in self._worker._cancelled
+        """Whether the pool asked to cancel this call. Cheap (no I/O): the reader thread
+        records cancel requests as they arrive."""
+        with self._worker._cond:
+            return self.id in self._worker._cancelled
+
+    def wait_cancelled(self, timeout=None):
+        """Waits up to timeout seconds (None: no limit) for a cancel request; True if the call
+        is cancelled."""
+        worker = self._worker
+        if worker._by_hand and timeout is None:
+            raise ValueError("run by hand, nothing can cancel the call: give a timeout")
+        with worker._cond:
+            return worker._cond.wait_for(lambda: self.id in worker._cancelled, timeout)
 
     def raise_if_cancelled(self):
         if self.is_cancelled():
@@ -158,7 +213,7 @@ class Call:
             self._pending.clear()
             frame["type"] = "progress"
             frame["id"] = self.id
-            self._worker._emit(frame)
+            self._worker._emit(frame, flush=True)
 
 
 class Worker:
@@ -170,14 +225,19 @@ class Worker:
         self.pipeline_depth = max(1, int(pipeline_depth))
         self.progress_interval = float(progress_interval)
         self._methods = {}
-        self._queue = []
-        self._cancelled = set()
-        self._out = []
-        self._decoder = FrameDecoder()
+        self._decoder = FrameDecoder(max_header=WORKER_MAX_HEADER)  # the reader thread's
         self._in_fd = -1
         self._out_fd = -1
         self._by_hand = False
+        self._out = []  # encoded frames not yet written, under _write_lock
+        self._write_lock = threading.RLock()
+        self._cond = threading.Condition()  # guards what follows
+        self._queue = collections.deque()
+        self._cancelled = set()
+        self._current = None
         self._bye = False
+        self._closed = False
+        self._exit_code = 0
 
     def method(self, fn=None, name=None):
         """Registers fn(call) as a method; usable as @worker.method or @worker.method(name=...)."""
@@ -188,89 +248,139 @@ class Worker:
 
     # -- running -------------------------------------------------------------------------
     def run(self, argv=None):
+        """Serves the pool when started by one, else runs the command line by hand. Returns
+        the exit status: 0 after "bye" or when the pool closes the channel, 2 if the pool
+        speaks another protocol version, 3 after a protocol error."""
         argv = sys.argv[1:] if argv is None else argv
         fd = os.environ.get("OFFLOAD_WORKER_FD")
         if fd is not None:
             self._in_fd = self._out_fd = int(fd)
+            os.set_inheritable(self._in_fd, False)  # programs a method starts do not get it
             return self._serve()
         if os.environ.get("OFFLOAD_WORKER_STDIO") == "1":
-            self._in_fd = 0
-            self._out_fd = os.dup(1)  # frames to the real stdout...
-            os.dup2(2, 1)             # ...and stray prints to stderr
+            _flush_std()
+            self._in_fd = os.dup(0)   # frames from the real stdin (dup: not inheritable)...
+            self._out_fd = os.dup(1)  # ...and to the real stdout,
+            os.dup2(2, 1)             # stray prints to stderr,
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)          # and a stray read of stdin sees EOF
+            os.close(null)
             return self._serve()
         return self._run_by_hand(argv)
 
     def _serve(self):
+        _line_buffer_std()
         self._emit({"type": "hello", "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "name": self.name,
-                    "concurrency": self.pipeline_depth, "methods": sorted(self._methods)})
-        self._flush()
+                    "concurrency": self.pipeline_depth, "methods": sorted(self._methods)}, flush=True)
+        threading.Thread(target=self._read_loop, name="offload-reader", daemon=True).start()
         while True:
-            while self._queue:
-                self._run_call(*self._queue.pop(0))
-            self._flush()
-            if self._bye or not self._read(blocking=True):
-                return 0
-
-    def _read(self, blocking):
-        try:
-            data = os.read(self._in_fd, 1 << 16) if blocking or self._readable() else None
-        except InterruptedError:
-            return True
-        if data is None:
-            return True
-        if not data:
-            return False  # the pool closed the channel
-        self._decoder.feed(data)
-        try:
-            frames = self._decoder.frames()
-        except ProtocolError as e:
-            sys.stderr.write("offload worker: protocol error: %s\n" % e)
-            return False
-        for header, payload in frames:
-            self._handle(header, payload)
-        return True
-
-    def _readable(self):
-        r, _, _ = select.select([self._in_fd], [], [], 0)
-        return bool(r)
-
-    def _poll(self):
-        if self._in_fd >= 0:
-            self._flush()
-            while self._readable():
-                if not self._read(blocking=False):
+            with self._cond:
+                idle = not self._queue
+            if idle:
+                self._flush()  # answers of pipelined calls go out together, before waiting
+            with self._cond:
+                while not (self._queue or self._bye or self._closed):
+                    self._cond.wait()
+                # Calls queued before "bye" or the end of the channel still run; after a
+                # protocol error or a version mismatch the stream means nothing any more.
+                if not self._queue or self._exit_code:
                     break
+                item = self._queue.popleft()
+                self._current = item[0]
+            self._run_call(*item)
+            with self._cond:
+                self._current = None
+        self._flush()
+        return self._exit_code
+
+    def _read_loop(self):
+        """The reader thread: takes frames as they arrive until the channel ends or breaks."""
+        try:
+            self._read_frames()
+        except BaseException as e:  # noqa: BLE001 - never leave the main thread waiting
+            self._finish(3, "reader thread failed: %r" % e)
+
+    def _read_frames(self):
+        while True:
+            try:
+                data = os.read(self._in_fd, 1 << 18)
+            except InterruptedError:
+                continue
+            except BlockingIOError:  # the channel was inherited non-blocking
+                select.select([self._in_fd], [], [])
+                continue
+            except OSError as e:
+                return self._finish(0, "read: %s" % e)
+            if not data:
+                return self._finish(0, None)  # the pool closed the channel
+            self._decoder.feed(data)
+            try:
+                frames = self._decoder.frames()
+            except ProtocolError as e:
+                return self._finish(3, "protocol error: %s" % e)
+            for header, payload in frames:
+                if not self._handle(header, payload):
+                    return None
+
+    def _finish(self, status, message):
+        if message:
+            sys.stderr.write("offload worker: %s\n" % message)
+            sys.stderr.flush()
+        with self._cond:
+            self._closed = True
+            if status and not self._exit_code:
+                self._exit_code = status
+            self._cond.notify_all()
 
     def _handle(self, header, payload):
+        """On the reader thread; False when it must stop."""
         kind = header["type"]
-        if kind == "call":
-            self._queue.append((header.get("id"), header.get("method"), header.get("args"), payload))
-        elif kind == "cancel":
-            self._cancelled.add(header.get("id"))
+        if kind in ("call", "cancel"):
+            cid = call_id(header.get("id"))
+            if cid is None:
+                self._finish(3, "protocol error: %s id %s is not a positive integer up to 2^53"
+                             % (kind, json.dumps(header.get("id"))))
+                return False
+            with self._cond:
+                if kind == "call":
+                    self._queue.append((cid, header.get("method"), header.get("args"), payload))
+                elif cid == self._current or any(cid == q[0] for q in self._queue):
+                    self._cancelled.add(cid)  # a cancel for a call already answered is moot
+                self._cond.notify_all()
         elif kind == "ping":
-            self._emit({"type": "pong", "seq": header.get("seq")})
+            self._emit({"type": "pong", "seq": header.get("seq")}, flush=True)
         elif kind == "bye":
-            self._bye = True
-        elif kind == "hello" and header.get("protocol") != PROTOCOL_VERSION:
-            sys.stderr.write("offload worker: pool speaks protocol %r, this worker %d\n"
-                             % (header.get("protocol"), PROTOCOL_VERSION))
-            raise SystemExit(2)
+            with self._cond:
+                self._bye = True
+                self._cond.notify_all()
+        elif kind == "hello" and _exact_int(header.get("protocol")) != PROTOCOL_VERSION:
+            self._finish(2, "pool speaks protocol %s, this worker %d"
+                         % (json.dumps(header.get("protocol")), PROTOCOL_VERSION))
+            return False
+        return True
+
+    def _take_cancelled(self, call_id):
+        with self._cond:
+            if call_id in self._cancelled:
+                self._cancelled.discard(call_id)
+                return True
+            return False
 
     def _run_call(self, call_id, method, args, payload):
-        fn = self._methods.get(method)
+        fn = self._methods.get(method) if isinstance(method, str) else None
         if fn is None:
+            self._take_cancelled(call_id)
             self._emit({"type": "error", "id": call_id, "message": "no method named %r" % method,
                         "origin": "LookupError"})
             return
-        if call_id in self._cancelled:
-            self._cancelled.discard(call_id)
+        if self._take_cancelled(call_id):
             self._emit({"type": "error", "id": call_id, "cancelled": True, "message": "cancelled"})
             return
         call = Call(self, call_id, method, args, payload)
         try:
             value = fn(call)
             call._flush_progress()
-            if call_id in self._cancelled:
+            if self._take_cancelled(call_id):
                 self._emit({"type": "error", "id": call_id, "cancelled": True, "message": "cancelled"})
             elif isinstance(value, Result):
                 self._emit({"type": "result", "id": call_id, "value": value.value}, value.payload)
@@ -279,42 +389,41 @@ class Worker:
             else:
                 self._emit({"type": "result", "id": call_id, "value": value})
         except Cancelled:
+            self._take_cancelled(call_id)
             self._emit({"type": "error", "id": call_id, "cancelled": True, "message": "cancelled"})
         except Exception as e:  # noqa: BLE001 - every failure is reported to the pool
+            self._take_cancelled(call_id)
             call._flush_progress()
             self._emit({"type": "error", "id": call_id, "message": str(e),
                         "origin": type(e).__module__ + "." + type(e).__qualname__
                         if type(e).__module__ != "builtins" else type(e).__qualname__,
                         "traceback": traceback.format_exc()})
-        self._cancelled.discard(call_id)
 
-    def _emit(self, header, payload=b""):
+    def _emit(self, header, payload=b"", flush=False):
         if self._by_hand:
             self._print_by_hand(header, payload)
             return
         try:
-            self._out.append(encode_frame(header, payload))
+            frame = encode_frame(header, payload)
         except (TypeError, ValueError) as e:  # a result that is not JSON
-            self._out.append(encode_frame({"type": "error", "id": header.get("id"),
-                                           "message": "result is not JSON-serialisable: %s" % e,
-                                           "origin": type(e).__qualname__}))
-        if len(self._out) > 64:
-            self._flush()
+            frame = encode_frame({"type": "error", "id": header.get("id"),
+                                  "message": "result is not JSON-serialisable: %s" % e,
+                                  "origin": type(e).__qualname__})
+        with self._write_lock:
+            self._out.append(frame)
+            if flush or len(self._out) > 64:
+                self._flush()
 
     def _flush(self):
-        if not self._out:
-            return
-        data = b"".join(self._out)
-        self._out.clear()
-        view = memoryview(data)
-        while view:
+        with self._write_lock:
+            if not self._out:
+                return
+            data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+            self._out.clear()
             try:
-                n = os.write(self._out_fd, view)
-            except InterruptedError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                os._exit(0)  # the pool is gone
-            view = view[n:]
+                _write_all(self._out_fd, data)
+            except OSError:
+                os._exit(0)  # the pool is gone (EPIPE, ECONNRESET): nobody wants the answers
 
     # -- by hand -------------------------------------------------------------------------
     def _run_by_hand(self, argv):
@@ -345,6 +454,7 @@ class Worker:
         return self._status
 
     def _print_by_hand(self, header, payload):
+        # Printed as it is made, so an answer of any size prints.
         kind = header["type"]
         if kind == "progress":
             f = header.get("fraction")
@@ -360,3 +470,35 @@ class Worker:
             sys.stderr.write("error: %s (%s)\n" % (header.get("message"), header.get("origin", "cancelled")))
             if header.get("traceback"):
                 sys.stderr.write(header["traceback"])
+
+
+def _write_all(fd, data):
+    """Writes all of data: a partial write continues, EINTR retries (PEP 475), EAGAIN (a
+    descriptor inherited non-blocking) waits until fd is writable. OSError if the peer is gone."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        view = view[n:]
+
+
+def _flush_std():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _line_buffer_std():
+    """Stray prints reach the pool's log line by line, whatever the environment: Python
+    block-buffers a stdout that is a pipe unless PYTHONUNBUFFERED is set."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError, OSError):
+            pass  # None, closed, or replaced by an object without reconfigure()

@@ -1,6 +1,20 @@
-"""Unit tests of the Python worker SDK's framing (run by CTest: python3 -m unittest)."""
+"""Tests of the worker SDKs (run by CTest: python3 -m unittest).
+
+FrameDecoderTest: the Python SDK's framing. The process tests start a real worker with a clean
+environment and speak the protocol to it over a socketpair (OFFLOAD_WORKER_FD) or stdio
+(OFFLOAD_WORKER_STDIO=1), or run it by hand (--call): PythonWorkerProcessTest runs
+sdk_testworker.py; CppWorkerProcessTest runs the C++ twin named by OFFLOAD_CPP_TEST_WORKER
+(CTest's cpp_sdk_processes sets it) and is skipped without it. Every wait is bounded.
+"""
 import json
+import os
+import select
+import socket
 import struct
+import subprocess
+import sys
+import threading
+import time
 import unittest
 
 import offload_worker as ow
@@ -42,6 +56,279 @@ class FrameDecoderTest(unittest.TestCase):
             decoder.feed(frame(json.dumps({"type": "call", "size": size}).encode()))
             with self.assertRaises(ow.ProtocolError, msg=size):
                 decoder.frames()
+
+    def test_size_must_be_a_non_negative_integer_within_the_limit(self):
+        for text in (b"1e300", b"-1e300", b"-1", b"1.5", b"-0.5", b'"12"', b"true", b"false",
+                     b'""', b"[]", b"{}", b"0.0001", b"1048577", b"9223372036854775808"):
+            decoder = ow.FrameDecoder(max_payload=1 << 20)
+            decoder.feed(frame(b'{"type":"call","size":' + text + b"}", b"x" * 8))
+            with self.assertRaises(ow.ProtocolError, msg=text):
+                decoder.frames()
+        # What the C++ SDK and the pool accept too: JSON does not tell 3 from 3.0.
+        for text, n in ((b"null", 0), (b"0", 0), (b"3", 3), (b"3.0", 3), (b"1048576", 1 << 20)):
+            decoder = ow.FrameDecoder(max_payload=1 << 20)
+            decoder.feed(frame(b'{"type":"call","size":' + text + b"}", b"p" * n))
+            got = decoder.frames()
+            self.assertEqual(len(got), 1, text)
+            self.assertEqual(got[0][1], b"p" * n)
+
+    def test_call_ids_are_positive_integers_up_to_2_53(self):
+        for good, want in ((1, 1), (7.0, 7), (2**53, 2**53)):
+            self.assertEqual(ow.call_id(good), want)
+        for bad in (1.5, -1, 0, "1", 1e300, True, None, 2**53 + 2, [1]):
+            self.assertIsNone(ow.call_id(bad), bad)
+
+    def test_headers_larger_than_a_mebibyte_are_accepted(self):
+        # The pool's header limit is its own setting; the worker takes what it is sent.
+        data = ow.encode_frame({"type": "call", "id": 1, "args": "a" * (3 << 20)})
+        decoder = ow.FrameDecoder(max_header=ow.WORKER_MAX_HEADER)
+        decoder.feed(data)
+        self.assertEqual(decoder.frames()[0][0]["args"], "a" * (3 << 20))
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TIMEOUT = 60  # seconds: the bound of every wait, far above what a pass takes
+MIB = 1 << 20
+
+
+def clean_env(**extra):
+    """No PYTHONUNBUFFERED, nothing of the caller's environment but a PATH."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """A worker process and the pool's side of its channel: socketpair ("fd") or pipes
+    ("stdio"). Frames are sent from a thread, so a big call cannot deadlock against a big
+    answer; frames are read with a bounded wait."""
+
+    def __init__(self, argv, channel, nonblocking=False):
+        self.channel = channel
+        self._decoder = ow.FrameDecoder(max_header=ow.WORKER_MAX_HEADER)  # a pool with its limit raised
+        self._frames = []
+        self._writers = []
+        if channel == "fd":
+            ours, theirs = socket.socketpair()
+            if nonblocking:  # the worker's end: the SDK must cope with EAGAIN
+                theirs.setblocking(False)
+            self._sock = ours
+            self.proc = subprocess.Popen(
+                argv, env=clean_env(OFFLOAD_WORKER_FD=str(theirs.fileno())), pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            theirs.close()
+            self.rfd = self.wfd = ours.fileno()
+            self.log = self.proc.stdout  # where a stray print goes
+            self._other = self.proc.stderr
+        else:
+            in_r, in_w = os.pipe()
+            out_r, out_w = os.pipe()
+            if nonblocking:
+                os.set_blocking(in_r, False)
+                os.set_blocking(out_w, False)
+            self.proc = subprocess.Popen(argv, env=clean_env(OFFLOAD_WORKER_STDIO="1"), stdin=in_r,
+                                         stdout=out_w, stderr=subprocess.PIPE)
+            os.close(in_r)
+            os.close(out_w)
+            self.rfd, self.wfd = out_r, in_w
+            self.log = self.proc.stderr  # the SDK moves stdout to stderr
+            self._other = None
+        self._stderr_tail = b""
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(TIMEOUT)
+        for t in self._writers:
+            t.join(TIMEOUT)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+        if self.channel == "fd":
+            self._sock.close()
+        else:
+            os.close(self.rfd)
+            os.close(self.wfd)
+
+    def send(self, header, payload=b""):
+        data = ow.encode_frame(dict(header), payload)
+
+        def write():
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self.wfd, view):]
+            except OSError:
+                pass  # the worker has gone; the reading side reports it
+
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        self._writers.append(t)
+        return t
+
+    def read(self, timeout=TIMEOUT):
+        """The next frame (header, payload), or None at EOF; fails the test on timeout."""
+        deadline = time.monotonic() + timeout
+        while not self._frames:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no frame from the worker within %s s" % timeout)
+            r, _, _ = select.select([self.rfd], [], [], left)
+            if not r:
+                continue
+            data = os.read(self.rfd, 1 << 20)
+            if not data:
+                return None
+            self._decoder.feed(data)
+            self._frames += self._decoder.frames()
+        return self._frames.pop(0)
+
+    def read_answer(self, timeout=TIMEOUT):
+        """Skips progress and log frames up to the next frame of another type; fails at EOF."""
+        while True:
+            f = self.read(timeout)
+            if f is None:
+                raise AssertionError("the worker closed the channel; stderr: %r" % self.stderr())
+            if f[0]["type"] not in ("progress", "log"):
+                return f
+
+    def stderr(self):
+        """What the worker wrote to stderr so far (after it exited: all of it)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait_exit()
+        return self._stderr_tail[-4000:]
+
+    def start(self):
+        self.send({"type": "hello", "protocol": 1})
+        hello = self.read()
+        assert hello is not None and hello[0]["type"] == "hello", hello
+        return hello[0]
+
+    def read_log_until(self, marker, timeout=TIMEOUT):
+        """Reads the worker's log pipe until marker appears; fails on timeout."""
+        deadline = time.monotonic() + timeout
+        got = b""
+        fd = self.log.fileno()
+        while marker not in got:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("%r not on the worker's log within %s s (got %r)" % (marker, timeout, got))
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                data = os.read(fd, 65536)
+                if not data:
+                    raise AssertionError("log closed without %r (got %r)" % (marker, got))
+                got += data
+        return got
+
+    def wait_exit(self, timeout=TIMEOUT):
+        """Exit status; drains stderr so the worker cannot block on it."""
+        _, err = self.proc.communicate(timeout=timeout)
+        self._stderr_tail = err or b""
+        return self.proc.returncode
+
+
+class ProcessTests:
+    """Mixed into one TestCase per SDK; argv() names the worker command."""
+
+    def spawn(self, channel, nonblocking=False):
+        w = Worker(self.argv(), channel, nonblocking)
+        self.addCleanup(w.close)
+        return w
+
+    def test_stray_print_reaches_the_log_while_the_call_runs(self):
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                w = self.spawn(channel)
+                w.start()
+                w.send({"type": "call", "id": 1, "method": "print_wait", "args": None})
+                w.read_log_until(b"stray-print-marker")
+                w.send({"type": "cancel", "id": 1})
+                answer = w.read_answer()
+                self.assertEqual((answer[0]["type"], answer[0]["id"], answer[0].get("cancelled")),
+                                 ("error", 1, True))
+
+    def test_ping_is_answered_while_a_method_computes(self):
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                w = self.spawn(channel)
+                w.start()
+                w.send({"type": "call", "id": 1, "method": "spin", "args": {"seconds": 3 * TIMEOUT}})
+                # Once the method has printed its marker it never touches the SDK again: only
+                # a reader thread can answer.
+                w.read_log_until(b"spin-marker")
+                w.send({"type": "ping", "seq": 41})
+                pong = w.read_answer()
+                self.assertEqual(pong[0], {"type": "pong", "seq": 41})
+
+    def test_cancel_wakes_a_method_blocked_in_wait_cancelled(self):
+        w = self.spawn("fd")
+        w.start()
+        w.send({"type": "call", "id": 5, "method": "wait_cancel", "args": {"seconds": 3 * TIMEOUT}})
+        w.read_log_until(b"wait-marker")  # the method is in wait_cancelled() or about to be
+        w.send({"type": "cancel", "id": 5})
+        answer = w.read_answer()
+        self.assertEqual((answer[0]["type"], answer[0]["id"], answer[0].get("cancelled")), ("error", 5, True))
+
+    def round_trip(self, w, sizes):
+        w.start()
+        for i, n in enumerate(sizes, 1):
+            args = {"s": "\u00e9" * (n // 2), "n": n}  # 2 bytes of UTF-8 each
+            payload = bytes(range(256)) * (n // 256) + b"\x07" * (n % 256)
+            w.send({"type": "call", "id": i, "method": "echo", "args": args}, payload)
+            header, got = w.read_answer()
+            self.assertEqual((header["type"], header["id"]), ("result", i), n)
+            self.assertTrue(header["value"] == args, "value of %d bytes differs" % n)
+            self.assertTrue(got == payload, "payload of %d bytes differs" % n)
+
+    def test_big_arguments_and_payloads_both_ways(self):
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                self.round_trip(self.spawn(channel), [0, 1, 65535, 65536, 65537, 3 * MIB + 1, 64 * MIB])
+
+    def test_non_blocking_channel(self):
+        # A channel inherited with O_NONBLOCK: reads and writes see EAGAIN and must wait.
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                self.round_trip(self.spawn(channel, nonblocking=True), [1, 8 * MIB + 3])
+
+    def test_bad_call_ids_are_protocol_errors(self):
+        for bad in (1.5, -1, 0, "1", 1e300, True, None):
+            with self.subTest(id=bad):
+                w = self.spawn("fd")
+                w.start()
+                header = {"type": "call", "method": "echo", "args": 1}
+                if bad is not None:
+                    header["id"] = bad
+                w.send(header)
+                self.assertIsNone(w.read(), "answered a call with id %r" % (bad,))
+                self.assertEqual(w.wait_exit(), 3)
+                self.assertIn(b"protocol error", w._stderr_tail)
+
+    def test_by_hand_prints_answers_of_any_size(self):
+        for n in (0, 65535, 65537, 64 * MIB):
+            with self.subTest(n=n):
+                out = subprocess.run(self.argv() + ["--call", "big", '{"n":%d}' % n], env=clean_env(),
+                                     stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+                self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+                self.assertTrue(out.stdout == b'"' + b"x" * n + b'"\n', "stdout of %d bytes" % len(out.stdout))
+                if n:
+                    self.assertIn(b"(result payload: %d bytes)" % n, out.stderr)
+
+
+class PythonWorkerProcessTest(ProcessTests, unittest.TestCase):
+    def argv(self):
+        return [sys.executable, os.path.join(HERE, "sdk_testworker.py")]
+
+
+class CppWorkerProcessTest(ProcessTests, unittest.TestCase):
+    def setUp(self):
+        if not os.environ.get("OFFLOAD_CPP_TEST_WORKER"):
+            self.skipTest("OFFLOAD_CPP_TEST_WORKER does not name the C++ test worker")
+
+    def argv(self):
+        return [os.environ["OFFLOAD_CPP_TEST_WORKER"]]
 
 
 if __name__ == "__main__":

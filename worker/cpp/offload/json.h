@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -47,7 +48,23 @@ public:
 
     bool toBool(bool fallback = false) const { return isBool() ? std::get<bool>(m_v) : fallback; }
     double toDouble(double fallback = 0) const { return isNumber() ? std::get<double>(m_v) : fallback; }
-    int64_t toInt(int64_t fallback = 0) const { return isNumber() ? int64_t(std::get<double>(m_v)) : fallback; }
+    // The number truncated toward zero; fallback if it is not a number or outside int64's
+    // range (checked first: converting such a double is undefined behaviour).
+    int64_t toInt(int64_t fallback = 0) const
+    {
+        if (!isNumber())
+            return fallback;
+        const double d = std::get<double>(m_v);
+        return d >= -9223372036854775808.0 && d < 9223372036854775808.0 ? int64_t(d) : fallback;
+    }
+    // The number if it is an integer that int64 holds exactly (3 and 3.0 alike), else nullopt.
+    std::optional<int64_t> toExactInt() const
+    {
+        const int64_t i = toInt();
+        if (!isNumber() || double(i) != std::get<double>(m_v))
+            return std::nullopt;
+        return i;
+    }
     std::string toString(std::string fallback = {}) const
     {
         return isString() ? std::get<std::string>(m_v) : fallback;

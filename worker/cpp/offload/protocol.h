@@ -16,6 +16,30 @@ inline constexpr int version = 1;
 inline constexpr int64_t defaultMaxHeader = int64_t(1) << 20;  // 1 MiB
 inline constexpr int64_t defaultMaxPayload = int64_t(1) << 30; // 1 GiB
 
+// The integer a JSON number (a double) denotes, if int64 holds it exactly: nullopt for a
+// fraction, NaN, an infinity or anything outside [-2^63, 2^63). The range is checked before
+// converting, since converting a double outside int64's range is undefined behaviour.
+inline std::optional<int64_t> exactInt64(double d) noexcept
+{
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) // also false for NaN
+        return std::nullopt;
+    const auto i = int64_t(d);
+    if (double(i) != d)
+        return std::nullopt;
+    return i;
+}
+
+// A frame header's "size" given as a JSON number: true, with out set, if it is an integer in
+// 0..maxPayload. For Traits::parseHeader implementations; both SDKs and the pool must agree.
+inline bool payloadSizeFromNumber(double d, int64_t maxPayload, int64_t &out) noexcept
+{
+    const std::optional<int64_t> n = exactInt64(d);
+    if (!n || *n < 0 || *n > maxPayload)
+        return false;
+    out = *n;
+    return true;
+}
+
 // uint32 big-endian header length, the header, then the payload. headerJson must already
 // carry "size" equal to payload.size() when the payload is not empty.
 inline std::string encodeFrame(std::string_view headerJson, std::string_view payload = {})
@@ -43,7 +67,9 @@ struct Frame
 //   static bool parseHeader(std::string_view json, Header &out, int64_t &payloadSize,
 //                           std::string &error);
 // parseHeader checks that the header is a JSON object with a string "type" and returns its
-// "size" (0 if absent), which the decoder then bounds by maxPayload.
+// "size" (0 if absent or null), which the decoder then bounds by maxPayload. A "size" that is
+// not a non-negative integer (1.5, -1, "12", 1e300) must make parseHeader fail: convert the
+// number with exactInt64() or payloadSizeFromNumber(), never with a bare cast.
 //
 // Feed bytes as they arrive and take frames out with next(). Memory is bounded: a length
 // over maxHeader or a size over maxPayload is an error before any of it is buffered. Errors

@@ -11,16 +11,27 @@
 //       return w.exec(argc, argv);
 //   }
 //
-// Threading: a worker is single-threaded; methods run on the main thread, one at a time.
-// While a method runs, progress(), log() and isCancelled() read pending messages from the
-// pool, so a cancel request is seen at the next of those calls.
+// Threading: methods run on the thread that called exec(), one at a time. Started by a pool,
+// the worker also runs a reader thread that takes the pool's frames as they arrive: it
+// queues calls, records cancel requests (isCancelled() and waitCancelled() read them) and
+// answers the pool's heartbeat pings at once, so a method that computes for long without
+// calling progress() is not mistaken for a wedged worker. Frames are written under a lock, so
+// log() may be called from any thread; progress() and stage() from the method's thread.
+//
+// Output: started by a pool, stdout is made line-buffered (a stray printf reaches the pool's
+// log line by line, not when the worker exits); in stdio mode the SDK first moves the
+// process's own stdout to stderr and stdin to /dev/null, so neither touches the frames.
+// Writes handle partial writes, EINTR and EAGAIN (a channel inherited non-blocking).
 #pragma once
 
 #include "json.h"
 #include "protocol.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -29,15 +40,60 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <typeinfo>
+#include <vector>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 namespace offload::worker {
+
+// A call's "id": a positive integer up to 2^53 (exact in every JSON parser), else nullopt.
+// 1.5, -1, 0, "1", true and 1e300 are not ids: the worker treats them as a protocol error.
+inline std::optional<int64_t> callId(const json::Value &id)
+{
+    const std::optional<int64_t> n = id.toExactInt();
+    if (!n || *n < 1 || *n > (int64_t(1) << 53))
+        return std::nullopt;
+    return n;
+}
+
+// The largest header a worker accepts. The pool's header limit is its own setting (1 MiB by
+// default, raised to send bigger JSON arguments), so a worker takes any header up to the
+// payload limit: the decoder buffers only bytes that arrive, so this costs nothing.
+inline constexpr int64_t workerMaxHeader = protocol::defaultMaxPayload;
+
+namespace detail {
+
+// Writes all of data: a partial write continues, EINTR retries, EAGAIN (a descriptor that was
+// inherited non-blocking) waits until fd is writable. False if the peer is gone or on error.
+inline bool writeAll(int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        const ssize_t n = ::write(fd, data, size);
+        if (n > 0) {
+            data += n;
+            size -= size_t(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd p { fd, POLLOUT, 0 };
+            if (::poll(&p, 1, -1) < 0 && errno != EINTR)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace detail
 
 struct JsonTraits
 {
@@ -55,13 +111,14 @@ struct JsonTraits
             return false;
         }
         const json::Value &s = out["size"];
-        if (s.isNull()) {
-            size = 0;
-        } else if (!s.isNumber() || s.toDouble() < 0 || s.toDouble() != double(int64_t(s.toDouble()))) {
-            error = "frame payload size is not a non-negative integer";
-            return false;
-        } else {
-            size = s.toInt();
+        size = 0;
+        if (!s.isNull()) {
+            const std::optional<int64_t> n = s.toExactInt(); // never a bare cast: 1e300 is UB
+            if (!n || *n < 0) {
+                error = "frame payload size is not a non-negative integer";
+                return false;
+            }
+            size = *n; // the decoder bounds it by its payload limit
         }
         return true;
     }
@@ -102,7 +159,11 @@ public:
     void progress(int64_t value, int64_t max, std::string_view text = {});
     void stage(std::string_view name, int index, int count);
     void log(std::string_view text, std::string_view level = "info");
+    // Whether the pool asked to cancel this call. Cheap (no I/O): the reader thread records
+    // cancel requests as they arrive.
     bool isCancelled();
+    // Waits up to timeout for a cancel request; true if the call is cancelled.
+    bool waitCancelled(std::chrono::milliseconds timeout);
     void throwIfCancelled()
     {
         if (isCancelled())
@@ -131,7 +192,10 @@ class Worker
 public:
     using Handler = std::function<Result(Call &)>;
 
-    explicit Worker(std::string name) : m_name(std::move(name)) {}
+    explicit Worker(std::string name) : m_name(std::move(name)) { }
+    Worker(const Worker &) = delete;
+    Worker &operator=(const Worker &) = delete;
+    ~Worker() { stopReader(); }
 
     Worker &method(std::string name, Handler handler)
     {
@@ -156,17 +220,25 @@ public:
     // Runs the protocol when started by a pool; otherwise the hand-run command line:
     //   worker --call METHOD [JSON_ARGS] [--payload-file FILE]   prints the result
     //   worker --list                                              prints the methods
+    // Exit status when served: 0 after "bye" or when the pool closes the channel, 2 if the
+    // pool speaks another protocol version, 3 after a protocol error.
     int exec(int argc, char **argv)
     {
         std::signal(SIGPIPE, SIG_IGN); // a vanished pool gives EPIPE, answered by exiting
         if (const char *fd = std::getenv("OFFLOAD_WORKER_FD")) {
             m_in = m_out = std::atoi(fd);
+            ::fcntl(m_in, F_SETFD, FD_CLOEXEC); // programs the method starts do not inherit it
             return serve();
         }
         if (const char *stdio = std::getenv("OFFLOAD_WORKER_STDIO"); stdio && *stdio == '1') {
-            m_in = 0;
-            m_out = ::dup(1);   // frames go to the real stdout...
-            ::dup2(2, 1);       // ...and a stray print to stderr, never into the stream
+            std::fflush(stdout);
+            m_in = ::fcntl(0, F_DUPFD_CLOEXEC, 3); // frames come from the real stdin...
+            m_out = ::fcntl(1, F_DUPFD_CLOEXEC, 3); // ...and go to the real stdout,
+            ::dup2(2, 1); // a stray print to stderr,
+            if (const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC); null >= 0) {
+                ::dup2(null, 0); // and a stray read of stdin sees EOF
+                ::close(null);
+            }
             return serve();
         }
         return runByHand(argc, argv);
@@ -185,80 +257,151 @@ private:
 
     int serve()
     {
+        // Stray prints reach the pool's log line by line, whatever stdout is connected to.
+        std::fflush(stdout);
+        std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
         json::Array names;
         for (const auto &[n, h] : m_methods)
             names.push_back(n);
-        send(json::Object{{"type", "hello"}, {"protocol", protocol::version}, {"pid", int64_t(::getpid())},
-                          {"name", m_name}, {"concurrency", m_concurrency}, {"methods", names}});
+        if (!send(json::Object { { "type", "hello" }, { "protocol", protocol::version },
+                { "pid", int64_t(::getpid()) }, { "name", m_name },
+                { "concurrency", m_concurrency }, { "methods", names } }))
+            return 0;
+        if (!startReader())
+            return 1;
         for (;;) {
-            while (!m_queue.empty()) {
-                Pending p = std::move(m_queue.front());
-                m_queue.pop_front();
-                run(p);
-            }
-            if (m_bye || !readFrames(true))
-                return m_protocolError.empty() ? 0 : 3;
-        }
-    }
-
-    // Reads and handles frames; blocking waits for at least one. False on EOF or error.
-    bool readFrames(bool blocking)
-    {
-        char buf[65536];
-        if (blocking) {
-            // Right after answering, the next call is usually microseconds away: poll briefly
+            // Right after answering, the next call is usually microseconds away: look briefly
             // before blocking, so a busy worker is not put to sleep between calls.
             const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-            pollfd pfd{m_in, POLLIN, 0};
-            while (::poll(&pfd, 1, 0) == 0 && std::chrono::steady_clock::now() < until)
+            while (m_queued.load(std::memory_order_acquire) == 0
+                && std::chrono::steady_clock::now() < until)
                 ;
+            std::unique_lock lock(m_mutex);
+            m_cv.wait(lock, [this] { return !m_queue.empty() || m_bye || m_closed; });
+            // Calls queued before "bye" or the end of the channel still run; after a protocol
+            // error or a version mismatch the stream means nothing any more.
+            if (m_queue.empty() || m_exitCode != 0)
+                break;
+            Pending p = std::move(m_queue.front());
+            m_queue.pop_front();
+            m_queued.fetch_sub(1, std::memory_order_relaxed);
+            m_currentId = p.id;
+            lock.unlock();
+            run(p);
+            lock.lock();
+            m_currentId = 0;
         }
+        stopReader();
+        return m_exitCode;
+    }
+
+    bool startReader()
+    {
+        if (::pipe2(m_wake, O_CLOEXEC) != 0) {
+            std::fprintf(stderr, "offload worker: pipe: %s\n", std::strerror(errno));
+            return false;
+        }
+        m_reader = std::thread([this] { readLoop(); });
+        return true;
+    }
+
+    void stopReader()
+    {
+        if (!m_reader.joinable())
+            return;
+        const char byte = 0;
+        detail::writeAll(m_wake[1], &byte, 1);
+        m_reader.join();
+        ::close(m_wake[0]);
+        ::close(m_wake[1]);
+        m_wake[0] = m_wake[1] = -1;
+    }
+
+    // The reader thread: takes frames as they arrive until the channel ends, the stream breaks
+    // or serve() is done (a byte on the wake pipe).
+    void readLoop()
+    {
+        std::vector<char> buf(size_t(1) << 18);
         for (;;) {
-            if (!blocking) {
-                pollfd pfd{m_in, POLLIN, 0};
-                if (::poll(&pfd, 1, 0) <= 0)
-                    return true;
+            pollfd p[2] = { { m_in, POLLIN, 0 }, { m_wake[0], POLLIN, 0 } };
+            if (::poll(p, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                return finish(0, std::string("poll: ") + std::strerror(errno));
             }
-            const ssize_t n = ::read(m_in, buf, sizeof buf);
-            if (n < 0 && errno == EINTR)
+            if (p[1].revents != 0)
+                return;
+            if (p[0].revents == 0)
                 continue;
+            const ssize_t n = ::read(m_in, buf.data(), buf.size());
+            if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+                continue; // EAGAIN: the channel was inherited non-blocking; poll again
             if (n <= 0)
-                return false; // the pool closed the channel: exit quietly
-            m_decoder.feed(buf, size_t(n));
-            bool any = false;
+                return finish(0, {}); // the pool closed the channel
+            m_decoder.feed(buf.data(), size_t(n));
             while (auto frame = m_decoder.next()) {
-                handle(*frame);
-                any = true;
+                if (!handle(*frame))
+                    return;
             }
-            if (m_decoder.hasError()) {
-                m_protocolError = m_decoder.error();
-                std::fprintf(stderr, "offload worker: protocol error: %s\n", m_protocolError.c_str());
-                return false;
-            }
-            if (!blocking || any)
-                return true;
+            if (m_decoder.hasError())
+                return finish(3, "protocol error: " + m_decoder.error());
         }
     }
 
-    void handle(protocol::Frame<json::Value> &frame)
+    // Ends the reader: the channel is closed (status 0) or broken (2, 3: message says why).
+    void finish(int status, const std::string &message)
+    {
+        if (!message.empty())
+            std::fprintf(stderr, "offload worker: %s\n", message.c_str());
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        if (status != 0 && m_exitCode == 0)
+            m_exitCode = status;
+        m_cv.notify_all();
+    }
+
+    // On the reader thread. False when the reader must stop.
+    bool handle(protocol::Frame<json::Value> &frame)
     {
         const json::Value &h = frame.header;
         const std::string type = h["type"].toString();
-        if (type == "call") {
-            m_queue.push_back({h["id"].toInt(), h["method"].toString(), h["args"], std::move(frame.payload)});
-        } else if (type == "cancel") {
-            m_cancelled.insert(h["id"].toInt());
+        if (type == "call" || type == "cancel") {
+            const std::optional<int64_t> id = callId(h["id"]);
+            if (!id) {
+                finish(3,
+                    "protocol error: " + type + " id " + json::serialize(h["id"])
+                        + " is not a positive integer up to 2^53");
+                return false;
+            }
+            std::lock_guard lock(m_mutex);
+            if (type == "call") {
+                m_queue.push_back(
+                    { *id, h["method"].toString(), h["args"], std::move(frame.payload) });
+                m_queued.fetch_add(1, std::memory_order_release);
+            } else if (*id == m_currentId
+                || std::any_of(m_queue.begin(), m_queue.end(),
+                    [&](const Pending &p) { return p.id == *id; })) {
+                m_cancelled.insert(*id); // a cancel for a call already answered is moot
+            }
+            m_cv.notify_all();
         } else if (type == "ping") {
-            send(json::Object{{"type", "pong"}, {"seq", h["seq"]}});
+            if (!send(json::Object { { "type", "pong" }, { "seq", h["seq"] } })) {
+                finish(0, {}); // the pool is gone
+                return false;
+            }
         } else if (type == "bye") {
+            std::lock_guard lock(m_mutex);
             m_bye = true;
+            m_cv.notify_all();
         } else if (type == "hello") {
-            if (h["protocol"].toInt() != protocol::version) {
-                std::fprintf(stderr, "offload worker: pool speaks protocol %lld, this worker %d\n",
-                             static_cast<long long>(h["protocol"].toInt()), protocol::version);
-                std::exit(2);
+            if (h["protocol"].toExactInt() != protocol::version) {
+                finish(2,
+                    "pool speaks protocol " + json::serialize(h["protocol"]) + ", this worker "
+                        + std::to_string(protocol::version));
+                return false;
             }
         }
+        return true;
     }
 
     static std::string typeName(const std::type_info &t)
@@ -270,58 +413,80 @@ private:
         return s;
     }
 
+    bool takeCancelled(int64_t id)
+    {
+        std::lock_guard lock(m_mutex);
+        return m_cancelled.erase(id) > 0;
+    }
+
+    void sendCancelled(int64_t id)
+    {
+        sendOrExit(json::Object {
+            { "type", "error" }, { "id", id }, { "cancelled", true }, { "message", "cancelled" } });
+    }
+
     void run(Pending &p)
     {
         auto it = m_methods.find(p.method);
         if (it == m_methods.end()) {
+            takeCancelled(p.id);
             sendError(p.id, "no method named '" + p.method + "'", "LookupError");
             return;
         }
-        if (m_cancelled.count(p.id)) {
-            m_cancelled.erase(p.id);
-            send(json::Object{{"type", "error"}, {"id", p.id}, {"cancelled", true}, {"message", "cancelled"}});
+        if (takeCancelled(p.id)) {
+            sendCancelled(p.id);
             return;
         }
         Call call(*this, p.id, p.method, std::move(p.args), std::move(p.payload));
-        m_current = &call;
         try {
             Result r = it->second(call);
             call.flushProgress();
-            if (m_cancelled.count(p.id))
-                send(json::Object{{"type", "error"}, {"id", p.id}, {"cancelled", true}, {"message", "cancelled"}});
+            if (takeCancelled(p.id))
+                sendCancelled(p.id);
             else
-                send(json::Object{{"type", "result"}, {"id", p.id}, {"value", r.value}}, r.payload);
+                sendOrExit(
+                    json::Object { { "type", "result" }, { "id", p.id }, { "value", r.value } },
+                    r.payload);
         } catch (const Cancelled &) {
-            send(json::Object{{"type", "error"}, {"id", p.id}, {"cancelled", true}, {"message", "cancelled"}});
+            takeCancelled(p.id);
+            sendCancelled(p.id);
         } catch (const std::exception &e) {
+            takeCancelled(p.id);
             call.flushProgress();
             sendError(p.id, e.what(), typeName(typeid(e)));
         } catch (...) {
+            takeCancelled(p.id);
             const std::type_info *t = abi::__cxa_current_exception_type();
             sendError(p.id, "unknown exception", t ? typeName(*t) : "unknown type");
         }
-        m_current = nullptr;
-        m_cancelled.erase(p.id);
     }
 
     void sendError(int64_t id, const std::string &message, const std::string &origin)
     {
-        send(json::Object{{"type", "error"}, {"id", id}, {"message", message}, {"origin", origin}});
+        sendOrExit(json::Object {
+            { "type", "error" }, { "id", id }, { "message", message }, { "origin", origin } });
     }
 
-    void send(json::Object header, const std::string &payload = {})
+    // Writes one frame, whole, under the write lock (the reader thread answers pings). False
+    // if the pool is gone.
+    bool send(json::Object header, const std::string &payload = {})
     {
+        if (m_byHand)
+            return answerByHand(header, payload);
         if (!payload.empty())
             header["size"] = int64_t(payload.size());
-        const std::string frame = protocol::encodeFrame(json::serialize(json::Value(std::move(header))), payload);
-        size_t done = 0;
-        while (done < frame.size()) {
-            const ssize_t n = ::write(m_out, frame.data() + done, frame.size() - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                std::exit(0); // the pool is gone
-            done += size_t(n);
+        const std::string frame
+            = protocol::encodeFrame(json::serialize(json::Value(std::move(header))), payload);
+        std::lock_guard lock(m_writeMutex);
+        return detail::writeAll(m_out, frame.data(), frame.size());
+    }
+
+    // On the method's thread: a pool that is gone ends the worker quietly.
+    void sendOrExit(json::Object header, const std::string &payload = {})
+    {
+        if (!send(std::move(header), payload)) {
+            stopReader();
+            std::exit(0);
         }
     }
 
@@ -347,11 +512,13 @@ private:
             }
         }
         if (method.empty()) {
-            std::fprintf(stderr, "usage: %s --call METHOD [JSON_ARGS] [--payload-file FILE] | --list\n"
-                                 "(started by an Offload worker pool, it speaks the worker protocol)\n", argv[0]);
+            std::fprintf(stderr,
+                "usage: %s --call METHOD [JSON_ARGS] [--payload-file FILE] | --list\n"
+                "(started by an Offload worker pool, it speaks the worker protocol)\n",
+                argv[0]);
             return 2;
         }
-        Pending p{1, method, {}, {}};
+        Pending p { 1, method, {}, {} };
         try {
             p.args = json::parse(args);
         } catch (const json::ParseError &e) {
@@ -361,7 +528,8 @@ private:
         if (!payloadFile.empty()) {
             FILE *f = std::fopen(payloadFile.c_str(), "rb");
             if (!f) {
-                std::fprintf(stderr, "cannot read %s: %s\n", payloadFile.c_str(), std::strerror(errno));
+                std::fprintf(
+                    stderr, "cannot read %s: %s\n", payloadFile.c_str(), std::strerror(errno));
                 return 2;
             }
             char buf[65536];
@@ -371,50 +539,59 @@ private:
             std::fclose(f);
         }
         m_byHand = true;
-        m_in = -1;
-        int pipefd[2];
-        if (::pipe(pipefd) != 0)
-            return 2;
-        m_out = pipefd[1]; // answers are decoded from this pipe and printed
+        m_byHandStatus = 1;
         run(p);
-        ::close(pipefd[1]);
-        std::string bytes;
-        char buf[65536];
-        ssize_t n;
-        while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0)
-            bytes.append(buf, size_t(n));
-        ::close(pipefd[0]);
-        protocol::FrameDecoder<JsonTraits> decoder;
-        decoder.feed(bytes.data(), bytes.size());
-        int status = 1;
-        while (auto f = decoder.next()) {
-            const std::string type = f->header["type"].toString();
-            if (type == "result") {
-                std::printf("%s\n", json::serialize(f->header["value"]).c_str());
-                if (!f->payload.empty())
-                    std::fprintf(stderr, "(result payload: %zu bytes)\n", f->payload.size());
-                status = 0;
-            } else if (type == "error") {
-                std::fprintf(stderr, "error: %s (%s)\n", f->header["message"].toString().c_str(),
-                             f->header["origin"].toString("cancelled").c_str());
-            }
+        return m_byHandStatus;
+    }
+
+    // By hand, the answer is printed as it is made: the value as JSON on stdout, the rest on
+    // stderr. Nothing is buffered in between, so an answer of any size prints.
+    bool answerByHand(const json::Object &header, const std::string &payload)
+    {
+        const auto field = [&](const char *key) -> json::Value {
+            const auto it = header.find(key);
+            return it == header.end() ? json::Value() : it->second;
+        };
+        const std::string type = field("type").toString();
+        if (type == "result") {
+            std::string out = json::serialize(field("value"));
+            out += '\n';
+            std::fflush(stdout);
+            if (!detail::writeAll(1, out.data(), out.size()))
+                std::fprintf(stderr, "cannot write the result: %s\n", std::strerror(errno));
+            else
+                m_byHandStatus = 0;
+            if (!payload.empty())
+                std::fprintf(stderr, "(result payload: %zu bytes)\n", payload.size());
+        } else if (type == "error") {
+            std::fprintf(stderr, "error: %s (%s)\n", field("message").toString().c_str(),
+                field("origin").toString("cancelled").c_str());
         }
-        return status;
+        return true;
     }
 
     std::string m_name;
     std::map<std::string, Handler> m_methods;
     int m_concurrency = 1;
-    std::chrono::microseconds m_progressInterval{5000};
+    std::chrono::microseconds m_progressInterval { 5000 };
     int m_in = -1;
     int m_out = -1;
-    bool m_bye = false;
     bool m_byHand = false;
-    std::string m_protocolError;
-    protocol::FrameDecoder<JsonTraits> m_decoder;
+    int m_byHandStatus = 1;
+    protocol::FrameDecoder<JsonTraits> m_decoder { workerMaxHeader,
+        protocol::defaultMaxPayload }; // reader thread
+    std::thread m_reader;
+    int m_wake[2] = { -1, -1 };
+    std::mutex m_writeMutex; // one frame at a time on m_out
+    std::mutex m_mutex; // guards what follows
+    std::condition_variable m_cv;
     std::deque<Pending> m_queue;
+    std::atomic<size_t> m_queued { 0 }; // m_queue.size(), for the look before blocking
     std::set<int64_t> m_cancelled;
-    Call *m_current = nullptr;
+    int64_t m_currentId = 0;
+    bool m_bye = false;
+    bool m_closed = false;
+    int m_exitCode = 0;
 };
 
 inline void Call::sendProgress(json::Object fields, bool force)
@@ -422,11 +599,8 @@ inline void Call::sendProgress(json::Object fields, bool force)
     for (auto &[k, v] : fields)
         m_pending[k] = std::move(v);
     const auto now = std::chrono::steady_clock::now();
-    if (!force && now - m_lastSent < m_worker.m_progressInterval) {
-        if (m_worker.m_in >= 0)
-            m_worker.readFrames(false);
+    if (!force && now - m_lastSent < m_worker.m_progressInterval)
         return;
-    }
     flushProgress();
     m_lastSent = now;
 }
@@ -444,9 +618,7 @@ inline void Call::flushProgress()
     }
     frame["type"] = "progress";
     frame["id"] = m_id;
-    m_worker.send(std::move(frame));
-    if (m_worker.m_in >= 0)
-        m_worker.readFrames(false);
+    m_worker.sendOrExit(std::move(frame));
 }
 
 inline void Call::progress(double fraction, std::string_view text)
@@ -473,17 +645,25 @@ inline void Call::stage(std::string_view name, int index, int count)
 inline void Call::log(std::string_view text, std::string_view level)
 {
     if (m_worker.m_byHand) {
-        std::fprintf(stderr, "[%.*s] %.*s\n", int(level.size()), level.data(), int(text.size()), text.data());
+        std::fprintf(stderr, "[%.*s] %.*s\n", int(level.size()), level.data(), int(text.size()),
+            text.data());
         return;
     }
-    m_worker.send(json::Object{{"type", "log"}, {"id", m_id}, {"level", std::string(level)}, {"text", std::string(text)}});
+    m_worker.sendOrExit(json::Object { { "type", "log" }, { "id", m_id },
+        { "level", std::string(level) }, { "text", std::string(text) } });
 }
 
 inline bool Call::isCancelled()
 {
-    if (m_worker.m_in >= 0)
-        m_worker.readFrames(false);
+    std::lock_guard lock(m_worker.m_mutex);
     return m_worker.m_cancelled.count(m_id) > 0;
+}
+
+inline bool Call::waitCancelled(std::chrono::milliseconds timeout)
+{
+    std::unique_lock lock(m_worker.m_mutex);
+    return m_worker.m_cv.wait_for(
+        lock, timeout, [this] { return m_worker.m_cancelled.count(m_id) > 0; });
 }
 
 } // namespace offload::worker
