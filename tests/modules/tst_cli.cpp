@@ -69,6 +69,11 @@ private Q_SLOTS:
     void runExitCodeFollowsTheProgram();
     void runRawPassesStdinAndReturnsStdout();
     void runJsonWithInvalidUtf8StaysValidJson();
+    void runPassesEveryByteToASlowReader();
+    void runPassesArgumentBytesExactly();
+    void batchLinesKeepTheirBytes();
+    void runRawStreamsStdinWithoutWaitingForItsEnd();
+    void runRawJsonCarriesTheBytesAsBase64();
     void sigtermCancelsTheWholeTree();
     void describeJson();
     void describeBadXmlFile();
@@ -138,6 +143,86 @@ void tst_Cli::runRawPassesStdinAndReturnsStdout()
     const CliRun r = runTool({"run", "--progress", "raw", "--", binPath("testprogram"), "raw"}, "abc\x01\xff");
     QCOMPARE(r.exitCode, 0);
     QCOMPARE(r.out, QByteArray("\xff\x01" "cba"));
+}
+
+// A shell pipeline, for what a user types: the tool at $0.
+static CliRun runShell(const QString &script, int waitMs = 60000)
+{
+    QProcess p;
+    p.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), script, binPath("offload")});
+    CliRun r;
+    if (!p.waitForStarted(10000))
+        return r;
+    p.closeWriteChannel();
+    if (!p.waitForFinished(waitMs)) {
+        p.kill();
+        p.waitForFinished(5000);
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+void tst_Cli::runPassesEveryByteToASlowReader()
+{
+    // The reader starts late, so the pipe fills and the tool waits on it: the output that
+    // piles up meanwhile must wait too, not be dropped (it was: 1 MiB kept, the rest lost).
+    const CliRun r = runShell(QStringLiteral("\"$0\" run -- '%1' flood 32 | { sleep 1; wc -c; }").arg(binPath("testprogram")));
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.out.trimmed(), QByteArray::number(32 << 20));
+    QVERIFY2(!r.err.contains("lost"), r.err.constData());
+}
+
+void tst_Cli::runPassesArgumentBytesExactly()
+{
+    // printf %s with an argument that is not UTF-8 prints it back byte for byte.
+    const CliRun r = runShell(QStringLiteral("exec \"$0\" run -- printf %s \"$(printf 'a\\377\\376b')\""));
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.out, QByteArray("a\xff\xfe" "b"));
+}
+
+void tst_Cli::batchLinesKeepTheirBytes()
+{
+    const QString out = m_dir.filePath(QStringLiteral("batch-bytes.out"));
+    QFile file(m_dir.filePath(QStringLiteral("bytes.batch")));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("/bin/sh -c 'printf %s \"$1\" > \"$2\"' sh 'x\xffy' " + QFile::encodeName(out) + "\n");
+    file.close();
+    const CliRun r = runTool({"batch", file.fileName()});
+    QCOMPARE(r.exitCode, 0);
+    QFile written(out);
+    QVERIFY(written.open(QIODevice::ReadOnly));
+    QCOMPARE(written.readAll(), QByteArray("x\xffy"));
+}
+
+void tst_Cli::runRawStreamsStdinWithoutWaitingForItsEnd()
+{
+    // The program starts and answers while our end of its stdin is still open.
+    QProcess p;
+    p.start(binPath("offload"), {"run", "--progress", "raw", "--", "/bin/sh", "-c", "echo started; exec cat"});
+    QVERIFY(p.waitForStarted(10000));
+    QByteArray out;
+    QTRY_VERIFY_WITH_TIMEOUT((out += p.readAllStandardOutput()).contains("started\n"), 10000);
+    p.write("streamed\n");
+    QTRY_VERIFY_WITH_TIMEOUT((out += p.readAllStandardOutput()).contains("streamed\n"), 10000);
+    p.closeWriteChannel();
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitCode(), 0);
+    QCOMPARE(out + p.readAllStandardOutput(), QByteArray("started\nstreamed\n"));
+}
+
+void tst_Cli::runRawJsonCarriesTheBytesAsBase64()
+{
+    const CliRun r = runTool({"run", "--json", "--progress", "raw", "--", binPath("testprogram"), "raw"}, "abc\x01\xff");
+    QCOMPARE(r.exitCode, 0);
+    QByteArray bytes;
+    for (const QJsonObject &e : r.events)
+        if (e.value("event").toString() == QLatin1String("output") && e.contains("base64"))
+            bytes += QByteArray::fromBase64(e.value("base64").toString().toLatin1());
+    QCOMPARE(bytes, QByteArray("\xff\x01" "cba"));
+    QCOMPARE(r.last().value("state").toString(), QStringLiteral("Finished"));
 }
 
 void tst_Cli::runJsonWithInvalidUtf8StaysValidJson()

@@ -46,6 +46,25 @@ int runMode(const std::string &mode)
         sleepMs(60'000);
         return 0;
     }
+    if (mode == "close-after-call") { // hello, then at the first call closes its channel, alive
+        const bool stdio = std::getenv("OFFLOAD_WORKER_STDIO") != nullptr;
+        const int in = stdio ? 0 : channelFd();
+        writeRaw(offload::protocol::encodeFrame(R"({"type":"hello","protocol":1})"));
+        // The pool's hello is 33 bytes; anything past it is the first call.
+        const std::string hello = offload::protocol::encodeFrame(R"({"protocol":1,"type":"hello"})");
+        size_t got = 0;
+        char buf[4096];
+        while (got <= hello.size()) {
+            const ssize_t n = ::read(in, buf, sizeof buf);
+            if (n <= 0)
+                return 4;
+            got += size_t(n);
+        }
+        ::close(in);
+        ::close(stdio ? 1 : in);
+        sleepMs(60'000);
+        return 0;
+    }
     if (mode == "wrong-version") {
         writeRaw(offload::protocol::encodeFrame(R"({"type":"hello","protocol":99,"pid":1})"));
         sleepMs(60'000);

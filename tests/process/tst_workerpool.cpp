@@ -67,6 +67,8 @@ static WorkerPoolSpec pythonSpec(bool stdio = false)
     spec.program = QStringLiteral("/usr/bin/python3");
     spec.arguments = {OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py"};
     spec.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
+    // A user's machine does not export it: the SDK must not need it (stray prints arrive live).
+    spec.environment.remove("PYTHONUNBUFFERED");
     spec.maxWorkers = 1;
     spec.stdioChannel = stdio;
     spec.cancelGrace = std::chrono::milliseconds(500);

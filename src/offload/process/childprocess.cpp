@@ -101,6 +101,9 @@ void ChildProcess::readStream(Stream &s)
     if (alive.expired())
         return;
     if (r == ReadResult::Eof) {
+        s.handler(nullptr, 0); // the end of the stream
+        if (alive.expired())
+            return;
         closeStream(s);
         finishIfDone();
     }

@@ -55,7 +55,7 @@ public:
     using DataHandler = std::function<void(const char *data, size_t size)>;
     struct Handlers
     {
-        DataHandler stdoutData; // each chunk as it is read
+        DataHandler stdoutData; // each chunk as it is read; size 0 once at the end of the stream
         DataHandler stderrData;
         // Last call of all; the handler may destroy the ChildProcess.
         std::function<void(const ExitStatus &)> exited;

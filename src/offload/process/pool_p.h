@@ -50,6 +50,7 @@ struct WorkerProc
     uint64_t wSock = 0;   // socket channel: readable (and writable while a write waits)
     uint64_t wStdin = 0;  // stdio channel: writable, only while a write waits
     State state = Starting;
+    bool everReady = false; // said hello: a later exit is not a start failure
     std::unique_ptr<QtFrameDecoder> decoder;
     std::string writeBuf;
     size_t writeOff = 0;

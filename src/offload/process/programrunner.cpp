@@ -64,13 +64,10 @@ QByteArray returnFilePath(const Run &run) { return run.returnDir + "/returnparam
 // behind by a process that was killed can be recognised and removed later.
 QByteArray returnDirPrefix() { return QFile::encodeName(QDir::tempPath()) + "/offload-return-"; }
 
-// Once per process, on the supervisor thread: removes the return-parameter directories of
-// Offload processes that no longer exist (only the file we put there, then the directory).
+// On the supervisor thread when a runner is made: removes the return-parameter directories
+// of Offload processes that no longer exist (only the file we put there, then the directory).
 void removeStaleReturnDirs()
 {
-    static bool done = false;
-    if (std::exchange(done, true))
-        return;
     const QDir tmp(QDir::tempPath());
     for (const QString &name : tmp.entryList({QStringLiteral("offload-return-*")}, QDir::Dirs | QDir::NoSymLinks)) {
         const QStringList parts = name.split(QLatin1Char('-')); // offload, return, PID, XXXXXX
@@ -196,7 +193,6 @@ private:
         ProgramSpec &s = run->spec;
         if (!run->core->markStarting())
             return;
-        removeStaleReturnDirs();
         SpawnRequest req;
         req.program = s.program;
         req.arguments = s.arguments;
@@ -219,8 +215,14 @@ private:
         const auto self = shared_from_this();
         Run *r = run.get();
         ChildProcess::Handlers handlers;
-        handlers.stdoutData = [self, r](const char *data, size_t n) { self->onStdout(*r, data, qsizetype(n)); };
-        handlers.stderrData = [self, r](const char *data, size_t n) { self->onStderr(*r, data, qsizetype(n)); };
+        handlers.stdoutData = [self, r](const char *data, size_t n) {
+            if (n > 0)
+                self->onStdout(*r, data, qsizetype(n));
+        };
+        handlers.stderrData = [self, r](const char *data, size_t n) {
+            if (n > 0)
+                self->onStderr(*r, data, qsizetype(n));
+        };
         handlers.exited = [self, r](const ExitStatus &status) { self->onExit(*r, status); };
         Error error;
         run->child = ChildProcess::start(std::move(req), std::move(handlers), &error);
@@ -497,6 +499,7 @@ using namespace detail;
 ProgramRunner::ProgramRunner(int maxParallel)
     : d(std::make_shared<RunnerImpl>(maxParallel > 0 ? maxParallel : std::max(1, QThread::idealThreadCount())))
 {
+    Supervisor::instance().post(removeStaleReturnDirs); // not on the caller's (GUI) thread
 }
 
 ProgramRunner::~ProgramRunner()

@@ -183,6 +183,7 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         }
         w.concurrency = std::max(1, h.value(QLatin1String("concurrency")).toInt(1));
         w.state = WorkerProc::Ready;
+        w.everReady = true;
         m_consecutiveStartFailures = 0;
         m_lastStartupMs
             = std::chrono::duration<double, std::milli>(Supervisor::Clock::now() - w.spawnedAt)
@@ -382,8 +383,7 @@ void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
 {
     const auto self = shared_from_this(); // finishing the shutdown may release the last owner
     const bool signalled = status.signal != 0;
-    const bool neverReady = w.state == WorkerProc::Starting
-        || (!w.failure.isEmpty() && w.failureKind == ErrorKind::Launch);
+    const bool neverReady = !w.everReady;
     const auto outstanding = std::move(w.outstanding);
     w.outstanding.clear();
 
