@@ -165,6 +165,8 @@ void tst_ProgramRunner::invalidJsonAfterCompleteIsAProtocolError()
     auto run = runner.run(&context, program({QStringLiteral("badjson")}, ProgressFormat::Lines));
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.error().kind, ErrorKind::Protocol);
+    // The bytes that did not parse are kept as the program's output, not lost.
+    QVERIFY(run.error().partial.value<ProgramResult>().stdoutText.contains("this is not json"));
 }
 
 void tst_ProgramRunner::hundredMegabytesWithoutNewlineStayBounded()

@@ -71,8 +71,15 @@ std::optional<QString> ProgressLineScanner::finish()
             line(std::exchange(m_line, {}), false);
         return std::nullopt;
     }
+    // Bytes that are not the promised result are the program's output after all: they go
+    // to the output (and so into the error's partial result), never nowhere.
+    const auto unparsed = [this](QString why) {
+        if (m_output && !m_resultBytes.isEmpty())
+            m_output(std::exchange(m_resultBytes, {}));
+        return std::optional<QString>(std::move(why));
+    };
     if (m_resultTooLarge)
-        return QStringLiteral("the result after COMPLETE exceeds %1 bytes").arg(m_maxResult);
+        return unparsed(QStringLiteral("the result after COMPLETE exceeds %1 bytes").arg(m_maxResult));
     QJsonParseError error{};
     // A bare JSON value (number, string) is accepted too: wrap and unwrap it.
     const QByteArray trimmed = m_resultBytes.trimmed();
@@ -80,8 +87,8 @@ std::optional<QString> ProgressLineScanner::finish()
         return QStringLiteral("no JSON result after COMPLETE");
     const QJsonDocument doc = QJsonDocument::fromJson("[" + trimmed + "]", &error);
     if (error.error != QJsonParseError::NoError || doc.array().size() != 1)
-        return QStringLiteral("the result after COMPLETE is not one JSON document: %1")
-                .arg(error.error != QJsonParseError::NoError ? error.errorString() : QStringLiteral("several values"));
+        return unparsed(QStringLiteral("the result after COMPLETE is not one JSON document: %1")
+                                .arg(error.error != QJsonParseError::NoError ? error.errorString() : QStringLiteral("several values")));
     m_result = doc.array().at(0);
     ++m_generation;
     return std::nullopt;
