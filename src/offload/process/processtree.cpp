@@ -306,11 +306,4 @@ void ProcessTree::disableCgroups()
     Registry::instance().disableCgroups();
 }
 
-QString ProcessTree::describeMechanism()
-{
-    const QByteArray base = Registry::instance().base();
-    return base.isEmpty() ? QStringLiteral("process group")
-                          : QStringLiteral("cgroup ") + QFile::decodeName(base);
-}
-
 } // namespace offload::detail

@@ -46,8 +46,6 @@ public:
 
     // After a child could not join its cgroup (delegation rules): process groups from now on.
     static void disableCgroups();
-    // What this process uses, for tests and documentation: "cgroup <path>" or "process group".
-    static QString describeMechanism();
 
 private:
     ProcessTree() = default;
