@@ -277,7 +277,9 @@ class ProcessTests:
             args = {"s": "\u00e9" * (n // 2), "n": n}  # 2 bytes of UTF-8 each
             payload = bytes(range(256)) * (n // 256) + b"\x07" * (n % 256)
             w.send({"type": "call", "id": i, "method": "echo", "args": args}, payload)
-            header, got = w.read_answer()
+            # A sanitizer build of the C++ worker takes over a minute for 64 MiB of JSON: the
+            # wait is longer, still bounded (a hang fails the test).
+            header, got = w.read_answer(timeout=5 * TIMEOUT)
             self.assertEqual((header["type"], header["id"]), ("result", i), n)
             self.assertTrue(header["value"] == args, "value of %d bytes differs" % n)
             self.assertTrue(got == payload, "payload of %d bytes differs" % n)
