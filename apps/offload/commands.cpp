@@ -149,6 +149,7 @@ int waitForRun(Reporter &rep, const TaskHandle<ProgramResult> &run,
     run.onProgress([&rep](const Progress &p) { rep.progress(p); });
     run.onOutput([&rep](const OutputChunk &c) { rep.output(c); });
     run.onFinished([&](const TaskHandle<ProgramResult> &t) {
+        rep.flushOutput();
         rep.clearLine();
         const std::optional<ProgramResult> r = anyResult(t);
         code = exitCodeFor(t.state(), t.error(), r ? r->exitCode : 0);
@@ -574,6 +575,7 @@ int batchCommand(const QStringList &argsIn)
         if (json)
             run.onOutput([&rep, n](const OutputChunk &c) { rep.output(c, n); });
         run.onFinished([&, n](const TaskHandle<ProgramResult> &t) {
+            rep.flushOutput(n);
             if (isRunning[size_t(n)]) {
                 isRunning[size_t(n)] = 0;
                 --running;

@@ -4,7 +4,11 @@
 
 #include <QCoreApplication>
 
+#include <cerrno>
 #include <cstdio>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace {
 const char usage[] =
@@ -18,8 +22,30 @@ const char usage[] =
     "124 on timeout; 127 if it could not be started; 2 for invalid arguments.\n";
 }
 
+// Started with 0, 1 or 2 closed, the next descriptor opened (Qt's own eventfd) would take
+// that number and be handed to programs as their stdin or written to as our stdout. A closed
+// stdin reads as empty and a closed stderr discards; a closed stdout is refused, as every byte
+// of output would be lost.
+static bool reserveStandardDescriptors()
+{
+    bool stdoutClosed = false;
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        stdoutClosed |= fd == STDOUT_FILENO;
+        const int null = ::open("/dev/null", O_RDWR); // the lowest free number: fd itself
+        if (null != fd && null >= 0)
+            ::close(null);
+    }
+    return !stdoutClosed;
+}
+
 int main(int argc, char **argv)
 {
+    if (!reserveStandardDescriptors()) {
+        std::fputs("offload: standard output is closed; nothing it prints could arrive\n", stderr);
+        return 2;
+    }
     QCoreApplication app(argc, argv);
     // Arguments as bytes (a file name need not be UTF-8), and as text for option parsing.
     QByteArrayList raw;

@@ -4,6 +4,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSocketNotifier>
+#include <QStringDecoder>
 
 #include <csignal>
 #include <cstdio>
@@ -79,21 +80,56 @@ void Reporter::progress(const Progress &p, const QString &prefix, int run)
 
 void Reporter::output(const OutputChunk &chunk, int run)
 {
-    const char *stream = chunk.stream == OutputChunk::Stderr ? "stderr" : chunk.stream == OutputChunk::Log ? "log" : "stdout";
     if (m_json) {
-        QJsonObject o{{"event", "output"}, {"stream", stream}};
         if (m_binary && chunk.stream == OutputChunk::Stdout)
-            o.insert("base64", QString::fromLatin1(chunk.data.toBase64()));
-        else
-            o.insert("text", QString::fromUtf8(chunk.data));
-        if (run >= 0)
-            o.insert("run", run);
-        return event(o);
+            return outputEvent(chunk.stream, run, chunk.data, true);
+        QByteArray &carry = m_carry[{run, int(chunk.stream)}];
+        QByteArray bytes = carry + chunk.data;
+        // An incomplete UTF-8 sequence at the end waits for the next chunk.
+        qsizetype keep = 0;
+        for (qsizetype back = 1; back <= 3 && back <= bytes.size(); ++back) {
+            const uchar c = uchar(bytes.at(bytes.size() - back));
+            if ((c & 0xC0) != 0x80) { // a lead byte (or ASCII): does its sequence fit?
+                const int length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+                if (length > back)
+                    keep = back;
+                break;
+            }
+        }
+        carry = bytes.right(keep);
+        bytes.chop(keep);
+        if (!bytes.isEmpty())
+            outputEvent(chunk.stream, run, bytes, false);
+        return;
     }
     clearLine();
     FILE *to = chunk.stream == OutputChunk::Stdout ? stdout : stderr;
     std::fwrite(chunk.data.constData(), 1, size_t(chunk.data.size()), to);
     std::fflush(to);
+}
+
+void Reporter::outputEvent(OutputChunk::Stream stream, int run, const QByteArray &bytes, bool binary)
+{
+    const char *name = stream == OutputChunk::Stderr ? "stderr" : stream == OutputChunk::Log ? "log" : "stdout";
+    QJsonObject o{{"event", "output"}, {"stream", name}};
+    QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    const QString text = binary ? QString() : utf8.decode(bytes);
+    if (binary || utf8.hasError())
+        o.insert("base64", QString::fromLatin1(bytes.toBase64())); // not text: the bytes as they are
+    else
+        o.insert("text", text);
+    if (run >= 0)
+        o.insert("run", run);
+    event(o);
+}
+
+void Reporter::flushOutput(int run)
+{
+    for (auto it = m_carry.begin(); it != m_carry.end();) {
+        if (it->first.first == run && !it->second.isEmpty())
+            outputEvent(OutputChunk::Stream(it->first.second), run, it->second, false);
+        it = it->first.first == run ? m_carry.erase(it) : std::next(it);
+    }
 }
 
 namespace {

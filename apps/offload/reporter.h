@@ -8,6 +8,9 @@
 
 #include <QJsonObject>
 
+#include <map>
+#include <utility>
+
 #include <functional>
 
 // Main thread only. JSON mode: one object per line on stdout, nothing else on stdout.
@@ -22,14 +25,21 @@ public:
     void setBinaryOutput(bool binary) { m_binary = binary; }
 
     void progress(const offload::Progress &p, const QString &prefix = {}, int run = -1);
+    // JSON mode: "text" when the bytes are UTF-8, else "base64" (and always base64 for binary
+    // output): every byte arrives.
     void output(const offload::OutputChunk &chunk, int run = -1);
+    void flushOutput(int run = -1); // JSON mode: what a run's streams still hold back, at its end
     void event(QJsonObject object); // JSON mode only
     void message(const QString &line); // a line for the user: stderr, or a "message" event
     void clearLine();
 
 private:
+    void outputEvent(offload::OutputChunk::Stream stream, int run, const QByteArray &bytes, bool binary);
     bool m_json;
     bool m_binary = false;
+    // JSON mode: the incomplete UTF-8 sequence at the end of a run's stream, kept for the next
+    // chunk so that a character split across two reads stays one character.
+    std::map<std::pair<int, int>, QByteArray> m_carry;
     bool m_tty;
     bool m_lineShown = false;
     QString m_lastLine;

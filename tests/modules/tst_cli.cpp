@@ -74,6 +74,8 @@ private Q_SLOTS:
     void batchLinesKeepTheirBytes();
     void runRawStreamsStdinWithoutWaitingForItsEnd();
     void runRawJsonCarriesTheBytesAsBase64();
+    void runJsonKeepsACharacterSplitAcrossReadsAndBinaryBytes();
+    void closedStandardDescriptorsAreNotHandedToPrograms();
     void sigtermCancelsTheWholeTree();
     void describeJson();
     void describeBadXmlFile();
@@ -225,20 +227,58 @@ void tst_Cli::runRawJsonCarriesTheBytesAsBase64()
     QCOMPARE(r.last().value("state").toString(), QStringLiteral("Finished"));
 }
 
+// Every output event's bytes, concatenated: "text" as UTF-8, "base64" decoded.
+static QByteArray outputBytes(const QByteArray &jsonLines)
+{
+    QByteArray bytes;
+    for (const QJsonObject &e : parseEvents(jsonLines)) {
+        if (e.value("event").toString() != QLatin1String("output"))
+            continue;
+        bytes += e.contains("base64") ? QByteArray::fromBase64(e.value("base64").toString().toLatin1())
+                                      : e.value("text").toString().toUtf8();
+    }
+    return bytes;
+}
+
+void tst_Cli::runJsonKeepsACharacterSplitAcrossReadsAndBinaryBytes()
+{
+    // "é" (C3 A9) written in two halves, 300 ms apart, so that they are read separately.
+    CliRun r = runShell(QStringLiteral(
+        "exec \"$0\" run --json --progress none -- sh -c \"printf 'caf\\303'; sleep 0.3; printf '\\251 ok\\n'\""));
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(outputBytes(r.out), QByteArray("caf\xc3\xa9 ok\n"));
+    QVERIFY2(!r.out.contains("base64"), r.out.constData()); // valid text stays text
+    r = runShell(QStringLiteral("exec \"$0\" run --json --progress none -- printf '\\377\\376x'"));
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(outputBytes(r.out), QByteArray("\xff\xfex")); // not U+FFFD: the bytes
+}
+
+void tst_Cli::closedStandardDescriptorsAreNotHandedToPrograms()
+{
+    // A closed stdin reads as empty (not as one of Offload's own descriptors).
+    CliRun r = runShell(QStringLiteral("exec \"$0\" run --progress raw -- cat <&-"));
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.out, QByteArray());
+    QVERIFY2(r.err.isEmpty(), r.err.constData());
+    // A closed stdout would lose every byte: refused.
+    r = runShell(QStringLiteral("exec \"$0\" run -- echo hello >&-"));
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("standard output is closed"), r.err.constData());
+}
+
 void tst_Cli::runJsonWithInvalidUtf8StaysValidJson()
 {
     const CliRun r = runTool({"run", "--json", "--", binPath("testprogram"), "badutf8"});
     QCOMPARE(r.exitCode, 0);
-    bool sawText = false;
     for (const QByteArray &line : r.out.split('\n')) {
         if (line.isEmpty())
             continue;
         QJsonParseError error;
         const QJsonDocument doc = QJsonDocument::fromJson(line, &error);
         QVERIFY2(error.error == QJsonParseError::NoError, line.constData());
-        sawText |= doc.object().value("text").toString().contains("broken bytes");
     }
-    QVERIFY(sawText);
+    // Output that is not UTF-8 arrives as its bytes (base64), not with replacement characters.
+    QVERIFY(outputBytes(r.out).contains("text \xff\xfe with \xc3 broken bytes"));
     QCOMPARE(r.last().value("state").toString(), QStringLiteral("Finished"));
 }
 

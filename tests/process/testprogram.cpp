@@ -115,6 +115,17 @@ int main(int argc, char **argv)
                 std::fwrite(line.data(), 1, line.size(), f);
             if (f)
                 std::fclose(f);
+        } else if (how == "dirswap") { // our directory becomes a link to one with a file to take
+            const std::string dir = std::string(file).substr(0, std::string(file).rfind('/'));
+            const std::string victim = dir + ".victim";
+            ::mkdir(victim.c_str(), 0700);
+            if (FILE *f = std::fopen((victim + "/returnparameters.txt").c_str(), "w")) {
+                std::fputs("answer = 7\n", f);
+                std::fclose(f);
+            }
+            ::rmdir(dir.c_str());
+            [[maybe_unused]] int r = ::symlink(victim.c_str(), dir.c_str());
+            std::printf("victim %s\n", victim.c_str());
         }
         return 0;
     }

@@ -61,6 +61,23 @@ bool allGone(const QList<qint64> &pids)
     return true;
 }
 
+// The guard process of an application: its child whose command line names offload-guard.
+qint64 guardOf(qint64 application)
+{
+    for (const QString &entry : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(entry));
+        QFile cmdline(QStringLiteral("/proc/%1/cmdline").arg(entry));
+        if (!stat.open(QIODevice::ReadOnly) || !cmdline.open(QIODevice::ReadOnly))
+            continue;
+        const QByteArray s = stat.readAll();
+        const QList<QByteArray> f = s.mid(s.lastIndexOf(')') + 2).split(' ');
+        if (f.size() > 1 && f[0] != "Z" && f[1].toLongLong() == application
+            && cmdline.readAll().contains("offload-guard"))
+            return entry.toLongLong();
+    }
+    return -1;
+}
+
 qint64 deadPid()
 {
     QProcess p;
@@ -92,6 +109,7 @@ private Q_SLOTS:
     // The whole tree
     void cancelKillsADescendantThatCalledSetsid();
     void exitOfTheMainProcessKillsADescendantThatCalledSetsid();
+    void anotherProgramsCgroupNamedLikeOursIsLeftAlone();
     void applicationKilledWithSigkillTakesEveryDescendantWithIt_data();
     void applicationKilledWithSigkillTakesEveryDescendantWithIt();
     // Workers
@@ -154,6 +172,7 @@ void tst_Reliability::hostileReturnParameterFileFailsTheRunWithoutBlocking_data(
     QTest::newRow("fifo") << QByteArray("fifo") << QStringLiteral("FIFO");
     QTest::newRow("symlink") << QByteArray("symlink") << QStringLiteral("symbolic link");
     QTest::newRow("over 16 MiB") << QByteArray("big") << QStringLiteral("more than");
+    QTest::newRow("directory swapped for a link") << QByteArray("dirswap") << QStringLiteral("replaced");
 }
 
 void tst_Reliability::hostileReturnParameterFileFailsTheRunWithoutBlocking()
@@ -171,7 +190,13 @@ void tst_Reliability::hostileReturnParameterFileFailsTheRunWithoutBlocking()
     QCOMPARE(run.error().kind, ErrorKind::Protocol);
     QVERIFY2(run.error().message.contains(reason), qPrintable(run.error().message));
     QVERIFY(run.error().partial.canConvert<ProgramResult>()); // what it produced is kept
-    QVERIFY(ourReturnDirs().isEmpty()); // and the directory is gone
+    const QByteArray out = run.error().partial.value<ProgramResult>().stdoutText;
+    if (out.startsWith("victim ")) { // the file the link led to was neither read nor removed
+        const QString victim = QFile::decodeName(out.mid(7).trimmed());
+        QVERIFY(QFile::exists(victim + QStringLiteral("/returnparameters.txt")));
+        QVERIFY(QDir(victim).removeRecursively());
+    }
+    QVERIFY(ourReturnDirs().isEmpty()); // and our directory (or what replaced it) is gone
     // The supervisor thread still serves every other run.
     auto next = runner.run(&context, program({ "lines" }, ProgressFormat::Lines));
     QVERIFY(next.waitForFinished(20s));
@@ -230,6 +255,52 @@ void tst_Reliability::exitOfTheMainProcessKillsADescendantThatCalledSetsid()
     QTRY_VERIFY2_WITH_TIMEOUT(allGone(pids), "a descendant outlived its program", 5000);
 }
 
+// This process's cgroup v2 directory if this user may make cgroups there, else empty.
+static QString writableOwnCgroup()
+{
+    QFile self(QStringLiteral("/proc/self/cgroup")), mounts(QStringLiteral("/proc/self/mountinfo"));
+    if (!self.open(QIODevice::ReadOnly) || !mounts.open(QIODevice::ReadOnly))
+        return {};
+    QByteArray relative;
+    for (const QByteArray &line : self.readAll().split('\n'))
+        if (line.startsWith("0::"))
+            relative = line.mid(3);
+    for (const QByteArray &line : mounts.readAll().split('\n')) {
+        const qsizetype dash = line.indexOf(" - ");
+        const QByteArrayList f = line.left(dash).split(' ');
+        if (dash > 0 && line.mid(dash + 3).startsWith("cgroup2 ") && f.size() > 4 && f[3] == "/") {
+            const QString dir = QFile::decodeName(f[4] + (relative == "/" ? QByteArray() : relative));
+            return ::access(QFile::encodeName(dir + QStringLiteral("/cgroup.procs")).constData(), W_OK) == 0 ? dir : QString();
+        }
+    }
+    return {};
+}
+
+void tst_Reliability::anotherProgramsCgroupNamedLikeOursIsLeftAlone()
+{
+    // Stale cgroups of dead Offload processes are removed at start; one that merely shares
+    // the prefix (not offload-<pid>, or not laid out as ours) belongs to someone else.
+    const QString own = writableOwnCgroup();
+    if (own.isEmpty())
+        QSKIP("no writable cgroup v2 here");
+    const QString foreign = own + QStringLiteral("/offload-mydaemon");
+    QVERIFY(QDir().mkpath(foreign));
+    QProcess daemon;
+    daemon.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), QStringLiteral("echo $$ > '%1/cgroup.procs' && echo in && exec sleep 60").arg(foreign)});
+    QVERIFY(daemon.waitForStarted(10000));
+    QByteArray said;
+    QTRY_VERIFY_WITH_TIMEOUT((said += daemon.readAllStandardOutput()).contains("in"), 10000);
+    QProcess tool; // a fresh Offload process, which looks for stale cgroups when it starts
+    tool.start(binPath("offload"), {QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("/bin/true")});
+    QVERIFY(tool.waitForFinished(20000));
+    QCOMPARE(tool.exitCode(), 0);
+    const bool survived = processExists(daemon.processId()) && QDir(foreign).exists();
+    daemon.kill();
+    daemon.waitForFinished(10000);
+    QTRY_VERIFY_WITH_TIMEOUT(QDir().rmdir(foreign) || !QDir(foreign).exists(), 10000);
+    QVERIFY2(survived, "Offload killed another program's cgroup that only shared its prefix");
+}
+
 // The child application of the SIGKILL test: a program run whose grandchild escapes its
 // session, a program with a child in its group, a worker call; it prints every pid ("escaped"
 // for the one that left its session), then "ready".
@@ -276,13 +347,17 @@ static int childApplication(int argc, char **argv)
 void tst_Reliability::applicationKilledWithSigkillTakesEveryDescendantWithIt_data()
 {
     QTest::addColumn<bool>("unprivileged");
-    QTest::newRow("this user") << false;
-    QTest::newRow("unprivileged user (no cgroup: process groups)") << true;
+    QTest::addColumn<bool>("killGuardFirst");
+    QTest::newRow("this user") << false << false;
+    QTest::newRow("this user, its guard killed first") << false << true;
+    QTest::newRow("unprivileged user (no cgroup: process groups)") << true << false;
+    QTest::newRow("unprivileged user, its guard killed first") << true << true;
 }
 
 void tst_Reliability::applicationKilledWithSigkillTakesEveryDescendantWithIt()
 {
     QFETCH(bool, unprivileged);
+    QFETCH(bool, killGuardFirst);
     QProcess child;
     if (unprivileged) {
         if (::geteuid() != 0)
@@ -316,6 +391,14 @@ void tst_Reliability::applicationKilledWithSigkillTakesEveryDescendantWithIt()
             !inOwnCgroup, "an unprivileged user cannot make cgroups here: process groups expected");
     else if (!inOwnCgroup)
         qWarning("no writable cgroup v2 here: only process groups are checked");
+    if (killGuardFirst) {
+        // Killed from outside (a child of the same user can): replaced at once, told every group.
+        const qint64 guard = guardOf(child.processId());
+        QVERIFY(guard > 0);
+        ::kill(pid_t(guard), SIGKILL);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            guardOf(child.processId()) > 0 && guardOf(child.processId()) != guard, 10000);
+    }
     ::kill(pid_t(child.processId()), SIGKILL);
     QVERIFY(child.waitForFinished(10000));
     QTRY_VERIFY2_WITH_TIMEOUT(

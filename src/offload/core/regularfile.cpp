@@ -41,11 +41,17 @@ const char *typeName(mode_t mode)
 
 RegularFileRead readRegularFile(const QByteArray &path, qint64 maxBytes, SymlinkPolicy symlinks)
 {
+    return readRegularFileAt(AT_FDCWD, path, maxBytes, symlinks);
+}
+
+RegularFileRead readRegularFileAt(int directoryFd, const QByteArray &path, qint64 maxBytes,
+                                  SymlinkPolicy symlinks)
+{
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
     int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
     if (symlinks == SymlinkPolicy::Refuse)
         flags |= O_NOFOLLOW;
-    const int fd = ::open(path.constData(), flags);
+    const int fd = ::openat(directoryFd, path.constData(), flags);
     if (fd < 0) {
         const int e = errno;
         if (e == ENOENT)

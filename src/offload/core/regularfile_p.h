@@ -33,5 +33,9 @@ enum class SymlinkPolicy { Follow, Refuse };
 // Reads at most maxBytes; a file larger than that gives TooLarge (never a silent truncation).
 OFFLOAD_CORE_EXPORT RegularFileRead readRegularFile(
     const QByteArray &path, qint64 maxBytes, SymlinkPolicy symlinks = SymlinkPolicy::Follow);
+// The same for a name inside an open directory (openat), so that a directory replaced by a
+// symbolic link after it was opened cannot redirect the read.
+OFFLOAD_CORE_EXPORT RegularFileRead readRegularFileAt(
+    int directoryFd, const QByteArray &name, qint64 maxBytes, SymlinkPolicy symlinks);
 
 } // namespace offload::detail

@@ -1,16 +1,21 @@
 #include "processtree_p.h"
 
 #include "spawn_p.h"
+#include "supervisor_p.h"
 
 #include <QDir>
 #include <QFile>
 #include <QLoggingCategory>
+#include <QRegularExpression>
 
+#include <algorithm>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include <csignal>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,21 +158,68 @@ public:
         (isPopulated(cgroup) ? m_draining : m_free).push_back(cgroup);
     }
 
-    // The guard, started once and again if it died; then group registrations.
+    // The guard: started at the first child, and again at once whenever it dies or stops
+    // reading (a new one is told every group still registered), so there is no gap.
     void ensureGuard()
     {
         std::lock_guard lock(m_mutex);
-        if (m_guardPid > 0) {
-            if (::waitpid(m_guardPid, nullptr, WNOHANG) == 0)
-                return;
-            ::close(m_guardFd); // it died (killed from outside): reaped; start another
-            m_guardFd = -1;
-            m_guardPid = -1;
-            qCWarning(lcProcessTree, "the guard process died; starting another");
+        startGuardLocked();
+    }
+
+    void tellGuard(char op, pid_t group)
+    {
+        std::lock_guard lock(m_mutex);
+        if (op == '+')
+            m_groups.insert(group);
+        else
+            m_groups.erase(group);
+        if (!writeGuardLocked(op + QByteArray::number(group) + '\n')) {
+            // A guard that does not read (stopped, or killed and not yet seen) must never
+            // block the supervisor thread: it is replaced.
+            qCWarning(lcProcessTree, "the guard process stopped reading; replacing it");
+            replaceGuardLocked();
         }
+    }
+
+private:
+    bool writeGuardLocked(const QByteArray &line)
+    {
+        if (m_guardFd < 0)
+            return false;
+        const ssize_t n = ::write(m_guardFd, line.constData(), size_t(line.size()));
+        return n == ssize_t(line.size());
+    }
+
+    void replaceGuardLocked()
+    {
+        if (m_guardPid > 0) {
+            ::kill(m_guardPid, SIGKILL);
+            ::waitpid(m_guardPid, nullptr, 0); // SIGKILL: prompt
+        }
+        closeGuardLocked();
+        startGuardLocked();
+    }
+
+    void closeGuardLocked()
+    {
+        if (m_guardWatch)
+            Supervisor::instance().unwatch(m_guardWatch);
+        m_guardWatch = 0;
+        for (int *fd : {&m_guardFd, &m_guardPidfd}) {
+            if (*fd >= 0)
+                ::close(*fd);
+            *fd = -1;
+        }
+        m_guardPid = -1;
+    }
+
+    void startGuardLocked()
+    {
+        if (m_guardPid > 0)
+            return;
         SpawnRequest req;
         req.program = QStringLiteral("/bin/sh");
-        req.arguments = { "-c", guardScript, "offload-guard", m_base };
+        req.arguments = {"-c", guardScript, "offload-guard", m_base};
         req.environment = Environment();
         req.environment.insert("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         req.niceness = 0;
@@ -178,30 +230,37 @@ public:
             qCWarning(lcProcessTree, "no guard process: %s", qPrintable(error->message));
             return;
         }
-        for (int fd : { sp.stdoutFd, sp.stderrFd, sp.pidfd })
+        for (int fd : {sp.stdoutFd, sp.stderrFd})
             if (fd >= 0)
                 ::close(fd);
-        // Blocking writes of a few bytes: the guard reads continuously.
-        ::fcntl(sp.stdinFd, F_SETFL, ::fcntl(sp.stdinFd, F_GETFL) & ~O_NONBLOCK);
-        m_guardFd = sp.stdinFd;
+        m_guardFd = sp.stdinFd; // non-blocking: a stuck guard is noticed, never waited on
         m_guardPid = sp.pid;
-    }
-
-    void tellGuard(char op, pid_t group)
-    {
-        std::lock_guard lock(m_mutex);
-        if (m_guardFd < 0)
-            return;
-        const QByteArray line = op + QByteArray::number(group) + '\n';
-        [[maybe_unused]] auto n = ::write(m_guardFd, line.constData(), size_t(line.size()));
+        m_guardPidfd = sp.pidfd;
+        // Killed from outside: reaped and replaced at once, not at the next spawn.
+        m_guardWatch = Supervisor::instance().watch(m_guardPidfd, EPOLLIN, [this](uint32_t) {
+            std::lock_guard lock(m_mutex);
+            if (::waitpid(m_guardPid, nullptr, WNOHANG) == 0)
+                return;
+            qCWarning(lcProcessTree, "the guard process died; starting another");
+            closeGuardLocked();
+            startGuardLocked();
+        });
+        QByteArray all;
+        for (pid_t g : m_groups)
+            all += '+' + QByteArray::number(g) + '\n';
+        if (!all.isEmpty() && !writeGuardLocked(all))
+            qCWarning(lcProcessTree, "the new guard process could not be told every process group");
     }
 
 private:
     void initialise()
     {
         const QByteArray own = ownCgroupDirectory();
-        if (own.isEmpty() || ::access((own + "/cgroup.procs").constData(), W_OK) != 0)
+        if (own.isEmpty() || ::access((own + "/cgroup.procs").constData(), W_OK) != 0) {
+            qCInfo(lcProcessTree, "no writable cgroup v2 below this process's own: children are held by their "
+                                  "process group (a descendant that leaves it is out of reach)");
             return;
+        }
         cleanStale(own);
         const QByteArray base = own + "/offload-" + QByteArray::number(::getpid());
         if (::mkdir(base.constData(), 0755) != 0 && errno != EEXIST)
@@ -209,20 +268,26 @@ private:
         m_base = base;
     }
 
-    // Cgroups left by Offload processes that are gone (killed before their guard could clean).
+    // Cgroups left by Offload processes that are gone (killed before their guard could
+    // clean): named offload-<pid> with a pid that no longer exists, and holding nothing but
+    // our c<N> children. (An Offload process in another PID namespace sharing this cgroup
+    // tree would look the same; such setups are not supported.)
     static void cleanStale(const QByteArray &own)
     {
-        const QStringList stale
-            = QDir(QFile::decodeName(own)).entryList({ QStringLiteral("offload-*") }, QDir::Dirs);
-        for (const QString &name : stale) {
-            const QByteArray pid = name.mid(8).toLatin1();
-            if (QFile::exists(QStringLiteral("/proc/") + QLatin1String(pid)))
+        static const QRegularExpression ours(QStringLiteral("^offload-([0-9]+)$"));
+        static const QRegularExpression child(QStringLiteral("^c[0-9]+$"));
+        const QStringList names = QDir(QFile::decodeName(own)).entryList({QStringLiteral("offload-*")}, QDir::Dirs);
+        for (const QString &name : names) {
+            const auto match = ours.match(name);
+            if (!match.hasMatch() || QFile::exists(QStringLiteral("/proc/") + match.captured(1)))
                 continue;
             const QByteArray dir = own + '/' + name.toLatin1();
+            const QStringList children = QDir(QFile::decodeName(dir)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            if (!std::all_of(children.begin(), children.end(), [](const QString &c) { return child.match(c).hasMatch(); }))
+                continue; // not laid out as ours: left alone
             writeSmall(dir + "/cgroup.kill", "1");
-            for (const QString &child :
-                QDir(QFile::decodeName(dir)).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-                ::rmdir((dir + '/' + child.toLatin1()).constData());
+            for (const QString &c : children)
+                ::rmdir((dir + '/' + c.toLatin1()).constData());
             ::rmdir(dir.constData());
         }
     }
@@ -232,8 +297,10 @@ private:
     QByteArray m_base;
     std::vector<QByteArray> m_free, m_draining;
     int m_next = 0;
-    int m_guardFd = -1;
+    std::set<pid_t> m_groups; // process groups registered with the guard
+    int m_guardFd = -1, m_guardPidfd = -1;
     pid_t m_guardPid = -1;
+    uint64_t m_guardWatch = 0;
 };
 
 } // namespace
@@ -289,8 +356,9 @@ void ProcessTree::killAll()
 {
     if (m_leader <= 0)
         return;
-    if (mechanism() == Mechanism::Cgroup && writeSmall(m_cgroup + "/cgroup.kill", "1"))
-        return;
+    if (mechanism() == Mechanism::Cgroup)
+        writeSmall(m_cgroup + "/cgroup.kill", "1");
+    // The group too: a privileged descendant may have moved itself out of the cgroup.
     ::kill(-m_leader, SIGKILL);
 }
 

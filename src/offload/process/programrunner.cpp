@@ -87,14 +87,27 @@ std::optional<QByteArray> collectReturnFile(Run &run, QString *problem)
 {
     if (run.returnDir.isEmpty())
         return std::nullopt;
-    const QByteArray path = returnFilePath(run);
-    const RegularFileRead file = readRegularFile(path, maxReturnFileBytes, SymlinkPolicy::Refuse);
     std::optional<QByteArray> text;
+    // The directory itself may have been replaced (by a symbolic link elsewhere): opened
+    // without following, and everything below done relative to it.
+    const int dir = ::open(run.returnDir.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) {
+        if (problem)
+            *problem = QStringLiteral("the return-parameter directory %1 was replaced by something else")
+                               .arg(QFile::decodeName(run.returnDir));
+        ::unlink(run.returnDir.constData()); // a link or file where our directory was
+        run.returnDir.clear();
+        return text;
+    }
+    const QByteArray name = "returnparameters.txt";
+    const RegularFileRead file = readRegularFileAt(dir, name, maxReturnFileBytes, SymlinkPolicy::Refuse);
     if (file.ok())
         text = file.data;
     else if (file.status != RegularFileRead::Missing && problem)
-        *problem = QStringLiteral("the return-parameter file ") + file.error;
-    ::unlink(path.constData()); // whatever it is (a FIFO too); never followed
+        *problem = QStringLiteral("the return-parameter file %1%2")
+                           .arg(QFile::decodeName(returnFilePath(run)), file.error.mid(file.error.indexOf(QLatin1Char(':'))));
+    ::unlinkat(dir, name.constData(), 0); // whatever it is (a FIFO too); never followed
+    ::close(dir);
     ::rmdir(run.returnDir.constData()); // fails if the program left more files: they stay, as its own
     run.returnDir.clear();
     return text;
