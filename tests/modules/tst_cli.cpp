@@ -34,11 +34,11 @@ QList<QJsonObject> parseEvents(const QByteArray &out)
     return events;
 }
 
-// A run the tool does not end within waitMs is killed and reported with exit code -1.
-CliRun runTool(const QStringList &args, const QByteArray &stdinData = {}, int waitMs = 60000)
+// A run that does not end within waitMs is killed and reported with exit code -1.
+CliRun runProcess(const QString &program, const QStringList &args, const QByteArray &stdinData, int waitMs)
 {
     QProcess p;
-    p.start(binPath("offload"), args);
+    p.start(program, args);
     CliRun r;
     if (!p.waitForStarted(10000))
         return r;
@@ -54,6 +54,11 @@ CliRun runTool(const QStringList &args, const QByteArray &stdinData = {}, int wa
     r.err = p.readAllStandardError();
     r.events = parseEvents(r.out);
     return r;
+}
+
+CliRun runTool(const QStringList &args, const QByteArray &stdinData = {}, int waitMs = 60000)
+{
+    return runProcess(binPath("offload"), args, stdinData, waitMs);
 }
 
 } // namespace
@@ -150,21 +155,7 @@ void tst_Cli::runRawPassesStdinAndReturnsStdout()
 // A shell pipeline, for what a user types: the tool at $0.
 static CliRun runShell(const QString &script, int waitMs = 60000)
 {
-    QProcess p;
-    p.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), script, binPath("offload")});
-    CliRun r;
-    if (!p.waitForStarted(10000))
-        return r;
-    p.closeWriteChannel();
-    if (!p.waitForFinished(waitMs)) {
-        p.kill();
-        p.waitForFinished(5000);
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+    return runProcess(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), script, binPath("offload")}, {}, waitMs);
 }
 
 void tst_Cli::runPassesEveryByteToASlowReader()

@@ -2,6 +2,7 @@
 // process still exists (checked from outside, as a user would with ps).
 #pragma once
 
+#include <offload/process/programrunner.h>
 #include <offload/process/workerpool.h>
 
 #include <QCoreApplication>
@@ -53,6 +54,17 @@ inline int zombieChildren()
 inline int openFdCount()
 {
     return int(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System).size());
+}
+
+// A run of the in-tree testprogram in one of its modes.
+inline offload::ProgramSpec testProgramSpec(const QByteArrayList &args, offload::ProgressFormat format)
+{
+    offload::ProgramSpec s;
+    s.program = binPath("testprogram");
+    s.arguments = args;
+    s.progress = format;
+    s.cancelGrace = std::chrono::milliseconds(300);
+    return s;
 }
 
 inline offload::WorkerPoolSpec testWorkerSpec(int maxWorkers = 2)

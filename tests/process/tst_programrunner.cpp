@@ -15,12 +15,7 @@ using namespace std::chrono_literals;
 namespace {
 ProgramSpec program(const QStringList &args, ProgressFormat format = ProgressFormat::Auto)
 {
-    ProgramSpec s;
-    s.program = binPath("testprogram");
-    s.arguments = toArguments(args);
-    s.progress = format;
-    s.cancelGrace = 300ms;
-    return s;
+    return testProgramSpec(toArguments(args), format);
 }
 } // namespace
 

@@ -27,12 +27,7 @@ using namespace std::chrono_literals;
 namespace {
 ProgramSpec program(const QByteArrayList &args, ProgressFormat format = ProgressFormat::None)
 {
-    ProgramSpec s;
-    s.program = binPath("testprogram");
-    s.arguments = args;
-    s.progress = format;
-    s.cancelGrace = 300ms;
-    return s;
+    return testProgramSpec(args, format);
 }
 
 QJsonObject obj(std::initializer_list<QPair<QString, QJsonValue>> fields)

@@ -44,8 +44,8 @@ RegularFileRead readRegularFile(const QByteArray &path, qint64 maxBytes, Symlink
     return readRegularFileAt(AT_FDCWD, path, maxBytes, symlinks);
 }
 
-RegularFileRead readRegularFileAt(int directoryFd, const QByteArray &path, qint64 maxBytes,
-                                  SymlinkPolicy symlinks)
+RegularFileRead readRegularFileAt(
+    int directoryFd, const QByteArray &path, qint64 maxBytes, SymlinkPolicy symlinks)
 {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
     int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;

@@ -205,7 +205,7 @@ private:
         if (m_guardWatch)
             Supervisor::instance().unwatch(m_guardWatch);
         m_guardWatch = 0;
-        for (int *fd : {&m_guardFd, &m_guardPidfd}) {
+        for (int *fd : { &m_guardFd, &m_guardPidfd }) {
             if (*fd >= 0)
                 ::close(*fd);
             *fd = -1;
@@ -219,7 +219,7 @@ private:
             return;
         SpawnRequest req;
         req.program = QStringLiteral("/bin/sh");
-        req.arguments = {"-c", guardScript, "offload-guard", m_base};
+        req.arguments = { "-c", guardScript, "offload-guard", m_base };
         req.environment = Environment();
         req.environment.insert("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         req.niceness = 0;
@@ -230,7 +230,7 @@ private:
             qCWarning(lcProcessTree, "no guard process: %s", qPrintable(error->message));
             return;
         }
-        for (int fd : {sp.stdoutFd, sp.stderrFd})
+        for (int fd : { sp.stdoutFd, sp.stderrFd })
             if (fd >= 0)
                 ::close(fd);
         m_guardFd = sp.stdinFd; // non-blocking: a stuck guard is noticed, never waited on
@@ -257,8 +257,9 @@ private:
     {
         const QByteArray own = ownCgroupDirectory();
         if (own.isEmpty() || ::access((own + "/cgroup.procs").constData(), W_OK) != 0) {
-            qCInfo(lcProcessTree, "no writable cgroup v2 below this process's own: children are held by their "
-                                  "process group (a descendant that leaves it is out of reach)");
+            qCInfo(lcProcessTree,
+                "no writable cgroup v2 below this process's own: children are held by their "
+                "process group (a descendant that leaves it is out of reach)");
             return;
         }
         cleanStale(own);
@@ -276,14 +277,17 @@ private:
     {
         static const QRegularExpression ours(QStringLiteral("^offload-([0-9]+)$"));
         static const QRegularExpression child(QStringLiteral("^c[0-9]+$"));
-        const QStringList names = QDir(QFile::decodeName(own)).entryList({QStringLiteral("offload-*")}, QDir::Dirs);
+        const QStringList names
+            = QDir(QFile::decodeName(own)).entryList({ QStringLiteral("offload-*") }, QDir::Dirs);
         for (const QString &name : names) {
             const auto match = ours.match(name);
             if (!match.hasMatch() || QFile::exists(QStringLiteral("/proc/") + match.captured(1)))
                 continue;
             const QByteArray dir = own + '/' + name.toLatin1();
-            const QStringList children = QDir(QFile::decodeName(dir)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
-            if (!std::all_of(children.begin(), children.end(), [](const QString &c) { return child.match(c).hasMatch(); }))
+            const QStringList children
+                = QDir(QFile::decodeName(dir)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            if (!std::all_of(children.begin(), children.end(),
+                    [](const QString &c) { return child.match(c).hasMatch(); }))
                 continue; // not laid out as ours: left alone
             writeSmall(dir + "/cgroup.kill", "1");
             for (const QString &c : children)

@@ -174,11 +174,18 @@ private:
         }
     }
 
-    // As QXmlStreamReader::skipCurrentElement(), through next().
-    void skipElement()
+    // Walks to the end of the current element, iteratively (QXmlStreamReader's
+    // readElementText with IncludeChildElements recurses once per level), collecting its
+    // text and its children's into out if given.
+    void walkElement(QString *out)
     {
         for (int depth = 1; depth > 0;) {
             switch (next()) {
+            case QXmlStreamReader::Characters:
+            case QXmlStreamReader::EntityReference:
+                if (out)
+                    *out += m_xml.text();
+                break;
             case QXmlStreamReader::StartElement:
                 ++depth;
                 break;
@@ -193,29 +200,14 @@ private:
         }
     }
 
-    // The current element's text, its children's included (as readElementText with
-    // IncludeChildElements, which recurses once per level), trimmed; read iteratively.
+    // As QXmlStreamReader::skipCurrentElement(), through next().
+    void skipElement() { walkElement(nullptr); }
+
+    // The current element's text, its children's included, trimmed.
     QString text()
     {
         QString out;
-        for (int depth = 1; depth > 0;) {
-            switch (next()) {
-            case QXmlStreamReader::Characters:
-            case QXmlStreamReader::EntityReference:
-                out += m_xml.text();
-                break;
-            case QXmlStreamReader::StartElement:
-                ++depth;
-                break;
-            case QXmlStreamReader::EndElement:
-                --depth;
-                break;
-            case QXmlStreamReader::Invalid:
-                return out.trimmed();
-            default:
-                break; // comments, processing instructions
-            }
-        }
+        walkElement(&out);
         return out.trimmed();
     }
 
