@@ -48,6 +48,13 @@ QList<qint64> escapedPids(const QByteArray &output)
     return pids;
 }
 
+// 1 + 2 on a test worker: a call that must simply work.
+TaskHandle<WorkerResult> submitAdd(WorkerPool &pool, QObject *context)
+{
+    return pool.submit(context, QStringLiteral("add"),
+        obj({ { QStringLiteral("a"), 1 }, { QStringLiteral("b"), 2 } }));
+}
+
 bool allGone(const QList<qint64> &pids)
 {
     for (qint64 pid : pids)
@@ -167,7 +174,8 @@ void tst_Reliability::hostileReturnParameterFileFailsTheRunWithoutBlocking_data(
     QTest::newRow("fifo") << QByteArray("fifo") << QStringLiteral("FIFO");
     QTest::newRow("symlink") << QByteArray("symlink") << QStringLiteral("symbolic link");
     QTest::newRow("over 16 MiB") << QByteArray("big") << QStringLiteral("more than");
-    QTest::newRow("directory swapped for a link") << QByteArray("dirswap") << QStringLiteral("replaced");
+    QTest::newRow("directory swapped for a link")
+        << QByteArray("dirswap") << QStringLiteral("replaced");
 }
 
 void tst_Reliability::hostileReturnParameterFileFailsTheRunWithoutBlocking()
@@ -264,8 +272,13 @@ static QString writableOwnCgroup()
         const qsizetype dash = line.indexOf(" - ");
         const QByteArrayList f = line.left(dash).split(' ');
         if (dash > 0 && line.mid(dash + 3).startsWith("cgroup2 ") && f.size() > 4 && f[3] == "/") {
-            const QString dir = QFile::decodeName(f[4] + (relative == "/" ? QByteArray() : relative));
-            return ::access(QFile::encodeName(dir + QStringLiteral("/cgroup.procs")).constData(), W_OK) == 0 ? dir : QString();
+            const QString dir
+                = QFile::decodeName(f[4] + (relative == "/" ? QByteArray() : relative));
+            return ::access(
+                       QFile::encodeName(dir + QStringLiteral("/cgroup.procs")).constData(), W_OK)
+                    == 0
+                ? dir
+                : QString();
         }
     }
     return {};
@@ -281,12 +294,16 @@ void tst_Reliability::anotherProgramsCgroupNamedLikeOursIsLeftAlone()
     const QString foreign = own + QStringLiteral("/offload-mydaemon");
     QVERIFY(QDir().mkpath(foreign));
     QProcess daemon;
-    daemon.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), QStringLiteral("echo $$ > '%1/cgroup.procs' && echo in && exec sleep 60").arg(foreign)});
+    daemon.start(QStringLiteral("/bin/sh"),
+        { QStringLiteral("-c"),
+            QStringLiteral("echo $$ > '%1/cgroup.procs' && echo in && exec sleep 60")
+                .arg(foreign) });
     QVERIFY(daemon.waitForStarted(10000));
     QByteArray said;
     QTRY_VERIFY_WITH_TIMEOUT((said += daemon.readAllStandardOutput()).contains("in"), 10000);
     QProcess tool; // a fresh Offload process, which looks for stale cgroups when it starts
-    tool.start(binPath("offload"), {QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("/bin/true")});
+    tool.start(binPath("offload"),
+        { QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("/bin/true") });
     QVERIFY(tool.waitForFinished(20000));
     QCOMPARE(tool.exitCode(), 0);
     const bool survived = processExists(daemon.processId()) && QDir(foreign).exists();
@@ -423,8 +440,7 @@ void tst_Reliability::workerThatClosesItsChannelButLivesFailsItsCall()
     spec.stdioChannel = stdio;
     WorkerPool pool(spec);
     QObject context;
-    auto call = pool.submit(&context, QStringLiteral("add"),
-        obj({ { QStringLiteral("a"), 1 }, { QStringLiteral("b"), 2 } }));
+    auto call = submitAdd(pool, &context);
     QVERIFY2(call.waitForFinished(20s), "the call hung on a worker that can no longer answer");
     QCOMPARE(call.state(), TaskState::Failed);
     QCOMPARE(call.error().kind, ErrorKind::Protocol);
@@ -442,8 +458,7 @@ void tst_Reliability::cancellingOneCallRequeuesTheInnocentCallOnItsWorker()
     auto stubborn = pool.submit(
         &context, QStringLiteral("stubborn"), obj({ { QStringLiteral("ms"), 60000 } }));
     QTRY_COMPARE_WITH_TIMEOUT(stubborn.state(), TaskState::Running, 10000);
-    auto innocent = pool.submit(&context, QStringLiteral("add"),
-        obj({ { QStringLiteral("a"), 1 }, { QStringLiteral("b"), 2 } }));
+    auto innocent = submitAdd(pool, &context);
     QTRY_COMPARE_WITH_TIMEOUT(
         innocent.state(), TaskState::Running, 10000); // sent to the same worker
     stubborn.cancel();
@@ -469,8 +484,7 @@ void tst_Reliability::restartLimitRecoversWhenItsWindowHasPassed()
     QCOMPARE(pool.status().brokenError.kind, ErrorKind::Crash); // not "launch": it did start
     // Once the window has passed, calls run again.
     QTRY_VERIFY_WITH_TIMEOUT(!pool.status().broken, 10000);
-    auto add = pool.submit(&context, QStringLiteral("add"),
-        obj({ { QStringLiteral("a"), 1 }, { QStringLiteral("b"), 2 } }));
+    auto add = submitAdd(pool, &context);
     QVERIFY(add.waitForFinished(10s));
     QCOMPARE(add.state(), TaskState::Finished);
 }
@@ -487,8 +501,7 @@ void tst_Reliability::workerLeavingCleanlyAfterAnsweringIsNotAFailure()
     QTRY_COMPARE_WITH_TIMEOUT(pool.status().workers, 0, 10000);
     QCOMPARE(pool.status().restarts, 0);
     QVERIFY(!pool.status().broken);
-    auto add = pool.submit(&context, QStringLiteral("add"),
-        obj({ { QStringLiteral("a"), 1 }, { QStringLiteral("b"), 2 } }));
+    auto add = submitAdd(pool, &context);
     QVERIFY(add.waitForFinished(10s));
     QCOMPARE(add.state(), TaskState::Finished);
 }
