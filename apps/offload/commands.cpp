@@ -67,7 +67,8 @@ std::optional<QByteArrayList> splitWords(const QByteArray &line)
                     return std::nullopt;
                 if (line[i] == '"')
                     break;
-                if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] != '\0' && std::strchr("\"\\$`", line[i + 1]))
+                if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] != '\0'
+                    && std::strchr("\"\\$`", line[i + 1]))
                     ++i;
                 word += line[i];
             }
@@ -110,7 +111,7 @@ std::optional<ProgramResult> anyResult(const TaskHandle<ProgramResult> &t)
 
 QJsonObject finishedEvent(const TaskHandle<ProgramResult> &t)
 {
-    QJsonObject o{{"event", "finished"}, {"state", stateName(t.state())}};
+    QJsonObject o { { "event", "finished" }, { "state", stateName(t.state()) } };
     const std::optional<ProgramResult> r = anyResult(t);
     o.insert("exitCode", r && !r->signal ? QJsonValue(r->exitCode) : QJsonValue());
     if (r && r->signal)
@@ -128,7 +129,8 @@ QJsonObject finishedEvent(const TaskHandle<ProgramResult> &t)
         }
     }
     o.insert("result", result);
-    o.insert("error", t.state() == TaskState::Failed ? QJsonValue(errorToJson(t.error())) : QJsonValue());
+    o.insert("error",
+        t.state() == TaskState::Failed ? QJsonValue(errorToJson(t.error())) : QJsonValue());
     return o;
 }
 
@@ -137,12 +139,13 @@ void printFailure(Reporter &rep, const TaskHandle<ProgramResult> &t)
     if (t.state() == TaskState::Failed)
         rep.message(QStringLiteral("offload: %1").arg(t.error().summary()));
     else if (t.state() == TaskState::Cancelled)
-        rep.message(QStringLiteral("offload: cancelled; the program and its children were stopped"));
+        rep.message(
+            QStringLiteral("offload: cancelled; the program and its children were stopped"));
 }
 
 // Shows one run's progress and output; returns the exit code once it has ended.
 int waitForRun(Reporter &rep, const TaskHandle<ProgramResult> &run,
-               const std::function<void(const TaskHandle<ProgramResult> &)> &onEnd)
+    const std::function<void(const TaskHandle<ProgramResult> &)> &onEnd)
 {
     int code = 1;
     installCancelSignals([run](int) { run.cancel(); });
@@ -155,7 +158,8 @@ int waitForRun(Reporter &rep, const TaskHandle<ProgramResult> &run,
         code = exitCodeFor(t.state(), t.error(), r ? r->exitCode : 0);
         onEnd(t);
         if (const qint64 dropped = t.droppedOutputBytes()) { // never expected: said loudly
-            rep.message(QStringLiteral("offload: warning: %1 bytes of output were lost").arg(dropped));
+            rep.message(
+                QStringLiteral("offload: warning: %1 bytes of output were lost").arg(dropped));
             if (code == 0)
                 code = 1;
         }
@@ -169,7 +173,7 @@ int waitForRun(Reporter &rep, const TaskHandle<ProgramResult> &run,
 struct CommonOptions
 {
     bool json = false;
-    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds timeout { 0 };
     QString error;
 };
 
@@ -210,10 +214,12 @@ int runCommand(const QStringList &argsIn, const QByteArrayList &raw)
         if (takeOption(args, i, common))
             continue;
         if (a == QLatin1String("--progress") && i + 1 < args.size()) {
-            static const QMap<QString, ProgressFormat> formats{{"auto", ProgressFormat::Auto}, {"sem", ProgressFormat::Sem},
-                {"lines", ProgressFormat::Lines}, {"raw", ProgressFormat::Raw}, {"none", ProgressFormat::None}};
+            static const QMap<QString, ProgressFormat> formats { { "auto", ProgressFormat::Auto },
+                { "sem", ProgressFormat::Sem }, { "lines", ProgressFormat::Lines },
+                { "raw", ProgressFormat::Raw }, { "none", ProgressFormat::None } };
             if (!formats.contains(args[++i]))
-                return usageError(QStringLiteral("--progress is one of auto, sem, lines, raw, none"));
+                return usageError(
+                    QStringLiteral("--progress is one of auto, sem, lines, raw, none"));
             spec.progress = formats.value(args[i]);
             continue;
         }
@@ -244,7 +250,8 @@ int runCommand(const QStringList &argsIn, const QByteArrayList &raw)
         if (const ProgramResult *r = resultOf(t)) {
             if (!r->json.isUndefined()) {
                 // Any JSON value as JSON text: wrapped in an array, then the brackets dropped.
-                const QByteArray text = QJsonDocument(QJsonArray{r->json}).toJson(QJsonDocument::Compact);
+                const QByteArray text
+                    = QJsonDocument(QJsonArray { r->json }).toJson(QJsonDocument::Compact);
                 std::printf("%s\n", text.mid(1, text.size() - 2).constData());
             }
             for (auto it = r->semResults.cbegin(); it != r->semResults.cend(); ++it)
@@ -257,7 +264,8 @@ int runCommand(const QStringList &argsIn, const QByteArrayList &raw)
 namespace {
 
 // Describes a module (waiting in the event loop) or parses an .xml file.
-std::optional<Module> describeOrReport(ModuleRunner &modules, const QString &path, Reporter &rep, int &code)
+std::optional<Module> describeOrReport(
+    ModuleRunner &modules, const QString &path, Reporter &rep, int &code)
 {
     const QFileInfo info(path);
     if (path.endsWith(QLatin1String(".xml")) && info.exists() && !info.isDir()) {
@@ -271,7 +279,11 @@ std::optional<Module> describeOrReport(ModuleRunner &modules, const QString &pat
         }
         sem::ParseResult parsed = sem::parseDescription(file.data);
         if (!parsed.ok()) {
-            rep.message(QStringLiteral("offload: %1:%2:%3: %4").arg(path).arg(parsed.line).arg(parsed.column).arg(parsed.error));
+            rep.message(QStringLiteral("offload: %1:%2:%3: %4")
+                            .arg(path)
+                            .arg(parsed.line)
+                            .arg(parsed.column)
+                            .arg(parsed.error));
             code = 1;
             return std::nullopt;
         }
@@ -288,7 +300,9 @@ std::optional<Module> describeOrReport(ModuleRunner &modules, const QString &pat
         if (t.state() == TaskState::Finished) {
             out = t.result();
         } else {
-            rep.message(QStringLiteral("offload: %1").arg(t.state() == TaskState::Failed ? t.error().summary() : QStringLiteral("cancelled")));
+            rep.message(QStringLiteral("offload: %1")
+                            .arg(t.state() == TaskState::Failed ? t.error().summary()
+                                                                : QStringLiteral("cancelled")));
             code = exitCodeFor(t.state(), t.error(), 1);
         }
         QCoreApplication::exit(0);
@@ -299,7 +313,8 @@ std::optional<Module> describeOrReport(ModuleRunner &modules, const QString &pat
 
 QJsonObject parameterJson(const sem::Parameter &p)
 {
-    QJsonObject o{{"type", p.tag}, {"name", p.name}, {"label", p.label}, {"description", p.description}};
+    QJsonObject o { { "type", p.tag }, { "name", p.name }, { "label", p.label },
+        { "description", p.description } };
     const auto put = [&o](const char *key, const QString &v) {
         if (!v.isEmpty())
             o.insert(key, v);
@@ -334,15 +349,17 @@ QJsonObject parameterJson(const sem::Parameter &p)
 QJsonObject moduleJson(const Module &m)
 {
     const sem::Description &d = m.description;
-    QJsonObject o{{"path", m.path}, {"source", m.descriptionSource}, {"title", d.title}, {"category", d.category},
-                  {"description", d.description}, {"version", d.version}, {"contributor", d.contributor},
-                  {"license", d.license}, {"documentationUrl", d.documentationUrl}};
+    QJsonObject o { { "path", m.path }, { "source", m.descriptionSource }, { "title", d.title },
+        { "category", d.category }, { "description", d.description }, { "version", d.version },
+        { "contributor", d.contributor }, { "license", d.license },
+        { "documentationUrl", d.documentationUrl } };
     QJsonArray groups;
     for (const sem::Group &g : d.groups) {
         QJsonArray params;
         for (const sem::Parameter &p : g.parameters)
             params.append(parameterJson(p));
-        groups.append(QJsonObject{{"label", g.label}, {"description", g.description}, {"advanced", g.advanced}, {"parameters", params}});
+        groups.append(QJsonObject { { "label", g.label }, { "description", g.description },
+            { "advanced", g.advanced }, { "parameters", params } });
     }
     o.insert("groups", groups);
     o.insert("warnings", QJsonArray::fromStringList(d.warnings));
@@ -352,7 +369,8 @@ QJsonObject moduleJson(const Module &m)
 void printModule(const Module &m)
 {
     const sem::Description &d = m.description;
-    std::printf("%s%s\n", qPrintable(d.title), d.version.isEmpty() ? "" : qPrintable(QStringLiteral(" (version %1)").arg(d.version)));
+    std::printf("%s%s\n", qPrintable(d.title),
+        d.version.isEmpty() ? "" : qPrintable(QStringLiteral(" (version %1)").arg(d.version)));
     if (!d.category.isEmpty())
         std::printf("category: %s\n", qPrintable(d.category));
     std::printf("from: %s\n", qPrintable(m.descriptionSource));
@@ -362,19 +380,21 @@ void printModule(const Module &m)
         std::printf("\n%s%s:\n", qPrintable(g.label), g.advanced ? " (advanced)" : "");
         for (const sem::Parameter &p : g.parameters) {
             const QString how = p.isReturnParameter() ? QStringLiteral("(returns) %1").arg(p.name)
-                                : p.index                ? QStringLiteral("#%1 %2").arg(*p.index).arg(p.name)
-                                                         : QStringLiteral("--%1").arg(p.name);
+                : p.index ? QStringLiteral("#%1 %2").arg(*p.index).arg(p.name)
+                          : QStringLiteral("--%1").arg(p.name);
             QString detail = p.tag;
             if (!p.defaultValue.isEmpty())
                 detail += QStringLiteral(", default %1").arg(p.defaultValue);
             if (p.minimum || p.maximum)
-                detail += QStringLiteral(", %1..%2").arg(p.minimum ? QString::number(*p.minimum) : QString(),
-                                                       p.maximum ? QString::number(*p.maximum) : QString());
+                detail += QStringLiteral(", %1..%2")
+                              .arg(p.minimum ? QString::number(*p.minimum) : QString(),
+                                  p.maximum ? QString::number(*p.maximum) : QString());
             if (!p.elements.isEmpty())
                 detail += QStringLiteral(", one of %1").arg(p.elements.join(QLatin1Char('|')));
             if (p.channel == QLatin1String("output") && !p.isReturnParameter())
                 detail += QStringLiteral(", output");
-            std::printf("  %-22s %s (%s)\n", qPrintable(how), qPrintable(p.label), qPrintable(detail));
+            std::printf(
+                "  %-22s %s (%s)\n", qPrintable(how), qPrintable(p.label), qPrintable(detail));
         }
     }
     for (const QString &w : d.warnings)
@@ -396,7 +416,7 @@ int describeCommand(const QStringList &argsIn)
     if (!m)
         return code;
     if (json)
-        rep.event(QJsonObject{{"event", "description"}, {"module", moduleJson(*m)}});
+        rep.event(QJsonObject { { "event", "description" }, { "module", moduleJson(*m) } });
     else
         printModule(*m);
     return 0;
@@ -420,7 +440,7 @@ int moduleCommand(const QStringList &argsIn)
                 [&name](const auto &given) { return given.first == name; }))
             return usageError(QStringLiteral("--%1 is given more than once").arg(name));
         const bool hasValue = i + 1 < args.size() && !args[i + 1].startsWith(QLatin1String("--"));
-        raw.append({name, hasValue ? args[++i] : QString()});
+        raw.append({ name, hasValue ? args[++i] : QString() });
     }
     if (!common.error.isEmpty())
         return usageError(common.error);
@@ -447,15 +467,17 @@ int moduleCommand(const QStringList &argsIn)
     const auto run = modules.run(qApp, *module, values, options);
     return waitForRun(rep, run, [&](const TaskHandle<ProgramResult> &t) {
         const std::optional<ProgramResult> r = anyResult(t);
-        const sem::ReturnValues rv = r ? ModuleRunner::returnValues(*module, *r) : sem::ReturnValues{};
+        const sem::ReturnValues rv
+            = r ? ModuleRunner::returnValues(*module, *r) : sem::ReturnValues {};
         const bool partial = t.state() != TaskState::Finished;
         if (rep.json()) {
             QJsonObject o = finishedEvent(t);
             QJsonObject values;
             for (auto it = rv.values.cbegin(); it != rv.values.cend(); ++it)
                 values.insert(it.key(), QJsonValue::fromVariant(it.value())); // lists become arrays
-            o.insert("result", QJsonObject{{"returnParameters", values}, {"partial", partial},
-                                           {"warnings", QJsonArray::fromStringList(rv.warnings)}});
+            o.insert("result",
+                QJsonObject { { "returnParameters", values }, { "partial", partial },
+                    { "warnings", QJsonArray::fromStringList(rv.warnings) } });
             return rep.event(o);
         }
         if (!rv.values.isEmpty() && partial)
@@ -502,7 +524,8 @@ int batchCommand(const QStringList &argsIn)
     if (file.isEmpty())
         return usageError(QStringLiteral("batch needs a file of command lines"));
     QFile in(file);
-    if (file == QLatin1String("-") ? !in.open(stdin, QIODevice::ReadOnly) : !in.open(QIODevice::ReadOnly))
+    if (file == QLatin1String("-") ? !in.open(stdin, QIODevice::ReadOnly)
+                                   : !in.open(QIODevice::ReadOnly))
         return usageError(QStringLiteral("cannot read %1: %2").arg(file, in.errorString()));
     std::vector<QByteArrayList> commands;
     // How a failure names its command: "line N: " and at most 200 characters of the line.
@@ -519,7 +542,9 @@ int batchCommand(const QStringList &argsIn)
         const QString text = QString::fromUtf8(bytes); // for messages only
         const std::optional<QByteArrayList> argv = splitWords(bytes);
         if (!argv)
-            return usageError(QStringLiteral("%1:%2: unterminated quote or trailing backslash").arg(file).arg(lineNumber));
+            return usageError(QStringLiteral("%1:%2: unterminated quote or trailing backslash")
+                                  .arg(file)
+                                  .arg(lineNumber));
         if (!argv->isEmpty()) {
             commands.push_back(*argv);
             constexpr qsizetype echoed = 200;
@@ -544,7 +569,11 @@ int batchCommand(const QStringList &argsIn)
             sum += f;
         Progress p;
         p.setFraction(commands.empty() ? 1.0 : sum / double(commands.size()));
-        p.text = QStringLiteral("%1/%2 done, %3 running, %4 failed").arg(ended).arg(commands.size()).arg(running).arg(failed);
+        p.text = QStringLiteral("%1/%2 done, %3 running, %4 failed")
+                     .arg(ended)
+                     .arg(commands.size())
+                     .arg(running)
+                     .arg(failed);
         rep.progress(p, QStringLiteral("batch "));
     };
     installCancelSignals([&runs](int) {
@@ -563,7 +592,8 @@ int batchCommand(const QStringList &argsIn)
                 ++running;
             }
             if (rep.json())
-                rep.event(QJsonObject{{"event", "state"}, {"run", n}, {"state", stateName(s)}});
+                rep.event(
+                    QJsonObject { { "event", "state" }, { "run", n }, { "state", stateName(s) } });
         });
         run.onProgress([&, n](const Progress &p) {
             fractions[size_t(n)] = p.maximum > p.minimum ? p.fraction() : 0;
@@ -600,12 +630,18 @@ int batchCommand(const QStringList &argsIn)
         QCoreApplication::exec();
     rep.clearLine();
     const int finished = ended - failed - cancelled;
-    const QString summary = QStringLiteral("%1 runs: %2 finished, %3 failed, %4 cancelled in %5 s (%6 at once)")
-                                .arg(commands.size()).arg(finished).arg(failed).arg(cancelled)
-                                .arg(double(clock.elapsed()) / 1000.0, 0, 'f', 2).arg(runner.maxParallel());
+    const QString summary
+        = QStringLiteral("%1 runs: %2 finished, %3 failed, %4 cancelled in %5 s (%6 at once)")
+              .arg(commands.size())
+              .arg(finished)
+              .arg(failed)
+              .arg(cancelled)
+              .arg(double(clock.elapsed()) / 1000.0, 0, 'f', 2)
+              .arg(runner.maxParallel());
     if (json) {
-        rep.event(QJsonObject{{"event", "summary"}, {"runs", int(commands.size())}, {"finished", finished},
-                              {"failed", failed}, {"cancelled", cancelled}, {"elapsedMs", clock.elapsed()}});
+        rep.event(QJsonObject { { "event", "summary" }, { "runs", int(commands.size()) },
+            { "finished", finished }, { "failed", failed }, { "cancelled", cancelled },
+            { "elapsedMs", clock.elapsed() } });
     } else {
         for (size_t n = 0; n < runs.size(); ++n)
             if (runs[n].state() == TaskState::Failed)

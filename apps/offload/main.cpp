@@ -11,15 +11,17 @@
 #include <unistd.h>
 
 namespace {
-const char usage[] =
-    "usage:\n"
-    "  offload run [--progress auto|sem|lines|raw|none] [--timeout S] [--json] -- PROGRAM ARGS...\n"
-    "  offload describe MODULE_OR_XML [--json]\n"
-    "  offload module MODULE [--NAME VALUE ...] [--timeout S] [--json]\n"
-    "  offload batch [-j N] [--json] FILE     (one command line per line; '#' starts a comment)\n"
-    "\n"
-    "Exit code: the program's; 128+N if it (or offload, on Ctrl-C/SIGTERM) was stopped by signal N;\n"
-    "124 on timeout; 127 if it could not be started; 2 for invalid arguments.\n";
+const char usage[]
+    = "usage:\n"
+      "  offload run [--progress auto|sem|lines|raw|none] [--timeout S] [--json] -- PROGRAM "
+      "ARGS...\n"
+      "  offload describe MODULE_OR_XML [--json]\n"
+      "  offload module MODULE [--NAME VALUE ...] [--timeout S] [--json]\n"
+      "  offload batch [-j N] [--json] FILE     (one command line per line; '#' starts a comment)\n"
+      "\n"
+      "Exit code: the program's; 128+N if it (or offload, on Ctrl-C/SIGTERM) was stopped by signal "
+      "N;\n"
+      "124 on timeout; 127 if it could not be started; 2 for invalid arguments.\n";
 }
 
 // Started with 0, 1 or 2 closed, the next descriptor opened (Qt's own eventfd) would take

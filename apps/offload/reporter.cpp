@@ -15,11 +15,7 @@
 
 using namespace offload;
 
-Reporter::Reporter(bool json)
-    : m_json(json)
-    , m_tty(::isatty(STDERR_FILENO) == 1)
-{
-}
+Reporter::Reporter(bool json) : m_json(json), m_tty(::isatty(STDERR_FILENO) == 1) { }
 
 void Reporter::event(QJsonObject object)
 {
@@ -39,7 +35,7 @@ void Reporter::clearLine()
 void Reporter::message(const QString &line)
 {
     if (m_json)
-        return event({{"event", "message"}, {"text", line}});
+        return event({ { "event", "message" }, { "text", line } });
     clearLine();
     std::fprintf(stderr, "%s\n", qPrintable(line));
 }
@@ -48,7 +44,7 @@ void Reporter::progress(const Progress &p, const QString &prefix, int run)
 {
     const double value = p.maximum > p.minimum ? p.fraction() : -1;
     if (m_json) {
-        QJsonObject o{{"event", "progress"}, {"text", p.text}};
+        QJsonObject o { { "event", "progress" }, { "text", p.text } };
         o.insert("value", value >= 0 ? QJsonValue(value) : QJsonValue());
         if (!p.stage.name.isEmpty())
             o.insert("stage", p.stage.name);
@@ -58,12 +54,14 @@ void Reporter::progress(const Progress &p, const QString &prefix, int run)
     }
     if (!m_tty)
         return;
-    winsize ws{};
-    const int width = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+    winsize ws {};
+    const int width
+        = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
     const int barWidth = 24;
     const int filled = value >= 0 ? int(value * barWidth + 0.5) : 0;
     QString line = prefix;
-    line += QLatin1Char('[') + QString(filled, QLatin1Char('#')) + QString(barWidth - filled, QLatin1Char(' ')) + QLatin1Char(']');
+    line += QLatin1Char('[') + QString(filled, QLatin1Char('#'))
+        + QString(barWidth - filled, QLatin1Char(' ')) + QLatin1Char(']');
     line += value >= 0 ? QStringLiteral(" %1%").arg(int(value * 100), 3) : QStringLiteral("   ?");
     if (!p.stage.name.isEmpty())
         line += QLatin1Char(' ') + p.stage.name;
@@ -83,7 +81,7 @@ void Reporter::output(const OutputChunk &chunk, int run)
     if (m_json) {
         if (m_binary && chunk.stream == OutputChunk::Stdout)
             return outputEvent(chunk.stream, run, chunk.data, true);
-        QByteArray &carry = m_carry[{run, int(chunk.stream)}];
+        QByteArray &carry = m_carry[{ run, int(chunk.stream) }];
         QByteArray bytes = carry + chunk.data;
         // An incomplete UTF-8 sequence at the end waits for the next chunk.
         qsizetype keep = 0;
@@ -108,14 +106,18 @@ void Reporter::output(const OutputChunk &chunk, int run)
     std::fflush(to);
 }
 
-void Reporter::outputEvent(OutputChunk::Stream stream, int run, const QByteArray &bytes, bool binary)
+void Reporter::outputEvent(
+    OutputChunk::Stream stream, int run, const QByteArray &bytes, bool binary)
 {
-    const char *name = stream == OutputChunk::Stderr ? "stderr" : stream == OutputChunk::Log ? "log" : "stdout";
-    QJsonObject o{{"event", "output"}, {"stream", name}};
+    const char *name = stream == OutputChunk::Stderr ? "stderr"
+        : stream == OutputChunk::Log                 ? "log"
+                                                     : "stdout";
+    QJsonObject o { { "event", "output" }, { "stream", name } };
     QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
     const QString text = binary ? QString() : utf8.decode(bytes);
     if (binary || utf8.hasError())
-        o.insert("base64", QString::fromLatin1(bytes.toBase64())); // not text: the bytes as they are
+        o.insert(
+            "base64", QString::fromLatin1(bytes.toBase64())); // not text: the bytes as they are
     else
         o.insert("text", text);
     if (run >= 0)
@@ -133,7 +135,7 @@ void Reporter::flushOutput(int run)
 }
 
 namespace {
-int g_signalPipe[2] = {-1, -1};
+int g_signalPipe[2] = { -1, -1 };
 volatile std::sig_atomic_t g_firstSignal = 0;
 
 void onSignal(int sig)
@@ -154,14 +156,17 @@ void installCancelSignals(std::function<void(int)> handler)
     if (::pipe2(g_signalPipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return;
     // Owned by the application object, so it goes when the event loop's owner does.
-    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, QCoreApplication::instance());
+    auto *notifier
+        = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, QCoreApplication::instance());
     QObject::connect(notifier, &QSocketNotifier::activated, notifier, [] {
         unsigned char byte = 0;
         while (::read(g_signalPipe[0], &byte, 1) == 1)
             if (current)
                 current(int(byte));
     });
-    struct sigaction sa{};
+    struct sigaction sa
+    {
+    };
     sa.sa_handler = onSignal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
@@ -169,11 +174,14 @@ void installCancelSignals(std::function<void(int)> handler)
     ::sigaction(SIGTERM, &sa, nullptr);
 }
 
-int receivedSignal() { return g_firstSignal; }
+int receivedSignal()
+{
+    return g_firstSignal;
+}
 
 QJsonObject errorToJson(const Error &e)
 {
-    QJsonObject o{{"kind", errorKindName(e.kind)}, {"message", e.message}};
+    QJsonObject o { { "kind", errorKindName(e.kind) }, { "message", e.message } };
     if (!e.origin.isEmpty())
         o.insert("origin", e.origin);
     if (e.exitCode)
@@ -188,16 +196,25 @@ QJsonObject errorToJson(const Error &e)
 int exitCodeFor(TaskState state, const Error &error, int programExitCode)
 {
     switch (state) {
-    case TaskState::Finished: return programExitCode;
-    case TaskState::Cancelled: return 128 + (receivedSignal() ? receivedSignal() : SIGINT);
-    default: break;
+    case TaskState::Finished:
+        return programExitCode;
+    case TaskState::Cancelled:
+        return 128 + (receivedSignal() ? receivedSignal() : SIGINT);
+    default:
+        break;
     }
     switch (error.kind) {
-    case ErrorKind::ExitCode: return error.exitCode.value_or(1);
-    case ErrorKind::Crash: return 128 + error.signal.value_or(SIGKILL);
-    case ErrorKind::Timeout: return 124; // as timeout(1)
-    case ErrorKind::Launch: return 127;  // as a shell's "command not found"
-    case ErrorKind::InvalidInput: return 2;
-    default: return 1;
+    case ErrorKind::ExitCode:
+        return error.exitCode.value_or(1);
+    case ErrorKind::Crash:
+        return 128 + error.signal.value_or(SIGKILL);
+    case ErrorKind::Timeout:
+        return 124; // as timeout(1)
+    case ErrorKind::Launch:
+        return 127; // as a shell's "command not found"
+    case ErrorKind::InvalidInput:
+        return 2;
+    default:
+        return 1;
     }
 }

@@ -34,7 +34,8 @@ public:
     void clearLine();
 
 private:
-    void outputEvent(offload::OutputChunk::Stream stream, int run, const QByteArray &bytes, bool binary);
+    void outputEvent(
+        offload::OutputChunk::Stream stream, int run, const QByteArray &bytes, bool binary);
     bool m_json;
     bool m_binary = false;
     // JSON mode: the incomplete UTF-8 sequence at the end of a run's stream, kept for the next

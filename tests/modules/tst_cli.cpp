@@ -35,7 +35,8 @@ QList<QJsonObject> parseEvents(const QByteArray &out)
 }
 
 // A run that does not end within waitMs is killed and reported with exit code -1.
-CliRun runProcess(const QString &program, const QStringList &args, const QByteArray &stdinData, int waitMs)
+CliRun runProcess(
+    const QString &program, const QStringList &args, const QByteArray &stdinData, int waitMs)
 {
     QProcess p;
     p.start(program, args);
@@ -103,7 +104,8 @@ private Q_SLOTS:
 
 void tst_Cli::runJsonEventsAndResult()
 {
-    const CliRun r = runTool({"run", "--json", "--progress", "lines", "--", binPath("testprogram"), "lines"});
+    const CliRun r = runTool(
+        { "run", "--json", "--progress", "lines", "--", binPath("testprogram"), "lines" });
     QCOMPARE(r.exitCode, 0);
     QVERIFY(!r.events.isEmpty());
     bool sawProgress = false, sawOutput = false;
@@ -125,10 +127,15 @@ void tst_Cli::runExitCodeFollowsTheProgram_data()
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<int>("exitCode");
     QTest::addColumn<QString>("kind");
-    QTest::newRow("exit 7") << QStringList{binPath("testprogram"), "exit", "7"} << 7 << "exit code";
-    QTest::newRow("crash") << QStringList{binPath("testprogram"), "crash"} << 128 + SIGSEGV << "crash";
-    QTest::newRow("missing") << QStringList{m_dir.filePath("missing-program")} << 127 << "launch";
-    QTest::newRow("timeout") << QStringList{"--timeout", "0.2", "--", binPath("testprogram"), "sleep", "60000"} << 124 << "timeout";
+    QTest::newRow("exit 7") << QStringList { binPath("testprogram"), "exit", "7" } << 7
+                            << "exit code";
+    QTest::newRow("crash") << QStringList { binPath("testprogram"), "crash" } << 128 + SIGSEGV
+                           << "crash";
+    QTest::newRow("missing") << QStringList { m_dir.filePath("missing-program") } << 127
+                             << "launch";
+    QTest::newRow("timeout") << QStringList { "--timeout", "0.2", "--", binPath("testprogram"),
+        "sleep", "60000" } << 124
+                             << "timeout";
 }
 
 void tst_Cli::runExitCodeFollowsTheProgram()
@@ -136,7 +143,7 @@ void tst_Cli::runExitCodeFollowsTheProgram()
     QFETCH(QStringList, args);
     QFETCH(int, exitCode);
     QFETCH(QString, kind);
-    QStringList all{"run", "--json"};
+    QStringList all { "run", "--json" };
     if (!args.contains("--"))
         all << "--";
     const CliRun r = runTool(all + args);
@@ -147,22 +154,27 @@ void tst_Cli::runExitCodeFollowsTheProgram()
 
 void tst_Cli::runRawPassesStdinAndReturnsStdout()
 {
-    const CliRun r = runTool({"run", "--progress", "raw", "--", binPath("testprogram"), "raw"}, "abc\x01\xff");
+    const CliRun r = runTool(
+        { "run", "--progress", "raw", "--", binPath("testprogram"), "raw" }, "abc\x01\xff");
     QCOMPARE(r.exitCode, 0);
-    QCOMPARE(r.out, QByteArray("\xff\x01" "cba"));
+    QCOMPARE(r.out,
+        QByteArray("\xff\x01"
+                   "cba"));
 }
 
 // A shell pipeline, for what a user types: the tool at $0.
 static CliRun runShell(const QString &script, int waitMs = 60000)
 {
-    return runProcess(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), script, binPath("offload")}, {}, waitMs);
+    return runProcess(QStringLiteral("/bin/sh"),
+        { QStringLiteral("-c"), script, binPath("offload") }, {}, waitMs);
 }
 
 void tst_Cli::runPassesEveryByteToASlowReader()
 {
     // The reader starts late, so the pipe fills and the tool waits on it: the output that
     // piles up meanwhile must wait too, not be dropped (it was: 1 MiB kept, the rest lost).
-    const CliRun r = runShell(QStringLiteral("\"$0\" run -- '%1' flood 32 | { sleep 1; wc -c; }").arg(binPath("testprogram")));
+    const CliRun r = runShell(QStringLiteral("\"$0\" run -- '%1' flood 32 | { sleep 1; wc -c; }")
+                                  .arg(binPath("testprogram")));
     QCOMPARE(r.exitCode, 0);
     QCOMPARE(r.out.trimmed(), QByteArray::number(32 << 20));
     QVERIFY2(!r.err.contains("lost"), r.err.constData());
@@ -171,9 +183,12 @@ void tst_Cli::runPassesEveryByteToASlowReader()
 void tst_Cli::runPassesArgumentBytesExactly()
 {
     // printf %s with an argument that is not UTF-8 prints it back byte for byte.
-    const CliRun r = runShell(QStringLiteral("exec \"$0\" run -- printf %s \"$(printf 'a\\377\\376b')\""));
+    const CliRun r
+        = runShell(QStringLiteral("exec \"$0\" run -- printf %s \"$(printf 'a\\377\\376b')\""));
     QCOMPARE(r.exitCode, 0);
-    QCOMPARE(r.out, QByteArray("a\xff\xfe" "b"));
+    QCOMPARE(r.out,
+        QByteArray("a\xff\xfe"
+                   "b"));
 }
 
 void tst_Cli::batchLinesKeepTheirBytes()
@@ -181,9 +196,10 @@ void tst_Cli::batchLinesKeepTheirBytes()
     const QString out = m_dir.filePath(QStringLiteral("batch-bytes.out"));
     QFile file(m_dir.filePath(QStringLiteral("bytes.batch")));
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write("/bin/sh -c 'printf %s \"$1\" > \"$2\"' sh 'x\xffy' " + QFile::encodeName(out) + "\n");
+    file.write(
+        "/bin/sh -c 'printf %s \"$1\" > \"$2\"' sh 'x\xffy' " + QFile::encodeName(out) + "\n");
     file.close();
-    const CliRun r = runTool({"batch", file.fileName()});
+    const CliRun r = runTool({ "batch", file.fileName() });
     QCOMPARE(r.exitCode, 0);
     QFile written(out);
     QVERIFY(written.open(QIODevice::ReadOnly));
@@ -194,7 +210,8 @@ void tst_Cli::runRawStreamsStdinWithoutWaitingForItsEnd()
 {
     // The program starts and answers while our end of its stdin is still open.
     QProcess p;
-    p.start(binPath("offload"), {"run", "--progress", "raw", "--", "/bin/sh", "-c", "echo started; exec cat"});
+    p.start(binPath("offload"),
+        { "run", "--progress", "raw", "--", "/bin/sh", "-c", "echo started; exec cat" });
     QVERIFY(p.waitForStarted(10000));
     QByteArray out;
     QTRY_VERIFY_WITH_TIMEOUT((out += p.readAllStandardOutput()).contains("started\n"), 10000);
@@ -208,13 +225,17 @@ void tst_Cli::runRawStreamsStdinWithoutWaitingForItsEnd()
 
 void tst_Cli::runRawJsonCarriesTheBytesAsBase64()
 {
-    const CliRun r = runTool({"run", "--json", "--progress", "raw", "--", binPath("testprogram"), "raw"}, "abc\x01\xff");
+    const CliRun r
+        = runTool({ "run", "--json", "--progress", "raw", "--", binPath("testprogram"), "raw" },
+            "abc\x01\xff");
     QCOMPARE(r.exitCode, 0);
     QByteArray bytes;
     for (const QJsonObject &e : r.events)
         if (e.value("event").toString() == QLatin1String("output") && e.contains("base64"))
             bytes += QByteArray::fromBase64(e.value("base64").toString().toLatin1());
-    QCOMPARE(bytes, QByteArray("\xff\x01" "cba"));
+    QCOMPARE(bytes,
+        QByteArray("\xff\x01"
+                   "cba"));
     QCOMPARE(r.last().value("state").toString(), QStringLiteral("Finished"));
 }
 
@@ -225,8 +246,9 @@ static QByteArray outputBytes(const QByteArray &jsonLines)
     for (const QJsonObject &e : parseEvents(jsonLines)) {
         if (e.value("event").toString() != QLatin1String("output"))
             continue;
-        bytes += e.contains("base64") ? QByteArray::fromBase64(e.value("base64").toString().toLatin1())
-                                      : e.value("text").toString().toUtf8();
+        bytes += e.contains("base64")
+            ? QByteArray::fromBase64(e.value("base64").toString().toLatin1())
+            : e.value("text").toString().toUtf8();
     }
     return bytes;
 }
@@ -234,8 +256,8 @@ static QByteArray outputBytes(const QByteArray &jsonLines)
 void tst_Cli::runJsonKeepsACharacterSplitAcrossReadsAndBinaryBytes()
 {
     // "é" (C3 A9) written in two halves, 300 ms apart, so that they are read separately.
-    CliRun r = runShell(QStringLiteral(
-        "exec \"$0\" run --json --progress none -- sh -c \"printf 'caf\\303'; sleep 0.3; printf '\\251 ok\\n'\""));
+    CliRun r = runShell(QStringLiteral("exec \"$0\" run --json --progress none -- sh -c \"printf "
+                                       "'caf\\303'; sleep 0.3; printf '\\251 ok\\n'\""));
     QCOMPARE(r.exitCode, 0);
     QCOMPARE(outputBytes(r.out), QByteArray("caf\xc3\xa9 ok\n"));
     QVERIFY2(!r.out.contains("base64"), r.out.constData()); // valid text stays text
@@ -259,7 +281,7 @@ void tst_Cli::closedStandardDescriptorsAreNotHandedToPrograms()
 
 void tst_Cli::runJsonWithInvalidUtf8StaysValidJson()
 {
-    const CliRun r = runTool({"run", "--json", "--", binPath("testprogram"), "badutf8"});
+    const CliRun r = runTool({ "run", "--json", "--", binPath("testprogram"), "badutf8" });
     QCOMPARE(r.exitCode, 0);
     for (const QByteArray &line : r.out.split('\n')) {
         if (line.isEmpty())
@@ -276,7 +298,7 @@ void tst_Cli::runJsonWithInvalidUtf8StaysValidJson()
 void tst_Cli::sigtermCancelsTheWholeTree()
 {
     QProcess p;
-    p.start(binPath("offload"), {"run", "--json", "--", binPath("testprogram"), "grandchild"});
+    p.start(binPath("offload"), { "run", "--json", "--", binPath("testprogram"), "grandchild" });
     QVERIFY(p.waitForStarted(10000));
     QByteArray err, out;
     QDeadlineTimer deadline(20000);
@@ -302,7 +324,7 @@ void tst_Cli::sigtermCancelsTheWholeTree()
 
 void tst_Cli::describeJson()
 {
-    const CliRun r = runTool({"describe", binPath("offload-example-blur"), "--json"});
+    const CliRun r = runTool({ "describe", binPath("offload-example-blur"), "--json" });
     QCOMPARE(r.exitCode, 0);
     const QJsonObject m = r.last()["module"].toObject();
     QCOMPARE(m["title"].toString(), QStringLiteral("Synthetic Blur"));
@@ -311,7 +333,7 @@ void tst_Cli::describeJson()
     QCOMPARE(params[0].toObject()["name"].toString(), QStringLiteral("iterations"));
     QCOMPARE(params[0].toObject()["maximum"].toInt(), 100000);
 
-    const CliRun text = runTool({"describe", binPath("offload-example-blur.xml")});
+    const CliRun text = runTool({ "describe", binPath("offload-example-blur.xml") });
     QCOMPARE(text.exitCode, 0);
     QVERIFY(text.out.contains("--iterations"));
     QVERIFY(text.out.contains("(returns) checksum"));
@@ -323,7 +345,7 @@ void tst_Cli::describeBadXmlFile()
     QVERIFY(xml.open(QIODevice::WriteOnly));
     xml.write("<?xml version=\"1.0\"?>\n<executable>\n  <parameters>\n</executable>\n");
     xml.close();
-    const CliRun r = runTool({"describe", xml.fileName()});
+    const CliRun r = runTool({ "describe", xml.fileName() });
     QCOMPARE(r.exitCode, 1);
     QVERIFY2(r.err.contains("bad.xml:4:"), r.err.constData());
 }
@@ -331,7 +353,8 @@ void tst_Cli::describeBadXmlFile()
 void tst_Cli::moduleReturnParameters()
 {
     const QString summary = m_dir.filePath("summary.txt");
-    const CliRun r = runTool({"module", binPath("offload-example-blur"), "--iterations", "40", "--method", "box", "--summary", summary, "--json"});
+    const CliRun r = runTool({ "module", binPath("offload-example-blur"), "--iterations", "40",
+        "--method", "box", "--summary", summary, "--json" });
     QCOMPARE(r.exitCode, 0);
     const QJsonObject result = r.last()["result"].toObject();
     QCOMPARE(result["partial"].toBool(), false);
@@ -339,24 +362,28 @@ void tst_Cli::moduleReturnParameters()
     QCOMPARE(result["returnParameters"].toObject()["status"].toString(), QStringLiteral("ok"));
     QVERIFY(QFile::exists(summary));
 
-    const CliRun text = runTool({"module", binPath("offload-example-blur"), "--summary", summary});
+    const CliRun text
+        = runTool({ "module", binPath("offload-example-blur"), "--summary", summary });
     QCOMPARE(text.exitCode, 0);
     QVERIFY2(text.out.contains("status = ok\n"), text.out.constData());
 }
 
 void tst_Cli::modulePartialReturnParametersAfterFailure()
 {
-    const CliRun r = runTool({"module", binPath("offload-example-blur"), "--fail", "--summary", m_dir.filePath("s.txt"), "--json"});
+    const CliRun r = runTool({ "module", binPath("offload-example-blur"), "--fail", "--summary",
+        m_dir.filePath("s.txt"), "--json" });
     QCOMPARE(r.exitCode, 3);
     QCOMPARE(r.last()["state"].toString(), QStringLiteral("Failed"));
     const QJsonObject result = r.last()["result"].toObject();
     QCOMPARE(result["partial"].toBool(), true);
-    QCOMPARE(result["returnParameters"].toObject()["status"].toString(), QStringLiteral("failed on request"));
+    QCOMPARE(result["returnParameters"].toObject()["status"].toString(),
+        QStringLiteral("failed on request"));
 }
 
 void tst_Cli::moduleInvalidValueNamesTheParameter()
 {
-    const CliRun r = runTool({"module", binPath("offload-example-blur"), "--iterations", "-4", "--summary", m_dir.filePath("x.txt")});
+    const CliRun r = runTool({ "module", binPath("offload-example-blur"), "--iterations", "-4",
+        "--summary", m_dir.filePath("x.txt") });
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.contains("iterations"), r.err.constData());
     QVERIFY(!QFile::exists(m_dir.filePath("x.txt")));
@@ -367,11 +394,14 @@ void tst_Cli::batchRunsAllAndSummarises()
     QFile list(m_dir.filePath("batch.txt"));
     QVERIFY(list.open(QIODevice::WriteOnly));
     for (int i = 0; i < 4; ++i)
-        list.write(QStringLiteral("%1 --iterations 30 '%2'\n").arg(binPath("offload-example-blur"), m_dir.filePath(QStringLiteral("b %1.txt").arg(i))).toUtf8());
+        list.write(QStringLiteral("%1 --iterations 30 '%2'\n")
+                       .arg(binPath("offload-example-blur"),
+                           m_dir.filePath(QStringLiteral("b %1.txt").arg(i)))
+                       .toUtf8());
     list.write("# a comment, then a failing line\n\n");
     list.write(QStringLiteral("%1 exit 5\n").arg(binPath("testprogram")).toUtf8());
     list.close();
-    const CliRun r = runTool({"batch", "-j", "2", "--json", list.fileName()});
+    const CliRun r = runTool({ "batch", "-j", "2", "--json", list.fileName() });
     QCOMPARE(r.exitCode, 1);
     const QJsonObject summary = r.last();
     QCOMPARE(summary["event"].toString(), QStringLiteral("summary"));
@@ -379,9 +409,10 @@ void tst_Cli::batchRunsAllAndSummarises()
     QCOMPARE(summary["finished"].toInt(), 4);
     QCOMPARE(summary["failed"].toInt(), 1);
     for (int i = 0; i < 4; ++i)
-        QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("b %1.txt").arg(i)))); // quoting kept the space
+        QVERIFY(QFile::exists(
+            m_dir.filePath(QStringLiteral("b %1.txt").arg(i)))); // quoting kept the space
 
-    const CliRun text = runTool({"batch", list.fileName()});
+    const CliRun text = runTool({ "batch", list.fileName() });
     QCOMPARE(text.exitCode, 1);
     QVERIFY2(text.err.contains("5 runs: 4 finished, 1 failed"), text.err.constData());
 }
@@ -389,11 +420,11 @@ void tst_Cli::batchRunsAllAndSummarises()
 void tst_Cli::usageErrors()
 {
     QCOMPARE(runTool({}).exitCode, 2);
-    QCOMPARE(runTool({"frobnicate"}).exitCode, 2);
-    QCOMPARE(runTool({"run"}).exitCode, 2);
-    QCOMPARE(runTool({"run", "--progress", "nope", "--", "true"}).exitCode, 2);
-    QCOMPARE(runTool({"batch", "-j", "0", "x"}).exitCode, 2);
-    QCOMPARE(runTool({"module", binPath("offload-example-blur"), "stray"}).exitCode, 2);
+    QCOMPARE(runTool({ "frobnicate" }).exitCode, 2);
+    QCOMPARE(runTool({ "run" }).exitCode, 2);
+    QCOMPARE(runTool({ "run", "--progress", "nope", "--", "true" }).exitCode, 2);
+    QCOMPARE(runTool({ "batch", "-j", "0", "x" }).exitCode, 2);
+    QCOMPARE(runTool({ "module", binPath("offload-example-blur"), "stray" }).exitCode, 2);
 }
 
 void tst_Cli::describeFifoIsAnErrorNotAHang()

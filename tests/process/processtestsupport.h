@@ -53,11 +53,14 @@ inline int zombieChildren()
 
 inline int openFdCount()
 {
-    return int(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System).size());
+    return int(QDir(QStringLiteral("/proc/self/fd"))
+                   .entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System)
+                   .size());
 }
 
 // A run of the in-tree testprogram in one of its modes.
-inline offload::ProgramSpec testProgramSpec(const QByteArrayList &args, offload::ProgressFormat format)
+inline offload::ProgramSpec testProgramSpec(
+    const QByteArrayList &args, offload::ProgressFormat format)
 {
     offload::ProgramSpec s;
     s.program = binPath("testprogram");

@@ -41,7 +41,7 @@ struct Run
     qsizetype stdinOffset = 0;
     std::unique_ptr<SemTagScanner> sem;
     std::unique_ptr<ProgressLineScanner> lines;
-    LogRing out{1 << 20}, err{1 << 20};
+    LogRing out { 1 << 20 }, err { 1 << 20 };
     QByteArray raw;
     bool rawOverflow = false;
     QMap<QString, QString> semResults;
@@ -58,22 +58,30 @@ struct Run
     }
 };
 
-QByteArray returnFilePath(const Run &run) { return run.returnDir + "/returnparameters.txt"; }
+QByteArray returnFilePath(const Run &run)
+{
+    return run.returnDir + "/returnparameters.txt";
+}
 
 // Return-parameter directories are named after the process that made them, so that one left
 // behind by a process that was killed can be recognised and removed later.
-QByteArray returnDirPrefix() { return QFile::encodeName(QDir::tempPath()) + "/offload-return-"; }
+QByteArray returnDirPrefix()
+{
+    return QFile::encodeName(QDir::tempPath()) + "/offload-return-";
+}
 
 // On the supervisor thread when a runner is made: removes the return-parameter directories
 // of Offload processes that no longer exist (only the file we put there, then the directory).
 void removeStaleReturnDirs()
 {
     const QDir tmp(QDir::tempPath());
-    for (const QString &name : tmp.entryList({QStringLiteral("offload-return-*")}, QDir::Dirs | QDir::NoSymLinks)) {
+    for (const QString &name :
+        tmp.entryList({ QStringLiteral("offload-return-*") }, QDir::Dirs | QDir::NoSymLinks)) {
         const QStringList parts = name.split(QLatin1Char('-')); // offload, return, PID, XXXXXX
         bool ok = false;
         const qint64 pid = parts.size() == 4 ? parts[2].toLongLong(&ok) : 0;
-        if (!ok || pid <= 0 || pid == ::getpid() || QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)))
+        if (!ok || pid <= 0 || pid == ::getpid()
+            || QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)))
             continue;
         const QByteArray dir = QFile::encodeName(tmp.filePath(name));
         ::unlink((dir + "/returnparameters.txt").constData());
@@ -90,25 +98,30 @@ std::optional<QByteArray> collectReturnFile(Run &run, QString *problem)
     std::optional<QByteArray> text;
     // The directory itself may have been replaced (by a symbolic link elsewhere): opened
     // without following, and everything below done relative to it.
-    const int dir = ::open(run.returnDir.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const int dir
+        = ::open(run.returnDir.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0) {
         if (problem)
-            *problem = QStringLiteral("the return-parameter directory %1 was replaced by something else")
-                               .arg(QFile::decodeName(run.returnDir));
+            *problem
+                = QStringLiteral("the return-parameter directory %1 was replaced by something else")
+                      .arg(QFile::decodeName(run.returnDir));
         ::unlink(run.returnDir.constData()); // a link or file where our directory was
         run.returnDir.clear();
         return text;
     }
     const QByteArray name = "returnparameters.txt";
-    const RegularFileRead file = readRegularFileAt(dir, name, maxReturnFileBytes, SymlinkPolicy::Refuse);
+    const RegularFileRead file
+        = readRegularFileAt(dir, name, maxReturnFileBytes, SymlinkPolicy::Refuse);
     if (file.ok())
         text = file.data;
     else if (file.status != RegularFileRead::Missing && problem)
         *problem = QStringLiteral("the return-parameter file %1%2")
-                           .arg(QFile::decodeName(returnFilePath(run)), file.error.mid(file.error.indexOf(QLatin1Char(':'))));
+                       .arg(QFile::decodeName(returnFilePath(run)),
+                           file.error.mid(file.error.indexOf(QLatin1Char(':'))));
     ::unlinkat(dir, name.constData(), 0); // whatever it is (a FIFO too); never followed
     ::close(dir);
-    ::rmdir(run.returnDir.constData()); // fails if the program left more files: they stay, as its own
+    ::rmdir(
+        run.returnDir.constData()); // fails if the program left more files: they stay, as its own
     run.returnDir.clear();
     return text;
 }
@@ -136,10 +149,10 @@ bool prepareReturnFile(Run &run, QByteArrayList &arguments)
 class RunnerImpl : public std::enable_shared_from_this<RunnerImpl>
 {
 public:
-    explicit RunnerImpl(int max) : maxParallel(max) {}
+    explicit RunnerImpl(int max) : maxParallel(max) { }
     const int maxParallel;
-    std::atomic<bool> accepting{true};
-    std::atomic<quint64> nextId{1};
+    std::atomic<bool> accepting { true };
+    std::atomic<quint64> nextId { 1 };
 
     void enqueue(std::shared_ptr<Run> run)
     {
@@ -214,11 +227,14 @@ private:
             req.environment.insert("PYTHONUNBUFFERED", "1");
         req.workingDirectory = s.workingDirectory;
         req.niceness = s.niceness;
-        req.pipeStdin = s.stdinFd < 0 && (!s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw);
+        req.pipeStdin
+            = s.stdinFd < 0 && (!s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw);
         req.stdinFd = s.stdinFd;
         if (s.returnParameterFile && !prepareReturnFile(*run, req.arguments)) {
-            run->core->fail(Error{ErrorKind::Launch, QStringLiteral("cannot create a private directory for the return parameters in %1: %2")
-                                                         .arg(QDir::tempPath(), QString::fromLocal8Bit(::strerror(errno)))});
+            run->core->fail(Error { ErrorKind::Launch,
+                QStringLiteral(
+                    "cannot create a private directory for the return parameters in %1: %2")
+                    .arg(QDir::tempPath(), QString::fromLocal8Bit(::strerror(errno))) });
             return;
         }
         run->out = LogRing(s.outputLimit);
@@ -254,12 +270,14 @@ private:
                 Supervisor::instance().post([impl, id] { impl->resumeOutput(id); });
         });
         run->core->markRunning();
-        run->core->setProcessInfo(ProcessInfo{run->child->pid(), -1, -1});
+        run->core->setProcessInfo(ProcessInfo { run->child->pid(), -1, -1 });
         m_running.emplace(run->id, run);
         if (!m_sampleTimer)
-            m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self] { self->sampleProcesses(); });
+            m_sampleTimer = sup().addTimer(
+                std::chrono::milliseconds(500), [self] { self->sampleProcesses(); });
         if (run->child->stdinFd() >= 0) {
-            run->wIn = sup().watch(run->child->stdinFd(), EPOLLOUT, [self, r](uint32_t) { self->writeStdin(*r); });
+            run->wIn = sup().watch(
+                run->child->stdinFd(), EPOLLOUT, [self, r](uint32_t) { self->writeStdin(*r); });
             writeStdin(*run);
         }
         if (s.timeout.count() > 0) {
@@ -290,7 +308,8 @@ private:
             run.out.append(bytes.constData(), bytes.size());
             forward(run, OutputChunk::Stdout, bytes);
         };
-        const auto result = [&run](const QString &n, const QString &v) { run.semResults.insert(n, v); };
+        const auto result
+            = [&run](const QString &n, const QString &v) { run.semResults.insert(n, v); };
         switch (run.spec.progress) {
         case ProgressFormat::Sem:
             run.sem = std::make_unique<SemTagScanner>(text, result);
@@ -300,7 +319,8 @@ private:
             break;
         case ProgressFormat::Auto: // tags out first, then PROGRESS lines out of what is left
             run.lines = std::make_unique<ProgressLineScanner>(text);
-            run.sem = std::make_unique<SemTagScanner>([&run](const QByteArray &t) { run.lines->feed(t); }, result);
+            run.sem = std::make_unique<SemTagScanner>(
+                [&run](const QByteArray &t) { run.lines->feed(t); }, result);
             break;
         case ProgressFormat::Raw:
         case ProgressFormat::None:
@@ -322,7 +342,7 @@ private:
             fraction = sp.progress;
             text = !sp.progressText.isEmpty() ? sp.progressText : sp.comment;
             if (!sp.name.isEmpty())
-                stage = Stage{sp.name, 0, 1};
+                stage = Stage { sp.name, 0, 1 };
             changed = true;
         }
         if (run.lines && run.lines->generation() != run.linesGen) {
@@ -347,8 +367,12 @@ private:
     {
         switch (run.spec.progress) {
         case ProgressFormat::Sem:
-        case ProgressFormat::Auto: run.sem->feed(buf, n); break;
-        case ProgressFormat::Lines: run.lines->feed(buf, n); break;
+        case ProgressFormat::Auto:
+            run.sem->feed(buf, n);
+            break;
+        case ProgressFormat::Lines:
+            run.lines->feed(buf, n);
+            break;
         case ProgressFormat::Raw:
             if (run.raw.size() + n <= run.spec.rawLimit) {
                 run.raw.append(buf, n);
@@ -376,7 +400,8 @@ private:
         const QByteArray &data = run.spec.stdinData;
         const int fd = run.child->stdinFd();
         while (run.stdinOffset < data.size()) {
-            const ssize_t n = ::write(fd, data.constData() + run.stdinOffset, size_t(data.size() - run.stdinOffset));
+            const ssize_t n = ::write(
+                fd, data.constData() + run.stdinOffset, size_t(data.size() - run.stdinOffset));
             if (n > 0) {
                 run.stdinOffset += n;
                 continue;
@@ -429,8 +454,10 @@ private:
         const bool signalled = status.signal != 0;
         r.exitCode = status.exitCode;
         r.signal = status.signal;
-        r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Supervisor::Clock::now() - run.started);
-        r.json = run.lines && run.lines->isComplete() ? run.lines->result() : QJsonValue(QJsonValue::Undefined);
+        r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            Supervisor::Clock::now() - run.started);
+        r.json = run.lines && run.lines->isComplete() ? run.lines->result()
+                                                      : QJsonValue(QJsonValue::Undefined);
         r.raw = std::move(run.raw);
         r.semResults = run.semResults;
         r.stdoutText = run.out.tail(run.spec.outputLimit);
@@ -448,19 +475,26 @@ private:
         const QString who = QFileInfo(run.spec.program).fileName();
         if (run.timedOut) {
             e.kind = ErrorKind::Timeout;
-            e.message = QStringLiteral("%1 exceeded its timeout of %2 ms").arg(who).arg(run.spec.timeout.count());
+            e.message = QStringLiteral("%1 exceeded its timeout of %2 ms")
+                            .arg(who)
+                            .arg(run.spec.timeout.count());
             core.fail(e);
         } else if (run.rawOverflow) {
             e.kind = ErrorKind::Protocol;
-            e.message = QStringLiteral("%1 wrote more than the %2 bytes of raw output allowed (ProgramSpec::rawLimit)")
-                                .arg(who).arg(run.spec.rawLimit);
+            e.message = QStringLiteral(
+                "%1 wrote more than the %2 bytes of raw output allowed (ProgramSpec::rawLimit)")
+                            .arg(who)
+                            .arg(run.spec.rawLimit);
             core.fail(e);
         } else if (core.isCancellationRequested()) {
             core.finishCancelled();
         } else if (signalled) {
             e.kind = ErrorKind::Crash;
             e.signal = r.signal;
-            e.message = QStringLiteral("%1 was killed by signal %2 (%3)").arg(who).arg(r.signal).arg(QString::fromLocal8Bit(::strsignal(r.signal)));
+            e.message = QStringLiteral("%1 was killed by signal %2 (%3)")
+                            .arg(who)
+                            .arg(r.signal)
+                            .arg(QString::fromLocal8Bit(::strsignal(r.signal)));
             core.fail(e);
         } else if (r.exitCode != 0) {
             e.kind = ErrorKind::ExitCode;
@@ -495,7 +529,8 @@ private:
         for (auto &[id, run] : m_running)
             if (run->child)
                 run->core->setProcessInfo(sampleProcess(run->child->pid()));
-        m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500), [self = shared_from_this()] { self->sampleProcesses(); });
+        m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500),
+            [self = shared_from_this()] { self->sampleProcesses(); });
     }
 
     std::deque<std::shared_ptr<Run>> m_queue;
@@ -510,7 +545,8 @@ private:
 using namespace detail;
 
 ProgramRunner::ProgramRunner(int maxParallel)
-    : d(std::make_shared<RunnerImpl>(maxParallel > 0 ? maxParallel : std::max(1, QThread::idealThreadCount())))
+    : d(std::make_shared<RunnerImpl>(
+        maxParallel > 0 ? maxParallel : std::max(1, QThread::idealThreadCount())))
 {
     Supervisor::instance().post(removeStaleReturnDirs); // not on the caller's (GUI) thread
 }
@@ -524,7 +560,10 @@ ProgramRunner::~ProgramRunner()
     future.wait_for(std::chrono::seconds(30)); // bounded: grace periods, then SIGKILL
 }
 
-int ProgramRunner::maxParallel() const { return d->maxParallel; }
+int ProgramRunner::maxParallel() const
+{
+    return d->maxParallel;
+}
 
 TaskHandle<ProgramResult> ProgramRunner::run(QObject *context, ProgramSpec spec)
 {

@@ -11,12 +11,13 @@ const QSet<QString> &parameterTags()
 {
     static const QSet<QString> tags = [] {
         QSet<QString> t;
-        for (const char *base : {"integer", "float", "double", "boolean", "string"}) {
+        for (const char *base : { "integer", "float", "double", "boolean", "string" }) {
             t << QLatin1String(base) << QLatin1String(base) + QLatin1String("-vector");
         }
-        for (const char *e : {"integer-enumeration", "float-enumeration", "double-enumeration", "string-enumeration",
-                              "point", "point-vector", "pointfile", "region", "region-vector", "file", "directory",
-                              "image", "geometry", "transform", "table", "measurement"})
+        for (const char *e : { "integer-enumeration", "float-enumeration", "double-enumeration",
+                 "string-enumeration", "point", "point-vector", "pointfile", "region",
+                 "region-vector", "file", "directory", "image", "geometry", "transform", "table",
+                 "measurement" })
             t << QLatin1String(e);
         return t;
     }();
@@ -34,14 +35,18 @@ QString stripDashes(QString flag)
 QStringList aliases(const QXmlStreamAttributes &attrs)
 {
     QStringList out;
-    for (const char *key : {"alias", "deprecatedalias"}) {
-        for (const QString &a : attrs.value(QLatin1String(key)).toString().split(QLatin1Char(','), Qt::SkipEmptyParts))
+    for (const char *key : { "alias", "deprecatedalias" }) {
+        for (const QString &a :
+            attrs.value(QLatin1String(key)).toString().split(QLatin1Char(','), Qt::SkipEmptyParts))
             out << stripDashes(a);
     }
     return out;
 }
 
-bool isTrue(QStringView v) { return v.trimmed().compare(QLatin1String("true"), Qt::CaseInsensitive) == 0; }
+bool isTrue(QStringView v)
+{
+    return v.trimmed().compare(QLatin1String("true"), Qt::CaseInsensitive) == 0;
+}
 
 // Where the document's DOCTYPE opens an internal subset ('['), or -1 if it has none. Only the
 // prolog is looked at (white space, the XML declaration, processing instructions, comments):
@@ -85,7 +90,7 @@ qsizetype internalSubset(QByteArrayView doc)
 class Parser
 {
 public:
-    explicit Parser(const QByteArray &xml) : m_xml(xml) {}
+    explicit Parser(const QByteArray &xml) : m_xml(xml) { }
 
     ParseResult run()
     {
@@ -93,7 +98,8 @@ public:
         while (!m_xml.atEnd() && !m_failed) {
             if (next() == QXmlStreamReader::StartElement) {
                 if (m_xml.name() != QLatin1String("executable"))
-                    return fail(QStringLiteral("the root element is <%1>, not <executable>").arg(m_xml.name()));
+                    return fail(QStringLiteral("the root element is <%1>, not <executable>")
+                                    .arg(m_xml.name()));
                 readExecutable(d);
                 break;
             }
@@ -213,7 +219,9 @@ private:
 
     void unknown(QStringList &warnings)
     {
-        warnings << QStringLiteral("line %1: unknown element <%2> ignored").arg(m_xml.lineNumber()).arg(m_xml.name());
+        warnings << QStringLiteral("line %1: unknown element <%2> ignored")
+                        .arg(m_xml.lineNumber())
+                        .arg(m_xml.name());
         skipElement();
     }
 
@@ -221,16 +229,26 @@ private:
     {
         while (nextStartElement()) {
             const auto n = m_xml.name();
-            if (n == QLatin1String("title")) d.title = text();
-            else if (n == QLatin1String("category")) d.category = text();
-            else if (n == QLatin1String("description")) d.description = text();
-            else if (n == QLatin1String("version")) d.version = text();
-            else if (n == QLatin1String("documentation-url")) d.documentationUrl = text();
-            else if (n == QLatin1String("license")) d.license = text();
-            else if (n == QLatin1String("contributor")) d.contributor = text();
-            else if (n == QLatin1String("acknowledgements")) d.acknowledgements = text();
-            else if (n == QLatin1String("parameters")) readGroup(d);
-            else unknown(d.warnings);
+            if (n == QLatin1String("title"))
+                d.title = text();
+            else if (n == QLatin1String("category"))
+                d.category = text();
+            else if (n == QLatin1String("description"))
+                d.description = text();
+            else if (n == QLatin1String("version"))
+                d.version = text();
+            else if (n == QLatin1String("documentation-url"))
+                d.documentationUrl = text();
+            else if (n == QLatin1String("license"))
+                d.license = text();
+            else if (n == QLatin1String("contributor"))
+                d.contributor = text();
+            else if (n == QLatin1String("acknowledgements"))
+                d.acknowledgements = text();
+            else if (n == QLatin1String("parameters"))
+                readGroup(d);
+            else
+                unknown(d.warnings);
             if (m_failed)
                 return;
         }
@@ -242,10 +260,14 @@ private:
         g.advanced = isTrue(m_xml.attributes().value(QLatin1String("advanced")));
         while (nextStartElement()) {
             const QString n = m_xml.name().toString();
-            if (n == QLatin1String("label")) g.label = text();
-            else if (n == QLatin1String("description")) g.description = text();
-            else if (parameterTags().contains(n)) readParameter(g, n, d.warnings);
-            else unknown(d.warnings);
+            if (n == QLatin1String("label"))
+                g.label = text();
+            else if (n == QLatin1String("description"))
+                g.description = text();
+            else if (parameterTags().contains(n))
+                readParameter(g, n, d.warnings);
+            else
+                unknown(d.warnings);
             if (m_failed)
                 return;
         }
@@ -259,7 +281,8 @@ private:
         bool ok = false;
         const double v = t.toDouble(&ok);
         if (!ok) {
-            fail(QStringLiteral("parameter '%1': <%2> is not a number: '%3'").arg(param, what, t), line, column);
+            fail(QStringLiteral("parameter '%1': <%2> is not a number: '%3'").arg(param, what, t),
+                line, column);
             return std::nullopt;
         }
         return v;
@@ -274,35 +297,54 @@ private:
         const QXmlStreamAttributes a = m_xml.attributes();
         p.multiple = isTrue(a.value(QLatin1String("multiple")));
         p.hidden = isTrue(a.value(QLatin1String("hidden")));
-        for (const QString &e : a.value(QLatin1String("fileExtensions")).toString().split(QLatin1Char(','), Qt::SkipEmptyParts))
+        for (const QString &e : a.value(QLatin1String("fileExtensions"))
+                                    .toString()
+                                    .split(QLatin1Char(','), Qt::SkipEmptyParts))
             p.fileExtensions << e.trimmed();
         p.coordinateSystem = a.value(QLatin1String("coordinateSystem")).toString();
         p.type = a.value(QLatin1String("type")).toString();
         p.reference = a.value(QLatin1String("reference")).toString();
         while (nextStartElement()) {
             const auto n = m_xml.name();
-            if (n == QLatin1String("name")) p.name = text();
-            else if (n == QLatin1String("flag")) { p.flagAliases = aliases(m_xml.attributes()); p.flag = stripDashes(text()); }
-            else if (n == QLatin1String("longflag")) { p.longflagAliases = aliases(m_xml.attributes()); p.longflag = stripDashes(text()); }
-            else if (n == QLatin1String("label")) p.label = text();
-            else if (n == QLatin1String("description")) p.description = text();
-            else if (n == QLatin1String("default")) p.defaultValue = text();
-            else if (n == QLatin1String("channel")) p.channel = text().toLower();
-            else if (n == QLatin1String("element")) p.elements << text();
+            if (n == QLatin1String("name"))
+                p.name = text();
+            else if (n == QLatin1String("flag")) {
+                p.flagAliases = aliases(m_xml.attributes());
+                p.flag = stripDashes(text());
+            } else if (n == QLatin1String("longflag")) {
+                p.longflagAliases = aliases(m_xml.attributes());
+                p.longflag = stripDashes(text());
+            } else if (n == QLatin1String("label"))
+                p.label = text();
+            else if (n == QLatin1String("description"))
+                p.description = text();
+            else if (n == QLatin1String("default"))
+                p.defaultValue = text();
+            else if (n == QLatin1String("channel"))
+                p.channel = text().toLower();
+            else if (n == QLatin1String("element"))
+                p.elements << text();
             else if (n == QLatin1String("index")) {
                 const qint64 l = m_xml.lineNumber(), c = m_xml.columnNumber();
                 bool ok = false;
                 const int i = text().toInt(&ok);
                 if (!ok || i < 0)
-                    return void(fail(QStringLiteral("parameter '%1': <index> is not a non-negative integer").arg(p.name), l, c));
+                    return void(
+                        fail(QStringLiteral("parameter '%1': <index> is not a non-negative integer")
+                                 .arg(p.name),
+                            l, c));
                 p.index = i;
             } else if (n == QLatin1String("constraints")) {
                 while (nextStartElement()) {
                     const auto c = m_xml.name();
-                    if (c == QLatin1String("minimum")) p.minimum = number(QStringLiteral("minimum"), p.name);
-                    else if (c == QLatin1String("maximum")) p.maximum = number(QStringLiteral("maximum"), p.name);
-                    else if (c == QLatin1String("step")) p.step = number(QStringLiteral("step"), p.name);
-                    else unknown(warnings);
+                    if (c == QLatin1String("minimum"))
+                        p.minimum = number(QStringLiteral("minimum"), p.name);
+                    else if (c == QLatin1String("maximum"))
+                        p.maximum = number(QStringLiteral("maximum"), p.name);
+                    else if (c == QLatin1String("step"))
+                        p.step = number(QStringLiteral("step"), p.name);
+                    else
+                        unknown(warnings);
                     if (m_failed)
                         return;
                 }
@@ -313,15 +355,22 @@ private:
                 return;
         }
         if (p.name.trimmed().isEmpty())
-            return void(fail(QStringLiteral("a <%1> parameter has no <name>").arg(tag), line, column));
+            return void(
+                fail(QStringLiteral("a <%1> parameter has no <name>").arg(tag), line, column));
         if (p.minimum && p.maximum && *p.minimum > *p.maximum)
             return void(fail(QStringLiteral("parameter '%1': minimum %2 is greater than maximum %3")
-                                     .arg(p.name).arg(*p.minimum).arg(*p.maximum), line, column));
+                                 .arg(p.name)
+                                 .arg(*p.minimum)
+                                 .arg(*p.maximum),
+                line, column));
         if (p.step && *p.step <= 0)
-            return void(fail(QStringLiteral("parameter '%1': step must be positive").arg(p.name), line, column));
+            return void(fail(
+                QStringLiteral("parameter '%1': step must be positive").arg(p.name), line, column));
         if (p.isEnumeration() && p.elements.isEmpty())
-            return void(fail(QStringLiteral("enumeration '%1' has no <element>").arg(p.name), line, column));
-        m_lines.insert(p.name, qMakePair(line, column)); // the latest wins: a duplicate points at itself
+            return void(fail(
+                QStringLiteral("enumeration '%1' has no <element>").arg(p.name), line, column));
+        m_lines.insert(
+            p.name, qMakePair(line, column)); // the latest wins: a duplicate points at itself
         g.parameters.push_back(std::move(p));
     }
 
@@ -332,7 +381,8 @@ private:
             for (const Parameter &p : g.parameters) {
                 const auto where = m_lines.value(p.name);
                 if (names.contains(p.name))
-                    return void(fail(QStringLiteral("duplicate parameter name '%1'").arg(p.name), where.first, where.second));
+                    return void(fail(QStringLiteral("duplicate parameter name '%1'").arg(p.name),
+                        where.first, where.second));
                 names.insert(p.name);
             }
         }
