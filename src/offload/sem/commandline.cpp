@@ -15,7 +15,19 @@ QString baseType(const Parameter &p)
     return t;
 }
 
-QStringList asList(const QVariant &v)
+// A point is "x,y,z", a region "x,y,z,rx,ry,rz" (centre and radius): each is one item.
+int coordinatesPerItem(const Parameter &p)
+{
+    if (p.tag.startsWith(QLatin1String("point")) && p.tag != QLatin1String("pointfile"))
+        return 3;
+    if (p.tag.startsWith(QLatin1String("region")))
+        return 6;
+    return 0;
+}
+
+// The items of a value: a list's elements, or a text split at ',' (at ';' for points and
+// regions, whose items hold commas themselves: "1,2,3;4,5,6" is two points).
+QStringList asList(const Parameter &p, const QVariant &v)
 {
     if (v.typeId() == QMetaType::QVariantList || v.typeId() == QMetaType::QStringList) {
         QStringList out;
@@ -23,7 +35,32 @@ QStringList asList(const QVariant &v)
             out << e.toString();
         return out;
     }
-    return v.toString().split(QLatin1Char(','), Qt::SkipEmptyParts);
+    return v.toString().split(QLatin1Char(coordinatesPerItem(p) ? ';' : ','), Qt::SkipEmptyParts);
+}
+
+// A point's or region's coordinates: finite numbers, the right count; passed without blanks.
+QString normaliseCoordinates(const Parameter &p, const QString &value, QString &error)
+{
+    const int count = coordinatesPerItem(p);
+    QStringList parts = value.split(QLatin1Char(','));
+    bool ok = parts.size() == count;
+    for (QString &part : parts) {
+        part = part.trimmed();
+        bool isNumber = false;
+        const double x = part.toDouble(&isNumber);
+        ok = ok && isNumber && std::isfinite(x);
+    }
+    if (!ok) {
+        error = QStringLiteral(
+            "parameter '%1' expects %2 finite numbers separated by commas (%3), got '%4'")
+                    .arg(p.name)
+                    .arg(count)
+                    .arg(count == 3 ? QStringLiteral("x,y,z")
+                                    : QStringLiteral("x,y,z,rx,ry,rz: centre and radius"),
+                        value);
+        return {};
+    }
+    return parts.join(QLatin1Char(','));
 }
 
 // The one place values are checked: validates one scalar value of p's base type and returns
@@ -37,6 +74,8 @@ QStringList asList(const QVariant &v)
 // operator>>, which does not parse "nan" or "inf"; Slicer's GUI offers only finite numbers).
 QString normalise(const Parameter &p, const QString &value, QString &error)
 {
+    if (coordinatesPerItem(p))
+        return normaliseCoordinates(p, value, error);
     const QString type = baseType(p);
     const bool isInteger = type == QLatin1String("integer");
     const bool isFloat = type == QLatin1String("float") || type == QLatin1String("double");
@@ -91,15 +130,69 @@ QString flagOf(const Parameter &p)
     return {};
 }
 
+bool isEmptyValue(const QVariant &v)
+{
+    if (v.isNull())
+        return true;
+    if (v.typeId() == QMetaType::QVariantList || v.typeId() == QMetaType::QStringList)
+        return v.toList().isEmpty();
+    return v.typeId() != QMetaType::Bool && v.toString().isEmpty();
+}
+
+// The one check of a value, shared by buildCommandLine and validateValue: returns the error
+// ("" when valid) and, in items, the values as the module is to receive them (a boolean gives
+// "true" or "false"; an empty value gives no item: the parameter is left out).
+QString check(const Parameter &p, const QVariant &value, QStringList &items)
+{
+    items.clear();
+    if (isEmptyValue(value)) {
+        if (p.index)
+            return QStringLiteral("missing value for the required parameter '%1' (index %2)")
+                .arg(p.name)
+                .arg(*p.index);
+        return {};
+    }
+    if (p.tag == QLatin1String("boolean")) {
+        const QString s = value.toString().trimmed().toLower();
+        if (value.typeId() != QMetaType::Bool && s != QLatin1String("true")
+            && s != QLatin1String("false"))
+            return QStringLiteral("parameter '%1' expects true or false, got '%2'")
+                .arg(p.name, value.toString());
+        const bool on
+            = value.typeId() == QMetaType::Bool ? value.toBool() : s == QLatin1String("true");
+        items << (on ? QStringLiteral("true") : QStringLiteral("false"));
+        return {};
+    }
+    const bool several = p.isVector() || p.multiple;
+    items = several ? asList(p, value) : QStringList { value.toString() };
+    if (!several && coordinatesPerItem(p) && value.typeId() == QMetaType::QVariantList)
+        items = QStringList { asList(p, value).join(QLatin1Char(',')) }; // [x, y, z]
+    for (QString &item : items) {
+        QString error;
+        item = normalise(p, item, error);
+        if (!error.isEmpty()) {
+            items.clear();
+            return error;
+        }
+    }
+    return {};
+}
+
 } // namespace
 
-CommandLine buildCommandLine(const Description &description, const QVariantMap &values,
-                             const QString &returnParameterFile)
+QString validateValue(const Parameter &parameter, const QVariant &value)
+{
+    QStringList items;
+    return check(parameter, value, items);
+}
+
+CommandLine buildCommandLine(
+    const Description &description, const QVariantMap &values, const QString &returnParameterFile)
 {
     CommandLine out;
     for (auto it = values.begin(); it != values.end(); ++it) {
         if (!description.parameter(it.key()))
-            return {{}, QStringLiteral("unknown parameter '%1'").arg(it.key())};
+            return { {}, QStringLiteral("unknown parameter '%1'").arg(it.key()) };
     }
     std::map<int, QString> positional;
     bool hasReturn = false;
@@ -108,27 +201,17 @@ CommandLine buildCommandLine(const Description &description, const QVariantMap &
             hasReturn = true;
             continue;
         }
-        const bool given = values.contains(p->name);
-        QVariant value = given ? values.value(p->name) : QVariant(p->defaultValue);
-        if (!given && p->defaultValue.isEmpty()) {
-            if (p->index)
-                return {{}, QStringLiteral("missing value for the required parameter '%1' (index %2)").arg(p->name).arg(*p->index)};
+        const auto given = values.constFind(p->name);
+        const QVariant value = given != values.cend() ? *given : QVariant(p->defaultValue);
+        QStringList items;
+        if (const QString error = check(*p, value, items); !error.isEmpty())
+            return { {}, error };
+        if (items.isEmpty())
             continue;
-        }
         if (p->tag == QLatin1String("boolean")) {
-            const QString s = value.toString().trimmed().toLower();
-            if (value.typeId() != QMetaType::Bool && s != QLatin1String("true") && s != QLatin1String("false"))
-                return {{}, QStringLiteral("parameter '%1' expects true or false, got '%2'").arg(p->name, value.toString())};
-            if ((value.typeId() == QMetaType::Bool ? value.toBool() : s == QLatin1String("true")) && !flagOf(*p).isEmpty())
+            if (items.first() == QLatin1String("true") && !flagOf(*p).isEmpty())
                 out.arguments << flagOf(*p);
             continue;
-        }
-        QStringList items = (p->isVector() || p->multiple) ? asList(value) : QStringList{value.toString()};
-        for (QString &item : items) {
-            QString error;
-            item = normalise(*p, item, error);
-            if (!error.isEmpty())
-                return { {}, error };
         }
         if (p->index) {
             positional[*p->index] = items.join(QLatin1Char(','));
@@ -136,7 +219,8 @@ CommandLine buildCommandLine(const Description &description, const QVariantMap &
         }
         const QString flag = flagOf(*p);
         if (flag.isEmpty())
-            continue; // an output without flag or index that is not a return parameter: nothing to pass
+            continue; // an output without flag or index that is not a return parameter: nothing to
+                      // pass
         if (p->multiple) {
             for (const QString &item : items)
                 out.arguments << flag << item;
@@ -167,14 +251,18 @@ ReturnValues parseReturnParameters(const QByteArray &text, const Description &de
             continue;
         const qsizetype eq = line.indexOf('=');
         if (eq < 0) {
-            out.warnings << QStringLiteral("line %1: no '=' in '%2'").arg(lineNumber).arg(QString::fromUtf8(line.left(80)));
+            out.warnings << QStringLiteral("line %1: no '=' in '%2'")
+                                .arg(lineNumber)
+                                .arg(QString::fromUtf8(line.left(80)));
             continue;
         }
         const QString name = QString::fromUtf8(line.left(eq).trimmed());
         const QString value = QString::fromUtf8(line.mid(eq + 1).trimmed());
         const Parameter *p = description.parameter(name);
         if (!p) {
-            out.warnings << QStringLiteral("line %1: unknown return parameter '%2' ignored").arg(lineNumber).arg(name);
+            out.warnings << QStringLiteral("line %1: unknown return parameter '%2' ignored")
+                                .arg(lineNumber)
+                                .arg(name);
             continue;
         }
         const QString type = baseType(*p);
@@ -183,7 +271,8 @@ ReturnValues parseReturnParameters(const QByteArray &text, const Description &de
             continue;
         }
         QVariantList typed;
-        const QStringList items = p->isVector() ? value.split(QLatin1Char(','), Qt::SkipEmptyParts) : QStringList{value};
+        const QStringList items = p->isVector() ? value.split(QLatin1Char(','), Qt::SkipEmptyParts)
+                                                : QStringList { value };
         bool bad = false;
         for (const QString &item : items) {
             bool ok = true;
@@ -198,7 +287,9 @@ ReturnValues parseReturnParameters(const QByteArray &text, const Description &de
             bad |= !ok;
         }
         if (bad) {
-            out.warnings << QStringLiteral("line %1: '%2' is not a valid %3 for '%4'; kept as text").arg(lineNumber).arg(value, type, name);
+            out.warnings << QStringLiteral("line %1: '%2' is not a valid %3 for '%4'; kept as text")
+                                .arg(lineNumber)
+                                .arg(value, type, name);
             out.values.insert(name, value);
             continue;
         }

@@ -30,6 +30,7 @@ struct Parameter
     bool multiple = false, hidden = false, advanced = false;
     QStringList fileExtensions;
     QString coordinateSystem, type, reference;
+    bool unknownElement = false; // an element outside the schema (e.g. <item>): passed as text
 
     bool isVector() const { return tag.endsWith(QLatin1String("-vector")); }
     bool isEnumeration() const { return tag.endsWith(QLatin1String("-enumeration")); }

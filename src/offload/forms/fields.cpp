@@ -1,0 +1,571 @@
+#include "fields_p.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <QRegularExpression>
+
+#include <cmath>
+#include <limits>
+
+namespace offload::forms::detail {
+
+namespace {
+
+QStringList listOf(const QVariant &value)
+{
+    if (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList) {
+        QStringList out;
+        for (const QVariant &e : value.toList())
+            out << e.toString();
+        return out;
+    }
+    return value.toString().split(QLatin1Char(','), Qt::SkipEmptyParts);
+}
+
+QHBoxLayout *row(QWidget *container)
+{
+    auto *layout = new QHBoxLayout(container);
+    layout->setContentsMargins(0, 0, 0, 0);
+    return layout;
+}
+
+// Digits after the point that the description's own numbers use (at least `least`, at most
+// 10), so that a spin box never rounds a default, a bound or a step away.
+int decimalsFor(const sem::Parameter &p, int least)
+{
+    int decimals = least;
+    const auto count = [&decimals](const QString &text) {
+        const qsizetype dot = text.indexOf(QLatin1Char('.'));
+        if (dot >= 0 && !text.contains(QLatin1Char('e'), Qt::CaseInsensitive))
+            decimals = std::max<int>(decimals, int(text.size() - dot - 1));
+    };
+    count(p.defaultValue.trimmed());
+    for (const std::optional<double> &v : { p.minimum, p.maximum, p.step })
+        if (v)
+            count(QString::number(*v, 'f', 10).remove(QRegularExpression(QStringLiteral("0+$"))));
+    return std::min(decimals, 10);
+}
+
+// A double spin box sized for ordinary numbers: QDoubleSpinBox sizes itself for the longest
+// text of its range, which for an unbounded parameter is hundreds of digits.
+class NumberSpinBox : public QDoubleSpinBox
+{
+public:
+    using QDoubleSpinBox::QDoubleSpinBox;
+    QSize sizeHint() const override { return bounded(QDoubleSpinBox::sizeHint()); }
+    QSize minimumSizeHint() const override { return bounded(QDoubleSpinBox::minimumSizeHint()); }
+
+private:
+    QSize bounded(QSize s) const
+    {
+        const int typical
+            = fontMetrics().horizontalAdvance(QString(12 + decimals(), QLatin1Char('8')));
+        s.setWidth(std::min(s.width(), typical + 40));
+        return s;
+    }
+};
+
+// A numeric field: a spin box, and a slider beside it when both bounds are set.
+class NumberField : public Field
+{
+public:
+    NumberField(const sem::Parameter &p, QWidget *parent) : Field(p), m_widget(new QWidget(parent))
+    {
+        m_isInteger = p.tag == QLatin1String("integer");
+        auto *layout = row(m_widget);
+        if (m_isInteger) {
+            auto *spin = new QSpinBox(m_widget);
+            constexpr double lowest = std::numeric_limits<int>::min(),
+                             highest = std::numeric_limits<int>::max();
+            spin->setRange(int(std::clamp(std::ceil(p.minimum.value_or(lowest)), lowest, highest)),
+                int(std::clamp(std::floor(p.maximum.value_or(highest)), lowest, highest)));
+            spin->setSingleStep(p.step ? std::max(1, int(std::min(*p.step, highest))) : 1);
+            connect(spin, &QSpinBox::valueChanged, this, &Field::changed);
+            m_spin = spin;
+        } else {
+            auto *spin = new NumberSpinBox(m_widget);
+            constexpr double big = std::numeric_limits<double>::max();
+            spin->setDecimals(decimalsFor(p, p.step ? 0 : 3));
+            spin->setRange(p.minimum.value_or(-big), p.maximum.value_or(big));
+            spin->setSingleStep(p.step.value_or(std::pow(10.0, -std::min(spin->decimals(), 2))));
+            connect(spin, &QDoubleSpinBox::valueChanged, this, &Field::changed);
+            m_spin = spin;
+        }
+        m_spin->setKeyboardTracking(true);
+        layout->addWidget(m_spin, 1);
+        if (p.minimum && p.maximum && *p.maximum > *p.minimum) {
+            m_slider = new QSlider(Qt::Horizontal, m_widget);
+            const double span = *p.maximum - *p.minimum;
+            const double step = p.step.value_or(m_isInteger ? 1.0 : span / 1000);
+            m_steps = int(std::clamp(std::round(span / step), 1.0, 10000.0));
+            m_slider->setRange(0, m_steps);
+            m_slider->setAccessibleName(
+                QStringLiteral("%1 slider").arg(p.label.isEmpty() ? p.name : p.label));
+            layout->addWidget(m_slider, 2);
+            connect(m_slider, &QSlider::valueChanged, this, [this](int k) {
+                if (m_syncing)
+                    return;
+                const double lo = *parameter().minimum, hi = *parameter().maximum;
+                setNumber(k == m_steps ? hi : lo + (hi - lo) * k / m_steps);
+            });
+            connect(this, &Field::changed, this, [this] { syncSlider(); });
+        }
+        setValue(p.defaultValue);
+    }
+
+    QWidget *widget() const override { return m_widget; }
+    QWidget *editor() const override { return m_spin; }
+
+    QVariant value() const override
+    {
+        if (m_isInteger)
+            return qlonglong(static_cast<QSpinBox *>(m_spin)->value());
+        // The shown digits, in the C locale the module reads ("0.0001", not "1e-04"), without
+        // trailing zeros.
+        auto *spin = static_cast<QDoubleSpinBox *>(m_spin);
+        QString text = QString::number(spin->value(), 'f', spin->decimals());
+        if (text.contains(QLatin1Char('.'))) {
+            while (text.endsWith(QLatin1Char('0')))
+                text.chop(1);
+            if (text.endsWith(QLatin1Char('.')))
+                text.chop(1);
+        }
+        return text;
+    }
+
+    bool setValue(const QVariant &value) override
+    {
+        bool ok = false;
+        const double v = value.toString().trimmed().toDouble(&ok);
+        ok = ok && std::isfinite(v) && v >= spinMinimum() && v <= spinMaximum()
+            && (!m_isInteger || v == std::round(v));
+        if (ok)
+            setNumber(v);
+        syncSlider();
+        return ok;
+    }
+
+private:
+    double spinMinimum() const
+    {
+        return m_isInteger ? static_cast<QSpinBox *>(m_spin)->minimum()
+                           : static_cast<QDoubleSpinBox *>(m_spin)->minimum();
+    }
+    double spinMaximum() const
+    {
+        return m_isInteger ? static_cast<QSpinBox *>(m_spin)->maximum()
+                           : static_cast<QDoubleSpinBox *>(m_spin)->maximum();
+    }
+
+    void setNumber(double v)
+    {
+        if (m_isInteger)
+            static_cast<QSpinBox *>(m_spin)->setValue(int(std::clamp(std::round(v),
+                double(std::numeric_limits<int>::min()), double(std::numeric_limits<int>::max()))));
+        else
+            static_cast<QDoubleSpinBox *>(m_spin)->setValue(v);
+    }
+
+    void syncSlider()
+    {
+        if (!m_slider)
+            return;
+        const double lo = *parameter().minimum, hi = *parameter().maximum;
+        m_syncing = true;
+        m_slider->setValue(int(std::round((value().toDouble() - lo) / (hi - lo) * m_steps)));
+        m_syncing = false;
+    }
+
+    QWidget *m_widget;
+    QAbstractSpinBox *m_spin = nullptr;
+    QSlider *m_slider = nullptr;
+    bool m_isInteger = false, m_syncing = false;
+    int m_steps = 1;
+};
+
+class BooleanField : public Field
+{
+public:
+    BooleanField(const sem::Parameter &p, QWidget *parent) : Field(p), m_box(new QCheckBox(parent))
+    {
+        setValue(p.defaultValue);
+        connect(m_box, &QCheckBox::toggled, this, &Field::changed);
+    }
+    QWidget *widget() const override { return m_box; }
+    QWidget *editor() const override { return m_box; }
+    QVariant value() const override { return m_box->isChecked(); }
+    bool setValue(const QVariant &value) override
+    {
+        const QString s = value.toString().trimmed().toLower();
+        if (value.typeId() != QMetaType::Bool && s != QLatin1String("true")
+            && s != QLatin1String("false"))
+            return false;
+        m_box->setChecked(
+            value.typeId() == QMetaType::Bool ? value.toBool() : s == QLatin1String("true"));
+        return true;
+    }
+
+private:
+    QCheckBox *m_box;
+};
+
+// Text: strings, vectors as a comma list, elements outside the schema, and read-only outputs.
+class TextField : public Field
+{
+public:
+    TextField(const sem::Parameter &p, bool readOnly, QWidget *parent)
+        : Field(p), m_edit(new QLineEdit(parent))
+    {
+        m_edit->setReadOnly(readOnly);
+        if (readOnly)
+            m_edit->setPlaceholderText(tr("filled in by a run"));
+        else if (p.isVector())
+            m_edit->setPlaceholderText(tr("values separated by commas, e.g. 1,2,3"));
+        else if (p.unknownElement)
+            m_edit->setPlaceholderText(tr("<%1>: passed to the module as text").arg(p.tag));
+        if (!readOnly)
+            setValue(p.defaultValue);
+        connect(m_edit, &QLineEdit::textChanged, this, &Field::changed);
+    }
+    QWidget *widget() const override { return m_edit; }
+    QWidget *editor() const override { return m_edit; }
+    QVariant value() const override { return m_edit->text(); }
+    bool setValue(const QVariant &value) override
+    {
+        if (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList)
+            m_edit->setText(listOf(value).join(QLatin1Char(',')));
+        else if (value.typeId() == QMetaType::Bool)
+            m_edit->setText(value.toBool() ? QStringLiteral("true") : QStringLiteral("false"));
+        else
+            m_edit->setText(value.toString());
+        return true;
+    }
+
+private:
+    QLineEdit *m_edit;
+};
+
+class EnumerationField : public Field
+{
+public:
+    EnumerationField(const sem::Parameter &p, QWidget *parent)
+        : Field(p), m_combo(new QComboBox(parent))
+    {
+        m_combo->addItems(p.elements);
+        m_combo->setCurrentIndex(-1);
+        setValue(p.defaultValue);
+        if (m_combo->currentIndex() < 0 && !p.elements.isEmpty())
+            m_combo->setCurrentIndex(0); // as Slicer: the first element when no default is given
+        connect(m_combo, &QComboBox::currentIndexChanged, this, &Field::changed);
+    }
+    QWidget *widget() const override { return m_combo; }
+    QWidget *editor() const override { return m_combo; }
+    QVariant value() const override { return m_combo->currentText(); }
+    bool setValue(const QVariant &value) override
+    {
+        const int i = m_combo->findText(value.toString().trimmed());
+        if (i >= 0)
+            m_combo->setCurrentIndex(i);
+        return i >= 0;
+    }
+
+private:
+    QComboBox *m_combo;
+};
+
+QString fileFilter(const sem::Parameter &p)
+{
+    QStringList patterns;
+    for (QString e : p.fileExtensions) {
+        e = e.trimmed();
+        if (e.startsWith(QLatin1Char('*')))
+            e.remove(0, 1);
+        if (!e.isEmpty())
+            patterns << QLatin1Char('*')
+                    + (e.startsWith(QLatin1Char('.')) ? e : QLatin1Char('.') + e);
+    }
+    const QString all = QObject::tr("All files (*)");
+    if (patterns.isEmpty())
+        return all;
+    return QObject::tr("%1 files (%2)").arg(p.tag, patterns.join(QLatin1Char(' ')))
+        + QStringLiteral(";;") + all;
+}
+
+// A path (file, directory, image, geometry, transform, table, measurement, pointfile): a
+// field and a browse button; a list of paths when the parameter takes several.
+class PathField : public Field
+{
+public:
+    PathField(const sem::Parameter &p, QWidget *parent) : Field(p), m_widget(new QWidget(parent))
+    {
+        const bool output = p.channel == QLatin1String("output");
+        auto *browse = new QToolButton(m_widget);
+        browse->setText(tr("Browse…"));
+        browse->setAccessibleName(tr("Browse for %1").arg(p.label.isEmpty() ? p.name : p.label));
+        if (p.multiple) {
+            auto *layout = new QVBoxLayout(m_widget);
+            layout->setContentsMargins(0, 0, 0, 0);
+            m_list = new QListWidget(m_widget);
+            m_list->setMaximumHeight(m_list->fontMetrics().height() * 6);
+            auto *remove = new QToolButton(m_widget);
+            remove->setText(tr("Remove"));
+            remove->setAccessibleName(tr("Remove the selected path"));
+            auto *buttons = new QHBoxLayout;
+            buttons->addWidget(browse);
+            buttons->addWidget(remove);
+            buttons->addStretch();
+            layout->addWidget(m_list);
+            layout->addLayout(buttons);
+            connect(remove, &QToolButton::clicked, this, [this] {
+                delete m_list->currentItem();
+                Q_EMIT changed();
+            });
+            connect(m_list, &QListWidget::itemChanged, this, &Field::changed);
+        } else {
+            auto *layout = row(m_widget);
+            m_edit = new QLineEdit(m_widget);
+            const bool vowel = QStringLiteral("aeiou").contains(p.tag.left(1));
+            m_edit->setPlaceholderText(p.tag == QLatin1String("directory") ? tr("a directory")
+                    : output ? tr("where to write the %1").arg(p.tag)
+                             : (vowel ? tr("an %1 to read") : tr("a %1 to read")).arg(p.tag));
+            layout->addWidget(m_edit, 1);
+            layout->addWidget(browse);
+            connect(m_edit, &QLineEdit::textChanged, this, &Field::changed);
+        }
+        connect(browse, &QToolButton::clicked, this, [this] { this->browse(); });
+        setValue(p.defaultValue);
+    }
+
+    QWidget *widget() const override { return m_widget; }
+    QWidget *editor() const override
+    {
+        return m_edit ? static_cast<QWidget *>(m_edit) : static_cast<QWidget *>(m_list);
+    }
+
+    QVariant value() const override
+    {
+        if (m_edit)
+            return m_edit->text();
+        QStringList paths;
+        for (int i = 0; i < m_list->count(); ++i)
+            if (!m_list->item(i)->text().isEmpty())
+                paths << m_list->item(i)->text();
+        return paths;
+    }
+
+    bool setValue(const QVariant &value) override
+    {
+        if (m_edit) {
+            m_edit->setText(value.toString());
+            return true;
+        }
+        m_list->clear();
+        for (const QString &path : listOf(value))
+            addPath(path);
+        Q_EMIT changed();
+        return true;
+    }
+
+private:
+    void addPath(const QString &path)
+    {
+        auto *item = new QListWidgetItem(path, m_list);
+        item->setFlags(item->flags() | Qt::ItemIsEditable);
+    }
+
+    void browse()
+    {
+        const sem::Parameter &p = parameter();
+        const QString title = p.label.isEmpty() ? p.name : p.label;
+        const QString current = m_edit ? m_edit->text() : QString();
+        const QString start = current.isEmpty() ? QString() : QFileInfo(current).absolutePath();
+        if (p.tag == QLatin1String("directory")) {
+            const QString dir = QFileDialog::getExistingDirectory(m_widget, title, current);
+            if (!dir.isEmpty())
+                setOne(dir);
+        } else if (p.multiple) {
+            for (const QString &path :
+                QFileDialog::getOpenFileNames(m_widget, title, start, fileFilter(p)))
+                addPath(path);
+            Q_EMIT changed();
+        } else if (p.channel == QLatin1String("output")) {
+            const QString path
+                = QFileDialog::getSaveFileName(m_widget, title, start, fileFilter(p));
+            if (!path.isEmpty())
+                setOne(path);
+        } else {
+            const QString path
+                = QFileDialog::getOpenFileName(m_widget, title, start, fileFilter(p));
+            if (!path.isEmpty())
+                setOne(path);
+        }
+    }
+
+    void setOne(const QString &path)
+    {
+        if (m_edit) {
+            m_edit->setText(path);
+            return;
+        }
+        addPath(path);
+        Q_EMIT changed();
+    }
+
+    QWidget *m_widget;
+    QLineEdit *m_edit = nullptr;
+    QListWidget *m_list = nullptr;
+};
+
+// Points and regions: a table of coordinates, one row per point (one row only unless the
+// parameter takes several), with the coordinate system shown.
+class CoordinatesField : public Field
+{
+public:
+    CoordinatesField(const sem::Parameter &p, QWidget *parent)
+        : Field(p), m_widget(new QWidget(parent))
+    {
+        const bool region = p.tag.startsWith(QLatin1String("region"));
+        m_several = p.multiple || p.isVector();
+        const QStringList columns = region
+            ? QStringList { QStringLiteral("x"), QStringLiteral("y"), QStringLiteral("z"),
+                  QStringLiteral("radius x"), QStringLiteral("radius y"),
+                  QStringLiteral("radius z") }
+            : QStringList { QStringLiteral("x"), QStringLiteral("y"), QStringLiteral("z") };
+        m_table = new QTableWidget(m_several ? 0 : 1, int(columns.size()), m_widget);
+        m_table->setHorizontalHeaderLabels(columns);
+        // Tab moves through the form, as everywhere else in it; arrows move between cells.
+        m_table->setTabKeyNavigation(false);
+        m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+        m_table->verticalHeader()->setVisible(m_several);
+        m_table->setMaximumHeight(m_table->fontMetrics().height() * (m_several ? 8 : 4));
+        auto *layout = new QVBoxLayout(m_widget);
+        layout->setContentsMargins(0, 0, 0, 0);
+        layout->addWidget(m_table);
+        auto *below = new QHBoxLayout;
+        const QString system = p.coordinateSystem.trimmed().isEmpty()
+            ? QStringLiteral("RAS")
+            : p.coordinateSystem.trimmed().toUpper();
+        auto *systemLabel = new QLabel(tr("coordinates: %1").arg(system), m_widget);
+        systemLabel->setObjectName(QStringLiteral("coordinateSystem"));
+        below->addWidget(systemLabel);
+        below->addStretch();
+        if (m_several) {
+            auto *add = new QToolButton(m_widget);
+            add->setText(region ? tr("Add region") : tr("Add point"));
+            auto *remove = new QToolButton(m_widget);
+            remove->setText(tr("Remove"));
+            remove->setAccessibleName(tr("Remove the selected row"));
+            below->addWidget(add);
+            below->addWidget(remove);
+            connect(add, &QToolButton::clicked, this, [this] {
+                m_table->insertRow(m_table->rowCount());
+                Q_EMIT changed();
+            });
+            connect(remove, &QToolButton::clicked, this, [this] {
+                if (m_table->currentRow() >= 0)
+                    m_table->removeRow(m_table->currentRow());
+                Q_EMIT changed();
+            });
+        }
+        layout->addLayout(below);
+        setValue(p.defaultValue);
+        connect(m_table, &QTableWidget::itemChanged, this, &Field::changed);
+    }
+
+    QWidget *widget() const override { return m_widget; }
+    QWidget *editor() const override { return m_table; }
+
+    QVariant value() const override
+    {
+        QStringList rows;
+        for (int r = 0; r < m_table->rowCount(); ++r) {
+            QStringList cells;
+            bool any = false;
+            for (int c = 0; c < m_table->columnCount(); ++c) {
+                const QTableWidgetItem *item = m_table->item(r, c);
+                cells << (item ? item->text().trimmed() : QString());
+                any = any || !cells.last().isEmpty();
+            }
+            if (any)
+                rows << cells.join(QLatin1Char(','));
+        }
+        if (!m_several)
+            return rows.value(0);
+        return rows;
+    }
+
+    bool setValue(const QVariant &value) override
+    {
+        QStringList rows;
+        if (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList)
+            rows = listOf(value);
+        else
+            rows = value.toString().split(QLatin1Char(';'), Qt::SkipEmptyParts);
+        if (!m_several && rows.size() > 1 && !rows.first().contains(QLatin1Char(',')))
+            rows = QStringList { rows.join(QLatin1Char(',')) }; // [x, y, z] as a list of numbers
+        if (!m_several && rows.size() > 1)
+            return false; // several points for a parameter that takes one
+        const QSignalBlocker block(m_table);
+        if (m_several)
+            m_table->setRowCount(int(rows.size()));
+        else
+            m_table->clearContents();
+        for (int r = 0; r < rows.size(); ++r) {
+            const QStringList cells = rows[r].split(QLatin1Char(','));
+            for (int c = 0; c < m_table->columnCount(); ++c)
+                m_table->setItem(r, c, new QTableWidgetItem(cells.value(c).trimmed()));
+        }
+        Q_EMIT changed();
+        return true;
+    }
+
+private:
+    QWidget *m_widget;
+    QTableWidget *m_table;
+    bool m_several = false;
+};
+
+bool isPath(const QString &tag)
+{
+    for (const char *t : { "file", "directory", "image", "geometry", "transform", "table",
+             "measurement", "pointfile" })
+        if (tag == QLatin1String(t))
+            return true;
+    return false;
+}
+
+} // namespace
+
+std::unique_ptr<Field> makeField(const sem::Parameter &p, bool outputOnly, QWidget *parent)
+{
+    if (outputOnly || p.unknownElement)
+        return std::make_unique<TextField>(p, outputOnly, parent);
+    if (p.tag == QLatin1String("integer") || p.tag == QLatin1String("float")
+        || p.tag == QLatin1String("double"))
+        return std::make_unique<NumberField>(p, parent);
+    if (p.tag == QLatin1String("boolean"))
+        return std::make_unique<BooleanField>(p, parent);
+    if (p.isEnumeration())
+        return std::make_unique<EnumerationField>(p, parent);
+    if (isPath(p.tag))
+        return std::make_unique<PathField>(p, parent);
+    if (p.tag.startsWith(QLatin1String("point")) || p.tag.startsWith(QLatin1String("region")))
+        return std::make_unique<CoordinatesField>(p, parent);
+    return std::make_unique<TextField>(p, false, parent); // string and the vectors
+}
+
+} // namespace offload::forms::detail

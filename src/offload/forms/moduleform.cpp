@@ -1,0 +1,323 @@
+#include <offload/forms/moduleform.h>
+
+#include "collapsiblesection_p.h"
+#include "fields_p.h"
+
+#include <offload/sem/commandline.h>
+#include <offload/sem/parameterfile.h>
+
+#include <QFormLayout>
+#include <QLabel>
+#include <QSettings>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <vector>
+
+namespace offload {
+
+namespace {
+
+// Simple types (numbers, booleans, text, their vectors and enumerations) that the module
+// writes rather than reads: not on the command line, shown read-only.
+bool isReportedOutput(const sem::Parameter &p)
+{
+    if (p.isReturnParameter())
+        return true;
+    if (p.channel != QLatin1String("output"))
+        return false;
+    QString base = p.tag;
+    base.remove(QLatin1String("-vector")).remove(QLatin1String("-enumeration"));
+    for (const char *t : { "integer", "float", "double", "boolean", "string" })
+        if (base == QLatin1String(t))
+            return true;
+    return false;
+}
+
+QString displayName(const sem::Parameter &p)
+{
+    return p.label.isEmpty() ? p.name : p.label;
+}
+
+} // namespace
+
+struct ModuleForm::Private
+{
+    struct Row
+    {
+        std::unique_ptr<forms::detail::Field> field;
+        QLabel *message = nullptr; // the validation message under the field
+        bool output = false;
+        QString error;
+    };
+
+    sem::Description description;
+    std::vector<Row> rows;
+    std::vector<forms::detail::CollapsibleSection *> sections;
+    QString settingsKey;
+    bool valid = true;
+
+    Row *row(const QString &name)
+    {
+        for (Row &r : rows)
+            if (r.field->parameter().name == name)
+                return &r;
+        return nullptr;
+    }
+
+    void validate(Row &r);
+    bool updateValidity(); // true when validity changed
+};
+
+ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
+    : QWidget(parent), d(std::make_unique<Private>())
+{
+    d->description = std::move(description);
+    d->settingsKey = d->description.title;
+    auto *layout = new QVBoxLayout(this);
+    for (const sem::Group &group : d->description.groups) {
+        const bool anyShown = std::any_of(group.parameters.cbegin(), group.parameters.cend(),
+            [](const sem::Parameter &p) { return !p.hidden; });
+        if (!anyShown)
+            continue;
+        const QString title = group.label.isEmpty() ? tr("Parameters") : group.label;
+        auto *section = new forms::detail::CollapsibleSection(title, group.description, this);
+        auto *rowsLayout = new QFormLayout(section->body());
+        rowsLayout->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+        rowsLayout->setLabelAlignment(Qt::AlignLeft | Qt::AlignTop);
+        for (const sem::Parameter &p : group.parameters) {
+            if (p.hidden)
+                continue;
+            Private::Row r;
+            r.output = isReportedOutput(p);
+            r.field = forms::detail::makeField(p, r.output, section->body());
+            QWidget *editor = r.field->editor();
+            const QString name = displayName(p);
+            const bool required = p.index && !r.output;
+            auto *label
+                = new QLabel(required ? name + QStringLiteral(" *") : name, section->body());
+            label->setBuddy(editor);
+            label->setToolTip(p.description);
+            editor->setToolTip(p.description);
+            editor->setAccessibleName(name);
+            editor->setAccessibleDescription(
+                required ? tr("Required. %1").arg(p.description) : p.description);
+            editor->setObjectName(p.name);
+
+            auto *cell = new QWidget(section->body());
+            auto *cellLayout = new QVBoxLayout(cell);
+            cellLayout->setContentsMargins(0, 0, 0, 0);
+            cellLayout->setSpacing(1);
+            cellLayout->addWidget(r.field->widget());
+            r.message = new QLabel(cell);
+            r.message->setWordWrap(true);
+            r.message->setStyleSheet(QStringLiteral("color: #b00020;"));
+            r.message->setVisible(false);
+            cellLayout->addWidget(r.message);
+            rowsLayout->addRow(label, cell);
+
+            connect(
+                r.field.get(), &forms::detail::Field::changed, this, [this, field = r.field.get()] {
+                    for (Private::Row &row : d->rows) {
+                        if (row.field.get() == field) {
+                            d->validate(row);
+                            break;
+                        }
+                    }
+                    if (d->updateValidity())
+                        Q_EMIT validityChanged(d->valid);
+                    Q_EMIT valuesChanged();
+                });
+            d->rows.push_back(std::move(r));
+        }
+        section->setExpanded(!group.advanced);
+        layout->addWidget(section);
+        d->sections.push_back(section);
+    }
+    layout->addStretch(1);
+    for (Private::Row &r : d->rows)
+        d->validate(r);
+    d->updateValidity();
+}
+
+ModuleForm::~ModuleForm() = default;
+
+const sem::Description &ModuleForm::description() const
+{
+    return d->description;
+}
+
+void ModuleForm::Private::validate(Row &r)
+{
+    r.error = r.output ? QString() : sem::validateValue(r.field->parameter(), r.field->value());
+    if (r.message->text() != r.error || r.message->isHidden() != r.error.isEmpty()) {
+        r.message->setText(r.error);
+        r.message->setVisible(!r.error.isEmpty());
+        // The row's height changes with the message: tell the form layout now (its cached
+        // size of the row is not refreshed when a child of a not yet shown row changes).
+        r.message->parentWidget()->updateGeometry();
+    }
+    QWidget *editor = r.field->editor();
+    const sem::Parameter &p = r.field->parameter();
+    const QString description
+        = p.index && !r.output ? tr("Required. %1").arg(p.description) : p.description;
+    editor->setAccessibleDescription(
+        r.error.isEmpty() ? description : QStringLiteral("%1 %2").arg(r.error, description));
+}
+
+bool ModuleForm::Private::updateValidity()
+{
+    const bool now
+        = std::none_of(rows.cbegin(), rows.cend(), [](const Row &r) { return !r.error.isEmpty(); });
+    const bool changed = now != valid;
+    valid = now;
+    return changed;
+}
+
+QVariantMap ModuleForm::values() const
+{
+    QVariantMap out;
+    for (const Private::Row &r : d->rows)
+        if (!r.output)
+            out.insert(r.field->parameter().name, r.field->value());
+    return out;
+}
+
+QStringList ModuleForm::setValues(const QVariantMap &values)
+{
+    QStringList notApplied;
+    for (auto it = values.cbegin(); it != values.cend(); ++it) {
+        Private::Row *r = d->row(it.key());
+        if (!r || r->output) {
+            const sem::Parameter *p = d->description.parameter(it.key());
+            notApplied << (!p   ? tr("'%1' is not a parameter of this module").arg(it.key())
+                    : p->hidden ? tr("'%1' is hidden: it keeps its default").arg(it.key())
+                                : tr("'%1' is an output of the module").arg(it.key()));
+            continue;
+        }
+        if (!r->field->setValue(it.value())) // the editor keeps its value
+            notApplied
+                << tr("'%1': the form cannot show '%2'").arg(it.key(), it.value().toString());
+    }
+    return notApplied;
+}
+
+void ModuleForm::resetToDefaults()
+{
+    for (Private::Row &r : d->rows)
+        if (!r.output)
+            r.field->setValue(r.field->parameter().defaultValue);
+}
+
+bool ModuleForm::isValid() const
+{
+    return d->valid;
+}
+
+QStringList ModuleForm::errors() const
+{
+    QStringList out;
+    for (const Private::Row &r : d->rows)
+        if (!r.error.isEmpty())
+            out << r.error;
+    return out;
+}
+
+QString ModuleForm::error(const QString &name) const
+{
+    const Private::Row *r = d->row(name);
+    return r ? r->error : QString();
+}
+
+void ModuleForm::setOutputValues(const QVariantMap &returnValues)
+{
+    for (auto it = returnValues.cbegin(); it != returnValues.cend(); ++it)
+        if (Private::Row *r = d->row(it.key()); r && r->output)
+            r->field->setValue(it.value());
+}
+
+void ModuleForm::clearOutputValues()
+{
+    for (Private::Row &r : d->rows)
+        if (r.output)
+            r.field->setValue(QString());
+}
+
+QWidget *ModuleForm::editor(const QString &name) const
+{
+    const Private::Row *r = d->row(name);
+    return r ? r->field->editor() : nullptr;
+}
+
+int ModuleForm::sectionCount() const
+{
+    return int(d->sections.size());
+}
+
+bool ModuleForm::isSectionExpanded(int section) const
+{
+    return section >= 0 && section < sectionCount() && d->sections[section]->isExpanded();
+}
+
+void ModuleForm::setSectionExpanded(int section, bool expanded)
+{
+    if (section >= 0 && section < sectionCount())
+        d->sections[section]->setExpanded(expanded);
+}
+
+QString ModuleForm::settingsKey() const
+{
+    return d->settingsKey;
+}
+
+void ModuleForm::setSettingsKey(const QString &key)
+{
+    d->settingsKey = key;
+}
+
+namespace {
+
+QString settingsPath(const QString &key)
+{
+    // QSettings treats '/' and '\' as group separators: keep a title with them one key.
+    QString safe = key.isEmpty() ? QStringLiteral("untitled") : key;
+    safe.replace(QLatin1Char('/'), QLatin1Char('_')).replace(QLatin1Char('\\'), QLatin1Char('_'));
+    return QStringLiteral("offload/forms/%1/values").arg(safe);
+}
+
+} // namespace
+
+void ModuleForm::saveSettings(QSettings &settings) const
+{
+    settings.setValue(
+        settingsPath(d->settingsKey), QString::fromUtf8(sem::parameterFileJson(values())));
+}
+
+QStringList ModuleForm::restoreSettings(QSettings &settings)
+{
+    const QVariant saved = settings.value(settingsPath(d->settingsKey));
+    if (!saved.isValid())
+        return {};
+    const sem::ParameterFile file = sem::parseParameterFile(saved.toString().toUtf8());
+    if (!file.ok())
+        return { tr("the saved values cannot be read: %1").arg(file.error) };
+    return setValues(file.values);
+}
+
+QString ModuleForm::saveParameterFile(const QString &path) const
+{
+    return sem::writeParameterFile(path, values());
+}
+
+QString ModuleForm::loadParameterFile(const QString &path, QStringList *notApplied)
+{
+    const sem::ParameterFile file = sem::readParameterFile(path);
+    if (!file.ok())
+        return file.error;
+    const QStringList complaints = setValues(file.values);
+    if (notApplied)
+        *notApplied = complaints;
+    return {};
+}
+
+} // namespace offload

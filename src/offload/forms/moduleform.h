@@ -1,0 +1,96 @@
+// ModuleForm: the form a Slicer Execution Model module's description generates, one editor per
+// parameter, whose values() ModuleRunner::run takes as they are.
+#pragma once
+
+#include <offload/forms/export.h>
+#include <offload/sem/semdescription.h>
+
+#include <QVariantMap>
+#include <QWidget>
+
+#include <memory>
+
+class QSettings;
+
+namespace offload {
+
+// One collapsible section per <parameters> group, in file order (advanced groups collapsed),
+// each parameter a labelled row with its description as tooltip and its default as the initial
+// value: spin boxes within the constraints (with a slider when both bounds are set) for
+// numbers, a check box for booleans, a combo box for enumerations, a comma list for vectors, a
+// table of coordinates for points and regions (with the coordinate system shown), a path with
+// a browse button for files, directories, images, geometry, transforms, tables, measurements
+// and point files (a list of paths when the parameter takes several), a line edit for strings
+// and for elements outside the schema. Hidden parameters are not shown and keep their default.
+// Outputs the module reports (return parameters) are read-only, filled by setOutputValues().
+// Each field is validated as the user types, by sem::validateValue (the rules buildCommandLine
+// applies), with the message under the field; required (index) parameters are marked "*".
+// Every editor carries the parameter's label as its accessible name, and tab order follows the
+// form.
+//
+// Thread-safety: GUI thread only, like every widget. Owns its editors.
+class OFFLOAD_FORMS_EXPORT ModuleForm : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit ModuleForm(sem::Description description, QWidget *parent = nullptr);
+    ~ModuleForm() override;
+
+    const sem::Description &description() const;
+
+    // The value of every shown input by parameter name, as ModuleRunner::run and
+    // sem::buildCommandLine take them; an emptied field gives an empty string (the parameter is
+    // left out of the command line, as Slicer leaves it out). Hidden parameters and outputs the
+    // module reports are not included.
+    QVariantMap values() const;
+    // Sets the fields named in values (strings, numbers, booleans or lists); other fields keep
+    // their value. Returns what could not be applied: unknown names, hidden parameters, outputs,
+    // values an editor cannot show (a number for a combo box without that element, say).
+    QStringList setValues(const QVariantMap &values);
+    void resetToDefaults();
+
+    bool isValid() const;
+    // One message per invalid field, in form order, as buildCommandLine words them.
+    QStringList errors() const;
+    // The message under the named field, empty when it is valid.
+    QString error(const QString &name) const;
+
+    // Fills the read-only outputs from a run's return parameters (ModuleRunner::returnValues);
+    // names that are not outputs are ignored.
+    void setOutputValues(const QVariantMap &returnValues);
+    void clearOutputValues();
+
+    // The widget that takes the parameter's value (a QSpinBox, QDoubleSpinBox, QCheckBox,
+    // QComboBox, QLineEdit, QListWidget or QTableWidget), or nullptr for a hidden or unknown
+    // name. For customisation and tests; the form keeps ownership.
+    QWidget *editor(const QString &name) const;
+    // The sections, in file order.
+    int sectionCount() const;
+    bool isSectionExpanded(int section) const;
+    void setSectionExpanded(int section, bool expanded);
+
+    // Values persist per module: saved under "offload/forms/<settingsKey>/values" as a parameter
+    // file's JSON. The key is the module's title unless set.
+    QString settingsKey() const;
+    void setSettingsKey(const QString &key);
+    void saveSettings(QSettings &settings) const;
+    // Restores what saveSettings saved, if anything; returns setValues()'s complaints (a saved
+    // name the module no longer has, say).
+    QStringList restoreSettings(QSettings &settings);
+
+    // A JSON parameter file, the shape `offload module MODULE --params FILE` reads. Both return
+    // an empty string or the error (naming the file); loading a file that cannot be read or
+    // parsed changes nothing.
+    QString saveParameterFile(const QString &path) const;
+    QString loadParameterFile(const QString &path, QStringList *notApplied = nullptr);
+
+Q_SIGNALS:
+    void valuesChanged();
+    void validityChanged(bool valid);
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace offload

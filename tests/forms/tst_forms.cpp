@@ -1,0 +1,610 @@
+// ModuleForm: the form generated from a module description, driven through its widgets.
+#include <offload/forms/moduleform.h>
+#include <offload/modules/modulerunner.h>
+#include <offload/sem/commandline.h>
+#include <offload/sem/parameterfile.h>
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QImage>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QToolButton>
+
+#include <sys/stat.h>
+
+using namespace offload;
+using namespace std::chrono_literals;
+
+namespace {
+
+sem::Description parse(const QByteArray &xml)
+{
+    const sem::ParseResult r = sem::parseDescription(xml);
+    if (!r.ok())
+        qFatal("description does not parse: %s (line %lld)", qPrintable(r.error), r.line);
+    return *r.description;
+}
+
+sem::Description tour()
+{
+    QFile f(QStringLiteral(OFFLOAD_FORMS_TEST_DIR "/tour.xml"));
+    if (!f.open(QIODevice::ReadOnly))
+        qFatal("cannot read tour.xml");
+    return parse(f.readAll());
+}
+
+// The label the form put beside an editor.
+QLabel *labelOf(const ModuleForm &form, QWidget *editor)
+{
+    for (QLabel *label : form.findChildren<QLabel *>())
+        if (label->buddy() == editor)
+            return label;
+    return nullptr;
+}
+
+template<typename T> T *editorAs(const ModuleForm &form, const char *name)
+{
+    return qobject_cast<T *>(form.editor(QLatin1String(name)));
+}
+
+void setCell(QTableWidget *table, int row, const QStringList &cells)
+{
+    for (int c = 0; c < cells.size(); ++c)
+        table->setItem(row, c, new QTableWidgetItem(cells[c]));
+}
+
+QString binPath(const char *name)
+{
+    return QCoreApplication::applicationDirPath() + QLatin1Char('/') + QLatin1String(name);
+}
+
+// A description with n parameters of the common types, in groups of 20.
+QByteArray bigDescription(int n)
+{
+    QByteArray xml = "<?xml version=\"1.0\"?><executable><title>Big</title>";
+    for (int i = 0; i < n; ++i) {
+        if (i % 20 == 0)
+            xml += QByteArray(i ? "</parameters>" : "") + "<parameters"
+                + (i >= 100 ? " advanced=\"true\"" : "") + "><label>Group "
+                + QByteArray::number(i / 20) + "</label>";
+        const QByteArray name = "p" + QByteArray::number(i);
+        const char *tags[]
+            = { "integer", "double", "boolean", "string", "string-enumeration", "file" };
+        const QByteArray tag = tags[i % 6];
+        xml += "<" + tag + "><name>" + name + "</name><longflag>" + name
+            + "</longflag><label>Parameter " + QByteArray::number(i)
+            + "</label><description>d</description>";
+        if (tag == "integer" || tag == "double")
+            xml += "<default>1</default><constraints><minimum>0</minimum><maximum>100</maximum></"
+                   "constraints>";
+        if (tag == "string-enumeration")
+            xml += "<default>a</default><element>a</element><element>b</element>";
+        xml += "</" + tag + ">";
+    }
+    return xml + "</parameters></executable>";
+}
+
+} // namespace
+
+class tst_Forms : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void everyParameterTypeGetsItsEditorWithBoundsAndDefault();
+    void sectionsFollowTheFileWithAdvancedCollapsed();
+    void requiredIndicesAreMarkedAndEveryEditorLabelled();
+    void valuesSetThroughTheWidgetsGiveTheExpectedCommandLine();
+    void invalidInputShowsTheMessageAndBlocksIsValid();
+    void sliderAndSpinBoxMoveTogether();
+    void setValuesReportsWhatItCannotApply();
+    void emptiedFieldsAreLeftOutOfTheCommandLine();
+    void parameterFileRoundTripsAndBadFilesChangeNothing();
+    void valuesPersistPerModuleInSettings();
+    void tabOrderFollowsTheForm();
+    void outputsAreFilledAfterARunOfAnInTreeModule();
+    void twoHundredParametersBuildAFullForm();
+    void screenshotsOfThreeDescriptions();
+};
+
+void tst_Forms::everyParameterTypeGetsItsEditorWithBoundsAndDefault()
+{
+    const ModuleForm form(tour());
+
+    auto *iterations = editorAs<QSpinBox>(form, "iterations");
+    QVERIFY(iterations);
+    QCOMPARE(iterations->minimum(), 1);
+    QCOMPARE(iterations->maximum(), 500);
+    QCOMPARE(iterations->singleStep(), 1);
+    QCOMPARE(iterations->value(), 20);
+    QVERIFY(iterations->parentWidget()->findChild<QSlider *>()); // both bounds: a slider beside
+
+    auto *seed = editorAs<QSpinBox>(form, "seed");
+    QVERIFY(seed);
+    QCOMPARE(seed->value(), 7);
+    QCOMPARE(seed->minimum(), std::numeric_limits<int>::min());
+    QVERIFY(!seed->parentWidget()->findChild<QSlider *>()); // unbounded: no slider
+
+    auto *sigma = editorAs<QDoubleSpinBox>(form, "sigma");
+    QVERIFY(sigma);
+    QCOMPARE(sigma->minimum(), 0.05);
+    QCOMPARE(sigma->maximum(), 10.0);
+    QCOMPARE(sigma->singleStep(), 0.05);
+    QCOMPARE(sigma->value(), 1.25);
+    QCOMPARE(form.values().value(QStringLiteral("sigma")), QVariant(QStringLiteral("1.25")));
+
+    auto *tolerance = editorAs<QDoubleSpinBox>(form, "tolerance");
+    QVERIFY(tolerance);
+    QCOMPARE(tolerance->value(), 0.0001); // not rounded away by too few decimals
+    QVERIFY(tolerance->decimals() >= 4);
+    QVERIFY(tolerance->sizeHint().width() < 400); // unbounded, yet sized for ordinary numbers
+
+    auto *verbose = editorAs<QCheckBox>(form, "verbose");
+    QVERIFY(verbose);
+    QVERIFY(!verbose->isChecked());
+    QCOMPARE(editorAs<QLineEdit>(form, "note")->text(), QStringLiteral("hello"));
+
+    auto *method = editorAs<QComboBox>(form, "method");
+    QVERIFY(method);
+    QCOMPARE(method->count(), 3);
+    QCOMPARE(method->currentText(), QStringLiteral("box"));
+    QCOMPARE(editorAs<QComboBox>(form, "order")->currentText(), QStringLiteral("3"));
+
+    QCOMPARE(editorAs<QLineEdit>(form, "radius")->text(), QStringLiteral("1,2,3"));
+    QCOMPARE(editorAs<QLineEdit>(form, "spacing")->text(), QStringLiteral("0.5,0.5,1"));
+    QVERIFY(editorAs<QLineEdit>(form, "tags")->text().isEmpty());
+
+    auto *seeds = editorAs<QTableWidget>(form, "seeds");
+    QVERIFY(seeds);
+    QCOMPARE(seeds->columnCount(), 3);
+    QCOMPARE(seeds->rowCount(), 0); // multiple: rows are added
+    auto *system = seeds->parentWidget()->findChild<QLabel *>(QStringLiteral("coordinateSystem"));
+    QVERIFY(system);
+    QVERIFY2(system->text().contains(QLatin1String("LPS")), qPrintable(system->text()));
+    auto *centre = editorAs<QTableWidget>(form, "centre");
+    QCOMPARE(centre->rowCount(), 1);
+    QCOMPARE(centre->item(0, 2)->text(), QStringLiteral("0"));
+    QCOMPARE(editorAs<QTableWidget>(form, "roi")->columnCount(), 6); // centre and radius
+
+    for (const char *path : { "inputVolume", "outputVolume", "workdir", "transform", "stats",
+             "surface", "curve", "landmarks" }) {
+        auto *edit = editorAs<QLineEdit>(form, path);
+        QVERIFY2(edit, path);
+        QVERIFY2(!edit->isReadOnly(), path);
+        QVERIFY2(edit->parentWidget()->findChild<QToolButton *>(), path); // a browse button
+    }
+    QVERIFY(editorAs<QListWidget>(form, "extras")); // multiple paths: a list
+
+    QCOMPARE(editorAs<QSpinBox>(form, "threads")->value(), 2);
+    QVERIFY(!form.editor(QStringLiteral("secret"))); // hidden
+    QVERIFY(!form.editor(QStringLiteral("nonexistent")));
+
+    auto *count = editorAs<QLineEdit>(form, "count"); // a return parameter: read-only
+    QVERIFY(count);
+    QVERIFY(count->isReadOnly());
+    QVERIFY(editorAs<QLineEdit>(form, "centroid")->isReadOnly());
+}
+
+void tst_Forms::sectionsFollowTheFileWithAdvancedCollapsed()
+{
+    const ModuleForm form(tour());
+    QCOMPARE(form.sectionCount(), 6);
+    for (int i = 0; i < form.sectionCount(); ++i)
+        QCOMPARE(form.isSectionExpanded(i), i != 4); // "Advanced" is the fifth
+    const QList<QToolButton *> headers = form.findChildren<QToolButton *>();
+    QStringList titles;
+    for (QToolButton *b : headers)
+        if (b->isCheckable())
+            titles << b->text();
+    QCOMPARE(titles,
+        QStringList({ "Scalars", "Choices and vectors", "Geometry", "Input and output", "Advanced",
+            "Results" }));
+
+    // A group with only hidden parameters has no section.
+    const ModuleForm hiddenOnly(parse(R"(<executable><title>H</title>
+        <parameters><label>Shown</label><integer><name>a</name><longflag>a</longflag></integer></parameters>
+        <parameters><label>Gone</label><integer hidden="true"><name>b</name><longflag>b</longflag></integer></parameters>
+        </executable>)"));
+    QCOMPARE(hiddenOnly.sectionCount(), 1);
+}
+
+void tst_Forms::requiredIndicesAreMarkedAndEveryEditorLabelled()
+{
+    const ModuleForm form(tour());
+    QCOMPARE(labelOf(form, form.editor(QStringLiteral("inputVolume")))->text(),
+        QStringLiteral("Input volume *"));
+    QCOMPARE(labelOf(form, form.editor(QStringLiteral("sigma")))->text(), QStringLiteral("Sigma"));
+    for (const sem::Parameter *p : form.description().parameters()) {
+        QWidget *editor = form.editor(p->name);
+        if (p->hidden) {
+            QVERIFY(!editor);
+            continue;
+        }
+        QVERIFY2(editor, qPrintable(p->name));
+        QCOMPARE(editor->accessibleName(), p->label);
+        QVERIFY2(editor->accessibleDescription().contains(p->description), qPrintable(p->name));
+        QCOMPARE(editor->toolTip(), p->description);
+        QVERIFY2(labelOf(form, editor), qPrintable(p->name));
+    }
+    QVERIFY(form.editor(QStringLiteral("inputVolume"))
+                ->accessibleDescription()
+                .contains(QLatin1String("Required")));
+}
+
+void tst_Forms::valuesSetThroughTheWidgetsGiveTheExpectedCommandLine()
+{
+    ModuleForm form(tour());
+    editorAs<QSpinBox>(form, "iterations")->setValue(42);
+    editorAs<QDoubleSpinBox>(form, "sigma")->setValue(2.5);
+    editorAs<QCheckBox>(form, "verbose")->setChecked(true);
+    auto *note = editorAs<QLineEdit>(form, "note");
+    note->clear();
+    QTest::keyClicks(note, QStringLiteral("two words"));
+    editorAs<QComboBox>(form, "method")->setCurrentText(QStringLiteral("median"));
+    auto *radius = editorAs<QLineEdit>(form, "radius");
+    radius->clear();
+    QTest::keyClicks(radius, QStringLiteral("4, 5,6"));
+    auto *seeds = editorAs<QTableWidget>(form, "seeds");
+    auto *addPoint = seeds->parentWidget()->findChild<QToolButton *>();
+    QVERIFY(addPoint);
+    QCOMPARE(addPoint->text(), QStringLiteral("Add point"));
+    addPoint->click();
+    addPoint->click();
+    QCOMPARE(seeds->rowCount(), 2);
+    setCell(seeds, 0, { "1", "2", "3" });
+    setCell(seeds, 1, { "-4.5", "5", "6" });
+    setCell(editorAs<QTableWidget>(form, "roi"), 0, { "0", "0", "0", "10", "10", "5" });
+    QTest::keyClicks(editorAs<QLineEdit>(form, "inputVolume"), QStringLiteral("in.nrrd"));
+    QTest::keyClicks(editorAs<QLineEdit>(form, "outputVolume"), QStringLiteral("out.nrrd"));
+    editorAs<QSpinBox>(form, "threads")->setValue(8);
+    QVERIFY2(form.isValid(), qPrintable(form.errors().join('\n')));
+
+    const sem::CommandLine cl
+        = sem::buildCommandLine(form.description(), form.values(), QStringLiteral("/tmp/ret.txt"));
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    const QStringList expected { "--iterations", "42", "-s", "7", "--sigma", "2.5", "--tolerance",
+        "0.0001", "--verbose", "--note", "two words", "--method", "median", "--order", "3",
+        "--radius", "4,5,6", "--spacing", "0.5,0.5,1", "--seed", "1,2,3", "--seed", "-4.5,5,6",
+        "--centre", "0,0,0", "--roi", "0,0,0,10,10,5", "--threads", "8", "--secret", "s3",
+        "--returnparameterfile", "/tmp/ret.txt", "in.nrrd", "out.nrrd" };
+    QCOMPARE(cl.arguments, expected);
+}
+
+void tst_Forms::invalidInputShowsTheMessageAndBlocksIsValid()
+{
+    ModuleForm form(tour());
+    // A fresh form lacks the two required images.
+    QVERIFY(!form.isValid());
+    QVERIFY(form.error(QStringLiteral("inputVolume")).contains(QLatin1String("missing value")));
+    QTest::keyClicks(editorAs<QLineEdit>(form, "inputVolume"), QStringLiteral("in.nrrd"));
+    QSignalSpy validity(&form, &ModuleForm::validityChanged);
+    QTest::keyClicks(editorAs<QLineEdit>(form, "outputVolume"), QStringLiteral("o"));
+    QCOMPARE(validity.count(), 1);
+    QCOMPARE(validity.last().first().toBool(), true);
+    QVERIFY(form.isValid());
+
+    // A vector element that is not an integer: the message is under the field as it is typed.
+    auto *radius = editorAs<QLineEdit>(form, "radius");
+    radius->clear();
+    QTest::keyClicks(radius, QStringLiteral("1,x"));
+    QVERIFY(!form.isValid());
+    QCOMPARE(validity.count(), 2);
+    const QString message = form.error(QStringLiteral("radius"));
+    QVERIFY2(message.contains(QLatin1String("expects an integer")), qPrintable(message));
+    QLabel *shown = nullptr;
+    for (QLabel *l : radius->parentWidget()->findChildren<QLabel *>())
+        if (l->text() == message)
+            shown = l;
+    QVERIFY(shown);
+    QVERIFY(!shown->isHidden());
+    QCOMPARE(form.errors(), QStringList { message });
+    // The same words buildCommandLine gives.
+    QCOMPARE(sem::buildCommandLine(form.description(), form.values()).error, message);
+
+    QTest::keyClick(radius, Qt::Key_Backspace);
+    QTest::keyClicks(radius, QStringLiteral("2"));
+    QVERIFY(form.isValid());
+    QVERIFY(shown->isHidden());
+
+    // A point with a coordinate missing.
+    auto *centre = editorAs<QTableWidget>(form, "centre");
+    centre->item(0, 1)->setText(QString());
+    QVERIFY(!form.isValid());
+    QVERIFY(form.error(QStringLiteral("centre")).contains(QLatin1String("3 finite numbers")));
+    centre->item(0, 1)->setText(QStringLiteral("nan"));
+    QVERIFY(form.error(QStringLiteral("centre")).contains(QLatin1String("3 finite numbers")));
+    centre->item(0, 1)->setText(QStringLiteral("1.5"));
+    QVERIFY(form.isValid());
+}
+
+void tst_Forms::sliderAndSpinBoxMoveTogether()
+{
+    const ModuleForm form(tour());
+    auto *sigma = editorAs<QDoubleSpinBox>(form, "sigma");
+    auto *slider = sigma->parentWidget()->findChild<QSlider *>();
+    QVERIFY(slider);
+    slider->setValue(slider->maximum());
+    QCOMPARE(sigma->value(), 10.0);
+    slider->setValue(slider->minimum());
+    QCOMPARE(sigma->value(), 0.05);
+    sigma->setValue(5.05);
+    QCOMPARE(slider->value(), 100); // (5.05 - 0.05) / 0.05
+    QCOMPARE(form.values().value(QStringLiteral("sigma")).toDouble(), 5.05);
+}
+
+void tst_Forms::setValuesReportsWhatItCannotApply()
+{
+    ModuleForm form(tour());
+    const QStringList complaints = form.setValues({ { "iterations", 33 }, { "method", "gaussian" },
+        { "verbose", "true" }, { "extras", QStringList { "a.txt", "b.txt" } },
+        { "seeds", QVariantList { "1,2,3", "4,5,6" } }, { "order", 4 }, { "secret", "x" },
+        { "count", 3 }, { "nosuch", 1 }, { "sigma", 99 } });
+    QCOMPARE(complaints.size(), 5);
+    QVERIFY(complaints.filter(QLatin1String("'order'")).size() == 1); // not an element
+    QVERIFY(complaints.filter(QLatin1String("'secret' is hidden")).size() == 1);
+    QVERIFY(complaints.filter(QLatin1String("'count' is an output")).size() == 1);
+    QVERIFY(complaints.filter(QLatin1String("'nosuch' is not a parameter")).size() == 1);
+    QVERIFY(complaints.filter(QLatin1String("'sigma'")).size() == 1); // above the maximum
+    const QVariantMap v = form.values();
+    QCOMPARE(v.value("iterations").toInt(), 33);
+    QCOMPARE(v.value("method").toString(), QStringLiteral("gaussian"));
+    QCOMPARE(v.value("verbose").toBool(), true);
+    QCOMPARE(v.value("extras").toStringList(), QStringList({ "a.txt", "b.txt" }));
+    QCOMPARE(v.value("seeds").toStringList(), QStringList({ "1,2,3", "4,5,6" }));
+    QCOMPARE(v.value("order").toString(), QStringLiteral("3"));
+    QCOMPARE(v.value("sigma").toDouble(), 1.25);
+    QVERIFY(!v.contains("secret"));
+    QVERIFY(!v.contains("count"));
+
+    form.resetToDefaults();
+    QCOMPARE(form.values().value("iterations").toInt(), 20);
+    QCOMPARE(form.values().value("method").toString(), QStringLiteral("box"));
+    QVERIFY(form.values().value("extras").toStringList().isEmpty());
+}
+
+void tst_Forms::emptiedFieldsAreLeftOutOfTheCommandLine()
+{
+    ModuleForm form(tour());
+    form.setValues({ { "inputVolume", "in.nrrd" }, { "outputVolume", "out.nrrd" } });
+    editorAs<QLineEdit>(form, "note")->clear(); // had a default: cleared means not passed
+    editorAs<QLineEdit>(form, "radius")->clear();
+    editorAs<QTableWidget>(form, "centre")->clearContents();
+    const sem::CommandLine cl = sem::buildCommandLine(form.description(), form.values());
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    QVERIFY(!cl.arguments.contains(QStringLiteral("--note")));
+    QVERIFY(!cl.arguments.contains(QStringLiteral("--radius")));
+    QVERIFY(!cl.arguments.contains(QStringLiteral("--centre")));
+    QVERIFY(cl.arguments.contains(QStringLiteral("--spacing"))); // untouched: its default
+
+    editorAs<QLineEdit>(form, "inputVolume")->clear(); // an index parameter is required
+    QVERIFY(!form.isValid());
+}
+
+void tst_Forms::parameterFileRoundTripsAndBadFilesChangeNothing()
+{
+    QTemporaryDir dir;
+    ModuleForm form(tour());
+    form.setValues({ { "iterations", 77 }, { "sigma", 0.35 }, { "verbose", true },
+        { "note", "é ü 漢" }, { "radius", "9,8,7" }, { "seeds", QStringList { "1,2,3" } },
+        { "roi", "1,2,3,4,5,6" }, { "inputVolume", "/data/in put.nrrd" },
+        { "outputVolume", "out.nrrd" }, { "extras", QStringList { "x.txt" } } });
+    const QString path = dir.filePath(QStringLiteral("params.json"));
+    QCOMPARE(form.saveParameterFile(path), QString());
+
+    ModuleForm loaded(tour());
+    QStringList notApplied;
+    QCOMPARE(loaded.loadParameterFile(path, &notApplied), QString());
+    QVERIFY2(notApplied.isEmpty(), qPrintable(notApplied.join('\n')));
+    QCOMPARE(sem::buildCommandLine(loaded.description(), loaded.values()).arguments,
+        sem::buildCommandLine(form.description(), form.values()).arguments);
+    QCOMPARE(loaded.values().value("note").toString(), QStringLiteral("é ü 漢"));
+
+    // What cannot be read leaves the form as it was, and says why.
+    const QVariantMap before = loaded.values();
+    QFile bad(dir.filePath(QStringLiteral("bad.json")));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write("{\"iterations\": 5, \"sigma\": {\"nested\": 1}}");
+    bad.close();
+    QVERIFY(loaded.loadParameterFile(bad.fileName()).contains(QLatin1String("'sigma'")));
+    QVERIFY(loaded.loadParameterFile(dir.filePath(QStringLiteral("missing.json")))
+                .contains(QLatin1String("missing.json")));
+    const QByteArray fifo = QFile::encodeName(dir.filePath(QStringLiteral("fifo.json")));
+    QCOMPARE(::mkfifo(fifo.constData(), 0600), 0);
+    QVERIFY(!loaded.loadParameterFile(QFile::decodeName(fifo)).isEmpty()); // refused, not blocked
+    QVERIFY(!loaded.loadParameterFile(dir.path()).isEmpty());
+    QCOMPARE(loaded.values(), before);
+}
+
+void tst_Forms::valuesPersistPerModuleInSettings()
+{
+    QTemporaryDir dir;
+    QSettings settings(dir.filePath(QStringLiteral("s.ini")), QSettings::IniFormat);
+    {
+        ModuleForm form(tour());
+        form.setValues({ { "iterations", 64 }, { "method", "median" }, { "tags", "a,b" } });
+        form.saveSettings(settings);
+        ModuleForm other(parse(
+            "<executable><title>Other/Module</title><parameters>"
+            "<integer><name>iterations</name><longflag>i</longflag><default>1</default></integer>"
+            "</parameters></executable>"));
+        other.saveSettings(settings);
+    }
+    ModuleForm again(tour());
+    QCOMPARE(again.restoreSettings(settings), QStringList());
+    QCOMPARE(again.values().value("iterations").toInt(), 64);
+    QCOMPARE(again.values().value("method").toString(), QStringLiteral("median"));
+    QCOMPARE(again.values().value("tags").toString(), QStringLiteral("a,b"));
+
+    ModuleForm renamed(tour());
+    renamed.setSettingsKey(QStringLiteral("never saved"));
+    QCOMPARE(renamed.restoreSettings(settings), QStringList());
+    QCOMPARE(renamed.values().value("iterations").toInt(), 20); // nothing saved under this key
+}
+
+void tst_Forms::tabOrderFollowsTheForm()
+{
+    ModuleForm form(tour());
+    for (int i = 0; i < form.sectionCount(); ++i)
+        form.setSectionExpanded(i, true);
+    form.show();
+    form.activateWindow(); // keyboard focus needs the active window in a real X server
+    QVERIFY(QTest::qWaitForWindowActive(&form));
+    // Tab from the first editor through the form: every shown editor is reached, in form order.
+    QStringList expected;
+    for (const sem::Parameter *p : form.description().parameters())
+        if (!p->hidden)
+            expected << p->name;
+    QWidget *first = form.editor(expected.first());
+    first->setFocus();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        first->hasFocus() || first->isAncestorOf(QApplication::focusWidget()), 5000);
+    QStringList reached;
+    for (int i = 0; i < 400 && reached.size() < expected.size(); ++i) {
+        QWidget *focus = QApplication::focusWidget();
+        for (const QString &name : expected) {
+            QWidget *editor = form.editor(name);
+            if ((focus == editor || editor->isAncestorOf(focus)) && !reached.contains(name))
+                reached << name;
+        }
+        QTest::keyClick(focus, Qt::Key_Tab); // tables too: their cells are reached with arrows
+    }
+    QCOMPARE(reached, expected);
+}
+
+void tst_Forms::outputsAreFilledAfterARunOfAnInTreeModule()
+{
+    QTemporaryDir dir;
+    ModuleRunner runner(1);
+    QObject context;
+    auto described = runner.describe(&context, binPath("offload-example-blur"));
+    QVERIFY(described.waitForFinished(20s));
+    QCOMPARE(described.state(), TaskState::Finished);
+    const Module module = described.result();
+
+    ModuleForm form(module.description);
+    QVERIFY(!form.isValid()); // the summary file (index 0) is required
+    QTest::keyClicks(
+        editorAs<QLineEdit>(form, "summary"), dir.filePath(QStringLiteral("summary.txt")));
+    editorAs<QSpinBox>(form, "iterations")->setValue(5);
+    editorAs<QComboBox>(form, "method")->setCurrentText(QStringLiteral("box"));
+    QVERIFY2(form.isValid(), qPrintable(form.errors().join('\n')));
+    auto *checksum = editorAs<QLineEdit>(form, "checksum");
+    QVERIFY(checksum && checksum->isReadOnly() && checksum->text().isEmpty());
+
+    auto run = runner.run(&context, module, form.values()); // taken as it is
+    QVERIFY(run.waitForFinished(30s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    const sem::ReturnValues returned = ModuleRunner::returnValues(module, run.result());
+    QVERIFY(returned.values.contains(QStringLiteral("checksum")));
+    form.setOutputValues(returned.values);
+    QCOMPARE(checksum->text(), returned.values.value(QStringLiteral("checksum")).toString());
+    QVERIFY(!checksum->text().isEmpty());
+    QCOMPARE(editorAs<QLineEdit>(form, "status")->text(),
+        returned.values.value(QStringLiteral("status")).toString());
+    QVERIFY(QFile::exists(dir.filePath(QStringLiteral("summary.txt"))));
+    QVERIFY(!form.values().contains(QStringLiteral("checksum")));
+
+    form.clearOutputValues();
+    QVERIFY(checksum->text().isEmpty());
+}
+
+void tst_Forms::twoHundredParametersBuildAFullForm()
+{
+    const ModuleForm form(parse(bigDescription(200)));
+    QCOMPARE(form.sectionCount(), 10);
+    QCOMPARE(form.values().size(), 200);
+    QVERIFY(form.isValid());
+    QCOMPARE(form.isSectionExpanded(4), true);
+    QCOMPARE(form.isSectionExpanded(5), false); // groups from parameter 100 on are advanced
+    QVERIFY(editorAs<QDoubleSpinBox>(form, "p199"));
+}
+
+// Screenshots of the forms of three descriptions, for people to look at: saved as PNG in
+// $OFFLOAD_SCREENSHOT_DIR (when set). Run under Xvfb by the forms_xvfb test, where the
+// platform must be a real X server (OFFLOAD_EXPECT_PLATFORM=xcb); the pixels are checked to
+// hold a drawn form, not a blank window.
+void tst_Forms::screenshotsOfThreeDescriptions()
+{
+    const QByteArray expectPlatform = qgetenv("OFFLOAD_EXPECT_PLATFORM");
+    if (!expectPlatform.isEmpty())
+        QCOMPARE(QGuiApplication::platformName(), QString::fromLatin1(expectPlatform));
+    QFile blur(binPath("offload-example-blur.xml"));
+    QVERIFY(blur.open(QIODevice::ReadOnly));
+    const QByteArray registration = R"(<?xml version="1.0"?>
+<executable><category>Registration</category><title>Rigid Registration</title>
+<parameters><label>Volumes</label><description>Images to register</description>
+<image><name>fixed</name><label>Fixed image</label><channel>input</channel><index>0</index><description>The reference</description></image>
+<image><name>moving</name><label>Moving image</label><channel>input</channel><index>1</index><description>The image moved</description></image>
+<transform type="linear"><name>result</name><longflag>result</longflag><label>Result transform</label><channel>output</channel><description>Fixed to moving</description></transform>
+</parameters>
+<parameters><label>Optimiser</label><description>How the search runs</description>
+<integer><name>iterations</name><longflag>iterations</longflag><label>Iterations</label><description>Per level</description><default>200</default><constraints><minimum>1</minimum><maximum>5000</maximum><step>10</step></constraints></integer>
+<double><name>learningRate</name><longflag>learningRate</longflag><label>Learning rate</label><description>Step size</description><default>0.01</default><constraints><minimum>0.0001</minimum><maximum>1</maximum><step>0.0001</step></constraints></double>
+<string-enumeration><name>metric</name><longflag>metric</longflag><label>Metric</label><description>Similarity</description><default>MattesMI</default><element>MattesMI</element><element>MeanSquares</element><element>Correlation</element></string-enumeration>
+<integer-vector><name>shrink</name><longflag>shrink</longflag><label>Shrink factors</label><description>Per level</description><default>4,2,1</default></integer-vector>
+<point multiple="true" coordinateSystem="ras"><name>landmarks</name><longflag>landmark</longflag><label>Landmarks</label><description>Corresponding points</description></point>
+</parameters>
+<parameters advanced="true"><label>Advanced</label><description>Rarely changed</description>
+<boolean><name>histogramMatch</name><longflag>histogramMatch</longflag><label>Histogram matching</label><description>Match intensities first</description></boolean>
+</parameters></executable>)";
+    struct Shot
+    {
+        const char *file;
+        QByteArray xml;
+        std::function<void(ModuleForm &)> fill;
+    };
+    const std::vector<Shot> shots {
+        { "form-tour.png",
+            [] {
+                QFile f(QStringLiteral(OFFLOAD_FORMS_TEST_DIR "/tour.xml"));
+                return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+            }(),
+            [](ModuleForm &f) {
+                f.setValues({ { "seeds", QStringList { "1,2,3", "-4.5,5,6" } },
+                    { "inputVolume", "/data/head.nrrd" }, { "radius", "1,x" } });
+            } },
+        { "form-blur.png", blur.readAll(),
+            [](ModuleForm &f) {
+                f.setOutputValues(
+                    { { "checksum", 123456 }, { "mean", 0.5 }, { "status", "done" } });
+            } },
+        { "form-registration.png", registration,
+            [](ModuleForm &f) {
+                f.setValues({ { "fixed", "/data/fixed.nrrd" } });
+            } },
+    };
+    const QString dir = qEnvironmentVariable("OFFLOAD_SCREENSHOT_DIR");
+    for (const Shot &shot : shots) {
+        ModuleForm form(parse(shot.xml));
+        shot.fill(form);
+        form.show();
+        const int width = 560; // wrapped messages make the height depend on the width
+        form.resize(width, std::max(form.sizeHint().height(), form.heightForWidth(width)));
+        QVERIFY(QTest::qWaitForWindowExposed(&form));
+        const QImage image = form.grab().toImage();
+        QVERIFY(image.width() >= 500 && image.height() >= 200);
+        // A drawn form has many colours (text, frames, widgets), a blank window one.
+        QSet<QRgb> colours;
+        for (int y = 0; y < image.height(); y += 3)
+            for (int x = 0; x < image.width(); x += 3)
+                colours.insert(image.pixel(x, y));
+        QVERIFY2(colours.size() > 20, shot.file);
+        if (!dir.isEmpty())
+            QVERIFY(image.save(dir + QLatin1Char('/') + QLatin1String(shot.file)));
+    }
+}
+
+QTEST_MAIN(tst_Forms)
+#include "tst_forms.moc"
