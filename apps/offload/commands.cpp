@@ -341,6 +341,10 @@ QJsonObject parameterJson(const sem::Parameter &p)
         o.insert("multiple", true);
     if (p.hidden)
         o.insert("hidden", true);
+    if (p.aggregate)
+        o.insert("aggregate", true);
+    if (p.unknownElement)
+        o.insert("unknownElement", true); // outside the schema: its value is passed as text
     if (p.isReturnParameter())
         o.insert("returnParameter", true);
     return o;

@@ -4,6 +4,8 @@
 #include <offload/sem/export.h>
 
 #include <QByteArray>
+#include <QList>
+#include <QPair>
 #include <QString>
 #include <QStringList>
 
@@ -13,24 +15,31 @@
 namespace offload::sem {
 
 // One parameter of a module. tag is the element name: integer, float, double, boolean,
-// string, their -vector forms, the -enumeration forms, point, point-vector, pointfile, region,
-// region-vector, file, directory, image, geometry, transform, table, measurement.
+// string, integer-vector, float-vector, double-vector, string-vector, the -enumeration forms,
+// point, pointfile, region, file, directory, image, geometry, transform, table, measurement
+// (the tags Slicer's ModuleDescriptionParser knows), or, with unknownElement, any other.
+// docs/module-descriptions.md says how each element and attribute is read.
 struct Parameter
 {
     QString tag;
-    QString name;
-    QString flag;      // without the leading '-'
-    QString longflag;  // without the leading "--"
-    QStringList flagAliases, longflagAliases;
+    QString name; // <name>, else the longflag (as Slicer), else the flag; may be empty
+    QString flag; // without the leading '-'
+    QString longflag; // without the leading "--"
+    QStringList flagAliases, longflagAliases; // alias="..." (without dashes)
+    QStringList deprecatedFlagAliases, deprecatedLongflagAliases; // deprecatedalias="..."
     std::optional<int> index;
     QString label, description, defaultValue;
-    QString channel;   // "input", "output" or empty
+    QString channel; // as written: "input", "output" (compared case-sensitively) or empty
     std::optional<double> minimum, maximum, step;
     QStringList elements; // enumerations
     bool multiple = false, hidden = false, advanced = false;
+    bool aggregate = false; // geometry: the multiple values form one argument
+    bool unknownElement = false; // an element outside the schema (e.g. <item>), passed as text
     QStringList fileExtensions;
+    // type: the attribute, or Slicer's default for the tag (image, file, geometry, table and
+    // measurement "scalar", transform "unknown", pointfile "point").
     QString coordinateSystem, type, reference;
-    bool unknownElement = false; // an element outside the schema (e.g. <item>): passed as text
+    QList<QPair<QString, QString>> forwardReferences; // <reference role="" parameter=""/>
 
     bool isVector() const { return tag.endsWith(QLatin1String("-vector")); }
     bool isEnumeration() const { return tag.endsWith(QLatin1String("-enumeration")); }
@@ -51,9 +60,10 @@ struct Group
 struct OFFLOAD_SEM_EXPORT Description
 {
     QString title, category, description, version, documentationUrl, license, contributor,
-            acknowledgements;
+        acknowledgements;
+    QString index, location; // the module-level <index> (its place in a menu) and <location>
     std::vector<Group> groups;
-    QStringList warnings; // unknown elements, ignored
+    QStringList warnings; // unknown elements and attributes, lenient readings
 
     const Parameter *parameter(const QString &name) const;
     std::vector<const Parameter *> parameters() const;
@@ -70,18 +80,24 @@ inline constexpr int maxDescriptionDepth = 100;
 struct ParseResult
 {
     std::optional<Description> description;
-    QString error;  // empty on success
+    QString error; // empty on success
     qint64 line = 0, column = 0;
     bool ok() const { return description.has_value(); }
 };
 
-// Parses a module's XML description (anything printed before "<?xml" or "<executable" is
-// skipped, as modules run with --xml sometimes print banners). Invalid XML or an invalid
-// description (missing or duplicate names, bad constraints, enumerations without elements,
-// index and flag both missing on an input) gives an error with line and column, as do elements
-// nested deeper than maxDescriptionDepth and a DTD with an internal subset, where entities are
-// declared (descriptions need none, and entities can expand a small text into gigabytes). Any
-// input, however nested or large, ends in a result: it is read iteratively, never recursively.
+// Parses a module's XML description as Slicer's ModuleDescriptionParser reads it (anything
+// printed before "<?xml" or "<executable" is skipped, as modules run with --xml sometimes print
+// banners). docs/module-descriptions.md lists, element by element, what Slicer does and what
+// Offload does. Invalid XML, or a description Slicer's parser refuses for what it means (a
+// name or longflag that is not an identifier, a flag longer than one character, an index
+// together with a flag, an attribute value outside the accepted set, a parameter outside
+// <parameters>), gives an error with line and column; so do a duplicate parameter name, an
+// index that is not a non-negative integer, elements nested deeper than maxDescriptionDepth and
+// a DTD with an internal subset, where entities are declared (descriptions need none, and
+// entities can expand a small text into gigabytes). Elements and attributes Slicer refuses
+// only because it does not know them are read leniently, with a warning: an unknown element in
+// a group is kept as a parameter (Parameter::unknownElement). Any input, however nested or
+// large, ends in a result: it is read iteratively, never recursively.
 OFFLOAD_SEM_EXPORT ParseResult parseDescription(const QByteArray &xml);
 
 } // namespace offload::sem
