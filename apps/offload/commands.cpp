@@ -3,6 +3,7 @@
 #include "reporter.h"
 
 #include <offload/modules/modulerunner.h>
+#include <offload/sem/parameterfile.h>
 
 #include "offload/core/regularfile_p.h"
 
@@ -434,9 +435,16 @@ int moduleCommand(const QStringList &argsIn)
     const QString path = args.takeFirst();
     CommonOptions common;
     QList<QPair<QString, QString>> raw;
+    QString paramsFile;
     for (int i = 0; i < args.size(); ++i) {
         if (takeOption(args, i, common))
             continue;
+        if (args[i] == QLatin1String("--params")) {
+            if (i + 1 >= args.size() || !paramsFile.isEmpty())
+                return usageError(QStringLiteral("--params takes one JSON parameter file"));
+            paramsFile = args[++i];
+            continue;
+        }
         if (!args[i].startsWith(QLatin1String("--")) || args[i].size() < 3)
             return usageError(QStringLiteral("expected --NAME VALUE, got '%1'").arg(args[i]));
         const QString name = args[i].mid(2);
@@ -456,7 +464,14 @@ int moduleCommand(const QStringList &argsIn)
         return code;
     if (module->program.isEmpty())
         return usageError(QStringLiteral("%1 is a description, not a module to run").arg(path));
+    // The parameter file first, then the command line's --NAME VALUE over it.
     QVariantMap values;
+    if (!paramsFile.isEmpty()) {
+        const sem::ParameterFile file = sem::readParameterFile(paramsFile);
+        if (!file.ok())
+            return usageError(file.error);
+        values = file.values;
+    }
     for (const auto &[name, value] : raw) {
         const sem::Parameter *p = module->description.parameter(name);
         if (p && p->tag == QLatin1String("boolean") && value.isNull())

@@ -16,7 +16,7 @@ const char usage[]
       "  offload run [--progress auto|sem|lines|raw|none] [--timeout S] [--json] -- PROGRAM "
       "ARGS...\n"
       "  offload describe MODULE_OR_XML [--json]\n"
-      "  offload module MODULE [--NAME VALUE ...] [--timeout S] [--json]\n"
+      "  offload module MODULE [--params FILE.json] [--NAME VALUE ...] [--timeout S] [--json]\n"
       "  offload batch [-j N] [--json] FILE     (one command line per line; '#' starts a comment)\n"
       "\n"
       "Exit code: the program's; 128+N if it (or offload, on Ctrl-C/SIGTERM) was stopped by signal "

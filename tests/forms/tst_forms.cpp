@@ -7,9 +7,13 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -116,6 +120,9 @@ private Q_SLOTS:
     void tabOrderFollowsTheForm();
     void outputsAreFilledAfterARunOfAnInTreeModule();
     void twoHundredParametersBuildAFullForm();
+    void elementsOutsideTheSchemaAndNamelessParametersGetEditors();
+    void everyCorpusDescriptionGivesAFormThatRunsItsValues_data();
+    void everyCorpusDescriptionGivesAFormThatRunsItsValues();
     void screenshotsOfThreeDescriptions();
 };
 
@@ -529,6 +536,85 @@ void tst_Forms::twoHundredParametersBuildAFullForm()
     QCOMPARE(form.isSectionExpanded(4), true);
     QCOMPARE(form.isSectionExpanded(5), false); // groups from parameter 100 on are advanced
     QVERIFY(editorAs<QDoubleSpinBox>(form, "p199"));
+}
+
+void tst_Forms::elementsOutsideTheSchemaAndNamelessParametersGetEditors()
+{
+    const ModuleForm form(parse(R"(<executable><title>Girder</title><parameters><label>I/O</label>
+        <item><name>annotation</name><longflag>annotation</longflag><label>Annotation item</label>
+          <description>A Girder item id</description><default>abc</default></item>
+        <file><longflag>input-file</longflag><label>Input</label><channel>input</channel>
+          <description>Named from its longflag</description></file>
+        </parameters></executable>)"));
+    QVERIFY(form.description().warnings.size() >= 2);
+    auto *item = editorAs<QLineEdit>(form, "annotation");
+    QVERIFY(item);
+    QCOMPARE(item->text(), QStringLiteral("abc"));
+    QVERIFY(item->placeholderText().contains(QLatin1String("<item>")));
+    QTest::keyClicks(editorAs<QLineEdit>(form, "input-file"), QStringLiteral("in.tif"));
+    item->clear();
+    QTest::keyClicks(item, QStringLiteral("65a1,f0"));
+    QVERIFY(form.isValid());
+    QCOMPARE(sem::buildCommandLine(form.description(), form.values()).arguments,
+        QStringList({ "--annotation", "65a1,f0", "--input-file", "in.tif" }));
+}
+
+void tst_Forms::everyCorpusDescriptionGivesAFormThatRunsItsValues_data()
+{
+    QTest::addColumn<QString>("xml");
+    const QDir corpus(QStringLiteral(OFFLOAD_SEM_CORPUS_DIR));
+    const QStringList files
+        = corpus.entryList({ QStringLiteral("*.xml") }, QDir::Files, QDir::Name);
+    QVERIFY(files.size() >= 30);
+    for (const QString &f : files)
+        QTest::newRow(qPrintable(f)) << corpus.filePath(f);
+}
+
+// The form of every description in the sem corpus: each shown parameter has a labelled editor,
+// the corpus's values can be set through the form, and the command line built from the form
+// holds every argument the corpus expects (the form adds the values it shows, such as a
+// number without a default).
+void tst_Forms::everyCorpusDescriptionGivesAFormThatRunsItsValues()
+{
+    QFETCH(QString, xml);
+    QFile file(xml);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    ModuleForm form(parse(file.readAll()));
+    for (const sem::Parameter *p : form.description().parameters()) {
+        if (p->hidden)
+            continue;
+        QWidget *editor = form.editor(p->name);
+        QVERIFY2(editor, qPrintable(p->name));
+        QVERIFY2(!editor->accessibleName().isEmpty(), qPrintable(p->name));
+    }
+    QFile expectFile(xml.chopped(4) + QStringLiteral(".expect.json"));
+    QVERIFY(expectFile.open(QIODevice::ReadOnly));
+    const QJsonObject expect = QJsonDocument::fromJson(expectFile.readAll()).object();
+    const QVariantMap given = expect.value(QStringLiteral("values")).toObject().toVariantMap();
+    for (const QString &complaint : form.setValues(given))
+        QVERIFY2(complaint.contains(QLatin1String("hidden")), qPrintable(complaint));
+    const QString returnFile = expect.value(QStringLiteral("returnParameterFile")).toString();
+    const sem::CommandLine cl
+        = sem::buildCommandLine(form.description(), form.values(), returnFile);
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    QCOMPARE(form.isValid(), true);
+    // Numbers compare as numbers: the form writes 2e+13 as 20000000000000.
+    const auto same = [](const QString &a, const QString &b) {
+        bool okA = false, okB = false;
+        const double x = a.toDouble(&okA), y = b.toDouble(&okB);
+        return a == b || (okA && okB && x == y);
+    };
+    QStringList remaining = cl.arguments;
+    const auto take = [&](const QString &arg) {
+        for (qsizetype i = 0; i < remaining.size(); ++i)
+            if (same(remaining[i], arg))
+                return remaining.removeAt(i), true;
+        return false;
+    };
+    for (const QJsonValue &arg : expect.value(QStringLiteral("arguments")).toArray())
+        QVERIFY2(take(arg.toString()),
+            qPrintable(QStringLiteral("'%1' missing from %2")
+                           .arg(arg.toString(), cl.arguments.join(QLatin1Char(' ')))));
 }
 
 // Screenshots of the forms of three descriptions, for people to look at: saved as PNG in

@@ -88,6 +88,7 @@ private Q_SLOTS:
     void moduleReturnParameters();
     void modulePartialReturnParametersAfterFailure();
     void moduleInvalidValueNamesTheParameter();
+    void moduleReadsAParameterFileUnderTheCommandLine();
     void batchRunsAllAndSummarises();
     void usageErrors();
     void describeFifoIsAnErrorNotAHang();
@@ -366,6 +367,50 @@ void tst_Cli::moduleReturnParameters()
         = runTool({ "module", binPath("offload-example-blur"), "--summary", summary });
     QCOMPARE(text.exitCode, 0);
     QVERIFY2(text.out.contains("status = ok\n"), text.out.constData());
+}
+
+void tst_Cli::moduleReadsAParameterFileUnderTheCommandLine()
+{
+    const QString summary = m_dir.filePath("p-summary.txt");
+    const auto checksum = [](const CliRun &r) {
+        return r.last()["result"].toObject()["returnParameters"].toObject()["checksum"].toDouble();
+    };
+    const CliRun direct40 = runTool({ "module", binPath("offload-example-blur"), "--iterations",
+        "40", "--method", "box", "--summary", summary, "--json" });
+    const CliRun direct41 = runTool({ "module", binPath("offload-example-blur"), "--iterations",
+        "41", "--method", "box", "--summary", summary, "--json" });
+    QCOMPARE(direct40.exitCode, 0);
+    QCOMPARE(direct41.exitCode, 0);
+    QVERIFY(checksum(direct40) != checksum(direct41));
+
+    QFile params(m_dir.filePath("params.json"));
+    QVERIFY(params.open(QIODevice::WriteOnly));
+    params.write(QJsonDocument(QJsonObject { { "iterations", 40 }, { "method", "box" },
+                                   { "summary", summary }, { "sigma", QJsonValue::Null } })
+                     .toJson());
+    params.close();
+    const CliRun fromFile = runTool(
+        { "module", binPath("offload-example-blur"), "--params", params.fileName(), "--json" });
+    QCOMPARE(fromFile.exitCode, 0);
+    QCOMPARE(checksum(fromFile), checksum(direct40));
+    const CliRun overridden = runTool({ "module", binPath("offload-example-blur"), "--params",
+        params.fileName(), "--iterations", "41", "--json" });
+    QCOMPARE(overridden.exitCode, 0);
+    QCOMPARE(checksum(overridden), checksum(direct41));
+
+    // A file that cannot be read or is not a parameter file: a usage error naming it.
+    const CliRun missing = runTool(
+        { "module", binPath("offload-example-blur"), "--params", m_dir.filePath("nope.json") });
+    QCOMPARE(missing.exitCode, 2);
+    QVERIFY2(missing.err.contains("nope.json"), missing.err.constData());
+    QFile bad(m_dir.filePath("bad.json"));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write("[1, 2]");
+    bad.close();
+    const CliRun notObject
+        = runTool({ "module", binPath("offload-example-blur"), "--params", bad.fileName() });
+    QCOMPARE(notObject.exitCode, 2);
+    QVERIFY2(notObject.err.contains("one JSON object"), notObject.err.constData());
 }
 
 void tst_Cli::modulePartialReturnParametersAfterFailure()

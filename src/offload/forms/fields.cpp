@@ -16,8 +16,6 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include <QRegularExpression>
-
 #include <cmath>
 #include <limits>
 
@@ -43,21 +41,24 @@ QHBoxLayout *row(QWidget *container)
     return layout;
 }
 
-// Digits after the point that the description's own numbers use (at least `least`, at most
-// 10), so that a spin box never rounds a default, a bound or a step away.
+// Digits after the point that the description's own numbers need (at least `least`, at most
+// 15), so that a spin box never rounds a default, a bound or a step away: "1e-05" needs 5.
 int decimalsFor(const sem::Parameter &p, int least)
 {
     int decimals = least;
-    const auto count = [&decimals](const QString &text) {
-        const qsizetype dot = text.indexOf(QLatin1Char('.'));
-        if (dot >= 0 && !text.contains(QLatin1Char('e'), Qt::CaseInsensitive))
-            decimals = std::max<int>(decimals, int(text.size() - dot - 1));
+    const auto count = [&decimals](double v) {
+        QString text = QString::number(v, 'f', 15);
+        while (text.endsWith(QLatin1Char('0')))
+            text.chop(1);
+        decimals = std::max<int>(decimals, int(text.size() - text.indexOf(QLatin1Char('.')) - 1));
     };
-    count(p.defaultValue.trimmed());
+    bool ok = false;
+    if (const double v = p.defaultValue.trimmed().toDouble(&ok); ok && std::isfinite(v))
+        count(v);
     for (const std::optional<double> &v : { p.minimum, p.maximum, p.step })
-        if (v)
-            count(QString::number(*v, 'f', 10).remove(QRegularExpression(QStringLiteral("0+$"))));
-    return std::min(decimals, 10);
+        if (v && std::isfinite(*v))
+            count(*v);
+    return std::min(decimals, 15);
 }
 
 // A double spin box sized for ordinary numbers: QDoubleSpinBox sizes itself for the longest
@@ -233,7 +234,7 @@ public:
         m_edit->setReadOnly(readOnly);
         if (readOnly)
             m_edit->setPlaceholderText(tr("filled in by a run"));
-        else if (p.isVector())
+        else if (p.isVector() || p.multiple)
             m_edit->setPlaceholderText(tr("values separated by commas, e.g. 1,2,3"));
         else if (p.unknownElement)
             m_edit->setPlaceholderText(tr("<%1>: passed to the module as text").arg(p.tag));
@@ -554,8 +555,9 @@ std::unique_ptr<Field> makeField(const sem::Parameter &p, bool outputOnly, QWidg
 {
     if (outputOnly || p.unknownElement)
         return std::make_unique<TextField>(p, outputOnly, parent);
-    if (p.tag == QLatin1String("integer") || p.tag == QLatin1String("float")
-        || p.tag == QLatin1String("double"))
+    const bool number = p.tag == QLatin1String("integer") || p.tag == QLatin1String("float")
+        || p.tag == QLatin1String("double");
+    if (number && !p.multiple)
         return std::make_unique<NumberField>(p, parent);
     if (p.tag == QLatin1String("boolean"))
         return std::make_unique<BooleanField>(p, parent);
@@ -565,7 +567,8 @@ std::unique_ptr<Field> makeField(const sem::Parameter &p, bool outputOnly, QWidg
         return std::make_unique<PathField>(p, parent);
     if (p.tag.startsWith(QLatin1String("point")) || p.tag.startsWith(QLatin1String("region")))
         return std::make_unique<CoordinatesField>(p, parent);
-    return std::make_unique<TextField>(p, false, parent); // string and the vectors
+    // Strings, the vectors, and numbers that take several values: a comma list.
+    return std::make_unique<TextField>(p, false, parent);
 }
 
 } // namespace offload::forms::detail

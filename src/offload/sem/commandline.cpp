@@ -18,6 +18,8 @@ QString baseType(const Parameter &p)
 // A point is "x,y,z", a region "x,y,z,rx,ry,rz" (centre and radius): each is one item.
 int coordinatesPerItem(const Parameter &p)
 {
+    if (p.unknownElement)
+        return 0;
     if (p.tag.startsWith(QLatin1String("point")) && p.tag != QLatin1String("pointfile"))
         return 3;
     if (p.tag.startsWith(QLatin1String("region")))
@@ -74,6 +76,8 @@ QString normaliseCoordinates(const Parameter &p, const QString &value, QString &
 // operator>>, which does not parse "nan" or "inf"; Slicer's GUI offers only finite numbers).
 QString normalise(const Parameter &p, const QString &value, QString &error)
 {
+    if (p.unknownElement)
+        return value; // outside the schema: passed as text
     if (coordinatesPerItem(p))
         return normaliseCoordinates(p, value, error);
     const QString type = baseType(p);
@@ -165,8 +169,9 @@ QString check(const Parameter &p, const QVariant &value, QStringList &items)
     }
     const bool several = p.isVector() || p.multiple;
     items = several ? asList(p, value) : QStringList { value.toString() };
-    if (!several && coordinatesPerItem(p) && value.typeId() == QMetaType::QVariantList)
-        items = QStringList { asList(p, value).join(QLatin1Char(',')) }; // [x, y, z]
+    if (!several
+        && (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList))
+        items = QStringList { asList(p, value).join(QLatin1Char(',')) }; // [x, y, z], say
     for (QString &item : items) {
         QString error;
         item = normalise(p, item, error);
@@ -221,7 +226,7 @@ CommandLine buildCommandLine(
         if (flag.isEmpty())
             continue; // an output without flag or index that is not a return parameter: nothing to
                       // pass
-        if (p->multiple) {
+        if (p->multiple && !p->aggregate) {
             for (const QString &item : items)
                 out.arguments << flag << item;
         } else {

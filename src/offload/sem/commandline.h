@@ -16,7 +16,10 @@ struct CommandLine
 
 // Validates values (by parameter name) against the description and builds the arguments:
 // flagged parameters as "--longflag value" (or "-f value"), booleans as a bare flag when true,
-// vectors comma-joined, `multiple` parameters repeated, then index parameters in index order.
+// vectors comma-joined, `multiple` parameters repeated (comma-joined when also `aggregate`),
+// points and regions as "x,y,z" and "x,y,z,rx,ry,rz" per point (a text value may hold several
+// points separated by ';'), then index parameters in index order. An element outside the
+// schema (Parameter::unknownElement) is passed as text, unchecked.
 // A parameter without a value uses its default; one given an empty value (an empty string or
 // list, a null QVariant) is left out, as Slicer leaves out parameters whose value is empty. Errors
 // name the parameter: an unknown name, a value of the wrong type, one outside the constraints or

@@ -411,17 +411,20 @@ private:
         return v;
     }
 
-    // true or false, as Slicer requires of the attribute; anything else fails.
-    bool strictBoolean(const QString &tag, const QXmlStreamAttribute &attr, bool &out)
+    // true or false, as Slicer requires of the attribute. Slicer refuses anything else; Offload
+    // reads it case-insensitively (as it always has: refusing now would break descriptions
+    // that worked) and warns that Slicer would not load it.
+    void readBoolean(
+        const QString &tag, const QXmlStreamAttribute &attr, bool &out, QStringList &warnings)
     {
-        if (attr.value() == QLatin1String("true") || attr.value() == QLatin1String("false")) {
-            out = attr.value() == QLatin1String("true");
-            return true;
-        }
-        fail(QStringLiteral("<%1>: '%2' is not a valid value for the attribute %3; only "
-                            "\"true\" and \"false\" are")
-                 .arg(tag, attr.value(), attr.name()));
-        return false;
+        const QStringView v = attr.value();
+        out = v.trimmed().compare(QLatin1String("true"), Qt::CaseInsensitive) == 0;
+        if (v != QLatin1String("true") && v != QLatin1String("false"))
+            warn(warnings,
+                QStringLiteral("<%1>: %2=\"%3\" read as %4; Slicer's parser refuses the "
+                               "description (only \"true\" and \"false\")")
+                    .arg(tag, attr.name(), v,
+                        out ? QStringLiteral("true") : QStringLiteral("false")));
     }
 
     // Reads the attributes of a parameter element as Slicer's parser does (see tagRules()).
@@ -438,28 +441,28 @@ private:
             const auto n = attr.name();
             const QString v = attr.value().toString();
             if (n == QLatin1String("hidden") && (rule.attributes & Hidden)) {
-                if (!strictBoolean(p.tag, attr, p.hidden))
-                    return;
+                readBoolean(p.tag, attr, p.hidden, warnings);
             } else if (n == QLatin1String("multiple") && (rule.attributes & MultipleIfTrue)) {
                 p.multiple = v == QLatin1String("true");
             } else if (n == QLatin1String("multiple") && (rule.attributes & Multiple)) {
-                if (!strictBoolean(p.tag, attr, p.multiple))
-                    return;
+                readBoolean(p.tag, attr, p.multiple, warnings);
             } else if (n == QLatin1String("aggregate") && (rule.attributes & Aggregate)) {
-                if (!strictBoolean(p.tag, attr, p.aggregate))
-                    return;
+                readBoolean(p.tag, attr, p.aggregate, warnings);
             } else if (n == QLatin1String("coordinateSystem")
                 && (rule.attributes & CoordinateSystem)) {
                 if (v != QLatin1String("ijk") && v != QLatin1String("lps")
                     && v != QLatin1String("ras"))
-                    return void(fail(QStringLiteral("<%1>: '%2' is not a valid coordinateSystem; "
-                                                    "only ijk, lps and ras are")
-                                         .arg(p.tag, v)));
+                    warn(warnings,
+                        QStringLiteral("<%1>: coordinateSystem '%2' kept as written; Slicer's "
+                                       "parser refuses the description (only ijk, lps and ras)")
+                            .arg(p.tag, v));
                 p.coordinateSystem = v;
             } else if (n == QLatin1String("type") && (rule.attributes & Type)) {
                 if (!rule.types.isEmpty() && !rule.types.contains(v))
-                    return void(fail(QStringLiteral("<%1>: '%2' is not a valid type; only %3 are")
-                                         .arg(p.tag, v, rule.types.join(QStringLiteral(", ")))));
+                    warn(warnings,
+                        QStringLiteral("<%1>: type '%2' kept as written; Slicer's parser refuses "
+                                       "the description (only %3)")
+                            .arg(p.tag, v, rule.types.join(QStringLiteral(", "))));
                 p.type = v;
             } else if (n == QLatin1String("fileExtensions") && (rule.attributes & FileExtensions)) {
                 for (const QString &e : v.split(QLatin1Char(','), Qt::SkipEmptyParts))
@@ -497,20 +500,23 @@ private:
             if (n == QLatin1String("name")) {
                 name = text();
                 if (!isIdentifier(name))
-                    return void(fail(QStringLiteral("<name> '%1' is not a valid name: letters, "
-                                                    "digits and underscores, not starting with "
-                                                    "a digit (Slicer's rule)")
-                                         .arg(name),
-                        l, c));
+                    warn(warnings,
+                        QStringLiteral("<name> '%1' is not an identifier (letters, digits and "
+                                       "underscores, not starting with a digit): Slicer's "
+                                       "parser refuses the description; Offload reads it")
+                            .arg(name),
+                        l);
             } else if (n == QLatin1String("flag")) {
                 const QXmlStreamAttributes a = m_xml.attributes();
                 p.flagAliases = aliases(a.value(QLatin1String("alias")));
                 p.deprecatedFlagAliases = aliases(a.value(QLatin1String("deprecatedalias")));
                 p.flag = stripDashes(text());
                 if (p.flag.size() > 1)
-                    return void(
-                        fail(QStringLiteral("<flag> '%1' has more than one character").arg(p.flag),
-                            l, c));
+                    warn(warnings,
+                        QStringLiteral("<flag> '%1' has more than one character: Slicer's parser "
+                                       "refuses the description; Offload passes it as -%1")
+                            .arg(p.flag),
+                        l);
                 if (p.index && !p.flag.isEmpty())
                     return void(fail(
                         QStringLiteral("<flag> cannot be given to a parameter with an <index>"), l,
@@ -521,11 +527,13 @@ private:
                 p.deprecatedLongflagAliases = aliases(a.value(QLatin1String("deprecatedalias")));
                 p.longflag = stripDashes(text());
                 if (!isIdentifier(p.longflag))
-                    return void(fail(QStringLiteral("<longflag> '%1' is not valid: letters, "
-                                                    "digits and underscores, not starting with "
-                                                    "a digit (Slicer's rule)")
-                                         .arg(p.longflag),
-                        l, c));
+                    warn(warnings,
+                        QStringLiteral("<longflag> '%1' is not an identifier (letters, digits "
+                                       "and underscores, not starting with a digit): Slicer's "
+                                       "parser refuses the description; Offload passes it as "
+                                       "--%1")
+                            .arg(p.longflag),
+                        l);
                 if (p.index)
                     return void(fail(
                         QStringLiteral("<longflag> cannot be given to a parameter with an <index>"),

@@ -41,8 +41,12 @@ struct Parameter
     QString coordinateSystem, type, reference;
     QList<QPair<QString, QString>> forwardReferences; // <reference role="" parameter=""/>
 
-    bool isVector() const { return tag.endsWith(QLatin1String("-vector")); }
-    bool isEnumeration() const { return tag.endsWith(QLatin1String("-enumeration")); }
+    // An element outside the schema is neither, whatever its name: its value is text.
+    bool isVector() const { return !unknownElement && tag.endsWith(QLatin1String("-vector")); }
+    bool isEnumeration() const
+    {
+        return !unknownElement && tag.endsWith(QLatin1String("-enumeration"));
+    }
     // An output with neither flag nor index: written to the --returnparameterfile.
     bool isReturnParameter() const
     {
@@ -88,16 +92,16 @@ struct ParseResult
 // Parses a module's XML description as Slicer's ModuleDescriptionParser reads it (anything
 // printed before "<?xml" or "<executable" is skipped, as modules run with --xml sometimes print
 // banners). docs/module-descriptions.md lists, element by element, what Slicer does and what
-// Offload does. Invalid XML, or a description Slicer's parser refuses for what it means (a
-// name or longflag that is not an identifier, a flag longer than one character, an index
-// together with a flag, an attribute value outside the accepted set, a parameter outside
-// <parameters>), gives an error with line and column; so do a duplicate parameter name, an
-// index that is not a non-negative integer, elements nested deeper than maxDescriptionDepth and
-// a DTD with an internal subset, where entities are declared (descriptions need none, and
-// entities can expand a small text into gigabytes). Elements and attributes Slicer refuses
-// only because it does not know them are read leniently, with a warning: an unknown element in
-// a group is kept as a parameter (Parameter::unknownElement). Any input, however nested or
-// large, ends in a result: it is read iteratively, never recursively.
+// Offload does. Invalid XML, or a description whose meaning is unclear (an index together
+// with a flag, a parameter outside <parameters>), gives an error with line and column; so do
+// a duplicate parameter name, an index that is not a non-negative integer, elements nested
+// deeper than maxDescriptionDepth and a DTD with an internal subset, where entities are
+// declared (descriptions need none, and entities can expand a small text into gigabytes).
+// What Slicer refuses but can be read (an unknown element or attribute, a name or longflag
+// that is not an identifier, a two-character flag, "True" for true, a type outside Slicer's
+// list) is read with a warning that says so: an unknown element in a group is kept as a
+// parameter (Parameter::unknownElement). Any input, however nested or large, ends in a
+// result: it is read iteratively, never recursively.
 OFFLOAD_SEM_EXPORT ParseResult parseDescription(const QByteArray &xml);
 
 } // namespace offload::sem
