@@ -1,11 +1,15 @@
 // Runs one task through the installed Offload, awaited by a coroutine, and checks that it is
-// delivered and monitored; parses a module description through the installed Modules.
+// delivered and monitored; parses a module description through the installed Modules, builds
+// its form (Forms) and a task monitor (Widgets).
 #include <offload/core/threadpool.h>
 #include <offload/coro/task.h>
+#include <offload/forms/moduleform.h>
 #include <offload/modules/modulerunner.h>
 #include <offload/monitor/taskmodel.h>
+#include <offload/widgets/taskmonitorwidget.h>
 
-#include <QCoreApplication>
+#include <QApplication>
+#include <QSpinBox>
 #include <QTimer>
 
 #include <cstdio>
@@ -19,10 +23,19 @@ offload::Task<int> answer(QObject *context)
 
 int main(int argc, char **argv)
 {
-    QCoreApplication app(argc, argv);
+    QApplication app(argc, argv);
     offload::TaskModel model;
+    offload::TaskMonitorWidget monitor;
     int exitCode = 1;
-    const auto parsed = offload::sem::parseDescription("<?xml version=\"1.0\"?><executable><title>t</title></executable>");
+    const auto parsed = offload::sem::parseDescription(
+        "<?xml version=\"1.0\"?><executable><title>t</title><parameters><integer><name>n</name>"
+        "<longflag>n</longflag><default>3</default></integer></parameters></executable>");
+    if (!parsed.ok())
+        return 1;
+    const offload::ModuleForm form(*parsed.description);
+    auto *n = qobject_cast<QSpinBox *>(form.editor(QStringLiteral("n")));
+    if (!n || n->value() != 3 || form.values().value(QStringLiteral("n")).toInt() != 3)
+        return 1;
     answer(&app).onResult([&](int v) {
         model.refresh();
         exitCode = (v == 42 && model.rowCount() >= 2 && parsed.ok()) ? 0 : 1;

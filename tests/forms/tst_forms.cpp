@@ -121,6 +121,7 @@ private Q_SLOTS:
     void outputsAreFilledAfterARunOfAnInTreeModule();
     void twoHundredParametersBuildAFullForm();
     void elementsOutsideTheSchemaAndNamelessParametersGetEditors();
+    void markupInADescriptionIsShownAsWritten();
     void everyCorpusDescriptionGivesAFormThatRunsItsValues_data();
     void everyCorpusDescriptionGivesAFormThatRunsItsValues();
     void screenshotsOfThreeDescriptions();
@@ -242,7 +243,8 @@ void tst_Forms::requiredIndicesAreMarkedAndEveryEditorLabelled()
         QVERIFY2(editor, qPrintable(p->name));
         QCOMPARE(editor->accessibleName(), p->label);
         QVERIFY2(editor->accessibleDescription().contains(p->description), qPrintable(p->name));
-        QCOMPARE(editor->toolTip(), p->description);
+        QCOMPARE(
+            editor->toolTip(), QStringLiteral("<p>%1</p>").arg(p->description.toHtmlEscaped()));
         QVERIFY2(labelOf(form, editor), qPrintable(p->name));
     }
     QVERIFY(form.editor(QStringLiteral("inputVolume"))
@@ -557,6 +559,21 @@ void tst_Forms::elementsOutsideTheSchemaAndNamelessParametersGetEditors()
     QVERIFY(form.isValid());
     QCOMPARE(sem::buildCommandLine(form.description(), form.values()).arguments,
         QStringList({ "--annotation", "65a1,f0", "--input-file", "in.tif" }));
+}
+
+void tst_Forms::markupInADescriptionIsShownAsWritten()
+{
+    const ModuleForm form(parse(R"(<executable><title>T</title><parameters><label>G</label>
+        <integer><name>n</name><longflag>n</longflag><label>&lt;b&gt;bold&lt;/b&gt; &lt;img src="x.png"&gt;</label>
+          <description>&lt;a href="http://example.com"&gt;link&lt;/a&gt; &amp; more</description></integer>
+        </parameters></executable>)"));
+    QLabel *label = labelOf(form, form.editor(QStringLiteral("n")));
+    QVERIFY(label);
+    QCOMPARE(label->textFormat(), Qt::PlainText);
+    QCOMPARE(label->text(), QStringLiteral("<b>bold</b> <img src=\"x.png\">"));
+    QCOMPARE(form.editor(QStringLiteral("n"))->toolTip(),
+        QStringLiteral(
+            "<p>&lt;a href=&quot;http://example.com&quot;&gt;link&lt;/a&gt; &amp; more</p>"));
 }
 
 void tst_Forms::everyCorpusDescriptionGivesAFormThatRunsItsValues_data()

@@ -462,6 +462,7 @@ public:
             : p.coordinateSystem.trimmed().toUpper();
         auto *systemLabel = new QLabel(tr("coordinates: %1").arg(system), m_widget);
         systemLabel->setObjectName(QStringLiteral("coordinateSystem"));
+        systemLabel->setTextFormat(Qt::PlainText);
         below->addWidget(systemLabel);
         below->addStretch();
         if (m_several) {

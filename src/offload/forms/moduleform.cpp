@@ -34,6 +34,13 @@ bool isReportedOutput(const sem::Parameter &p)
     return false;
 }
 
+// A tooltip shows rich text when the text looks like markup: escape the description so that
+// it is shown as written, and wrap it in a paragraph so that a long one wraps.
+QString richToolTip(const QString &text)
+{
+    return text.isEmpty() ? QString() : QStringLiteral("<p>%1</p>").arg(text.toHtmlEscaped());
+}
+
 QString displayName(const sem::Parameter &p)
 {
     return p.label.isEmpty() ? p.name : p.label;
@@ -81,7 +88,8 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
         if (!anyShown)
             continue;
         const QString title = group.label.isEmpty() ? tr("Parameters") : group.label;
-        auto *section = new forms::detail::CollapsibleSection(title, group.description, this);
+        auto *section
+            = new forms::detail::CollapsibleSection(title, richToolTip(group.description), this);
         auto *rowsLayout = new QFormLayout(section->body());
         rowsLayout->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
         rowsLayout->setLabelAlignment(Qt::AlignLeft | Qt::AlignTop);
@@ -96,9 +104,10 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
             const bool required = p.index && !r.output;
             auto *label
                 = new QLabel(required ? name + QStringLiteral(" *") : name, section->body());
+            label->setTextFormat(Qt::PlainText); // a description's text is never markup
             label->setBuddy(editor);
-            label->setToolTip(p.description);
-            editor->setToolTip(p.description);
+            label->setToolTip(richToolTip(p.description));
+            editor->setToolTip(richToolTip(p.description));
             editor->setAccessibleName(name);
             editor->setAccessibleDescription(
                 required ? tr("Required. %1").arg(p.description) : p.description);
@@ -110,6 +119,7 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
             cellLayout->setSpacing(1);
             cellLayout->addWidget(r.field->widget());
             r.message = new QLabel(cell);
+            r.message->setTextFormat(Qt::PlainText);
             r.message->setWordWrap(true);
             r.message->setStyleSheet(QStringLiteral("color: #b00020;"));
             r.message->setVisible(false);
