@@ -24,6 +24,7 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QKeySequence>
 #include <QToolButton>
 
 #include <sys/stat.h>
@@ -125,6 +126,20 @@ private Q_SLOTS:
     void everyCorpusDescriptionGivesAFormThatRunsItsValues_data();
     void everyCorpusDescriptionGivesAFormThatRunsItsValues();
     void screenshotsOfThreeDescriptions();
+
+    // Hostile descriptions and values.
+    void infiniteSpanSliderIsDefined();
+    void nanStepIsDefined();
+    void integerNanOrHugeNegativeConstraintsAreDefined();
+    void integerSliderAtMinimumOfHugeRangeIsDefined();
+    void integerSliderSyncOfTinyRangeIsDefined();
+    void integersBeyondIntAreNotLost();
+    void decimalsBeyondTheSpinBoxAreNotLost();
+    void coordinatesBeyondThreeAreNotDropped();
+    void valuesOfTheWrongShapeAreReported();
+    void longTextIsNotTruncated();
+    void labelsAreShownAsPlainText();
+    void ampersandsInLabelsAreShown();
 };
 
 void tst_Forms::everyParameterTypeGetsItsEditorWithBoundsAndDefault()
@@ -707,6 +722,278 @@ void tst_Forms::screenshotsOfThreeDescriptions()
         if (!dir.isEmpty())
             QVERIFY(image.save(dir + QLatin1Char('/') + QLatin1String(shot.file)));
     }
+}
+
+
+namespace {
+
+// A one-parameter description: body is the parameter element.
+sem::Description one(const QByteArray &body, const QByteArray &groupLabel = "G")
+{
+    return parse("<executable><title>One</title><parameters><label>" + groupLabel + "</label>"
+        + body + "</parameters></executable>");
+}
+
+QSlider *sliderOf(const ModuleForm &form, const char *name)
+{
+    QWidget *editor = form.editor(QLatin1String(name));
+    return editor ? editor->parentWidget()->findChild<QSlider *>() : nullptr;
+}
+
+} // namespace
+
+// A float bounded by -1e308 and 1e308 (or by infinities): the span overflows to infinity, and
+// the slider's step count is round(inf / (inf / 1000)) = NaN, converted to int (undefined
+// behaviour; UBSan aborts in NumberField's constructor). A plain build gets INT_MIN steps: a
+// slider that cannot move.
+void tst_Forms::infiniteSpanSliderIsDefined()
+{
+    for (const QByteArray &bounds :
+        { QByteArray("<minimum>-1e308</minimum><maximum>1e308</maximum>"),
+            QByteArray("<minimum>-inf</minimum><maximum>inf</maximum>") }) {
+        const ModuleForm form(one("<double><name>x</name><longflag>x</longflag><default>0</default>"
+                                  "<constraints>" + bounds + "</constraints></double>"));
+        QVERIFY(form.isValid());
+        if (QSlider *slider = sliderOf(form, "x")) {
+            QVERIFY2(slider->maximum() > slider->minimum(), bounds.constData());
+            slider->setValue(slider->maximum());
+            QVERIFY2(form.isValid(), qPrintable(form.errors().join('\n')));
+            slider->setValue(slider->minimum());
+            QVERIFY2(form.isValid(), qPrintable(form.errors().join('\n')));
+        }
+    }
+}
+
+// step NaN ("nan" is a number to QString::toDouble): round(span / NaN) converted to int.
+void tst_Forms::nanStepIsDefined()
+{
+    const ModuleForm form(one("<double><name>x</name><longflag>x</longflag><default>0.5</default>"
+                              "<constraints><minimum>0</minimum><maximum>1</maximum>"
+                              "<step>nan</step></constraints></double>"));
+    QSlider *slider = sliderOf(form, "x");
+    QVERIFY(slider);
+    QVERIFY(slider->maximum() > slider->minimum());
+    auto *spin = editorAs<QDoubleSpinBox>(form, "x");
+    spin->stepBy(1); // a NaN single step would make the value NaN
+    QVERIFY2(form.isValid(), qPrintable(form.errors().join('\n')));
+}
+
+// Integer constraints that are NaN or -1e308: int(NaN) and int(-1e308) in NumberField's
+// constructor (setRange, setSingleStep) are undefined behaviour.
+void tst_Forms::integerNanOrHugeNegativeConstraintsAreDefined()
+{
+    for (const QByteArray &constraints : { QByteArray("<minimum>nan</minimum>"),
+             QByteArray("<maximum>nan</maximum>"), QByteArray("<step>nan</step>"),
+             QByteArray("<step>-1e308</step>") }) {
+        const ModuleForm form(one("<integer><name>n</name><longflag>n</longflag>"
+                                  "<default>3</default><constraints>"
+            + constraints + "</constraints></integer>"));
+        QCOMPARE(form.values().value("n").toInt(), 3);
+    }
+}
+
+// An integer between -1e308 and 1e308: moving the slider to its minimum computes
+// -1e308 + inf * 0 = NaN and converts it to int (undefined behaviour in setNumber).
+void tst_Forms::integerSliderAtMinimumOfHugeRangeIsDefined()
+{
+    const ModuleForm form(one("<integer><name>n</name><longflag>n</longflag><default>3</default>"
+                              "<constraints><minimum>-1e308</minimum><maximum>1e308</maximum>"
+                              "</constraints></integer>"));
+    QSlider *slider = sliderOf(form, "n");
+    QVERIFY(slider);
+    // The first move gives inf, clamped to INT_MAX; syncSlider puts the slider back at 0. The
+    // second leaves the value at INT_MAX, so the slider stays; back to 0 gives NaN.
+    slider->setValue(slider->maximum() / 2);
+    slider->setValue(slider->maximum());
+    QVERIFY(slider->value() != slider->minimum());
+    slider->setValue(slider->minimum());
+    QVERIFY(form.isValid());
+}
+
+// An integer with fractional bounds closer than 1: the spin box holds ceil(minimum), far
+// outside [minimum, maximum] relative to the span, and syncSlider converts
+// (1 - 1e-10) / 1e-10 = 1e10 to int (undefined behaviour).
+void tst_Forms::integerSliderSyncOfTinyRangeIsDefined()
+{
+    const ModuleForm form(one("<integer><name>n</name><longflag>n</longflag><default>1</default>"
+                              "<constraints><minimum>1e-10</minimum><maximum>2e-10</maximum>"
+                              "</constraints></integer>"));
+    QVERIFY(form.editor(QStringLiteral("n")));
+}
+
+// Integers are 64-bit to buildCommandLine (toLongLong) but the form's QSpinBox holds an int:
+// a default of 5000000000 is silently replaced by 0 in a valid form, and a module whose
+// integer lies in [3e9, 4e9] can never be given a valid value.
+void tst_Forms::integersBeyondIntAreNotLost()
+{
+    {
+        const ModuleForm form(one("<integer><name>seed</name><longflag>seed</longflag>"
+                                  "<default>5000000000</default></integer>"));
+        QVERIFY2(form.values().value("seed").toLongLong() == 5000000000LL || !form.isValid(),
+            qPrintable(form.values().value("seed").toString()));
+    }
+    {
+        ModuleForm form(one("<integer><name>big</name><longflag>big</longflag>"
+                            "<default>3500000000</default><constraints><minimum>3e9</minimum>"
+                            "<maximum>4e9</maximum></constraints></integer>"));
+        QCOMPARE(form.setValues({ { "big", QStringLiteral("3500000000") } }), QStringList());
+        QCOMPARE(form.values().value("big").toLongLong(), 3500000000LL);
+        QVERIFY2(form.isValid(), qPrintable(form.errors().join('\n')));
+    }
+}
+
+// A double shows as many decimals as the description's numbers need, at most 15: a value
+// with more is rounded without a word (setValues and loadParameterFile report nothing), and a
+// default of 1e-17 becomes 0.
+void tst_Forms::decimalsBeyondTheSpinBoxAreNotLost()
+{
+    {
+        ModuleForm form(one("<double><name>x</name><longflag>x</longflag><default>0.5</default>"
+                            "</double>"));
+        const QStringList complaints = form.setValues({ { "x", 0.123456 } });
+        QVERIFY2(form.values().value("x").toString() == QLatin1String("0.123456")
+                || !complaints.isEmpty(),
+            qPrintable(form.values().value("x").toString()));
+    }
+    {
+        const ModuleForm form(one("<double><name>eps</name><longflag>eps</longflag>"
+                                  "<default>1e-17</default></double>"));
+        QCOMPARE(form.values().value("eps").toString().toDouble(), 1e-17);
+    }
+}
+
+// A point given four coordinates (or a region seven) is cut to three (six) by the table
+// without a complaint: the form is valid and runs a value nobody gave.
+void tst_Forms::coordinatesBeyondThreeAreNotDropped()
+{
+    ModuleForm form(tour());
+    const QVariantMap before = form.values();
+    for (const QVariant &v : { QVariant(QStringLiteral("1,2,3,4")),
+             QVariant(QVariantList { 1, 2, 3, 4 }) }) {
+        const QStringList complaints = form.setValues({ { "centre", v } });
+        QVERIFY2(!complaints.isEmpty() || !form.error(QStringLiteral("centre")).isEmpty(),
+            qPrintable(form.values().value("centre").toString()));
+    }
+    const QStringList complaints = form.setValues({ { "roi", "1,2,3,4,5,6,7" } });
+    QVERIFY2(!complaints.isEmpty() || !form.error(QStringLiteral("roi")).isEmpty(),
+        qPrintable(form.values().value("roi").toString()));
+    const QStringList several = form.setValues({ { "seeds", "1,2,3;4,5,6,7" } });
+    QVERIFY2(!several.isEmpty() || !form.error(QStringLiteral("seeds")).isEmpty(),
+        qPrintable(form.values().value("seeds").toStringList().join(';')));
+}
+
+// setValues promises to return "values an editor cannot show"; text and path fields take
+// anything through QVariant::toString(), which is empty for a map or a list: the field is
+// emptied and nothing is reported. A parameter file giving a list to a one-path parameter
+// empties it the same way.
+void tst_Forms::valuesOfTheWrongShapeAreReported()
+{
+    ModuleForm form(tour());
+    form.setValues({ { "note", "kept" }, { "inputVolume", "in.nrrd" } });
+    const QStringList complaints = form.setValues({ { "note", QVariantMap { { "a", 1 } } },
+        { "inputVolume", QVariantList { "a.nrrd", "b.nrrd" } },
+        { "tags", QVariantList { QVariantList { "a", "b" }, QVariantList { "c" } } } });
+    QVERIFY2(complaints.size() == 3, qPrintable(complaints.join('\n')));
+    QCOMPARE(form.values().value("note").toString(), QStringLiteral("kept"));
+    QCOMPARE(form.values().value("inputVolume").toString(), QStringLiteral("in.nrrd"));
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("p.json"));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(R"({"inputVolume": ["x.nrrd", "y.nrrd"]})");
+    f.close();
+    QStringList notApplied;
+    QCOMPARE(form.loadParameterFile(path, &notApplied), QString());
+    QVERIFY2(!notApplied.isEmpty()
+            || form.values().value("inputVolume").toString() == QLatin1String("in.nrrd"),
+        qPrintable(form.values().value("inputVolume").toString()));
+}
+
+// QLineEdit's default maxLength is 32767: a longer string, vector or path is cut without a
+// word (a float-vector of 5,000 values is ~45,000 characters).
+void tst_Forms::longTextIsNotTruncated()
+{
+    ModuleForm form(tour());
+    const QString note(40000, QLatin1Char('a'));
+    QStringList spacing;
+    for (int i = 0; i < 5000; ++i)
+        spacing << QStringLiteral("0.123456");
+    const QStringList complaints
+        = form.setValues({ { "note", note }, { "spacing", spacing.join(QLatin1Char(',')) } });
+    QCOMPARE(complaints, QStringList());
+    QCOMPARE(form.values().value("note").toString().size(), note.size());
+    QCOMPARE(form.values().value("spacing").toString().split(QLatin1Char(',')).size(), 5000);
+}
+
+// A label, a coordinate system or an error message that looks like HTML is rendered as rich
+// text by QLabel (Qt::AutoText): "<b>x</b>" shows as a bold x, and <img src="/dev/zero"> (or a
+// FIFO) is read by QTextDocument::loadResource on the GUI thread when the label is laid out.
+void tst_Forms::labelsAreShownAsPlainText()
+{
+    const ModuleForm form(one("<string><name>s</name><longflag>s</longflag>"
+                              "<label>&lt;b&gt;x&lt;/b&gt;</label></string>"
+                              "<point coordinateSystem=\"&lt;b&gt;x&lt;/b&gt;\"><name>p</name>"
+                              "<longflag>p</longflag></point>"
+                              "<integer-vector><name>v</name><longflag>v</longflag>"
+                              "<default>&lt;b&gt;x&lt;/b&gt;</default></integer-vector>"));
+    QLabel *label = labelOf(form, form.editor(QStringLiteral("s")));
+    QVERIFY(label);
+    QVERIFY2(label->text().startsWith(QLatin1String("<b>")), qPrintable(label->text()));
+    const auto plain = [](const QLabel *l) {
+        return l->textFormat() == Qt::PlainText
+            || (l->textFormat() == Qt::AutoText && !Qt::mightBeRichText(l->text()));
+    };
+    QStringList rich;
+    if (!plain(label))
+        rich << QStringLiteral("label: ") + label->text();
+    auto *system = form.editor(QStringLiteral("p"))
+                       ->parentWidget()
+                       ->findChild<QLabel *>(QStringLiteral("coordinateSystem"));
+    QVERIFY(system);
+    if (!plain(system))
+        rich << QStringLiteral("coordinate system: ") + system->text();
+    // The error under the vector quotes what was typed.
+    QVERIFY(!form.error(QStringLiteral("v")).isEmpty());
+    QLabel *message = nullptr;
+    for (QLabel *l : form.editor(QStringLiteral("v"))->parentWidget()->findChildren<QLabel *>())
+        if (l->text() == form.error(QStringLiteral("v")))
+            message = l;
+    QVERIFY(message);
+    if (!plain(message))
+        rich << QStringLiteral("message: ") + message->text();
+
+    // A label naming an image: the form reads the file while it lays itself out (with a FIFO
+    // there, the ModuleForm constructor blocks in open() for ever: CollapsibleSection::
+    // setExpanded -> QFormLayout -> QLabel::sizeHint -> QTextDocument::loadResource).
+    QTemporaryDir dir;
+    const QString png = dir.filePath(QStringLiteral("big.png"));
+    QImage image(400, 400, QImage::Format_RGB32);
+    image.fill(Qt::red);
+    QVERIFY(image.save(png));
+    const ModuleForm withImage(one("<string><name>s</name><longflag>s</longflag><label>&lt;img src=\""
+        + png.toUtf8() + "\"&gt;</label></string>"));
+    QLabel *imageLabel = labelOf(withImage, withImage.editor(QStringLiteral("s")));
+    QVERIFY(imageLabel);
+    if (imageLabel->sizeHint().height() >= 400)
+        rich << QStringLiteral("the label's image was read from ") + png;
+    QVERIFY2(rich.isEmpty(), qPrintable(rich.join('\n')));
+}
+
+// "&" in a label with a buddy, or in a section's tool button, is a mnemonic: "Input & Output"
+// shows as "Input  Output" (the ampersand is gone) and grabs Alt+Space.
+void tst_Forms::ampersandsInLabelsAreShown()
+{
+    const ModuleForm form(one("<string><name>s</name><longflag>s</longflag>"
+                              "<label>Signal &amp; noise</label></string>",
+        "Input &amp; Output"));
+    QLabel *label = labelOf(form, form.editor(QStringLiteral("s")));
+    QVERIFY(label);
+    QVERIFY2(QKeySequence::mnemonic(label->text()).isEmpty(), qPrintable(label->text()));
+    const QList<QToolButton *> buttons = form.findChildren<QToolButton *>();
+    for (QToolButton *b : buttons)
+        if (b->accessibleName().contains(QLatin1String("Output")))
+            QVERIFY2(QKeySequence::mnemonic(b->text()).isEmpty(), qPrintable(b->text()));
 }
 
 QTEST_MAIN(tst_Forms)
