@@ -2,7 +2,16 @@
 #include <offload/sem/commandline.h>
 #include <offload/sem/semdescription.h>
 
+#include <offload/sem/parameterfile.h>
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <limits>
 
@@ -55,6 +64,12 @@ private Q_SLOTS:
     void channelIsReadAsWritten();
     void moduleLevelElementsAndReferences();
     void textIsTrimmedAsSlicerTrimsIt();
+
+    // Hostile values and parameter files.
+    void integersAboveTheMaximumBeyondDoublePrecisionAreRefused();
+    void nonFiniteConstraintsAreNotSilentlyIgnored();
+    void aNulInsideAValueIsNotSilentlyCut();
+    void parameterFilesThatCannotBeReadAreRefusedQuickly();
 };
 
 namespace {
@@ -864,6 +879,83 @@ void tst_Sem::textIsTrimmedAsSlicerTrimsIt()
     QVERIFY(n);
     QCOMPARE(n->defaultValue, QStringLiteral("\u00a0a\u00a0"));
     QCOMPARE(n->elements, QStringList { QStringLiteral("e") });
+}
+
+// Integers are compared with their bounds as doubles: 2^53 + 1 rounds to 2^53 and passes a
+// maximum of 2^53 (normalise() in commandline.cpp: double(v.toLongLong())).
+void tst_Sem::integersAboveTheMaximumBeyondDoublePrecisionAreRefused()
+{
+    const ParseResult r = parseDescription(module("<integer><name>n</name><longflag>n</longflag>"
+                                                  "<constraints><maximum>9007199254740992</maximum>"
+                                                  "</constraints></integer>"));
+    QVERIFY(r.ok());
+    const Parameter &p = r.description->groups[0].parameters[0];
+    QCOMPARE(validateValue(p, QStringLiteral("9007199254740992")), QString());
+    QVERIFY(!validateValue(p, QStringLiteral("9007199254740993")).isEmpty());
+}
+
+// "nan" is a number to QString::toDouble: <minimum>nan</minimum> is read without a warning
+// and then every value passes it (NaN compares false); "inf" is read as a bound too.
+void tst_Sem::nonFiniteConstraintsAreNotSilentlyIgnored()
+{
+    for (const char *c : { "<minimum>nan</minimum>", "<maximum>nan</maximum>",
+             "<maximum>-inf</maximum>", "<step>inf</step>" }) {
+        const ParseResult r = parseDescription(module(
+            QByteArray("<double><name>x</name><longflag>x</longflag><constraints>") + c
+            + "</constraints></double>"));
+        QVERIFY(r.ok());
+        const Parameter &p = r.description->groups[0].parameters[0];
+        const bool constrained = p.minimum || p.maximum || p.step;
+        QVERIFY2(!constrained || !r.description->warnings.isEmpty(), c);
+    }
+}
+
+// A value holding a NUL is passed on, and the process layer cuts the argument there (argv is
+// C strings): "a\0b" reaches the module as "a", without an error.
+void tst_Sem::aNulInsideAValueIsNotSilentlyCut()
+{
+    const ParseResult r = parseDescription(module("<string><name>s</name><longflag>s</longflag>"
+                                                  "</string><file><name>f</name><longflag>f</longflag>"
+                                                  "</file>"));
+    QVERIFY(r.ok());
+    const QString withNul = QStringLiteral("a") + QChar(0) + QStringLiteral("b");
+    const CommandLine cl = buildCommandLine(*r.description, { { "s", withNul } });
+    QVERIFY2(!cl.ok(), qPrintable(cl.arguments.join(' ')));
+    QVERIFY(!buildCommandLine(*r.description, { { "f", withNul } }).ok());
+}
+
+void tst_Sem::parameterFilesThatCannotBeReadAreRefusedQuickly()
+{
+    QTemporaryDir dir;
+    QElapsedTimer t;
+    t.start();
+    const QString link = dir.filePath(QStringLiteral("zero.json"));
+    QVERIFY(QFile::link(QStringLiteral("/dev/zero"), link));
+    const QByteArray fifo = QFile::encodeName(dir.filePath(QStringLiteral("fifo.json")));
+    QCOMPARE(::mkfifo(fifo.constData(), 0600), 0);
+    const QString big = dir.filePath(QStringLiteral("big.json"));
+    {
+        QFile f(big);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        QVERIFY(f.resize(maxParameterFileBytes + 1));
+    }
+    const QString locked = dir.filePath(QStringLiteral("locked.json"));
+    {
+        QFile f(locked);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{}");
+    }
+    ::chmod(QFile::encodeName(locked).constData(), 0);
+    for (const QString &path : { QStringLiteral("/dev/zero"), link, QFile::decodeName(fifo),
+             dir.path(), big, locked, dir.filePath(QStringLiteral("missing.json")),
+             QStringLiteral("/proc/self/status"), QString() }) {
+        const ParameterFile f = readParameterFile(path);
+        if (path == locked && ::geteuid() == 0)
+            continue;
+        QVERIFY2(!f.ok(), qPrintable(path));
+        QVERIFY2(path.isEmpty() || f.error.contains(path), qPrintable(f.error));
+    }
+    QVERIFY(t.elapsed() < 5000);
 }
 
 QTEST_GUILESS_MAIN(tst_Sem)
