@@ -14,6 +14,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QKeySequence>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -24,7 +25,6 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QKeySequence>
 #include <QToolButton>
 
 #include <sys/stat.h>
@@ -727,7 +727,6 @@ void tst_Forms::screenshotsOfThreeDescriptions()
     }
 }
 
-
 namespace {
 
 // A one-parameter description: body is the parameter element.
@@ -755,7 +754,8 @@ void tst_Forms::infiniteSpanSliderIsDefined()
         { QByteArray("<minimum>-1e308</minimum><maximum>1e308</maximum>"),
             QByteArray("<minimum>-inf</minimum><maximum>inf</maximum>") }) {
         const ModuleForm form(one("<double><name>x</name><longflag>x</longflag><default>0</default>"
-                                  "<constraints>" + bounds + "</constraints></double>"));
+                                  "<constraints>"
+            + bounds + "</constraints></double>"));
         QVERIFY(form.isValid());
         if (QSlider *slider = sliderOf(form, "x")) {
             QVERIFY2(slider->maximum() > slider->minimum(), bounds.constData());
@@ -785,9 +785,9 @@ void tst_Forms::nanStepIsDefined()
 // constructor (setRange, setSingleStep) are undefined behaviour.
 void tst_Forms::integerNanOrHugeNegativeConstraintsAreDefined()
 {
-    for (const QByteArray &constraints : { QByteArray("<minimum>nan</minimum>"),
-             QByteArray("<maximum>nan</maximum>"), QByteArray("<step>nan</step>"),
-             QByteArray("<step>-1e308</step>") }) {
+    for (const QByteArray &constraints :
+        { QByteArray("<minimum>nan</minimum>"), QByteArray("<maximum>nan</maximum>"),
+            QByteArray("<step>nan</step>"), QByteArray("<step>-1e308</step>") }) {
         const ModuleForm form(one("<integer><name>n</name><longflag>n</longflag>"
                                   "<default>3</default><constraints>"
             + constraints + "</constraints></integer>"));
@@ -799,18 +799,27 @@ void tst_Forms::integerNanOrHugeNegativeConstraintsAreDefined()
 // -1e308 + inf * 0 = NaN and converts it to int (undefined behaviour in setNumber).
 void tst_Forms::integerSliderAtMinimumOfHugeRangeIsDefined()
 {
-    const ModuleForm form(one("<integer><name>n</name><longflag>n</longflag><default>3</default>"
-                              "<constraints><minimum>-1e308</minimum><maximum>1e308</maximum>"
-                              "</constraints></integer>"));
-    QSlider *slider = sliderOf(form, "n");
-    QVERIFY(slider);
-    // The first move gives inf, clamped to INT_MAX; syncSlider puts the slider back at 0. The
-    // second leaves the value at INT_MAX, so the slider stays; back to 0 gives NaN.
-    slider->setValue(slider->maximum() / 2);
-    slider->setValue(slider->maximum());
-    QVERIFY(slider->value() != slider->minimum());
-    slider->setValue(slider->minimum());
-    QVERIFY(form.isValid());
+    for (const QByteArray &bounds :
+        { QByteArray("<minimum>-1e308</minimum><maximum>1e308</maximum>"),
+            QByteArray("<minimum>-1e300</minimum><maximum>1e300</maximum>") }) {
+        const ModuleForm form(
+            one("<integer><name>n</name><longflag>n</longflag><default>3</default>"
+                "<constraints>"
+                + bounds + "</constraints></integer>"));
+        QCOMPARE(form.values().value("n").toLongLong(), 3);
+        // A span beyond any double (2e308) gets no slider; 2e300 does, and its ends are defined.
+        if (QSlider *slider = sliderOf(form, "n")) {
+            slider->setValue(slider->maximum() / 2);
+            slider->setValue(slider->maximum());
+            slider->setValue(slider->minimum());
+            QVERIFY(form.isValid());
+            QVERIFY(std::abs(form.values().value("n").toDouble()) <= 9007199254740992.0);
+        }
+    }
+    QVERIFY(!sliderOf(ModuleForm(one("<integer><name>n</name><longflag>n</longflag><constraints>"
+                                     "<minimum>-1e308</minimum><maximum>1e308</maximum>"
+                                     "</constraints></integer>")),
+        "n"));
 }
 
 // An integer with fractional bounds closer than 1: the spin box holds ceil(minimum), far
@@ -855,7 +864,8 @@ void tst_Forms::decimalsBeyondTheSpinBoxAreNotLost()
         ModuleForm form(one("<double><name>x</name><longflag>x</longflag><default>0.5</default>"
                             "</double>"));
         const QStringList complaints = form.setValues({ { "x", 0.123456 } });
-        if (form.values().value("x").toString() != QLatin1String("0.123456") && complaints.isEmpty())
+        if (form.values().value("x").toString() != QLatin1String("0.123456")
+            && complaints.isEmpty())
             problems << QStringLiteral("0.123456 set without a complaint, the form holds ")
                     + form.values().value("x").toString();
     }
@@ -869,9 +879,10 @@ void tst_Forms::decimalsBeyondTheSpinBoxAreNotLost()
     {
         // 1e-20 as the minimum rounds to a spin box minimum of 0: the slider's (and the spin
         // box's) lowest value is below the constraint, and the form turns invalid.
-        const ModuleForm form(one("<double><name>x</name><longflag>x</longflag><default>0.5</default>"
-                                  "<constraints><minimum>1e-20</minimum><maximum>1</maximum>"
-                                  "</constraints></double>"));
+        const ModuleForm form(
+            one("<double><name>x</name><longflag>x</longflag><default>0.5</default>"
+                "<constraints><minimum>1e-20</minimum><maximum>1</maximum>"
+                "</constraints></double>"));
         QSlider *slider = sliderOf(form, "x");
         QVERIFY(slider);
         slider->setValue(slider->minimum());
@@ -898,8 +909,8 @@ void tst_Forms::coordinatesBeyondThreeAreNotDropped()
 {
     ModuleForm form(tour());
     const QVariantMap before = form.values();
-    for (const QVariant &v : { QVariant(QStringLiteral("1,2,3,4")),
-             QVariant(QVariantList { 1, 2, 3, 4 }) }) {
+    for (const QVariant &v :
+        { QVariant(QStringLiteral("1,2,3,4")), QVariant(QVariantList { 1, 2, 3, 4 }) }) {
         const QStringList complaints = form.setValues({ { "centre", v } });
         QVERIFY2(!complaints.isEmpty() || !form.error(QStringLiteral("centre")).isEmpty(),
             qPrintable(form.values().value("centre").toString()));
@@ -1001,8 +1012,9 @@ void tst_Forms::labelsAreShownAsPlainText()
     QImage image(400, 400, QImage::Format_RGB32);
     image.fill(Qt::red);
     QVERIFY(image.save(png));
-    const ModuleForm withImage(one("<string><name>s</name><longflag>s</longflag><label>&lt;img src=\""
-        + png.toUtf8() + "\"&gt;</label></string>"));
+    const ModuleForm withImage(
+        one("<string><name>s</name><longflag>s</longflag><label>&lt;img src=\"" + png.toUtf8()
+            + "\"&gt;</label></string>"));
     QLabel *imageLabel = labelOf(withImage, withImage.editor(QStringLiteral("s")));
     QVERIFY(imageLabel);
     if (imageLabel->sizeHint().height() >= 400)
@@ -1055,7 +1067,7 @@ void tst_Forms::longLabelsDoNotWidenTheFormBeyondAnyScreen()
             + "</label><string><name>s</name><longflag>s</longflag></string></parameters>"
               "</executable>",
         "<executable><title>T</title><parameters><string><name>s</name><longflag>s</longflag>"
-            "<label>"
+        "<label>"
             + longText + "</label></string></parameters></executable>",
         "<executable><title>T</title><parameters><point coordinateSystem=\"" + longText
             + "\"><name>s</name><longflag>s</longflag></point></parameters></executable>",
@@ -1077,12 +1089,12 @@ void tst_Forms::longLabelsDoNotWidenTheFormBeyondAnyScreen()
 void tst_Forms::aValidFormGivesACommandLine()
 {
     QStringList problems;
-    for (const QByteArray &body : {
-             QByteArray("<image hidden=\"true\"><name>in</name><index>0</index></image>"),
-             QByteArray("<string><name>out</name><channel>output</channel><index>0</index>"
-                        "</string>"),
-             QByteArray("<integer hidden=\"true\"><name>n</name><longflag>n</longflag>"
-                        "<default>abc</default></integer>") }) {
+    for (const QByteArray &body :
+        { QByteArray("<image hidden=\"true\"><name>in</name><index>0</index></image>"),
+            QByteArray("<string><name>out</name><channel>output</channel><index>0</index>"
+                       "</string>"),
+            QByteArray("<integer hidden=\"true\"><name>n</name><longflag>n</longflag>"
+                       "<default>abc</default></integer>") }) {
         const ModuleForm form(one(body));
         if (form.isValid()) {
             const sem::CommandLine cl = sem::buildCommandLine(form.description(), form.values());

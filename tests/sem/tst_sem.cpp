@@ -799,8 +799,8 @@ void tst_Sem::descriptionsSlicerAcceptsAreAcceptedWithWarnings()
     QCOMPARE(d.parameter(QStringLiteral("d"))->minimum.value_or(-1), 1.0);
     QCOMPARE(d.parameter(QStringLiteral("d"))->maximum.value_or(-1), 2.0);
     QCOMPARE(d.warnings.size(), 4);
-    QVERIFY2(
-        d.warnings.at(0).contains(QStringLiteral("not a number")), qPrintable(d.warnings.at(0)));
+    QVERIFY2(d.warnings.at(0).contains(QStringLiteral("not a finite number")),
+        qPrintable(d.warnings.at(0)));
     QVERIFY2(
         d.warnings.at(1).contains(QStringLiteral("greater than")), qPrintable(d.warnings.at(1)));
     QVERIFY2(d.warnings.at(2).contains(QStringLiteral("step")), qPrintable(d.warnings.at(2)));
@@ -900,9 +900,9 @@ void tst_Sem::nonFiniteConstraintsAreNotSilentlyIgnored()
 {
     for (const char *c : { "<minimum>nan</minimum>", "<maximum>nan</maximum>",
              "<maximum>-inf</maximum>", "<step>inf</step>" }) {
-        const ParseResult r = parseDescription(module(
-            QByteArray("<double><name>x</name><longflag>x</longflag><constraints>") + c
-            + "</constraints></double>"));
+        const ParseResult r = parseDescription(
+            module(QByteArray("<double><name>x</name><longflag>x</longflag><constraints>") + c
+                + "</constraints></double>"));
         QVERIFY(r.ok());
         const Parameter &p = r.description->groups[0].parameters[0];
         const bool constrained = p.minimum || p.maximum || p.step;
@@ -914,9 +914,10 @@ void tst_Sem::nonFiniteConstraintsAreNotSilentlyIgnored()
 // C strings): "a\0b" reaches the module as "a", without an error.
 void tst_Sem::aNulInsideAValueIsNotSilentlyCut()
 {
-    const ParseResult r = parseDescription(module("<string><name>s</name><longflag>s</longflag>"
-                                                  "</string><file><name>f</name><longflag>f</longflag>"
-                                                  "</file>"));
+    const ParseResult r
+        = parseDescription(module("<string><name>s</name><longflag>s</longflag>"
+                                  "</string><file><name>f</name><longflag>f</longflag>"
+                                  "</file>"));
     QVERIFY(r.ok());
     const QString withNul = QStringLiteral("a") + QChar(0) + QStringLiteral("b");
     const CommandLine cl = buildCommandLine(*r.description, { { "s", withNul } });

@@ -1,5 +1,7 @@
 #include "collapsiblesection_p.h"
 
+#include "fields_p.h"
+
 #include <QFrame>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -10,7 +12,7 @@ CollapsibleSection::CollapsibleSection(
     const QString &title, const QString &toolTip, QWidget *parent)
     : QWidget(parent), m_header(new QToolButton(this)), m_body(new QFrame(this))
 {
-    m_header->setText(title);
+    m_header->setText(displayText(title, 120));
     m_header->setToolTip(toolTip);
     m_header->setCheckable(true);
     m_header->setChecked(true);

@@ -2,7 +2,6 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -10,18 +9,57 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
-#include <QSlider>
-#include <QSpinBox>
 #include <QTableWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include <cmath>
 #include <limits>
 
 namespace offload::forms::detail {
 
+bool isScalar(const QVariant &value)
+{
+    switch (value.typeId()) {
+    case QMetaType::QString:
+    case QMetaType::QByteArray:
+    case QMetaType::QChar:
+    case QMetaType::Bool:
+    case QMetaType::Int:
+    case QMetaType::UInt:
+    case QMetaType::LongLong:
+    case QMetaType::ULongLong:
+    case QMetaType::Double:
+    case QMetaType::Float:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool isFlatList(const QVariant &value)
+{
+    if (value.typeId() == QMetaType::QStringList)
+        return true;
+    if (value.typeId() != QMetaType::QVariantList)
+        return false;
+    const QVariantList list = value.toList();
+    return std::all_of(list.cbegin(), list.cend(), [](const QVariant &e) { return isScalar(e); });
+}
+
+QString displayText(const QString &text, int maxChars)
+{
+    QString shown = text.size() > maxChars ? text.left(maxChars - 1) + QChar(0x2026) : text;
+    return shown.replace(QLatin1Char('&'), QLatin1String("&&"));
+}
+
 namespace {
+
+// No limit on what a field holds: QLineEdit cuts text at 32,767 characters by default, and a
+// vector of a few thousand numbers or a long path list is longer.
+void unlimited(QLineEdit *edit)
+{
+    edit->setMaxLength(std::numeric_limits<int>::max());
+}
 
 QStringList listOf(const QVariant &value)
 {
@@ -40,163 +78,6 @@ QHBoxLayout *row(QWidget *container)
     layout->setContentsMargins(0, 0, 0, 0);
     return layout;
 }
-
-// Digits after the point that the description's own numbers need (at least `least`, at most
-// 15), so that a spin box never rounds a default, a bound or a step away: "1e-05" needs 5.
-int decimalsFor(const sem::Parameter &p, int least)
-{
-    int decimals = least;
-    const auto count = [&decimals](double v) {
-        QString text = QString::number(v, 'f', 15);
-        while (text.endsWith(QLatin1Char('0')))
-            text.chop(1);
-        decimals = std::max<int>(decimals, int(text.size() - text.indexOf(QLatin1Char('.')) - 1));
-    };
-    bool ok = false;
-    if (const double v = p.defaultValue.trimmed().toDouble(&ok); ok && std::isfinite(v))
-        count(v);
-    for (const std::optional<double> &v : { p.minimum, p.maximum, p.step })
-        if (v && std::isfinite(*v))
-            count(*v);
-    return std::min(decimals, 15);
-}
-
-// A double spin box sized for ordinary numbers: QDoubleSpinBox sizes itself for the longest
-// text of its range, which for an unbounded parameter is hundreds of digits.
-class NumberSpinBox : public QDoubleSpinBox
-{
-public:
-    using QDoubleSpinBox::QDoubleSpinBox;
-    QSize sizeHint() const override { return bounded(QDoubleSpinBox::sizeHint()); }
-    QSize minimumSizeHint() const override { return bounded(QDoubleSpinBox::minimumSizeHint()); }
-
-private:
-    QSize bounded(QSize s) const
-    {
-        const int typical
-            = fontMetrics().horizontalAdvance(QString(12 + decimals(), QLatin1Char('8')));
-        s.setWidth(std::min(s.width(), typical + 40));
-        return s;
-    }
-};
-
-// A numeric field: a spin box, and a slider beside it when both bounds are set.
-class NumberField : public Field
-{
-public:
-    NumberField(const sem::Parameter &p, QWidget *parent) : Field(p), m_widget(new QWidget(parent))
-    {
-        m_isInteger = p.tag == QLatin1String("integer");
-        auto *layout = row(m_widget);
-        if (m_isInteger) {
-            auto *spin = new QSpinBox(m_widget);
-            constexpr double lowest = std::numeric_limits<int>::min(),
-                             highest = std::numeric_limits<int>::max();
-            spin->setRange(int(std::clamp(std::ceil(p.minimum.value_or(lowest)), lowest, highest)),
-                int(std::clamp(std::floor(p.maximum.value_or(highest)), lowest, highest)));
-            spin->setSingleStep(p.step ? std::max(1, int(std::min(*p.step, highest))) : 1);
-            connect(spin, &QSpinBox::valueChanged, this, &Field::changed);
-            m_spin = spin;
-        } else {
-            auto *spin = new NumberSpinBox(m_widget);
-            constexpr double big = std::numeric_limits<double>::max();
-            spin->setDecimals(decimalsFor(p, p.step ? 0 : 3));
-            spin->setRange(p.minimum.value_or(-big), p.maximum.value_or(big));
-            spin->setSingleStep(p.step.value_or(std::pow(10.0, -std::min(spin->decimals(), 2))));
-            connect(spin, &QDoubleSpinBox::valueChanged, this, &Field::changed);
-            m_spin = spin;
-        }
-        m_spin->setKeyboardTracking(true);
-        layout->addWidget(m_spin, 1);
-        if (p.minimum && p.maximum && *p.maximum > *p.minimum) {
-            m_slider = new QSlider(Qt::Horizontal, m_widget);
-            const double span = *p.maximum - *p.minimum;
-            const double step = p.step.value_or(m_isInteger ? 1.0 : span / 1000);
-            m_steps = int(std::clamp(std::round(span / step), 1.0, 10000.0));
-            m_slider->setRange(0, m_steps);
-            m_slider->setAccessibleName(
-                QStringLiteral("%1 slider").arg(p.label.isEmpty() ? p.name : p.label));
-            layout->addWidget(m_slider, 2);
-            connect(m_slider, &QSlider::valueChanged, this, [this](int k) {
-                if (m_syncing)
-                    return;
-                const double lo = *parameter().minimum, hi = *parameter().maximum;
-                setNumber(k == m_steps ? hi : lo + (hi - lo) * k / m_steps);
-            });
-            connect(this, &Field::changed, this, [this] { syncSlider(); });
-        }
-        setValue(p.defaultValue);
-    }
-
-    QWidget *widget() const override { return m_widget; }
-    QWidget *editor() const override { return m_spin; }
-
-    QVariant value() const override
-    {
-        if (m_isInteger)
-            return qlonglong(static_cast<QSpinBox *>(m_spin)->value());
-        // The shown digits, in the C locale the module reads ("0.0001", not "1e-04"), without
-        // trailing zeros.
-        auto *spin = static_cast<QDoubleSpinBox *>(m_spin);
-        QString text = QString::number(spin->value(), 'f', spin->decimals());
-        if (text.contains(QLatin1Char('.'))) {
-            while (text.endsWith(QLatin1Char('0')))
-                text.chop(1);
-            if (text.endsWith(QLatin1Char('.')))
-                text.chop(1);
-        }
-        return text;
-    }
-
-    bool setValue(const QVariant &value) override
-    {
-        bool ok = false;
-        const double v = value.toString().trimmed().toDouble(&ok);
-        ok = ok && std::isfinite(v) && v >= spinMinimum() && v <= spinMaximum()
-            && (!m_isInteger || v == std::round(v));
-        if (ok)
-            setNumber(v);
-        syncSlider();
-        return ok;
-    }
-
-private:
-    double spinMinimum() const
-    {
-        return m_isInteger ? static_cast<QSpinBox *>(m_spin)->minimum()
-                           : static_cast<QDoubleSpinBox *>(m_spin)->minimum();
-    }
-    double spinMaximum() const
-    {
-        return m_isInteger ? static_cast<QSpinBox *>(m_spin)->maximum()
-                           : static_cast<QDoubleSpinBox *>(m_spin)->maximum();
-    }
-
-    void setNumber(double v)
-    {
-        if (m_isInteger)
-            static_cast<QSpinBox *>(m_spin)->setValue(int(std::clamp(std::round(v),
-                double(std::numeric_limits<int>::min()), double(std::numeric_limits<int>::max()))));
-        else
-            static_cast<QDoubleSpinBox *>(m_spin)->setValue(v);
-    }
-
-    void syncSlider()
-    {
-        if (!m_slider)
-            return;
-        const double lo = *parameter().minimum, hi = *parameter().maximum;
-        m_syncing = true;
-        m_slider->setValue(int(std::round((value().toDouble() - lo) / (hi - lo) * m_steps)));
-        m_syncing = false;
-    }
-
-    QWidget *m_widget;
-    QAbstractSpinBox *m_spin = nullptr;
-    QSlider *m_slider = nullptr;
-    bool m_isInteger = false, m_syncing = false;
-    int m_steps = 1;
-};
 
 class BooleanField : public Field
 {
@@ -231,6 +112,7 @@ public:
     TextField(const sem::Parameter &p, bool readOnly, QWidget *parent)
         : Field(p), m_edit(new QLineEdit(parent))
     {
+        unlimited(m_edit);
         m_edit->setReadOnly(readOnly);
         if (readOnly)
             m_edit->setPlaceholderText(tr("filled in by a run"));
@@ -247,7 +129,9 @@ public:
     QVariant value() const override { return m_edit->text(); }
     bool setValue(const QVariant &value) override
     {
-        if (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList)
+        if (!isScalar(value) && !isFlatList(value))
+            return false; // a map, a list of lists: no text says what it means
+        if (isFlatList(value))
             m_edit->setText(listOf(value).join(QLatin1Char(',')));
         else if (value.typeId() == QMetaType::Bool)
             m_edit->setText(value.toBool() ? QStringLiteral("true") : QStringLiteral("false"));
@@ -339,6 +223,7 @@ public:
         } else {
             auto *layout = row(m_widget);
             m_edit = new QLineEdit(m_widget);
+            unlimited(m_edit);
             const bool vowel = QStringLiteral("aeiou").contains(p.tag.left(1));
             m_edit->setPlaceholderText(p.tag == QLatin1String("directory") ? tr("a directory")
                     : output ? tr("where to write the %1").arg(p.tag)
@@ -371,21 +256,31 @@ public:
     bool setValue(const QVariant &value) override
     {
         if (m_edit) {
+            if (!isScalar(value))
+                return false; // one path: not a list, not a map
             m_edit->setText(value.toString());
             return true;
         }
-        m_list->clear();
-        for (const QString &path : listOf(value))
-            addPath(path);
+        if (!isScalar(value) && !isFlatList(value))
+            return false;
+        {
+            const QSignalBlocker block(m_list); // one change for the whole list, not one per path
+            m_list->clear();
+            for (const QString &path : listOf(value))
+                addPath(path);
+        }
         Q_EMIT changed();
         return true;
     }
 
 private:
+    // Editable before it joins the list: a flag set afterwards emits itemChanged, one
+    // validation of the whole list per path.
     void addPath(const QString &path)
     {
-        auto *item = new QListWidgetItem(path, m_list);
+        auto *item = new QListWidgetItem(path);
         item->setFlags(item->flags() | Qt::ItemIsEditable);
+        m_list->addItem(item);
     }
 
     void browse()
@@ -399,9 +294,13 @@ private:
             if (!dir.isEmpty())
                 setOne(dir);
         } else if (p.multiple) {
-            for (const QString &path :
-                QFileDialog::getOpenFileNames(m_widget, title, start, fileFilter(p)))
-                addPath(path);
+            const QStringList paths
+                = QFileDialog::getOpenFileNames(m_widget, title, start, fileFilter(p));
+            {
+                const QSignalBlocker block(m_list);
+                for (const QString &path : paths)
+                    addPath(path);
+            }
             Q_EMIT changed();
         } else if (p.channel == QLatin1String("output")) {
             const QString path
@@ -460,7 +359,8 @@ public:
         const QString system = p.coordinateSystem.trimmed().isEmpty()
             ? QStringLiteral("RAS")
             : p.coordinateSystem.trimmed().toUpper();
-        auto *systemLabel = new QLabel(tr("coordinates: %1").arg(system), m_widget);
+        auto *systemLabel
+            = new QLabel(tr("coordinates: %1").arg(displayText(system, 40)), m_widget);
         systemLabel->setObjectName(QStringLiteral("coordinateSystem"));
         systemLabel->setTextFormat(Qt::PlainText);
         below->addWidget(systemLabel);
@@ -521,6 +421,11 @@ public:
             rows = QStringList { rows.join(QLatin1Char(',')) }; // [x, y, z] as a list of numbers
         if (!m_several && rows.size() > 1)
             return false; // several points for a parameter that takes one
+        if (!isScalar(value) && !isFlatList(value))
+            return false;
+        for (const QString &r : rows)
+            if (r.split(QLatin1Char(',')).size() > m_table->columnCount())
+                return false; // more coordinates than a point (region) has: never cut
         const QSignalBlocker block(m_table);
         if (m_several)
             m_table->setRowCount(int(rows.size()));
@@ -559,7 +464,7 @@ std::unique_ptr<Field> makeField(const sem::Parameter &p, bool outputOnly, QWidg
     const bool number = p.tag == QLatin1String("integer") || p.tag == QLatin1String("float")
         || p.tag == QLatin1String("double");
     if (number && !p.multiple)
-        return std::make_unique<NumberField>(p, parent);
+        return makeNumberField(p, parent);
     if (p.tag == QLatin1String("boolean"))
         return std::make_unique<BooleanField>(p, parent);
     if (p.isEnumeration())

@@ -38,6 +38,19 @@ private:
     sem::Parameter m_parameter;
 };
 
+// A value of one piece (text, a number, a boolean), or a list of such pieces: the shapes a
+// field takes. Anything else (a map, a list of lists) is refused, never shown as "".
+bool isScalar(const QVariant &value);
+bool isFlatList(const QVariant &value);
+
+// Text a description gives, made fit for a label or a button: at most maxChars characters
+// (longer text ends in "…": a 100 KB label would make the form as wide as 500,000 pixels),
+// and '&' doubled, since a label with a buddy and a button take '&' as a shortcut marker.
+QString displayText(const QString &text, int maxChars);
+
+// An integer, float or double that takes one value: a spin box, with a slider when bounded.
+std::unique_ptr<Field> makeNumberField(const sem::Parameter &parameter, QWidget *parent);
+
 // outputOnly: an output the module reports (a return parameter): shown read-only.
 std::unique_ptr<Field> makeField(const sem::Parameter &parameter, bool outputOnly, QWidget *parent);
 

@@ -3,6 +3,8 @@
 #include "collapsiblesection_p.h"
 #include "fields_p.h"
 
+using offload::forms::detail::displayText;
+
 #include <offload/sem/commandline.h>
 #include <offload/sem/parameterfile.h>
 
@@ -18,20 +20,12 @@ namespace offload {
 
 namespace {
 
-// Simple types (numbers, booleans, text, their vectors and enumerations) that the module
-// writes rather than reads: not on the command line, shown read-only.
+// An output the module writes to its return-parameter file (neither flag nor index): not on
+// the command line, shown read-only. An output with a flag or an index is on the command line
+// (the module reads where to write it, or a value), so the user gives it like any input.
 bool isReportedOutput(const sem::Parameter &p)
 {
-    if (p.isReturnParameter())
-        return true;
-    if (p.channel != QLatin1String("output"))
-        return false;
-    QString base = p.tag;
-    base.remove(QLatin1String("-vector")).remove(QLatin1String("-enumeration"));
-    for (const char *t : { "integer", "float", "double", "boolean", "string" })
-        if (base == QLatin1String(t))
-            return true;
-    return false;
+    return p.isReturnParameter();
 }
 
 // A tooltip shows rich text when the text looks like markup: escape the description so that
@@ -62,6 +56,9 @@ struct ModuleForm::Private
     std::vector<Row> rows;
     std::vector<forms::detail::CollapsibleSection *> sections;
     QString settingsKey;
+    // Hidden parameters the form cannot show but passes at their default: a default the
+    // command line refuses makes the form invalid, with nothing the user can change.
+    QStringList hiddenErrors;
     bool valid = true;
 
     Row *row(const QString &name)
@@ -103,7 +100,8 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
             const QString name = displayName(p);
             const bool required = p.index && !r.output;
             auto *label
-                = new QLabel(required ? name + QStringLiteral(" *") : name, section->body());
+                = new QLabel(displayText(name, 80) + (required ? QStringLiteral(" *") : QString()),
+                    section->body());
             label->setTextFormat(Qt::PlainText); // a description's text is never markup
             label->setBuddy(editor);
             label->setToolTip(richToolTip(p.description));
@@ -145,6 +143,13 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
         d->sections.push_back(section);
     }
     layout->addStretch(1);
+    for (const sem::Parameter *p : d->description.parameters()) {
+        if (!p->hidden || p->isReturnParameter())
+            continue;
+        if (const QString error = sem::validateValue(*p, p->defaultValue); !error.isEmpty())
+            d->hiddenErrors
+                << tr("%1 (a hidden parameter: fix the module's description)").arg(error);
+    }
     for (Private::Row &r : d->rows)
         d->validate(r);
     d->updateValidity();
@@ -177,8 +182,9 @@ void ModuleForm::Private::validate(Row &r)
 
 bool ModuleForm::Private::updateValidity()
 {
-    const bool now
-        = std::none_of(rows.cbegin(), rows.cend(), [](const Row &r) { return !r.error.isEmpty(); });
+    const bool now = hiddenErrors.isEmpty()
+        && std::none_of(
+            rows.cbegin(), rows.cend(), [](const Row &r) { return !r.error.isEmpty(); });
     const bool changed = now != valid;
     valid = now;
     return changed;
@@ -230,7 +236,7 @@ QStringList ModuleForm::errors() const
     for (const Private::Row &r : d->rows)
         if (!r.error.isEmpty())
             out << r.error;
-    return out;
+    return out + d->hiddenErrors;
 }
 
 QString ModuleForm::error(const QString &name) const
@@ -289,10 +295,10 @@ namespace {
 
 QString settingsPath(const QString &key)
 {
-    // QSettings treats '/' and '\' as group separators: keep a title with them one key.
-    QString safe = key.isEmpty() ? QStringLiteral("untitled") : key;
-    safe.replace(QLatin1Char('/'), QLatin1Char('_')).replace(QLatin1Char('\\'), QLatin1Char('_'));
-    return QStringLiteral("offload/forms/%1/values").arg(safe);
+    // Percent-encoded: QSettings takes '/' and '\' as group separators, and an encoding that
+    // maps nothing else onto the same text keeps "A/B", "A_B" and "A\B" apart.
+    return QStringLiteral("offload/forms/%1/values")
+        .arg(QString::fromLatin1(key.toUtf8().toPercentEncoding()));
 }
 
 } // namespace

@@ -22,7 +22,10 @@ namespace offload {
 // a browse button for files, directories, images, geometry, transforms, tables, measurements
 // and point files (a list of paths when the parameter takes several), a line edit for strings
 // and for elements outside the schema. Hidden parameters are not shown and keep their default.
-// Outputs the module reports (return parameters) are read-only, filled by setOutputValues().
+// Return parameters (outputs with neither flag nor index, which the module writes to its
+// return-parameter file) are read-only, filled by setOutputValues(); an output with a flag or
+// an index (a path to write, say) is on the command line and is edited like an input.
+// Labels, titles and messages are plain text: markup in a description is shown as written.
 // Each field is validated as the user types, by sem::validateValue (the rules buildCommandLine
 // applies), with the message under the field; required (index) parameters are marked "*".
 // Every editor carries the parameter's label as its accessible name, and tab order follows the
@@ -39,18 +42,29 @@ public:
     const sem::Description &description() const;
 
     // The value of every shown input by parameter name, as ModuleRunner::run and
-    // sem::buildCommandLine take them; an emptied field gives an empty string (the parameter is
-    // left out of the command line, as Slicer leaves it out). Hidden parameters and outputs the
-    // module reports are not included.
+    // sem::buildCommandLine take them: qlonglong for integers, bool for booleans, QString for
+    // floating-point numbers (their shortest exact decimal text, "0.0001") and for everything
+    // else that holds one value, QStringList for paths and points of parameters that take
+    // several. An emptied field gives an empty string (the parameter is left out of the command
+    // line, as Slicer leaves it out). Hidden parameters and return parameters are not included.
     QVariantMap values() const;
-    // Sets the fields named in values (strings, numbers, booleans or lists); other fields keep
-    // their value. Returns what could not be applied: unknown names, hidden parameters, outputs,
-    // values an editor cannot show (a number for a combo box without that element, say).
+    // Sets the fields named in values (strings, numbers, booleans or lists of those); other
+    // fields keep their value. Returns, one sentence each, what could not be applied, and
+    // leaves those fields as they were: a name the module does not have, a hidden parameter, a
+    // return parameter, a value of the wrong shape (a map, a list of lists, a list for a single
+    // path), a value the editor cannot hold exactly (a number outside the bounds, a fraction
+    // for an integer, more than 30 decimals, a text that is not an element of an enumeration,
+    // more coordinates than a point or region has). valuesChanged() is emitted for each field
+    // that changed.
     QStringList setValues(const QVariantMap &values);
     void resetToDefaults();
 
+    // True when buildCommandLine takes values(): every shown field valid, and every hidden
+    // parameter's default too (a hidden required parameter without one makes a form that can
+    // never be valid; its message says to fix the description).
     bool isValid() const;
-    // One message per invalid field, in form order, as buildCommandLine words them.
+    // One message per invalid field, in form order, as buildCommandLine words them, then those
+    // of hidden parameters.
     QStringList errors() const;
     // The message under the named field, empty when it is valid.
     QString error(const QString &name) const;
@@ -64,13 +78,16 @@ public:
     // QComboBox, QLineEdit, QListWidget or QTableWidget), or nullptr for a hidden or unknown
     // name. For customisation and tests; the form keeps ownership.
     QWidget *editor(const QString &name) const;
-    // The sections, in file order.
+    // The sections, in file order: one per group with a shown parameter (a group whose
+    // parameters are all hidden has none, so a section number is not a group index).
     int sectionCount() const;
     bool isSectionExpanded(int section) const;
     void setSectionExpanded(int section, bool expanded);
 
     // Values persist per module: saved under "offload/forms/<settingsKey>/values" as a parameter
-    // file's JSON. The key is the module's title unless set.
+    // file's JSON, the key percent-encoded (so that "A/B" and "A_B" stay apart). The key is the
+    // module's title unless set; two modules with the same title share it, so set the module's
+    // path as the key where that matters.
     QString settingsKey() const;
     void setSettingsKey(const QString &key);
     void saveSettings(QSettings &settings) const;
@@ -85,8 +102,8 @@ public:
     QString loadParameterFile(const QString &path, QStringList *notApplied = nullptr);
 
 Q_SIGNALS:
-    void valuesChanged();
-    void validityChanged(bool valid);
+    void valuesChanged(); // a field changed, through the user or setValues
+    void validityChanged(bool valid); // isValid() turned
 
 private:
     struct Private;

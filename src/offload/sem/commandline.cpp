@@ -1,5 +1,7 @@
 #include <offload/sem/commandline.h>
 
+#include <QLocale>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -93,10 +95,12 @@ QString normalise(const Parameter &p, const QString &value, QString &error)
     }
     if (!isInteger && !isFloat)
         return v;
+    // long double holds every 64-bit integer exactly: an integer is compared with its bounds
+    // without rounding (as a double, 2^53 + 1 would pass a maximum of 2^53).
     bool ok = true;
-    double number = 0;
+    long double number = 0;
     if (isInteger)
-        number = double(v.toLongLong(&ok));
+        number = static_cast<long double>(v.toLongLong(&ok));
     else
         number = v.toDouble(&ok);
     if (!ok) {
@@ -110,16 +114,16 @@ QString normalise(const Parameter &p, const QString &value, QString &error)
                     .arg(p.name, type, value);
         return {};
     }
-    if (p.minimum && number < *p.minimum) {
+    const auto bound
+        = [](double b) { return QString::number(b, 'g', QLocale::FloatingPointShortest); };
+    if (p.minimum && number < static_cast<long double>(*p.minimum)) {
         error = QStringLiteral("parameter '%1': %2 is below the minimum %3")
-                    .arg(p.name, v)
-                    .arg(*p.minimum);
+                    .arg(p.name, v, bound(*p.minimum));
         return {};
     }
-    if (p.maximum && number > *p.maximum) {
+    if (p.maximum && number > static_cast<long double>(*p.maximum)) {
         error = QStringLiteral("parameter '%1': %2 is above the maximum %3")
-                    .arg(p.name, v)
-                    .arg(*p.maximum);
+                    .arg(p.name, v, bound(*p.maximum));
         return {};
     }
     return v;
@@ -173,6 +177,14 @@ QString check(const Parameter &p, const QVariant &value, QStringList &items)
         && (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList))
         items = QStringList { asList(p, value).join(QLatin1Char(',')) }; // [x, y, z], say
     for (QString &item : items) {
+        // argv holds C strings: a NUL would end the argument there, and the module would get
+        // a value nobody gave.
+        if (item.contains(QChar(0))) {
+            items.clear();
+            return QStringLiteral("parameter '%1': a value cannot hold a NUL character (a "
+                                  "command-line argument ends there)")
+                .arg(p.name);
+        }
         QString error;
         item = normalise(p, item, error);
         if (!error.isEmpty()) {

@@ -81,9 +81,16 @@ ParameterFile readParameterFile(const QString &path)
 
 QString writeParameterFile(const QString &path, const QVariantMap &values)
 {
+    // Only what parseParameterFile reads back as written: no maps, no lists of lists, no
+    // non-finite numbers (JSON has none: they would come back as null, "the default").
+    const QByteArray json = parameterFileJson(values);
+    const ParameterFile back = parseParameterFile(json);
+    if (!back.ok() || back.values.size() != values.size())
+        return QStringLiteral("cannot write %1: a parameter file holds strings, finite numbers, "
+                              "booleans and lists of those; %2")
+            .arg(path, back.ok() ? QStringLiteral("a value has none of these shapes") : back.error);
     QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(parameterFileJson(values)) < 0
-        || !file.commit())
+    if (!file.open(QIODevice::WriteOnly) || file.write(json) < 0 || !file.commit())
         return QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
     return {};
 }

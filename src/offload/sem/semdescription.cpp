@@ -4,6 +4,8 @@
 #include <QSet>
 #include <QXmlStreamReader>
 
+#include <cmath>
+
 namespace offload::sem {
 
 namespace {
@@ -401,9 +403,11 @@ private:
         const QString t = text();
         bool ok = false;
         const double v = t.toDouble(&ok);
-        if (!ok) {
+        // "nan" and "inf" are numbers to toDouble, but no bound: every value passes a NaN one.
+        if (!ok || !std::isfinite(v)) {
             warn(warnings,
-                QStringLiteral("parameter '%1': <%2> is not a number: '%3'; no %2 is checked")
+                QStringLiteral("parameter '%1': <%2> is not a finite number: '%3'; no %2 is "
+                               "checked")
                     .arg(p.name, what, t),
                 line);
             return std::nullopt;
