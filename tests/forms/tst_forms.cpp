@@ -101,6 +101,19 @@ QByteArray bigDescription(int n)
     return xml + "</parameters></executable>";
 }
 
+// A one-parameter description: body is the parameter element.
+sem::Description one(const QByteArray &body, const QByteArray &groupLabel = "G")
+{
+    return parse("<executable><title>One</title><parameters><label>" + groupLabel + "</label>"
+        + body + "</parameters></executable>");
+}
+
+QSlider *sliderOf(const ModuleForm &form, const char *name)
+{
+    QWidget *editor = form.editor(QLatin1String(name));
+    return editor ? editor->parentWidget()->findChild<QSlider *>() : nullptr;
+}
+
 } // namespace
 
 class tst_Forms : public QObject
@@ -116,6 +129,8 @@ private Q_SLOTS:
     void sliderAndSpinBoxMoveTogether();
     void setValuesReportsWhatItCannotApply();
     void emptiedFieldsAreLeftOutOfTheCommandLine();
+    void resetAndNullsReturnEveryFieldToItsDefault();
+    void valuesChangedReportsChangedValuesOnly();
     void parameterFileRoundTripsAndBadFilesChangeNothing();
     void valuesPersistPerModuleInSettings();
     void tabOrderFollowsTheForm();
@@ -417,6 +432,57 @@ void tst_Forms::emptiedFieldsAreLeftOutOfTheCommandLine()
 
     editorAs<QLineEdit>(form, "inputVolume")->clear(); // an index parameter is required
     QVERIFY(!form.isValid());
+}
+
+void tst_Forms::resetAndNullsReturnEveryFieldToItsDefault()
+{
+    // Fields without a default go back to the editor's empty state, as a fresh form has them.
+    ModuleForm form(one("<boolean><name>b</name><longflag>b</longflag></boolean>"
+                        "<string-enumeration><name>e</name><longflag>e</longflag>"
+                        "<element>x</element><element>y</element></string-enumeration>"
+                        "<integer><name>n</name><longflag>n</longflag><constraints><minimum>5"
+                        "</minimum></constraints></integer>"
+                        "<string><name>s</name><longflag>s</longflag><default>d</default></string>"
+                        "<file multiple=\"true\"><name>f</name><longflag>f</longflag></file>"
+                        "<point multiple=\"true\"><name>p</name><longflag>p</longflag></point>"));
+    const QVariantMap fresh = form.values();
+    QCOMPARE(fresh.value("e").toString(), QStringLiteral("x"));
+    QCOMPARE(fresh.value("n").toInt(), 5);
+    QCOMPARE(form.setValues({ { "b", true }, { "e", "y" }, { "n", 9 }, { "s", "t" },
+                 { "f", QStringList { "a" } }, { "p", QStringList { "1,2,3" } } }),
+        QStringList());
+    QVERIFY(form.values() != fresh);
+    form.resetToDefaults();
+    QCOMPARE(form.values(), fresh);
+
+    // null in a parameter file: that parameter back to its default; the others as given.
+    form.setValues({ { "b", true }, { "s", "t" }, { "n", 9 } });
+    QTemporaryDir dir;
+    QFile file(dir.filePath(QStringLiteral("p.json")));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(R"({"b": null, "s": null, "n": 7, "gone": null})");
+    file.close();
+    QStringList notApplied;
+    QCOMPARE(form.loadParameterFile(file.fileName(), &notApplied), QString());
+    QCOMPARE(notApplied.size(), 1);
+    QVERIFY(notApplied.first().contains(QLatin1String("'gone'")));
+    QCOMPARE(form.values().value("b").toBool(), false);
+    QCOMPARE(form.values().value("s").toString(), QStringLiteral("d"));
+    QCOMPARE(form.values().value("n").toInt(), 7);
+}
+
+void tst_Forms::valuesChangedReportsChangedValuesOnly()
+{
+    ModuleForm form(tour());
+    QSignalSpy changed(&form, &ModuleForm::valuesChanged);
+    form.setOutputValues({ { "count", 3 }, { "centroid", QVariantList { 1, 2 } } });
+    form.clearOutputValues();
+    QCOMPARE(changed.count(), 0); // outputs are not values
+    form.setValues({ { "seeds", QStringList {} } }); // already empty
+    form.setValues({ { "extras", QStringList {} } });
+    QCOMPARE(changed.count(), 0);
+    form.setValues({ { "iterations", 21 }, { "seeds", QStringList { "1,2,3" } } });
+    QCOMPARE(changed.count(), 2);
 }
 
 void tst_Forms::parameterFileRoundTripsAndBadFilesChangeNothing()
@@ -726,23 +792,6 @@ void tst_Forms::screenshotsOfThreeDescriptions()
             QVERIFY(image.save(dir + QLatin1Char('/') + QLatin1String(shot.file)));
     }
 }
-
-namespace {
-
-// A one-parameter description: body is the parameter element.
-sem::Description one(const QByteArray &body, const QByteArray &groupLabel = "G")
-{
-    return parse("<executable><title>One</title><parameters><label>" + groupLabel + "</label>"
-        + body + "</parameters></executable>");
-}
-
-QSlider *sliderOf(const ModuleForm &form, const char *name)
-{
-    QWidget *editor = form.editor(QLatin1String(name));
-    return editor ? editor->parentWidget()->findChild<QSlider *>() : nullptr;
-}
-
-} // namespace
 
 // A float bounded by -1e308 and 1e308 (or by infinities): the span overflows to infinity, and
 // the slider's step count is round(inf / (inf / 1000)) = NaN, converted to int (undefined

@@ -55,6 +55,7 @@ private Q_SLOTS:
     void elementsOutsideTheSchemaAreKeptAsTextParameters();
     void attributesAreReadWhereSlicerReadsThem();
     void pointsAggregatesAndUnknownElementsOnTheCommandLine();
+    void theDocumentStartsAtTheFirstOfDeclarationAndRoot();
     void validateValueGivesBuildCommandLinesMessage();
     void whatSlicerRefusesButCanBeReadIsReadWithAWarning_data();
     void whatSlicerRefusesButCanBeReadIsReadWithAWarning();
@@ -662,6 +663,30 @@ void tst_Sem::pointsAggregatesAndUnknownElementsOnTheCommandLine()
     QVERIFY(cl.error.contains(QLatin1String("expects 6 finite numbers")));
     cl = buildCommandLine(d, { { "seed", "1,2,inf" } });
     QVERIFY(cl.error.contains(QLatin1String("expects 3 finite numbers")));
+}
+
+void tst_Sem::theDocumentStartsAtTheFirstOfDeclarationAndRoot()
+{
+    // No declaration, and "<?xml" inside a description: read from <executable>.
+    const ParseResult r = parseDescription(
+        "<executable><title>T</title><description><![CDATA[print('<?xml version=\"1.0\"?>')]]>"
+        "</description><parameters><integer><name>n</name><longflag>n</longflag></integer>"
+        "</parameters></executable>");
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QVERIFY(r.description->description.contains(QLatin1String("<?xml")));
+
+    // A banner on the line where the document starts: the column counts the banner.
+    const QByteArray banner = "loading... ";
+    const ParseResult bad
+        = parseDescription(banner + "<executable><title>T</title><oops></executable>");
+    QVERIFY(!bad.ok());
+    QCOMPARE(bad.line, qint64(1));
+    QVERIFY2(bad.column > banner.size() + 30, qPrintable(QString::number(bad.column)));
+
+    // An empty <longflag/> beside an <index> is no longflag, as an empty <flag/> is no flag.
+    const ParseResult empty = parseDescription(module(
+        "<string><name>s</name><index>0</index><longflag></longflag><flag></flag></string>\n"));
+    QVERIFY2(empty.ok(), qPrintable(empty.error));
 }
 
 void tst_Sem::validateValueGivesBuildCommandLinesMessage()

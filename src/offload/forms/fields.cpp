@@ -84,12 +84,13 @@ class BooleanField : public Field
 public:
     BooleanField(const sem::Parameter &p, QWidget *parent) : Field(p), m_box(new QCheckBox(parent))
     {
-        setValue(p.defaultValue);
+        reset();
         connect(m_box, &QCheckBox::toggled, this, &Field::changed);
     }
     QWidget *widget() const override { return m_box; }
     QWidget *editor() const override { return m_box; }
     QVariant value() const override { return m_box->isChecked(); }
+    void clear() override { m_box->setChecked(false); }
     bool setValue(const QVariant &value) override
     {
         const QString s = value.toString().trimmed().toLower();
@@ -121,12 +122,13 @@ public:
         else if (p.unknownElement)
             m_edit->setPlaceholderText(tr("<%1>: passed to the module as text").arg(p.tag));
         if (!readOnly)
-            setValue(p.defaultValue);
+            reset();
         connect(m_edit, &QLineEdit::textChanged, this, &Field::changed);
     }
     QWidget *widget() const override { return m_edit; }
     QWidget *editor() const override { return m_edit; }
     QVariant value() const override { return m_edit->text(); }
+    void clear() override { m_edit->clear(); }
     bool setValue(const QVariant &value) override
     {
         if (!isScalar(value) && !isFlatList(value))
@@ -152,14 +154,14 @@ public:
     {
         m_combo->addItems(p.elements);
         m_combo->setCurrentIndex(-1);
-        setValue(p.defaultValue);
-        if (m_combo->currentIndex() < 0 && !p.elements.isEmpty())
-            m_combo->setCurrentIndex(0); // as Slicer: the first element when no default is given
+        reset();
         connect(m_combo, &QComboBox::currentIndexChanged, this, &Field::changed);
     }
     QWidget *widget() const override { return m_combo; }
     QWidget *editor() const override { return m_combo; }
     QVariant value() const override { return m_combo->currentText(); }
+    // As Slicer: the first element when no default is given.
+    void clear() override { m_combo->setCurrentIndex(m_combo->count() > 0 ? 0 : -1); }
     bool setValue(const QVariant &value) override
     {
         const int i = m_combo->findText(value.toString().trimmed());
@@ -233,7 +235,7 @@ public:
             connect(m_edit, &QLineEdit::textChanged, this, &Field::changed);
         }
         connect(browse, &QToolButton::clicked, this, [this] { this->browse(); });
-        setValue(p.defaultValue);
+        reset();
     }
 
     QWidget *widget() const override { return m_widget; }
@@ -251,6 +253,19 @@ public:
             if (!m_list->item(i)->text().isEmpty())
                 paths << m_list->item(i)->text();
         return paths;
+    }
+
+    void clear() override
+    {
+        if (m_edit) {
+            m_edit->clear();
+            return;
+        }
+        {
+            const QSignalBlocker block(m_list);
+            m_list->clear();
+        }
+        Q_EMIT changed();
     }
 
     bool setValue(const QVariant &value) override
@@ -289,20 +304,25 @@ private:
         const QString title = p.label.isEmpty() ? p.name : p.label;
         const QString current = m_edit ? m_edit->text() : QString();
         const QString start = current.isEmpty() ? QString() : QFileInfo(current).absolutePath();
+        const bool output = p.channel == QLatin1String("output");
         if (p.tag == QLatin1String("directory")) {
             const QString dir = QFileDialog::getExistingDirectory(m_widget, title, current);
             if (!dir.isEmpty())
                 setOne(dir);
         } else if (p.multiple) {
-            const QStringList paths
-                = QFileDialog::getOpenFileNames(m_widget, title, start, fileFilter(p));
+            // Inputs: several files at once; outputs: one place to write at a time.
+            const QStringList paths = output
+                ? QStringList { QFileDialog::getSaveFileName(
+                    m_widget, title, start, fileFilter(p)) }
+                : QFileDialog::getOpenFileNames(m_widget, title, start, fileFilter(p));
             {
                 const QSignalBlocker block(m_list);
                 for (const QString &path : paths)
-                    addPath(path);
+                    if (!path.isEmpty())
+                        addPath(path);
             }
             Q_EMIT changed();
-        } else if (p.channel == QLatin1String("output")) {
+        } else if (output) {
             const QString path
                 = QFileDialog::getSaveFileName(m_widget, title, start, fileFilter(p));
             if (!path.isEmpty())
@@ -384,7 +404,7 @@ public:
             });
         }
         layout->addLayout(below);
-        setValue(p.defaultValue);
+        reset();
         connect(m_table, &QTableWidget::itemChanged, this, &Field::changed);
     }
 
@@ -408,6 +428,18 @@ public:
         if (!m_several)
             return rows.value(0);
         return rows;
+    }
+
+    void clear() override
+    {
+        {
+            const QSignalBlocker block(m_table);
+            if (m_several)
+                m_table->setRowCount(0);
+            else
+                m_table->clearContents();
+        }
+        Q_EMIT changed();
     }
 
     bool setValue(const QVariant &value) override

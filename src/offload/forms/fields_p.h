@@ -30,9 +30,19 @@ public:
     // From a default, a parameter file, settings or a return parameter: text, numbers,
     // booleans or lists. A value the editor cannot show leaves it unchanged and gives false.
     virtual bool setValue(const QVariant &value) = 0;
+    // Back to the description's default or, where it gives none the editor can hold, to the
+    // editor's empty state (0 within the bounds, unchecked, the first element, no text).
+    void reset()
+    {
+        if (!setValue(m_parameter.defaultValue))
+            clear();
+    }
 
 Q_SIGNALS:
     void changed();
+
+protected:
+    virtual void clear() = 0;
 
 private:
     sem::Parameter m_parameter;

@@ -50,6 +50,7 @@ struct ModuleForm::Private
         QLabel *message = nullptr; // the validation message under the field
         bool output = false;
         QString error;
+        QVariant last; // the value valuesChanged() last reported
     };
 
     sem::Description description;
@@ -126,15 +127,22 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
 
             connect(
                 r.field.get(), &forms::detail::Field::changed, this, [this, field = r.field.get()] {
+                    bool changed = false;
                     for (Private::Row &row : d->rows) {
                         if (row.field.get() == field) {
                             d->validate(row);
+                            // Outputs are not values; an editor that says "changed" without a
+                            // change (a table set to what it held) is not reported either.
+                            const QVariant now = row.output ? QVariant() : field->value();
+                            changed = now != row.last;
+                            row.last = now;
                             break;
                         }
                     }
                     if (d->updateValidity())
                         Q_EMIT validityChanged(d->valid);
-                    Q_EMIT valuesChanged();
+                    if (changed)
+                        Q_EMIT valuesChanged();
                 });
             d->rows.push_back(std::move(r));
         }
@@ -150,8 +158,10 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
             d->hiddenErrors
                 << tr("%1 (a hidden parameter: fix the module's description)").arg(error);
     }
-    for (Private::Row &r : d->rows)
+    for (Private::Row &r : d->rows) {
         d->validate(r);
+        r.last = r.output ? QVariant() : r.field->value();
+    }
     d->updateValidity();
 }
 
@@ -222,7 +232,7 @@ void ModuleForm::resetToDefaults()
 {
     for (Private::Row &r : d->rows)
         if (!r.output)
-            r.field->setValue(r.field->parameter().defaultValue);
+            r.field->reset();
 }
 
 bool ModuleForm::isValid() const
@@ -317,7 +327,19 @@ QStringList ModuleForm::restoreSettings(QSettings &settings)
     const sem::ParameterFile file = sem::parseParameterFile(saved.toString().toUtf8());
     if (!file.ok())
         return { tr("the saved values cannot be read: %1").arg(file.error) };
-    return setValues(file.values);
+    return apply(file);
+}
+
+QStringList ModuleForm::apply(const sem::ParameterFile &file)
+{
+    QStringList complaints = setValues(file.values);
+    for (const QString &name : file.defaults) { // null: back to the default
+        if (Private::Row *r = d->row(name); r && !r->output)
+            r->field->reset();
+        else
+            complaints << setValues({ { name, QString() } }); // the same words as setValues
+    }
+    return complaints;
 }
 
 QString ModuleForm::saveParameterFile(const QString &path) const
@@ -330,7 +352,7 @@ QString ModuleForm::loadParameterFile(const QString &path, QStringList *notAppli
     const sem::ParameterFile file = sem::readParameterFile(path);
     if (!file.ok())
         return file.error;
-    const QStringList complaints = setValues(file.values);
+    const QStringList complaints = apply(file);
     if (notApplied)
         *notApplied = complaints;
     return {};

@@ -12,6 +12,10 @@
 
 class QSettings;
 
+namespace offload::sem {
+struct ParameterFile;
+}
+
 namespace offload {
 
 // One collapsible section per <parameters> group, in file order (advanced groups collapsed),
@@ -57,6 +61,8 @@ public:
     // more coordinates than a point or region has). valuesChanged() is emitted for each field
     // that changed.
     QStringList setValues(const QVariantMap &values);
+    // Every field back to its default; one without a default the editor can hold back to the
+    // state a new form shows (0 within the bounds, unchecked, the first element, empty).
     void resetToDefaults();
 
     // True when buildCommandLine takes values(): every shown field valid, and every hidden
@@ -97,7 +103,8 @@ public:
 
     // A JSON parameter file, the shape `offload module MODULE --params FILE` reads. Both return
     // an empty string or the error (naming the file); loading a file that cannot be read or
-    // parsed changes nothing.
+    // parsed changes nothing. A null value puts that field back to its default. Saving writes
+    // on the calling thread (a local file, replaced atomically); loading never waits.
     QString saveParameterFile(const QString &path) const;
     QString loadParameterFile(const QString &path, QStringList *notApplied = nullptr);
 
@@ -106,6 +113,8 @@ Q_SIGNALS:
     void validityChanged(bool valid); // isValid() turned
 
 private:
+    QStringList apply(const sem::ParameterFile &file);
+
     struct Private;
     std::unique_ptr<Private> d;
 };

@@ -152,7 +152,7 @@ public:
             });
             connect(this, &Field::changed, this, [this] { syncSlider(); });
         }
-        setValue(p.defaultValue);
+        reset();
         syncSlider();
     }
 
@@ -203,6 +203,16 @@ public:
         }
         spin->setValue(v);
         return spin->value() == v;
+    }
+
+protected:
+    // 0, or the bound nearest to it: the spin box clamps.
+    void clear() override
+    {
+        if (m_kind == Integer)
+            static_cast<QSpinBox *>(m_spin)->setValue(0);
+        else
+            static_cast<QDoubleSpinBox *>(m_spin)->setValue(0);
     }
 
 private:

@@ -39,8 +39,10 @@ ParameterFile parseParameterFile(const QByteArray &json)
     const QJsonObject object = doc.object();
     for (auto it = object.begin(); it != object.end(); ++it) {
         const QJsonValue v = it.value();
-        if (v.isNull())
+        if (v.isNull()) {
+            out.defaults << it.key();
             continue;
+        }
         if (isScalar(v)) {
             out.values.insert(it.key(), v.toVariant());
             continue;
@@ -54,6 +56,7 @@ ParameterFile parseParameterFile(const QByteArray &json)
             }
         }
         out.values.clear();
+        out.defaults.clear();
         out.error
             = QStringLiteral("'%1': a value is a string, a number, a boolean or an array of those")
                   .arg(it.key());
@@ -72,7 +75,7 @@ ParameterFile readParameterFile(const QString &path)
     const detail::RegularFileRead file
         = detail::readRegularFile(QFile::encodeName(path), maxParameterFileBytes);
     if (!file.ok())
-        return { {}, file.error };
+        return { {}, {}, file.error };
     ParameterFile out = parseParameterFile(file.data);
     if (!out.ok())
         out.error = QStringLiteral("%1: %2").arg(path, out.error);

@@ -6,6 +6,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <QStringList>
 #include <QVariantMap>
 
 namespace offload::sem {
@@ -13,15 +14,16 @@ namespace offload::sem {
 struct ParameterFile
 {
     QVariantMap values; // by parameter name: QString, double, bool or QVariantList of those
+    QStringList defaults; // names given as null: the parameter keeps (or returns to) its default
     QString error; // empty when the file could be read
     bool ok() const { return error.isEmpty(); }
 };
 
 // Reads a parameter file: one JSON object whose keys are parameter names and whose values are
-// strings, numbers, booleans, arrays of those, or null (the parameter is left at its default and
-// not put in values). Anything else (not an object, a nested object, invalid JSON) is an error
-// naming the key or the offset. Names and values are not checked against a description here:
-// buildCommandLine does that, with the same messages as for any other values.
+// strings, numbers, booleans, arrays of those, or null (the parameter is left at its default:
+// its name goes to defaults, not to values). Anything else (not an object, a nested object, invalid
+// JSON) is an error naming the key or the offset. Names and values are not checked against a
+// description here: buildCommandLine does that, with the same messages as for any other values.
 OFFLOAD_SEM_EXPORT ParameterFile parseParameterFile(const QByteArray &json);
 
 // The JSON text of values as parseParameterFile reads it (indented, keys sorted).

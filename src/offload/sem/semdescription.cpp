@@ -4,6 +4,7 @@
 #include <QSet>
 #include <QXmlStreamReader>
 
+#include <algorithm>
 #include <cmath>
 
 namespace offload::sem {
@@ -503,7 +504,7 @@ private:
             const qint64 l = m_xml.lineNumber(), c = m_xml.columnNumber();
             if (n == QLatin1String("name")) {
                 name = text();
-                if (!isIdentifier(name))
+                if (!name.isEmpty() && !isIdentifier(name)) // an empty one counts as none
                     warn(warnings,
                         QStringLiteral("<name> '%1' is not an identifier (letters, digits and "
                                        "underscores, not starting with a digit): Slicer's "
@@ -538,7 +539,7 @@ private:
                                        "--%1")
                             .arg(p.longflag),
                         l);
-                if (p.index)
+                if (p.index && !p.longflag.isEmpty())
                     return void(fail(
                         QStringLiteral("<longflag> cannot be given to a parameter with an <index>"),
                         l, c));
@@ -696,10 +697,12 @@ std::vector<const Parameter *> Description::parameters() const
 
 ParseResult parseDescription(const QByteArray &xml)
 {
-    // Modules run with --xml sometimes print a banner first: start at the document.
-    qsizetype start = xml.indexOf("<?xml");
-    if (start < 0)
-        start = xml.indexOf("<executable");
+    // Modules run with --xml sometimes print a banner first: start at the document, at
+    // whichever of "<?xml" and "<executable" comes first (a document without a declaration
+    // may hold "<?xml" later, in a description's CDATA).
+    const qsizetype declaration = xml.indexOf("<?xml"), root = xml.indexOf("<executable");
+    const qsizetype start
+        = declaration < 0 ? root : (root < 0 ? declaration : std::min(declaration, root));
     const QByteArray doc = start > 0 ? xml.mid(start) : xml;
     if (start < 0) {
         ParseResult r;
@@ -719,8 +722,11 @@ ParseResult parseDescription(const QByteArray &xml)
     } else {
         r = Parser(doc).run();
     }
-    if (!r.ok() && start > 0) // report positions in the caller's text
+    if (!r.ok() && start > 0) { // report positions in the caller's text
+        if (r.line == 1) // on the banner's last line: after what it printed there
+            r.column += start - (xml.lastIndexOf('\n', start - 1) + 1);
         r.line += xml.left(start).count('\n');
+    }
     return r;
 }
 
