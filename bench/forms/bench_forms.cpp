@@ -68,6 +68,33 @@ double timeFirstFrame(const std::function<QWidget *()> &build)
     return double(t.nsecsElapsed()) / 1e6;
 }
 
+template<typename Spin> QWidget *spinWithSlider(QWidget *parent)
+{
+    auto *row = new QWidget(parent);
+    auto *h = new QHBoxLayout(row);
+    auto *spin = new Spin(row);
+    spin->setRange(0, 100);
+    h->addWidget(spin);
+    h->addWidget(new QSlider(Qt::Horizontal, row));
+    return row;
+}
+
+// Ours and the peer alternately, kRuns each, who goes first swapping every run.
+void alternate(
+    bench::Figure &f, const std::function<double()> &ours, const std::function<double()> &peer)
+{
+    ours(), peer(); // warm-up: fonts, styles, first allocations
+    for (int run = 0; run < kRuns; ++run) {
+        if (run % 2) {
+            f.peer.push_back(peer());
+            f.ours.push_back(ours());
+        } else {
+            f.ours.push_back(ours());
+            f.peer.push_back(peer());
+        }
+    }
+}
+
 QWidget *handWritten(int n)
 {
     auto *top = new QWidget;
@@ -83,26 +110,12 @@ QWidget *handWritten(int n)
         QWidget *editor = nullptr;
         auto *parent = rows->parentWidget();
         switch (i % 6) {
-        case 0: {
-            auto *row = new QWidget(parent);
-            auto *h = new QHBoxLayout(row);
-            auto *spin = new QSpinBox(row);
-            spin->setRange(0, 100);
-            h->addWidget(spin);
-            h->addWidget(new QSlider(Qt::Horizontal, row));
-            editor = row;
+        case 0:
+            editor = spinWithSlider<QSpinBox>(parent);
             break;
-        }
-        case 1: {
-            auto *row = new QWidget(parent);
-            auto *h = new QHBoxLayout(row);
-            auto *spin = new QDoubleSpinBox(row);
-            spin->setRange(0, 100);
-            h->addWidget(spin);
-            h->addWidget(new QSlider(Qt::Horizontal, row));
-            editor = row;
+        case 1:
+            editor = spinWithSlider<QDoubleSpinBox>(parent);
             break;
-        }
         case 2:
             editor = new QCheckBox(parent);
             break;
@@ -145,16 +158,7 @@ void formBuild()
         return timeFirstFrame([&] { return new offload::ModuleForm(*parsed.description); });
     };
     const auto peer = [&] { return timeFirstFrame([] { return handWritten(kParameters); }); };
-    ours(), peer(); // warm-up: fonts, styles, first allocations
-    for (int run = 0; run < kRuns; ++run) {
-        if (run % 2) {
-            f.peer.push_back(peer());
-            f.ours.push_back(ours());
-        } else {
-            f.ours.push_back(ours());
-            f.peer.push_back(peer());
-        }
-    }
+    alternate(f, ours, peer);
     f.extra.insert(QStringLiteral("parameters"), kParameters);
     f.extra.insert(QStringLiteral("target_ms"), 50);
     f.extra.insert(QStringLiteral("met"), bench::median(f.ours) <= 50);
@@ -202,16 +206,7 @@ void describeCorpus()
             }
         return tokens > 0 ? double(t.nsecsElapsed()) / 1e6 / kPasses : 0;
     };
-    ours(), peer();
-    for (int run = 0; run < kRuns; ++run) {
-        if (run % 2) {
-            f.peer.push_back(peer());
-            f.ours.push_back(ours());
-        } else {
-            f.ours.push_back(ours());
-            f.peer.push_back(peer());
-        }
-    }
+    alternate(f, ours, peer);
     f.extra.insert(QStringLiteral("descriptions"), int(docs.size()));
     f.extra.insert(QStringLiteral("bytes"), bytes);
     f.extra.insert(QStringLiteral("failed_parses"), failed);
