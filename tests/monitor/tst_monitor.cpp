@@ -10,6 +10,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <algorithm>
 #include <future>
 
 using namespace offload;
@@ -172,10 +173,29 @@ void tst_Monitor::probeMeasuresAnIdleLoop()
     probe.start();
     QTRY_VERIFY_WITH_TIMEOUT(spy.count() >= 50, 10000);
     probe.stop();
+    // The statistics are those of the samples it reported, one by one.
     const auto s = probe.stats();
-    QVERIFY(s.count >= 50);
-    QVERIFY(s.p50us > 0);
-    QVERIFY(s.p50us <= s.p99us && s.p99us <= s.maxus);
+    std::vector<double> samples;
+    for (const QList<QVariant> &args : spy)
+        samples.push_back(args.at(0).toDouble());
+    QCOMPARE(s.count, qint64(samples.size()));
+    std::sort(samples.begin(), samples.end());
+    QVERIFY(samples.front() > 0); // a ping takes time
+    QCOMPARE(s.maxus, samples.back());
+    const auto within = [&samples](double v) {
+        return std::binary_search(samples.begin(), samples.end(), v); // a measured value
+    };
+    QVERIFY2(within(s.p50us), qPrintable(QString::number(s.p50us)));
+    QVERIFY2(within(s.p99us), qPrintable(QString::number(s.p99us)));
+    const auto atOrBelow = [&samples](double v) {
+        return double(std::upper_bound(samples.begin(), samples.end(), v) - samples.begin())
+            / double(samples.size());
+    };
+    // Half the pings took at most the median, 99% at most the p99 (to one sample: the rank is
+    // rounded).
+    const double oneSample = 1.0 / double(samples.size());
+    QVERIFY(atOrBelow(s.p50us) >= 0.5 - oneSample);
+    QVERIFY(atOrBelow(s.p99us) >= 0.99 - oneSample);
 }
 
 void tst_Monitor::probeSeesAStallOfTheLoop()

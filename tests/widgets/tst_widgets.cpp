@@ -1,0 +1,212 @@
+// Specification of the ready-made monitor: TaskMonitorWidget's Cancel, Delete and Clear
+// finished, ProgressDelegate's bar, and a model of 10,000 rows in the view.
+#include <offload/core/threadpool.h>
+#include <offload/monitor/taskmodel.h>
+#include <offload/widgets/progressdelegate.h>
+#include <offload/widgets/taskmonitorwidget.h>
+
+#include "../common/testsupport.h"
+
+#include <QApplication>
+#include <QImage>
+#include <QPainter>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QStandardItemModel>
+#include <QTest>
+#include <QThread>
+#include <QTreeView>
+
+#include <vector>
+
+using namespace offload;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A task that runs until it is cancelled (or, so that no test can hang, for 20 s).
+TaskHandle<int> runUntilCancelled(QObject *context, const QString &name)
+{
+    return run(context,
+        [](TaskControl &c) {
+            for (int i = 0; i < 20000 && !c.isCancellationRequested(); ++i)
+                QThread::msleep(1);
+            c.throwIfCancellationRequested();
+            return 0;
+        },
+        { .name = name });
+}
+
+QPushButton *button(const TaskMonitorWidget &w, const QString &text)
+{
+    for (QPushButton *b : w.findChildren<QPushButton *>())
+        if (b->text() == text)
+            return b;
+    return nullptr;
+}
+
+void selectRowOf(TaskMonitorWidget &w, quint64 taskId, QItemSelectionModel::SelectionFlags how)
+{
+    const int row = w.model()->rowOf(taskId);
+    QVERIFY(row >= 0);
+    w.view()->selectionModel()->select(w.model()->index(row, 0), how | QItemSelectionModel::Rows);
+}
+
+// The delegate's bar for a fraction, painted into an image of one cell.
+QImage paintedBar(double fraction)
+{
+    QStandardItemModel model(1, 1);
+    model.setData(model.index(0, 0), fraction, TaskModel::FractionRole);
+    model.setData(model.index(0, 0), QStringLiteral("Running"));
+    ProgressDelegate delegate;
+    QImage image(200, 24, QImage::Format_ARGB32);
+    image.fill(Qt::white);
+    QPainter painter(&image);
+    QStyleOptionViewItem option;
+    option.rect = image.rect();
+    option.state = QStyle::State_Enabled;
+    option.palette = QApplication::palette();
+    delegate.paint(&painter, option, model.index(0, 0));
+    return image;
+}
+
+// Columns (of the middle row) that differ between two images.
+int differingColumns(const QImage &a, const QImage &b)
+{
+    int n = 0;
+    for (int x = 0; x < a.width(); ++x)
+        n += a.pixel(x, a.height() / 2) != b.pixel(x, b.height() / 2);
+    return n;
+}
+
+} // namespace
+
+class tst_Widgets : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void cancelCancelsTheSelectedTasksOnly();
+    void cancelIsEnabledOnlyForARunningSelection();
+    void deleteKeyCancelsTheSelection();
+    void clearFinishedKeepsRunningTasks();
+    void progressBarGrowsWithTheFraction();
+    void tenThousandRowsScrollAndPaint();
+};
+
+void tst_Widgets::cancelCancelsTheSelectedTasksOnly()
+{
+    QObject context;
+    TaskMonitorWidget w;
+    std::vector<TaskHandle<int>> tasks;
+    for (int i = 0; i < 3; ++i)
+        tasks.push_back(runUntilCancelled(&context, QStringLiteral("t%1").arg(i)));
+    w.model()->refresh();
+    selectRowOf(w, tasks[0].id(), QItemSelectionModel::ClearAndSelect);
+    selectRowOf(w, tasks[2].id(), QItemSelectionModel::Select);
+    QPushButton *cancel = button(w, QStringLiteral("Cancel"));
+    QVERIFY(cancel);
+    QVERIFY(cancel->isEnabled());
+    cancel->click();
+    QVERIFY(tasks[0].waitForFinished(10s));
+    QVERIFY(tasks[2].waitForFinished(10s));
+    QCOMPARE(tasks[0].state(), TaskState::Cancelled);
+    QCOMPARE(tasks[2].state(), TaskState::Cancelled);
+    QVERIFY(!tasks[1].isFinal()); // not selected: still running
+    tasks[1].cancel();
+    QVERIFY(tasks[1].waitForFinished(10s));
+}
+
+void tst_Widgets::cancelIsEnabledOnlyForARunningSelection()
+{
+    QObject context;
+    TaskMonitorWidget w;
+    auto done = run(&context, [] { return 1; }, { .name = QStringLiteral("done") });
+    QVERIFY(done.waitForFinished(10s));
+    auto running = runUntilCancelled(&context, QStringLiteral("running"));
+    w.model()->refresh();
+    QPushButton *cancel = button(w, QStringLiteral("Cancel"));
+    QVERIFY(!cancel->isEnabled()); // nothing selected
+    selectRowOf(w, done.id(), QItemSelectionModel::ClearAndSelect);
+    QVERIFY(!cancel->isEnabled()); // only a finished task
+    selectRowOf(w, running.id(), QItemSelectionModel::Select);
+    QVERIFY(cancel->isEnabled());
+    running.cancel();
+    QVERIFY(running.waitForFinished(10s));
+    w.model()->refresh(); // the row turns final: the button follows
+    QTRY_VERIFY_WITH_TIMEOUT(!cancel->isEnabled(), 5000);
+}
+
+void tst_Widgets::deleteKeyCancelsTheSelection()
+{
+    QObject context;
+    TaskMonitorWidget w;
+    w.show();
+    w.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    auto task = runUntilCancelled(&context, QStringLiteral("by key"));
+    w.model()->refresh();
+    selectRowOf(w, task.id(), QItemSelectionModel::ClearAndSelect);
+    w.view()->setFocus();
+    QTest::keyClick(w.view(), Qt::Key_Delete);
+    QVERIFY(task.waitForFinished(10s));
+    QCOMPARE(task.state(), TaskState::Cancelled);
+}
+
+void tst_Widgets::clearFinishedKeepsRunningTasks()
+{
+    QObject context;
+    TaskMonitorWidget w;
+    auto done = run(&context, [] { return 1; }, { .name = QStringLiteral("done") });
+    QVERIFY(done.waitForFinished(10s));
+    auto running = runUntilCancelled(&context, QStringLiteral("running"));
+    w.model()->refresh();
+    QVERIFY(w.model()->rowOf(done.id()) >= 0);
+    button(w, QStringLiteral("Clear finished"))->click();
+    QCOMPARE(w.model()->rowOf(done.id()), -1);
+    QVERIFY(w.model()->rowOf(running.id()) >= 0);
+    running.cancel();
+    QVERIFY(running.waitForFinished(10s));
+}
+
+void tst_Widgets::progressBarGrowsWithTheFraction()
+{
+    const QImage empty = paintedBar(0), quarter = paintedBar(0.25), full = paintedBar(1);
+    // The filled part grows with the fraction: a quarter differs from empty over about a
+    // quarter of the width, and from full over about three quarters.
+    const int quarterFilled = differingColumns(empty, quarter);
+    const int quarterUnfilled = differingColumns(quarter, full);
+    QVERIFY2(quarterFilled > 20 && quarterFilled < quarterUnfilled,
+        qPrintable(QStringLiteral("%1 %2").arg(quarterFilled).arg(quarterUnfilled)));
+    QVERIFY(differingColumns(empty, full) > differingColumns(empty, quarter));
+}
+
+void tst_Widgets::tenThousandRowsScrollAndPaint()
+{
+    QObject context;
+    std::vector<TaskHandle<int>> tasks;
+    for (int i = 0; i < 10000; ++i)
+        tasks.push_back(
+            run(&context, [i] { return i; }, { .name = QStringLiteral("task %1").arg(i) }));
+    for (const auto &t : tasks)
+        QVERIFY(t.waitForFinished(30s));
+    TaskModel model;
+    model.setMaxFinished(20000);
+    TaskMonitorWidget w(&model, nullptr);
+    model.refresh();
+    QVERIFY(model.rowCount() >= 10000);
+    w.resize(900, 400);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QScrollBar *bar = w.view()->verticalScrollBar();
+    bar->setValue(bar->maximum());
+    const QImage bottom = w.grab().toImage();
+    QVERIFY(!bottom.isNull());
+    // The last task is on screen at the bottom, and its row says Finished.
+    const int last = model.rowOf(tasks.back().id());
+    QVERIFY(last >= 0);
+    QVERIFY(w.view()->visualRect(model.index(last, 0)).intersects(w.view()->viewport()->rect()));
+    QCOMPARE(model.index(last, TaskModel::State).data().toString(), QStringLiteral("Finished"));
+}
+
+QTEST_MAIN(tst_Widgets)
+#include "tst_widgets.moc"
