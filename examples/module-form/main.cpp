@@ -85,6 +85,10 @@ private:
 
 int main(int argc, char **argv)
 {
+    // Headless: no display needed (unless a platform is chosen explicitly).
+    for (int i = 1; i < argc; ++i)
+        if (qstrcmp(argv[i], "--headless") == 0 && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
     app.setOrganizationName(QStringLiteral("Offload"));
     app.setApplicationName(QStringLiteral("module-form"));
@@ -137,7 +141,10 @@ int main(int argc, char **argv)
                 std::fprintf(stderr, "module-form: cannot write %s\n", qPrintable(screenshot));
             const QVariantMap &returned = window->returned();
             for (auto it = returned.cbegin(); it != returned.cend(); ++it)
-                std::printf("%s = %s\n", qPrintable(it.key()), qPrintable(it.value().toString()));
+                std::printf("%s = %s\n", qPrintable(it.key()),
+                    qPrintable(it.value().typeId() == QMetaType::QVariantList
+                            ? it.value().toStringList().join(QLatin1Char(','))
+                            : it.value().toString()));
             app.exit(ok ? 0 : 1);
         });
     });
