@@ -37,6 +37,14 @@ TaskHandle<int> runUntilCancelled(QObject *context, const QString &name)
         { .name = name });
 }
 
+// One task that has finished and one that runs until cancelled, in that order.
+std::pair<TaskHandle<int>, TaskHandle<int>> finishedAndRunning(QObject *context)
+{
+    auto done = run(context, [] { return 1; }, { .name = QStringLiteral("done") });
+    done.waitForFinished(10s); // checked by the caller through isFinal()
+    return { done, runUntilCancelled(context, QStringLiteral("running")) };
+}
+
 QPushButton *button(const TaskMonitorWidget &w, const QString &text)
 {
     for (QPushButton *b : w.findChildren<QPushButton *>())
@@ -120,9 +128,8 @@ void tst_Widgets::cancelIsEnabledOnlyForARunningSelection()
 {
     QObject context;
     TaskMonitorWidget w;
-    auto done = run(&context, [] { return 1; }, { .name = QStringLiteral("done") });
-    QVERIFY(done.waitForFinished(10s));
-    auto running = runUntilCancelled(&context, QStringLiteral("running"));
+    const auto [done, running] = finishedAndRunning(&context);
+    QVERIFY(done.isFinal());
     w.model()->refresh();
     QPushButton *cancel = button(w, QStringLiteral("Cancel"));
     QVERIFY(!cancel->isEnabled()); // nothing selected
@@ -156,9 +163,8 @@ void tst_Widgets::clearFinishedKeepsRunningTasks()
 {
     QObject context;
     TaskMonitorWidget w;
-    auto done = run(&context, [] { return 1; }, { .name = QStringLiteral("done") });
-    QVERIFY(done.waitForFinished(10s));
-    auto running = runUntilCancelled(&context, QStringLiteral("running"));
+    const auto [done, running] = finishedAndRunning(&context);
+    QVERIFY(done.isFinal());
     w.model()->refresh();
     QVERIFY(w.model()->rowOf(done.id()) >= 0);
     button(w, QStringLiteral("Clear finished"))->click();

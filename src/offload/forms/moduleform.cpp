@@ -9,6 +9,7 @@ using offload::forms::detail::displayText;
 #include <offload/sem/parameterfile.h>
 
 #include <QFormLayout>
+#include <QHash>
 #include <QLabel>
 #include <QSettings>
 #include <QToolButton>
@@ -62,12 +63,12 @@ struct ModuleForm::Private
     QStringList hiddenErrors;
     bool valid = true;
 
+    QHash<QString, size_t> byName; // row index of each shown parameter
+
     Row *row(const QString &name)
     {
-        for (Row &r : rows)
-            if (r.field->parameter().name == name)
-                return &r;
-        return nullptr;
+        const auto it = byName.constFind(name);
+        return it == byName.cend() ? nullptr : &rows[*it];
     }
 
     void validate(Row &r);
@@ -125,25 +126,9 @@ ModuleForm::ModuleForm(sem::Description description, QWidget *parent)
             cellLayout->addWidget(r.message);
             rowsLayout->addRow(label, cell);
 
-            connect(
-                r.field.get(), &forms::detail::Field::changed, this, [this, field = r.field.get()] {
-                    bool changed = false;
-                    for (Private::Row &row : d->rows) {
-                        if (row.field.get() == field) {
-                            d->validate(row);
-                            // Outputs are not values; an editor that says "changed" without a
-                            // change (a table set to what it held) is not reported either.
-                            const QVariant now = row.output ? QVariant() : field->value();
-                            changed = now != row.last;
-                            row.last = now;
-                            break;
-                        }
-                    }
-                    if (d->updateValidity())
-                        Q_EMIT validityChanged(d->valid);
-                    if (changed)
-                        Q_EMIT valuesChanged();
-                });
+            connect(r.field.get(), &forms::detail::Field::changed, this,
+                [this, i = d->rows.size()] { onFieldChanged(i); });
+            d->byName.insert(p.name, d->rows.size());
             d->rows.push_back(std::move(r));
         }
         section->setExpanded(!group.advanced);
@@ -170,6 +155,21 @@ ModuleForm::~ModuleForm() = default;
 const sem::Description &ModuleForm::description() const
 {
     return d->description;
+}
+
+void ModuleForm::onFieldChanged(size_t index)
+{
+    Private::Row &row = d->rows[index];
+    d->validate(row);
+    // Outputs are not values; an editor that says "changed" without a change (a table set to
+    // what it held) is not reported either.
+    const QVariant now = row.output ? QVariant() : row.field->value();
+    const bool changed = now != row.last;
+    row.last = now;
+    if (d->updateValidity())
+        Q_EMIT validityChanged(d->valid);
+    if (changed)
+        Q_EMIT valuesChanged();
 }
 
 void ModuleForm::Private::validate(Row &r)

@@ -114,6 +114,7 @@ Q_SIGNALS:
 
 private:
     QStringList apply(const sem::ParameterFile &file);
+    void onFieldChanged(size_t index);
 
     struct Private;
     std::unique_ptr<Private> d;
