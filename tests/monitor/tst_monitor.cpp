@@ -36,12 +36,14 @@ void tst_Monitor::modelListsNewTasksWithTheirColumns()
     TaskModel model;
     QObject context;
     const int before = model.rowCount();
-    auto task = run(&context, [](TaskControl &c) {
-        c.setProgressRange(0, 4);
-        c.setStage(QStringLiteral("Load"), 0, 2);
-        c.setProgress(1, QStringLiteral("reading"));
-        return 1;
-    }, {.name = QStringLiteral("loader")});
+    auto task = run(&context,
+        [](TaskControl &c) {
+            c.setProgressRange(0, 4);
+            c.setStage(QStringLiteral("Load"), 0, 2);
+            c.setProgress(1, QStringLiteral("reading"));
+            return 1;
+        },
+        { .name = QStringLiteral("loader") });
     QVERIFY(task.waitForFinished(10s));
     model.refresh();
     QCOMPARE(model.rowCount(), before + 1);
@@ -96,13 +98,15 @@ void tst_Monitor::millionReportsCauseFewDataChangedSignals()
             c.setProgress(i);
     });
     QVERIFY(task.waitForFinished(30s));
-    QTRY_COMPARE_WITH_TIMEOUT(model.index(model.rowOf(task.id()), TaskModel::Progress).data().toString(),
-                              QStringLiteral("100%"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        model.index(model.rowOf(task.id()), TaskModel::Progress).data().toString(),
+        QStringLiteral("100%"), 10000);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - start).count();
+        std::chrono::steady_clock::now() - start)
+                        .count();
     // At most one full-row signal and one Elapsed signal per timer tick.
     QVERIFY2(changed.count() <= 2 * (ms / 20 + 2),
-             qPrintable(QStringLiteral("%1 signals in %2 ms").arg(changed.count()).arg(ms)));
+        qPrintable(QStringLiteral("%1 signals in %2 ms").arg(changed.count()).arg(ms)));
 }
 
 void tst_Monitor::failedTaskShowsErrorSummary()
@@ -115,7 +119,7 @@ void tst_Monitor::failedTaskShowsErrorSummary()
     const int row = model.rowOf(task.id());
     QCOMPARE(model.index(row, TaskModel::State).data().toString(), QStringLiteral("Failed"));
     QCOMPARE(model.index(row, TaskModel::Error).data().toString(),
-             QStringLiteral("exception (std::invalid_argument): bad size"));
+        QStringLiteral("exception (std::invalid_argument): bad size"));
 }
 
 void tst_Monitor::keepsAtMostMaxFinishedRows()

@@ -16,17 +16,19 @@ namespace offload::detail {
 using Clock = std::chrono::steady_clock;
 
 namespace {
-std::atomic<quint64> s_nextId{1};
+std::atomic<quint64> s_nextId { 1 };
 
-constexpr quint8 bit(TaskState s) { return quint8(1u << unsigned(s)); }
-
-template<typename Cb>
-using CbList = std::shared_ptr<const std::vector<Cb>>;
-
-template<typename Cb>
-void append(CbList<Cb> &list, Cb cb)
+constexpr quint8 bit(TaskState s)
 {
-    auto next = list ? std::make_shared<std::vector<Cb>>(*list) : std::make_shared<std::vector<Cb>>();
+    return quint8(1u << unsigned(s));
+}
+
+template<typename Cb> using CbList = std::shared_ptr<const std::vector<Cb>>;
+
+template<typename Cb> void append(CbList<Cb> &list, Cb cb)
+{
+    auto next
+        = list ? std::make_shared<std::vector<Cb>>(*list) : std::make_shared<std::vector<Cb>>();
     next->push_back(std::move(cb));
     list = std::move(next);
 }
@@ -74,13 +76,12 @@ struct TaskCore::Private
     Clock::time_point lastProgressDelivery;
     bool dead = false; // context destroyed: never deliver again
 
-    std::atomic<bool> monitorDirty{false};
+    std::atomic<bool> monitorDirty { false };
     ListHook registryHook; // guarded by the registry's mutex
-    ListHook contextHook;  // guarded by the ContextTasks' mutex
+    ListHook contextHook; // guarded by the ContextTasks' mutex
 };
 
-TaskCore::TaskCore(QObject *context, QString kind, QString name)
-    : d(std::make_unique<Private>())
+TaskCore::TaskCore(QObject *context, QString kind, QString name) : d(std::make_unique<Private>())
 {
     d->kind = std::move(kind);
     d->name = std::move(name);
@@ -99,8 +100,14 @@ TaskCore::~TaskCore()
         d->contextTasks->remove(*this);
 }
 
-ListHook &TaskCore::registryHook() { return d->registryHook; }
-ListHook &TaskCore::contextHook() { return d->contextHook; }
+ListHook &TaskCore::registryHook()
+{
+    return d->registryHook;
+}
+ListHook &TaskCore::contextHook()
+{
+    return d->contextHook;
+}
 
 void TaskCore::attach()
 {
@@ -119,7 +126,10 @@ void TaskCore::attach()
     }
 }
 
-quint64 TaskCore::id() const { return d->id; }
+quint64 TaskCore::id() const
+{
+    return d->id;
+}
 
 QString TaskCore::kind() const
 {
@@ -142,8 +152,10 @@ void TaskCore::setName(const QString &name)
     TaskRegistry::instance().markDirty(*this);
 }
 
-QObject *TaskCore::context() const { return d->contextRaw; }
-
+QObject *TaskCore::context() const
+{
+    return d->contextRaw;
+}
 
 Progress TaskCore::progress() const
 {
@@ -193,7 +205,7 @@ bool TaskCore::appendOutput(OutputChunk::Stream stream, const QByteArray &data)
         if (!d->pendingOutput.empty() && d->pendingOutput.back().stream == stream)
             d->pendingOutput.back().data += data; // coalesce consecutive chunks of a stream
         else
-            d->pendingOutput.push_back({stream, data});
+            d->pendingOutput.push_back({ stream, data });
         d->pendingOutputBytes += data.size();
         const bool consumer = d->outputCallbacks && !d->outputCallbacks->empty();
         const qint64 keep = consumer ? hardPendingOutput : maxPendingOutput;
@@ -295,7 +307,8 @@ void TaskCore::addFinishedCallback(CoreCallback cb)
         final = isFinalState(d->state);
     }
     if (final)
-        d->queue->enqueue(shared_from_this(), DeliveryQueue::Wake::Urgent); // added late: still called
+        d->queue->enqueue(
+            shared_from_this(), DeliveryQueue::Wake::Urgent); // added late: still called
 }
 
 bool TaskCore::isObserved() const
@@ -361,20 +374,35 @@ void TaskCore::setProgressRange(qint64 minimum, qint64 maximum)
     OFFLOAD_UPDATE_PROGRESS((d->progress.minimum = minimum, d->progress.maximum = maximum))
 }
 
-void TaskCore::setProgressValue(qint64 value) { OFFLOAD_UPDATE_PROGRESS(d->progress.value = value) }
+void TaskCore::setProgressValue(qint64 value)
+{
+    OFFLOAD_UPDATE_PROGRESS(d->progress.value = value)
+}
 
 void TaskCore::setProgressValue(qint64 value, const QString &text)
 {
     OFFLOAD_UPDATE_PROGRESS((d->progress.value = value, d->progress.text = text))
 }
 
-void TaskCore::setProgressText(const QString &text) { OFFLOAD_UPDATE_PROGRESS(d->progress.text = text) }
+void TaskCore::setProgressText(const QString &text)
+{
+    OFFLOAD_UPDATE_PROGRESS(d->progress.text = text)
+}
 
-void TaskCore::setStage(const Stage &stage) { OFFLOAD_UPDATE_PROGRESS(d->progress.stage = stage) }
+void TaskCore::setStage(const Stage &stage)
+{
+    OFFLOAD_UPDATE_PROGRESS(d->progress.stage = stage)
+}
 
-void TaskCore::setProgress(const Progress &progress) { OFFLOAD_UPDATE_PROGRESS(d->progress = progress) }
+void TaskCore::setProgress(const Progress &progress)
+{
+    OFFLOAD_UPDATE_PROGRESS(d->progress = progress)
+}
 
-void TaskCore::updateProgressWith(void (*apply)(void *, Progress &), void *fn) { OFFLOAD_UPDATE_PROGRESS(apply(fn, d->progress)) }
+void TaskCore::updateProgressWith(void (*apply)(void *, Progress &), void *fn)
+{
+    OFFLOAD_UPDATE_PROGRESS(apply(fn, d->progress))
+}
 
 #undef OFFLOAD_UPDATE_PROGRESS
 
@@ -394,11 +422,20 @@ void TaskCore::setCancelHandler(std::function<void()> handler)
         handler();
 }
 
-bool TaskCore::finish() { return finalize(TaskState::Finished, nullptr); }
+bool TaskCore::finish()
+{
+    return finalize(TaskState::Finished, nullptr);
+}
 
-bool TaskCore::fail(Error error) { return finalize(TaskState::Failed, &error); }
+bool TaskCore::fail(Error error)
+{
+    return finalize(TaskState::Failed, &error);
+}
 
-bool TaskCore::finishCancelled() { return finalize(TaskState::Cancelled, nullptr); }
+bool TaskCore::finishCancelled()
+{
+    return finalize(TaskState::Cancelled, nullptr);
+}
 
 bool TaskCore::finalize(TaskState state, Error *error)
 {
@@ -414,7 +451,7 @@ bool TaskCore::finalize(TaskState state, Error *error)
         if (error)
             d->error = std::move(*error);
         d->times.finished = Clock::now();
-        if (d->times.started == Clock::time_point{})
+        if (d->times.started == Clock::time_point {})
             d->times.started = d->times.finished;
         hooks.swap(d->completionHooks);
         handler.swap(d->cancelHandler); // released outside the lock: it may own resources
@@ -438,7 +475,8 @@ void TaskCore::notifyChanged(Change change)
         if (action == Push)
             d->inQueue = true;
     }
-    const auto wake = change == Change::Final ? DeliveryQueue::Wake::Urgent : DeliveryQueue::Wake::Lazy;
+    const auto wake
+        = change == Change::Final ? DeliveryQueue::Wake::Urgent : DeliveryQueue::Wake::Lazy;
     if (action == Push)
         d->queue->enqueue(shared_from_this(), wake);
     else if (action == WakeNow)
@@ -504,7 +542,7 @@ void TaskCore::deliver(bool fromDelayList)
         seq = d->progressSeq;
         const bool changed = seq != d->deliveredProgressSeq;
         throttled = changed && !isFinalState(state) && !d->outputFull
-                && now - d->lastProgressDelivery < Dispatcher::coalescingInterval;
+            && now - d->lastProgressDelivery < Dispatcher::coalescingInterval;
         deliverProgress = changed && !throttled;
         if (deliverProgress) {
             progress = d->progress;
@@ -534,7 +572,7 @@ void TaskCore::deliver(bool fromDelayList)
         return true;
     };
 
-    for (TaskState s : {TaskState::Queued, TaskState::Starting, TaskState::Running}) {
+    for (TaskState s : { TaskState::Queued, TaskState::Starting, TaskState::Running }) {
         if (!emitState(s))
             return;
     }
@@ -594,7 +632,13 @@ void TaskCore::unlinkFromContext()
         tasks->remove(*this);
 }
 
-bool TaskCore::takeMonitorDirty() { return d->monitorDirty.exchange(false); }
-bool TaskCore::setMonitorDirty() { return !d->monitorDirty.exchange(true); }
+bool TaskCore::takeMonitorDirty()
+{
+    return d->monitorDirty.exchange(false);
+}
+bool TaskCore::setMonitorDirty()
+{
+    return !d->monitorDirty.exchange(true);
+}
 
 } // namespace offload::detail

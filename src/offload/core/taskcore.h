@@ -10,9 +10,9 @@
 
 #include <QObject>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
-#include <atomic>
 #include <memory>
 
 namespace offload::detail {
@@ -20,7 +20,7 @@ namespace offload::detail {
 struct TaskTimes
 {
     std::chrono::steady_clock::time_point created;
-    std::chrono::steady_clock::time_point started;  // Running entered; epoch if never
+    std::chrono::steady_clock::time_point started; // Running entered; epoch if never
     std::chrono::steady_clock::time_point finished; // final state entered; epoch if not yet
 };
 
@@ -96,10 +96,10 @@ public:
     void setProgress(const Progress &progress);
     // Changes the progress in place under the task's lock (fn(Progress &)), so that reading,
     // modifying and writing it back is one atomic step even with several reporters.
-    template<typename F>
-    void updateProgress(F &&fn)
+    template<typename F> void updateProgress(F &&fn)
     {
-        updateProgressWith([](void *f, Progress &p) { (*static_cast<std::remove_reference_t<F> *>(f))(p); }, &fn);
+        updateProgressWith(
+            [](void *f, Progress &p) { (*static_cast<std::remove_reference_t<F> *>(f))(p); }, &fn);
     }
     // False: pause producing output until the resume handler runs (back-pressure).
     [[nodiscard]] bool appendOutput(OutputChunk::Stream stream, const QByteArray &data);
@@ -110,14 +110,14 @@ public:
     // Runs on the thread that calls requestCancel() first; used to interrupt the work
     // (send a cancel message, remove from a queue). Set before the task can be cancelled.
     void setCancelHandler(std::function<void()> handler);
-    bool finish();          // → Finished; the subclass stored the result first
+    bool finish(); // → Finished; the subclass stored the result first
     bool fail(Error error); // → Failed
     bool finishCancelled(); // → Cancelled
 
     // Dispatcher side (context thread only). fromDelayList: the coalescing timer called.
     void deliver(bool fromDelayList = false);
     // Monitor registry side: a task is listed as changed at most once per registry drain.
-    bool setMonitorDirty();  // true if it was clean
+    bool setMonitorDirty(); // true if it was clean
     bool takeMonitorDirty(); // true if it was dirty
     struct ListHook &registryHook();
     struct ListHook &contextHook();
@@ -131,18 +131,16 @@ private:
     void updateProgressWith(void (*apply)(void *, Progress &), void *fn);
     std::unique_ptr<Private> d;
     // A copy of the state, written under the mutex at every transition.
-    std::atomic<TaskState> m_publishedState{TaskState::Queued};
+    std::atomic<TaskState> m_publishedState { TaskState::Queued };
 };
 
 // Typed result storage. The value is written once by the producer before finish() and read
 // only after the final state is observed (the core's mutex orders the two).
-template<typename T>
-class TaskResultCore : public TaskCore
+template<typename T> class TaskResultCore : public TaskCore
 {
 public:
     using TaskCore::TaskCore;
-    template<typename U>
-    bool finishWith(U &&value)
+    template<typename U> bool finishWith(U &&value)
     {
         if (isFinalState(state()))
             return false;
@@ -155,8 +153,7 @@ private:
     std::optional<T> m_value;
 };
 
-template<>
-class TaskResultCore<void> : public TaskCore
+template<> class TaskResultCore<void> : public TaskCore
 {
 public:
     using TaskCore::TaskCore;

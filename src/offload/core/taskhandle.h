@@ -22,10 +22,7 @@ class OFFLOAD_CORE_EXPORT TaskHandleBase
 {
 public:
     TaskHandleBase() = default;
-    explicit TaskHandleBase(std::shared_ptr<detail::TaskCore> core)
-        : m_core(std::move(core))
-    {
-    }
+    explicit TaskHandleBase(std::shared_ptr<detail::TaskCore> core) : m_core(std::move(core)) { }
 
     bool isValid() const { return bool(m_core); }
     quint64 id() const { return m_core->id(); }
@@ -67,18 +64,14 @@ protected:
 // delivered), the final state, then onFinished/onResult/onFailed/onCancelled.
 // Registered after the end, finished callbacks are still called (asynchronously).
 // If the context object is destroyed, nothing more is called and the task is cancelled.
-template<typename T>
-class TaskHandle : public TaskHandleBase
+template<typename T> class TaskHandle : public TaskHandleBase
 {
 public:
     using ValueType = T;
     using Core = detail::TaskResultCore<T>;
 
     TaskHandle() = default;
-    explicit TaskHandle(std::shared_ptr<Core> core)
-        : TaskHandleBase(std::move(core))
-    {
-    }
+    explicit TaskHandle(std::shared_ptr<Core> core) : TaskHandleBase(std::move(core)) { }
 
     // The value of a Finished task. Throws offload::Exception if it Failed, CancelledError if
     // it was Cancelled, std::logic_error if it has not ended.
@@ -110,19 +103,17 @@ public:
         return *this;
     }
     // Called once in any final state.
-    template<typename F>
-    const TaskHandle &onFinished(F &&cb) const
+    template<typename F> const TaskHandle &onFinished(F &&cb) const
     {
         static_assert(std::is_invocable_v<F &, const TaskHandle &>,
-                      "onFinished takes a callable(const TaskHandle<T> &)");
+            "onFinished takes a callable(const TaskHandle<T> &)");
         m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
             cb(TaskHandle(std::static_pointer_cast<Core>(core.shared_from_this())));
         });
         return *this;
     }
     // Called with the value if the task Finished.
-    template<typename F>
-    const TaskHandle &onResult(F &&cb) const
+    template<typename F> const TaskHandle &onResult(F &&cb) const
     {
         m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
             if (core.state() != TaskState::Finished)
@@ -134,8 +125,7 @@ public:
         });
         return *this;
     }
-    template<typename F>
-    const TaskHandle &onFailed(F &&cb) const
+    template<typename F> const TaskHandle &onFailed(F &&cb) const
     {
         m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
             if (core.state() == TaskState::Failed)
@@ -143,8 +133,7 @@ public:
         });
         return *this;
     }
-    template<typename F>
-    const TaskHandle &onCancelled(F &&cb) const
+    template<typename F> const TaskHandle &onCancelled(F &&cb) const
     {
         m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
             if (core.state() == TaskState::Cancelled)
@@ -180,11 +169,12 @@ public:
         if (QThread::currentThread()->eventDispatcher()) {
             auto *watcher = new QFutureWatcher<T>;
             QObject::connect(watcher, &QFutureWatcherBase::canceled, watcher,
-                             [core = std::weak_ptr<detail::TaskCore>(m_core)] {
-                                 if (const auto c = core.lock())
-                                     c->requestCancel(); // a no-op once the task is final
-                             });
-            QObject::connect(watcher, &QFutureWatcherBase::finished, watcher, &QObject::deleteLater);
+                [core = std::weak_ptr<detail::TaskCore>(m_core)] {
+                    if (const auto c = core.lock())
+                        c->requestCancel(); // a no-op once the task is final
+                });
+            QObject::connect(
+                watcher, &QFutureWatcherBase::finished, watcher, &QObject::deleteLater);
             watcher->setFuture(future);
         }
         return future;

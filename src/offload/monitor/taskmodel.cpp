@@ -16,7 +16,7 @@ struct TaskModel::Row
     offload::Progress progress;
     QString name;
     QString error;
-    std::chrono::milliseconds elapsed{0};
+    std::chrono::milliseconds elapsed { 0 };
     ProcessInfo process;
 
     void snapshot()
@@ -41,15 +41,13 @@ struct TaskModel::Private
     QBasicTimer timer;
 };
 
-TaskModel::TaskModel(QObject *parent)
-    : QAbstractTableModel(parent)
-    , d(std::make_unique<Private>())
+TaskModel::TaskModel(QObject *parent) : QAbstractTableModel(parent), d(std::make_unique<Private>())
 {
     auto &registry = TaskRegistry::instance();
     d->listener = registry.addListener();
     auto live = registry.liveTasks();
     std::sort(live.begin(), live.end(),
-              [](const TaskHandleBase &a, const TaskHandleBase &b) { return a.id() < b.id(); });
+        [](const TaskHandleBase &a, const TaskHandleBase &b) { return a.id() < b.id(); });
     append(live);
     d->timer.start(d->interval, this);
 }
@@ -75,7 +73,9 @@ static QString formatElapsed(std::chrono::milliseconds ms, bool final)
 {
     const qint64 t = ms.count();
     if (t >= 60'000)
-        return QStringLiteral("%1:%2").arg(t / 60'000).arg((t / 1000) % 60, 2, 10, QLatin1Char('0'));
+        return QStringLiteral("%1:%2")
+            .arg(t / 60'000)
+            .arg((t / 1000) % 60, 2, 10, QLatin1Char('0'));
     if (final)
         return QString::number(double(t) / 1000.0, 'f', 1) + QStringLiteral(" s");
     return QString::number(t / 1000) + QStringLiteral(" s");
@@ -87,21 +87,30 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
         return {};
     const Row &r = d->rows[size_t(index.row())];
     switch (role) {
-    case FractionRole: return r.progress.fraction();
-    case StateRole: return int(r.state);
-    case TaskIdRole: return QVariant::fromValue(r.task.id());
-    case IsFinalRole: return isFinalState(r.state);
+    case FractionRole:
+        return r.progress.fraction();
+    case StateRole:
+        return int(r.state);
+    case TaskIdRole:
+        return QVariant::fromValue(r.task.id());
+    case IsFinalRole:
+        return isFinalState(r.state);
     case Qt::ToolTipRole:
         if (r.state == TaskState::Failed)
             return r.error;
         return {};
-    case Qt::DisplayRole: break;
-    default: return {};
+    case Qt::DisplayRole:
+        break;
+    default:
+        return {};
     }
     switch (Column(index.column())) {
-    case Name: return r.name;
-    case Kind: return r.task.kind();
-    case State: return stateName(r.state);
+    case Name:
+        return r.name;
+    case Kind:
+        return r.task.kind();
+    case State:
+        return stateName(r.state);
     case Progress: {
         const double f = r.progress.fraction();
         return f < 0 ? QVariant() : QVariant(QStringLiteral("%1%").arg(int(f * 100.0)));
@@ -110,21 +119,29 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
         if (r.progress.stage.isNull())
             return {};
         if (r.progress.stage.count > 0)
-            return QStringLiteral("%1 (%2/%3)").arg(r.progress.stage.name)
-                    .arg(r.progress.stage.index + 1).arg(r.progress.stage.count);
+            return QStringLiteral("%1 (%2/%3)")
+                .arg(r.progress.stage.name)
+                .arg(r.progress.stage.index + 1)
+                .arg(r.progress.stage.count);
         return r.progress.stage.name;
-    case Text: return r.progress.text;
-    case Elapsed: return formatElapsed(r.elapsed, isFinalState(r.state));
-    case Pid: return r.process.pid > 0 ? QVariant(r.process.pid) : QVariant();
+    case Text:
+        return r.progress.text;
+    case Elapsed:
+        return formatElapsed(r.elapsed, isFinalState(r.state));
+    case Pid:
+        return r.process.pid > 0 ? QVariant(r.process.pid) : QVariant();
     case Memory:
-        return r.process.rssBytes >= 0
-                ? QVariant(QStringLiteral("%1 MiB").arg(double(r.process.rssBytes) / (1 << 20), 0, 'f', 1))
-                : QVariant();
+        return r.process.rssBytes >= 0 ? QVariant(
+                   QStringLiteral("%1 MiB").arg(double(r.process.rssBytes) / (1 << 20), 0, 'f', 1))
+                                       : QVariant();
     case Cpu:
-        return r.process.cpuSeconds >= 0 ? QVariant(QStringLiteral("%1 s").arg(r.process.cpuSeconds, 0, 'f', 1))
-                                         : QVariant();
-    case Error: return r.error;
-    case ColumnCount: break;
+        return r.process.cpuSeconds >= 0
+            ? QVariant(QStringLiteral("%1 s").arg(r.process.cpuSeconds, 0, 'f', 1))
+            : QVariant();
+    case Error:
+        return r.error;
+    case ColumnCount:
+        break;
     }
     return {};
 }
@@ -133,8 +150,8 @@ QVariant TaskModel::headerData(int section, Qt::Orientation orientation, int rol
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
-    static const char *const names[] = {"Name", "Kind", "State", "Progress", "Stage", "Text",
-                                        "Elapsed", "PID", "Memory", "CPU", "Error"};
+    static const char *const names[] = { "Name", "Kind", "State", "Progress", "Stage", "Text",
+        "Elapsed", "PID", "Memory", "CPU", "Error" };
     if (section < 0 || section >= ColumnCount)
         return {};
     return tr(names[section]);
@@ -163,7 +180,10 @@ int TaskModel::rowOf(quint64 taskId) const
     return it == d->rowById.end() ? -1 : it->second;
 }
 
-int TaskModel::maxFinished() const { return d->maxFinished; }
+int TaskModel::maxFinished() const
+{
+    return d->maxFinished;
+}
 
 void TaskModel::setMaxFinished(int count)
 {
@@ -171,7 +191,10 @@ void TaskModel::setMaxFinished(int count)
     trimFinished();
 }
 
-int TaskModel::updateInterval() const { return d->interval; }
+int TaskModel::updateInterval() const
+{
+    return d->interval;
+}
 
 void TaskModel::setUpdateInterval(int msecs)
 {
@@ -185,7 +208,7 @@ void TaskModel::append(const std::vector<TaskHandleBase> &tasks)
     for (const auto &t : tasks) {
         if (d->rowById.count(t.id()))
             continue;
-        Row r{t};
+        Row r { t };
         r.snapshot();
         fresh.push_back(std::move(r));
     }
@@ -231,7 +254,7 @@ void TaskModel::refresh()
         runHi = i;
     }
     if (runHi >= 0)
-        Q_EMIT dataChanged(index(runLo, Elapsed), index(runHi, Elapsed), {Qt::DisplayRole});
+        Q_EMIT dataChanged(index(runLo, Elapsed), index(runHi, Elapsed), { Qt::DisplayRole });
     trimFinished();
 }
 

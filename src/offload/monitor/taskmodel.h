@@ -1,8 +1,8 @@
 // TaskModel: a table of every Offload task for views; GUI thread only.
 #pragma once
 
-#include <offload/monitor/export.h>
 #include <offload/core/taskhandle.h>
+#include <offload/monitor/export.h>
 
 #include <QAbstractTableModel>
 #include <QBasicTimer>
@@ -22,13 +22,26 @@ class OFFLOAD_MONITOR_EXPORT TaskModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Name, Kind, State, Progress, Stage, Text, Elapsed, Pid, Memory, Cpu, Error, ColumnCount };
+    enum Column {
+        Name,
+        Kind,
+        State,
+        Progress,
+        Stage,
+        Text,
+        Elapsed,
+        Pid,
+        Memory,
+        Cpu,
+        Error,
+        ColumnCount
+    };
     Q_ENUM(Column)
     enum Role {
         FractionRole = Qt::UserRole + 1, // double in [0,1], or -1 when indeterminate
-        StateRole,                       // int(offload::TaskState)
-        TaskIdRole,                      // quint64
-        IsFinalRole,                     // bool
+        StateRole, // int(offload::TaskState)
+        TaskIdRole, // quint64
+        IsFinalRole, // bool
     };
     Q_ENUM(Role)
 

@@ -12,10 +12,7 @@
 
 namespace offload {
 
-TaskMonitorWidget::TaskMonitorWidget(QWidget *parent)
-    : TaskMonitorWidget(nullptr, parent)
-{
-}
+TaskMonitorWidget::TaskMonitorWidget(QWidget *parent) : TaskMonitorWidget(nullptr, parent) { }
 
 TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     : QWidget(parent)
@@ -31,10 +28,10 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setItemDelegateForColumn(TaskModel::Progress, new ProgressDelegate(m_view));
     m_view->header()->setStretchLastSection(true);
-    const std::pair<TaskModel::Column, int> widths[] = {
-            {TaskModel::Name, 170}, {TaskModel::Kind, 60},   {TaskModel::State, 75},
-            {TaskModel::Progress, 150}, {TaskModel::Stage, 115}, {TaskModel::Text, 150},
-            {TaskModel::Elapsed, 60}, {TaskModel::Pid, 60}, {TaskModel::Memory, 75}, {TaskModel::Cpu, 55}};
+    const std::pair<TaskModel::Column, int> widths[] = { { TaskModel::Name, 170 },
+        { TaskModel::Kind, 60 }, { TaskModel::State, 75 }, { TaskModel::Progress, 150 },
+        { TaskModel::Stage, 115 }, { TaskModel::Text, 150 }, { TaskModel::Elapsed, 60 },
+        { TaskModel::Pid, 60 }, { TaskModel::Memory, 75 }, { TaskModel::Cpu, 55 } };
     for (auto [column, width] : widths)
         m_view->setColumnWidth(column, width);
 
@@ -46,7 +43,7 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     connect(m_cancel, &QPushButton::clicked, this, &TaskMonitorWidget::cancelSelected);
     connect(m_clear, &QPushButton::clicked, this, &TaskMonitorWidget::clearFinished);
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-            &TaskMonitorWidget::updateButtons);
+        &TaskMonitorWidget::updateButtons);
     connect(m_model, &QAbstractItemModel::dataChanged, this, &TaskMonitorWidget::updateButtons);
 
     auto *buttons = new QHBoxLayout;
