@@ -77,6 +77,7 @@ struct TaskCore::Private
     bool dead = false; // context destroyed: never deliver again
 
     std::atomic<bool> monitorDirty { false };
+    std::atomic<quint64> parentId { 0 }; // atomic: set by the child's owner on any thread
     ListHook registryHook; // guarded by the registry's mutex
     ListHook contextHook; // guarded by the ContextTasks' mutex
 };
@@ -141,6 +142,20 @@ QString TaskCore::name() const
 {
     std::lock_guard lock(d->mutex);
     return d->name;
+}
+
+quint64 TaskCore::parentId() const
+{
+    return d->parentId.load(std::memory_order_acquire);
+}
+
+void TaskCore::setParentId(quint64 parentId)
+{
+    if (parentId == d->id)
+        return; // a cycle of one: a monitor could never place the row
+    if (d->parentId.exchange(parentId, std::memory_order_acq_rel) == parentId)
+        return;
+    TaskRegistry::instance().markDirty(*this);
 }
 
 void TaskCore::setName(const QString &name)

@@ -58,6 +58,10 @@ public:
     QString name() const;
     void setName(const QString &name);
     QObject *context() const; // may be dangling: compare only
+    // The task this one is shown under by monitors; 0: none. Lock-free.
+    quint64 parentId() const;
+    // Ignored if parentId is this task's own id; marks the task changed for monitors.
+    void setParentId(quint64 parentId);
 
     // Lock-free (awaiting a finished task is a hot path): a final state read here implies the
     // result or error stored before it.

@@ -33,6 +33,8 @@ public:
     Progress progress() const { return m_core->progress(); }
     Error error() const { return m_core->error(); }
     ProcessInfo processInfo() const { return m_core->processInfo(); }
+    // The id of the task this one is a part of (setParent()); 0 if none.
+    quint64 parentId() const { return m_core->parentId(); }
     bool isCancellationRequested() const { return m_core->isCancellationRequested(); }
     // Time since the task started running (or since creation while queued); stops at the end.
     std::chrono::milliseconds elapsed() const;
@@ -40,6 +42,14 @@ public:
     // Requests cancellation. A queued task ends Cancelled at once and never starts; running
     // work is asked to stop and ends Cancelled when it has. No effect on a finished task.
     void cancel() const { m_core->requestCancel(); }
+
+    // Shows this task under parent in monitors (a child row; display only, no cancel cascade).
+    // Any thread, typically right after creating this task; allowed on a final task. A task
+    // cannot be its own parent (ignored); an invalid parent clears it.
+    void setParent(const TaskHandleBase &parent) const
+    {
+        m_core->setParentId(parent.isValid() ? parent.id() : 0);
+    }
 
     // Blocks the calling thread (never the GUI thread, please) until the task is final.
     bool waitForFinished(std::chrono::milliseconds timeout) const
