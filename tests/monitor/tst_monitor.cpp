@@ -1,4 +1,5 @@
-// Specification of the monitor: TaskModel rows, batched updates, trimming; LatencyProbe.
+// Specification of the monitor: TaskModel rows, batched updates, trimming, parent tasks as a
+// tree; LatencyProbe.
 #include <offload/core/threadpool.h>
 #include <offload/monitor/latencyprobe.h>
 #include <offload/monitor/taskmodel.h>
@@ -16,6 +17,44 @@
 using namespace offload;
 using namespace std::chrono_literals;
 
+namespace {
+
+// A task the test drives by hand, without a thread, like the parent task of a batch.
+TaskHandle<void> manualTask(QObject *context, const QString &name)
+{
+    auto core
+        = std::make_shared<detail::TaskResultCore<void>>(context, QStringLiteral("manual"), name);
+    core->attach();
+    return TaskHandle<void>(core);
+}
+
+// Empty if the child's row is under the parent's, found both by id and by position.
+QString childRowProblem(
+    const TaskModel &model, const TaskHandleBase &child, const TaskHandleBase &parent)
+{
+    const QModelIndex c = model.indexOf(child.id());
+    const QModelIndex p = model.indexOf(parent.id());
+    if (!c.isValid() || !p.isValid())
+        return QStringLiteral("a row is missing");
+    if (c.parent() != p)
+        return QStringLiteral("under another row");
+    if (model.index(c.row(), 0, p) != c || !(model.task(c) == child))
+        return QStringLiteral("position and id disagree");
+    if (c.data(TaskModel::ParentIdRole).value<quint64>() != parent.id())
+        return QStringLiteral("ParentIdRole is not the parent's id");
+    if (model.rowOf(child.id()) != -1)
+        return QStringLiteral("rowOf() gave a child row a top-level row");
+    return {};
+}
+
+#define VERIFY_CHILD_ROW(model, child, parent)                                                     \
+    do {                                                                                           \
+        const QString problem = childRowProblem(model, child, parent);                             \
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));                                          \
+    } while (false)
+
+} // namespace
+
 class tst_Monitor : public QObject
 {
     Q_OBJECT
@@ -27,6 +66,15 @@ private Q_SLOTS:
     void keepsAtMostMaxFinishedRows();
     void clearFinishedKeepsRunningTasks();
     void modelCreatedLaterShowsLiveTasks();
+    void setParentRecordsTheParentOnly();
+    void childWithItsParentSetFirstIsAChildRow();
+    void parentSetLaterMovesTheRow();
+    void grandchildrenNestAtAnyDepth();
+    void childListedBeforeItsParentMovesUnderIt();
+    void cycleOfParentsLeavesOneTopLevel();
+    void trimmingRemovesAParentWithItsChildren();
+    void finishedChildOfARunningParentSurvivesTrimming();
+    void tenThousandTasksWithAThousandChildrenUpdating();
     void probeMeasuresAnIdleLoop();
     void probeSeesAStallOfTheLoop();
 };
@@ -168,6 +216,332 @@ void tst_Monitor::modelCreatedLaterShowsLiveTasks()
     QVERIFY(model.rowOf(running.id()) >= 0);
     release.set_value();
     QVERIFY(running.waitForFinished(10s));
+}
+
+void tst_Monitor::setParentRecordsTheParentOnly()
+{
+    QObject context;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto child = manualTask(&context, QStringLiteral("run"));
+    QCOMPARE(child.parentId(), quint64(0));
+    child.setParent(parent);
+    QCOMPARE(child.parentId(), parent.id());
+    QCOMPARE(parent.parentId(), quint64(0));
+    child.setParent(child); // a task cannot be its own parent: ignored
+    QCOMPARE(child.parentId(), parent.id());
+    child.setParent(TaskHandleBase()); // an invalid parent clears it
+    QCOMPARE(child.parentId(), quint64(0));
+    QVERIFY(child.core()->finish());
+    child.setParent(parent); // allowed on a final task
+    QCOMPARE(child.parentId(), parent.id());
+    // Display only: cancelling the parent leaves the child alone.
+    auto other = manualTask(&context, QStringLiteral("other run"));
+    other.setParent(parent);
+    parent.cancel();
+    QCOMPARE(parent.state(), TaskState::Cancelled);
+    QCOMPARE(other.state(), TaskState::Queued);
+}
+
+void tst_Monitor::childWithItsParentSetFirstIsAChildRow()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto first = manualTask(&context, QStringLiteral("run 1"));
+    auto second = manualTask(&context, QStringLiteral("run 2"));
+    first.setParent(parent);
+    second.setParent(parent);
+    model.refresh();
+    QVERIFY(model.rowOf(parent.id()) >= 0);
+    QCOMPARE(model.task(model.rowOf(parent.id())), parent);
+    VERIFY_CHILD_ROW(model, first, parent);
+    VERIFY_CHILD_ROW(model, second, parent);
+    const QModelIndex p = model.indexOf(parent.id());
+    QCOMPARE(model.rowCount(p), 2);
+    QCOMPARE(model.indexOf(first.id()).row(), 0); // children in order of arrival
+    QCOMPARE(
+        model.indexOf(second.id(), TaskModel::Name).data().toString(), QStringLiteral("run 2"));
+    QCOMPARE(model.rowCount(model.index(p.row(), TaskModel::Kind)), 0); // column 0 only
+    QVERIFY(!model.indexOf(first.id(), TaskModel::ColumnCount).isValid());
+    QVERIFY(!model.indexOf(~quint64(0)).isValid());
+    QCOMPARE(p.data(TaskModel::ParentIdRole).value<quint64>(), quint64(0));
+
+    // A model created afterwards builds the same tree from the live tasks.
+    TaskModel later;
+    QAbstractItemModelTester laterTester(
+        &later, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    VERIFY_CHILD_ROW(later, first, parent);
+    VERIFY_CHILD_ROW(later, second, parent);
+}
+
+void tst_Monitor::parentSetLaterMovesTheRow()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto child = manualTask(&context, QStringLiteral("run"));
+    auto after = manualTask(&context, QStringLiteral("listed after the run"));
+    model.refresh();
+    const int childRow = model.rowOf(child.id());
+    const int afterRow = model.rowOf(after.id());
+    QVERIFY(childRow >= 0);
+    QCOMPARE(afterRow, childRow + 1);
+    const QPersistentModelIndex childCell = model.indexOf(child.id(), TaskModel::Name);
+    const QPersistentModelIndex afterCell = model.indexOf(after.id(), TaskModel::Name);
+    QSignalSpy moved(&model, &QAbstractItemModel::rowsMoved);
+    QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+
+    // Set by another thread, as a batch runner may, after the model showed the row.
+    auto setter = std::async(std::launch::async, [&] { child.setParent(parent); });
+    QVERIFY(setter.wait_for(10s) == std::future_status::ready);
+    model.refresh();
+    QCOMPARE(moved.count(), 1);
+    QCOMPARE(removed.count(), 0);
+    VERIFY_CHILD_ROW(model, child, parent);
+    QCOMPARE(model.rowCount(model.indexOf(parent.id())), 1);
+    // Views' persistent indexes follow: the moved row, and the row that moved up into its place.
+    QCOMPARE(QModelIndex(childCell), model.indexOf(child.id(), TaskModel::Name));
+    QCOMPARE(childCell.data().toString(), QStringLiteral("run"));
+    QCOMPARE(afterCell.row(), childRow);
+    QCOMPARE(afterCell.data(TaskModel::TaskIdRole).value<quint64>(), after.id());
+    QCOMPARE(model.rowOf(after.id()), childRow);
+
+    // Cleared, the parent lets the row go back to the top level, at the end.
+    child.setParent(TaskHandleBase());
+    model.refresh();
+    QCOMPARE(moved.count(), 2);
+    QCOMPARE(model.rowOf(child.id()), model.rowCount() - 1);
+    QCOMPARE(QModelIndex(childCell), model.indexOf(child.id(), TaskModel::Name));
+    QCOMPARE(model.rowCount(model.indexOf(parent.id())), 0);
+    QCOMPARE(childCell.data(TaskModel::ParentIdRole).value<quint64>(), quint64(0));
+}
+
+void tst_Monitor::grandchildrenNestAtAnyDepth()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    auto a = manualTask(&context, QStringLiteral("a"));
+    auto b = manualTask(&context, QStringLiteral("b"));
+    auto c = manualTask(&context, QStringLiteral("c"));
+    auto d = manualTask(&context, QStringLiteral("d"));
+    b.setParent(a);
+    c.setParent(b);
+    model.refresh();
+    VERIFY_CHILD_ROW(model, b, a);
+    VERIFY_CHILD_ROW(model, c, b);
+    QVERIFY(model.rowOf(d.id()) >= 0);
+    d.setParent(c); // later: moves three levels down
+    model.refresh();
+    VERIFY_CHILD_ROW(model, d, c);
+    QCOMPARE(model.indexOf(d.id()).parent().parent().parent(), model.indexOf(a.id()));
+
+    // A subtree moves as one: c (with d) from b to a; d's index follows its parent.
+    const QPersistentModelIndex dCell = model.indexOf(d.id(), TaskModel::State);
+    c.setParent(a);
+    model.refresh();
+    VERIFY_CHILD_ROW(model, c, a);
+    VERIFY_CHILD_ROW(model, d, c);
+    QCOMPARE(QModelIndex(dCell), model.indexOf(d.id(), TaskModel::State));
+    QCOMPARE(model.rowCount(model.indexOf(a.id())), 2);
+    QCOMPARE(model.rowCount(model.indexOf(b.id())), 0);
+}
+
+void tst_Monitor::childListedBeforeItsParentMovesUnderIt()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    // Created first, so listed first, within one tick.
+    auto child = manualTask(&context, QStringLiteral("run"));
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    child.setParent(parent);
+    model.refresh();
+    VERIFY_CHILD_ROW(model, child, parent);
+
+    // A parent that is not listed yet (created, not yet registered) when the child is shown:
+    // the child waits at the top level and moves under the parent when it arrives.
+    auto lateCore = std::make_shared<detail::TaskResultCore<void>>(
+        &context, QStringLiteral("manual"), QStringLiteral("late batch"));
+    const TaskHandle<void> late(lateCore);
+    auto waiting = manualTask(&context, QStringLiteral("early run"));
+    waiting.setParent(late);
+    model.refresh();
+    QVERIFY(model.rowOf(waiting.id()) >= 0);
+    QCOMPARE(model.indexOf(waiting.id()).data(TaskModel::ParentIdRole).value<quint64>(), late.id());
+    lateCore->attach();
+    model.refresh();
+    VERIFY_CHILD_ROW(model, waiting, late);
+}
+
+void tst_Monitor::cycleOfParentsLeavesOneTopLevel()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    auto a = manualTask(&context, QStringLiteral("a"));
+    auto b = manualTask(&context, QStringLiteral("b"));
+    a.setParent(b);
+    b.setParent(a);
+    model.refresh();
+    // a came first with its parent not shown yet; b then went under a, and a cannot go under
+    // its own child.
+    QVERIFY(model.rowOf(a.id()) >= 0);
+    VERIFY_CHILD_ROW(model, b, a);
+    // Broken on b's side, a goes under b.
+    b.setParent(TaskHandleBase());
+    model.refresh();
+    QVERIFY(model.rowOf(b.id()) >= 0);
+    VERIFY_CHILD_ROW(model, a, b);
+}
+
+void tst_Monitor::trimmingRemovesAParentWithItsChildren()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.clearFinished();
+    QObject context;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    std::vector<TaskHandle<void>> children;
+    for (int i = 0; i < 3; ++i) {
+        children.push_back(manualTask(&context, QStringLiteral("run %1").arg(i)));
+        children.back().setParent(parent);
+    }
+    auto grandchild = manualTask(&context, QStringLiteral("step"));
+    grandchild.setParent(children[0]);
+    std::vector<TaskHandle<void>> newer;
+    for (int i = 0; i < 2; ++i)
+        newer.push_back(manualTask(&context, QStringLiteral("newer %1").arg(i)));
+    model.refresh();
+    const QPersistentModelIndex childCell = model.indexOf(children[1].id());
+    QVERIFY(childCell.isValid());
+    for (auto &t : children)
+        QVERIFY(t.core()->finish());
+    QVERIFY(grandchild.core()->finish());
+    QVERIFY(parent.core()->finish());
+    for (auto &t : newer)
+        QVERIFY(t.core()->finish());
+    model.refresh();
+
+    // Three finished top-level rows; two kept: the parent, the oldest, goes with its subtree.
+    model.setMaxFinished(2);
+    QCOMPARE(model.rowOf(parent.id()), -1);
+    for (auto &t : children)
+        QVERIFY(!model.indexOf(t.id()).isValid());
+    QVERIFY(!model.indexOf(grandchild.id()).isValid());
+    QVERIFY(!childCell.isValid());
+    for (auto &t : newer)
+        QVERIFY(model.rowOf(t.id()) >= 0);
+
+    // clearFinished() likewise.
+    auto second = manualTask(&context, QStringLiteral("second batch"));
+    auto secondChild = manualTask(&context, QStringLiteral("second run"));
+    secondChild.setParent(second);
+    QVERIFY(secondChild.core()->finish());
+    QVERIFY(second.core()->finish());
+    model.setMaxFinished(10);
+    model.refresh();
+    VERIFY_CHILD_ROW(model, secondChild, second);
+    model.clearFinished();
+    QVERIFY(!model.indexOf(second.id()).isValid());
+    QVERIFY(!model.indexOf(secondChild.id()).isValid());
+    QCOMPARE(model.rowCount(), 0);
+}
+
+void tst_Monitor::finishedChildOfARunningParentSurvivesTrimming()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setMaxFinished(0);
+    QObject context;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto child = manualTask(&context, QStringLiteral("run"));
+    child.setParent(parent);
+    QVERIFY(parent.core()->markRunning());
+    QVERIFY(child.core()->finish());
+    // And the other way round: a finished parent whose child still runs.
+    auto done = manualTask(&context, QStringLiteral("finished batch"));
+    auto straggler = manualTask(&context, QStringLiteral("straggler"));
+    straggler.setParent(done);
+    QVERIFY(done.core()->finish());
+    model.refresh();
+    model.clearFinished();
+    VERIFY_CHILD_ROW(model, child, parent);
+    VERIFY_CHILD_ROW(model, straggler, done);
+
+    // Once the whole subtree is final, it is a finished row like any other.
+    QVERIFY(parent.core()->finish());
+    QVERIFY(straggler.core()->finish());
+    model.refresh();
+    QCOMPARE(model.rowOf(parent.id()), -1);
+    QVERIFY(!model.indexOf(child.id()).isValid());
+    QCOMPARE(model.rowOf(done.id()), -1);
+    QVERIFY(!model.indexOf(straggler.id()).isValid());
+}
+
+void tst_Monitor::tenThousandTasksWithAThousandChildrenUpdating()
+{
+    constexpr int taskCount = 10'000, parentCount = 20, childCount = 1'000;
+    TaskModel model;
+    model.setMaxFinished(taskCount);
+    model.setUpdateInterval(20);
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    std::vector<TaskHandle<void>> tasks;
+    tasks.reserve(taskCount);
+    for (int i = 0; i < taskCount; ++i)
+        tasks.push_back(manualTask(&context, QStringLiteral("task %1").arg(i)));
+    // Children are tasks[parentCount + k], under parent k % parentCount; half of them get their
+    // parent before the model sees them, the others while it shows them (moves).
+    const auto childAt
+        = [&](int k) -> TaskHandle<void> & { return tasks[size_t(parentCount + k)]; };
+    const auto parentOf
+        = [&](int k) -> TaskHandle<void> & { return tasks[size_t(k % parentCount)]; };
+    for (int k = 0; k < childCount; k += 2)
+        childAt(k).setParent(parentOf(k));
+    for (int i = 0; i < parentCount; ++i)
+        tasks[size_t(i)].core()->markRunning();
+    model.refresh();
+
+    std::atomic<bool> stop { false };
+    auto worker = std::async(std::launch::async, [&] {
+        for (int k = 1; k < childCount && !stop; k += 2)
+            childAt(k).setParent(parentOf(k));
+        for (int round = 1; round <= 50 && !stop; ++round) {
+            for (int k = 0; k < childCount; ++k) {
+                childAt(k).core()->markRunning();
+                childAt(k).core()->setProgressRange(0, 50);
+                childAt(k).core()->setProgressValue(round);
+            }
+        }
+        for (int k = 0; k < childCount; k += 3)
+            childAt(k).core()->finish();
+    });
+    // The model's timer refreshes while the worker reports.
+    QTRY_VERIFY_WITH_TIMEOUT(worker.wait_for(0s) == std::future_status::ready, 60000);
+    stop = true;
+    model.refresh();
+
+    for (int i = 0; i < parentCount; ++i) {
+        QVERIFY(model.rowOf(tasks[size_t(i)].id()) >= 0);
+        QCOMPARE(model.rowCount(model.indexOf(tasks[size_t(i)].id())), childCount / parentCount);
+    }
+    for (int k = 0; k < childCount; ++k) {
+        VERIFY_CHILD_ROW(model, childAt(k), parentOf(k));
+        const QModelIndex c = model.indexOf(childAt(k).id());
+        QCOMPARE(model.index(c.row(), TaskModel::Progress, c.parent()).data().toString(),
+            QStringLiteral("100%"));
+        QCOMPARE(model.index(c.row(), TaskModel::State, c.parent()).data().toString(),
+            k % 3 == 0 ? QStringLiteral("Finished") : QStringLiteral("Running"));
+    }
+    for (int i = parentCount + childCount; i < taskCount; ++i)
+        QVERIFY(model.rowOf(tasks[size_t(i)].id()) >= 0);
+    // Finished children of running parents stay through a clear.
+    model.clearFinished();
+    for (int k = 0; k < childCount; k += 3)
+        VERIFY_CHILD_ROW(model, childAt(k), parentOf(k));
 }
 
 void tst_Monitor::probeMeasuresAnIdleLoop()

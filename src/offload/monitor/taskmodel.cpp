@@ -5,13 +5,30 @@
 #include <QTimerEvent>
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace offload {
 
-struct TaskModel::Row
+namespace {
+
+// One row. A QModelIndex carries its parent row's task id as internalId() (0: top level), so
+// an index that outlived its row finds no node (or another row) instead of freed memory.
+// Task ids are unique for the process's lifetime; on a 32-bit platform the id is truncated
+// to quintptr, which after 2^32 tasks could alias two rows but never reads freed memory.
+struct Node
 {
     TaskHandleBase task;
+    quint64 id = 0;
+    quint64 declaredParent = 0; // task.parentId() at the last snapshot
+    Node *parent = nullptr; // the row's parent row; the root for top-level rows
+    std::vector<Node *> children; // in order of arrival
+    int row = 0; // position in parent->children, kept exact at every change
+    int unfinished = 0; // non-final tasks in this subtree, this one included
+    quint64 topOrder = 0; // top-level rows only: order of arrival at the top level
+    quint64 waitingFor = 0; // listed in Private::orphans under this id (0: not listed)
+
     TaskState state = TaskState::Queued;
     offload::Progress progress;
     QString name;
@@ -26,29 +43,332 @@ struct TaskModel::Row
         progress = task.progress();
         name = task.name();
         elapsed = task.elapsed();
+        declaredParent = task.parentId();
         if (state == TaskState::Failed)
             error = task.error().summary();
     }
 };
 
+// Rows of one parent that changed in a tick: one dataChanged over [lo, hi] per parent.
+using Spans = std::unordered_map<Node *, std::pair<int, int>>;
+
+void widen(Spans &spans, Node *n)
+{
+    auto [it, fresh] = spans.try_emplace(n->parent, n->row, n->row);
+    if (!fresh) {
+        it->second.first = std::min(it->second.first, n->row);
+        it->second.second = std::max(it->second.second, n->row);
+    }
+}
+
+} // namespace
+
 struct TaskModel::Private
 {
+    TaskModel *q = nullptr;
     int listener = 0;
-    std::vector<Row> rows;
-    std::unordered_map<quint64, int> rowById;
+    Node root; // id 0, never shown: its children are the top-level rows
+    std::unordered_map<quint64, std::unique_ptr<Node>> nodes; // every row, by task id
+    std::unordered_set<Node *> running; // non-final rows: their Elapsed cells tick
+    // Finished top-level rows by topOrder, i.e. in row order: trimming takes the first ones.
+    std::map<quint64, Node *> finishedTop;
+    // Top-level rows whose declared parent is not (or cannot be) their parent row, by that
+    // parent's id: a parent arriving after its children adopts them.
+    std::unordered_map<quint64, std::unordered_set<Node *>> orphans;
+    quint64 nextTopOrder = 0;
     int maxFinished = 200;
     int interval = 100;
     QBasicTimer timer;
+
+    Node *nodeFor(quintptr key) const;
+    Node *nodeAt(const QModelIndex &index) const;
+    QModelIndex indexOf(const Node *n, int column = 0) const;
+
+    void append(const std::vector<TaskHandleBase> &tasks);
+    void insert(Node *parent, std::vector<std::unique_ptr<Node>> batch);
+    void place(Node *n);
+    void adoptOrphansOf(Node *parent);
+    void move(Node *n, Node *to);
+    void detach(Node *n);
+    void attach(Node *n, Node *to);
+    void addUnfinished(Node *from, int delta);
+    void updateOrphan(Node *n);
+    void renumber(Node *parent, int from);
+    void trim(size_t keep);
+    void removeTopRows(int first, int last);
+    void forget(Node *n, std::vector<std::unique_ptr<Node>> &out);
+    void emitChanged(const Spans &spans, int firstColumn, int lastColumn, const QList<int> &roles);
 };
 
-TaskModel::TaskModel(QObject *parent) : QAbstractTableModel(parent), d(std::make_unique<Private>())
+Node *TaskModel::Private::nodeFor(quintptr key) const
 {
+    if (key == 0)
+        return const_cast<Node *>(&root);
+    auto it = nodes.find(quint64(key));
+    return it == nodes.end() ? nullptr : it->second.get();
+}
+
+Node *TaskModel::Private::nodeAt(const QModelIndex &index) const
+{
+    if (!index.isValid() || index.model() != q || index.column() >= ColumnCount)
+        return nullptr;
+    Node *parent = nodeFor(index.internalId());
+    if (!parent || index.row() >= int(parent->children.size()))
+        return nullptr;
+    return parent->children[size_t(index.row())];
+}
+
+QModelIndex TaskModel::Private::indexOf(const Node *n, int column) const
+{
+    if (n == &root)
+        return {};
+    return q->createIndex(n->row, column, quintptr(n->parent->id));
+}
+
+// Keeps the counts that say which top-level rows are finished: `delta` non-final tasks more
+// (or fewer) below `from` and in it. O(depth).
+void TaskModel::Private::addUnfinished(Node *from, int delta)
+{
+    if (delta == 0)
+        return;
+    for (Node *p = from; p != &root; p = p->parent) {
+        const bool wasFinished = p->unfinished == 0;
+        p->unfinished += delta;
+        if (p->parent == &root && wasFinished != (p->unfinished == 0)) {
+            if (wasFinished)
+                finishedTop.erase(p->topOrder);
+            else
+                finishedTop.emplace(p->topOrder, p);
+        }
+    }
+}
+
+void TaskModel::Private::updateOrphan(Node *n)
+{
+    const quint64 want
+        = n->declaredParent != 0 && n->parent->id != n->declaredParent ? n->declaredParent : 0;
+    if (want == n->waitingFor)
+        return;
+    if (n->waitingFor != 0) {
+        auto it = orphans.find(n->waitingFor);
+        it->second.erase(n);
+        if (it->second.empty())
+            orphans.erase(it);
+    }
+    n->waitingFor = want;
+    if (want != 0)
+        orphans[want].insert(n);
+}
+
+void TaskModel::Private::renumber(Node *parent, int from)
+{
+    for (size_t i = size_t(from); i < parent->children.size(); ++i)
+        parent->children[i]->row = int(i);
+}
+
+// Rows are appended to their parent in the order the registry listed them. Rows of one parent
+// go in one beginInsertRows; a parent in the same batch was listed (and so is inserted)
+// before its children.
+void TaskModel::Private::append(const std::vector<TaskHandleBase> &tasks)
+{
+    std::unordered_map<quint64, Node *> pending; // this batch, not inserted yet
+    std::vector<std::pair<Node *, std::vector<std::unique_ptr<Node>>>> groups;
+    std::unordered_map<Node *, size_t> groupOf;
+    std::vector<Node *> fresh;
+    for (const auto &t : tasks) {
+        const quint64 id = t.id();
+        if (nodes.count(id) || pending.count(id))
+            continue;
+        auto n = std::make_unique<Node>();
+        n->task = t;
+        n->id = id;
+        n->snapshot();
+        // A new row has no children yet, so it cannot close a cycle.
+        Node *parent = &root;
+        if (n->declaredParent != 0) {
+            if (auto it = nodes.find(n->declaredParent); it != nodes.end())
+                parent = it->second.get();
+            else if (auto p = pending.find(n->declaredParent); p != pending.end())
+                parent = p->second;
+        }
+        pending.emplace(id, n.get());
+        fresh.push_back(n.get());
+        auto [g, isNew] = groupOf.try_emplace(parent, groups.size());
+        if (isNew)
+            groups.emplace_back(parent, std::vector<std::unique_ptr<Node>> {});
+        groups[g->second].second.push_back(std::move(n));
+    }
+    for (auto &[parent, batch] : groups)
+        insert(parent, std::move(batch));
+    for (Node *n : fresh)
+        adoptOrphansOf(n);
+}
+
+void TaskModel::Private::insert(Node *parent, std::vector<std::unique_ptr<Node>> batch)
+{
+    const int first = int(parent->children.size());
+    q->beginInsertRows(indexOf(parent), first, first + int(batch.size()) - 1);
+    int unfinished = 0;
+    for (auto &owned : batch) {
+        Node *n = owned.get();
+        nodes.emplace(n->id, std::move(owned));
+        n->unfinished = isFinalState(n->state) ? 0 : 1;
+        if (n->unfinished)
+            running.insert(n);
+        n->parent = parent;
+        n->row = int(parent->children.size());
+        parent->children.push_back(n);
+        if (parent == &root) {
+            n->topOrder = ++nextTopOrder;
+            if (n->unfinished == 0)
+                finishedTop.emplace(n->topOrder, n);
+        }
+        unfinished += n->unfinished;
+        updateOrphan(n);
+    }
+    addUnfinished(parent, unfinished);
+    q->endInsertRows();
+}
+
+// Moves a row whose declared parent changed to where that parent says, if it can.
+void TaskModel::Private::place(Node *n)
+{
+    Node *to = &root;
+    if (auto it = nodes.find(n->declaredParent); n->declaredParent != 0 && it != nodes.end()) {
+        to = it->second.get();
+        for (Node *p = to; p != &root; p = p->parent) {
+            if (p == n) {
+                to = &root; // the new parent is below this row: a cycle
+                break;
+            }
+        }
+    }
+    if (to != n->parent)
+        move(n, to);
+    else
+        updateOrphan(n);
+    // Rows waiting for this one were kept top-level if it was below them (a cycle) until now.
+    adoptOrphansOf(n);
+}
+
+void TaskModel::Private::adoptOrphansOf(Node *parent)
+{
+    auto it = orphans.find(parent->id);
+    if (it == orphans.end())
+        return;
+    std::vector<Node *> waiting(it->second.begin(), it->second.end());
+    // Children in the order they arrived, whatever the hash set's order.
+    std::sort(waiting.begin(), waiting.end(),
+        [](const Node *a, const Node *b) { return a->topOrder < b->topOrder; });
+    for (Node *n : waiting) {
+        bool cycle = false;
+        for (Node *p = parent; p != &root && !cycle; p = p->parent)
+            cycle = p == n;
+        if (!cycle && n->parent != parent)
+            move(n, parent);
+    }
+}
+
+void TaskModel::Private::move(Node *n, Node *to)
+{
+    // Cannot fail: `to` is neither n nor below it, and n changes parent.
+    if (!q->beginMoveRows(
+            indexOf(n->parent), n->row, n->row, indexOf(to), int(to->children.size())))
+        return;
+    detach(n);
+    attach(n, to);
+    q->endMoveRows();
+}
+
+void TaskModel::Private::detach(Node *n)
+{
+    Node *from = n->parent;
+    from->children.erase(from->children.begin() + n->row);
+    renumber(from, n->row);
+    if (from == &root)
+        finishedTop.erase(n->topOrder);
+    addUnfinished(from, -n->unfinished);
+}
+
+void TaskModel::Private::attach(Node *n, Node *to)
+{
+    n->parent = to;
+    n->row = int(to->children.size());
+    to->children.push_back(n);
+    if (to == &root) {
+        n->topOrder = ++nextTopOrder;
+        if (n->unfinished == 0)
+            finishedTop.emplace(n->topOrder, n);
+    }
+    addUnfinished(to, n->unfinished);
+    updateOrphan(n);
+}
+
+// Removes the oldest finished top-level rows beyond `keep`, one contiguous block of rows at a
+// time, the last block first so that the rows of the others stay put.
+void TaskModel::Private::trim(size_t keep)
+{
+    if (finishedTop.size() <= keep)
+        return;
+    std::vector<int> rows;
+    size_t excess = finishedTop.size() - keep;
+    for (auto it = finishedTop.begin(); excess > 0; ++it, --excess)
+        rows.push_back(it->second->row); // ascending: topOrder is row order
+    size_t end = rows.size();
+    while (end > 0) {
+        size_t begin = end - 1;
+        while (begin > 0 && rows[begin - 1] == rows[begin] - 1)
+            --begin;
+        removeTopRows(rows[begin], rows[end - 1]);
+        end = begin;
+    }
+}
+
+void TaskModel::Private::removeTopRows(int first, int last)
+{
+    std::vector<std::unique_ptr<Node>> gone; // freed after the signals
+    q->beginRemoveRows({}, first, last);
+    for (int i = first; i <= last; ++i) {
+        Node *n = root.children[size_t(i)];
+        finishedTop.erase(n->topOrder);
+        forget(n, gone);
+    }
+    root.children.erase(root.children.begin() + first, root.children.begin() + last + 1);
+    renumber(&root, first);
+    q->endRemoveRows();
+}
+
+void TaskModel::Private::forget(Node *n, std::vector<std::unique_ptr<Node>> &out)
+{
+    for (Node *child : n->children)
+        forget(child, out);
+    running.erase(n);
+    n->declaredParent = 0;
+    updateOrphan(n); // unlisted
+    auto it = nodes.find(n->id);
+    out.push_back(std::move(it->second));
+    nodes.erase(it);
+}
+
+void TaskModel::Private::emitChanged(
+    const Spans &spans, int firstColumn, int lastColumn, const QList<int> &roles)
+{
+    for (const auto &[parent, span] : spans) {
+        const QModelIndex p = indexOf(parent);
+        Q_EMIT q->dataChanged(
+            q->index(span.first, firstColumn, p), q->index(span.second, lastColumn, p), roles);
+    }
+}
+
+TaskModel::TaskModel(QObject *parent) : QAbstractItemModel(parent), d(std::make_unique<Private>())
+{
+    d->q = this;
     auto &registry = TaskRegistry::instance();
     d->listener = registry.addListener();
     auto live = registry.liveTasks();
     std::sort(live.begin(), live.end(),
         [](const TaskHandleBase &a, const TaskHandleBase &b) { return a.id() < b.id(); });
-    append(live);
+    d->append(live);
     d->timer.start(d->interval, this);
 }
 
@@ -57,14 +377,40 @@ TaskModel::~TaskModel()
     TaskRegistry::instance().removeListener(d->listener);
 }
 
+QModelIndex TaskModel::index(int row, int column, const QModelIndex &parent) const
+{
+    if (row < 0 || column < 0 || column >= ColumnCount)
+        return {};
+    const Node *p
+        = parent.isValid() ? (parent.column() == 0 ? d->nodeAt(parent) : nullptr) : &d->root;
+    if (!p || row >= int(p->children.size()))
+        return {};
+    return createIndex(row, column, quintptr(p->id));
+}
+
+QModelIndex TaskModel::parent(const QModelIndex &child) const
+{
+    if (!child.isValid() || child.model() != this)
+        return {};
+    const Node *p = d->nodeFor(child.internalId());
+    if (!p || p == &d->root)
+        return {};
+    return d->indexOf(p);
+}
+
 int TaskModel::rowCount(const QModelIndex &parent) const
 {
-    return parent.isValid() ? 0 : int(d->rows.size());
+    if (!parent.isValid())
+        return int(d->root.children.size());
+    if (parent.column() != 0)
+        return 0; // children hang off the first column only
+    const Node *n = d->nodeAt(parent);
+    return n ? int(n->children.size()) : 0;
 }
 
 int TaskModel::columnCount(const QModelIndex &parent) const
 {
-    return parent.isValid() ? 0 : ColumnCount;
+    return parent.isValid() && parent.column() != 0 ? 0 : ColumnCount;
 }
 
 // Running tasks show whole seconds, so their cell changes (and repaints) once a second, not
@@ -83,18 +429,21 @@ static QString formatElapsed(std::chrono::milliseconds ms, bool final)
 
 QVariant TaskModel::data(const QModelIndex &index, int role) const
 {
-    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+    const Node *node = d->nodeAt(index);
+    if (!node)
         return {};
-    const Row &r = d->rows[size_t(index.row())];
+    const Node &r = *node;
     switch (role) {
     case FractionRole:
         return r.progress.fraction();
     case StateRole:
         return int(r.state);
     case TaskIdRole:
-        return QVariant::fromValue(r.task.id());
+        return QVariant::fromValue(r.id);
     case IsFinalRole:
         return isFinalState(r.state);
+    case ParentIdRole:
+        return QVariant::fromValue(r.declaredParent);
     case Qt::ToolTipRole:
         if (r.state == TaskState::Failed)
             return r.error;
@@ -149,7 +498,7 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
 QVariant TaskModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
-        return QAbstractTableModel::headerData(section, orientation, role);
+        return QAbstractItemModel::headerData(section, orientation, role);
     static const char *const names[] = { "Name", "Kind", "State", "Progress", "Stage", "Text",
         "Elapsed", "PID", "Memory", "CPU", "Error" };
     if (section < 0 || section >= ColumnCount)
@@ -159,25 +508,42 @@ QVariant TaskModel::headerData(int section, Qt::Orientation orientation, int rol
 
 QHash<int, QByteArray> TaskModel::roleNames() const
 {
-    auto roles = QAbstractTableModel::roleNames();
+    auto roles = QAbstractItemModel::roleNames();
     roles.insert(FractionRole, "fraction");
     roles.insert(StateRole, "state");
     roles.insert(TaskIdRole, "taskId");
     roles.insert(IsFinalRole, "isFinal");
+    roles.insert(ParentIdRole, "parentId");
     return roles;
 }
 
 TaskHandleBase TaskModel::task(int row) const
 {
-    if (row < 0 || row >= int(d->rows.size()))
+    if (row < 0 || row >= int(d->root.children.size()))
         return {};
-    return d->rows[size_t(row)].task;
+    return d->root.children[size_t(row)]->task;
+}
+
+TaskHandleBase TaskModel::task(const QModelIndex &index) const
+{
+    const Node *n = d->nodeAt(index);
+    return n ? n->task : TaskHandleBase();
 }
 
 int TaskModel::rowOf(quint64 taskId) const
 {
-    auto it = d->rowById.find(taskId);
-    return it == d->rowById.end() ? -1 : it->second;
+    auto it = d->nodes.find(taskId);
+    if (it == d->nodes.end() || it->second->parent != &d->root)
+        return -1;
+    return it->second->row;
+}
+
+QModelIndex TaskModel::indexOf(quint64 taskId, int column) const
+{
+    auto it = d->nodes.find(taskId);
+    if (it == d->nodes.end() || column < 0 || column >= ColumnCount)
+        return {};
+    return d->indexOf(it->second.get(), column);
 }
 
 int TaskModel::maxFinished() const
@@ -188,7 +554,7 @@ int TaskModel::maxFinished() const
 void TaskModel::setMaxFinished(int count)
 {
     d->maxFinished = std::max(0, count);
-    trimFinished();
+    d->trim(size_t(d->maxFinished));
 }
 
 int TaskModel::updateInterval() const
@@ -202,94 +568,58 @@ void TaskModel::setUpdateInterval(int msecs)
     d->timer.start(d->interval, this);
 }
 
-void TaskModel::append(const std::vector<TaskHandleBase> &tasks)
-{
-    std::vector<Row> fresh;
-    for (const auto &t : tasks) {
-        if (d->rowById.count(t.id()))
-            continue;
-        Row r { t };
-        r.snapshot();
-        fresh.push_back(std::move(r));
-    }
-    if (fresh.empty())
-        return;
-    const int first = int(d->rows.size());
-    beginInsertRows({}, first, first + int(fresh.size()) - 1);
-    for (auto &r : fresh) {
-        d->rowById.emplace(r.task.id(), int(d->rows.size()));
-        d->rows.push_back(std::move(r));
-    }
-    endInsertRows();
-}
-
 void TaskModel::refresh()
 {
     auto changes = TaskRegistry::instance().takeChanges(d->listener);
-    append(changes.added);
+    d->append(changes.added);
 
-    // One dataChanged over the span of changed rows, plus the Elapsed column of running rows.
-    int lo = INT_MAX, hi = -1;
+    // Data first, then the rows whose parent changed, then one dataChanged over the span of
+    // changed rows of each parent, at the rows' final places.
+    std::vector<Node *> changed;
+    std::vector<Node *> reparented;
+    changed.reserve(changes.changed.size());
     for (const auto &t : changes.changed) {
-        auto it = d->rowById.find(t.id());
-        if (it == d->rowById.end())
+        auto it = d->nodes.find(t.id());
+        if (it == d->nodes.end())
             continue;
-        d->rows[size_t(it->second)].snapshot();
-        lo = std::min(lo, it->second);
-        hi = std::max(hi, it->second);
+        Node *n = it->second.get();
+        const bool wasFinal = isFinalState(n->state);
+        const quint64 oldParent = n->declaredParent;
+        n->snapshot();
+        const bool final = isFinalState(n->state);
+        if (wasFinal != final) {
+            if (final)
+                d->running.erase(n);
+            else
+                d->running.insert(n);
+            d->addUnfinished(n, final ? -1 : 1);
+        }
+        if (n->declaredParent != oldParent)
+            reparented.push_back(n);
+        changed.push_back(n);
     }
-    if (hi >= 0)
-        Q_EMIT dataChanged(index(lo, 0), index(hi, ColumnCount - 1));
+    for (Node *n : reparented)
+        d->place(n);
+    Spans spans;
+    for (Node *n : changed)
+        widen(spans, n);
+    d->emitChanged(spans, 0, ColumnCount - 1, {});
 
-    int runLo = INT_MAX, runHi = -1;
-    for (int i = 0; i < int(d->rows.size()); ++i) {
-        Row &r = d->rows[size_t(i)];
-        if (isFinalState(r.state))
-            continue;
-        const auto before = formatElapsed(r.elapsed, false);
-        r.elapsed = r.task.elapsed();
-        if (formatElapsed(r.elapsed, false) == before)
-            continue; // the cell would look the same: no repaint
-        runLo = std::min(runLo, i);
-        runHi = i;
+    // The Elapsed cells of running rows, when they would look different.
+    spans.clear();
+    for (Node *n : d->running) {
+        const auto before = formatElapsed(n->elapsed, false);
+        n->elapsed = n->task.elapsed();
+        if (formatElapsed(n->elapsed, false) != before)
+            widen(spans, n);
     }
-    if (runHi >= 0)
-        Q_EMIT dataChanged(index(runLo, Elapsed), index(runHi, Elapsed), { Qt::DisplayRole });
-    trimFinished();
-}
-
-void TaskModel::trimFinished()
-{
-    int finished = 0;
-    for (const auto &r : d->rows)
-        finished += isFinalState(r.state) ? 1 : 0;
-    int excess = finished - d->maxFinished;
-    // Remove the oldest finished rows, one contiguous block at a time.
-    while (excess > 0) {
-        int i = 0;
-        while (i < int(d->rows.size()) && !isFinalState(d->rows[size_t(i)].state))
-            ++i;
-        int j = i;
-        while (j < int(d->rows.size()) && j - i < excess && isFinalState(d->rows[size_t(j)].state))
-            ++j;
-        beginRemoveRows({}, i, j - 1);
-        d->rows.erase(d->rows.begin() + i, d->rows.begin() + j);
-        endRemoveRows();
-        excess -= j - i;
-    }
-    if (finished > d->maxFinished) {
-        d->rowById.clear();
-        for (int i = 0; i < int(d->rows.size()); ++i)
-            d->rowById.emplace(d->rows[size_t(i)].task.id(), i);
-    }
+    d->emitChanged(spans, Elapsed, Elapsed, { Qt::DisplayRole });
+    d->trim(size_t(d->maxFinished));
 }
 
 void TaskModel::clearFinished()
 {
-    const int keep = d->maxFinished;
-    d->maxFinished = 0;
-    trimFinished();
-    d->maxFinished = keep;
+    d->trim(0);
 }
 
 void TaskModel::timerEvent(QTimerEvent *event)
@@ -297,7 +627,7 @@ void TaskModel::timerEvent(QTimerEvent *event)
     if (event->timerId() == d->timer.timerId())
         refresh();
     else
-        QAbstractTableModel::timerEvent(event);
+        QAbstractItemModel::timerEvent(event);
 }
 
 } // namespace offload

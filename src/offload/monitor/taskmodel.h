@@ -1,24 +1,34 @@
-// TaskModel: a table of every Offload task for views; GUI thread only.
+// TaskModel: a tree of every Offload task for views; GUI thread only.
 #pragma once
 
 #include <offload/core/taskhandle.h>
 #include <offload/monitor/export.h>
 
-#include <QAbstractTableModel>
+#include <QAbstractItemModel>
 #include <QBasicTimer>
 
 #include <memory>
 
 namespace offload {
 
-// Rows are tasks (oldest first), columns the Column enum. Changes are pulled from the
-// TaskRegistry on a timer (updateInterval, default 100 ms), so a task reporting progress a
-// million times costs at most one dataChanged per tick; a view repaints at most that often
-// (running tasks' Elapsed cells change once a second).
+// Rows are tasks (oldest first), columns the Column enum. A task whose parent
+// (TaskHandleBase::setParent) is in the model is a child row of its parent's row, at any
+// depth; every other task is a top-level row. A parent set after the row was shown moves the
+// row under it (rowsMoved); a row shown before its parent arrived moves under it when it does.
+// A cycle of parents (the setter's mistake) leaves one of its tasks top-level.
+// Changes are pulled from the TaskRegistry on a timer (updateInterval, default 100 ms), so a
+// task reporting progress a million times costs at most one dataChanged per tick; a view
+// repaints at most that often (running tasks' Elapsed cells change once a second). A tick
+// costs in proportion to the changed and the running rows, not to the size of the model
+// (removing or moving a row also renumbers the rows after it).
+// Finished rows: a top-level row is finished when its task and every task below it are final.
+// Only those count against maxFinished and clearFinished, and each goes with its whole
+// subtree; a child row stays while its top-level row does (a finished child of a running
+// parent is part of the parent's display).
 // Thread-safety: create, use and destroy on the GUI (or one owning) thread only.
 // Ownership: rows hold TaskHandleBase copies, keeping finished tasks' data until cleared or
 // pushed out by maxFinished.
-class OFFLOAD_MONITOR_EXPORT TaskModel : public QAbstractTableModel
+class OFFLOAD_MONITOR_EXPORT TaskModel : public QAbstractItemModel
 {
     Q_OBJECT
 public:
@@ -42,27 +52,39 @@ public:
         StateRole, // int(offload::TaskState)
         TaskIdRole, // quint64
         IsFinalRole, // bool
+        ParentIdRole, // quint64: the task's parentId(), 0 if none (even if not in the model)
     };
     Q_ENUM(Role)
 
     explicit TaskModel(QObject *parent = nullptr);
     ~TaskModel() override;
 
+    using QObject::parent;
+    QModelIndex index(int row, int column, const QModelIndex &parent = {}) const override;
+    QModelIndex parent(const QModelIndex &child) const override;
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
     QHash<int, QByteArray> roleNames() const override;
 
+    // Top-level rows, as rowCount(): the task of a top-level row; invalid if out of range.
     TaskHandleBase task(int row) const;
-    int rowOf(quint64 taskId) const; // -1 if absent
+    // The task of a row at any depth; invalid for an index that is not one of this model's.
+    TaskHandleBase task(const QModelIndex &index) const;
+    // The top-level row of a task; -1 if absent or a child row (see indexOf()).
+    int rowOf(quint64 taskId) const;
+    // A task's index at any depth; invalid if absent or column is out of range.
+    QModelIndex indexOf(quint64 taskId, int column = 0) const;
 
-    // Finished, failed and cancelled tasks kept for display; the oldest go first. Default 200.
+    // Finished top-level rows (with their subtrees) kept for display; the oldest go first.
+    // Default 200.
     int maxFinished() const;
     void setMaxFinished(int count);
     int updateInterval() const;
     void setUpdateInterval(int msecs);
 
+    // Removes every finished top-level row with its subtree (see above).
     void clearFinished();
     // Pulls pending changes now instead of waiting for the timer (tests, snapshots).
     void refresh();
@@ -71,9 +93,6 @@ protected:
     void timerEvent(QTimerEvent *event) override;
 
 private:
-    struct Row;
-    void append(const std::vector<TaskHandleBase> &tasks);
-    void trimFinished();
     struct Private;
     std::unique_ptr<Private> d;
 };
