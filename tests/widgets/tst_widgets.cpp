@@ -1,5 +1,6 @@
 // Specification of the ready-made monitor: TaskMonitorWidget's Cancel, Delete and Clear
-// finished, ProgressDelegate's bar, and a model of 10,000 rows in the view.
+// finished, parent tasks as a tree, ProgressDelegate's bar, and a model of 10,000 rows in the
+// view.
 #include <offload/core/threadpool.h>
 #include <offload/monitor/taskmodel.h>
 #include <offload/widgets/progressdelegate.h>
@@ -7,6 +8,7 @@
 
 #include "../common/testsupport.h"
 
+#include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QImage>
 #include <QPainter>
@@ -45,6 +47,15 @@ std::pair<TaskHandle<int>, TaskHandle<int>> finishedAndRunning(QObject *context)
     return { done, runUntilCancelled(context, QStringLiteral("running")) };
 }
 
+// A task the test drives by hand, without a thread, like the parent task of a batch.
+TaskHandle<void> manualTask(QObject *context, const QString &name)
+{
+    auto core
+        = std::make_shared<detail::TaskResultCore<void>>(context, QStringLiteral("manual"), name);
+    core->attach();
+    return TaskHandle<void>(core);
+}
+
 QPushButton *button(const TaskMonitorWidget &w, const QString &text)
 {
     for (QPushButton *b : w.findChildren<QPushButton *>())
@@ -58,6 +69,14 @@ void selectRowOf(TaskMonitorWidget &w, quint64 taskId, QItemSelectionModel::Sele
     const int row = w.model()->rowOf(taskId);
     QVERIFY(row >= 0);
     w.view()->selectionModel()->select(w.model()->index(row, 0), how | QItemSelectionModel::Rows);
+}
+
+// Selects a task's row at any depth.
+void selectTask(TaskMonitorWidget &w, quint64 taskId, QItemSelectionModel::SelectionFlags how)
+{
+    const QModelIndex index = w.model()->indexOf(taskId);
+    QVERIFY(index.isValid());
+    w.view()->selectionModel()->select(index, how | QItemSelectionModel::Rows);
 }
 
 // The delegate's bar for a fraction, painted into an image of one cell.
@@ -98,6 +117,9 @@ private Q_SLOTS:
     void deleteKeyCancelsTheSelection();
     void clearFinishedKeepsRunningTasks();
     void progressBarGrowsWithTheFraction();
+    void childRowsShowUnderTheirParentWithBars();
+    void cancelOnAParentRowCancelsTheParent();
+    void cancelOnAChildRowCancelsThatChild();
     void tenThousandRowsScrollAndPaint();
 };
 
@@ -184,6 +206,114 @@ void tst_Widgets::progressBarGrowsWithTheFraction()
     QVERIFY2(quarterFilled > 20 && quarterFilled < quarterUnfilled,
         qPrintable(QStringLiteral("%1 %2").arg(quarterFilled).arg(quarterUnfilled)));
     QVERIFY(differingColumns(empty, full) > differingColumns(empty, quarter));
+}
+
+void tst_Widgets::childRowsShowUnderTheirParentWithBars()
+{
+    QObject context;
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    TaskMonitorWidget w(&model, nullptr);
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto done = manualTask(&context, QStringLiteral("run 1"));
+    auto waiting = manualTask(&context, QStringLiteral("run 2"));
+    done.setParent(parent);
+    waiting.setParent(parent);
+    QVERIFY(parent.core()->markRunning());
+    QVERIFY(done.core()->finish()); // a full bar
+    QVERIFY(waiting.core()->markRunning());
+    waiting.core()->setProgressRange(0, 100); // an empty bar
+    model.refresh();
+    QVERIFY(w.view()->rootIsDecorated());
+    w.resize(900, 400);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    const QModelIndex p = model.indexOf(parent.id());
+    QCOMPARE(model.rowCount(p), 2);
+    w.view()->expand(p);
+    w.view()->scrollTo(model.indexOf(waiting.id()));
+    const QRect doneCell = w.view()->visualRect(model.indexOf(done.id(), TaskModel::Progress));
+    const QRect waitingCell
+        = w.view()->visualRect(model.indexOf(waiting.id(), TaskModel::Progress));
+    const QRect viewport = w.view()->viewport()->rect();
+    QVERIFY(viewport.contains(doneCell) && viewport.contains(waitingCell));
+    QCOMPARE(doneCell.width(), waitingCell.width());
+    // A full bar and an empty one differ across most of the cell; plain text ("100%" beside
+    // "0%") would differ over a few columns only.
+    const QImage shot = w.view()->viewport()->grab().toImage();
+    int differing = 0;
+    for (int x = 0; x < doneCell.width(); ++x)
+        differing += shot.pixel(doneCell.left() + x, doneCell.center().y())
+            != shot.pixel(waitingCell.left() + x, waitingCell.center().y());
+    QVERIFY2(differing > doneCell.width() / 2,
+        qPrintable(QStringLiteral("%1 of %2").arg(differing).arg(doneCell.width())));
+    QVERIFY(waiting.core()->finish());
+    QVERIFY(parent.core()->finish());
+}
+
+void tst_Widgets::cancelOnAParentRowCancelsTheParent()
+{
+    QObject context;
+    TaskMonitorWidget w;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    std::vector<TaskHandle<void>> runs;
+    for (int i = 0; i < 2; ++i) {
+        runs.push_back(manualTask(&context, QStringLiteral("run %1").arg(i)));
+        runs.back().setParent(parent);
+        QVERIFY(runs.back().core()->markRunning());
+    }
+    QVERIFY(parent.core()->markRunning());
+    // The parent's owner cancels its runs, as a batch runner does; the monitor does not.
+    parent.core()->setCancelHandler([runs] {
+        for (const auto &r : runs)
+            r.cancel();
+    });
+    auto bystander = manualTask(&context, QStringLiteral("bystander"));
+    QVERIFY(bystander.core()->markRunning());
+    w.model()->refresh();
+    selectTask(w, parent.id(), QItemSelectionModel::ClearAndSelect);
+    QPushButton *cancel = button(w, QStringLiteral("Cancel"));
+    QVERIFY(cancel->isEnabled());
+    cancel->click();
+    QVERIFY(parent.isCancellationRequested());
+    for (const auto &r : runs)
+        QVERIFY(r.isCancellationRequested());
+    QVERIFY(!bystander.isCancellationRequested());
+    for (auto *t : { &parent, &runs[0], &runs[1], &bystander })
+        QVERIFY(t->core()->finishCancelled());
+}
+
+void tst_Widgets::cancelOnAChildRowCancelsThatChild()
+{
+    QObject context;
+    TaskMonitorWidget w;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto first = manualTask(&context, QStringLiteral("run 1"));
+    auto second = manualTask(&context, QStringLiteral("run 2"));
+    for (auto *t : { &first, &second }) {
+        t->setParent(parent);
+        QVERIFY(t->core()->markRunning());
+    }
+    QVERIFY(parent.core()->markRunning());
+    w.model()->refresh();
+    // Top-level rows are left alone, in particular the one with the child's row number.
+    const auto topLevelRequests = [&w] {
+        std::vector<bool> requested;
+        for (int row = 0; row < w.model()->rowCount(); ++row)
+            requested.push_back(w.model()->task(row).isCancellationRequested());
+        return requested;
+    };
+    const std::vector<bool> before = topLevelRequests();
+    selectTask(w, second.id(), QItemSelectionModel::ClearAndSelect);
+    QPushButton *cancel = button(w, QStringLiteral("Cancel"));
+    QVERIFY(cancel->isEnabled());
+    cancel->click();
+    QVERIFY(second.isCancellationRequested());
+    QVERIFY(!first.isCancellationRequested());
+    QVERIFY(!parent.isCancellationRequested());
+    QVERIFY(topLevelRequests() == before);
+    for (auto *t : { &parent, &first, &second })
+        QVERIFY(t->core()->finishCancelled());
 }
 
 void tst_Widgets::tenThousandRowsScrollAndPaint()

@@ -22,7 +22,9 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     , m_clear(new QPushButton(tr("Clear finished"), this))
 {
     m_view->setModel(m_model);
-    m_view->setRootIsDecorated(false);
+    // Parent tasks (a batch and its runs) are rows with children. Decorated from the start, so
+    // that the first parent does not shift every row sideways.
+    m_view->setRootIsDecorated(true);
     m_view->setUniformRowHeights(true);
     m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -61,7 +63,7 @@ void TaskMonitorWidget::cancelSelected()
 {
     const auto rows = m_view->selectionModel()->selectedRows();
     for (const QModelIndex &index : rows) {
-        const TaskHandleBase task = m_model->task(index.row());
+        const TaskHandleBase task = m_model->task(index); // a row at any depth
         if (task.isValid())
             task.cancel();
     }

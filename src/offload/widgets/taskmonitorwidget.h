@@ -14,9 +14,10 @@ namespace offload {
 
 class TaskModel;
 
-// Shows every Offload task (its own TaskModel, or one you pass) with Cancel for the selected
-// tasks (also the Delete key) and Clear finished. Owns the view and the buttons; does not
-// own a model passed in.
+// Shows every Offload task (its own TaskModel, or one you pass) as a tree (a parent task's
+// row expands to its children) with Cancel for the selected tasks (also the Delete key) and
+// Clear finished. Cancel cancels exactly the selected rows' tasks: a parent's children are
+// its owner's to cancel. Owns the view and the buttons; does not own a model passed in.
 class OFFLOAD_WIDGETS_EXPORT TaskMonitorWidget : public QWidget
 {
     Q_OBJECT
