@@ -1,0 +1,502 @@
+// Offload Studio end to end: the real window, modules, runs, the monitor, the details pane and
+// the history. Runs offscreen in the suite and again under Xvfb (tst_studio_xvfb) where it also
+// saves screenshots.
+#include "../common/testsupport.h"
+
+#include "detailspane.h"
+#include "historypanel.h"
+#include "latencysparkline.h"
+#include "modulelibrary.h"
+#include "monitorpanel.h"
+#include "runcontroller.h"
+#include "shellquote.h"
+#include "statedelegate.h"
+#include "studiowindow.h"
+
+#include <offload/core/threadpool.h>
+#include <offload/forms/moduleform.h>
+#include <offload/monitor/taskmodel.h>
+
+#include <QApplication>
+#include <QClipboard>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QMimeData>
+#include <QProcess>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTreeView>
+#include <QUrl>
+#include <QtTest>
+
+#include <cerrno>
+#include <csignal>
+
+using namespace studio;
+using offload::TaskState;
+
+namespace {
+
+QString binPath(const QString &name)
+{
+    return QCoreApplication::applicationDirPath() + QLatin1Char('/') + name;
+}
+
+bool processGone(qint64 pid)
+{
+    return ::kill(pid_t(pid), 0) == -1 && errno == ESRCH;
+}
+
+void saveShot(QWidget *w, const char *name)
+{
+    const QByteArray dir = qgetenv("OFFLOAD_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        return;
+    QVERIFY(w->grab().save(QString::fromLocal8Bit(dir) + QLatin1Char('/') + QLatin1String(name)));
+}
+
+} // namespace
+
+class tst_Studio : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void shellQuoteReadsBackAsTheSameWords();
+    void discoversBundledAndBrokenModulesWithoutBlocking();
+    void threeConcurrentRunsCancelFailAndSurviveARestart();
+    void batchOfTwentyNeverRunsMoreThanTwo();
+    void monitorShowsTenThousandTasksWhileTheyUpdate();
+    void monitorFiltersAndContextMenu();
+    void corruptHistoryDisablesItAndKeepsRuns();
+    void quitCancelsRunsAndReapsTheirProcesses();
+    void copyCommandLineIsShellQuoted();
+    void droppingAFolderAddsItsModules();
+
+private:
+    std::unique_ptr<StudioWindow> openStudio();
+    bool waitForDiscovery(StudioWindow &w);
+    QVariantMap blurValues(int iterations, bool fail = false);
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+};
+
+void tst_Studio::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    QSettings s(m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat);
+    s.setValue(QStringLiteral("history/path"), m_dir->filePath(QStringLiteral("history.sqlite")));
+    s.setValue(QStringLiteral("runs/cancelGraceMs"), 500);
+}
+
+void tst_Studio::cleanup()
+{
+    m_dir.reset();
+}
+
+std::unique_ptr<StudioWindow> tst_Studio::openStudio()
+{
+    auto w = std::make_unique<StudioWindow>(std::make_unique<QSettings>(
+        m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat));
+    w->setQuitPolicy(StudioWindow::QuitPolicy::CancelRuns);
+    w->show();
+    return w;
+}
+
+bool tst_Studio::waitForDiscovery(StudioWindow &w)
+{
+    QElapsedTimer t;
+    t.start();
+    while (w.library()->isDiscovering() && t.elapsed() < 30000)
+        QTest::qWait(20);
+    return !w.library()->isDiscovering();
+}
+
+QVariantMap tst_Studio::blurValues(int iterations, bool fail)
+{
+    return { { QStringLiteral("iterations"), iterations }, { QStringLiteral("fail"), fail },
+        { QStringLiteral("summary"),
+            m_dir->filePath(QStringLiteral("summary-%1.txt").arg(iterations)) } };
+}
+
+void tst_Studio::shellQuoteReadsBackAsTheSameWords()
+{
+    const QStringList words = { QStringLiteral("/bin/prog"), QStringLiteral("--a"), QString(),
+        QStringLiteral("it's"), QStringLiteral("two words"), QStringLiteral("$HOME"),
+        QStringLiteral("a\nb"), QStringLiteral("x=1"), QStringLiteral("*"), QStringLiteral("é") };
+    const QString line = shellQuote(words);
+    QCOMPARE(line.left(14), QStringLiteral("/bin/prog --a "));
+    // sh reads the line back: each word on its own line, framed.
+    QProcess sh;
+    sh.start(QStringLiteral("/bin/sh"),
+        { QStringLiteral("-c"),
+            QStringLiteral("for w in %1; do printf '[%s]' \"$w\"; done")
+                .arg(shellQuote(words.mid(1))) });
+    QVERIFY(sh.waitForFinished(10000));
+    QString expected;
+    for (const QString &w : words.mid(1))
+        expected += QLatin1Char('[') + w + QLatin1Char(']');
+    QCOMPARE(QString::fromUtf8(sh.readAllStandardOutput()), expected);
+    QCOMPARE(shellQuote({ QStringLiteral("x=1") }), QStringLiteral("'x=1'")); // not an assignment
+}
+
+void tst_Studio::discoversBundledAndBrokenModulesWithoutBlocking()
+{
+    // A folder with a module whose --xml never answers and one that prints garbage.
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    QVERIFY(QFile::link(
+        binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/hang-module")));
+    QVERIFY(QFile::link(
+        binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/garbage-module")));
+    {
+        QSettings s(m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat);
+        s.setValue(QStringLiteral("modules/paths"), QStringList { folder });
+    }
+    auto w = openStudio();
+    // While the hanging module is being described, the bundled modules are usable and a run
+    // goes through: nothing waits for the hang.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w->library()->find(QStringLiteral("offload-example-blur")) >= 0, 20000);
+    QVERIFY(w->library()->isDiscovering());
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()->setValues(blurValues(5)).isEmpty());
+    QString error;
+    const quint64 id = w->run(&error);
+    QVERIFY2(id, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w->controller()->info(id) && w->controller()->info(id)->state == TaskState::Finished,
+        20000);
+    QVERIFY(w->library()->isDiscovering()); // the hang is still being waited for (5 s)
+
+    QVERIFY(waitForDiscovery(*w));
+    const auto *lib = w->library();
+    QVERIFY(lib->find(QStringLiteral("Synthetic Blur")) >= 0);
+    QVERIFY(lib->find(QStringLiteral("offload-example-histogram.py")) >= 0);
+    for (const char *broken : { "hang-module", "garbage-module" }) {
+        const int row = lib->rowOfPath(folder + QLatin1Char('/') + QLatin1String(broken));
+        QVERIFY2(row >= 0, broken);
+        QCOMPARE(lib->entry(row).status, ModuleEntry::Broken);
+        QVERIFY2(!lib->entry(row).error.isEmpty(), broken);
+    }
+    QVERIFY(lib->entry(lib->rowOfPath(folder + QStringLiteral("/hang-module")))
+                .error.contains(QLatin1String("imeout"))
+        || lib->entry(lib->rowOfPath(folder + QStringLiteral("/hang-module")))
+               .error.contains(QLatin1String("time")));
+}
+
+void tst_Studio::threeConcurrentRunsCancelFailAndSurviveARestart()
+{
+    quint64 slow = 0, failing = 0, histogram = 0;
+    {
+        auto w = openStudio();
+        QVERIFY(waitForDiscovery(*w));
+        QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+        // Fill the form through its editor, as a user would.
+        auto *iterations
+            = qobject_cast<QSpinBox *>(w->form()->editor(QStringLiteral("iterations")));
+        QVERIFY(iterations);
+        iterations->setValue(100000); // long enough to be cancelled while running
+        QVERIFY(w->form()
+                    ->setValues({ { QStringLiteral("summary"),
+                        m_dir->filePath(QStringLiteral("slow.txt")) } })
+                    .isEmpty());
+        QString error;
+        slow = w->run(&error);
+        QVERIFY2(slow, qPrintable(error));
+        QVERIFY(w->form()->setValues(blurValues(10, true)).isEmpty());
+        failing = w->run(&error);
+        QVERIFY2(failing, qPrintable(error));
+        QVERIFY(w->selectModule(QStringLiteral("offload-example-histogram.py")));
+        QVERIFY(w->form()->setValues({ { QStringLiteral("count"), 20000 } }).isEmpty());
+        histogram = w->run(&error);
+        QVERIFY2(histogram, qPrintable(error));
+
+        RunController *c = w->controller();
+        QTRY_VERIFY_WITH_TIMEOUT(c->info(slow)->task.processInfo().pid > 0
+                && c->info(slow)->task.state() == TaskState::Running,
+            20000);
+        const qint64 pid = c->info(slow)->task.processInfo().pid;
+        QTRY_COMPARE_WITH_TIMEOUT(c->info(failing)->state, TaskState::Failed, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(c->info(histogram)->state, TaskState::Finished, 30000);
+        w->monitor()->model()->refresh();
+        saveShot(w.get(), "studio-runs.png");
+
+        // Cancel through the row's own button, painted by the State column's delegate.
+        QTreeView *view = w->monitor()->view();
+        const QModelIndex cell = w->monitor()->proxy()->mapFromSource(
+            w->monitor()->model()->indexOf(slow, offload::TaskModel::State));
+        QVERIFY(cell.isValid());
+        view->scrollTo(cell);
+        QTest::mouseClick(view->viewport(), Qt::LeftButton, {},
+            StateDelegate::cancelRect(view->visualRect(cell)).center());
+        QTRY_COMPARE_WITH_TIMEOUT(c->info(slow)->state, TaskState::Cancelled, 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(processGone(pid), 10000); // killed and reaped
+
+        // The failed run's details: the structured error, the stderr tail, the partial returns.
+        w->monitor()->selectTask(failing);
+        QCOMPARE(w->details()->taskId(), failing);
+        QVERIFY2(w->details()->errorText().contains(QLatin1String("exit")),
+            qPrintable(w->details()->errorText()));
+        QVERIFY(w->details()->stderrText().contains(QLatin1String("failing on request")));
+        QCOMPARE(w->details()->returnValuesShown().value(QStringLiteral("status")).toString(),
+            QStringLiteral("failed on request"));
+        QVERIFY(w->details()->commandLineText().contains(QLatin1String("--fail")));
+        saveShot(w.get(), "studio-failed-details.png");
+        QTRY_VERIFY_WITH_TIMEOUT(c->info(slow)->historyId > 0 && c->info(failing)->historyId > 0
+                && c->info(histogram)->historyId > 0,
+            20000);
+        w->close();
+    }
+    // A new Studio on the same settings finds all three in its history.
+    auto w = openStudio();
+    w->showHistory();
+    QTRY_COMPARE_WITH_TIMEOUT(w->historyPanel()->model()->rowCount(), 3, 20000);
+    QStringList states;
+    for (const RunRecord &r : w->historyPanel()->model()->records())
+        states << r.state;
+    states.sort();
+    QCOMPARE(states,
+        (QStringList {
+            QStringLiteral("cancelled"), QStringLiteral("failed"), QStringLiteral("finished") }));
+    const auto records = w->historyPanel()->model()->records();
+    const auto failed = std::find_if(records.begin(), records.end(),
+        [](const RunRecord &r) { return r.state == QLatin1String("failed"); });
+    QCOMPARE(failed->exitCode, 3);
+    QCOMPARE(failed->returnValues.value(QStringLiteral("status")).toString(),
+        QStringLiteral("failed on request"));
+    QVERIFY(failed->commandLine.contains(QStringLiteral("--fail")));
+    // Searching finds the failed one; loading it puts its values back into the form.
+    w->historyPanel()->setSearchText(QStringLiteral("failed"));
+    QTRY_COMPARE_WITH_TIMEOUT(w->historyPanel()->model()->rowCount(), 1, 20000);
+    QVERIFY(waitForDiscovery(*w));
+    w->loadRecord(w->historyPanel()->model()->record(0));
+    QCOMPARE(w->form()->values().value(QStringLiteral("fail")).toBool(), true);
+    QCOMPARE(w->form()->values().value(QStringLiteral("iterations")).toLongLong(), 10);
+    w->historyPanel()->setSearchText({});
+    QTRY_COMPARE_WITH_TIMEOUT(w->historyPanel()->model()->rowCount(), 3, 20000);
+    saveShot(w.get(), "studio-history.png");
+}
+
+void tst_Studio::batchOfTwentyNeverRunsMoreThanTwo()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("offload-example-histogram.py"));
+    QVERIFY(row >= 0);
+    QVariantList seeds;
+    for (int i = 1; i <= 20; ++i)
+        seeds << i;
+    RunController *c = w->controller();
+    int mostAlive = 0;
+    // Checked on every start and every 2 ms while the batch runs.
+    QTimer sampler;
+    connect(&sampler, &QTimer::timeout, this,
+        [&] { mostAlive = std::max(mostAlive, c->aliveProcessCount()); });
+    connect(c, &RunController::runStarted, this,
+        [&] { mostAlive = std::max(mostAlive, c->aliveProcessCount()); });
+    sampler.start(2);
+    QString error;
+    const quint64 batch = c->runBatch(w->library()->entry(row).module,
+        { { QStringLiteral("count"), 5000 } }, QStringLiteral("seed"), seeds, 2, &error);
+    QVERIFY2(batch, qPrintable(error));
+    offload::TaskModel *model = w->monitor()->model();
+    QTRY_VERIFY_WITH_TIMEOUT(model->indexOf(batch).isValid(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(c->activeCount() == 0, 120000);
+    sampler.stop();
+    QVERIFY2(mostAlive <= 2, qPrintable(QString::number(mostAlive)));
+    QCOMPARE(mostAlive, 2); // and it did run two at once
+    model->refresh();
+    const QModelIndex parent = model->indexOf(batch);
+    QCOMPARE(model->rowCount(parent), 20);
+    QCOMPARE(model->task(parent).state(), TaskState::Finished);
+    QCOMPARE(parent.siblingAtColumn(offload::TaskModel::Progress)
+                 .data(offload::TaskModel::FractionRole)
+                 .toDouble(),
+        1.0);
+    for (int r = 0; r < 20; ++r)
+        QCOMPARE(model->task(model->index(r, 0, parent)).state(), TaskState::Finished);
+}
+
+void tst_Studio::monitorShowsTenThousandTasksWhileTheyUpdate()
+{
+    auto w = openStudio();
+    w->showMonitor();
+    offload::ThreadPool pool({ .maxThreads = 2 });
+    std::atomic<bool> release { false };
+    std::vector<offload::TaskHandle<int>> tasks;
+    tasks.reserve(10000);
+    for (int i = 0; i < 10000; ++i)
+        tasks.push_back(pool.run(w.get(),
+            [i, &release](offload::TaskControl &c) {
+                for (int step = 0; step <= 4; ++step)
+                    c.setProgress(step * 25, QStringLiteral("step %1").arg(step));
+                // The first hundred stay running until released, so that the view has live rows.
+                while (i < 100 && !release.load())
+                    std::this_thread::yield();
+                return i;
+            },
+            { QStringLiteral("task %1").arg(i) }));
+    offload::TaskModel *model = w->monitor()->model();
+    QTRY_VERIFY_WITH_TIMEOUT(model->rowCount() >= 10000, 60000);
+    QTreeView *view = w->monitor()->view();
+    view->scrollToBottom();
+    saveShot(w.get(), "studio-ten-thousand.png");
+    w->monitor()->setStateFilter(MonitorPanel::Active);
+    QTRY_VERIFY_WITH_TIMEOUT(w->monitor()->proxy()->rowCount() > 0, 10000);
+    release = true;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        std::all_of(tasks.begin(), tasks.end(), [](const auto &t) { return t.isFinal(); }), 60000);
+    QTRY_COMPARE_WITH_TIMEOUT(w->monitor()->proxy()->rowCount(), 0, 10000);
+    w->monitor()->setStateFilter(MonitorPanel::Finished);
+    QTRY_VERIFY_WITH_TIMEOUT(w->monitor()->proxy()->rowCount() >= 10000, 10000);
+}
+
+void tst_Studio::monitorFiltersAndContextMenu()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()->setValues(blurValues(10, true)).isEmpty());
+    QString error;
+    const quint64 failing = w->run(&error);
+    QVERIFY2(failing, qPrintable(error));
+    const auto thread
+        = offload::run(w.get(), [] { return 1; }, { QStringLiteral("a thread task") });
+    RunController *c = w->controller();
+    QTRY_COMPARE_WITH_TIMEOUT(c->info(failing)->state, TaskState::Failed, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(thread.isFinal(), 20000);
+    MonitorPanel *m = w->monitor();
+    m->model()->refresh();
+
+    m->setStateFilter(MonitorPanel::Failed);
+    QCOMPARE(m->proxy()->rowCount(), 1);
+    QCOMPARE(m->proxy()->index(0, 0).data(offload::TaskModel::TaskIdRole).toULongLong(), failing);
+    m->setStateFilter(MonitorPanel::AllStates);
+    m->setKindFilter(QStringLiteral("thread"));
+    QStringList shown; // Studio's own folder listings are thread tasks too
+    for (int r = 0; r < m->proxy()->rowCount(); ++r) {
+        QCOMPARE(m->proxy()->index(r, offload::TaskModel::Kind).data().toString(),
+            QStringLiteral("thread"));
+        shown << m->proxy()->index(r, 0).data().toString();
+    }
+    QVERIFY2(
+        shown.contains(QStringLiteral("a thread task")), qPrintable(shown.join(QLatin1Char(','))));
+    m->setKindFilter({});
+
+    QCOMPARE(m->menuActions(thread.id()), QStringList()); // not a module run, already ended
+    const QStringList actions = m->menuActions(failing);
+    QVERIFY(actions.contains(QStringLiteral("Retry")));
+    QVERIFY(actions.contains(QStringLiteral("Copy command line")));
+    QVERIFY(actions.contains(QStringLiteral("Open output folder")));
+    QVERIFY(!actions.contains(QStringLiteral("Cancel")));
+    QVERIFY(m->trigger(failing, QStringLiteral("Copy command line")));
+    QCOMPARE(QApplication::clipboard()->text(), shellQuote(c->info(failing)->commandLine));
+    QSignalSpy started(c, &RunController::runStarted);
+    QVERIFY(m->trigger(failing, QStringLiteral("Retry")));
+    QCOMPARE(started.count(), 1);
+    const quint64 retry = started.at(0).at(0).toULongLong();
+    QCOMPARE(c->info(retry)->values, c->info(failing)->values);
+    QTRY_VERIFY_WITH_TIMEOUT(isFinalState(c->info(retry)->state), 20000);
+}
+
+void tst_Studio::corruptHistoryDisablesItAndKeepsRuns()
+{
+    const QString db = m_dir->filePath(QStringLiteral("history.sqlite"));
+    QByteArray garbage(8192, '\0');
+    for (int i = 0; i < garbage.size(); ++i)
+        garbage[i] = char((i * 131) ^ 0x5a);
+    {
+        QFile f(db);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(garbage);
+    }
+    auto w = openStudio();
+    QTRY_VERIFY_WITH_TIMEOUT(!w->history()->problem().isEmpty(), 20000);
+    QVERIFY(!w->history()->isAvailable());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w->historyPanel()->statusText().contains(QLatin1String("disabled")), 5000);
+    QVERIFY(waitForDiscovery(*w));
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()->setValues(blurValues(5)).isEmpty());
+    QString error;
+    const quint64 id = w->run(&error);
+    QVERIFY2(id, qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(w->history()->unsaved().size(), 1, 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        w->historyPanel()->model()->rowCount(), 1, 5000); // shown, marked not saved
+    QFile f(db);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll(), garbage); // the user's file is never overwritten
+}
+
+void tst_Studio::quitCancelsRunsAndReapsTheirProcesses()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()->setValues(blurValues(100000)).isEmpty());
+    QString error;
+    const quint64 a = w->run(&error), b = w->run(&error);
+    QVERIFY(a && b);
+    RunController *c = w->controller();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        c->info(a)->task.processInfo().pid > 0 && c->info(b)->task.processInfo().pid > 0, 20000);
+    const qint64 pa = c->info(a)->task.processInfo().pid, pb = c->info(b)->task.processInfo().pid;
+    QVERIFY(!w->close()); // not yet: the runs are being cancelled
+    QVERIFY(w->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(!w->isVisible(), 20000); // closed itself once both ended
+    QCOMPARE(c->activeCount(), 0);
+    QVERIFY(processGone(pa));
+    QVERIFY(processGone(pb));
+}
+
+void tst_Studio::copyCommandLineIsShellQuoted()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()
+                ->setValues({ { QStringLiteral("summary"), QStringLiteral("/tmp/it's here.txt") } })
+                .isEmpty());
+    const QString line = w->commandLineText();
+    QVERIFY2(line.endsWith(QLatin1String("'/tmp/it'\\''s here.txt'")), qPrintable(line));
+    QVERIFY(line.startsWith(shellQuote({ binPath(QStringLiteral("offload-example-blur")) })));
+}
+
+void tst_Studio::droppingAFolderAddsItsModules()
+{
+    const QString folder = m_dir->filePath(QStringLiteral("dropped"));
+    QVERIFY(QDir().mkpath(folder));
+    QVERIFY(
+        QFile::copy(binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/my-module")));
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    QCOMPARE(w->library()->find(QStringLiteral("my-module")), -1);
+    QMimeData mime;
+    mime.setUrls({ QUrl::fromLocalFile(folder) });
+    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, {});
+    QApplication::sendEvent(w.get(), &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, {});
+    QApplication::sendEvent(w.get(), &drop);
+    QVERIFY(drop.isAccepted());
+    QTRY_VERIFY_WITH_TIMEOUT(w->library()->find(QStringLiteral("my-module")) >= 0, 20000);
+    QCOMPARE(w->library()->entry(w->library()->find(QStringLiteral("my-module"))).title(),
+        QStringLiteral("Test Module"));
+    QVERIFY(w->settings().modulePaths.contains(folder));
+    // Remembered: a new Studio discovers it again.
+    w.reset();
+    auto again = openStudio();
+    QTRY_VERIFY_WITH_TIMEOUT(again->library()->find(QStringLiteral("my-module")) >= 0, 20000);
+}
+
+QTEST_MAIN(tst_Studio)
+#include "tst_studio.moc"
