@@ -6,6 +6,7 @@
 
 #include <offload/monitor/taskmodel.h>
 #include <offload/widgets/progressdelegate.h>
+#include <offload/widgets/tasktreeview.h>
 
 #include <QApplication>
 #include <QClipboard>
@@ -64,13 +65,12 @@ MonitorPanel::MonitorPanel(RunController *controller, QWidget *parent)
     , m_controller(controller)
     , m_model(new TaskModel(this))
     , m_proxy(new TaskFilterProxy(this))
-    , m_view(new QTreeView(this))
+    , m_view(new offload::TaskTreeView(this))
     , m_state(new QComboBox(this))
     , m_kind(new QComboBox(this))
     , m_count(new QLabel(this))
 {
     m_model->setMaxFinished(20000);
-    m_proxy->setSourceModel(m_model);
     m_proxy->setRecursiveFilteringEnabled(true);
 
     m_state->addItems(
@@ -79,7 +79,8 @@ MonitorPanel::MonitorPanel(RunController *controller, QWidget *parent)
     for (const char *k : { "program", "worker", "thread", "coroutine" })
         m_kind->addItem(QString::fromLatin1(k), QString::fromLatin1(k));
     auto *clear = new QPushButton(tr("Clear finished"), this);
-    m_count->setMinimumWidth(m_count->fontMetrics().horizontalAdvance(tr("%n task(s)", nullptr, 888888)));
+    m_count->setMinimumWidth(
+        m_count->fontMetrics().horizontalAdvance(tr("%n task(s)", nullptr, 888888)));
     m_count->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
 
     auto *bar = new QHBoxLayout;
@@ -90,9 +91,10 @@ MonitorPanel::MonitorPanel(RunController *controller, QWidget *parent)
     bar->addWidget(m_count);
     bar->addWidget(clear);
 
-    // Uniform row heights let the view lay out 10,000 rows without measuring each one.
-    m_view->setUniformRowHeights(true);
-    m_view->setModel(m_proxy);
+    // Uniform row heights (TaskTreeView sets them) let the view lay out 10,000 rows without
+    // measuring each one. Unfiltered, the view shows the model itself: a filter proxy
+    // re-examines every row of every change, which only a filter justifies.
+    m_view->setModel(m_model);
     m_view->setItemDelegateForColumn(TaskModel::Progress, new offload::ProgressDelegate(m_view));
     m_view->setItemDelegateForColumn(TaskModel::State, new StateDelegate(m_model, m_proxy, m_view));
     m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
@@ -122,11 +124,10 @@ MonitorPanel::MonitorPanel(RunController *controller, QWidget *parent)
         [this](int i) { setKindFilter(m_kind->itemData(i).toString()); });
     connect(clear, &QPushButton::clicked, m_model, &TaskModel::clearFinished);
     connect(m_view, &QWidget::customContextMenuRequested, this, &MonitorPanel::showMenu);
-    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-        [this] { Q_EMIT currentTaskChanged(currentTaskId()); });
-    connect(m_proxy, &QAbstractItemModel::rowsInserted, this, &MonitorPanel::updateCount);
-    connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &MonitorPanel::updateCount);
-    connect(m_proxy, &QAbstractItemModel::modelReset, this, &MonitorPanel::updateCount);
+    connectSelection();
+    connect(m_model, &QAbstractItemModel::rowsInserted, this, &MonitorPanel::updateCount);
+    connect(m_model, &QAbstractItemModel::rowsRemoved, this, &MonitorPanel::updateCount);
+    connect(m_model, &QAbstractItemModel::modelReset, this, &MonitorPanel::updateCount);
     updateCount();
 }
 
@@ -137,10 +138,43 @@ QSortFilterProxyModel *MonitorPanel::proxy() const
     return m_proxy;
 }
 
+void MonitorPanel::connectSelection()
+{
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+        [this] { Q_EMIT currentTaskChanged(currentTaskId()); });
+}
+
+// The proxy is attached only while a filter is set (see the constructor).
+void MonitorPanel::applyFilters()
+{
+    const bool filtered = m_proxy->state != AllStates || !m_proxy->kind.isEmpty();
+    const quint64 current = currentTaskId();
+    QAbstractItemModel *wanted = filtered ? static_cast<QAbstractItemModel *>(m_proxy) : m_model;
+    if (m_view->model() != wanted) {
+        QItemSelectionModel *old = m_view->selectionModel();
+        if (filtered)
+            m_proxy->setSourceModel(m_model);
+        m_view->setModel(wanted);
+        delete old;
+        if (!filtered)
+            m_proxy->setSourceModel(nullptr);
+        connectSelection();
+    } else if (filtered) {
+        m_proxy->refilter();
+    }
+    if (current)
+        selectTask(current);
+}
+
+QModelIndex MonitorPanel::toView(const QModelIndex &modelIndex) const
+{
+    return m_view->model() == m_proxy ? m_proxy->mapFromSource(modelIndex) : modelIndex;
+}
+
 void MonitorPanel::setStateFilter(StateFilter filter)
 {
     m_proxy->state = filter;
-    m_proxy->refilter();
+    applyFilters();
     if (m_state->currentIndex() != int(filter))
         m_state->setCurrentIndex(int(filter));
     updateCount();
@@ -149,7 +183,7 @@ void MonitorPanel::setStateFilter(StateFilter filter)
 void MonitorPanel::setKindFilter(const QString &kind)
 {
     m_proxy->kind = kind;
-    m_proxy->refilter();
+    applyFilters();
     const int i = m_kind->findData(kind);
     if (i >= 0 && m_kind->currentIndex() != i)
         m_kind->setCurrentIndex(i);
@@ -161,9 +195,9 @@ void MonitorPanel::updateCount()
     m_count->setText(tr("%n task(s)", nullptr, m_model->rowCount()));
 }
 
-offload::TaskHandleBase MonitorPanel::taskAt(const QModelIndex &proxyIndex) const
+offload::TaskHandleBase MonitorPanel::taskAt(const QModelIndex &viewIndex) const
 {
-    return m_model->task(m_proxy->mapToSource(proxyIndex));
+    return m_model->task(m_view->model() == m_proxy ? m_proxy->mapToSource(viewIndex) : viewIndex);
 }
 
 quint64 MonitorPanel::currentTaskId() const
@@ -175,7 +209,7 @@ quint64 MonitorPanel::currentTaskId() const
 void MonitorPanel::selectTask(quint64 taskId)
 {
     m_model->refresh();
-    const QModelIndex i = m_proxy->mapFromSource(m_model->indexOf(taskId));
+    const QModelIndex i = toView(m_model->indexOf(taskId));
     if (!i.isValid())
         return;
     m_view->scrollTo(i);

@@ -36,7 +36,8 @@ public:
 
     offload::TaskModel *model() const { return m_model; }
     QTreeView *view() const { return m_view; }
-    QSortFilterProxyModel *proxy() const;
+    QSortFilterProxyModel *proxy() const; // attached to the model only while a filter is set
+    QModelIndex toView(const QModelIndex &modelIndex) const; // a model index as the view shows it
 
     void setStateFilter(StateFilter filter);
     void setKindFilter(const QString &kind); // empty: every kind
@@ -54,7 +55,9 @@ Q_SIGNALS:
 private:
     void showMenu(const QPoint &pos);
     void updateCount();
-    offload::TaskHandleBase taskAt(const QModelIndex &proxyIndex) const;
+    void applyFilters();
+    void connectSelection();
+    offload::TaskHandleBase taskAt(const QModelIndex &viewIndex) const;
 
     RunController *m_controller;
     offload::TaskModel *m_model;

@@ -62,6 +62,8 @@ private Q_SLOTS:
     void modelListsNewTasksWithTheirColumns();
     void modelPassesTheItemModelTester();
     void millionReportsCauseFewDataChangedSignals();
+    void changedRowsAreAnnouncedPerRunOfAdjacentRows();
+    void aBurstOfChangesIsAppliedInSlicesAndCompletely();
     void failedTaskShowsErrorSummary();
     void keepsAtMostMaxFinishedRows();
     void clearFinishedKeepsRunningTasks();
@@ -155,6 +157,59 @@ void tst_Monitor::millionReportsCauseFewDataChangedSignals()
     // At most one full-row signal and one Elapsed signal per timer tick.
     QVERIFY2(changed.count() <= 2 * (ms / 20 + 2),
         qPrintable(QStringLiteral("%1 signals in %2 ms").arg(changed.count()).arg(ms)));
+}
+
+void tst_Monitor::changedRowsAreAnnouncedPerRunOfAdjacentRows()
+{
+    TaskModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QObject context;
+    std::vector<TaskHandle<void>> tasks;
+    for (int i = 0; i < 8; ++i)
+        tasks.push_back(manualTask(&context, QStringLiteral("t%1").arg(i)));
+    model.refresh();
+    const int base = model.rowOf(tasks[0].id());
+    QCOMPARE(model.rowOf(tasks[7].id()), base + 7);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    for (int i : { 1, 2, 3, 6 })
+        tasks[size_t(i)].core()->setProgressText(QStringLiteral("moved"));
+    model.refresh();
+    // Rows 1-3 as one range, row 6 alone: never one span over the unchanged 4 and 5.
+    QList<QPair<int, int>> fullRows;
+    for (const auto &args : changed) {
+        const auto tl = args.at(0).value<QModelIndex>(), br = args.at(1).value<QModelIndex>();
+        if (tl.column() == 0 && br.column() == TaskModel::ColumnCount - 1)
+            fullRows.append({ tl.row() - base, br.row() - base });
+    }
+    QCOMPARE(fullRows, (QList<QPair<int, int>> { { 1, 3 }, { 6, 6 } }));
+    for (auto &t : tasks)
+        static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
+}
+
+void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
+{
+    TaskModel model;
+    model.setUpdateInterval(10);
+    QObject context;
+    std::vector<TaskHandle<void>> tasks;
+    for (int i = 0; i < 20000; ++i)
+        tasks.push_back(manualTask(&context, QStringLiteral("t%1").arg(i)));
+    QTRY_COMPARE_WITH_TIMEOUT(model.rowCount() >= 20000, true, 30000);
+    // Every task changes at once; the timer applies the burst a slice at a time, and in the
+    // end every row shows its task's last text.
+    for (size_t i = 0; i < tasks.size(); ++i)
+        tasks[i].core()->setProgressText(QStringLiteral("burst %1").arg(i));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        model.index(model.rowOf(tasks.front().id()), TaskModel::Text).data().toString()
+                == QLatin1String("burst 0")
+            && model.index(model.rowOf(tasks.back().id()), TaskModel::Text).data().toString()
+                == QStringLiteral("burst %1").arg(tasks.size() - 1),
+        30000);
+    for (size_t i = 0; i < tasks.size(); i += 997)
+        QCOMPARE(model.index(model.rowOf(tasks[i].id()), TaskModel::Text).data().toString(),
+            QStringLiteral("burst %1").arg(i));
+    for (auto &t : tasks)
+        static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
 }
 
 void tst_Monitor::failedTaskShowsErrorSummary()

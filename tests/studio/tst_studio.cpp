@@ -231,8 +231,8 @@ void tst_Studio::threeConcurrentRunsCancelFailAndSurviveARestart()
 
         // Cancel through the row's own button, painted by the State column's delegate.
         QTreeView *view = w->monitor()->view();
-        const QModelIndex cell = w->monitor()->proxy()->mapFromSource(
-            w->monitor()->model()->indexOf(slow, offload::TaskModel::State));
+        const QModelIndex cell
+            = w->monitor()->toView(w->monitor()->model()->indexOf(slow, offload::TaskModel::State));
         QVERIFY(cell.isValid());
         view->scrollTo(cell);
         QTest::mouseClick(view->viewport(), Qt::LeftButton, {},

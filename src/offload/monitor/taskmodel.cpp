@@ -79,6 +79,13 @@ struct TaskModel::Private
     int maxFinished = 200;
     int interval = 100;
     QBasicTimer timer;
+    // A tick's changes are applied in slices of at most sliceBudget, with the event loop
+    // running in between (slice), so that a burst of changes never holds the GUI thread for
+    // longer than a slice; refresh() applies them all at once.
+    std::vector<TaskHandleBase> pending;
+    size_t pendingAt = 0;
+    QBasicTimer slice;
+    std::chrono::steady_clock::time_point lastElapsedBroadcast;
 
     Node *nodeFor(quintptr key) const;
     Node *nodeAt(const QModelIndex &index) const;
@@ -98,6 +105,9 @@ struct TaskModel::Private
     void removeTopRows(int first, int last);
     void forget(Node *n, std::vector<std::unique_ptr<Node>> &out);
     void emitChanged(const Spans &spans, int firstColumn, int lastColumn, const QList<int> &roles);
+    bool applyPending(std::chrono::microseconds budget); // true if work is left
+    void emitRows(std::vector<Node *> &changed);
+    void broadcastElapsed();
 };
 
 Node *TaskModel::Private::nodeFor(quintptr key) const
@@ -476,7 +486,9 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
     case Text:
         return r.progress.text;
     case Elapsed:
-        return formatElapsed(r.elapsed, isFinalState(r.state));
+        // Live for running rows (see broadcastElapsed), the final figure for ended ones.
+        return isFinalState(r.state) ? formatElapsed(r.elapsed, true)
+                                     : formatElapsed(r.task.elapsed(), false);
     case Pid:
         return r.process.pid > 0 ? QVariant(r.process.pid) : QVariant();
     case Memory:
@@ -568,20 +580,38 @@ void TaskModel::setUpdateInterval(int msecs)
     d->timer.start(d->interval, this);
 }
 
-void TaskModel::refresh()
+// Changed rows are announced per run of adjacent rows, not as one span per parent: a view
+// then repaints what changed on screen and skips the rest without measuring thousands of rows.
+void TaskModel::Private::emitRows(std::vector<Node *> &changed)
 {
-    auto changes = TaskRegistry::instance().takeChanges(d->listener);
-    d->append(changes.added);
+    std::sort(changed.begin(), changed.end(), [](const Node *a, const Node *b) {
+        return a->parent != b->parent ? a->parent < b->parent : a->row < b->row;
+    });
+    for (size_t i = 0; i < changed.size();) {
+        size_t j = i;
+        while (j + 1 < changed.size() && changed[j + 1]->parent == changed[i]->parent
+            && changed[j + 1]->row <= changed[j]->row + 1)
+            ++j;
+        const QModelIndex p = indexOf(changed[i]->parent);
+        Q_EMIT q->dataChanged(
+            q->index(changed[i]->row, 0, p), q->index(changed[j]->row, ColumnCount - 1, p));
+        i = j + 1;
+    }
+}
 
-    // Data first, then the rows whose parent changed, then one dataChanged over the span of
-    // changed rows of each parent, at the rows' final places.
+bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
+{
+    const auto start = std::chrono::steady_clock::now();
     std::vector<Node *> changed;
     std::vector<Node *> reparented;
-    changed.reserve(changes.changed.size());
-    for (const auto &t : changes.changed) {
-        auto it = d->nodes.find(t.id());
-        if (it == d->nodes.end())
-            continue;
+    size_t i = pendingAt;
+    for (; i < pending.size(); ++i) {
+        if (budget.count() > 0 && (i - pendingAt) % 16 == 15
+            && std::chrono::steady_clock::now() - start > budget)
+            break;
+        auto it = nodes.find(pending[i].id());
+        if (it == nodes.end())
+            continue; // trimmed meanwhile
         Node *n = it->second.get();
         const bool wasFinal = isFinalState(n->state);
         const quint64 oldParent = n->declaredParent;
@@ -589,31 +619,48 @@ void TaskModel::refresh()
         const bool final = isFinalState(n->state);
         if (wasFinal != final) {
             if (final)
-                d->running.erase(n);
+                running.erase(n);
             else
-                d->running.insert(n);
-            d->addUnfinished(n, final ? -1 : 1);
+                running.insert(n);
+            addUnfinished(n, final ? -1 : 1);
         }
         if (n->declaredParent != oldParent)
             reparented.push_back(n);
         changed.push_back(n);
     }
-    for (Node *n : reparented)
-        d->place(n);
-    Spans spans;
-    for (Node *n : changed)
-        widen(spans, n);
-    d->emitChanged(spans, 0, ColumnCount - 1, {});
-
-    // The Elapsed cells of running rows, when they would look different.
-    spans.clear();
-    for (Node *n : d->running) {
-        const auto before = formatElapsed(n->elapsed, false);
-        n->elapsed = n->task.elapsed();
-        if (formatElapsed(n->elapsed, false) != before)
-            widen(spans, n);
+    pendingAt = i;
+    if (pendingAt >= pending.size()) {
+        pending.clear();
+        pendingAt = 0;
     }
-    d->emitChanged(spans, Elapsed, Elapsed, { Qt::DisplayRole });
+    for (Node *n : reparented)
+        place(n);
+    // Moves may have renumbered rows: positions are read only now.
+    std::erase_if(changed, [this](Node *n) { return !nodes.count(n->id); });
+    emitRows(changed);
+    return pendingAt < pending.size() && !pending.empty();
+}
+
+// Running rows show whole seconds computed when painted (data()), so one dataChanged of the
+// Elapsed column per parent each second keeps them current; a view repaints the visible ones.
+void TaskModel::Private::broadcastElapsed()
+{
+    lastElapsedBroadcast = std::chrono::steady_clock::now();
+    Spans spans;
+    for (Node *n : running)
+        widen(spans, n);
+    emitChanged(spans, Elapsed, Elapsed, { Qt::DisplayRole });
+}
+
+void TaskModel::refresh()
+{
+    auto changes = TaskRegistry::instance().takeChanges(d->listener);
+    d->append(changes.added);
+    d->pending.insert(d->pending.end(), std::make_move_iterator(changes.changed.begin()),
+        std::make_move_iterator(changes.changed.end()));
+    d->applyPending(std::chrono::microseconds(0));
+    d->slice.stop();
+    d->broadcastElapsed();
     d->trim(size_t(d->maxFinished));
 }
 
@@ -624,10 +671,25 @@ void TaskModel::clearFinished()
 
 void TaskModel::timerEvent(QTimerEvent *event)
 {
-    if (event->timerId() == d->timer.timerId())
-        refresh();
-    else
-        QAbstractItemModel::timerEvent(event);
+    // About what a frame may take at most, so that the event loop's own latency stays small.
+    constexpr std::chrono::microseconds sliceBudget(150);
+    if (event->timerId() == d->timer.timerId()) {
+        auto changes = TaskRegistry::instance().takeChanges(d->listener);
+        d->append(changes.added);
+        d->pending.insert(d->pending.end(), std::make_move_iterator(changes.changed.begin()),
+            std::make_move_iterator(changes.changed.end()));
+        if (std::chrono::steady_clock::now() - d->lastElapsedBroadcast >= std::chrono::seconds(1))
+            d->broadcastElapsed();
+    } else if (event->timerId() != d->slice.timerId()) {
+        return QAbstractItemModel::timerEvent(event);
+    }
+    if (d->applyPending(sliceBudget)) {
+        if (!d->slice.isActive())
+            d->slice.start(0, this);
+        return;
+    }
+    d->slice.stop();
+    d->trim(size_t(d->maxFinished));
 }
 
 } // namespace offload

@@ -18,9 +18,12 @@ namespace offload {
 // A cycle of parents (the setter's mistake) leaves one of its tasks top-level.
 // Changes are pulled from the TaskRegistry on a timer (updateInterval, default 100 ms), so a
 // task reporting progress a million times costs at most one dataChanged per tick; a view
-// repaints at most that often (running tasks' Elapsed cells change once a second). A tick
-// costs in proportion to the changed and the running rows, not to the size of the model
-// (removing or moving a row also renumbers the rows after it).
+// repaints at most that often. A tick costs in proportion to the changed rows, not to the
+// size of the model (removing or moving a row also renumbers the rows after it); a burst of
+// changes is applied in slices of about 150 us with the event loop running in between, and
+// changed rows are announced per run of adjacent rows. Running rows' Elapsed cells are
+// computed when read and announced once a second, one dataChanged of that column per parent.
+// refresh() applies everything at once.
 // Finished rows: a top-level row is finished when its task and every task below it are final.
 // Only those count against maxFinished and clearFinished, and each goes with its whole
 // subtree; a child row stays while its top-level row does (a finished child of a running

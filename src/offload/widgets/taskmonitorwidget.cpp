@@ -7,6 +7,8 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QPushButton>
+#include <offload/widgets/tasktreeview.h>
+
 #include <QTreeView>
 #include <QVBoxLayout>
 
@@ -17,7 +19,7 @@ TaskMonitorWidget::TaskMonitorWidget(QWidget *parent) : TaskMonitorWidget(nullpt
 TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     : QWidget(parent)
     , m_model(model ? model : new TaskModel(this))
-    , m_view(new QTreeView(this))
+    , m_view(new TaskTreeView(this))
     , m_cancel(new QPushButton(tr("Cancel"), this))
     , m_clear(new QPushButton(tr("Clear finished"), this))
 {
