@@ -2,6 +2,8 @@
 
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <offload/core/threadpool.h>
+
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -177,14 +179,25 @@ void BatchDialog::fillRange(double from, double to, double step)
     setInputs(lines);
 }
 
-int BatchDialog::fillFromFolder(const QString &dir, const QString &pattern)
+offload::TaskHandle<QStringList> BatchDialog::fillFromFolder(
+    const QString &dir, const QString &pattern)
 {
-    const QDir d(dir);
-    const QStringList names = d.entryList(
-        { pattern.isEmpty() ? QStringLiteral("*") : pattern }, QDir::Files, QDir::Name);
-    for (const QString &n : names)
-        m_inputs->appendPlainText(d.absoluteFilePath(n));
-    return int(names.size());
+    // Listed on the pool: a folder on a slow or hung mount must not freeze the dialog.
+    const QString glob = pattern.isEmpty() ? QStringLiteral("*") : pattern;
+    auto listing = offload::run(this,
+        [dir, glob] {
+            const QDir d(dir);
+            QStringList files;
+            for (const QString &n : d.entryList({ glob }, QDir::Files, QDir::Name))
+                files << d.absoluteFilePath(n);
+            return files;
+        },
+        { QStringLiteral("List %1 in %2").arg(glob, dir) });
+    listing.onResult([this](const QStringList &files) {
+        for (const QString &f : files)
+            m_inputs->appendPlainText(f);
+    });
+    return listing;
 }
 
 void BatchDialog::updateCount()

@@ -2,6 +2,7 @@
 // range); GUI thread only.
 #pragma once
 
+#include <offload/core/taskhandle.h>
 #include <offload/sem/semdescription.h>
 
 #include <QDialog>
@@ -32,7 +33,8 @@ public:
     void setParameter(const QString &name);
     void setInputs(const QStringList &lines);
     void fillRange(double from, double to, double step);
-    int fillFromFolder(const QString &dir, const QString &pattern); // files added
+    // Lists the folder in the background and appends the files that match when done.
+    offload::TaskHandle<QStringList> fillFromFolder(const QString &dir, const QString &pattern);
 
 private:
     const offload::sem::Parameter *current() const;

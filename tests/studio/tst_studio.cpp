@@ -3,6 +3,7 @@
 // saves screenshots.
 #include "../common/testsupport.h"
 
+#include "batchdialog.h"
 #include "detailspane.h"
 #include "historypanel.h"
 #include "latencysparkline.h"
@@ -22,8 +23,10 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QProcess>
+#include <QPushButton>
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
@@ -76,6 +79,8 @@ private Q_SLOTS:
     void monitorFiltersAndContextMenu();
     void corruptHistoryDisablesItAndKeepsRuns();
     void quitCancelsRunsAndReapsTheirProcesses();
+    void quitAsksFirstWhileRunsAreActive();
+    void batchDialogFillsRangesAndFolders();
     void copyCommandLineIsShellQuoted();
     void droppingAFolderAddsItsModules();
 
@@ -456,6 +461,72 @@ void tst_Studio::quitCancelsRunsAndReapsTheirProcesses()
     QCOMPARE(c->activeCount(), 0);
     QVERIFY(processGone(pa));
     QVERIFY(processGone(pb));
+}
+
+// Answers the next modal question box with the given button, from inside its own event loop.
+static void answerNextQuestion(QObject *context, QMessageBox::StandardButton answer, bool *asked)
+{
+    auto *poll = new QTimer(context);
+    QObject::connect(poll, &QTimer::timeout, context, [poll, answer, asked] {
+        if (auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) {
+            *asked = true;
+            box->button(answer)->click();
+            poll->deleteLater();
+        }
+    });
+    poll->start(10);
+}
+
+void tst_Studio::quitAsksFirstWhileRunsAreActive()
+{
+    auto w = openStudio();
+    w->setQuitPolicy(StudioWindow::QuitPolicy::Ask);
+    QVERIFY(waitForDiscovery(*w));
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()->setValues(blurValues(100000)).isEmpty());
+    QString error;
+    const quint64 id = w->run(&error);
+    QVERIFY2(id, qPrintable(error));
+    bool asked = false;
+    answerNextQuestion(this, QMessageBox::No, &asked);
+    QVERIFY(!w->close());
+    QVERIFY(asked);
+    QVERIFY(w->isVisible());
+    QVERIFY(!isFinalState(w->controller()->info(id)->task.state())); // "No" touched nothing
+    asked = false;
+    answerNextQuestion(this, QMessageBox::Yes, &asked);
+    QVERIFY(!w->close()); // closes itself once the run has ended
+    QVERIFY(asked);
+    QTRY_VERIFY_WITH_TIMEOUT(!w->isVisible(), 20000);
+    QCOMPARE(w->controller()->info(id)->state, TaskState::Cancelled);
+}
+
+void tst_Studio::batchDialogFillsRangesAndFolders()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("offload-example-blur"));
+    QVERIFY(row >= 0);
+    BatchDialog dialog(w->library()->entry(row).module.description);
+    dialog.setParameter(QStringLiteral("iterations"));
+    QCOMPARE(dialog.parameter(), QStringLiteral("iterations"));
+    dialog.fillRange(5, 20, 5);
+    QCOMPARE(dialog.inputs(), (QVariantList { 5LL, 10LL, 15LL, 20LL })); // typed for an integer
+    QVERIFY(numericRange(1, 2, 0, true).isEmpty()); // a step of 0 never ends
+    QVERIFY(numericRange(1, 2, -1, true).isEmpty()); // nor one going the wrong way
+    QVERIFY(numericRange(0, 1e9, 1, true).isEmpty()); // more than 100,000 runs
+    QCOMPARE(numericRange(0, 0.3, 0.1, false).size(), 4); // rounding does not lose the last
+
+    const QString folder = m_dir->filePath(QStringLiteral("inputs"));
+    QVERIFY(QDir().mkpath(folder));
+    for (const char *n : { "a.nrrd", "b.nrrd", "c.txt" })
+        QVERIFY(QFile(folder + QLatin1Char('/') + QLatin1String(n)).open(QIODevice::WriteOnly));
+    dialog.setParameter(QStringLiteral("summary"));
+    dialog.setInputs({});
+    const auto listing = dialog.fillFromFolder(folder, QStringLiteral("*.nrrd"));
+    QTRY_VERIFY_WITH_TIMEOUT(listing.isFinal(), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(dialog.inputs().size(), 2, 5000);
+    QCOMPARE(dialog.inputs().at(0).toString(), folder + QStringLiteral("/a.nrrd"));
 }
 
 void tst_Studio::copyCommandLineIsShellQuoted()
