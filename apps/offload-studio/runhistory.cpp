@@ -3,6 +3,7 @@
 #include <offload/core/error.h>
 #include <offload/core/threadpool.h>
 
+#include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -335,12 +336,14 @@ private:
             if (!file.isReadable() || !file.isWritable())
                 fail(ErrorKind::InvalidInput,
                     QStringLiteral("%1 is not readable and writable by this user").arg(m_path));
-        } else if (!folderInfo.isDir()) {
+        } else if (folderInfo.exists() && !folderInfo.isDir()) {
             fail(ErrorKind::InvalidInput,
-                QStringLiteral("Cannot create %1: %2 %3")
-                    .arg(m_path, folder,
-                        folderInfo.exists() ? QStringLiteral("is not a folder")
-                                            : QStringLiteral("does not exist")));
+                QStringLiteral("Cannot create %1: %2 is not a folder").arg(m_path, folder));
+        } else if (!folderInfo.exists() && !QDir().mkpath(folder)) {
+            // The default location (~/.local/share/...) does not exist on a fresh account.
+            fail(ErrorKind::InvalidInput,
+                QStringLiteral("Cannot create %1: the folder %2 cannot be created")
+                    .arg(m_path, folder));
         }
         // SQLite writes its -wal and -shm files beside the database.
         if (!folderInfo.isWritable())

@@ -619,9 +619,7 @@ void tst_RunHistory::pathsThatAreNotFilesAreRefusedAtOnce()
         f.write("x");
     }
     const QString underAFile = plain + QStringLiteral("/h.db");
-    const QString missingFolder = dir.filePath(QStringLiteral("no/such/folder/h.db"));
-
-    for (const QString &path : { folder, fifo, underAFile, missingFolder, QString() }) {
+    for (const QString &path : { folder, fifo, underAFile, QString() }) {
         RunHistory history;
         QSignalSpy available(&history, &RunHistory::availabilityChanged);
         QElapsedTimer timer;
@@ -639,9 +637,17 @@ void tst_RunHistory::pathsThatAreNotFilesAreRefusedAtOnce()
     }
     QVERIFY(QFileInfo(folder).isDir());
     QVERIFY(QDir(folder).isEmpty());
-    QVERIFY(!QFileInfo::exists(missingFolder));
     QCOMPARE(QDir(dir.path()).entryList(QDir::AllEntries | QDir::System | QDir::NoDotAndDotDot),
         (QStringList { "fifo.db", "folder.db", "plain.txt" }));
+
+    // A folder that does not exist yet (the default location on a fresh account) is created.
+    const QString missingFolder = dir.filePath(QStringLiteral("no/such/folder/h.db"));
+    RunHistory history;
+    const auto opened = history.open(missingFolder);
+    QVERIFY(delivered(opened));
+    QCOMPARE(opened.state(), TaskState::Finished);
+    QVERIFY(history.isAvailable());
+    QVERIFY(QFileInfo(missingFolder).isFile());
 }
 
 void tst_RunHistory::unwritableLocationsAreRefused()
