@@ -156,6 +156,7 @@ int runStudio()
     producer.start(taskCount, [&tasks](int i, int v) { tasks[size_t(i)]->setProgressValue(v); });
 
     std::vector<quint64> runs;
+    window.controller()->setMaxParallel(4); // all four at once, as on the peer's side
     for (int i = 0; i < 4; ++i)
         runs.push_back(window.controller()->run(blur, blurValues(dir, i)));
     offload::WorkerPool pool(workerSpec());
