@@ -16,6 +16,7 @@
 #include <offload/core/threadpool.h>
 #include <offload/forms/moduleform.h>
 #include <offload/monitor/taskmodel.h>
+#include <offload/process/programrunner.h>
 
 #include <QApplication>
 #include <QClipboard>
@@ -23,7 +24,6 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QMimeData>
-#include <QProcess>
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
@@ -133,17 +133,25 @@ void tst_Studio::shellQuoteReadsBackAsTheSameWords()
         QStringLiteral("a\nb"), QStringLiteral("x=1"), QStringLiteral("*"), QStringLiteral("é") };
     const QString line = shellQuote(words);
     QCOMPARE(line.left(14), QStringLiteral("/bin/prog --a "));
-    // sh reads the line back: each word on its own line, framed.
-    QProcess sh;
-    sh.start(QStringLiteral("/bin/sh"),
-        { QStringLiteral("-c"),
-            QStringLiteral("for w in %1; do printf '[%s]' \"$w\"; done")
-                .arg(shellQuote(words.mid(1))) });
-    QVERIFY(sh.waitForFinished(10000));
+    // sh reads the line back: each word on its own line, framed. Run through Offload's runner,
+    // not QProcess: Qt 6.4 starts a QProcess with glibc's clone(CLONE_VM | CLONE_VFORK), and
+    // GCC 12's ThreadSanitizer intercepts clone() and marks the shared memory as "after a
+    // multi-threaded fork", after which every new thread of this test aborts the process.
+    offload::ProgramRunner runner(1);
+    offload::ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c",
+        QStringLiteral("for w in %1; do printf '[%s]' \"$w\"; done")
+            .arg(shellQuote(words.mid(1)))
+            .toUtf8() };
+    spec.progress = offload::ProgressFormat::None;
+    const auto sh = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(sh.isFinal(), 20000);
+    QCOMPARE(sh.state(), TaskState::Finished);
     QString expected;
     for (const QString &w : words.mid(1))
         expected += QLatin1Char('[') + w + QLatin1Char(']');
-    QCOMPARE(QString::fromUtf8(sh.readAllStandardOutput()), expected);
+    QCOMPARE(QString::fromUtf8(sh.result().stdoutText), expected);
     QCOMPARE(shellQuote({ QStringLiteral("x=1") }), QStringLiteral("'x=1'")); // not an assignment
 }
 
