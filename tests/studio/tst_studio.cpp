@@ -3,12 +3,14 @@
 // saves screenshots.
 #include "../common/testsupport.h"
 
+#include "batchdialog.h"
 #include "detailspane.h"
 #include "historypanel.h"
 #include "latencysparkline.h"
 #include "modulelibrary.h"
 #include "monitorpanel.h"
 #include "runcontroller.h"
+#include "scriptsession.h"
 #include "shellquote.h"
 #include "statedelegate.h"
 #include "studiowindow.h"
@@ -23,6 +25,9 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QMimeData>
 #include <QSettings>
 #include <QSortFilterProxyModel>
@@ -35,6 +40,8 @@
 
 #include <cerrno>
 #include <csignal>
+
+#include <sys/stat.h>
 
 using namespace studio;
 using offload::TaskState;
@@ -79,8 +86,15 @@ private Q_SLOTS:
     void copyCommandLineIsShellQuoted();
     void droppingAFolderAddsItsModules();
 
+    // Hostile inputs: each of these found a defect.
+    void batchOfAHundredThousandInputsStaysResponsiveAndCancels();
+    void batchRefusesAParameterItCannotVary();
+    void numericRangeHasAtMostAHundredThousandValues();
+    void valuesOfTheWrongShapeAreRefused();
+
 private:
     std::unique_ptr<StudioWindow> openStudio();
+    void setModulePaths(const QStringList &paths);
     bool waitForDiscovery(StudioWindow &w);
     QVariantMap blurValues(int iterations, bool fail = false);
 
@@ -108,6 +122,12 @@ std::unique_ptr<StudioWindow> tst_Studio::openStudio()
     w->setQuitPolicy(StudioWindow::QuitPolicy::CancelRuns);
     w->show();
     return w;
+}
+
+void tst_Studio::setModulePaths(const QStringList &paths)
+{
+    QSettings s(m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat);
+    s.setValue(QStringLiteral("modules/paths"), paths);
 }
 
 bool tst_Studio::waitForDiscovery(StudioWindow &w)
@@ -504,6 +524,124 @@ void tst_Studio::droppingAFolderAddsItsModules()
     w.reset();
     auto again = openStudio();
     QTRY_VERIFY_WITH_TIMEOUT(again->library()->find(QStringLiteral("my-module")) >= 0, 20000);
+}
+
+void tst_Studio::batchOfAHundredThousandInputsStaysResponsiveAndCancels()
+{
+    // testmodule ends at once: the runs are cheap, the batch's size is what is tried.
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    QVERIFY(QFile::link(binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/quick")));
+    setModulePaths({ folder });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("quick"));
+    QVERIFY(row >= 0);
+    QVariantList inputs;
+    for (int i = 1; i <= 100'000; ++i)
+        inputs << qlonglong(i);
+    RunController *c = w->controller();
+    int mostAlive = 0;
+    connect(c, &RunController::runStarted, this,
+        [&] { mostAlive = std::max(mostAlive, c->aliveProcessCount()); });
+    QSignalSpy ended(c, &RunController::runEnded);
+    QElapsedTimer t;
+    t.start();
+    QString error;
+    const quint64 batch = c->runBatch(
+        w->library()->entry(row).module, {}, QStringLiteral("level"), inputs, 2, &error);
+    const qint64 startMs = t.elapsed();
+    QVERIFY2(batch, qPrintable(error));
+    // Starting the batch is checking its inputs, not starting 100,000 runs on the GUI thread.
+    QVERIFY2(startMs < 5000, qPrintable(QString::number(startMs)));
+    QTRY_VERIFY_WITH_TIMEOUT(ended.count() >= 10, 30000);
+    offload::TaskModel *model = w->monitor()->model();
+    QTRY_VERIFY_WITH_TIMEOUT(model->indexOf(batch).isValid(), 5000);
+    model->task(model->indexOf(batch)).cancel(); // as the row's ✕ does
+    QTRY_COMPARE_WITH_TIMEOUT(c->activeCount(), 0, 30000);
+    QCOMPARE(c->aliveProcessCount(), 0);
+    QVERIFY2(mostAlive <= 2, qPrintable(QString::number(mostAlive)));
+    model->refresh();
+    QCOMPARE(model->task(model->indexOf(batch)).state(), TaskState::Cancelled);
+    // Only the runs that started are rows; the rest never were.
+    QVERIFY(model->rowCount(model->indexOf(batch)) < 10'000);
+}
+
+void tst_Studio::batchRefusesAParameterItCannotVary()
+{
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    QVERIFY(QFile::link(binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/quick")));
+    setModulePaths({ folder });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("quick"));
+    QVERIFY(row >= 0);
+    const offload::Module module = w->library()->entry(row).module;
+    RunController *c = w->controller();
+    QString error;
+    // A return parameter is never passed: the batch would be the same run over and over.
+    QCOMPARE(c->runBatch(module, {}, QStringLiteral("answer"), { 1, 2 }, 2, &error), 0u);
+    QVERIFY2(error.contains(QLatin1String("return parameter")), qPrintable(error));
+    QCOMPARE(c->runBatch(module, {}, QString(), { 1, 2 }, 2, &error), 0u);
+    QVERIFY2(error.contains(QLatin1String("no parameter")), qPrintable(error));
+    QCOMPARE(c->runBatch(module, {}, QStringLiteral("nosuch"), { 1, 2 }, 2, &error), 0u);
+    QVERIFY2(error.contains(QLatin1String("'nosuch'")), qPrintable(error));
+    // A bad input is named by its place, before anything starts.
+    QCOMPARE(
+        c->runBatch(module, {}, QStringLiteral("level"), { 1, 2, QStringLiteral("x") }, 2, &error),
+        0u);
+    QVERIFY2(error.startsWith(QLatin1String("input 3 (x)")), qPrintable(error));
+    QCOMPARE(c->activeCount(), 0);
+}
+
+void tst_Studio::numericRangeHasAtMostAHundredThousandValues()
+{
+    QCOMPARE(numericRange(1, 100'000, 1, true).size(), 100'000);
+    QCOMPARE(numericRange(1, 100'000, 1, true).last().toLongLong(), 100'000);
+    QVERIFY(numericRange(0, 100'000, 1, true).isEmpty()); // 100,001 values
+    QVERIFY(numericRange(1, 8, 0, true).isEmpty());
+    QVERIFY(numericRange(1, 8, -1, true).isEmpty());
+    QCOMPARE(numericRange(3, 1, -1, true), (QVariantList { 3, 1 + 1, 1 }));
+    QVERIFY(numericRange(1, 1e300, 1, true).isEmpty());
+}
+
+void tst_Studio::valuesOfTheWrongShapeAreRefused()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("offload-example-blur"));
+    QVERIFY(row >= 0);
+    const offload::Module blur = w->library()->entry(row).module;
+    const QString summary = m_dir->filePath(QStringLiteral("s.txt"));
+    QString error;
+    // An object for an integer: offload::sem::buildCommandLine leaves the parameter out (its
+    // default runs instead); Studio refuses it.
+    QVERIFY(RunController::commandLine(blur,
+        { { QStringLiteral("iterations"), QVariantMap { { QStringLiteral("a"), 1 } } },
+            { QStringLiteral("summary"), summary } },
+        &error)
+                .isEmpty());
+    QVERIFY2(error.contains(QLatin1String("'iterations'")), qPrintable(error));
+    // A list for a path: buildCommandLine would join it into "/a,/b".
+    QVERIFY(RunController::commandLine(blur,
+        { { QStringLiteral("summary"),
+            QVariantList { QStringLiteral("/tmp/a"), QStringLiteral("/tmp/b") } } },
+        &error)
+                .isEmpty());
+    QVERIFY2(error.contains(QLatin1String("'summary'")), qPrintable(error));
+    QCOMPARE(w->controller()->run(blur,
+                 { { QStringLiteral("iterations"), QVariantList { 1, 2 } },
+                     { QStringLiteral("summary"), summary } },
+                 &error),
+        0u);
+    QVERIFY2(error.contains(QLatin1String("'iterations'")), qPrintable(error));
+    // What is fine stays fine: one value in a list, a plain value.
+    QVERIFY(!RunController::commandLine(blur,
+        { { QStringLiteral("iterations"), QVariantList { 3 } },
+            { QStringLiteral("summary"), summary } })
+                 .isEmpty());
+    QCOMPARE(w->controller()->activeCount(), 0);
 }
 
 QTEST_MAIN(tst_Studio)
