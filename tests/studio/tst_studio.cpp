@@ -91,6 +91,8 @@ private Q_SLOTS:
     void batchRefusesAParameterItCannotVary();
     void numericRangeHasAtMostAHundredThousandValues();
     void valuesOfTheWrongShapeAreRefused();
+    void scriptsThatAreNotScriptsAreRefusedWithoutBlocking();
+    void scriptReportsAScreenshotItCannotSave();
 
 private:
     std::unique_ptr<StudioWindow> openStudio();
@@ -642,6 +644,118 @@ void tst_Studio::valuesOfTheWrongShapeAreRefused()
             { QStringLiteral("summary"), summary } })
                  .isEmpty());
     QCOMPARE(w->controller()->activeCount(), 0);
+}
+
+void tst_Studio::scriptsThatAreNotScriptsAreRefusedWithoutBlocking()
+{
+    const auto write = [this](const QString &name, const QByteArray &text) {
+        QFile f(m_dir->filePath(name));
+        return f.open(QIODevice::WriteOnly) && f.write(text) == text.size();
+    };
+    const auto refused = [](const QString &path) {
+        QString error;
+        const bool loaded = ScriptSession::load(path, &error).has_value();
+        return loaded ? QStringLiteral("<loaded>") : error;
+    };
+    // Files that must not be read as a script, none of which may block.
+    const QString fifo = m_dir->filePath(QStringLiteral("fifo.json"));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    QVERIFY2(refused(fifo).contains(QLatin1String("FIFO")), qPrintable(refused(fifo)));
+    QVERIFY(refused(QStringLiteral("/dev/zero")).contains(QLatin1String("device")));
+    QVERIFY(refused(m_dir->path()).contains(QLatin1String("directory")));
+    QVERIFY(
+        refused(m_dir->filePath(QStringLiteral("none.json"))).contains(QLatin1String("no such")));
+    QVERIFY(write(QStringLiteral("big.json"), QByteArray(ScriptSession::maxScriptBytes + 1, ' ')));
+    QVERIFY(refused(m_dir->filePath(QStringLiteral("big.json"))).contains(QLatin1String("bytes")));
+
+    // Scripts with a mistake: the error names the place.
+    const std::pair<const char *, const char *> cases[] = {
+        { "not json", "is not JSON" },
+        { "[1, 2]", "not an array" },
+        { "{}", "runs: " },
+        { R"({"runs": 5})", "runs: " },
+        { R"({"runs": [], "extra": 1})", "unknown key 'extra'" },
+        { R"({"runs": [1]})", "runs[0]: a run must be an object" },
+        { R"({"runs": [{"module": 5}]})", "runs[0].module" },
+        { R"({"runs": [{"module": "m", "values": [1]}]})", "runs[0].values" },
+        { R"({"runs": [{"module": "m", "values": {"x": {"a": 1}}}]})", "runs[0].values.x" },
+        { R"({"runs": [{"module": "m", "values": {"x": [[1]]}}]})", "runs[0].values.x" },
+        { R"({"runs": [{"module": "m", "expect": "exploded"}]})", "runs[0].expect" },
+        { R"({"runs": [{"module": "m", "cancelAfterMs": -5}]})", "runs[0].cancelAfterMs" },
+        { R"({"runs": [{"module": "m", "cancelAfterMs": "soon"}]})", "runs[0].cancelAfterMs" },
+        { R"({"runs": [{"module": "m", "cancelAfterMs": 1e12}]})", "runs[0].cancelAfterMs" },
+        { R"({"runs": [{"module": "m", "cancelAfterMS": 5}]})", "unknown key 'cancelAfterMS'" },
+        { R"({"runs": [{"module": "m", "batch": 7}]})", "runs[0].batch: must be an object" },
+        { R"({"runs": [{"module": "m", "batch": {"inputs": [1]}}]})", "batch.parameter" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p"}}]})", "exactly one of" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "inputs": []}}]})",
+            "batch.inputs: the list is empty" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": "1-8"}}]})",
+            "batch.range: must be" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1]}}]})",
+            "batch.range: must be" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1, 8, 0]}}]})",
+            "the step is 0" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1, 8, -1]}}]})",
+            "never leads" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [0, 100000]}}]})",
+            "100001 values" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1, 1e300, 1]}}]})",
+            "more than the 100000" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "inputs": [1], "parallel": 0}}]})",
+            "batch.parallel" },
+        { R"({"runs": [], "screenshot": ["a.png"]})", "screenshot: " },
+    };
+    for (const auto &[text, expected] : cases) {
+        QVERIFY(write(QStringLiteral("case.json"), text));
+        const QString error = refused(m_dir->filePath(QStringLiteral("case.json")));
+        QVERIFY2(error.contains(QLatin1String(expected)), qPrintable(text + (" -> " + error)));
+    }
+    // And a good one loads.
+    QVERIFY(write(QStringLiteral("good.json"),
+        R"({"runs": [{"module": "m", "values": {"a": [1, "b"], "c": null}, "expect": "failed",
+             "cancelAfterMs": 10, "batch": {"parameter": "p", "range": [1, 3], "parallel": 2}}],
+            "screenshot": "s.png"})"));
+    QCOMPARE(refused(m_dir->filePath(QStringLiteral("good.json"))), QStringLiteral("<loaded>"));
+}
+
+void tst_Studio::scriptReportsAScreenshotItCannotSave()
+{
+    auto w = openStudio();
+    const auto perform = [&](const QString &shot) {
+        ScriptSession session(w.get(),
+            QJsonObject {
+                { QStringLiteral("runs"), QJsonArray() }, { QStringLiteral("screenshot"), shot } },
+            m_dir->path());
+        QSignalSpy finished(&session, &ScriptSession::finished);
+        session.start();
+        if (!finished.wait(30000))
+            return QJsonObject();
+        return session.summary();
+    };
+    // A missing folder: said so, and the session is not ok.
+    QJsonObject summary = perform(QStringLiteral("missing/shot.png"));
+    QCOMPARE(summary.value(QLatin1String("ok")).toBool(true), false);
+    QVERIFY2(summary.value(QLatin1String("screenshot"))
+                 .toObject()
+                 .value(QLatin1String("error"))
+                 .toString()
+                 .contains(QLatin1String("does not exist")),
+        QJsonDocument(summary).toJson().constData());
+    // A FIFO where the image goes: refused, never opened (opening it would wait for a reader).
+    const QString fifo = m_dir->filePath(QStringLiteral("fifo.png"));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    summary = perform(QStringLiteral("fifo.png"));
+    QCOMPARE(summary.value(QLatin1String("ok")).toBool(true), false);
+    QVERIFY(summary.value(QLatin1String("screenshot"))
+                .toObject()
+                .value(QLatin1String("error"))
+                .toString()
+                .contains(QLatin1String("not a regular file")));
+    // A good path: saved.
+    summary = perform(QStringLiteral("shot.png"));
+    QCOMPARE(summary.value(QLatin1String("ok")).toBool(), true);
+    QVERIFY(!QImage(m_dir->filePath(QStringLiteral("shot.png"))).isNull());
 }
 
 QTEST_MAIN(tst_Studio)
