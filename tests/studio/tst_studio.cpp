@@ -94,6 +94,7 @@ private Q_SLOTS:
     void scriptsThatAreNotScriptsAreRefusedWithoutBlocking();
     void scriptReportsAScreenshotItCannotSave();
     void modulePathsThatAreNotFilesAreBrokenAtOnce();
+    void historyPanelShowsTheNewestRunsOnly();
 
 private:
     std::unique_ptr<StudioWindow> openStudio();
@@ -778,6 +779,41 @@ void tst_Studio::modulePathsThatAreNotFilesAreBrokenAtOnce()
     QCOMPARE(lib->entry(lib->rowOfPath(gone)).status, ModuleEntry::Broken);
     QVERIFY2(lib->entry(lib->rowOfPath(gone)).error.contains(QLatin1String("symbolic link")),
         qPrintable(lib->entry(lib->rowOfPath(gone)).error));
+}
+
+void tst_Studio::historyPanelShowsTheNewestRunsOnly()
+{
+    const int runs = HistoryPanel::shownRuns + 100;
+    RunRecord rec;
+    rec.modulePath = QStringLiteral("/m");
+    rec.moduleTitle = QStringLiteral("M");
+    rec.state = QStringLiteral("finished");
+    {
+        // Available: every stored run is prepended as it is recorded.
+        auto w = openStudio();
+        QTRY_VERIFY_WITH_TIMEOUT(w->history()->isAvailable(), 20000);
+        QSignalSpy recorded(w->history(), &RunHistory::recorded);
+        for (int i = 0; i < runs; ++i)
+            w->history()->record(rec);
+        QTRY_COMPARE_WITH_TIMEOUT(recorded.count(), runs, 60000);
+        QCOMPARE(w->historyPanel()->model()->rowCount(), HistoryPanel::shownRuns);
+    }
+    // Unavailable (the path is a folder): every run is kept in memory, the newest shown.
+    {
+        QSettings s(m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat);
+        s.setValue(QStringLiteral("history/path"), m_dir->path());
+    }
+    auto w = openStudio();
+    QTRY_VERIFY_WITH_TIMEOUT(!w->history()->problem().isEmpty(), 20000);
+    QVERIFY(!w->history()->isAvailable());
+    for (int i = 0; i < runs; ++i) {
+        rec.moduleTitle = QStringLiteral("M%1").arg(i);
+        w->history()->record(rec);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(w->history()->unsaved().size(), runs, 60000);
+    QTRY_COMPARE_WITH_TIMEOUT(w->historyPanel()->model()->records().value(0).moduleTitle,
+        QStringLiteral("M%1").arg(runs - 1), 5000);
+    QCOMPARE(w->historyPanel()->model()->rowCount(), HistoryPanel::shownRuns);
 }
 
 QTEST_MAIN(tst_Studio)
