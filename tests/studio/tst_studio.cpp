@@ -58,6 +58,21 @@ bool processGone(qint64 pid)
     return ::kill(pid_t(pid), 0) == -1 && errno == ESRCH;
 }
 
+// A module made of a shell script and its sidecar description (one integer, "n").
+bool writeModule(const QString &dir, const QString &name, const QByteArray &script)
+{
+    QFile xml(dir + QLatin1Char('/') + name + QStringLiteral(".xml"));
+    QFile exe(dir + QLatin1Char('/') + name);
+    if (!xml.open(QIODevice::WriteOnly) || !exe.open(QIODevice::WriteOnly))
+        return false;
+    xml.write("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<executable><title>" + name.toUtf8()
+        + "</title><parameters><label>All</label><description>d</description>"
+          "<integer><name>n</name><longflag>n</longflag><label>N</label><description>d"
+          "</description><default>1</default></integer></parameters></executable>\n");
+    exe.write("#!/bin/sh\n" + script);
+    return exe.setPermissions(exe.permissions() | QFileDevice::ExeOwner);
+}
+
 void saveShot(QWidget *w, const char *name)
 {
     const QByteArray dir = qgetenv("OFFLOAD_SCREENSHOT_DIR");
@@ -95,6 +110,8 @@ private Q_SLOTS:
     void scriptReportsAScreenshotItCannotSave();
     void modulePathsThatAreNotFilesAreBrokenAtOnce();
     void historyPanelShowsTheNewestRunsOnly();
+    // And a guard: binary output and an endless stream in the details pane.
+    void detailsShowBinaryOutputAndKeepTheTailBounded();
 
 private:
     std::unique_ptr<StudioWindow> openStudio();
@@ -814,6 +831,42 @@ void tst_Studio::historyPanelShowsTheNewestRunsOnly()
     QTRY_COMPARE_WITH_TIMEOUT(w->historyPanel()->model()->records().value(0).moduleTitle,
         QStringLiteral("M%1").arg(runs - 1), 5000);
     QCOMPARE(w->historyPanel()->model()->rowCount(), HistoryPanel::shownRuns);
+}
+
+void tst_Studio::detailsShowBinaryOutputAndKeepTheTailBounded()
+{
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    // Invalid UTF-8 and NUL bytes on stderr, then stdout without end.
+    QVERIFY(writeModule(folder, QStringLiteral("spew"),
+        "printf 'bad \\377\\376\\303\\050 nul \\000\\000 end\\n' >&2\n"
+        "exec yes 'endless output line'\n"));
+    setModulePaths({ folder });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("spew"));
+    QVERIFY(row >= 0);
+    RunController *c = w->controller();
+    QString error;
+    const quint64 id = c->run(w->library()->entry(row).module, {}, &error);
+    QVERIFY2(id, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(c->info(id)->stdoutTail.size() == RunController::outputTailBytes
+            && c->info(id)->stderrTail.contains("end"),
+        20000);
+    w->monitor()->selectTask(id);
+    QCOMPARE(w->details()->taskId(), id);
+    QTRY_VERIFY_WITH_TIMEOUT(w->details()->stderrText().contains(QLatin1String("end")), 5000);
+    QVERIFY(w->details()->stderrText().startsWith(QLatin1String("bad ")));
+    QVERIFY(w->details()->stderrText().contains(QChar::ReplacementCharacter));
+    // The stream goes on; what is kept and shown stays the newest 64 KiB.
+    const qint64 pid = c->info(id)->task.processInfo().pid;
+    QTest::qWait(500);
+    QCOMPARE(c->info(id)->stdoutTail.size(), RunController::outputTailBytes);
+    QVERIFY(w->details()->stdoutText().size() <= RunController::outputTailBytes);
+    QVERIFY(w->details()->stdoutText().endsWith(QLatin1String("endless output line\n")));
+    c->info(id)->task.cancel();
+    QTRY_COMPARE_WITH_TIMEOUT(c->info(id)->state, TaskState::Cancelled, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(pid <= 0 || processGone(pid), 10000);
 }
 
 QTEST_MAIN(tst_Studio)
