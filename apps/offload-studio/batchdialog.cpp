@@ -21,16 +21,32 @@
 
 namespace studio {
 
+QString numericRangeProblem(double from, double to, double step)
+{
+    if (!std::isfinite(from) || !std::isfinite(to) || !std::isfinite(step))
+        return BatchDialog::tr("the range's numbers must be finite");
+    if (step == 0)
+        return BatchDialog::tr("the step is 0");
+    if ((to - from) / step < 0)
+        return BatchDialog::tr("a step of %1 never leads from %2 to %3")
+            .arg(step)
+            .arg(from)
+            .arg(to);
+    const double n = std::floor((to - from) / step + 1e-9) + 1; // values, the first included
+    if (n > maxRangeValues)
+        return BatchDialog::tr("the range has %1 values, more than the %2 a batch may have")
+            .arg(n, 0, n < 1e15 ? 'f' : 'g', n < 1e15 ? 0 : 3)
+            .arg(maxRangeValues);
+    return {};
+}
+
 QVariantList numericRange(double from, double to, double step, bool integers)
 {
     QVariantList out;
-    if (!std::isfinite(from) || !std::isfinite(to) || !std::isfinite(step) || step == 0
-        || (to - from) / step < 0)
+    if (!numericRangeProblem(from, to, step).isEmpty())
         return out;
-    const double n = std::floor((to - from) / step + 1e-9);
-    if (n > 100'000)
-        return out;
-    for (qint64 i = 0; i <= qint64(n); ++i) {
+    const qint64 n = qint64(std::floor((to - from) / step + 1e-9)); // the values after the first
+    for (qint64 i = 0; i <= n; ++i) {
         const double v = from + double(i) * step;
         if (integers)
             out << QVariant(qlonglong(std::llround(v)));
@@ -177,6 +193,8 @@ void BatchDialog::fillRange(double from, double to, double step)
     for (const QVariant &v : values)
         lines << v.toString();
     setInputs(lines);
+    if (const QString problem = numericRangeProblem(from, to, step); !problem.isEmpty())
+        m_count->setText(problem);
 }
 
 offload::TaskHandle<QStringList> BatchDialog::fillFromFolder(

@@ -50,7 +50,9 @@ private:
 };
 
 // Numbers from `from` to `to` (inclusive, within rounding) in steps; empty if step does not
-// lead there or more than 100,000 values would result.
+// lead there or more than maxRangeValues values would result (numericRangeProblem says why).
+constexpr int maxRangeValues = 100'000;
 QVariantList numericRange(double from, double to, double step, bool integers);
+QString numericRangeProblem(double from, double to, double step); // empty: the range is fine
 
 } // namespace studio

@@ -24,6 +24,11 @@ void HistoryModel::prepend(const RunRecord &record)
     beginInsertRows({}, 0, 0);
     m_records.prepend(record);
     endInsertRows();
+    if (m_records.size() > HistoryPanel::shownRuns) { // the oldest go, as a search would drop them
+        beginRemoveRows({}, HistoryPanel::shownRuns, int(m_records.size()) - 1);
+        m_records.resize(HistoryPanel::shownRuns);
+        endRemoveRows();
+    }
 }
 
 int HistoryModel::rowCount(const QModelIndex &parent) const
@@ -135,8 +140,10 @@ HistoryPanel::HistoryPanel(RunHistory *history, QWidget *parent)
     });
     connect(history, &RunHistory::problemOccurred, this, [this](const QString &) {
         updateStatus();
-        if (!m_history->isAvailable())
-            reload(); // shows the runs kept in memory
+        // Shows the runs kept in memory; debounced, since a batch may end thousands of runs
+        // and each reload walks all of them.
+        if (!m_history->isAvailable() && !m_debounce.isActive())
+            m_debounce.start();
     });
     connect(history, &RunHistory::availabilityChanged, this, [this] {
         updateStatus();
@@ -159,7 +166,7 @@ void HistoryPanel::reload()
         const QString text = m_search->text();
         QList<RunRecord> kept;
         const auto unsaved = m_history->unsaved();
-        for (auto it = unsaved.crbegin(); it != unsaved.crend(); ++it)
+        for (auto it = unsaved.crbegin(); it != unsaved.crend() && kept.size() < shownRuns; ++it)
             if (text.isEmpty() || it->moduleTitle.contains(text, Qt::CaseInsensitive)
                 || it->state.contains(text, Qt::CaseInsensitive)
                 || it->error.contains(text, Qt::CaseInsensitive))
@@ -169,7 +176,7 @@ void HistoryPanel::reload()
         return;
     }
     ++m_loading;
-    m_history->search(m_search->text())
+    m_history->search(m_search->text(), shownRuns)
         .onFinished([this, query](const offload::TaskHandle<QList<RunRecord>> &t) {
             --m_loading;
             if (query != m_query)

@@ -44,6 +44,8 @@ class HistoryPanel : public QWidget
 {
     Q_OBJECT
 public:
+    static constexpr int shownRuns = 500; // the newest runs shown (a search's limit)
+
     explicit HistoryPanel(RunHistory *history, QWidget *parent = nullptr);
 
     HistoryModel *model() const { return m_model; }

@@ -6,7 +6,6 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QSettings>
@@ -55,22 +54,15 @@ int main(int argc, char **argv)
     }
     QJsonObject script;
     if (!scriptPath.isEmpty()) {
-        QFile f(scriptPath);
-        QJsonParseError error {};
-        // A script is a small file the user names; refuse what is not one rather than block.
-        if (!QFileInfo(scriptPath).isFile() || QFileInfo(scriptPath).size() > (1 << 20)
-            || !f.open(QIODevice::ReadOnly)) {
-            std::fprintf(
-                stderr, "offload-studio: cannot read the script %s\n", qPrintable(scriptPath));
+        // Refuses, without blocking, what is not a small regular file, and a script with a
+        // mistake in it (naming the place), before any window or module is touched.
+        QString error;
+        const auto loaded = studio::ScriptSession::load(scriptPath, &error);
+        if (!loaded) {
+            std::fprintf(stderr, "offload-studio: %s\n", qPrintable(error));
             return 2;
         }
-        const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &error);
-        if (!doc.isObject()) {
-            std::fprintf(stderr, "offload-studio: %s is not a JSON object: %s\n",
-                qPrintable(scriptPath), qPrintable(error.errorString()));
-            return 2;
-        }
-        script = doc.object();
+        script = *loaded;
     }
 
     const QString settingsFile = parser.value(QStringLiteral("settings"));

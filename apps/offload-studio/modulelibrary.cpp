@@ -102,7 +102,20 @@ void ModuleLibrary::describe(const QString &path, bool bundled)
     ModuleEntry entry;
     entry.path = path;
     entry.bundled = bundled;
+    // What cannot be a module is said so at once, rather than after a --xml run that an
+    // interpreter reading a FIFO would hold until the discovery timeout.
+    const QFileInfo info(path);
+    if (info.isSymLink() && !info.exists()) {
+        entry.status = ModuleEntry::Broken;
+        entry.error = tr("%1 is a symbolic link to %2, which does not exist")
+                          .arg(path, info.symLinkTarget());
+    } else if (info.exists() && !info.isFile() && !info.isDir()) {
+        entry.status = ModuleEntry::Broken;
+        entry.error = tr("%1 is a FIFO, socket or device, not a module file").arg(path);
+    }
     settle(path, entry);
+    if (entry.status == ModuleEntry::Broken)
+        return;
     ++m_pending;
     const quint64 generation = m_generation;
     m_runner.describe(this, path, m_timeout)

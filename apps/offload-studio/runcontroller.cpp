@@ -6,16 +6,25 @@
 #include <QFileInfo>
 #include <QThread>
 
+#include <limits>
+
 namespace studio {
 
 using offload::TaskState;
 
-// What the monitor's batch row follows.
+// What the monitor's batch row follows. Runs are started from `inputs` as earlier ones end
+// (feed()), never more than `parallel` at once; the counters are kept by finish().
 struct RunController::Batch
 {
     std::unique_ptr<offload::ModuleRunner> runner;
-    std::vector<quint64> children;
-    int total = 0, ended = 0, failed = 0, cancelled = 0;
+    offload::Module module;
+    QVariantMap values;
+    QString parameter;
+    QVariantList inputs; // released when the batch ends
+    int parallel = 1;
+    qsizetype next = 0; // the next input to start
+    std::vector<quint64> children; // the runs started so far
+    int total = 0, live = 0, ended = 0, failed = 0, cancelled = 0;
     offload::TaskHandle<void> task;
 };
 
@@ -47,9 +56,41 @@ void RunController::setMaxParallel(int runs)
     m_runners.push_back(std::make_unique<offload::ModuleRunner>(runs));
 }
 
+QString RunController::valueShapeError(const offload::sem::Parameter &p, const QVariant &value)
+{
+    const int type = value.typeId();
+    if (type == QMetaType::QVariantMap || type == QMetaType::QVariantHash
+        || type == QMetaType::QJsonObject)
+        return tr("parameter '%1' cannot take an object").arg(p.name);
+    if (type != QMetaType::QVariantList && type != QMetaType::QStringList)
+        return {};
+    const QVariantList items = value.toList();
+    for (const QVariant &item : items) {
+        const int t = item.typeId();
+        if (t == QMetaType::QVariantList || t == QMetaType::QStringList
+            || t == QMetaType::QVariantMap || t == QMetaType::QVariantHash)
+            return tr("parameter '%1' cannot take a list of lists or objects").arg(p.name);
+    }
+    const bool listed = p.unknownElement || p.isVector() || p.multiple
+        || (p.tag.startsWith(QLatin1String("point")) && p.tag != QLatin1String("pointfile"))
+        || p.tag.startsWith(QLatin1String("region"));
+    if (!listed && items.size() != 1)
+        return tr("parameter '%1' (%2) takes one value, not a list of %3")
+            .arg(p.name, p.tag)
+            .arg(items.size());
+    return {};
+}
+
 QStringList RunController::commandLine(
     const offload::Module &module, const QVariantMap &values, QString *error)
 {
+    for (auto it = values.cbegin(); it != values.cend(); ++it)
+        if (const offload::sem::Parameter *p = module.description.parameter(it.key()))
+            if (const QString why = valueShapeError(*p, it.value()); !why.isEmpty()) {
+                if (error)
+                    *error = why;
+                return {};
+            }
     const auto cl = offload::sem::buildCommandLine(module.description, values,
         module.hasReturnParameters() ? QStringLiteral("<return-parameter-file>") : QString());
     if (!cl.ok()) {
@@ -103,6 +144,7 @@ RunInfo &RunController::start(offload::ModuleRunner &runner, const offload::Modu
     info.started = QDateTime::currentDateTimeUtc();
     info.batchId = batchId;
     info.state = task.state();
+    m_live.insert(id);
     task.onOutput([this, id](const offload::OutputChunk &chunk) {
         const auto it = m_runs.find(id);
         if (it == m_runs.end())
@@ -132,6 +174,8 @@ void RunController::finish(quint64 taskId)
     if (it == m_runs.end())
         return;
     RunInfo &info = it->second;
+    if (m_live.erase(taskId) == 0)
+        return; // already ended
     info.state = info.task.state();
     info.ended = QDateTime::currentDateTimeUtc();
     const auto rss = info.task.processInfo().rssBytes;
@@ -175,19 +219,25 @@ void RunController::finish(quint64 taskId)
         });
     }
 
+    // A batch's run: count it and start the next input (before runEnded wakes the batch).
+    if (info.batchId) {
+        if (const auto b = m_batches.find(info.batchId); b != m_batches.end()) {
+            Batch &batch = *b->second;
+            --batch.live;
+            ++batch.ended;
+            batch.failed += info.state == TaskState::Failed ? 1 : 0;
+            batch.cancelled += info.state == TaskState::Cancelled ? 1 : 0;
+            feed(b->second);
+        }
+    }
+    m_ended.push_back(taskId);
+
     Q_EMIT runEnded(taskId);
 
     // Forget the oldest finished runs beyond what the details pane needs.
-    size_t finished = 0;
-    for (const auto &[id, r] : m_runs)
-        finished += isFinalState(r.state) ? 1 : 0;
-    for (auto r = m_runs.begin(); finished > keptFinishedRuns && r != m_runs.end();) {
-        if (isFinalState(r->second.state)) {
-            r = m_runs.erase(r);
-            --finished;
-        } else {
-            ++r;
-        }
+    while (m_ended.size() > keptFinishedRuns) {
+        m_runs.erase(m_ended.front());
+        m_ended.pop_front();
     }
     if (activeCount() == 0) {
         m_peakTimer.stop();
@@ -197,9 +247,10 @@ void RunController::finish(quint64 taskId)
 
 void RunController::samplePeaks()
 {
-    for (auto &[id, info] : m_runs)
-        if (!isFinalState(info.state))
-            info.peakRssBytes = std::max(info.peakRssBytes, info.task.processInfo().rssBytes);
+    for (quint64 id : m_live) {
+        RunInfo &info = m_runs.at(id);
+        info.peakRssBytes = std::max(info.peakRssBytes, info.task.processInfo().rssBytes);
+    }
 }
 
 quint64 RunController::runBatch(const offload::Module &module, const QVariantMap &values,
@@ -212,69 +263,89 @@ quint64 RunController::runBatch(const offload::Module &module, const QVariantMap
     };
     if (inputs.isEmpty())
         return fail(tr("the batch has no inputs"));
-    std::vector<std::pair<QVariantMap, QStringList>> runs;
-    runs.reserve(size_t(inputs.size()));
-    for (const QVariant &input : inputs) {
-        QVariantMap v = values;
-        v.insert(parameter, input);
-        QString why;
-        QStringList argv = commandLine(module, v, &why);
-        if (argv.isEmpty())
-            return fail(tr("input %1: %2").arg(input.toString(), why));
-        runs.emplace_back(std::move(v), std::move(argv));
+    const offload::sem::Parameter *p = module.description.parameter(parameter);
+    if (parameter.isEmpty() || !p)
+        return fail(parameter.isEmpty()
+                ? tr("the batch names no parameter to vary")
+                : tr("the module has no parameter '%1' to vary").arg(parameter));
+    if (p->isReturnParameter())
+        return fail(tr("'%1' is a return parameter, which a run does not take").arg(parameter));
+    // Every input is checked before anything starts: the other values once (with the first
+    // input), then each input on its own by the same rules (cheap, for 100,000 inputs too).
+    QVariantMap first = values;
+    first.insert(parameter, inputs.first());
+    QString why;
+    if (commandLine(module, first, &why).isEmpty())
+        return fail(tr("input 1 (%1): %2").arg(inputs.first().toString(), why));
+    for (qsizetype i = 1; i < inputs.size(); ++i) {
+        why = valueShapeError(*p, inputs[i]);
+        if (why.isEmpty())
+            why = offload::sem::validateValue(*p, inputs[i]);
+        if (!why.isEmpty())
+            return fail(tr("input %1 (%2): %3").arg(i + 1).arg(inputs[i].toString(), why));
     }
     auto batch = std::make_shared<Batch>();
-    batch->runner = std::make_unique<offload::ModuleRunner>(std::clamp(parallel, 1, 256));
-    batch->total = int(runs.size());
+    batch->parallel = std::clamp(parallel, 1, 256);
+    batch->runner = std::make_unique<offload::ModuleRunner>(batch->parallel);
+    batch->module = module;
+    batch->values = values;
+    batch->parameter = parameter;
+    batch->inputs = inputs;
+    batch->total = int(std::min<qsizetype>(inputs.size(), std::numeric_limits<int>::max()));
     // The parent first, so that its children find it in the monitor.
     batch->task = driveBatch(batch);
     const quint64 batchId = batch->task.id();
     m_batches[batchId] = batch;
-    for (auto &[v, argv] : runs) {
-        RunInfo &info = start(*batch->runner, module, v, argv, batchId);
-        info.task.setParent(batch->task);
-        batch->children.push_back(info.taskId);
-    }
     batch->task.onFinished([this, batchId](const auto &t) {
         const auto b = m_batches.find(batchId);
         if (b == m_batches.end())
             return;
         if (t.state() != TaskState::Finished)
             for (quint64 child : b->second->children)
-                if (const RunInfo *r = info(child))
+                if (const RunInfo *r = info(child); r && !isFinalState(r->state))
                     r->task.cancel();
+        b->second->inputs = {};
         if (activeCount() == 0)
             Q_EMIT allEnded();
     });
+    feed(batch);
     return batchId;
+}
+
+// Starts the batch's next inputs while fewer than `parallel` of its runs are live.
+void RunController::feed(const std::shared_ptr<Batch> &batch)
+{
+    while (batch->live < batch->parallel && batch->next < batch->inputs.size()
+        && !batch->task.isFinal() && !batch->task.isCancellationRequested()) {
+        QVariantMap v = batch->values;
+        v.insert(batch->parameter, batch->inputs.at(batch->next++));
+        const QStringList argv = commandLine(batch->module, v);
+        if (argv.isEmpty()) { // checked in runBatch: cannot happen
+            ++batch->ended;
+            ++batch->failed;
+            continue;
+        }
+        RunInfo &info = start(*batch->runner, batch->module, v, argv, batch->task.id());
+        ++batch->live;
+        info.task.setParent(batch->task);
+        batch->children.push_back(info.taskId);
+    }
 }
 
 offload::Task<void> RunController::driveBatch(std::shared_ptr<Batch> batch)
 {
     auto self = co_await offload::thisTask();
     self.setName(tr("Batch of %1 runs").arg(batch->total));
-    self.setProgress(0, tr("0 of %1 done").arg(batch->total));
     for (;;) {
-        int ended = 0, failed = 0, cancelled = 0;
-        for (quint64 child : batch->children) {
-            const RunInfo *r = info(child);
-            const TaskState s = r ? r->state : TaskState::Finished; // forgotten: long finished
-            ended += isFinalState(s) ? 1 : 0;
-            failed += s == TaskState::Failed ? 1 : 0;
-            cancelled += s == TaskState::Cancelled ? 1 : 0;
-        }
-        batch->ended = ended;
-        batch->failed = failed;
-        batch->cancelled = cancelled;
-        QString text = tr("%1 of %2 done").arg(ended).arg(batch->total);
-        if (failed)
-            text += tr(", %1 failed").arg(failed);
-        if (cancelled)
-            text += tr(", %1 cancelled").arg(cancelled);
-        self.setProgress(double(ended) / batch->total, text);
-        if (!batch->children.empty() && ended == batch->total)
+        QString text = tr("%1 of %2 done").arg(batch->ended).arg(batch->total);
+        if (batch->failed)
+            text += tr(", %1 failed").arg(batch->failed);
+        if (batch->cancelled)
+            text += tr(", %1 cancelled").arg(batch->cancelled);
+        self.setProgress(double(batch->ended) / batch->total, text);
+        if (batch->ended >= batch->total)
             break;
-        // Every run's end wakes the batch; ends between two waits are counted above.
+        // Every run's end wakes the batch (finish() has counted it and started the next).
         co_await offload::signal(this, &RunController::runEnded);
     }
     if (batch->failed > 0)
@@ -296,9 +367,7 @@ bool RunController::isBatch(quint64 taskId) const
 
 int RunController::activeCount() const
 {
-    int n = 0;
-    for (const auto &[id, r] : m_runs)
-        n += isFinalState(r.state) ? 0 : 1;
+    int n = int(m_live.size());
     for (const auto &[id, b] : m_batches)
         n += b->task.isFinal() ? 0 : 1;
     return n;
@@ -307,8 +376,8 @@ int RunController::activeCount() const
 int RunController::aliveProcessCount() const
 {
     int n = 0;
-    for (const auto &[id, r] : m_runs) {
-        const TaskState s = r.task.state();
+    for (quint64 id : m_live) {
+        const TaskState s = m_runs.at(id).task.state();
         n += (s == TaskState::Starting || s == TaskState::Running) ? 1 : 0;
     }
     return n;
@@ -318,8 +387,10 @@ void RunController::cancelAll()
 {
     for (const auto &[id, b] : m_batches)
         b->task.cancel();
-    for (const auto &[id, r] : m_runs)
-        r.task.cancel();
+    const std::vector<quint64> live(m_live.begin(), m_live.end()); // cancel() may end a run
+    for (quint64 id : live)
+        if (const RunInfo *r = info(id))
+            r->task.cancel();
 }
 
 } // namespace studio

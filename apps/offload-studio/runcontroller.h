@@ -11,8 +11,10 @@
 #include <QTimer>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 namespace studio {
@@ -65,8 +67,11 @@ public:
     // Starts a run; returns its task id, or 0 with *error when the values are invalid.
     quint64 run(const offload::Module &module, const QVariantMap &values, QString *error = nullptr);
     // Runs the module once per input (each input set as `parameter`), at most `parallel` at
-    // once; returns the batch's task id, or 0 with *error (an input that is invalid for the
-    // parameter is reported before anything starts).
+    // once; returns the batch's task id, or 0 with *error (an unknown parameter, or an input
+    // that is invalid for it, is reported before anything starts). Runs are started as earlier
+    // ones end, so a batch of 100,000 inputs costs the GUI thread what its running runs cost:
+    // each run's child row appears in the monitor when it starts, and cancelling the batch
+    // cancels the running ones and starts no more.
     quint64 runBatch(const offload::Module &module, const QVariantMap &values,
         const QString &parameter, const QVariantList &inputs, int parallel,
         QString *error = nullptr);
@@ -75,6 +80,11 @@ public:
     bool isBatch(quint64 taskId) const;
     int activeCount() const; // runs and batches not final
     int aliveProcessCount() const; // runs with a live process (Starting or Running)
+    // Why a value cannot be given to the parameter as Studio passes it, or an empty string: no
+    // parameter takes an object, and a list only a vector, a `multiple`, a point or a region
+    // parameter (offload::sem::buildCommandLine would otherwise drop an object silently and
+    // join a list into one argument nobody gave).
+    static QString valueShapeError(const offload::sem::Parameter &parameter, const QVariant &value);
     void cancelAll();
 
 Q_SIGNALS:
@@ -88,6 +98,7 @@ private:
     RunInfo &start(offload::ModuleRunner &runner, const offload::Module &module,
         const QVariantMap &values, const QStringList &commandLine, quint64 batchId);
     void finish(quint64 taskId);
+    void feed(const std::shared_ptr<Batch> &batch);
     void samplePeaks();
     offload::Task<void> driveBatch(std::shared_ptr<Batch> batch);
 
@@ -96,6 +107,8 @@ private:
     std::chrono::milliseconds m_grace { 2000 };
     std::vector<std::unique_ptr<offload::ModuleRunner>> m_runners; // back(): new runs
     std::map<quint64, RunInfo> m_runs;
+    std::set<quint64> m_live; // runs not final: every per-run walk is over these only
+    std::deque<quint64> m_ended; // final runs still in m_runs, oldest end first
     std::map<quint64, std::shared_ptr<Batch>> m_batches;
     QTimer m_peakTimer;
 };

@@ -6,6 +6,7 @@
 #include <QJsonObject>
 #include <QObject>
 
+#include <optional>
 #include <vector>
 
 namespace studio {
@@ -23,8 +24,19 @@ class ScriptSession : public QObject
 {
     Q_OBJECT
 public:
+    static constexpr qint64 maxScriptBytes = 1 << 20;
+
     ScriptSession(
         StudioWindow *window, QJsonObject script, QString scriptDir, QObject *parent = nullptr);
+
+    // Reads a script without ever blocking (a FIFO, a device, a directory, a file over
+    // maxScriptBytes or one whose reads would block is refused) and checks it; nullopt with
+    // *error naming the file and the cause, or the place in the script ("runs[2].batch.range:
+    // the step is 0"). Any thread.
+    static std::optional<QJsonObject> load(const QString &path, QString *error);
+    // The script's structure: known keys only, each of the right type and range; an empty
+    // string when it is a script this class can perform.
+    static QString check(const QJsonObject &script);
 
     // Starts once discovery has finished; finished() follows when every run has ended.
     void start();
@@ -45,6 +57,7 @@ private:
     };
     void launch();
     void checkDone();
+    QString saveScreenshot(const QString &path) const;
     QJsonObject describe(const Entry &e) const;
 
     StudioWindow *m_window;
@@ -52,6 +65,7 @@ private:
     QString m_dir;
     std::vector<Entry> m_entries;
     std::vector<double> m_lagSamples; // this session's, from the window's probe
+    QString m_screenshotError; // why the screenshot was not saved
     bool m_launched = false, m_done = false;
 };
 

@@ -10,6 +10,7 @@
 #include "modulelibrary.h"
 #include "monitorpanel.h"
 #include "runcontroller.h"
+#include "scriptsession.h"
 #include "shellquote.h"
 #include "statedelegate.h"
 #include "studiowindow.h"
@@ -17,15 +18,18 @@
 #include <offload/core/threadpool.h>
 #include <offload/forms/moduleform.h>
 #include <offload/monitor/taskmodel.h>
+#include <offload/process/programrunner.h>
 
 #include <QApplication>
 #include <QClipboard>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QMessageBox>
 #include <QMimeData>
-#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QSortFilterProxyModel>
@@ -38,6 +42,8 @@
 
 #include <cerrno>
 #include <csignal>
+
+#include <sys/stat.h>
 
 using namespace studio;
 using offload::TaskState;
@@ -52,6 +58,21 @@ QString binPath(const QString &name)
 bool processGone(qint64 pid)
 {
     return ::kill(pid_t(pid), 0) == -1 && errno == ESRCH;
+}
+
+// A module made of a shell script and its sidecar description (one integer, "n").
+bool writeModule(const QString &dir, const QString &name, const QByteArray &script)
+{
+    QFile xml(dir + QLatin1Char('/') + name + QStringLiteral(".xml"));
+    QFile exe(dir + QLatin1Char('/') + name);
+    if (!xml.open(QIODevice::WriteOnly) || !exe.open(QIODevice::WriteOnly))
+        return false;
+    xml.write("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<executable><title>" + name.toUtf8()
+        + "</title><parameters><label>All</label><description>d</description>"
+          "<integer><name>n</name><longflag>n</longflag><label>N</label><description>d"
+          "</description><default>1</default></integer></parameters></executable>\n");
+    exe.write("#!/bin/sh\n" + script);
+    return exe.setPermissions(exe.permissions() | QFileDevice::ExeOwner);
 }
 
 void saveShot(QWidget *w, const char *name)
@@ -84,8 +105,21 @@ private Q_SLOTS:
     void copyCommandLineIsShellQuoted();
     void droppingAFolderAddsItsModules();
 
+    // Hostile inputs: each of these found a defect.
+    void batchOfAHundredThousandInputsStaysResponsiveAndCancels();
+    void batchRefusesAParameterItCannotVary();
+    void numericRangeHasAtMostAHundredThousandValues();
+    void valuesOfTheWrongShapeAreRefused();
+    void scriptsThatAreNotScriptsAreRefusedWithoutBlocking();
+    void scriptReportsAScreenshotItCannotSave();
+    void modulePathsThatAreNotFilesAreBrokenAtOnce();
+    void historyPanelShowsTheNewestRunsOnly();
+    // And a guard: binary output and an endless stream in the details pane.
+    void detailsShowBinaryOutputAndKeepTheTailBounded();
+
 private:
     std::unique_ptr<StudioWindow> openStudio();
+    void setModulePaths(const QStringList &paths);
     bool waitForDiscovery(StudioWindow &w);
     QVariantMap blurValues(int iterations, bool fail = false);
 
@@ -115,6 +149,12 @@ std::unique_ptr<StudioWindow> tst_Studio::openStudio()
     return w;
 }
 
+void tst_Studio::setModulePaths(const QStringList &paths)
+{
+    QSettings s(m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat);
+    s.setValue(QStringLiteral("modules/paths"), paths);
+}
+
 bool tst_Studio::waitForDiscovery(StudioWindow &w)
 {
     QElapsedTimer t;
@@ -138,17 +178,25 @@ void tst_Studio::shellQuoteReadsBackAsTheSameWords()
         QStringLiteral("a\nb"), QStringLiteral("x=1"), QStringLiteral("*"), QStringLiteral("é") };
     const QString line = shellQuote(words);
     QCOMPARE(line.left(14), QStringLiteral("/bin/prog --a "));
-    // sh reads the line back: each word on its own line, framed.
-    QProcess sh;
-    sh.start(QStringLiteral("/bin/sh"),
-        { QStringLiteral("-c"),
-            QStringLiteral("for w in %1; do printf '[%s]' \"$w\"; done")
-                .arg(shellQuote(words.mid(1))) });
-    QVERIFY(sh.waitForFinished(10000));
+    // sh reads the line back: each word on its own line, framed. Run through Offload's runner,
+    // not QProcess: Qt 6.4 starts a QProcess with glibc's clone(CLONE_VM | CLONE_VFORK), and
+    // GCC 12's ThreadSanitizer intercepts clone() and marks the shared memory as "after a
+    // multi-threaded fork", after which every new thread of this test aborts the process.
+    offload::ProgramRunner runner(1);
+    offload::ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c",
+        QStringLiteral("for w in %1; do printf '[%s]' \"$w\"; done")
+            .arg(shellQuote(words.mid(1)))
+            .toUtf8() };
+    spec.progress = offload::ProgressFormat::None;
+    const auto sh = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(sh.isFinal(), 20000);
+    QCOMPARE(sh.state(), TaskState::Finished);
     QString expected;
     for (const QString &w : words.mid(1))
         expected += QLatin1Char('[') + w + QLatin1Char(']');
-    QCOMPARE(QString::fromUtf8(sh.readAllStandardOutput()), expected);
+    QCOMPARE(QString::fromUtf8(sh.result().stdoutText), expected);
     QCOMPARE(shellQuote({ QStringLiteral("x=1") }), QStringLiteral("'x=1'")); // not an assignment
 }
 
@@ -567,6 +615,328 @@ void tst_Studio::droppingAFolderAddsItsModules()
     w.reset();
     auto again = openStudio();
     QTRY_VERIFY_WITH_TIMEOUT(again->library()->find(QStringLiteral("my-module")) >= 0, 20000);
+}
+
+void tst_Studio::batchOfAHundredThousandInputsStaysResponsiveAndCancels()
+{
+    // testmodule ends at once: the runs are cheap, the batch's size is what is tried.
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    QVERIFY(QFile::link(binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/quick")));
+    setModulePaths({ folder });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("quick"));
+    QVERIFY(row >= 0);
+    QVariantList inputs;
+    for (int i = 1; i <= 100'000; ++i)
+        inputs << qlonglong(i);
+    RunController *c = w->controller();
+    int mostAlive = 0;
+    connect(c, &RunController::runStarted, this,
+        [&] { mostAlive = std::max(mostAlive, c->aliveProcessCount()); });
+    QSignalSpy ended(c, &RunController::runEnded);
+    QElapsedTimer t;
+    t.start();
+    QString error;
+    const quint64 batch = c->runBatch(
+        w->library()->entry(row).module, {}, QStringLiteral("level"), inputs, 2, &error);
+    const qint64 startMs = t.elapsed();
+    QVERIFY2(batch, qPrintable(error));
+    // Starting the batch is checking its inputs, not starting 100,000 runs on the GUI thread.
+    QVERIFY2(startMs < 5000, qPrintable(QString::number(startMs)));
+    QTRY_VERIFY_WITH_TIMEOUT(ended.count() >= 10, 30000);
+    offload::TaskModel *model = w->monitor()->model();
+    QTRY_VERIFY_WITH_TIMEOUT(model->indexOf(batch).isValid(), 5000);
+    model->task(model->indexOf(batch)).cancel(); // as the row's ✕ does
+    QTRY_COMPARE_WITH_TIMEOUT(c->activeCount(), 0, 30000);
+    QCOMPARE(c->aliveProcessCount(), 0);
+    QVERIFY2(mostAlive <= 2, qPrintable(QString::number(mostAlive)));
+    model->refresh();
+    QCOMPARE(model->task(model->indexOf(batch)).state(), TaskState::Cancelled);
+    // Only the runs that started are rows; the rest never were.
+    QVERIFY(model->rowCount(model->indexOf(batch)) < 10'000);
+}
+
+void tst_Studio::batchRefusesAParameterItCannotVary()
+{
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    QVERIFY(QFile::link(binPath(QStringLiteral("testmodule")), folder + QStringLiteral("/quick")));
+    setModulePaths({ folder });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("quick"));
+    QVERIFY(row >= 0);
+    const offload::Module module = w->library()->entry(row).module;
+    RunController *c = w->controller();
+    QString error;
+    // A return parameter is never passed: the batch would be the same run over and over.
+    QCOMPARE(c->runBatch(module, {}, QStringLiteral("answer"), { 1, 2 }, 2, &error), 0u);
+    QVERIFY2(error.contains(QLatin1String("return parameter")), qPrintable(error));
+    QCOMPARE(c->runBatch(module, {}, QString(), { 1, 2 }, 2, &error), 0u);
+    QVERIFY2(error.contains(QLatin1String("no parameter")), qPrintable(error));
+    QCOMPARE(c->runBatch(module, {}, QStringLiteral("nosuch"), { 1, 2 }, 2, &error), 0u);
+    QVERIFY2(error.contains(QLatin1String("'nosuch'")), qPrintable(error));
+    // A bad input is named by its place, before anything starts.
+    QCOMPARE(
+        c->runBatch(module, {}, QStringLiteral("level"), { 1, 2, QStringLiteral("x") }, 2, &error),
+        0u);
+    QVERIFY2(error.startsWith(QLatin1String("input 3 (x)")), qPrintable(error));
+    QCOMPARE(c->activeCount(), 0);
+}
+
+void tst_Studio::numericRangeHasAtMostAHundredThousandValues()
+{
+    QCOMPARE(numericRange(1, 100'000, 1, true).size(), 100'000);
+    QCOMPARE(numericRange(1, 100'000, 1, true).last().toLongLong(), 100'000);
+    QVERIFY(numericRange(0, 100'000, 1, true).isEmpty()); // 100,001 values
+    QVERIFY(numericRange(1, 8, 0, true).isEmpty());
+    QVERIFY(numericRange(1, 8, -1, true).isEmpty());
+    QCOMPARE(numericRange(3, 1, -1, true), (QVariantList { 3, 1 + 1, 1 }));
+    QVERIFY(numericRange(1, 1e300, 1, true).isEmpty());
+}
+
+void tst_Studio::valuesOfTheWrongShapeAreRefused()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("offload-example-blur"));
+    QVERIFY(row >= 0);
+    const offload::Module blur = w->library()->entry(row).module;
+    const QString summary = m_dir->filePath(QStringLiteral("s.txt"));
+    QString error;
+    // An object for an integer: offload::sem::buildCommandLine leaves the parameter out (its
+    // default runs instead); Studio refuses it.
+    QVERIFY(RunController::commandLine(blur,
+        { { QStringLiteral("iterations"), QVariantMap { { QStringLiteral("a"), 1 } } },
+            { QStringLiteral("summary"), summary } },
+        &error)
+                .isEmpty());
+    QVERIFY2(error.contains(QLatin1String("'iterations'")), qPrintable(error));
+    // A list for a path: buildCommandLine would join it into "/a,/b".
+    QVERIFY(RunController::commandLine(blur,
+        { { QStringLiteral("summary"),
+            QVariantList { QStringLiteral("/tmp/a"), QStringLiteral("/tmp/b") } } },
+        &error)
+                .isEmpty());
+    QVERIFY2(error.contains(QLatin1String("'summary'")), qPrintable(error));
+    QCOMPARE(w->controller()->run(blur,
+                 { { QStringLiteral("iterations"), QVariantList { 1, 2 } },
+                     { QStringLiteral("summary"), summary } },
+                 &error),
+        0u);
+    QVERIFY2(error.contains(QLatin1String("'iterations'")), qPrintable(error));
+    // What is fine stays fine: one value in a list, a plain value.
+    QVERIFY(!RunController::commandLine(blur,
+        { { QStringLiteral("iterations"), QVariantList { 3 } },
+            { QStringLiteral("summary"), summary } })
+                 .isEmpty());
+    QCOMPARE(w->controller()->activeCount(), 0);
+}
+
+void tst_Studio::scriptsThatAreNotScriptsAreRefusedWithoutBlocking()
+{
+    const auto write = [this](const QString &name, const QByteArray &text) {
+        QFile f(m_dir->filePath(name));
+        return f.open(QIODevice::WriteOnly) && f.write(text) == text.size();
+    };
+    const auto refused = [](const QString &path) {
+        QString error;
+        const bool loaded = ScriptSession::load(path, &error).has_value();
+        return loaded ? QStringLiteral("<loaded>") : error;
+    };
+    // Files that must not be read as a script, none of which may block.
+    const QString fifo = m_dir->filePath(QStringLiteral("fifo.json"));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    QVERIFY2(refused(fifo).contains(QLatin1String("FIFO")), qPrintable(refused(fifo)));
+    QVERIFY(refused(QStringLiteral("/dev/zero")).contains(QLatin1String("device")));
+    QVERIFY(refused(m_dir->path()).contains(QLatin1String("directory")));
+    QVERIFY(
+        refused(m_dir->filePath(QStringLiteral("none.json"))).contains(QLatin1String("no such")));
+    QVERIFY(write(QStringLiteral("big.json"), QByteArray(ScriptSession::maxScriptBytes + 1, ' ')));
+    QVERIFY(refused(m_dir->filePath(QStringLiteral("big.json"))).contains(QLatin1String("bytes")));
+
+    // Scripts with a mistake: the error names the place.
+    const std::pair<const char *, const char *> cases[] = {
+        { "not json", "is not JSON" },
+        { "[1, 2]", "not an array" },
+        { "{}", "runs: " },
+        { R"({"runs": 5})", "runs: " },
+        { R"({"runs": [], "extra": 1})", "unknown key 'extra'" },
+        { R"({"runs": [1]})", "runs[0]: a run must be an object" },
+        { R"({"runs": [{"module": 5}]})", "runs[0].module" },
+        { R"({"runs": [{"module": "m", "values": [1]}]})", "runs[0].values" },
+        { R"({"runs": [{"module": "m", "values": {"x": {"a": 1}}}]})", "runs[0].values.x" },
+        { R"({"runs": [{"module": "m", "values": {"x": [[1]]}}]})", "runs[0].values.x" },
+        { R"({"runs": [{"module": "m", "expect": "exploded"}]})", "runs[0].expect" },
+        { R"({"runs": [{"module": "m", "cancelAfterMs": -5}]})", "runs[0].cancelAfterMs" },
+        { R"({"runs": [{"module": "m", "cancelAfterMs": "soon"}]})", "runs[0].cancelAfterMs" },
+        { R"({"runs": [{"module": "m", "cancelAfterMs": 1e12}]})", "runs[0].cancelAfterMs" },
+        { R"({"runs": [{"module": "m", "cancelAfterMS": 5}]})", "unknown key 'cancelAfterMS'" },
+        { R"({"runs": [{"module": "m", "batch": 7}]})", "runs[0].batch: must be an object" },
+        { R"({"runs": [{"module": "m", "batch": {"inputs": [1]}}]})", "batch.parameter" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p"}}]})", "exactly one of" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "inputs": []}}]})",
+            "batch.inputs: the list is empty" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": "1-8"}}]})",
+            "batch.range: must be" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1]}}]})",
+            "batch.range: must be" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1, 8, 0]}}]})",
+            "the step is 0" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1, 8, -1]}}]})",
+            "never leads" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [0, 100000]}}]})",
+            "100001 values" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "range": [1, 1e300, 1]}}]})",
+            "more than the 100000" },
+        { R"({"runs": [{"module": "m", "batch": {"parameter": "p", "inputs": [1], "parallel": 0}}]})",
+            "batch.parallel" },
+        { R"({"runs": [], "screenshot": ["a.png"]})", "screenshot: " },
+    };
+    for (const auto &[text, expected] : cases) {
+        QVERIFY(write(QStringLiteral("case.json"), text));
+        const QString error = refused(m_dir->filePath(QStringLiteral("case.json")));
+        QVERIFY2(error.contains(QLatin1String(expected)), qPrintable(text + (" -> " + error)));
+    }
+    // And a good one loads.
+    QVERIFY(write(QStringLiteral("good.json"),
+        R"({"runs": [{"module": "m", "values": {"a": [1, "b"], "c": null}, "expect": "failed",
+             "cancelAfterMs": 10, "batch": {"parameter": "p", "range": [1, 3], "parallel": 2}}],
+            "screenshot": "s.png"})"));
+    QCOMPARE(refused(m_dir->filePath(QStringLiteral("good.json"))), QStringLiteral("<loaded>"));
+}
+
+void tst_Studio::scriptReportsAScreenshotItCannotSave()
+{
+    auto w = openStudio();
+    const auto perform = [&](const QString &shot) {
+        ScriptSession session(w.get(),
+            QJsonObject {
+                { QStringLiteral("runs"), QJsonArray() }, { QStringLiteral("screenshot"), shot } },
+            m_dir->path());
+        QSignalSpy finished(&session, &ScriptSession::finished);
+        session.start();
+        if (!finished.wait(30000))
+            return QJsonObject();
+        return session.summary();
+    };
+    // A missing folder: said so, and the session is not ok.
+    QJsonObject summary = perform(QStringLiteral("missing/shot.png"));
+    QCOMPARE(summary.value(QLatin1String("ok")).toBool(true), false);
+    QVERIFY2(summary.value(QLatin1String("screenshot"))
+                 .toObject()
+                 .value(QLatin1String("error"))
+                 .toString()
+                 .contains(QLatin1String("does not exist")),
+        QJsonDocument(summary).toJson().constData());
+    // A FIFO where the image goes: refused, never opened (opening it would wait for a reader).
+    const QString fifo = m_dir->filePath(QStringLiteral("fifo.png"));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    summary = perform(QStringLiteral("fifo.png"));
+    QCOMPARE(summary.value(QLatin1String("ok")).toBool(true), false);
+    QVERIFY(summary.value(QLatin1String("screenshot"))
+                .toObject()
+                .value(QLatin1String("error"))
+                .toString()
+                .contains(QLatin1String("not a regular file")));
+    // A good path: saved.
+    summary = perform(QStringLiteral("shot.png"));
+    QCOMPARE(summary.value(QLatin1String("ok")).toBool(), true);
+    QVERIFY(!QImage(m_dir->filePath(QStringLiteral("shot.png"))).isNull());
+}
+
+void tst_Studio::modulePathsThatAreNotFilesAreBrokenAtOnce()
+{
+    const QString fifo = m_dir->filePath(QStringLiteral("x.py"));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    const QString gone = m_dir->filePath(QStringLiteral("gone"));
+    QVERIFY(QFile::link(m_dir->filePath(QStringLiteral("nowhere")), gone));
+    setModulePaths({ fifo, gone });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const ModuleLibrary *lib = w->library();
+    QVERIFY(lib->rowOfPath(fifo) >= 0 && lib->rowOfPath(gone) >= 0);
+    // Not "x.py --xml printed no description within the timeout" after python3 waited 5 s
+    // for a writer: what it is.
+    QCOMPARE(lib->entry(lib->rowOfPath(fifo)).status, ModuleEntry::Broken);
+    QVERIFY2(lib->entry(lib->rowOfPath(fifo)).error.contains(QLatin1String("FIFO")),
+        qPrintable(lib->entry(lib->rowOfPath(fifo)).error));
+    QCOMPARE(lib->entry(lib->rowOfPath(gone)).status, ModuleEntry::Broken);
+    QVERIFY2(lib->entry(lib->rowOfPath(gone)).error.contains(QLatin1String("symbolic link")),
+        qPrintable(lib->entry(lib->rowOfPath(gone)).error));
+}
+
+void tst_Studio::historyPanelShowsTheNewestRunsOnly()
+{
+    const int runs = HistoryPanel::shownRuns + 100;
+    RunRecord rec;
+    rec.modulePath = QStringLiteral("/m");
+    rec.moduleTitle = QStringLiteral("M");
+    rec.state = QStringLiteral("finished");
+    {
+        // Available: every stored run is prepended as it is recorded.
+        auto w = openStudio();
+        QTRY_VERIFY_WITH_TIMEOUT(w->history()->isAvailable(), 20000);
+        QSignalSpy recorded(w->history(), &RunHistory::recorded);
+        for (int i = 0; i < runs; ++i)
+            w->history()->record(rec);
+        QTRY_COMPARE_WITH_TIMEOUT(recorded.count(), runs, 60000);
+        QCOMPARE(w->historyPanel()->model()->rowCount(), HistoryPanel::shownRuns);
+    }
+    // Unavailable (the path is a folder): every run is kept in memory, the newest shown.
+    {
+        QSettings s(m_dir->filePath(QStringLiteral("studio.ini")), QSettings::IniFormat);
+        s.setValue(QStringLiteral("history/path"), m_dir->path());
+    }
+    auto w = openStudio();
+    QTRY_VERIFY_WITH_TIMEOUT(!w->history()->problem().isEmpty(), 20000);
+    QVERIFY(!w->history()->isAvailable());
+    for (int i = 0; i < runs; ++i) {
+        rec.moduleTitle = QStringLiteral("M%1").arg(i);
+        w->history()->record(rec);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(w->history()->unsaved().size(), runs, 60000);
+    QTRY_COMPARE_WITH_TIMEOUT(w->historyPanel()->model()->records().value(0).moduleTitle,
+        QStringLiteral("M%1").arg(runs - 1), 5000);
+    QCOMPARE(w->historyPanel()->model()->rowCount(), HistoryPanel::shownRuns);
+}
+
+void tst_Studio::detailsShowBinaryOutputAndKeepTheTailBounded()
+{
+    const QString folder = m_dir->filePath(QStringLiteral("modules"));
+    QVERIFY(QDir().mkpath(folder));
+    // Invalid UTF-8 and NUL bytes on stderr, then stdout without end.
+    QVERIFY(writeModule(folder, QStringLiteral("spew"),
+        "printf 'bad \\377\\376\\303\\050 nul \\000\\000 end\\n' >&2\n"
+        "exec yes 'endless output line'\n"));
+    setModulePaths({ folder });
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    const int row = w->library()->find(QStringLiteral("spew"));
+    QVERIFY(row >= 0);
+    RunController *c = w->controller();
+    QString error;
+    const quint64 id = c->run(w->library()->entry(row).module, {}, &error);
+    QVERIFY2(id, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(c->info(id)->stdoutTail.size() == RunController::outputTailBytes
+            && c->info(id)->stderrTail.contains("end"),
+        20000);
+    w->monitor()->selectTask(id);
+    QCOMPARE(w->details()->taskId(), id);
+    QTRY_VERIFY_WITH_TIMEOUT(w->details()->stderrText().contains(QLatin1String("end")), 5000);
+    QVERIFY(w->details()->stderrText().startsWith(QLatin1String("bad ")));
+    QVERIFY(w->details()->stderrText().contains(QChar::ReplacementCharacter));
+    // The stream goes on; what is kept and shown stays the newest 64 KiB.
+    const qint64 pid = c->info(id)->task.processInfo().pid;
+    QTest::qWait(500);
+    QCOMPARE(c->info(id)->stdoutTail.size(), RunController::outputTailBytes);
+    QVERIFY(w->details()->stdoutText().size() <= RunController::outputTailBytes);
+    QVERIFY(w->details()->stdoutText().endsWith(QLatin1String("endless output line\n")));
+    c->info(id)->task.cancel();
+    QTRY_COMPARE_WITH_TIMEOUT(c->info(id)->state, TaskState::Cancelled, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(pid <= 0 || processGone(pid), 10000);
 }
 
 QTEST_MAIN(tst_Studio)
