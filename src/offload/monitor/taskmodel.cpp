@@ -28,6 +28,7 @@ struct Node
     int unfinished = 0; // non-final tasks in this subtree, this one included
     quint64 topOrder = 0; // top-level rows only: order of arrival at the top level
     quint64 waitingFor = 0; // listed in Private::orphans under this id (0: not listed)
+    int changedFirst = 0, changedLast = -1; // the columns the last snapshot changed
 
     TaskState state = TaskState::Queued;
     offload::Progress progress;
@@ -589,12 +590,16 @@ void TaskModel::Private::emitRows(std::vector<Node *> &changed)
     });
     for (size_t i = 0; i < changed.size();) {
         size_t j = i;
+        int first = changed[i]->changedFirst, last = changed[i]->changedLast;
         while (j + 1 < changed.size() && changed[j + 1]->parent == changed[i]->parent
-            && changed[j + 1]->row <= changed[j]->row + 1)
+            && changed[j + 1]->row <= changed[j]->row + 1) {
             ++j;
+            first = std::min(first, changed[j]->changedFirst);
+            last = std::max(last, changed[j]->changedLast);
+        }
         const QModelIndex p = indexOf(changed[i]->parent);
         Q_EMIT q->dataChanged(
-            q->index(changed[i]->row, 0, p), q->index(changed[j]->row, ColumnCount - 1, p));
+            q->index(changed[i]->row, first, p), q->index(changed[j]->row, last, p));
         i = j + 1;
     }
 }
@@ -615,7 +620,37 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
         Node *n = it->second.get();
         const bool wasFinal = isFinalState(n->state);
         const quint64 oldParent = n->declaredParent;
+        const TaskState oldState = n->state;
+        const offload::Progress oldProgress = n->progress;
+        const ProcessInfo oldProcess = n->process;
+        const QString oldName = n->name, oldError = n->error;
         n->snapshot();
+        // Only the cells that look different are announced, so that a view repaints a
+        // progress bar rather than the whole row.
+        int first = ColumnCount, last = -1;
+        const auto mark = [&](int a, int b) {
+            first = std::min(first, a);
+            last = std::max(last, b);
+        };
+        if (n->name != oldName)
+            mark(Name, Name);
+        if (n->state != oldState)
+            mark(State, Elapsed);
+        if (n->progress.value != oldProgress.value || n->progress.minimum != oldProgress.minimum
+            || n->progress.maximum != oldProgress.maximum)
+            mark(Progress, Progress);
+        if (!(n->progress.stage == oldProgress.stage))
+            mark(Stage, Stage);
+        if (n->progress.text != oldProgress.text)
+            mark(Text, Text);
+        if (!(n->process == oldProcess))
+            mark(Pid, Cpu);
+        if (n->error != oldError || n->state != oldState)
+            mark(Error, Error);
+        if (n->declaredParent != oldParent)
+            mark(0, ColumnCount - 1);
+        n->changedFirst = first;
+        n->changedLast = last;
         const bool final = isFinalState(n->state);
         if (wasFinal != final) {
             if (final)
@@ -636,7 +671,7 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
     for (Node *n : reparented)
         place(n);
     // Moves may have renumbered rows: positions are read only now.
-    std::erase_if(changed, [this](Node *n) { return !nodes.count(n->id); });
+    std::erase_if(changed, [this](Node *n) { return !nodes.count(n->id) || n->changedLast < 0; });
     emitRows(changed);
     return pendingAt < pending.size() && !pending.empty();
 }
@@ -647,8 +682,16 @@ void TaskModel::Private::broadcastElapsed()
 {
     lastElapsedBroadcast = std::chrono::steady_clock::now();
     Spans spans;
-    for (Node *n : running)
-        widen(spans, n);
+    // Top-level rows (nearly all of them) as one span without a lookup each.
+    bool top = false;
+    for (Node *n : running) {
+        if (n->parent == &root)
+            top = true;
+        else
+            widen(spans, n);
+    }
+    if (top && !root.children.empty())
+        spans[&root] = { 0, int(root.children.size()) - 1 };
     emitChanged(spans, Elapsed, Elapsed, { Qt::DisplayRole });
 }
 
