@@ -81,7 +81,6 @@ private:
     void showModule(int row);
     void openBatchDialog();
     void openSettingsDialog();
-    void openHistory();
     void updateButtons();
 
     std::unique_ptr<QSettings> m_qsettings;
