@@ -1,5 +1,6 @@
 // Specification of the monitor: TaskModel rows, batched updates, trimming, parent tasks as a
 // tree; LatencyProbe.
+#include <offload/core/taskregistry.h>
 #include <offload/core/threadpool.h>
 #include <offload/monitor/latencyprobe.h>
 #include <offload/monitor/taskmodel.h>
@@ -64,6 +65,8 @@ private Q_SLOTS:
     void millionReportsCauseFewDataChangedSignals();
     void changedRowsAreAnnouncedPerRunOfAdjacentRows();
     void aBurstOfChangesIsAppliedInSlicesAndCompletely();
+    void registryHandsOutChangesInBatchesOldestFirst();
+    void theClockReachesChildRowsOfRunningParentsOnly();
     void failedTaskShowsErrorSummary();
     void keepsAtMostMaxFinishedRows();
     void clearFinishedKeepsRunningTasks();
@@ -214,6 +217,80 @@ void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
             QStringLiteral("burst %1").arg(i));
     for (auto &t : tasks)
         static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
+}
+
+void tst_Monitor::registryHandsOutChangesInBatchesOldestFirst()
+{
+    auto &registry = TaskRegistry::instance();
+    const int listener = registry.addListener();
+    QObject context;
+    std::vector<TaskHandle<void>> tasks;
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(manualTask(&context, QStringLiteral("t%1").arg(i)));
+    while (registry.takeChanges(listener).more) {
+    } // the additions, and anything earlier tests left
+    for (auto &t : tasks)
+        t.core()->setProgressText(QStringLiteral("changed"));
+    tasks[0].core()->setProgressText(QStringLiteral("again")); // still listed once
+    const auto ids = [](const std::vector<TaskHandleBase> &handles) {
+        std::vector<quint64> out;
+        for (const auto &h : handles)
+            out.push_back(h.id());
+        return out;
+    };
+    const auto expected = [&](size_t from, size_t to) {
+        std::vector<quint64> out;
+        for (size_t i = from; i < to; ++i)
+            out.push_back(tasks[i].id());
+        return out;
+    };
+    auto batch = registry.takeChanges(listener, 4);
+    QCOMPARE(ids(batch.changed), expected(0, 4));
+    QVERIFY(batch.more);
+    batch = registry.takeChanges(listener, 4);
+    QCOMPARE(ids(batch.changed), expected(4, 8));
+    QVERIFY(batch.more);
+    batch = registry.takeChanges(listener, 4);
+    QCOMPARE(ids(batch.changed), expected(8, 10));
+    QVERIFY(!batch.more);
+    batch = registry.takeChanges(listener, 4);
+    QVERIFY(batch.changed.empty());
+    QVERIFY(!batch.more);
+    registry.removeListener(listener);
+    for (auto &t : tasks)
+        static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
+}
+
+void tst_Monitor::theClockReachesChildRowsOfRunningParentsOnly()
+{
+    TaskModel model;
+    QObject context;
+    auto parent = manualTask(&context, QStringLiteral("batch"));
+    auto child = manualTask(&context, QStringLiteral("run"));
+    child.setParent(parent);
+    auto doneParent = manualTask(&context, QStringLiteral("done batch"));
+    auto doneChild = manualTask(&context, QStringLiteral("done run"));
+    doneChild.setParent(doneParent);
+    QVERIFY(doneChild.core()->finish());
+    QVERIFY(doneParent.core()->finish());
+    model.refresh();
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    model.refresh(); // nothing changed: only the once-a-second clock is announced
+    QList<quint64> under; // the parent of each Elapsed range, by task id (0: top level)
+    for (const auto &args : changed) {
+        const auto tl = args.at(0).value<QModelIndex>(), br = args.at(1).value<QModelIndex>();
+        QCOMPARE(tl.column(), int(TaskModel::Elapsed));
+        QCOMPARE(br.column(), int(TaskModel::Elapsed));
+        const QModelIndex p = tl.parent();
+        under.append(p.isValid() ? model.task(p).id() : 0);
+        if (p.isValid()) // every child row of that parent
+            QCOMPARE(br.row(), model.rowCount(p) - 1);
+    }
+    QVERIFY(under.contains(parent.id()));
+    QVERIFY(!under.contains(doneParent.id()));
+    QVERIFY(under.contains(0)); // the running parent is itself a top-level row
+    QVERIFY(child.core()->finish());
+    QVERIFY(parent.core()->finish());
 }
 
 void tst_Monitor::failedTaskShowsErrorSummary()

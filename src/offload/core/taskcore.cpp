@@ -184,6 +184,29 @@ Error TaskCore::error() const
     return d->error;
 }
 
+std::chrono::milliseconds TaskTimes::elapsed() const
+{
+    using namespace std::chrono;
+    const auto start = started == steady_clock::time_point {} ? created : started;
+    const auto end = finished == steady_clock::time_point {} ? steady_clock::now() : finished;
+    return duration_cast<milliseconds>(end - start);
+}
+
+MonitorSnapshot TaskCore::monitorSnapshot() const
+{
+    MonitorSnapshot s;
+    s.parentId = d->parentId.load(std::memory_order_acquire);
+    std::lock_guard lock(d->mutex);
+    s.state = d->state;
+    s.progress = d->progress;
+    s.process = d->processInfo;
+    s.name = d->name;
+    s.times = d->times;
+    if (s.state == TaskState::Failed)
+        s.errorSummary = d->error.summary();
+    return s;
+}
+
 TaskTimes TaskCore::times() const
 {
     std::lock_guard lock(d->mutex);

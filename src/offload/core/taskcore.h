@@ -22,6 +22,20 @@ struct TaskTimes
     std::chrono::steady_clock::time_point created;
     std::chrono::steady_clock::time_point started; // Running entered; epoch if never
     std::chrono::steady_clock::time_point finished; // final state entered; epoch if not yet
+    // Since Running was entered (or creation, if never), until the end or now.
+    OFFLOAD_CORE_EXPORT std::chrono::milliseconds elapsed() const;
+};
+
+// What a monitor shows of a task, read under one lock: a monitor reads thousands a tick.
+struct MonitorSnapshot
+{
+    TaskState state = TaskState::Queued;
+    Progress progress;
+    ProcessInfo process;
+    QString name;
+    TaskTimes times;
+    quint64 parentId = 0;
+    QString errorSummary; // Failed only
 };
 
 // Thread-safety: every member function may be called from any thread. Callbacks added with
@@ -123,6 +137,7 @@ public:
     // Monitor registry side: a task is listed as changed at most once per registry drain.
     bool setMonitorDirty(); // true if it was clean
     bool takeMonitorDirty(); // true if it was dirty
+    MonitorSnapshot monitorSnapshot() const;
     struct ListHook &registryHook();
     struct ListHook &contextHook();
     struct Private;

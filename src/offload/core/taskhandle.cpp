@@ -4,11 +4,7 @@ namespace offload {
 
 std::chrono::milliseconds TaskHandleBase::elapsed() const
 {
-    using namespace std::chrono;
-    const auto t = m_core->times();
-    const auto start = t.started == steady_clock::time_point{} ? t.created : t.started;
-    const auto end = t.finished == steady_clock::time_point{} ? steady_clock::now() : t.finished;
-    return duration_cast<milliseconds>(end - start);
+    return m_core->times().elapsed();
 }
 
 void TaskHandleBase::checkFinished() const

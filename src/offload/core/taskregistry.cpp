@@ -3,6 +3,7 @@
 #include "intrusivelist_p.h"
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <mutex>
 
@@ -15,20 +16,19 @@ struct TaskRegistry::Private
     struct Inbox
     {
         std::vector<std::weak_ptr<TaskCore>> added;
-        std::vector<std::weak_ptr<TaskCore>> changed;
+        std::deque<std::weak_ptr<TaskCore>> changed;
     };
     mutable std::mutex mutex;
     detail::IntrusiveList live; // every task between construction and destruction
-    std::vector<std::weak_ptr<TaskCore>> dirty; // shared by listeners, deduplicated per task
+    // Shared by listeners, deduplicated per task; moved to every inbox as far as a listener
+    // takes, so that a bounded take does bounded work under the lock.
+    std::deque<std::weak_ptr<TaskCore>> dirty;
     std::map<int, Inbox> listeners;
     int nextListener = 1;
-    std::atomic<int> listenerCount{0};
+    std::atomic<int> listenerCount { 0 };
 };
 
-TaskRegistry::TaskRegistry()
-    : d(new Private)
-{
-}
+TaskRegistry::TaskRegistry() : d(new Private) { }
 
 TaskRegistry &TaskRegistry::instance()
 {
@@ -52,7 +52,7 @@ int TaskRegistry::addListener()
 {
     std::lock_guard lock(d->mutex);
     const int id = d->nextListener++;
-    d->listeners.emplace(id, Private::Inbox{});
+    d->listeners.emplace(id, Private::Inbox {});
     d->listenerCount.store(int(d->listeners.size()));
     return id;
 }
@@ -64,13 +64,22 @@ void TaskRegistry::removeListener(int id)
     d->listenerCount.store(int(d->listeners.size()));
 }
 
-TaskRegistry::Changes TaskRegistry::takeChanges(int listener)
+TaskRegistry::Changes TaskRegistry::takeChanges(int listener, size_t maxChanged)
 {
-    Private::Inbox inbox;
-    std::vector<std::shared_ptr<TaskCore>> keep; // released outside the lock
+    std::vector<std::weak_ptr<TaskCore>> added;
+    std::vector<std::weak_ptr<TaskCore>> changed;
+    std::vector<std::shared_ptr<TaskCore>> keep; // a last reference dies outside the lock
+    Changes changes;
     {
         std::lock_guard lock(d->mutex);
-        for (auto &weak : d->dirty) {
+        auto it = d->listeners.find(listener);
+        if (it == d->listeners.end())
+            return {};
+        Private::Inbox &inbox = it->second;
+        // Drain the shared list only as far as this listener's inbox needs to be refilled.
+        while (inbox.changed.size() < maxChanged && !d->dirty.empty()) {
+            std::weak_ptr<TaskCore> weak = std::move(d->dirty.front());
+            d->dirty.pop_front();
             auto task = weak.lock();
             if (!task)
                 continue;
@@ -79,18 +88,20 @@ TaskRegistry::Changes TaskRegistry::takeChanges(int listener)
                 box.changed.push_back(weak);
             keep.push_back(std::move(task));
         }
-        d->dirty.clear();
-        auto it = d->listeners.find(listener);
-        if (it == d->listeners.end())
-            return {};
-        inbox = std::exchange(it->second, {});
+        added = std::exchange(inbox.added, {});
+        const size_t n = std::min(maxChanged, inbox.changed.size());
+        changed.assign(std::make_move_iterator(inbox.changed.begin()),
+            std::make_move_iterator(inbox.changed.begin() + ptrdiff_t(n)));
+        inbox.changed.erase(inbox.changed.begin(), inbox.changed.begin() + ptrdiff_t(n));
+        changes.more = !inbox.changed.empty() || !d->dirty.empty();
     }
-    Changes changes;
-    for (auto &weak : inbox.added) {
+    keep.clear();
+    for (auto &weak : added) {
         if (auto task = weak.lock())
             changes.added.emplace_back(std::move(task));
     }
-    for (auto &weak : inbox.changed) {
+    changes.changed.reserve(changed.size());
+    for (auto &weak : changed) {
         if (auto task = weak.lock())
             changes.changed.emplace_back(std::move(task));
     }

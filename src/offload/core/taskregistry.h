@@ -3,6 +3,8 @@
 
 #include <offload/core/taskhandle.h>
 
+#include <cstddef>
+#include <limits>
 #include <vector>
 
 namespace offload {
@@ -20,12 +22,15 @@ public:
 
     struct Changes
     {
-        std::vector<TaskHandleBase> added;   // created since the last call (live ones only)
+        std::vector<TaskHandleBase> added; // created since the last call (live ones only)
         std::vector<TaskHandleBase> changed; // state, progress or name changed (each once)
+        bool more = false; // changed tasks beyond maxChanged wait for the next call
     };
-    int addListener();          // returns an id; the listener starts with no pending changes
+    int addListener(); // returns an id; the listener starts with no pending changes
     void removeListener(int id);
-    Changes takeChanges(int listener);
+    // At most maxChanged changed tasks, oldest first, so that a listener on the GUI thread
+    // can take a burst in pieces; every added one.
+    Changes takeChanges(int listener, size_t maxChanged = std::numeric_limits<size_t>::max());
 
     // Called by tasks.
     void add(detail::TaskCore &task);

@@ -5,6 +5,7 @@
 #include <QTimerEvent>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,28 +40,20 @@ struct Node
 
     void snapshot()
     {
-        state = task.state();
-        process = task.processInfo();
-        progress = task.progress();
-        name = task.name();
-        elapsed = task.elapsed();
-        declaredParent = task.parentId();
+        auto s = task.core()->monitorSnapshot();
+        state = s.state;
+        process = s.process;
+        progress = std::move(s.progress);
+        name = std::move(s.name);
+        elapsed = s.times.elapsed();
+        declaredParent = s.parentId;
         if (state == TaskState::Failed)
-            error = task.error().summary();
+            error = std::move(s.errorSummary);
     }
 };
 
 // Rows of one parent that changed in a tick: one dataChanged over [lo, hi] per parent.
 using Spans = std::unordered_map<Node *, std::pair<int, int>>;
-
-void widen(Spans &spans, Node *n)
-{
-    auto [it, fresh] = spans.try_emplace(n->parent, n->row, n->row);
-    if (!fresh) {
-        it->second.first = std::min(it->second.first, n->row);
-        it->second.second = std::max(it->second.second, n->row);
-    }
-}
 
 } // namespace
 
@@ -70,7 +63,8 @@ struct TaskModel::Private
     int listener = 0;
     Node root; // id 0, never shown: its children are the top-level rows
     std::unordered_map<quint64, std::unique_ptr<Node>> nodes; // every row, by task id
-    std::unordered_set<Node *> running; // non-final rows: their Elapsed cells tick
+    // Rows that have children, so that the clock's broadcast need not visit every row.
+    std::unordered_set<Node *> parents;
     // Finished top-level rows by topOrder, i.e. in row order: trimming takes the first ones.
     std::map<quint64, Node *> finishedTop;
     // Top-level rows whose declared parent is not (or cannot be) their parent row, by that
@@ -86,6 +80,7 @@ struct TaskModel::Private
     std::vector<TaskHandleBase> pending;
     size_t pendingAt = 0;
     QBasicTimer slice;
+    bool registryHasMore = false; // the last take() left changes in the registry
     std::chrono::steady_clock::time_point lastElapsedBroadcast;
 
     Node *nodeFor(quintptr key) const;
@@ -107,6 +102,7 @@ struct TaskModel::Private
     void forget(Node *n, std::vector<std::unique_ptr<Node>> &out);
     void emitChanged(const Spans &spans, int firstColumn, int lastColumn, const QList<int> &roles);
     bool applyPending(std::chrono::microseconds budget); // true if work is left
+    bool take(size_t maxChanged);
     void emitRows(std::vector<Node *> &changed);
     void broadcastElapsed();
 };
@@ -219,13 +215,13 @@ void TaskModel::Private::insert(Node *parent, std::vector<std::unique_ptr<Node>>
 {
     const int first = int(parent->children.size());
     q->beginInsertRows(indexOf(parent), first, first + int(batch.size()) - 1);
+    if (parent != &root)
+        parents.insert(parent);
     int unfinished = 0;
     for (auto &owned : batch) {
         Node *n = owned.get();
         nodes.emplace(n->id, std::move(owned));
         n->unfinished = isFinalState(n->state) ? 0 : 1;
-        if (n->unfinished)
-            running.insert(n);
         n->parent = parent;
         n->row = int(parent->children.size());
         parent->children.push_back(n);
@@ -295,6 +291,8 @@ void TaskModel::Private::detach(Node *n)
 {
     Node *from = n->parent;
     from->children.erase(from->children.begin() + n->row);
+    if (from->children.empty())
+        parents.erase(from);
     renumber(from, n->row);
     if (from == &root)
         finishedTop.erase(n->topOrder);
@@ -306,6 +304,8 @@ void TaskModel::Private::attach(Node *n, Node *to)
     n->parent = to;
     n->row = int(to->children.size());
     to->children.push_back(n);
+    if (to != &root)
+        parents.insert(to);
     if (to == &root) {
         n->topOrder = ++nextTopOrder;
         if (n->unfinished == 0)
@@ -353,7 +353,7 @@ void TaskModel::Private::forget(Node *n, std::vector<std::unique_ptr<Node>> &out
 {
     for (Node *child : n->children)
         forget(child, out);
-    running.erase(n);
+    parents.erase(n);
     n->declaredParent = 0;
     updateOrphan(n); // unlisted
     auto it = nodes.find(n->id);
@@ -611,7 +611,7 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
     std::vector<Node *> reparented;
     size_t i = pendingAt;
     for (; i < pending.size(); ++i) {
-        if (budget.count() > 0 && (i - pendingAt) % 16 == 15
+        if (budget.count() > 0 && (i - pendingAt) % 4 == 3
             && std::chrono::steady_clock::now() - start > budget)
             break;
         auto it = nodes.find(pending[i].id());
@@ -652,13 +652,8 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
         n->changedFirst = first;
         n->changedLast = last;
         const bool final = isFinalState(n->state);
-        if (wasFinal != final) {
-            if (final)
-                running.erase(n);
-            else
-                running.insert(n);
+        if (wasFinal != final)
             addUnfinished(n, final ? -1 : 1);
-        }
         if (n->declaredParent != oldParent)
             reparented.push_back(n);
         changed.push_back(n);
@@ -677,30 +672,36 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
 }
 
 // Running rows show whole seconds computed when painted (data()), so one dataChanged of the
-// Elapsed column per parent each second keeps them current; a view repaints the visible ones.
+// Elapsed column per parent with running rows each second keeps them current; a view
+// repaints the visible ones. The parents are few; the top level is one span.
 void TaskModel::Private::broadcastElapsed()
 {
     lastElapsedBroadcast = std::chrono::steady_clock::now();
     Spans spans;
-    // Top-level rows (nearly all of them) as one span without a lookup each.
-    bool top = false;
-    for (Node *n : running) {
-        if (n->parent == &root)
-            top = true;
-        else
-            widen(spans, n);
-    }
-    if (top && !root.children.empty())
+    if (finishedTop.size() < root.children.size())
         spans[&root] = { 0, int(root.children.size()) - 1 };
+    for (Node *p : parents) {
+        const int own = isFinalState(p->state) ? 0 : 1;
+        if (p->unfinished > own)
+            spans[p] = { 0, int(p->children.size()) - 1 };
+    }
     emitChanged(spans, Elapsed, Elapsed, { Qt::DisplayRole });
+}
+
+// At most one batch of the registry's changes; true if the registry holds more.
+bool TaskModel::Private::take(size_t maxChanged)
+{
+    auto changes = TaskRegistry::instance().takeChanges(listener, maxChanged);
+    append(changes.added);
+    pending.insert(pending.end(), std::make_move_iterator(changes.changed.begin()),
+        std::make_move_iterator(changes.changed.end()));
+    return changes.more;
 }
 
 void TaskModel::refresh()
 {
-    auto changes = TaskRegistry::instance().takeChanges(d->listener);
-    d->append(changes.added);
-    d->pending.insert(d->pending.end(), std::make_move_iterator(changes.changed.begin()),
-        std::make_move_iterator(changes.changed.end()));
+    while (d->take(std::numeric_limits<size_t>::max())) { }
+    d->registryHasMore = false;
     d->applyPending(std::chrono::microseconds(0));
     d->slice.stop();
     d->broadcastElapsed();
@@ -712,21 +713,26 @@ void TaskModel::clearFinished()
     d->trim(0);
 }
 
+// Every event does one bounded piece of work (a batch taken from the registry, or a slice
+// of it applied) and leaves the rest to a zero timer, so that the event loop runs in between
+// and the GUI thread is never held for much longer than a slice.
 void TaskModel::timerEvent(QTimerEvent *event)
 {
-    // About what a frame may take at most, so that the event loop's own latency stays small.
-    constexpr std::chrono::microseconds sliceBudget(150);
-    if (event->timerId() == d->timer.timerId()) {
-        auto changes = TaskRegistry::instance().takeChanges(d->listener);
-        d->append(changes.added);
-        d->pending.insert(d->pending.end(), std::make_move_iterator(changes.changed.begin()),
-            std::make_move_iterator(changes.changed.end()));
-        if (std::chrono::steady_clock::now() - d->lastElapsedBroadcast >= std::chrono::seconds(1))
-            d->broadcastElapsed();
-    } else if (event->timerId() != d->slice.timerId()) {
+    constexpr std::chrono::microseconds sliceBudget(60); // announcing costs about as much again
+    constexpr size_t batch = 512; // about 50 us to take
+    const bool tick = event->timerId() == d->timer.timerId();
+    if (!tick && event->timerId() != d->slice.timerId())
         return QAbstractItemModel::timerEvent(event);
+    if (tick
+        && std::chrono::steady_clock::now() - d->lastElapsedBroadcast >= std::chrono::seconds(1))
+        d->broadcastElapsed();
+    if (d->pendingAt >= d->pending.size() && (tick || d->registryHasMore)) {
+        d->registryHasMore = d->take(batch);
+        if (!d->slice.isActive())
+            d->slice.start(0, this);
+        return;
     }
-    if (d->applyPending(sliceBudget)) {
+    if (d->applyPending(sliceBudget) || d->registryHasMore) {
         if (!d->slice.isActive())
             d->slice.start(0, this);
         return;
