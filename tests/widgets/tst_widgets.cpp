@@ -19,6 +19,7 @@
 #include <QThread>
 #include <QTreeView>
 
+#include <cmath>
 #include <vector>
 
 using namespace offload;
@@ -117,6 +118,7 @@ private Q_SLOTS:
     void deleteKeyCancelsTheSelection();
     void clearFinishedKeepsRunningTasks();
     void progressBarGrowsWithTheFraction();
+    void progressBarClampsOutOfRangeFractions();
     void childRowsShowUnderTheirParentWithBars();
     void cancelOnAParentRowCancelsTheParent();
     void cancelOnAChildRowCancelsThatChild();
@@ -206,6 +208,14 @@ void tst_Widgets::progressBarGrowsWithTheFraction()
     QVERIFY2(quarterFilled > 20 && quarterFilled < quarterUnfilled,
         qPrintable(QStringLiteral("%1 %2").arg(quarterFilled).arg(quarterUnfilled)));
     QVERIFY(differingColumns(empty, full) > differingColumns(empty, quarter));
+}
+
+void tst_Widgets::progressBarClampsOutOfRangeFractions()
+{
+    // Beyond 1 paints as full; NaN as no fraction (the state's name), like any negative one.
+    QCOMPARE(paintedBar(2.5), paintedBar(1));
+    QCOMPARE(paintedBar(std::nan("")), paintedBar(-1));
+    QVERIFY(paintedBar(-1) != paintedBar(0));
 }
 
 void tst_Widgets::childRowsShowUnderTheirParentWithBars()
