@@ -132,7 +132,10 @@ int runStudio()
     window.show();
     QElapsedTimer wait;
     wait.start();
-    while (window.library()->find(QStringLiteral("offload-example-blur")) < 0
+    // Discovery over (the last module's form built) before the load starts: measured is the
+    // steady state of a window at work, not its start-up.
+    while ((window.library()->isDiscovering()
+               || window.library()->find(QStringLiteral("offload-example-blur")) < 0)
         && wait.elapsed() < 30000)
         QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
     const int row = window.library()->find(QStringLiteral("offload-example-blur"));
