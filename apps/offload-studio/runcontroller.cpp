@@ -56,41 +56,9 @@ void RunController::setMaxParallel(int runs)
     m_runners.push_back(std::make_unique<offload::ModuleRunner>(runs));
 }
 
-QString RunController::valueShapeError(const offload::sem::Parameter &p, const QVariant &value)
-{
-    const int type = value.typeId();
-    if (type == QMetaType::QVariantMap || type == QMetaType::QVariantHash
-        || type == QMetaType::QJsonObject)
-        return tr("parameter '%1' cannot take an object").arg(p.name);
-    if (type != QMetaType::QVariantList && type != QMetaType::QStringList)
-        return {};
-    const QVariantList items = value.toList();
-    for (const QVariant &item : items) {
-        const int t = item.typeId();
-        if (t == QMetaType::QVariantList || t == QMetaType::QStringList
-            || t == QMetaType::QVariantMap || t == QMetaType::QVariantHash)
-            return tr("parameter '%1' cannot take a list of lists or objects").arg(p.name);
-    }
-    const bool listed = p.unknownElement || p.isVector() || p.multiple
-        || (p.tag.startsWith(QLatin1String("point")) && p.tag != QLatin1String("pointfile"))
-        || p.tag.startsWith(QLatin1String("region"));
-    if (!listed && items.size() != 1)
-        return tr("parameter '%1' (%2) takes one value, not a list of %3")
-            .arg(p.name, p.tag)
-            .arg(items.size());
-    return {};
-}
-
 QStringList RunController::commandLine(
     const offload::Module &module, const QVariantMap &values, QString *error)
 {
-    for (auto it = values.cbegin(); it != values.cend(); ++it)
-        if (const offload::sem::Parameter *p = module.description.parameter(it.key()))
-            if (const QString why = valueShapeError(*p, it.value()); !why.isEmpty()) {
-                if (error)
-                    *error = why;
-                return {};
-            }
     const auto cl = offload::sem::buildCommandLine(module.description, values,
         module.hasReturnParameters() ? QStringLiteral("<return-parameter-file>") : QString());
     if (!cl.ok()) {
@@ -278,9 +246,7 @@ quint64 RunController::runBatch(const offload::Module &module, const QVariantMap
     if (commandLine(module, first, &why).isEmpty())
         return fail(tr("input 1 (%1): %2").arg(inputs.first().toString(), why));
     for (qsizetype i = 1; i < inputs.size(); ++i) {
-        why = valueShapeError(*p, inputs[i]);
-        if (why.isEmpty())
-            why = offload::sem::validateValue(*p, inputs[i]);
+        why = offload::sem::validateValue(*p, inputs[i]);
         if (!why.isEmpty())
             return fail(tr("input %1 (%2): %3").arg(i + 1).arg(inputs[i].toString(), why));
     }

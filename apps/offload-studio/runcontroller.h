@@ -80,11 +80,6 @@ public:
     bool isBatch(quint64 taskId) const;
     int activeCount() const; // runs and batches not final
     int aliveProcessCount() const; // runs with a live process (Starting or Running)
-    // Why a value cannot be given to the parameter as Studio passes it, or an empty string: no
-    // parameter takes an object, and a list only a vector, a `multiple`, a point or a region
-    // parameter (offload::sem::buildCommandLine would otherwise drop an object silently and
-    // join a list into one argument nobody gave).
-    static QString valueShapeError(const offload::sem::Parameter &parameter, const QVariant &value);
     void cancelAll();
 
 Q_SIGNALS:

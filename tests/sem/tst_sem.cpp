@@ -298,6 +298,18 @@ void tst_Sem::commandLineRejectsBadValues_data()
     QTest::newRow("boolean") << "verbose" << QVariant(QStringLiteral("maybe"))
                              << "expects true or false";
     QTest::newRow("unknown name") << "sigmaa" << QVariant(1) << "unknown parameter 'sigmaa'";
+    // Values of the wrong shape, as a JSON script or a Python caller may pass them: never
+    // dropped (an object reads as an empty string) nor joined into one argument.
+    const QVariantMap object { { QStringLiteral("x"), 1 } };
+    QTest::newRow("object for a number") << "sigma" << QVariant(object) << "got an object";
+    QTest::newRow("object for a file") << "output" << QVariant(object) << "got an object";
+    QTest::newRow("list for one file")
+        << "output" << QVariant(QVariantList { QStringLiteral("a"), QStringLiteral("b") })
+        << "takes one value, got a list of 2";
+    QTest::newRow("list inside a vector")
+        << "radius" << QVariant(QVariantList { QVariantList { 1, 2 }, 3 }) << "got a list";
+    QTest::newRow("object inside a vector")
+        << "radius" << QVariant(QVariantList { 1, object }) << "got an object";
 }
 
 void tst_Sem::commandLineRejectsBadValues()
@@ -659,6 +671,13 @@ void tst_Sem::pointsAggregatesAndUnknownElementsOnTheCommandLine()
     QCOMPARE(cl.arguments,
         QStringList({ "--seed", "1,2,3", "--seed", "4,5,6", "--roi", "0,0,0,1,1,1", "--models",
             "a.vtk,b.vtk", "--pv", "1,2,3,4,5,6" }));
+    // Points as lists of coordinates, as JSON gives them.
+    cl = buildCommandLine(d,
+        { { "seed", QVariantList { QVariantList { 1, 2, 3 }, QVariantList { 4, 5, 6 } } },
+            { "roi", QVariantList { 0, 0, 0, 1, 1, 1 } } });
+    QVERIFY2(cl.ok(), qPrintable(cl.error));
+    QCOMPARE(cl.arguments,
+        QStringList({ "--seed", "1,2,3", "--seed", "4,5,6", "--roi", "0,0,0,1,1,1" }));
     cl = buildCommandLine(d, { { "roi", "1,2,3" } });
     QVERIFY(cl.error.contains(QLatin1String("expects 6 finite numbers")));
     cl = buildCommandLine(d, { { "seed", "1,2,inf" } });

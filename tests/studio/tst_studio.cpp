@@ -706,15 +706,14 @@ void tst_Studio::valuesOfTheWrongShapeAreRefused()
     const offload::Module blur = w->library()->entry(row).module;
     const QString summary = m_dir->filePath(QStringLiteral("s.txt"));
     QString error;
-    // An object for an integer: offload::sem::buildCommandLine leaves the parameter out (its
-    // default runs instead); Studio refuses it.
+    // An object for an integer: refused, not left out (its default would run instead).
     QVERIFY(RunController::commandLine(blur,
         { { QStringLiteral("iterations"), QVariantMap { { QStringLiteral("a"), 1 } } },
             { QStringLiteral("summary"), summary } },
         &error)
                 .isEmpty());
     QVERIFY2(error.contains(QLatin1String("'iterations'")), qPrintable(error));
-    // A list for a path: buildCommandLine would join it into "/a,/b".
+    // A list for a path: refused, not joined into "/a,/b".
     QVERIFY(RunController::commandLine(blur,
         { { QStringLiteral("summary"),
             QVariantList { QStringLiteral("/tmp/a"), QStringLiteral("/tmp/b") } } },

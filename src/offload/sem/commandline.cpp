@@ -31,12 +31,32 @@ int coordinatesPerItem(const Parameter &p)
 
 // The items of a value: a list's elements, or a text split at ',' (at ';' for points and
 // regions, whose items hold commas themselves: "1,2,3;4,5,6" is two points).
+bool isList(const QVariant &v)
+{
+    return v.typeId() == QMetaType::QVariantList || v.typeId() == QMetaType::QStringList;
+}
+
+bool isObject(const QVariant &v)
+{
+    return v.typeId() == QMetaType::QVariantMap || v.typeId() == QMetaType::QVariantHash
+        || v.typeId() == QMetaType::QJsonObject;
+}
+
+// A point's or region's coordinates may come as a list of their own ([x, y, z]).
 QStringList asList(const Parameter &p, const QVariant &v)
 {
-    if (v.typeId() == QMetaType::QVariantList || v.typeId() == QMetaType::QStringList) {
+    if (isList(v)) {
         QStringList out;
-        for (const QVariant &e : v.toList())
-            out << e.toString();
+        for (const QVariant &e : v.toList()) {
+            if (isList(e)) {
+                QStringList coordinates;
+                for (const QVariant &c : e.toList())
+                    coordinates << c.toString();
+                out << coordinates.join(QLatin1Char(','));
+            } else {
+                out << e.toString();
+            }
+        }
         return out;
     }
     return v.toString().split(QLatin1Char(coordinatesPerItem(p) ? ';' : ','), Qt::SkipEmptyParts);
@@ -142,9 +162,48 @@ bool isEmptyValue(const QVariant &v)
 {
     if (v.isNull())
         return true;
-    if (v.typeId() == QMetaType::QVariantList || v.typeId() == QMetaType::QStringList)
+    if (isList(v))
         return v.toList().isEmpty();
     return v.typeId() != QMetaType::Bool && v.toString().isEmpty();
+}
+
+// Why a value's shape cannot go on a command line as it is ("" if it can). A value that has no
+// text (an object, say) would otherwise read as empty and the parameter be left out unseen.
+QString shapeError(const Parameter &p, const QVariant &value, bool several)
+{
+    const QString takes
+        = several ? QStringLiteral("a list of values") : QStringLiteral("one value");
+    if (isObject(value))
+        return QStringLiteral("parameter '%1' takes %2, got an object").arg(p.name, takes);
+    if (!isList(value)) {
+        if (value.isNull() || value.typeId() == QMetaType::Bool || value.canConvert<QString>())
+            return {};
+        return QStringLiteral("parameter '%1' takes %2, got a %3 that has no text form")
+            .arg(p.name, takes, QString::fromLatin1(value.typeName()));
+    }
+    const bool coordinates = coordinatesPerItem(p) > 0;
+    const QVariantList list = value.toList();
+    // An element outside the schema takes its list as text, joined with commas.
+    if (!several && !coordinates && !p.unknownElement && list.size() > 1)
+        return QStringLiteral("parameter '%1' takes one value, got a list of %2")
+            .arg(p.name)
+            .arg(list.size());
+    for (const QVariant &e : list) {
+        if (isObject(e))
+            return QStringLiteral("parameter '%1' takes %2, got an object in the list")
+                .arg(p.name, takes);
+        if (isList(e) && !(coordinates && several))
+            return QStringLiteral("parameter '%1' takes %2, got a list inside the list")
+                .arg(p.name, takes);
+        if (isList(e)) {
+            for (const QVariant &c : e.toList())
+                if (isList(c) || isObject(c))
+                    return QStringLiteral("parameter '%1': a point's coordinates are numbers, "
+                                          "got a list or an object among them")
+                        .arg(p.name);
+        }
+    }
+    return {};
 }
 
 // The one check of a value, shared by buildCommandLine and validateValue: returns the error
@@ -153,6 +212,9 @@ bool isEmptyValue(const QVariant &v)
 QString check(const Parameter &p, const QVariant &value, QStringList &items)
 {
     items.clear();
+    const bool several = p.isVector() || p.multiple;
+    if (const QString error = shapeError(p, value, several); !error.isEmpty())
+        return error;
     if (isEmptyValue(value)) {
         if (p.index)
             return QStringLiteral("missing value for the required parameter '%1' (index %2)")
@@ -171,11 +233,9 @@ QString check(const Parameter &p, const QVariant &value, QStringList &items)
         items << (on ? QStringLiteral("true") : QStringLiteral("false"));
         return {};
     }
-    const bool several = p.isVector() || p.multiple;
     items = several ? asList(p, value) : QStringList { value.toString() };
-    if (!several
-        && (value.typeId() == QMetaType::QVariantList || value.typeId() == QMetaType::QStringList))
-        items = QStringList { asList(p, value).join(QLatin1Char(',')) }; // [x, y, z], say
+    if (!several && isList(value)) // one point as [x, y, z], or a list of one value
+        items = QStringList { asList(p, value).join(QLatin1Char(',')) };
     for (QString &item : items) {
         // argv holds C strings: a NUL would end the argument there, and the module would get
         // a value nobody gave.
