@@ -1,7 +1,8 @@
 // A misbehaving (or well-behaved) SEM module for the module tests. What it does depends on the
 // name it is started as (tests symlink it): hang-module, garbage-module, banner-module,
 // flaky-module (garbage on --xml until "<its path>.ok" exists), noreturn-module (declares a
-// return parameter, writes no file), statdir-module (returns its return file's directory mode).
+// return parameter, writes no file), statdir-module (returns its return file's directory mode),
+// chatty-module (a description on --xml, then 17 MiB more).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -50,6 +51,13 @@ int main(int argc, char **argv)
         if (name == "banner-module")
             std::fputs("Loading plugins...\nWARNING: no GPU found\n", stdout);
         std::fputs(description, stdout);
+        if (name == "chatty-module") {
+            static char line[1024];
+            std::memset(line, '#', sizeof line - 1);
+            line[sizeof line - 2] = '\n';
+            for (int i = 0; i < 17 * 1024; ++i)
+                std::fputs(line, stdout);
+        }
         return 0;
     }
     if (name == "statdir-module" && !returnFile.empty()) {

@@ -52,6 +52,7 @@ private Q_SLOTS:
     void describePythonModuleWithInterpreter();
     void describeHangingModuleTimesOut();
     void describeGarbageIsAProtocolError();
+    void describeOutputBeyondTheLimitIsSaidSo();
     void describeInvalidSidecarGivesLineAndColumn();
     void describeMissingModuleIsALaunchError();
     void failedDiscoveryIsRetriedAndSuccessCached();
@@ -115,6 +116,19 @@ void tst_Modules::describeHangingModuleTimesOut()
     QCOMPARE(task.state(), TaskState::Failed);
     QCOMPARE(task.error().kind, ErrorKind::Timeout);
     QVERIFY2(task.error().message.contains(QStringLiteral("hang-module --xml")), qPrintable(task.error().message));
+}
+
+void tst_Modules::describeOutputBeyondTheLimitIsSaidSo()
+{
+    // A description followed by 17 MiB: what is kept is the newest 16 MiB, without the
+    // description, so the error must say that the output was too long, not that it was garbage.
+    ModuleRunner runner;
+    auto task = runner.describe(&m_context, testModule(QStringLiteral("chatty-module")));
+    QVERIFY(task.waitForFinished(60s));
+    QCOMPARE(task.state(), TaskState::Failed);
+    QCOMPARE(task.error().kind, ErrorKind::Protocol);
+    QVERIFY2(task.error().message.contains(QStringLiteral("more than 16 MiB")),
+             qPrintable(task.error().message));
 }
 
 void tst_Modules::describeGarbageIsAProtocolError()

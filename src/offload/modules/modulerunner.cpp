@@ -208,6 +208,15 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
             break;
         }
         const auto &result = static_cast<TaskResultCore<ProgramResult> &>(done).value();
+        if (result.droppedStdout > 0) { // only the newest bytes were kept: the start is gone
+            Error e{ErrorKind::Protocol,
+                    QStringLiteral("%1 --xml printed more than %2 MiB, the most a description may be")
+                        .arg(who)
+                        .arg(sem::maxDescriptionBytes >> 20)};
+            e.origin = m.descriptionSource;
+            core->fail(e);
+            return;
+        }
         sem::ParseResult parsed = sem::parseDescription(result.stdoutText);
         if (!parsed.ok()) {
             Error e{ErrorKind::Protocol, QStringLiteral("%1 --xml printed no valid description (line %2, column %3: %4)")
