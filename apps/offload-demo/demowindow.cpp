@@ -54,7 +54,8 @@ DemoWindow::DemoWindow(QWidget *parent)
     layout->addLayout(status);
     resize(960, 480);
 
-    connect(&m_probe, &offload::LatencyProbe::sampled, this, [this](double us) { m_window.push_back(us); });
+    connect(&m_probe, &offload::LatencyProbe::sampled, this,
+        [this](double us) { m_window.push_back(us); });
     auto *timer = new QTimer(this);
     connect(timer, &QTimer::timeout, this, &DemoWindow::updateLag);
     timer->start(500);
@@ -68,15 +69,17 @@ DemoWindow::DemoWindow(QWidget *parent)
     spec.prestart = 1;
     m_workers = std::make_unique<offload::WorkerPool>(spec);
 
-    const QString blur = QCoreApplication::applicationDirPath() + QStringLiteral("/offload-example-blur");
-    m_modules.describe(this, blur).onFinished([this, moduleRuns](const offload::TaskHandle<offload::Module> &t) {
-        if (t.state() == offload::TaskState::Finished) {
-            m_blur = t.result();
-            moduleRuns->setEnabled(true);
-        } else {
-            moduleRuns->setToolTip(t.error().summary());
-        }
-    });
+    const QString blur
+        = QCoreApplication::applicationDirPath() + QStringLiteral("/offload-example-blur");
+    m_modules.describe(this, blur)
+        .onFinished([this, moduleRuns](const offload::TaskHandle<offload::Module> &t) {
+            if (t.state() == offload::TaskState::Finished) {
+                m_blur = t.result();
+                moduleRuns->setEnabled(true);
+            } else {
+                moduleRuns->setToolTip(t.error().summary());
+            }
+        });
 }
 
 offload::TaskHandle<offload::ProgramResult> DemoWindow::startModuleRuns(int count, bool failing)
@@ -86,8 +89,10 @@ offload::TaskHandle<offload::ProgramResult> DemoWindow::startModuleRuns(int coun
         return last;
     for (int i = 0; i < count; ++i) {
         const int iterations = std::max(1, int((3000 + 1500 * (m_serial % 3)) * m_workScale));
-        const QVariantMap values{{QStringLiteral("iterations"), iterations}, {QStringLiteral("fail"), failing},
-                                 {QStringLiteral("summary"), m_outputs.filePath(QStringLiteral("blur-%1.txt").arg(m_serial))}};
+        const QVariantMap values { { QStringLiteral("iterations"), iterations },
+            { QStringLiteral("fail"), failing },
+            { QStringLiteral("summary"),
+                m_outputs.filePath(QStringLiteral("blur-%1.txt").arg(m_serial)) } };
         offload::ModuleRunOptions options;
         options.name = QStringLiteral("blur module, %1 passes #%2").arg(iterations).arg(++m_serial);
         auto run = m_modules.run(this, *m_blur, values, options);
@@ -103,9 +108,10 @@ offload::TaskHandle<offload::WorkerResult> DemoWindow::startWorkerCalls(int coun
     offload::TaskHandle<offload::WorkerResult> last;
     for (int i = 0; i < count; ++i) {
         const qint64 limit = qint64((6'000'000 + 3'000'000 * (m_serial % 3)) * m_workScale);
-        const QJsonObject args{{QStringLiteral("limit"), limit}, {QStringLiteral("fail"), failing}};
-        auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args,
-                                      {}, {.name = QStringLiteral("worker primes < %1 #%2").arg(limit).arg(++m_serial)});
+        const QJsonObject args { { QStringLiteral("limit"), limit },
+            { QStringLiteral("fail"), failing } };
+        auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args, {},
+            { .name = QStringLiteral("worker primes < %1 #%2").arg(limit).arg(++m_serial) });
         ++m_counters.started;
         call.onFinished([this](const auto &t) { countEnd(t.state()); });
         last = call;
@@ -129,18 +135,19 @@ offload::Task<qint64> DemoWindow::pipeline(qint64 limit, bool failing)
     PrimeJob job;
     job.limit = limit;
     auto primes = offload::run(this, [job](offload::TaskControl &c) { return countPrimes(c, job); },
-                               {.name = QStringLiteral("pipeline step 1: primes < %1").arg(limit)});
+        { .name = QStringLiteral("pipeline step 1: primes < %1").arg(limit) });
     const qint64 onThread = co_await offload::weighted(primes, 0.5);
     QJsonObject args; // not braced inside the co_await (GCC 12)
     args.insert(QStringLiteral("limit"), limit / 2);
     args.insert(QStringLiteral("fail"), failing);
     auto call = m_workers->submit(this, QStringLiteral("countPrimes"), args, {},
-                                  {.name = QStringLiteral("pipeline step 2: worker primes < %1").arg(limit / 2)});
+        { .name = QStringLiteral("pipeline step 2: worker primes < %1").arg(limit / 2) });
     const offload::WorkerResult inWorker = co_await offload::weighted(call, 0.3);
     if (m_blur) {
         QVariantMap values;
         values.insert(QStringLiteral("iterations"), std::max(1, int(2000 * m_workScale)));
-        values.insert(QStringLiteral("summary"), m_outputs.filePath(QStringLiteral("pipeline-%1.txt").arg(m_serial)));
+        values.insert(QStringLiteral("summary"),
+            m_outputs.filePath(QStringLiteral("pipeline-%1.txt").arg(m_serial)));
         offload::ModuleRunOptions options;
         options.name = QStringLiteral("pipeline step 3: blur module");
         auto module = m_modules.run(this, *m_blur, values, options);
@@ -154,12 +161,13 @@ offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)
     offload::TaskHandle<qint64> last;
     for (int i = 0; i < count; ++i) {
         PrimeJob job;
-        job.limit = qint64((6'000'000 + 3'000'000 * (m_serial % 3)) * m_workScale); // 1-3 s of one core each
+        job.limit = qint64(
+            (6'000'000 + 3'000'000 * (m_serial % 3)) * m_workScale); // 1-3 s of one core each
         job.failAtEnd = failing;
         const QString name = QStringLiteral("primes < %1 #%2").arg(job.limit).arg(++m_serial);
         ++m_counters.started;
-        auto task = offload::run(this, [job](offload::TaskControl &c) { return countPrimes(c, job); },
-                                 {.name = name});
+        auto task = offload::run(
+            this, [job](offload::TaskControl &c) { return countPrimes(c, job); }, { .name = name });
         task.onFinished([this](const auto &t) { countEnd(t.state()); });
         last = task;
     }
@@ -169,9 +177,15 @@ offload::TaskHandle<qint64> DemoWindow::startPrimeTasks(int count, bool failing)
 void DemoWindow::countEnd(offload::TaskState state)
 {
     switch (state) {
-    case offload::TaskState::Finished: ++m_counters.finished; break;
-    case offload::TaskState::Failed: ++m_counters.failed; break;
-    default: ++m_counters.cancelled; break;
+    case offload::TaskState::Finished:
+        ++m_counters.finished;
+        break;
+    case offload::TaskState::Failed:
+        ++m_counters.failed;
+        break;
+    default:
+        ++m_counters.cancelled;
+        break;
     }
     Q_EMIT taskEnded();
 }
@@ -187,10 +201,14 @@ void DemoWindow::updateLag()
 {
     const auto s = offload::latencyStats(std::exchange(m_window, {}));
     m_lag->setText(tr("GUI event-loop lag (last 0.5 s): p50 %1 µs · p99 %2 µs · max %3 µs")
-                           .arg(s.p50us, 0, 'f', 0).arg(s.p99us, 0, 'f', 0).arg(s.maxus, 0, 'f', 0));
+                       .arg(s.p50us, 0, 'f', 0)
+                       .arg(s.p99us, 0, 'f', 0)
+                       .arg(s.maxus, 0, 'f', 0));
     m_summary->setText(tr("started %1 · finished %2 · failed %3 · cancelled %4")
-                               .arg(m_counters.started).arg(m_counters.finished)
-                               .arg(m_counters.failed).arg(m_counters.cancelled));
+                           .arg(m_counters.started)
+                           .arg(m_counters.finished)
+                           .arg(m_counters.failed)
+                           .arg(m_counters.cancelled));
 }
 
 } // namespace demo

@@ -3,8 +3,8 @@
 
 #include <offload/core/taskhandle.h>
 #include <offload/coro/task.h>
-#include <offload/monitor/latencyprobe.h>
 #include <offload/modules/modulerunner.h>
+#include <offload/monitor/latencyprobe.h>
 #include <offload/process/workerpool.h>
 
 #include <QTemporaryDir>
@@ -46,7 +46,10 @@ public:
     offload::Task<qint64> startPipeline(bool failing = false);
     void cancelAll();
     const Counters &counters() const { return m_counters; }
-    int inFlight() const { return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled; }
+    int inFlight() const
+    {
+        return m_counters.started - m_counters.finished - m_counters.failed - m_counters.cancelled;
+    }
     offload::LatencyProbe &probe() { return m_probe; }
     // Scales the size of every task (smoke tests use a small one so sanitizer builds finish).
     void setWorkScale(double scale) { m_workScale = scale; }

@@ -1,5 +1,6 @@
-// offload-demo: a window of CPU-heavy tasks (threads and worker processes) that never freezes. --headless runs a timed load
-// on the offscreen platform and prints a JSON summary of the work done and the GUI's latency.
+// offload-demo: a window of CPU-heavy tasks (threads and worker processes) that never freezes.
+// --headless runs a timed load on the offscreen platform and prints a JSON summary of the work done
+// and the GUI's latency.
 #include "demowindow.h"
 
 #include <offload/core/threadpool.h>
@@ -23,16 +24,24 @@ int main(int argc, char **argv)
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("offload-demo"));
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Offload demo: CPU-heavy tasks beside a responsive GUI"));
+    parser.setApplicationDescription(
+        QStringLiteral("Offload demo: CPU-heavy tasks beside a responsive GUI"));
     parser.addHelpOption();
-    parser.addOption({QStringLiteral("headless"), QStringLiteral("Run a timed load off-screen and print a JSON summary.")});
-    parser.addOption({QStringLiteral("seconds"), QStringLiteral("Duration of the headless run (default 5)."), QStringLiteral("N"), QStringLiteral("5")});
-    parser.addOption({QStringLiteral("screenshot"), QStringLiteral("Save a PNG of the window at the end."), QStringLiteral("FILE")});
-    parser.addOption({QStringLiteral("work-scale"), QStringLiteral("Scale every task's size (default 1)."), QStringLiteral("F"), QStringLiteral("1")});
+    parser.addOption({ QStringLiteral("headless"),
+        QStringLiteral("Run a timed load off-screen and print a JSON summary.") });
+    parser.addOption(
+        { QStringLiteral("seconds"), QStringLiteral("Duration of the headless run (default 5)."),
+            QStringLiteral("N"), QStringLiteral("5") });
+    parser.addOption({ QStringLiteral("screenshot"),
+        QStringLiteral("Save a PNG of the window at the end."), QStringLiteral("FILE") });
+    parser.addOption(
+        { QStringLiteral("work-scale"), QStringLiteral("Scale every task's size (default 1)."),
+            QStringLiteral("F"), QStringLiteral("1") });
     parser.process(app);
 
     demo::DemoWindow window;
-    window.setWorkScale(std::clamp(parser.value(QStringLiteral("work-scale")).toDouble(), 0.001, 100.0));
+    window.setWorkScale(
+        std::clamp(parser.value(QStringLiteral("work-scale")).toDouble(), 0.001, 100.0));
     window.show();
 
     const QString screenshot = parser.value(QStringLiteral("screenshot"));
@@ -56,11 +65,12 @@ int main(int argc, char **argv)
             // the in-tree SEM module (once its description has been read), every tenth a
             // coroutine pipeline of all three.
             const bool failing = launched % 7 == 0;
-            offload::TaskHandleBase task = launched % 10 == 0 ? offload::TaskHandleBase(window.startPipeline(failing))
-                                         : launched % 3 == 0 ? offload::TaskHandleBase(window.startWorkerCalls(1, failing))
-                                         : launched % 4 == 0 && window.moduleReady()
-                                                 ? offload::TaskHandleBase(window.startModuleRuns(1, failing))
-                                                 : offload::TaskHandleBase(window.startPrimeTasks(1, failing));
+            offload::TaskHandleBase task = launched % 10 == 0
+                ? offload::TaskHandleBase(window.startPipeline(failing))
+                : launched % 3 == 0 ? offload::TaskHandleBase(window.startWorkerCalls(1, failing))
+                : launched % 4 == 0 && window.moduleReady()
+                ? offload::TaskHandleBase(window.startModuleRuns(1, failing))
+                : offload::TaskHandleBase(window.startPrimeTasks(1, failing));
             if (launched % 5 == 0)
                 QTimer::singleShot(1500, &window, [task] { task.cancel(); });
         }
@@ -77,17 +87,18 @@ int main(int argc, char **argv)
             window.grab().save(screenshot);
         window.cancelAll();
         const auto &c = window.counters();
-        const QJsonObject summary{
-                {QStringLiteral("seconds"), seconds},
-                {QStringLiteral("threads"), offload::ThreadPool::globalInstance()->maxThreads()},
-                {QStringLiteral("tasks"), QJsonObject{{QStringLiteral("started"), c.started},
-                                                     {QStringLiteral("finished"), c.finished},
-                                                     {QStringLiteral("failed"), c.failed},
-                                                     {QStringLiteral("cancelled"), c.cancelled}}},
-                {QStringLiteral("guiPing"), QJsonObject{{QStringLiteral("samples"), lag.count},
-                                                       {QStringLiteral("p50us"), qRound(lag.p50us)},
-                                                       {QStringLiteral("p99us"), qRound(lag.p99us)},
-                                                       {QStringLiteral("maxus"), qRound(lag.maxus)}}}};
+        const QJsonObject summary { { QStringLiteral("seconds"), seconds },
+            { QStringLiteral("threads"), offload::ThreadPool::globalInstance()->maxThreads() },
+            { QStringLiteral("tasks"),
+                QJsonObject { { QStringLiteral("started"), c.started },
+                    { QStringLiteral("finished"), c.finished },
+                    { QStringLiteral("failed"), c.failed },
+                    { QStringLiteral("cancelled"), c.cancelled } } },
+            { QStringLiteral("guiPing"),
+                QJsonObject { { QStringLiteral("samples"), lag.count },
+                    { QStringLiteral("p50us"), qRound(lag.p50us) },
+                    { QStringLiteral("p99us"), qRound(lag.p99us) },
+                    { QStringLiteral("maxus"), qRound(lag.maxus) } } } };
         std::printf("%s\n", QJsonDocument(summary).toJson(QJsonDocument::Compact).constData());
         std::fflush(stdout);
         app.quit();

@@ -28,7 +28,7 @@ qint64 countPrimes(offload::TaskControl &control, const PrimeJob &job)
     control.setProgressRange(0, job.limit);
     for (int stage = 0; stage < stages; ++stage) {
         control.setStage(stage == 0 ? QStringLiteral("lower half") : QStringLiteral("upper half"),
-                         stage, stages);
+            stage, stages);
         const qint64 from = stage * job.limit / stages;
         const qint64 to = (stage + 1) * job.limit / stages;
         for (qint64 n = from; n < to; ++n) {

@@ -8,7 +8,7 @@ namespace demo {
 struct PrimeJob
 {
     qint64 limit = 2'000'000; // count primes below this
-    bool failAtEnd = false;   // simulate bad input discovered late
+    bool failAtEnd = false; // simulate bad input discovered late
 };
 
 // Runs on a pool thread. Returns the number of primes below job.limit.

@@ -1,9 +1,11 @@
 // bench_cli: foreign programs and SEM modules against their peers, in one run.
-//   run_overhead         start → finished delivered, of /bin/true through ProgramRunner vs bare QProcess
-//   sem_scan_throughput  SemTagScanner over 100 MB of mixed text and tags (MB/s, peak RSS growth);
+//   run_overhead         start → finished delivered, of /bin/true through ProgramRunner vs bare
+//   QProcess sem_scan_throughput  SemTagScanner over 100 MB of mixed text and tags (MB/s, peak RSS
+//   growth);
 //                        peer: re-scanning the whole accumulated output after each chunk (Slicer's
 //                        method) on 10 MB, compared on the same 10 MB
-//   parallel_speedup     8 CPU-bound runs of the in-tree blur module: default queue vs one at a time
+//   parallel_speedup     8 CPU-bound runs of the in-tree blur module: default queue vs one at a
+//   time
 #include "../common/benchreport.h"
 
 #include <offload/modules/modulerunner.h>
@@ -23,7 +25,10 @@ using namespace offload;
 
 namespace {
 
-QString binPath(const char *name) { return QCoreApplication::applicationDirPath() + QLatin1Char('/') + QLatin1String(name); }
+QString binPath(const char *name)
+{
+    return QCoreApplication::applicationDirPath() + QLatin1Char('/') + QLatin1String(name);
+}
 
 double runOursUs(ProgramRunner &runner, QObject *ctx)
 {
@@ -53,7 +58,7 @@ double runPeerUs()
 
 void runOverhead()
 {
-    bench::Figure f{QStringLiteral("cli"), QStringLiteral("run_overhead"), QStringLiteral("us")};
+    bench::Figure f { QStringLiteral("cli"), QStringLiteral("run_overhead"), QStringLiteral("us") };
     f.peerName = QStringLiteral("QProcess start→finished");
     ProgramRunner runner;
     QObject ctx;
@@ -81,9 +86,11 @@ QByteArray mixedBlock()
     QByteArray block;
     int i = 0;
     while (block.size() < (1 << 20)) {
-        block += "processing slice " + QByteArray::number(i) + " of 100000: intensity mean 0.4512, sd 0.1134\n";
+        block += "processing slice " + QByteArray::number(i)
+            + " of 100000: intensity mean 0.4512, sd 0.1134\n";
         if (i % 8 == 0)
-            block += "<filter-progress>" + QByteArray::number((i % 1000) / 1000.0) + "</filter-progress>\n";
+            block += "<filter-progress>" + QByteArray::number((i % 1000) / 1000.0)
+                + "</filter-progress>\n";
         if (i % 64 == 0)
             block += "<filter-comment> \"slice " + QByteArray::number(i) + "\" </filter-comment>\n";
         if (i % 512 == 0)
@@ -100,7 +107,11 @@ qint64 statusKiB(const char *field)
         return -1;
     for (const QByteArray &line : f.readAll().split('\n'))
         if (line.startsWith(field))
-            return line.mid(qsizetype(std::strlen(field))).trimmed().split(' ').first().toLongLong();
+            return line.mid(qsizetype(std::strlen(field)))
+                .trimmed()
+                .split(' ')
+                .first()
+                .toLongLong();
     return -1;
 }
 
@@ -135,8 +146,9 @@ double scanRescan(const QByteArray &block, int megabytes)
     t.start();
     for (int mb = 0; mb < megabytes; ++mb) {
         for (qsizetype off = 0; off < block.size(); off += qsizetype(chunk)) {
-            all.append(block.constData() + off, std::min<size_t>(chunk, size_t(block.size() - off)));
-            for (const char *tag : {"<filter-progress>", "<filter-comment>", "<filter-name>"}) {
+            all.append(
+                block.constData() + off, std::min<size_t>(chunk, size_t(block.size() - off)));
+            for (const char *tag : { "<filter-progress>", "<filter-comment>", "<filter-name>" }) {
                 size_t pos = 0, found = std::string::npos;
                 while ((pos = all.find(tag, pos)) != std::string::npos)
                     found = pos++;
@@ -154,7 +166,8 @@ double scanRescan(const QByteArray &block, int megabytes)
 void semScanThroughput()
 {
     const QByteArray block = mixedBlock();
-    bench::Figure f{QStringLiteral("cli"), QStringLiteral("sem_scan_throughput"), QStringLiteral("MB/s")};
+    bench::Figure f { QStringLiteral("cli"), QStringLiteral("sem_scan_throughput"),
+        QStringLiteral("MB/s") };
     f.better = QStringLiteral("higher");
     f.peerName = QStringLiteral("rescan accumulated output per chunk (Slicer), 10 MB");
     for (int round = 0; round < 3; ++round) {
@@ -172,13 +185,14 @@ void semScanThroughput()
         big.push_back(scanOurs(block, 100, &text));
     const qint64 peak = statusKiB("VmHWM:");
     f.extra.insert(QStringLiteral("ours_100mb_mbps"), bench::median(big));
-    f.extra.insert(QStringLiteral("ours_100mb_runs"), QJsonArray{big[0], big[1], big[2]});
-    f.extra.insert(QStringLiteral("peak_rss_growth_kib"), reset ? QJsonValue(peak - before) : QJsonValue());
+    f.extra.insert(QStringLiteral("ours_100mb_runs"), QJsonArray { big[0], big[1], big[2] });
+    f.extra.insert(
+        QStringLiteral("peak_rss_growth_kib"), reset ? QJsonValue(peak - before) : QJsonValue());
     f.extra.insert(QStringLiteral("text_bytes_kept_per_100mb"), text);
     f.extra.insert(QStringLiteral("target_mbps_min"), 200);
     f.extra.insert(QStringLiteral("target_growth_kib_max"), 10 * 1024);
-    std::fprintf(stderr, "cli sem_scan_throughput: 100 MB at %.0f MB/s, peak RSS growth %lld KiB\n", bench::median(big),
-                 static_cast<long long>(peak - before));
+    std::fprintf(stderr, "cli sem_scan_throughput: 100 MB at %.0f MB/s, peak RSS growth %lld KiB\n",
+        bench::median(big), static_cast<long long>(peak - before));
     bench::report(f);
 }
 
@@ -191,7 +205,8 @@ double modulesWallSeconds(ModuleRunner &runner, const Module &m, int runs, int i
     QElapsedTimer t;
     t.start();
     for (int i = 0; i < runs; ++i) {
-        auto run = runner.run(&ctx, m, {{"iterations", iterations}, {"summary", QStringLiteral("/dev/null")}});
+        auto run = runner.run(
+            &ctx, m, { { "iterations", iterations }, { "summary", QStringLiteral("/dev/null") } });
         run.onFinished([&](const TaskHandle<ProgramResult> &h) {
             ok &= h.state() == TaskState::Finished;
             if (--left == 0)
@@ -218,11 +233,13 @@ void parallelSpeedup()
     });
     loop.exec();
     if (!module) {
-        std::fprintf(stderr, "cannot describe the blur module: %s\n", qPrintable(d.error().summary()));
+        std::fprintf(
+            stderr, "cannot describe the blur module: %s\n", qPrintable(d.error().summary()));
         return;
     }
     const int iterations = 1500;
-    bench::Figure f{QStringLiteral("cli"), QStringLiteral("parallel_speedup"), QStringLiteral("x")};
+    bench::Figure f { QStringLiteral("cli"), QStringLiteral("parallel_speedup"),
+        QStringLiteral("x") };
     f.better = QStringLiteral("higher");
     f.peerName = QStringLiteral("the same 8 runs one at a time");
     std::vector<double> wallParallel, wallSerial;
@@ -232,7 +249,7 @@ void parallelSpeedup()
         wallParallel.push_back(p);
         wallSerial.push_back(s);
         f.ours.push_back(s / p); // speedup of the default queue
-        f.peer.push_back(1.0);   // one at a time is speedup 1 by definition
+        f.peer.push_back(1.0); // one at a time is speedup 1 by definition
     }
     f.extra.insert(QStringLiteral("wall_parallel_s"), bench::median(wallParallel));
     f.extra.insert(QStringLiteral("wall_serial_s"), bench::median(wallSerial));

@@ -34,22 +34,23 @@ inline double percentile(std::vector<double> v, double q)
 struct Figure
 {
     QString suite, name, unit;
-    std::vector<double> ours;            // one value per run
-    std::vector<double> peer;            // same length as ours, or empty (no peer)
+    std::vector<double> ours; // one value per run
+    std::vector<double> peer; // same length as ours, or empty (no peer)
     QString peerName;
     QString better = QStringLiteral("lower"); // "lower" or "higher"
-    QJsonObject extra;                   // additional machine-readable fields
+    QJsonObject extra; // additional machine-readable fields
 };
 
 // Prints a readable row on stderr and the JSON line on stdout (scripts/bench collects it).
 inline void report(const Figure &f)
 {
-    QJsonObject o{{QStringLiteral("suite"), f.suite}, {QStringLiteral("name"), f.name},
-                  {QStringLiteral("unit"), f.unit}, {QStringLiteral("better"), f.better},
-                  {QStringLiteral("runs"), int(f.ours.size())}};
+    QJsonObject o { { QStringLiteral("suite"), f.suite }, { QStringLiteral("name"), f.name },
+        { QStringLiteral("unit"), f.unit }, { QStringLiteral("better"), f.better },
+        { QStringLiteral("runs"), int(f.ours.size()) } };
     const double ours = median(f.ours);
     o.insert(QStringLiteral("ours"), ours);
-    QString row = QStringLiteral("%1 %2: ours %3 %4").arg(f.suite, f.name).arg(ours, 0, 'f', 2).arg(f.unit);
+    QString row
+        = QStringLiteral("%1 %2: ours %3 %4").arg(f.suite, f.name).arg(ours, 0, 'f', 2).arg(f.unit);
     if (!f.peer.empty()) {
         const double peer = median(f.peer);
         std::vector<double> ratios;
@@ -59,10 +60,15 @@ inline void report(const Figure &f)
         o.insert(QStringLiteral("peer"), peer);
         o.insert(QStringLiteral("peer_name"), f.peerName);
         o.insert(QStringLiteral("ratio"), ratio);
-        o.insert(QStringLiteral("spread"), QJsonArray{*std::min_element(ratios.begin(), ratios.end()),
-                                                      *std::max_element(ratios.begin(), ratios.end())});
+        o.insert(QStringLiteral("spread"),
+            QJsonArray { *std::min_element(ratios.begin(), ratios.end()),
+                *std::max_element(ratios.begin(), ratios.end()) });
         row += QStringLiteral(" | peer (%1) %2 %3 | ratio %4 (%5 is better)")
-                       .arg(f.peerName).arg(peer, 0, 'f', 2).arg(f.unit).arg(ratio, 0, 'f', 3).arg(f.better);
+                   .arg(f.peerName)
+                   .arg(peer, 0, 'f', 2)
+                   .arg(f.unit)
+                   .arg(ratio, 0, 'f', 3)
+                   .arg(f.better);
     } else {
         o.insert(QStringLiteral("peer"), QJsonValue::Null);
         o.insert(QStringLiteral("ratio"), QJsonValue::Null);

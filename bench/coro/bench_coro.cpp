@@ -6,8 +6,8 @@
 //                         the worker process is gone (no peer: QCoro cannot cancel)
 #include "../common/benchreport.h"
 
-#include <offload/coro/task.h>
 #include <offload/core/threadpool.h>
+#include <offload/coro/task.h>
 #include <offload/process/workerpool.h>
 
 #include <QCoro/QCoroFuture>
@@ -56,7 +56,10 @@ offload::Task<qint64> oursReady(offload::TaskHandle<int> finished, int n, qint64
     co_return sum;
 }
 
-QCoro::Task<int> qcoroValue() { co_return 1; }
+QCoro::Task<int> qcoroValue()
+{
+    co_return 1;
+}
 
 QCoro::Task<qint64> peerReady(int n, qint64 *ns)
 {
@@ -72,7 +75,8 @@ QCoro::Task<qint64> peerReady(int n, qint64 *ns)
 
 void awaitReady()
 {
-    bench::Figure f{QStringLiteral("coro"), QStringLiteral("await_ready_ns"), QStringLiteral("ns")};
+    bench::Figure f { QStringLiteral("coro"), QStringLiteral("await_ready_ns"),
+        QStringLiteral("ns") };
     f.peerName = QStringLiteral("QCoro 0.8 co_await of a finished QCoro::Task");
     QObject ctx;
     auto finished = offload::run(&ctx, [] { return 1; });
@@ -124,8 +128,10 @@ QCoro::Task<void> peerRtt(int n, std::vector<double> *us, bool *done)
 
 void awaitThreadRtt()
 {
-    bench::Figure p50{QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p50"), QStringLiteral("us")};
-    bench::Figure p99{QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p99"), QStringLiteral("us")};
+    bench::Figure p50 { QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p50"),
+        QStringLiteral("us") };
+    bench::Figure p99 { QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p99"),
+        QStringLiteral("us") };
     p50.peerName = p99.peerName = QStringLiteral("QCoro 0.8 awaiting QtConcurrent::run");
     QObject ctx;
     const int n = 2000;
@@ -149,7 +155,8 @@ void awaitThreadRtt()
 
 // ---- cancel_to_stopped_ms
 
-offload::Task<void> awaitStuckCall(offload::WorkerPool *pool, QObject *ctx, offload::TaskHandle<offload::WorkerResult> *call)
+offload::Task<void> awaitStuckCall(
+    offload::WorkerPool *pool, QObject *ctx, offload::TaskHandle<offload::WorkerResult> *call)
 {
     *call = pool->submit(ctx, QStringLiteral("spin"), {});
     co_await *call;
@@ -167,7 +174,8 @@ bool processGone(qint64 pid)
 
 void cancelToStopped()
 {
-    bench::Figure f{QStringLiteral("coro"), QStringLiteral("cancel_to_stopped_ms"), QStringLiteral("ms")};
+    bench::Figure f { QStringLiteral("coro"), QStringLiteral("cancel_to_stopped_ms"),
+        QStringLiteral("ms") };
     offload::WorkerPoolSpec spec;
     spec.program = QCoreApplication::applicationDirPath() + QStringLiteral("/bench_worker");
     spec.maxWorkers = 1;
@@ -202,7 +210,8 @@ void cancelToStopped()
     }
     f.extra.insert(QStringLiteral("grace_ms"), 300);
     f.extra.insert(QStringLiteral("target_max_ms"), 320);
-    f.extra.insert(QStringLiteral("peer_note"), QStringLiteral("QCoro cannot cancel an awaited operation"));
+    f.extra.insert(
+        QStringLiteral("peer_note"), QStringLiteral("QCoro cannot cancel an awaited operation"));
     bench::report(f);
 }
 
@@ -213,7 +222,8 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     // Arguments pick figures (await_ready, await_thread_rtt, cancel_to_stopped); none: all.
     const QStringList args = app.arguments().mid(1);
-    const auto want = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
+    const auto want
+        = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
     if (want("await_ready"))
         awaitReady();
     if (want("await_thread_rtt"))

@@ -31,9 +31,18 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int runs = 5;
-QString dir() { return QCoreApplication::applicationDirPath(); }
-double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-bool quick() { return qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") != 0; }
+QString dir()
+{
+    return QCoreApplication::applicationDirPath();
+}
+double us(Clock::duration d)
+{
+    return std::chrono::duration<double, std::micro>(d).count();
+}
+bool quick()
+{
+    return qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") != 0;
+}
 
 offload::WorkerPoolSpec cppSpec(int workers, int pipeline)
 {
@@ -49,7 +58,7 @@ offload::WorkerPoolSpec pySpec(int workers, int pipeline)
 {
     offload::WorkerPoolSpec s;
     s.program = QStringLiteral("/usr/bin/python3");
-    s.arguments = {OFFLOAD_SOURCE_DIR "/bench/process/bench_worker.py"};
+    s.arguments = { OFFLOAD_SOURCE_DIR "/bench/process/bench_worker.py" };
     s.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
     s.environment.insert(QByteArrayLiteral("BENCH_PIPELINE"), QByteArray::number(pipeline));
     s.maxWorkers = workers;
@@ -98,7 +107,7 @@ struct PingPong
         posix_spawn_file_actions_adddup2(&fa, a[0], 0);
         posix_spawn_file_actions_adddup2(&fa, b[1], 1);
         const QByteArray path = (dir() + QStringLiteral("/bench_pingpong")).toLocal8Bit();
-        char *argv[] = {const_cast<char *>(path.constData()), nullptr};
+        char *argv[] = { const_cast<char *>(path.constData()), nullptr };
         posix_spawn(&pid, path.constData(), &fa, nullptr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         ::close(a[0]);
@@ -133,8 +142,10 @@ void callRtt(QObject *ctx)
     PingPong floor;
     callRtts(pool, ctx, 300);
     floor.run(300);
-    bench::Figure p50{QStringLiteral("process"), QStringLiteral("call_rtt_p50"), QStringLiteral("us")};
-    bench::Figure p99{QStringLiteral("process"), QStringLiteral("call_rtt_p99"), QStringLiteral("us")};
+    bench::Figure p50 { QStringLiteral("process"), QStringLiteral("call_rtt_p50"),
+        QStringLiteral("us") };
+    bench::Figure p99 { QStringLiteral("process"), QStringLiteral("call_rtt_p99"),
+        QStringLiteral("us") };
     p50.peerName = p99.peerName = QStringLiteral("raw pipe ping-pong between two processes");
     for (int r = 0; r < runs; ++r) {
         const auto o = callRtts(pool, ctx, 2000);
@@ -154,11 +165,12 @@ double ourThroughput(offload::WorkerPool &pool, QObject *ctx, int calls)
     int delivered = 0, failed = 0;
     const auto t0 = Clock::now();
     for (int i = 0; i < calls; ++i) {
-        pool.submit(ctx, QStringLiteral("noop")).onFinished([&](const offload::TaskHandle<offload::WorkerResult> &t) {
-            failed += t.state() != offload::TaskState::Finished;
-            if (++delivered == calls)
-                loop.quit();
-        });
+        pool.submit(ctx, QStringLiteral("noop"))
+            .onFinished([&](const offload::TaskHandle<offload::WorkerResult> &t) {
+                failed += t.state() != offload::TaskState::Finished;
+                if (++delivered == calls)
+                    loop.quit();
+            });
     }
     loop.exec();
     if (failed)
@@ -170,9 +182,13 @@ double peerThroughput(int calls)
 {
     QProcess p;
     p.start(QStringLiteral("/usr/bin/python3"),
-            {QStringLiteral(OFFLOAD_SOURCE_DIR "/bench/process/pool_peer.py"), QString::number(calls), QStringLiteral("2")});
+        { QStringLiteral(OFFLOAD_SOURCE_DIR "/bench/process/pool_peer.py"), QString::number(calls),
+            QStringLiteral("2") });
     p.waitForFinished(120000);
-    return QJsonDocument::fromJson(p.readAllStandardOutput()).object().value(QStringLiteral("calls_per_s")).toDouble();
+    return QJsonDocument::fromJson(p.readAllStandardOutput())
+        .object()
+        .value(QStringLiteral("calls_per_s"))
+        .toDouble();
 }
 
 void callThroughput(QObject *ctx, bool python)
@@ -181,9 +197,9 @@ void callThroughput(QObject *ctx, bool python)
     offload::WorkerPool pool(python ? pySpec(2, 64) : cppSpec(2, 64));
     waitReady(pool, 2);
     ourThroughput(pool, ctx, 2000); // warm-up
-    bench::Figure f{QStringLiteral("process"),
-                    python ? QStringLiteral("call_throughput_python") : QStringLiteral("call_throughput_cpp"),
-                    QStringLiteral("calls/s")};
+    bench::Figure f { QStringLiteral("process"),
+        python ? QStringLiteral("call_throughput_python") : QStringLiteral("call_throughput_cpp"),
+        QStringLiteral("calls/s") };
     f.peerName = QStringLiteral("Python concurrent.futures.ProcessPoolExecutor(2)");
     f.better = QStringLiteral("higher");
     f.extra.insert(QStringLiteral("calls_per_run"), calls);
@@ -196,7 +212,8 @@ void callThroughput(QObject *ctx, bool python)
 
 void workerReady()
 {
-    bench::Figure f{QStringLiteral("process"), QStringLiteral("worker_ready_ms"), QStringLiteral("ms")};
+    bench::Figure f { QStringLiteral("process"), QStringLiteral("worker_ready_ms"),
+        QStringLiteral("ms") };
     f.peerName = QStringLiteral("QProcess start to finished of /bin/true");
     const int perRun = 10;
     for (int r = 0; r < runs; ++r) {
@@ -221,9 +238,12 @@ void workerReady()
 
 void guiPingUnderLoad(QObject *ctx)
 {
-    bench::Figure p99{QStringLiteral("process"), QStringLiteral("gui_ping_p99_under_load"), QStringLiteral("us")};
-    bench::Figure mx{QStringLiteral("process"), QStringLiteral("gui_ping_max_under_load"), QStringLiteral("us")};
-    bench::Figure rate{QStringLiteral("process"), QStringLiteral("progress_messages_per_s"), QStringLiteral("msg/s")};
+    bench::Figure p99 { QStringLiteral("process"), QStringLiteral("gui_ping_p99_under_load"),
+        QStringLiteral("us") };
+    bench::Figure mx { QStringLiteral("process"), QStringLiteral("gui_ping_max_under_load"),
+        QStringLiteral("us") };
+    bench::Figure rate { QStringLiteral("process"), QStringLiteral("progress_messages_per_s"),
+        QStringLiteral("msg/s") };
     rate.better = QStringLiteral("higher");
     const auto seconds = quick() ? 1s : 5s;
     for (int r = 0; r < (quick() ? 1 : 3); ++r) {
@@ -240,7 +260,8 @@ void guiPingUnderLoad(QObject *ctx)
             for (auto &b : burns)
                 before += b.progress().value;
         });
-        QTimer::singleShot(300 + int(std::chrono::milliseconds(seconds).count()), &loop, [&] { loop.quit(); });
+        QTimer::singleShot(
+            300 + int(std::chrono::milliseconds(seconds).count()), &loop, [&] { loop.quit(); });
         loop.exec();
         const auto s = probe.stats();
         probe.stop();
@@ -251,7 +272,8 @@ void guiPingUnderLoad(QObject *ctx)
             b.cancel();
         p99.ours.push_back(s.p99us);
         mx.ours.push_back(s.maxus);
-        rate.ours.push_back(double(after - before) / std::chrono::duration<double>(seconds).count());
+        rate.ours.push_back(
+            double(after - before) / std::chrono::duration<double>(seconds).count());
     }
     bench::report(p99);
     bench::report(mx);
@@ -265,7 +287,8 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     QObject ctx;
     const QStringList args = app.arguments().mid(1);
-    const auto want = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
+    const auto want
+        = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
     if (want("rtt"))
         callRtt(&ctx);
     if (want("throughput")) {

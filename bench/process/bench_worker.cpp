@@ -16,7 +16,8 @@ int main(int argc, char **argv)
     // When the worker saw the call, on the monotonic clock both processes share.
     w.method("stamp", [](offload::worker::Call &) -> offload::worker::Result {
         return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now().time_since_epoch()).count());
+            std::chrono::steady_clock::now().time_since_epoch())
+                          .count());
     });
     // Stuck in a loop that never looks at cancellation (bounded at 60 s): only a kill stops it.
     w.method("spin", [](offload::worker::Call &) -> offload::worker::Result {

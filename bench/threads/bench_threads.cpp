@@ -25,11 +25,13 @@ namespace {
 
 constexpr int runs = 5;
 
-double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double us(Clock::duration d)
+{
+    return std::chrono::duration<double, std::micro>(d).count();
+}
 
 // Round trips, each started from the GUI thread once the previous result was delivered.
-template<typename Submit>
-std::vector<double> roundTrips(int count, Submit submit)
+template<typename Submit> std::vector<double> roundTrips(int count, Submit submit)
 {
     std::vector<double> samples;
     samples.reserve(size_t(count));
@@ -53,15 +55,21 @@ std::vector<double> roundTrips(int count, Submit submit)
 void dispatchRtt(QObject *ctx)
 {
     const auto ours = [ctx](int n) {
-        return roundTrips(n, [ctx](auto done) { offload::run(ctx, [] { return 0; }).onResult([done](int) { done(); }); });
+        return roundTrips(n, [ctx](auto done) {
+            offload::run(ctx, [] { return 0; }).onResult([done](int) { done(); });
+        });
     };
     const auto peer = [ctx](int n) {
-        return roundTrips(n, [ctx](auto done) { QtConcurrent::run([] { return 0; }).then(ctx, [done](int) { done(); }); });
+        return roundTrips(n, [ctx](auto done) {
+            QtConcurrent::run([] { return 0; }).then(ctx, [done](int) { done(); });
+        });
     };
     ours(500);
     peer(500); // warm-up
-    bench::Figure p50{QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p50"), QStringLiteral("us")};
-    bench::Figure p99{QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p99"), QStringLiteral("us")};
+    bench::Figure p50 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p50"),
+        QStringLiteral("us") };
+    bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p99"),
+        QStringLiteral("us") };
     p50.peerName = p99.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
     for (int r = 0; r < runs; ++r) {
         auto o = ours(2000);
@@ -76,8 +84,7 @@ void dispatchRtt(QObject *ctx)
 }
 
 // Submits n tiny tasks at once; tasks per second counted when delivered to the GUI context.
-template<typename SubmitAll>
-double deliveredPerSecond(int n, SubmitAll submitAll)
+template<typename SubmitAll> double deliveredPerSecond(int n, SubmitAll submitAll)
 {
     QEventLoop loop;
     int delivered = 0;
@@ -109,7 +116,8 @@ void throughput(QObject *ctx)
     };
     ours(10'000);
     peer(10'000);
-    bench::Figure f{QStringLiteral("threads"), QStringLiteral("throughput"), QStringLiteral("tasks/s")};
+    bench::Figure f { QStringLiteral("threads"), QStringLiteral("throughput"),
+        QStringLiteral("tasks/s") };
     f.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
     f.better = QStringLiteral("higher");
     for (int r = 0; r < runs; ++r) {
@@ -140,13 +148,16 @@ struct LoadResult
 template<typename StartLoad>
 LoadResult pingUnderLoad(std::chrono::milliseconds duration, StartLoad startLoad)
 {
-    std::atomic<bool> stop{false};
-    std::atomic<qint64> slices{0};
+    std::atomic<bool> stop { false };
+    std::atomic<qint64> slices { 0 };
     QObject ctx;
     auto finishLoad = startLoad(&ctx, stop, slices);
     offload::LatencyProbe probe;
     QEventLoop loop;
-    QTimer::singleShot(200, &loop, [&] { probe.start(); slices = 0; }); // let the load settle
+    QTimer::singleShot(200, &loop, [&] {
+        probe.start();
+        slices = 0;
+    }); // let the load settle
     QTimer::singleShot(200 + int(duration.count()), &loop, [&] { loop.quit(); });
     loop.exec();
     const auto stats = probe.stats();
@@ -154,57 +165,71 @@ LoadResult pingUnderLoad(std::chrono::milliseconds duration, StartLoad startLoad
     probe.stop();
     stop = true;
     finishLoad();
-    return {stats, done};
+    return { stats, done };
 }
 
 void guiPingUnderLoad()
 {
     const int cores = QThread::idealThreadCount();
     const auto ours = [cores](std::chrono::milliseconds d) {
-        return pingUnderLoad(d, [cores](QObject *ctx, std::atomic<bool> &stop, std::atomic<qint64> &slices) {
-            std::vector<offload::TaskHandle<void>> tasks;
-            auto progress = std::make_shared<qint64>(0);
-            for (int i = 0; i < cores; ++i) {
-                tasks.push_back(offload::run(ctx, [&stop, &slices](offload::TaskControl &c) {
-                    qint64 n = 0;
-                    c.setProgressRange(0, 1'000'000);
-                    while (!stop) {
-                        burnSlice();
-                        ++slices;
-                        c.setProgress(++n % 1'000'000);
-                    }
-                }));
-                tasks.back().onProgress([progress](const offload::Progress &p) { *progress = p.value; });
-            }
-            return [tasks] { for (auto &t : tasks) t.waitForFinished(10s); };
-        });
+        return pingUnderLoad(
+            d, [cores](QObject *ctx, std::atomic<bool> &stop, std::atomic<qint64> &slices) {
+                std::vector<offload::TaskHandle<void>> tasks;
+                auto progress = std::make_shared<qint64>(0);
+                for (int i = 0; i < cores; ++i) {
+                    tasks.push_back(offload::run(ctx, [&stop, &slices](offload::TaskControl &c) {
+                        qint64 n = 0;
+                        c.setProgressRange(0, 1'000'000);
+                        while (!stop) {
+                            burnSlice();
+                            ++slices;
+                            c.setProgress(++n % 1'000'000);
+                        }
+                    }));
+                    tasks.back().onProgress(
+                        [progress](const offload::Progress &p) { *progress = p.value; });
+                }
+                return [tasks] {
+                    for (auto &t : tasks)
+                        t.waitForFinished(10s);
+                };
+            });
     };
     const auto peer = [cores](std::chrono::milliseconds d) {
-        return pingUnderLoad(d, [cores](QObject *ctx, std::atomic<bool> &stop, std::atomic<qint64> &slices) {
-            auto watchers = std::make_shared<std::vector<std::unique_ptr<QFutureWatcher<void>>>>();
-            auto progress = std::make_shared<int>(0);
-            for (int i = 0; i < cores; ++i) {
-                auto w = std::make_unique<QFutureWatcher<void>>();
-                QObject::connect(w.get(), &QFutureWatcherBase::progressValueChanged, ctx,
-                                 [progress](int v) { *progress = v; });
-                w->setFuture(QtConcurrent::run([&stop, &slices](QPromise<void> &p) {
-                    int n = 0;
-                    p.setProgressRange(0, 1'000'000);
-                    while (!stop) {
-                        burnSlice();
-                        ++slices;
-                        p.setProgressValue(++n % 1'000'000);
-                    }
-                }));
-                watchers->push_back(std::move(w));
-            }
-            return [watchers] { for (auto &w : *watchers) w->waitForFinished(); };
-        });
+        return pingUnderLoad(
+            d, [cores](QObject *ctx, std::atomic<bool> &stop, std::atomic<qint64> &slices) {
+                auto watchers
+                    = std::make_shared<std::vector<std::unique_ptr<QFutureWatcher<void>>>>();
+                auto progress = std::make_shared<int>(0);
+                for (int i = 0; i < cores; ++i) {
+                    auto w = std::make_unique<QFutureWatcher<void>>();
+                    QObject::connect(w.get(), &QFutureWatcherBase::progressValueChanged, ctx,
+                        [progress](int v) { *progress = v; });
+                    w->setFuture(QtConcurrent::run([&stop, &slices](QPromise<void> &p) {
+                        int n = 0;
+                        p.setProgressRange(0, 1'000'000);
+                        while (!stop) {
+                            burnSlice();
+                            ++slices;
+                            p.setProgressValue(++n % 1'000'000);
+                        }
+                    }));
+                    watchers->push_back(std::move(w));
+                }
+                return [watchers] {
+                    for (auto &w : *watchers)
+                        w->waitForFinished();
+                };
+            });
     };
-    bench::Figure p99{QStringLiteral("threads"), QStringLiteral("gui_ping_p99_under_load"), QStringLiteral("us")};
-    bench::Figure mx{QStringLiteral("threads"), QStringLiteral("gui_ping_max_under_load"), QStringLiteral("us")};
-    bench::Figure work{QStringLiteral("threads"), QStringLiteral("work_done_ratio"), QStringLiteral("slices")};
-    p99.peerName = mx.peerName = work.peerName = QStringLiteral("QtConcurrent+QPromise+QFutureWatcher");
+    bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("gui_ping_p99_under_load"),
+        QStringLiteral("us") };
+    bench::Figure mx { QStringLiteral("threads"), QStringLiteral("gui_ping_max_under_load"),
+        QStringLiteral("us") };
+    bench::Figure work { QStringLiteral("threads"), QStringLiteral("work_done_ratio"),
+        QStringLiteral("slices") };
+    p99.peerName = mx.peerName = work.peerName
+        = QStringLiteral("QtConcurrent+QPromise+QFutureWatcher");
     work.better = QStringLiteral("higher");
     std::vector<double> p50o, p50p;
     const int loadRuns = qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 2 : runs;
@@ -235,10 +260,12 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     // Both pools get the same thread count so the comparison is like for like.
-    QThreadPool::globalInstance()->setMaxThreadCount(offload::ThreadPool::globalInstance()->maxThreads());
+    QThreadPool::globalInstance()->setMaxThreadCount(
+        offload::ThreadPool::globalInstance()->maxThreads());
     QObject ctx;
     const QStringList args = app.arguments().mid(1);
-    const auto want = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
+    const auto want
+        = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
     if (want("rtt"))
         dispatchRtt(&ctx);
     if (want("throughput"))

@@ -24,20 +24,22 @@ int main(int argc, char **argv)
     const qsizetype cancelAt = args.indexOf(QStringLiteral("--cancel-at-step"));
     if (cancelAt >= 0) { // Cancel pressed as soon as that step has started
         const int step = args.value(cancelAt + 1).toInt();
-        QObject::connect(&window, &PipelineWindow::stepStarted, &window, [&window, step](int started) {
-            if (started == step)
-                QTimer::singleShot(20, &window, [&window] { window.cancel(); });
-        });
+        QObject::connect(
+            &window, &PipelineWindow::stepStarted, &window, [&window, step](int started) {
+                if (started == step)
+                    QTimer::singleShot(20, &window, [&window] { window.cancel(); });
+            });
     }
     const qsizetype shotAt = args.indexOf(QStringLiteral("--screenshot"));
-    QObject::connect(&window, &PipelineWindow::ended, &app, [&](const QString &state, const QString &result) {
-        std::printf("state: %s\n", qPrintable(state));
-        if (!result.isEmpty())
-            std::printf("result: %s\n", qPrintable(result));
-        if (shotAt >= 0)
-            window.grab().save(args.value(shotAt + 1));
-        app.quit();
-    });
+    QObject::connect(
+        &window, &PipelineWindow::ended, &app, [&](const QString &state, const QString &result) {
+            std::printf("state: %s\n", qPrintable(state));
+            if (!result.isEmpty())
+                std::printf("result: %s\n", qPrintable(result));
+            if (shotAt >= 0)
+                window.grab().save(args.value(shotAt + 1));
+            app.quit();
+        });
     QTimer::singleShot(0, &window, [&] {
         if (which == QLatin1String("callbacks"))
             window.runWithCallbacks();

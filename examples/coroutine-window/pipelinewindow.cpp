@@ -78,7 +78,10 @@ void PipelineWindow::showProgress(const offload::Progress &p)
         m_step->setText(p.text);
 }
 
-void PipelineWindow::showResult(const QString &result) { m_result->setText(result); }
+void PipelineWindow::showResult(const QString &result)
+{
+    m_result->setText(result);
+}
 
 offload::Task<QString> PipelineWindow::startCoroutine()
 {
@@ -92,7 +95,8 @@ offload::Task<QString> PipelineWindow::startCoroutine()
             m_step->setText(tr("Cancelled"));
         if (t.state() == offload::TaskState::Finished)
             m_step->setText(tr("Done")); // after the last progress text, which arrives with the end
-        Q_EMIT ended(offload::stateName(t.state()), t.state() == offload::TaskState::Finished ? t.result() : QString());
+        Q_EMIT ended(offload::stateName(t.state()),
+            t.state() == offload::TaskState::Finished ? t.result() : QString());
     });
     return task;
 }
@@ -109,7 +113,7 @@ offload::Task<QString> PipelineWindow::runWithCoroutine()
             if (window)
                 window->setBusy(false);
         }
-    } busy{this};
+    } busy { this };
     setBusy(true);
     auto self = co_await offload::thisTask();
     self.setName(QStringLiteral("pipeline (coroutine)"));
@@ -117,7 +121,8 @@ offload::Task<QString> PipelineWindow::runWithCoroutine()
     // 1. A thread task (40% of the progress).
     m_step->setText(tr("Counting primes on a thread…"));
     Q_EMIT stepStarted(1);
-    auto primes = offload::run(this, [](offload::TaskControl &t) { return countPrimes(t, 100'000); });
+    auto primes
+        = offload::run(this, [](offload::TaskControl &t) { return countPrimes(t, 100'000); });
     const qint64 below100k = co_await offload::weighted(primes, 0.4);
 
     // 2. A call to a worker process (30%).
@@ -130,7 +135,8 @@ offload::Task<QString> PipelineWindow::runWithCoroutine()
 
     // 3. A Slicer-style CLI module (30%), its description read first.
     m_step->setText(tr("Running the blur module…"));
-    auto described = m_modules.describe(this, QCoreApplication::applicationDirPath() + QStringLiteral("/offload-example-blur"));
+    auto described = m_modules.describe(
+        this, QCoreApplication::applicationDirPath() + QStringLiteral("/offload-example-blur"));
     const offload::Module blur = co_await described;
     QVariantMap values;
     values.insert(QStringLiteral("iterations"), 2000 + int(below10k.value.toInteger() % 100));
@@ -138,11 +144,14 @@ offload::Task<QString> PipelineWindow::runWithCoroutine()
     auto module = m_modules.run(this, blur, values);
     Q_EMIT stepStarted(3);
     const offload::ProgramResult ran = co_await offload::weighted(module, 0.3);
-    const QVariant checksum = offload::ModuleRunner::returnValues(blur, ran).values.value(QStringLiteral("checksum"));
+    const QVariant checksum
+        = offload::ModuleRunner::returnValues(blur, ran).values.value(QStringLiteral("checksum"));
 
     // 4. Widgets, on the GUI thread as every line here.
     const QString result = tr("%1 primes below 100000, %2 below 10000, blur checksum %3")
-                                   .arg(below100k).arg(below10k.value.toInteger()).arg(checksum.toLongLong());
+                               .arg(below100k)
+                               .arg(below10k.value.toInteger())
+                               .arg(checksum.toLongLong());
     showResult(result);
     co_return result;
 }

@@ -40,6 +40,6 @@ private:
     QLabel *m_step, *m_result;
     offload::WorkerPool m_workers;
     offload::ModuleRunner m_modules;
-    offload::TaskHandleBase m_current;       // what Cancel stops
+    offload::TaskHandleBase m_current; // what Cancel stops
     std::function<void()> m_cancelCallbacks; // the callback version's own cancel
 };

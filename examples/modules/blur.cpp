@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 
     std::printf("<filter-start>\n<filter-name>Synthetic Blur</filter-name>\n"
                 "<filter-comment>\"%ld passes, %s kernel\"</filter-comment>\n</filter-start>\n",
-                iterations, method.c_str());
+        iterations, method.c_str());
     std::fflush(stdout);
     std::vector<double> signal(20000);
     for (size_t i = 0; i < signal.size(); ++i)
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
     for (long it = 1; it <= iterations; ++it) {
         smooth(signal, kernel);
         if (it % 5 == 0 || it == iterations) {
-            std::printf("<filter-progress>%.4f</filter-progress>\n", double(it) / double(iterations));
+            std::printf(
+                "<filter-progress>%.4f</filter-progress>\n", double(it) / double(iterations));
             std::fflush(stdout);
         }
     }
@@ -124,11 +125,13 @@ int main(int argc, char **argv)
     }
     if (!returnFile.empty()) {
         if (FILE *f = std::fopen(returnFile.c_str(), "w")) {
-            std::fprintf(f, "checksum = %llu\nmean = %.9f\nstatus = %s\n", checksum, mean, fail ? "failed on request" : "ok");
+            std::fprintf(f, "checksum = %llu\nmean = %.9f\nstatus = %s\n", checksum, mean,
+                fail ? "failed on request" : "ok");
             std::fclose(f);
         }
     }
-    std::printf("<filter-end>\n<filter-name>Synthetic Blur</filter-name>\n<filter-time>0</filter-time>\n</filter-end>\n");
+    std::printf("<filter-end>\n<filter-name>Synthetic "
+                "Blur</filter-name>\n<filter-time>0</filter-time>\n</filter-end>\n");
     if (fail) {
         std::fprintf(stderr, "blur: failing on request (--fail)\n");
         return 3;

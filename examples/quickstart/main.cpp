@@ -12,26 +12,29 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
 
     // Runs on a pool thread; everything below is delivered on this (the main) thread.
-    auto sum = offload::run(&app, [](offload::TaskControl &task) {
-        const qint64 n = 50'000'000;
-        task.setProgressRange(0, n);
-        qint64 total = 0;
-        for (qint64 i = 1; i <= n; ++i) {
-            total += i % 7;
-            if (i % 1'000'000 == 0) {
-                task.throwIfCancellationRequested();
-                task.setProgress(i, QStringLiteral("%1 million done").arg(i / 1'000'000));
+    auto sum = offload::run(&app,
+        [](offload::TaskControl &task) {
+            const qint64 n = 50'000'000;
+            task.setProgressRange(0, n);
+            qint64 total = 0;
+            for (qint64 i = 1; i <= n; ++i) {
+                total += i % 7;
+                if (i % 1'000'000 == 0) {
+                    task.throwIfCancellationRequested();
+                    task.setProgress(i, QStringLiteral("%1 million done").arg(i / 1'000'000));
+                }
             }
-        }
-        return total;
-    }, {.name = QStringLiteral("sum")});
+            return total;
+        },
+        { .name = QStringLiteral("sum") });
 
     sum.onProgress([](const offload::Progress &p) {
         std::printf("\rprogress %3.0f%% %s", p.fraction() * 100, qPrintable(p.text));
         std::fflush(stdout);
     });
     sum.onResult([](qint64 total) { std::printf("\nsum = %lld\n", total); });
-    sum.onFailed([](const offload::Error &e) { std::printf("\nfailed: %s\n", qPrintable(e.summary())); });
+    sum.onFailed(
+        [](const offload::Error &e) { std::printf("\nfailed: %s\n", qPrintable(e.summary())); });
 
     // A second task that the user gives up on: it ends Cancelled, which is not an error.
     auto slow = offload::run(&app, [](offload::TaskControl &task) {

@@ -21,11 +21,11 @@ int main(int argc, char **argv)
 
     offload::WorkerPoolSpec python;
     python.program = QStringLiteral("/usr/bin/python3");
-    python.arguments = {EXAMPLE_SOURCE_DIR "/primeworker.py"};
+    python.arguments = { EXAMPLE_SOURCE_DIR "/primeworker.py" };
     python.maxWorkers = 1;
 
     offload::WorkerPool cppPool(cpp), pythonPool(python);
-    const QJsonObject args{{QStringLiteral("limit"), 200000}};
+    const QJsonObject args { { QStringLiteral("limit"), 200000 } };
     int ended = 0;
     const auto report = [&](const char *who) {
         return [&, who](const offload::TaskHandle<offload::WorkerResult> &call) {
@@ -41,11 +41,15 @@ int main(int argc, char **argv)
     };
 
     auto a = cppPool.submit(&app, QStringLiteral("countPrimes"), args);
-    a.onProgress([](const offload::Progress &p) { std::printf("C++ %3.0f%% %s\n", p.fraction() * 100, qPrintable(p.text)); });
+    a.onProgress([](const offload::Progress &p) {
+        std::printf("C++ %3.0f%% %s\n", p.fraction() * 100, qPrintable(p.text));
+    });
     a.onFinished(report("C++ worker"));
-    pythonPool.submit(&app, QStringLiteral("countPrimes"), args).onFinished(report("Python worker"));
+    pythonPool.submit(&app, QStringLiteral("countPrimes"), args)
+        .onFinished(report("Python worker"));
 
-    auto doomed = cppPool.submit(&app, QStringLiteral("countPrimes"), QJsonObject{{QStringLiteral("limit"), 1 << 30}});
+    auto doomed = cppPool.submit(
+        &app, QStringLiteral("countPrimes"), QJsonObject { { QStringLiteral("limit"), 1 << 30 } });
     doomed.onFinished(report("C++ worker (long)"));
     QTimer::singleShot(300, &app, [doomed] { doomed.cancel(); });
     return app.exec();

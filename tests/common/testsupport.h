@@ -7,6 +7,12 @@
 #include <QTest>
 
 namespace offload {
-inline char *toString(TaskState s) { return qstrdup(qPrintable(stateName(s))); }
-inline char *toString(ErrorKind k) { return qstrdup(qPrintable(errorKindName(k))); }
+inline char *toString(TaskState s)
+{
+    return qstrdup(qPrintable(stateName(s)));
+}
+inline char *toString(ErrorKind k)
+{
+    return qstrdup(qPrintable(errorKindName(k)));
+}
 } // namespace offload

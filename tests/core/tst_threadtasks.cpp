@@ -6,9 +6,9 @@
 
 #include <QProcess>
 #include <QSignalSpy>
-#include <QTimer>
 #include <QTest>
 #include <QThread>
+#include <QTimer>
 
 #include <atomic>
 #include <future>
@@ -24,10 +24,7 @@ using namespace std::chrono_literals;
 namespace app {
 struct DiskFull : std::runtime_error
 {
-    DiskFull()
-        : std::runtime_error("disk full")
-    {
-    }
+    DiskFull() : std::runtime_error("disk full") { }
 };
 } // namespace app
 
@@ -76,7 +73,7 @@ private Q_SLOTS:
 static int quitWithRunningTasksChild(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    std::atomic<int> running{0};
+    std::atomic<int> running { 0 };
     run(&app, [&] {
         ++running;
         QThread::sleep(60); // ignores cancellation; the pool must not wait for it
@@ -102,7 +99,7 @@ static int quitWithRunningTasksChild(int argc, char **argv)
 void tst_ThreadTasks::resultIsDeliveredOnTheContextThread()
 {
     QObject context;
-    std::atomic<QThread *> workThread{nullptr};
+    std::atomic<QThread *> workThread { nullptr };
     QThread *deliveryThread = nullptr;
     int value = 0;
     auto task = run(&context, [&] {
@@ -132,8 +129,8 @@ void tst_ThreadTasks::stateChangesAreDeliveredInOrder()
         QCOMPARE(t.result(), QStringLiteral("done"));
     });
     QTRY_VERIFY_WITH_TIMEOUT(finished, 10000);
-    const QList<TaskState> expected{TaskState::Queued, TaskState::Starting, TaskState::Running,
-                                    TaskState::Finished};
+    const QList<TaskState> expected { TaskState::Queued, TaskState::Starting, TaskState::Running,
+        TaskState::Finished };
     QCOMPARE(states, expected);
 }
 
@@ -157,12 +154,13 @@ void tst_ThreadTasks::millionProgressReportsArriveCoalescedWithFinalValue()
     });
     QTRY_VERIFY_WITH_TIMEOUT(finished, 30000);
     const auto elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now() - start).count();
+        std::chrono::steady_clock::now() - start)
+                               .count();
     QVERIFY(progressBeforeFinish);
     QVERIFY(std::is_sorted(seen.begin(), seen.end()));
     // Deliveries are at least 16 ms apart, plus the first and the final one.
     QVERIFY2(seen.size() <= elapsedMs / 16 + 2,
-             qPrintable(QStringLiteral("%1 deliveries in %2 ms").arg(seen.size()).arg(elapsedMs)));
+        qPrintable(QStringLiteral("%1 deliveries in %2 ms").arg(seen.size()).arg(elapsedMs)));
     QCOMPARE(task.progress().value, reports);
 }
 
@@ -227,9 +225,9 @@ void tst_ThreadTasks::anyDoubleBecomesAFractionOfProgress()
 void tst_ThreadTasks::cancelOfQueuedTaskNeverRunsIt()
 {
     Gate gate; // outlives the pool, whose thread may still be returning from gate.wait()
-    ThreadPool pool({.maxThreads = 1});
+    ThreadPool pool({ .maxThreads = 1 });
     QObject context;
-    std::atomic<bool> secondRan{false};
+    std::atomic<bool> secondRan { false };
     bool cancelledDelivered = false;
     Gate started;
     auto blocker = pool.run(&context, [&] {
@@ -296,11 +294,16 @@ void tst_ThreadTasks::exceptionsBecomeStructuredErrors_data()
     QTest::addColumn<QString>("origin");
     QTest::addColumn<QString>("message");
     QTest::addColumn<int>("kind");
-    QTest::newRow("std::runtime_error") << 0 << "std::runtime_error" << "boom" << int(ErrorKind::Exception);
-    QTest::newRow("user type") << 1 << "app::DiskFull" << "disk full" << int(ErrorKind::Exception);
-    QTest::newRow("offload::Exception") << 2 << "Worker.py" << "bad input" << int(ErrorKind::WorkerError);
-    QTest::newRow("non-std int") << 3 << "int" << "unknown exception" << int(ErrorKind::Exception);
-    QTest::newRow("std::bad_alloc") << 4 << "std::bad_alloc" << "std::bad_alloc" << int(ErrorKind::Exception);
+    QTest::newRow("std::runtime_error") << 0 << "std::runtime_error"
+                                        << "boom" << int(ErrorKind::Exception);
+    QTest::newRow("user type") << 1 << "app::DiskFull"
+                               << "disk full" << int(ErrorKind::Exception);
+    QTest::newRow("offload::Exception") << 2 << "Worker.py"
+                                        << "bad input" << int(ErrorKind::WorkerError);
+    QTest::newRow("non-std int") << 3 << "int"
+                                 << "unknown exception" << int(ErrorKind::Exception);
+    QTest::newRow("std::bad_alloc") << 4 << "std::bad_alloc"
+                                    << "std::bad_alloc" << int(ErrorKind::Exception);
 }
 
 void tst_ThreadTasks::exceptionsBecomeStructuredErrors()
@@ -314,8 +317,10 @@ void tst_ThreadTasks::exceptionsBecomeStructuredErrors()
     bool failed = false;
     auto task = run(&context, [which]() -> int {
         switch (which) {
-        case 0: throw std::runtime_error("boom");
-        case 1: throw app::DiskFull();
+        case 0:
+            throw std::runtime_error("boom");
+        case 1:
+            throw app::DiskFull();
         case 2: {
             Error e;
             e.kind = ErrorKind::WorkerError;
@@ -324,8 +329,10 @@ void tst_ThreadTasks::exceptionsBecomeStructuredErrors()
             e.traceback = QStringLiteral("line 3");
             throw Exception(e);
         }
-        case 3: throw 42;
-        default: throw std::bad_alloc();
+        case 3:
+            throw 42;
+        default:
+            throw std::bad_alloc();
         }
     });
     task.onFailed([&](const Error &e) {
@@ -351,11 +358,12 @@ void tst_ThreadTasks::resultThrowsForFailedAndCancelledTasks()
         QFAIL("result() of a failed task must throw");
     } catch (const Exception &e) {
         QCOMPARE(e.error().message, QStringLiteral("nope"));
-        QCOMPARE(QString::fromUtf8(e.what()), QStringLiteral("exception (std::runtime_error): nope"));
+        QCOMPARE(
+            QString::fromUtf8(e.what()), QStringLiteral("exception (std::runtime_error): nope"));
     }
 
     Gate gate; // outlives the pool
-    ThreadPool pool({.maxThreads = 1});
+    ThreadPool pool({ .maxThreads = 1 });
     auto blocker = pool.run(&context, [&] { gate.wait(); });
     auto cancelled = pool.run(&context, [] { return 1; });
     cancelled.cancel();
@@ -394,8 +402,8 @@ void tst_ThreadTasks::contextInAnotherThreadReceivesEverythingThere()
     thread.start();
     QObject context;
     context.moveToThread(&thread);
-    std::atomic<int> wrongThread{0};
-    std::atomic<bool> finished{false};
+    std::atomic<int> wrongThread { 0 };
+    std::atomic<bool> finished { false };
     auto task = run(&context, [](TaskControl &c) {
         for (int i = 0; i < 1000; ++i)
             c.setProgress(i);
@@ -427,7 +435,7 @@ void tst_ThreadTasks::finishedCallbackAddedLateIsStillCalled()
 void tst_ThreadTasks::higherPriorityQueuedTaskRunsFirst()
 {
     Gate gate; // outlives the pool
-    ThreadPool pool({.maxThreads = 1});
+    ThreadPool pool({ .maxThreads = 1 });
     QObject context;
     std::mutex mutex;
     QStringList order;
@@ -438,13 +446,14 @@ void tst_ThreadTasks::higherPriorityQueuedTaskRunsFirst()
             order << QString::fromLatin1(name);
         };
     };
-    auto low1 = pool.run(&context, record("low1"), {.priority = 0});
-    auto low2 = pool.run(&context, record("low2"), {.priority = 0});
-    auto high = pool.run(&context, record("high"), {.priority = 5});
+    auto low1 = pool.run(&context, record("low1"), { .priority = 0 });
+    auto low2 = pool.run(&context, record("low2"), { .priority = 0 });
+    auto high = pool.run(&context, record("high"), { .priority = 5 });
     gate.open();
     QVERIFY(low2.waitForFinished(10s));
     std::lock_guard lock(mutex);
-    QCOMPARE(order, (QStringList{QStringLiteral("high"), QStringLiteral("low1"), QStringLiteral("low2")}));
+    QCOMPARE(order,
+        (QStringList { QStringLiteral("high"), QStringLiteral("low1"), QStringLiteral("low2") }));
 }
 
 void tst_ThreadTasks::poolThreadsRunAtLoweredPriority()
@@ -452,10 +461,11 @@ void tst_ThreadTasks::poolThreadsRunAtLoweredPriority()
     QObject context;
     errno = 0;
     const int mine = getpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)));
-    ThreadPool lowered({.maxThreads = 1, .niceness = 7});
-    ThreadPool normal({.maxThreads = 1, .niceness = 0});
+    ThreadPool lowered({ .maxThreads = 1, .niceness = 7 });
+    ThreadPool normal({ .maxThreads = 1, .niceness = 0 });
     const auto niceOf = [&](ThreadPool &pool) {
-        auto t = pool.run(&context, [] { return getpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid))); });
+        auto t = pool.run(
+            &context, [] { return getpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid))); });
         return t.waitForFinished(10s) ? t.result() : -100;
     };
     QCOMPARE(niceOf(lowered), std::min(19, mine + 7));
@@ -479,7 +489,7 @@ void tst_ThreadTasks::futureInteropCarriesResultErrorAndCancel()
     }
 
     Gate gate; // outlives the pool
-    ThreadPool pool({.maxThreads = 1});
+    ThreadPool pool({ .maxThreads = 1 });
     auto blocker = pool.run(&context, [&] { gate.wait(); });
     auto queued = pool.run(&context, [] { return 1; });
     QFuture<int> cancelled = queued.toFuture();
@@ -508,9 +518,9 @@ void tst_ThreadTasks::poolDestroyedWithHundredTasksReturnsWithinShutdownTimeout(
 {
     QObject context;
     std::vector<TaskHandle<void>> tasks;
-    std::atomic<int> started{0};
+    std::atomic<int> started { 0 };
     {
-        ThreadPool pool({.maxThreads = 2, .shutdownTimeout = 60s});
+        ThreadPool pool({ .maxThreads = 2, .shutdownTimeout = 60s });
         for (int i = 0; i < 100; ++i) {
             tasks.push_back(pool.run(&context, [&](TaskControl &c) {
                 ++started;
@@ -535,14 +545,15 @@ void tst_ThreadTasks::poolDetachesTasksThatIgnoreCancellation()
     auto gate = std::make_shared<Gate>();
     TaskHandle<void> stubborn;
     {
-        ThreadPool pool({.maxThreads = 1, .shutdownTimeout = 100ms});
+        ThreadPool pool({ .maxThreads = 1, .shutdownTimeout = 100ms });
         Gate started;
         stubborn = pool.run(&context, [gate, &started] {
             started.open();
             gate->wait(); // ignores cancellation
         });
         QVERIFY(started.wait());
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("ignored cancellation")));
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(QStringLiteral("ignored cancellation")));
     } // returns although the task still runs
     QVERIFY(stubborn.isCancellationRequested());
     QVERIFY(!stubborn.isFinal());
@@ -565,7 +576,8 @@ void tst_ThreadTasks::runAfterShutdownEndsCancelled()
 void tst_ThreadTasks::applicationQuitWithRunningTasksExitsWithinShutdownTimeout()
 {
     QProcess child;
-    child.start(QCoreApplication::applicationFilePath(), {QStringLiteral("--child-quit-with-tasks")});
+    child.start(
+        QCoreApplication::applicationFilePath(), { QStringLiteral("--child-quit-with-tasks") });
     QVERIFY(child.waitForStarted(10000));
     // Global pool: 5 s shutdown timeout, then the stubborn task is detached and main returns.
     QVERIFY2(child.waitForFinished(30000), "the process hung at exit");

@@ -4,10 +4,10 @@
 #include "../common/testsupport.h"
 #include "../process/processtestsupport.h"
 
+#include <offload/core/threadpool.h>
 #include <offload/coro/awaitables.h>
 #include <offload/coro/combinators.h>
 #include <offload/coro/task.h>
-#include <offload/core/threadpool.h>
 #include <offload/process/programrunner.h>
 #include <offload/process/workerpool.h>
 
@@ -76,7 +76,7 @@ class Owner : public QObject
 {
     Q_OBJECT
 public:
-    Owner(WorkerPool &pool, ProgramRunner &runner) : m_pool(pool), m_runner(runner) {}
+    Owner(WorkerPool &pool, ProgramRunner &runner) : m_pool(pool), m_runner(runner) { }
 
     Task<QString> chain(Probe *probe, Ticker *ticker)
     {
@@ -90,20 +90,23 @@ public:
         const WorkerResult echoed = co_await m_pool.submit(this, QStringLiteral("echo"), args);
         ProgramSpec spec;
         spec.program = binPath("testprogram");
-        spec.arguments = {"lines"};
+        spec.arguments = { "lines" };
         spec.progress = ProgressFormat::Lines;
         const ProgramResult ran = co_await m_runner.run(this, spec);
         probe->resumed = true;
         probe->resumedOn = QThread::currentThread();
         if (ticker->ticks <= before)
             throw std::logic_error("the event loop did not run during the awaits");
-        co_return QStringLiteral("%1/%2/%3").arg(value).arg(echoed.value.toObject()["value"].toInt()).arg(ran.json.toObject()["answer"].toInt());
+        co_return QStringLiteral("%1/%2/%3")
+            .arg(value)
+            .arg(echoed.value.toObject()["value"].toInt())
+            .arg(ran.json.toObject()["answer"].toInt());
     }
 
     // Awaits one long operation of the given kind; probe records what happened.
     Task<void> awaitLong(QString kind, Probe *probe, std::shared_ptr<TaskHandleBase> started)
     {
-        SetOnDestroy local{&probe->localDestroyed};
+        SetOnDestroy local { &probe->localDestroyed };
         if (kind == QLatin1String("thread")) {
             auto t = run(this, [](TaskControl &c) {
                 const auto end = std::chrono::steady_clock::now() + 20s;
@@ -122,7 +125,7 @@ public:
         } else if (kind == QLatin1String("program")) {
             ProgramSpec spec;
             spec.program = binPath("testprogram");
-            spec.arguments = {"grandchild"};
+            spec.arguments = { "grandchild" };
             auto r = m_runner.run(this, spec);
             *started = r;
             co_await r;
@@ -132,7 +135,8 @@ public:
             co_await inner;
         } else if (kind == QLatin1String("future")) {
             co_await QtConcurrent::run([] { QThread::msleep(200); });
-            co_await QtConcurrent::run([] { s_futureGate.tryAcquire(1, 20000); }); // not before the test ends
+            co_await QtConcurrent::run(
+                [] { s_futureGate.tryAcquire(1, 20000); }); // not before the test ends
         } else if (kind == QLatin1String("signal")) {
             Signaller s;
             co_await signal(&s, &Signaller::none);
@@ -226,16 +230,20 @@ void tst_Coro::chainWithCallbacks()
     QString out;
     bool done = false;
     gatedThreadTask(&ctx).onResult([&](int value) {
-        m_pool->submit(&ctx, QStringLiteral("echo"), QJsonObject{{"value", value}}).onResult([&, value](const WorkerResult &echoed) {
-            ProgramSpec spec;
-            spec.program = binPath("testprogram");
-            spec.arguments = {"lines"};
-            spec.progress = ProgressFormat::Lines;
-            m_runner->run(&ctx, spec).onResult([&, value, echoed](const ProgramResult &ran) {
-                out = QStringLiteral("%1/%2/%3").arg(value).arg(echoed.value.toObject()["value"].toInt()).arg(ran.json.toObject()["answer"].toInt());
-                done = true;
+        m_pool->submit(&ctx, QStringLiteral("echo"), QJsonObject { { "value", value } })
+            .onResult([&, value](const WorkerResult &echoed) {
+                ProgramSpec spec;
+                spec.program = binPath("testprogram");
+                spec.arguments = { "lines" };
+                spec.progress = ProgressFormat::Lines;
+                m_runner->run(&ctx, spec).onResult([&, value, echoed](const ProgramResult &ran) {
+                    out = QStringLiteral("%1/%2/%3")
+                              .arg(value)
+                              .arg(echoed.value.toObject()["value"].toInt())
+                              .arg(ran.json.toObject()["answer"].toInt());
+                    done = true;
+                });
             });
-        });
     });
     QTRY_VERIFY_WITH_TIMEOUT(done, 20000);
     QCOMPARE(out, QStringLiteral("42/42/42"));
@@ -289,7 +297,7 @@ void tst_Coro::resumesOnTheContextThread()
 void tst_Coro::cancelFromOutsideAtEachAwaitPoint_data()
 {
     QTest::addColumn<QString>("kind");
-    for (const char *k : {"thread", "worker", "program", "task", "future", "signal", "delay"})
+    for (const char *k : { "thread", "worker", "program", "task", "future", "signal", "delay" })
         QTest::newRow(k) << QString::fromLatin1(k);
 }
 
@@ -300,7 +308,9 @@ void tst_Coro::cancelFromOutsideAtEachAwaitPoint()
     Probe probe;
     auto started = std::make_shared<TaskHandleBase>();
     Task<void> task = owner.awaitLong(kind, &probe, started);
-    QTest::qWait(kind == QLatin1String("future") ? 300 : 100); // let it reach the long await (correctness does not depend on it)
+    QTest::qWait(kind == QLatin1String("future")
+            ? 300
+            : 100); // let it reach the long await (correctness does not depend on it)
     if (kind == QLatin1String("program")) {
         QTRY_VERIFY_WITH_TIMEOUT(started->processInfo().pid > 0, 10000);
     }
@@ -336,7 +346,10 @@ void tst_Coro::cancelWithCallbacks()
 
 // ---- the context destroyed mid-await
 
-void tst_Coro::destroyingTheContextAtEachAwaitPoint_data() { cancelFromOutsideAtEachAwaitPoint_data(); }
+void tst_Coro::destroyingTheContextAtEachAwaitPoint_data()
+{
+    cancelFromOutsideAtEachAwaitPoint_data();
+}
 
 void tst_Coro::destroyingTheContextAtEachAwaitPoint()
 {
@@ -362,7 +375,7 @@ void tst_Coro::destroyingTheContextAtEachAwaitPoint()
 void tst_Coro::destroyingTheContextWithCallbacks_data()
 {
     QTest::addColumn<QString>("kind");
-    for (const char *k : {"thread", "worker", "program"})
+    for (const char *k : { "thread", "worker", "program" })
         QTest::newRow(k) << QString::fromLatin1(k);
 }
 
@@ -390,7 +403,7 @@ void tst_Coro::destroyingTheContextWithCallbacks()
     } else {
         ProgramSpec spec;
         spec.program = binPath("testprogram");
-        spec.arguments = {"sleep", "20000"};
+        spec.arguments = { "sleep", "20000" };
         auto r = m_runner->run(context, spec);
         r.onFinished([&](const auto &) { called = true; });
         op = r;
@@ -466,15 +479,19 @@ void tst_Coro::exceptionsPropagateWithTheirOrigin()
     Task<QString> caught = catchesWorkerError(&ctx, m_pool.get());
     QTRY_VERIFY_WITH_TIMEOUT(caught.isFinal(), 10000);
     QCOMPARE(caught.state(), TaskState::Finished);
-    QVERIFY2(caught.result().contains(QStringLiteral("invalid_argument")), qPrintable(caught.result()));
-    QVERIFY2(caught.result().contains(QStringLiteral("bad input value")), qPrintable(caught.result()));
+    QVERIFY2(
+        caught.result().contains(QStringLiteral("invalid_argument")), qPrintable(caught.result()));
+    QVERIFY2(
+        caught.result().contains(QStringLiteral("bad input value")), qPrintable(caught.result()));
 }
 
 void tst_Coro::exceptionsWithCallbacks()
 {
     QObject ctx;
     std::optional<Error> error;
-    run(&ctx, []() -> int { throw std::runtime_error("disk full"); }).onFailed([&](const Error &e) { error = e; });
+    run(&ctx, []() -> int { throw std::runtime_error("disk full"); }).onFailed([&](const Error &e) {
+        error = e;
+    });
     QTRY_VERIFY_WITH_TIMEOUT(error.has_value(), 10000);
     QCOMPARE(error->origin, QStringLiteral("std::runtime_error"));
 }
@@ -540,7 +557,9 @@ void tst_Coro::awaitedTaskCancelledMeansCancelled()
 void tst_Coro::unobservedFailureGoesToTheHandler()
 {
     QList<QPair<QString, Error>> reports;
-    const auto previous = setUnhandledErrorHandler([&](const QString &name, const Error &e) { reports.append({name, e}); });
+    const auto previous = setUnhandledErrorHandler([&](const QString &name, const Error &e) {
+        reports.append({ name, e });
+    });
     QObject ctx;
     failsUnobserved(&ctx); // a slot started by a signal: the Task is dropped at once
     QTRY_COMPARE_WITH_TIMEOUT(reports.size(), 1, 10000);
@@ -717,13 +736,15 @@ void tst_Coro::withTimeoutCancelsTheWork()
 namespace {
 Task<QString> allOk(QObject *ctx)
 {
-    auto [a, b, c] = co_await whenAll(run(ctx, [] { return 1; }), run(ctx, [] {}), run(ctx, [] { return QStringLiteral("x"); }));
+    auto [a, b, c] = co_await whenAll(
+        run(ctx, [] { return 1; }), run(ctx, [] {}), run(ctx, [] { return QStringLiteral("x"); }));
     Q_UNUSED(b);
     co_return QStringLiteral("%1%2").arg(a).arg(c);
 }
 Task<void> allWithFailure(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
 {
-    co_await whenAll(slowThread(ctx, saw, 20000), run(ctx, []() -> int { throw std::runtime_error("one failed"); }));
+    co_await whenAll(slowThread(ctx, saw, 20000),
+        run(ctx, []() -> int { throw std::runtime_error("one failed"); }));
 }
 Task<int> allRange(QObject *ctx)
 {
@@ -742,7 +763,8 @@ Task<std::size_t> anyFirst(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
 }
 Task<int> anyRangeFailing(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
 {
-    std::vector<TaskHandle<int>> tasks{slowThread(ctx, saw, 20000), run(ctx, []() -> int { throw std::runtime_error("first to end"); })};
+    std::vector<TaskHandle<int>> tasks { slowThread(ctx, saw, 20000),
+        run(ctx, []() -> int { throw std::runtime_error("first to end"); }) };
     const auto [index, value] = co_await whenAny(tasks);
     co_return int(index) + value;
 }
@@ -802,7 +824,8 @@ Task<QString> mixed(QObject *ctx, Signaller *s)
     QTimer::singleShot(10, s, [s] { Q_EMIT s->one(5); });
     const std::size_t winner = co_await whenAny(delay(20s), signal(s, &Signaller::one));
     auto future = QtConcurrent::run([] { return 3; });
-    auto [fromThread, fromFuture, slept] = co_await whenAll(run(ctx, [] { return 2; }), future, delay(1ms));
+    auto [fromThread, fromFuture, slept]
+        = co_await whenAll(run(ctx, [] { return 2; }), future, delay(1ms));
     Q_UNUSED(slept);
     co_return QStringLiteral("%1:%2+%3").arg(winner).arg(fromThread).arg(fromFuture);
 }
@@ -843,7 +866,12 @@ Task<void> weightedSteps(QObject *ctx, std::shared_ptr<QSemaphore> gate)
     auto self = co_await thisTask();
     self.setName(QStringLiteral("two steps"));
     self.setProgress(0.1, QStringLiteral("starting"));
-    co_await weighted(run(ctx, [](TaskControl &c) { c.setProgressRange(0, 10); c.setProgress(10); }), 0.4);
+    co_await weighted(run(ctx,
+                          [](TaskControl &c) {
+                              c.setProgressRange(0, 10);
+                              c.setProgress(10);
+                          }),
+        0.4);
     // Named before the co_await: GCC 12 destroys a lambda's by-copy captures twice when the
     // lambda is a temporary inside a co_await expression (docs/coroutines.md).
     auto stepTwo = run(ctx, [gate](TaskControl &c) {

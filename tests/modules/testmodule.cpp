@@ -41,10 +41,12 @@ int main(int argc, char **argv)
 
     if (xml) {
         if (name == "hang-module") {
-            std::this_thread::sleep_for(std::chrono::seconds(60)); // bounded: the runner kills it first
+            std::this_thread::sleep_for(
+                std::chrono::seconds(60)); // bounded: the runner kills it first
             return 0;
         }
-        if (name == "garbage-module" || (name == "flaky-module" && ::access((self + ".ok").c_str(), F_OK) != 0)) {
+        if (name == "garbage-module"
+            || (name == "flaky-module" && ::access((self + ".ok").c_str(), F_OK) != 0)) {
             std::fputs("\x01\xff not a description <<< <executable", stdout);
             return 0;
         }
@@ -65,10 +67,13 @@ int main(int argc, char **argv)
         std::strncpy(buf, returnFile.c_str(), sizeof buf - 1);
         buf[sizeof buf - 1] = 0;
         const char *dir = ::dirname(buf);
-        struct stat st{};
+        struct stat st
+        {
+        };
         ::stat(dir, &st);
         if (FILE *f = std::fopen(returnFile.c_str(), "w")) {
-            std::fprintf(f, "dirmode = %o\ndir = %s\nanswer = 42\n", unsigned(st.st_mode & 0777), dir);
+            std::fprintf(
+                f, "dirmode = %o\ndir = %s\nanswer = 42\n", unsigned(st.st_mode & 0777), dir);
             std::fclose(f);
         }
     }

@@ -40,7 +40,7 @@ private:
         if (task.state() != TaskState::Finished)
             qWarning() << task.error().summary();
         [&] { QCOMPARE(task.state(), TaskState::Finished); }();
-        return task.state() == TaskState::Finished ? task.result() : Module{};
+        return task.state() == TaskState::Finished ? task.result() : Module {};
     }
     QTemporaryDir m_dir;
     QObject m_context;
@@ -88,7 +88,8 @@ void tst_Modules::describeRunsXmlWithoutSidecar()
     const Module m = describeOk(runner, copy);
     QCOMPARE(m.descriptionSource, copy + QStringLiteral(" --xml"));
     QCOMPARE(m.description.title, QStringLiteral("Synthetic Blur"));
-    QCOMPARE(m.description.parameter(QStringLiteral("method"))->elements, (QStringList{"gaussian", "box"}));
+    QCOMPARE(m.description.parameter(QStringLiteral("method"))->elements,
+        (QStringList { "gaussian", "box" }));
 }
 
 void tst_Modules::describeSkipsBannerBeforeXml()
@@ -104,7 +105,7 @@ void tst_Modules::describePythonModuleWithInterpreter()
     const Module m = describeOk(runner, binPath("offload-example-histogram.py"));
     QCOMPARE(m.description.title, QStringLiteral("Random Histogram"));
     QVERIFY(QFileInfo(m.program).fileName().startsWith(QStringLiteral("python3")));
-    QCOMPARE(m.launchArguments, QStringList{binPath("offload-example-histogram.py")});
+    QCOMPARE(m.launchArguments, QStringList { binPath("offload-example-histogram.py") });
 }
 
 void tst_Modules::describeHangingModuleTimesOut()
@@ -115,7 +116,8 @@ void tst_Modules::describeHangingModuleTimesOut()
     QVERIFY(task.waitForFinished(20s));
     QCOMPARE(task.state(), TaskState::Failed);
     QCOMPARE(task.error().kind, ErrorKind::Timeout);
-    QVERIFY2(task.error().message.contains(QStringLiteral("hang-module --xml")), qPrintable(task.error().message));
+    QVERIFY2(task.error().message.contains(QStringLiteral("hang-module --xml")),
+        qPrintable(task.error().message));
 }
 
 void tst_Modules::describeOutputBeyondTheLimitIsSaidSo()
@@ -128,7 +130,7 @@ void tst_Modules::describeOutputBeyondTheLimitIsSaidSo()
     QCOMPARE(task.state(), TaskState::Failed);
     QCOMPARE(task.error().kind, ErrorKind::Protocol);
     QVERIFY2(task.error().message.contains(QStringLiteral("more than 16 MiB")),
-             qPrintable(task.error().message));
+        qPrintable(task.error().message));
 }
 
 void tst_Modules::describeGarbageIsAProtocolError()
@@ -138,7 +140,8 @@ void tst_Modules::describeGarbageIsAProtocolError()
     QVERIFY(task.waitForFinished(20s));
     QCOMPARE(task.state(), TaskState::Failed);
     QCOMPARE(task.error().kind, ErrorKind::Protocol);
-    QVERIFY2(task.error().message.contains(QStringLiteral("no valid description")), qPrintable(task.error().message));
+    QVERIFY2(task.error().message.contains(QStringLiteral("no valid description")),
+        qPrintable(task.error().message));
 }
 
 void tst_Modules::describeInvalidSidecarGivesLineAndColumn()
@@ -146,16 +149,18 @@ void tst_Modules::describeInvalidSidecarGivesLineAndColumn()
     const QString module = testModule(QStringLiteral("sidecar-module"));
     QFile xml(m_dir.filePath(QStringLiteral("sidecar-module.xml")));
     QVERIFY(xml.open(QIODevice::WriteOnly));
-    xml.write("<?xml version=\"1.0\"?>\n<executable>\n<parameters><label>a</label>\n"
-              "<integer><name>x</name><longflag>x</longflag></integer>\n"
-              "<integer><name>x</name><longflag>y</longflag></integer>\n</parameters></executable>\n");
+    xml.write(
+        "<?xml version=\"1.0\"?>\n<executable>\n<parameters><label>a</label>\n"
+        "<integer><name>x</name><longflag>x</longflag></integer>\n"
+        "<integer><name>x</name><longflag>y</longflag></integer>\n</parameters></executable>\n");
     xml.close();
     ModuleRunner runner;
     auto task = runner.describe(&m_context, module);
     QVERIFY(task.waitForFinished(20s));
     QCOMPARE(task.state(), TaskState::Failed);
     QCOMPARE(task.error().kind, ErrorKind::Protocol);
-    QVERIFY2(task.error().message.contains(QStringLiteral("sidecar-module.xml:5:")), qPrintable(task.error().message));
+    QVERIFY2(task.error().message.contains(QStringLiteral("sidecar-module.xml:5:")),
+        qPrintable(task.error().message));
     QVERIFY2(task.error().message.contains(QStringLiteral("x")), qPrintable(task.error().message));
 }
 
@@ -194,7 +199,8 @@ void tst_Modules::runTypesReturnParameters()
     const Module m = describeOk(runner, binPath("offload-example-blur"));
     const QString summary = m_dir.filePath(QStringLiteral("summary.txt"));
     QList<Progress> progress;
-    auto run = runner.run(&m_context, m, {{"iterations", 60}, {"method", "box"}, {"summary", summary}});
+    auto run = runner.run(
+        &m_context, m, { { "iterations", 60 }, { "method", "box" }, { "summary", summary } });
     run.onProgress([&](const Progress &p) { progress << p; });
     QVERIFY(run.waitForFinished(30s));
     QCOMPARE(run.state(), TaskState::Finished);
@@ -214,7 +220,9 @@ void tst_Modules::returnParametersSurviveAFailedExitAsPartial()
 {
     ModuleRunner runner;
     const Module m = describeOk(runner, binPath("offload-example-blur"));
-    auto run = runner.run(&m_context, m, {{"iterations", 5}, {"fail", true}, {"summary", m_dir.filePath(QStringLiteral("s2.txt"))}});
+    auto run = runner.run(&m_context, m,
+        { { "iterations", 5 }, { "fail", true },
+            { "summary", m_dir.filePath(QStringLiteral("s2.txt")) } });
     QVERIFY(run.waitForFinished(30s));
     QCOMPARE(run.state(), TaskState::Failed);
     QCOMPARE(run.error().kind, ErrorKind::ExitCode);
@@ -244,7 +252,7 @@ void tst_Modules::returnFileLivesInAPrivateDirectoryThatIsRemoved()
 {
     ModuleRunner runner;
     const Module m = describeOk(runner, testModule(QStringLiteral("statdir-module")));
-    auto run = runner.run(&m_context, m, {{"level", 2}});
+    auto run = runner.run(&m_context, m, { { "level", 2 } });
     QVERIFY(run.waitForFinished(20s));
     QCOMPARE(run.state(), TaskState::Finished);
     const sem::ReturnValues rv = ModuleRunner::returnValues(m, run.result());
@@ -260,14 +268,18 @@ void tst_Modules::invalidValuesFailBeforeLaunch()
     ModuleRunner runner;
     const Module m = describeOk(runner, binPath("offload-example-blur"));
     const QString summary = m_dir.filePath(QStringLiteral("never.txt"));
-    struct Case { QVariantMap values; QString mentions; };
-    const QList<Case> cases{
-        {{{"iterations", 0}, {"summary", summary}}, "iterations"},
-        {{{"iterations", "many"}, {"summary", summary}}, "iterations"},
-        {{{"method", "median"}, {"summary", summary}}, "method"},
-        {{{"sigma", 50.0}, {"summary", summary}}, "sigma"},
-        {{{"iterations", 5}}, "summary"}, // the required index parameter
-        {{{"nosuch", 1}, {"summary", summary}}, "nosuch"},
+    struct Case
+    {
+        QVariantMap values;
+        QString mentions;
+    };
+    const QList<Case> cases {
+        { { { "iterations", 0 }, { "summary", summary } }, "iterations" },
+        { { { "iterations", "many" }, { "summary", summary } }, "iterations" },
+        { { { "method", "median" }, { "summary", summary } }, "method" },
+        { { { "sigma", 50.0 }, { "summary", summary } }, "sigma" },
+        { { { "iterations", 5 } }, "summary" }, // the required index parameter
+        { { { "nosuch", 1 }, { "summary", summary } }, "nosuch" },
     };
     for (const Case &c : cases) {
         auto run = runner.run(&m_context, m, c.values);
@@ -282,7 +294,7 @@ void tst_Modules::pythonModuleRunsWithReturnVector()
 {
     ModuleRunner runner;
     const Module m = describeOk(runner, binPath("offload-example-histogram.py"));
-    auto run = runner.run(&m_context, m, {{"count", 2000}, {"bins", 4}});
+    auto run = runner.run(&m_context, m, { { "count", 2000 }, { "bins", 4 } });
     QVERIFY(run.waitForFinished(30s));
     QCOMPARE(run.state(), TaskState::Finished);
     const sem::ReturnValues rv = ModuleRunner::returnValues(m, run.result());

@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 namespace {
-void sleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleepMs(int ms)
+{
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -26,7 +29,9 @@ int main(int argc, char **argv)
             std::fflush(stdout);
             sleepMs(2);
         }
-        std::printf("<filter-result name=\"count\">10</filter-result>\n<filter-end><filter-time>0.02</filter-time></filter-end>\n");
+        std::printf("<filter-result "
+                    "name=\"count\">10</filter-result>\n<filter-end><filter-time>0.02</"
+                    "filter-time></filter-end>\n");
         return 0;
     }
     if (mode == "lines") {
@@ -79,7 +84,8 @@ int main(int argc, char **argv)
     if (mode == "badutf8") { // invalid UTF-8 in tags, in ordinary text and on stderr
         std::printf("<filter-start><filter-name>Bad\xff Name</filter-name>"
                     "<filter-comment>\"caf\xc3\x28\"</filter-comment></filter-start>\n");
-        std::printf("text \xff\xfe with \xc3 broken bytes\n<filter-progress>0.5</filter-progress>\n");
+        std::printf(
+            "text \xff\xfe with \xc3 broken bytes\n<filter-progress>0.5</filter-progress>\n");
         std::printf("<filter-result name=\"r\xff\">v\xfe</filter-result>\n");
         std::fprintf(stderr, "\xff err\n");
         return 0;
@@ -106,8 +112,8 @@ int main(int argc, char **argv)
         const char *file = argc > 4 ? argv[4] : "";
         if (how == "fifo")
             ::mkfifo(file, 0600);
-        else if (how == "symlink")
-            [[maybe_unused]] int r = ::symlink("/etc/hostname", file);
+        else if (how == "symlink") [[maybe_unused]]
+            int r = ::symlink("/etc/hostname", file);
         else if (how == "big") {
             FILE *f = std::fopen(file, "w");
             std::string line(1 << 20, 'x');
@@ -133,7 +139,8 @@ int main(int argc, char **argv)
         sleepMs(argc > 2 ? std::atoi(argv[2]) : 60'000);
         return 0;
     }
-    std::fprintf(stderr, "usage: testprogram sem|lines|badjson|badutf8|raw|exit N|crash|flood MIB|grandchild|"
-                         "escape [MS]|return fifo|symlink|big --returnparameterfile FILE|sleep MS\n");
+    std::fprintf(stderr,
+        "usage: testprogram sem|lines|badjson|badutf8|raw|exit N|crash|flood MIB|grandchild|"
+        "escape [MS]|return fifo|symlink|big --returnparameterfile FILE|sleep MS\n");
     return 2;
 }

@@ -17,7 +17,10 @@ namespace json = offload::json;
 
 namespace {
 
-void sleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleepMs(int64_t ms)
+{
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 int channelFd()
 {
@@ -51,7 +54,8 @@ int runMode(const std::string &mode)
         const int in = stdio ? 0 : channelFd();
         writeRaw(offload::protocol::encodeFrame(R"({"type":"hello","protocol":1})"));
         // The pool's hello is 33 bytes; anything past it is the first call.
-        const std::string hello = offload::protocol::encodeFrame(R"({"protocol":1,"type":"hello"})");
+        const std::string hello
+            = offload::protocol::encodeFrame(R"({"protocol":1,"type":"hello"})");
         size_t got = 0;
         char buf[4096];
         while (got <= hello.size()) {
@@ -86,7 +90,8 @@ int main(int argc, char **argv)
         w.setPipelineDepth(std::atoi(depth));
 
     w.method("echo", [](Call &c) -> Result { return Result(c.args(), c.payload()); });
-    w.method("add", [](Call &c) -> Result { return c.args()["a"].toDouble() + c.args()["b"].toDouble(); });
+    w.method("add",
+        [](Call &c) -> Result { return c.args()["a"].toDouble() + c.args()["b"].toDouble(); });
     w.method("pid", [](Call &) -> Result { return int64_t(::getpid()); });
     w.method("progress", [](Call &c) -> Result {
         const int64_t steps = c.args()["steps"].toInt(10);
@@ -109,7 +114,8 @@ int main(int argc, char **argv)
     w.method("fail", [](Call &) -> Result { throw std::invalid_argument("bad input value"); });
     // Cooperative: stops when cancelled.
     w.method("sleep", [](Call &c) -> Result {
-        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.args()["ms"].toInt(1000));
+        const auto end = std::chrono::steady_clock::now()
+            + std::chrono::milliseconds(c.args()["ms"].toInt(1000));
         while (std::chrono::steady_clock::now() < end) {
             c.throwIfCancelled();
             sleepMs(1);
@@ -136,8 +142,7 @@ int main(int argc, char **argv)
         if (how == "segfault") {
             std::signal(SIGSEGV, SIG_DFL); // a sanitizer's handler would turn it into an abort
             std::raise(SIGSEGV);
-        }
-        else if (how == "abort")
+        } else if (how == "abort")
             std::abort();
         else if (how == "sigkill")
             std::raise(SIGKILL);
@@ -158,14 +163,14 @@ int main(int argc, char **argv)
     });
     // Answers, then leaves on its own with code 0 (as a worker that recycles itself does).
     w.method("answerAndExit", [](Call &c) -> Result {
-        writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + std::to_string(c.id())
-                                                + ",\"value\":\"bye\"}"));
+        writeRaw(offload::protocol::encodeFrame(
+            "{\"type\":\"result\",\"id\":" + std::to_string(c.id()) + ",\"value\":\"bye\"}"));
         std::_Exit(0);
     });
     // Sends a frame whose call id is not an integer.
     w.method("fractionalId", [](Call &c) -> Result {
-        writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + std::to_string(c.id())
-                                                + ".5,\"value\":1}"));
+        writeRaw(offload::protocol::encodeFrame(
+            "{\"type\":\"result\",\"id\":" + std::to_string(c.id()) + ".5,\"value\":1}"));
         sleepMs(60'000);
         return false;
     });
@@ -186,7 +191,8 @@ int main(int argc, char **argv)
         } else if (kind == "invalid-json") {
             writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",}"));
         } else if (kind == "non-utf8") {
-            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",\"value\":\"\xff\xfe\"}"));
+            writeRaw(offload::protocol::encodeFrame(
+                "{\"type\":\"result\",\"id\":" + id + ",\"value\":\"\xff\xfe\"}"));
         } else if (kind == "unknown-type") {
             writeRaw(offload::protocol::encodeFrame("{\"type\":\"surprise\",\"id\":" + id + "}"));
         } else if (kind == "unknown-id") {
@@ -195,10 +201,11 @@ int main(int argc, char **argv)
             writeRaw(offload::protocol::encodeFrame("[1,2,3]"));
         } else if (kind == "huge-numbers") { // valid JSON, absurd values: clamped, not fatal
             writeRaw(offload::protocol::encodeFrame("{\"type\":\"progress\",\"id\":" + id
-                                                    + ",\"min\":-1e300,\"max\":1e300,\"value\":1e300}"));
+                + ",\"min\":-1e300,\"max\":1e300,\"value\":1e300}"));
             return true;
         } else if (kind == "huge-payload") {
-            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id + ",\"size\":4000000000000}"));
+            writeRaw(offload::protocol::encodeFrame(
+                "{\"type\":\"result\",\"id\":" + id + ",\"size\":4000000000000}"));
         }
         sleepMs(60'000);
         return false;

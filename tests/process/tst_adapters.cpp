@@ -37,16 +37,19 @@ struct Scan
 {
     QByteArray output;
     QList<QPair<QString, QString>> results;
-    SemTagScanner scanner{[this](const QByteArray &t) { output += t; },
-                          [this](const QString &n, const QString &v) { results << qMakePair(n, v); }};
+    SemTagScanner scanner { [this](const QByteArray &t) { output += t; },
+        [this](const QString &n, const QString &v) { results << qMakePair(n, v); } };
 };
 } // namespace
 
 void tst_Adapters::tagsOnOneLine()
 {
     Scan s;
-    s.scanner.feed(QByteArray("<filter-start><filter-name>Smooth</filter-name><filter-comment>\"Gaussian blur\"</filter-comment></filter-start>\n"
-                              "<filter-progress>0.25</filter-progress>\n<filter-end><filter-name>Smooth</filter-name><filter-time>1.5</filter-time></filter-end>\n"));
+    s.scanner.feed(
+        QByteArray("<filter-start><filter-name>Smooth</filter-name><filter-comment>\"Gaussian "
+                   "blur\"</filter-comment></filter-start>\n"
+                   "<filter-progress>0.25</filter-progress>\n<filter-end><filter-name>Smooth</"
+                   "filter-name><filter-time>1.5</filter-time></filter-end>\n"));
     s.scanner.finish();
     const auto &p = s.scanner.progress();
     QVERIFY(p.started && p.ended);
@@ -60,10 +63,11 @@ void tst_Adapters::tagsOnOneLine()
 void tst_Adapters::tagsAcrossLinesIndentedWithBlankLines()
 {
     Scan s;
-    s.scanner.feed(QByteArray("starting up\n<filter-start>\n\n   <filter-name>\n      Register\n   </filter-name>\n"
-                              "   <filter-comment>\n  'rigid, 6 DOF'  \n</filter-comment>\n</filter-start>\n"
-                              "iteration 1\n  <filter-stage-progress>0.5</filter-stage-progress>\n"
-                              "<filter-progress>\n0.75\n</filter-progress>\ndone\n"));
+    s.scanner.feed(QByteArray(
+        "starting up\n<filter-start>\n\n   <filter-name>\n      Register\n   </filter-name>\n"
+        "   <filter-comment>\n  'rigid, 6 DOF'  \n</filter-comment>\n</filter-start>\n"
+        "iteration 1\n  <filter-stage-progress>0.5</filter-stage-progress>\n"
+        "<filter-progress>\n0.75\n</filter-progress>\ndone\n"));
     s.scanner.finish();
     const auto &p = s.scanner.progress();
     QCOMPARE(p.name, QStringLiteral("Register"));
@@ -76,7 +80,8 @@ void tst_Adapters::tagsAcrossLinesIndentedWithBlankLines()
 void tst_Adapters::progressAloneAmongOrdinaryText()
 {
     Scan s;
-    s.scanner.feed(QByteArray("loading a < b and c > d\nvalue <filter-progress>0.1</filter-progress> kept\n"));
+    s.scanner.feed(
+        QByteArray("loading a < b and c > d\nvalue <filter-progress>0.1</filter-progress> kept\n"));
     s.scanner.feed(QByteArray("<filter-progress>0.9</filter-progress>"));
     s.scanner.finish();
     QCOMPARE(s.scanner.progress().progress.value_or(-1), 0.9);
@@ -86,8 +91,10 @@ void tst_Adapters::progressAloneAmongOrdinaryText()
 
 void tst_Adapters::anySplitOfTheStreamGivesTheSameResult()
 {
-    const QByteArray stream("x<filter-start><filter-name>N</filter-name></filter-start>\ntext <b>bold</b>\n"
-                            "<filter-progress>0.3</filter-progress>\n<filter-progress-text progress=\"0.6\">half</filter-progress-text>\nend");
+    const QByteArray stream(
+        "x<filter-start><filter-name>N</filter-name></filter-start>\ntext <b>bold</b>\n"
+        "<filter-progress>0.3</filter-progress>\n<filter-progress-text "
+        "progress=\"0.6\">half</filter-progress-text>\nend");
     Scan whole;
     whole.scanner.feed(stream);
     whole.scanner.finish();
@@ -120,7 +127,8 @@ void tst_Adapters::badProgressValuesAreIgnored()
 {
     QFETCH(QByteArray, value);
     Scan s;
-    s.scanner.feed("<filter-progress>0.4</filter-progress><filter-progress>" + value + "</filter-progress>\n");
+    s.scanner.feed(
+        "<filter-progress>0.4</filter-progress><filter-progress>" + value + "</filter-progress>\n");
     s.scanner.finish();
     QCOMPARE(s.scanner.progress().progress.value_or(-1), 0.4); // last good value stays
 }
@@ -128,8 +136,10 @@ void tst_Adapters::badProgressValuesAreIgnored()
 void tst_Adapters::ctkProgressTextAndResults()
 {
     Scan s;
-    s.scanner.feed(QByteArray("<filter-progress-text progress=\"0.8\">Writing output</filter-progress-text>\n"
-                              "<filter-result name=\"volume\">12.5</filter-result>\n<filter-result name='label'> \"liver\" </filter-result>\n"));
+    s.scanner.feed(
+        QByteArray("<filter-progress-text progress=\"0.8\">Writing output</filter-progress-text>\n"
+                   "<filter-result name=\"volume\">12.5</filter-result>\n<filter-result "
+                   "name='label'> \"liver\" </filter-result>\n"));
     s.scanner.finish();
     QCOMPARE(s.scanner.progress().progressText, QStringLiteral("Writing output"));
     QCOMPARE(s.scanner.progress().progress.value_or(-1), 0.8);
@@ -141,7 +151,8 @@ void tst_Adapters::ctkProgressTextAndResults()
 void tst_Adapters::otherMarkupStaysText()
 {
     Scan s;
-    s.scanner.feed(QByteArray("<html><filterx>1</filterx></html> <filter-unknown>kept?</filter-unknown>\n"));
+    s.scanner.feed(
+        QByteArray("<html><filterx>1</filterx></html> <filter-unknown>kept?</filter-unknown>\n"));
     s.scanner.finish();
     // Unknown filter-* markers are dropped as tags; other markup is text.
     QCOMPARE(s.output, QByteArray("<html><filterx>1</filterx></html> kept?\n"));
@@ -178,7 +189,8 @@ void tst_Adapters::progressLinesCompleteAndJsonResult()
 {
     QByteArray output;
     ProgressLineScanner scanner([&](const QByteArray &t) { output += t; });
-    const QByteArray stream("loading\nPROGRESS 0.25\n  PROGRESS\t0.5  \nworking\nCOMPLETE\n{\"area\": 12.5,\n \"ok\": true}\n");
+    const QByteArray stream("loading\nPROGRESS 0.25\n  PROGRESS\t0.5  "
+                            "\nworking\nCOMPLETE\n{\"area\": 12.5,\n \"ok\": true}\n");
     for (char c : stream) // byte by byte
         scanner.feed(&c, 1);
     QVERIFY(!scanner.finish());
@@ -192,7 +204,8 @@ void tst_Adapters::progressLinesIgnoreBadValuesAndKeepOtherText()
 {
     QByteArray output;
     ProgressLineScanner scanner([&](const QByteArray &t) { output += t; });
-    scanner.feed(QByteArray("PROGRESS 0.3\nPROGRESS nan\nPROGRESS 7\nPROGRESS -1\nPROGRESSIVE rock\nCOMPLETED\n"));
+    scanner.feed(QByteArray(
+        "PROGRESS 0.3\nPROGRESS nan\nPROGRESS 7\nPROGRESS -1\nPROGRESSIVE rock\nCOMPLETED\n"));
     QVERIFY(!scanner.finish());
     QCOMPARE(scanner.progress().value_or(-1), 0.3);
     QVERIFY(!scanner.isComplete());

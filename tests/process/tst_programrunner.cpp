@@ -44,7 +44,7 @@ void tst_ProgramRunner::semModuleReportsProgressNameAndResults()
     QObject context;
     QByteArray output;
     Progress last;
-    auto run = runner.run(&context, program({QStringLiteral("sem")}, ProgressFormat::Sem));
+    auto run = runner.run(&context, program({ QStringLiteral("sem") }, ProgressFormat::Sem));
     run.onOutput([&](const OutputChunk &c) { output += c.data; });
     run.onProgress([&](const Progress &p) { last = p; });
     QVERIFY(run.waitForFinished(10s));
@@ -65,7 +65,7 @@ void tst_ProgramRunner::progressLinesGiveAJsonResult()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("lines")}, ProgressFormat::Lines));
+    auto run = runner.run(&context, program({ QStringLiteral("lines") }, ProgressFormat::Lines));
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.state(), TaskState::Finished);
     QCOMPARE(run.result().json.toObject().value(QStringLiteral("answer")).toInt(), 42);
@@ -77,8 +77,8 @@ void tst_ProgramRunner::autoDetectsBothFormats()
 {
     ProgramRunner runner;
     QObject context;
-    auto sem = runner.run(&context, program({QStringLiteral("sem")}));
-    auto lines = runner.run(&context, program({QStringLiteral("lines")}));
+    auto sem = runner.run(&context, program({ QStringLiteral("sem") }));
+    auto lines = runner.run(&context, program({ QStringLiteral("lines") }));
     QVERIFY(sem.waitForFinished(10s) && lines.waitForFinished(10s));
     QCOMPARE(sem.result().semResults.value(QStringLiteral("count")), QStringLiteral("10"));
     QCOMPARE(lines.result().json.toObject().value(QStringLiteral("answer")).toInt(), 42);
@@ -88,19 +88,20 @@ void tst_ProgramRunner::rawModeSendsStdinAndReturnsStdout()
 {
     ProgramRunner runner;
     QObject context;
-    auto spec = program({QStringLiteral("raw")}, ProgressFormat::Raw);
+    auto spec = program({ QStringLiteral("raw") }, ProgressFormat::Raw);
     spec.stdinData = QByteArray("\x01\x02\x03 pickled", 10);
     auto run = runner.run(&context, spec);
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.state(), TaskState::Finished);
-    QCOMPARE(run.result().raw, QByteArray("elkcip \x03\x02\x01", 10)); // the first 10 bytes, reversed
+    QCOMPARE(
+        run.result().raw, QByteArray("elkcip \x03\x02\x01", 10)); // the first 10 bytes, reversed
 }
 
 void tst_ProgramRunner::nonZeroExitFailsWithCodeAndStderrTail()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("exit"), QStringLiteral("3")}));
+    auto run = runner.run(&context, program({ QStringLiteral("exit"), QStringLiteral("3") }));
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.state(), TaskState::Failed);
     QCOMPARE(run.error().kind, ErrorKind::ExitCode);
@@ -112,7 +113,7 @@ void tst_ProgramRunner::signalFailsWithKindCrash()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("crash")}));
+    auto run = runner.run(&context, program({ QStringLiteral("crash") }));
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.error().kind, ErrorKind::Crash);
     QCOMPARE(run.error().signal.value_or(-1), SIGSEGV);
@@ -122,7 +123,7 @@ void tst_ProgramRunner::invalidUtf8IsKeptAsBytesAndReplacedInText()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("badutf8")}, ProgressFormat::Sem));
+    auto run = runner.run(&context, program({ QStringLiteral("badutf8") }, ProgressFormat::Sem));
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.state(), TaskState::Finished);
     const ProgramResult r = run.result();
@@ -133,9 +134,11 @@ void tst_ProgramRunner::invalidUtf8IsKeptAsBytesAndReplacedInText()
     // bad bytes; the progress around them is still read.
     QTRY_COMPARE_WITH_TIMEOUT(run.progress().fraction(), 0.5, 10000);
     const Progress p = run.progress();
-    QVERIFY(p.stage.name.startsWith(QStringLiteral("Bad")) && p.stage.name.endsWith(QStringLiteral(" Name")));
+    QVERIFY(p.stage.name.startsWith(QStringLiteral("Bad"))
+        && p.stage.name.endsWith(QStringLiteral(" Name")));
     QVERIFY(p.stage.name.contains(QChar::ReplacementCharacter));
-    QVERIFY(p.text.startsWith(QStringLiteral("caf")) && p.text.contains(QChar::ReplacementCharacter));
+    QVERIFY(
+        p.text.startsWith(QStringLiteral("caf")) && p.text.contains(QChar::ReplacementCharacter));
     QCOMPARE(r.semResults.size(), 1);
     QVERIFY(r.semResults.firstKey().contains(QChar::ReplacementCharacter));
     QVERIFY(r.semResults.first().contains(QChar::ReplacementCharacter));
@@ -157,7 +160,7 @@ void tst_ProgramRunner::invalidJsonAfterCompleteIsAProtocolError()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("badjson")}, ProgressFormat::Lines));
+    auto run = runner.run(&context, program({ QStringLiteral("badjson") }, ProgressFormat::Lines));
     QVERIFY(run.waitForFinished(10s));
     QCOMPARE(run.error().kind, ErrorKind::Protocol);
     // The bytes that did not parse are kept as the program's output, not lost.
@@ -168,7 +171,7 @@ void tst_ProgramRunner::hundredMegabytesWithoutNewlineStayBounded()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("flood"), QStringLiteral("100")}));
+    auto run = runner.run(&context, program({ QStringLiteral("flood"), QStringLiteral("100") }));
     QVERIFY(run.waitForFinished(60s));
     QCOMPARE(run.state(), TaskState::Finished);
     const ProgramResult r = run.result();
@@ -180,7 +183,7 @@ void tst_ProgramRunner::cancelKillsWholeProcessTree()
 {
     ProgramRunner runner;
     QObject context;
-    auto run = runner.run(&context, program({QStringLiteral("grandchild")}));
+    auto run = runner.run(&context, program({ QStringLiteral("grandchild") }));
     QByteArray err;
     run.onOutput([&](const OutputChunk &c) {
         if (c.stream == OutputChunk::Stderr)
@@ -203,7 +206,7 @@ void tst_ProgramRunner::timeoutFailsWithKindTimeout()
 {
     ProgramRunner runner;
     QObject context;
-    auto spec = program({QStringLiteral("sleep"), QStringLiteral("60000")});
+    auto spec = program({ QStringLiteral("sleep"), QStringLiteral("60000") });
     spec.timeout = 200ms;
     auto run = runner.run(&context, spec);
     QVERIFY(run.waitForFinished(10s));
@@ -216,7 +219,8 @@ void tst_ProgramRunner::queueRunsAtMostMaxParallelAndCancelsQueuedRuns()
     QObject context;
     std::vector<TaskHandle<ProgramResult>> runs;
     for (int i = 0; i < 4; ++i)
-        runs.push_back(runner.run(&context, program({QStringLiteral("sleep"), QStringLiteral("300")})));
+        runs.push_back(
+            runner.run(&context, program({ QStringLiteral("sleep"), QStringLiteral("300") })));
     QTRY_COMPARE_WITH_TIMEOUT(runs[1].state(), TaskState::Running, 10000);
     QCOMPARE(runs[2].state(), TaskState::Queued);
     QCOMPARE(runs[3].state(), TaskState::Queued);

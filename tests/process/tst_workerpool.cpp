@@ -20,7 +20,10 @@ using namespace offload;
 using namespace std::chrono_literals;
 
 namespace {
-QJsonObject obj(std::initializer_list<QPair<QString, QJsonValue>> l) { return QJsonObject(l); }
+QJsonObject obj(std::initializer_list<QPair<QString, QJsonValue>> l)
+{
+    return QJsonObject(l);
+}
 } // namespace
 
 class tst_WorkerPool : public QObject
@@ -65,7 +68,7 @@ static WorkerPoolSpec pythonSpec(bool stdio = false)
 {
     WorkerPoolSpec spec;
     spec.program = QStringLiteral("/usr/bin/python3");
-    spec.arguments = {OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py"};
+    spec.arguments = { OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py" };
     spec.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
     // A user's machine does not export it: the SDK must not need it (stray prints arrive live).
     spec.environment.remove("PYTHONUNBUFFERED");
@@ -81,7 +84,8 @@ void tst_WorkerPool::callReturnsValueAndPayloadOnTheContextThread()
     QObject context;
     WorkerResult got;
     QThread *deliveredOn = nullptr;
-    auto call = pool.submit(&context, QStringLiteral("echo"), obj({{QStringLiteral("x"), 1}}), QByteArray("bytes\0in", 8));
+    auto call = pool.submit(&context, QStringLiteral("echo"), obj({ { QStringLiteral("x"), 1 } }),
+        QByteArray("bytes\0in", 8));
     call.onResult([&](const WorkerResult &r) {
         got = r;
         deliveredOn = QThread::currentThread();
@@ -101,7 +105,8 @@ void tst_WorkerPool::progressStageAndLogReachTheTask()
     QList<qint64> values;
     Progress last;
     QByteArray output;
-    auto call = pool.submit(&context, QStringLiteral("progress"), obj({{QStringLiteral("steps"), 50}, {QStringLiteral("sleepMs"), 2}}));
+    auto call = pool.submit(&context, QStringLiteral("progress"),
+        obj({ { QStringLiteral("steps"), 50 }, { QStringLiteral("sleepMs"), 2 } }));
     call.onProgress([&](const Progress &p) {
         values << p.value;
         last = p;
@@ -145,7 +150,8 @@ void tst_WorkerPool::callsSpreadOverWorkersAndAllComplete()
     QObject context;
     std::vector<TaskHandle<WorkerResult>> calls;
     for (int i = 0; i < 40; ++i)
-        calls.push_back(pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), i}, {QStringLiteral("b"), 1}})));
+        calls.push_back(pool.submit(&context, QStringLiteral("add"),
+            obj({ { QStringLiteral("a"), i }, { QStringLiteral("b"), 1 } })));
     QSet<qint64> pids;
     for (int i = 0; i < 40; ++i) {
         QVERIFY(calls[size_t(i)].waitForFinished(10s));
@@ -160,8 +166,10 @@ void tst_WorkerPool::cancelOfQueuedCallNeverStartsIt()
 {
     WorkerPool pool(testWorkerSpec(1));
     QObject context;
-    auto busy = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 300}}));
-    auto queued = pool.submit(&context, QStringLiteral("crash"), obj({{QStringLiteral("how"), QStringLiteral("segfault")}}));
+    auto busy
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 300 } }));
+    auto queued = pool.submit(&context, QStringLiteral("crash"),
+        obj({ { QStringLiteral("how"), QStringLiteral("segfault") } }));
     queued.cancel();
     QCOMPARE(queued.state(), TaskState::Cancelled);
     QVERIFY(busy.waitForFinished(10s));
@@ -172,12 +180,14 @@ void tst_WorkerPool::cancelOfQueuedCallNeverStartsIt()
     // Cancelling the only queued call of a priority level used to leave an empty level that
     // dispatch then read from (undefined behaviour; the demo crashed on it). Calls queued
     // after such a cancel must still run.
-    auto busy2 = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 200}}));
+    auto busy2
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 200 } }));
     CallOptions high;
     high.priority = 5;
     auto cancelled = pool.submit(&context, QStringLiteral("pid"), {}, {}, high);
     auto later = pool.submit(&context, QStringLiteral("pid"));
-    QTRY_COMPARE_WITH_TIMEOUT(pool.status().queued, 2, 10000); // both in the pool's queue (status() is ordered after the submits)
+    QTRY_COMPARE_WITH_TIMEOUT(pool.status().queued, 2,
+        10000); // both in the pool's queue (status() is ordered after the submits)
     cancelled.cancel();
     QCOMPARE(cancelled.state(), TaskState::Cancelled);
     QVERIFY(later.waitForFinished(10s));
@@ -192,7 +202,8 @@ void tst_WorkerPool::cancelOfRunningCallReachesTheWorkerWhichSurvives()
     auto first = pool.submit(&context, QStringLiteral("pid"));
     QVERIFY(first.waitForFinished(10s));
     const qint64 pid = first.result().value.toInteger();
-    auto call = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 30000}}));
+    auto call
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 30000 } }));
     QTRY_COMPARE_WITH_TIMEOUT(call.state(), TaskState::Running, 10000);
     call.cancel();
     QVERIFY(call.waitForFinished(10s));
@@ -237,9 +248,11 @@ void tst_WorkerPool::crashFailsOnlyThatCall()
     QFETCH(int, exitCode);
     WorkerPool pool(testWorkerSpec(2));
     QObject context;
-    auto other = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 400}}));
+    auto other
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 400 } }));
     QTRY_COMPARE_WITH_TIMEOUT(other.state(), TaskState::Running, 10000);
-    auto call = pool.submit(&context, QStringLiteral("crash"), obj({{QStringLiteral("how"), how}}));
+    auto call
+        = pool.submit(&context, QStringLiteral("crash"), obj({ { QStringLiteral("how"), how } }));
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Failed);
     const Error e = call.error();
@@ -251,7 +264,8 @@ void tst_WorkerPool::crashFailsOnlyThatCall()
     QVERIFY2(e.stderrTail.contains("about to crash"), e.stderrTail.constData());
     QVERIFY(other.waitForFinished(10s));
     QCOMPARE(other.state(), TaskState::Finished); // the other worker's call is unaffected
-    auto next = pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), 1}, {QStringLiteral("b"), 2}}));
+    auto next = pool.submit(&context, QStringLiteral("add"),
+        obj({ { QStringLiteral("a"), 1 }, { QStringLiteral("b"), 2 } }));
     QVERIFY(next.waitForFinished(10s));
     QCOMPARE(next.result().value.toInt(), 3); // replaced
 }
@@ -264,8 +278,8 @@ void tst_WorkerPool::retryPolicyRerunsACallHitByACrash()
     WorkerPool pool(spec);
     QObject context;
     auto call = pool.submit(&context, QStringLiteral("crash"),
-                            obj({{QStringLiteral("how"), QStringLiteral("segfault")},
-                                 {QStringLiteral("onceMarker"), dir.filePath(QStringLiteral("marker"))}}));
+        obj({ { QStringLiteral("how"), QStringLiteral("segfault") },
+            { QStringLiteral("onceMarker"), dir.filePath(QStringLiteral("marker")) } }));
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Finished);
     QCOMPARE(call.result().value.toString(), QStringLiteral("survived"));
@@ -278,12 +292,21 @@ void tst_WorkerPool::launchErrorsNameTheProgramAndReason_data()
     QTest::addColumn<QStringList>("arguments");
     QTest::addColumn<QString>("reason");
     QTest::newRow("missing program") << "/nonexistent/worker" << QStringList() << "no such file";
-    QTest::newRow("not in PATH") << "offload-no-such-worker" << QStringList() << "not found in PATH";
+    QTest::newRow("not in PATH") << "offload-no-such-worker" << QStringList()
+                                 << "not found in PATH";
     QTest::newRow("not executable") << "NONEXEC" << QStringList() << "is not executable";
     QTest::newRow("a directory") << "/tmp" << QStringList() << "is a directory";
-    QTest::newRow("no hello") << "testworker" << QStringList{QStringLiteral("--mode"), QStringLiteral("no-hello")} << "no hello within";
-    QTest::newRow("wrong version") << "testworker" << QStringList{QStringLiteral("--mode"), QStringLiteral("wrong-version")} << "protocol 99";
-    QTest::newRow("exits before hello") << "testworker" << QStringList{QStringLiteral("--mode"), QStringLiteral("exit-before-hello")} << "exited with code 3";
+    QTest::newRow("no hello") << "testworker"
+                              << QStringList { QStringLiteral("--mode"),
+                                     QStringLiteral("no-hello") }
+                              << "no hello within";
+    QTest::newRow("wrong version")
+        << "testworker" << QStringList { QStringLiteral("--mode"), QStringLiteral("wrong-version") }
+        << "protocol 99";
+    QTest::newRow("exits before hello")
+        << "testworker"
+        << QStringList { QStringLiteral("--mode"), QStringLiteral("exit-before-hello") }
+        << "exited with code 3";
 }
 
 void tst_WorkerPool::launchErrorsNameTheProgramAndReason()
@@ -311,8 +334,9 @@ void tst_WorkerPool::launchErrorsNameTheProgramAndReason()
     QCOMPARE(call.state(), TaskState::Failed);
     QCOMPARE(call.error().kind, ErrorKind::Launch);
     QVERIFY2(call.error().message.contains(reason), qPrintable(call.error().message));
-    QVERIFY2(call.error().message.contains(QFileInfo(program).fileName()) || call.error().message.contains(program),
-             qPrintable(call.error().message));
+    QVERIFY2(call.error().message.contains(QFileInfo(program).fileName())
+            || call.error().message.contains(program),
+        qPrintable(call.error().message));
     if (reason == QLatin1String("exited with code 3"))
         QVERIFY(call.error().stderrTail.contains("refusing to start"));
 }
@@ -321,7 +345,8 @@ void tst_WorkerPool::protocolGarbageFailsTheCallAndReplacesTheWorker_data()
 {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<int>("errorKind");
-    for (const char *k : {"huge-length", "invalid-json", "non-utf8", "unknown-type", "unknown-id", "not-object", "huge-payload"})
+    for (const char *k : { "huge-length", "invalid-json", "non-utf8", "unknown-type", "unknown-id",
+             "not-object", "huge-payload" })
         QTest::newRow(k) << QString::fromLatin1(k) << int(ErrorKind::Protocol);
     // A truncated frame followed by exit is a crash mid-call: the frame never completed.
     QTest::newRow("truncated") << QStringLiteral("truncated") << int(ErrorKind::Crash);
@@ -333,11 +358,13 @@ void tst_WorkerPool::protocolGarbageFailsTheCallAndReplacesTheWorker()
     QFETCH(int, errorKind);
     WorkerPool pool(testWorkerSpec(1));
     QObject context;
-    auto call = pool.submit(&context, QStringLiteral("garbage"), obj({{QStringLiteral("kind"), kind}}));
+    auto call = pool.submit(
+        &context, QStringLiteral("garbage"), obj({ { QStringLiteral("kind"), kind } }));
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Failed);
     QCOMPARE(int(call.error().kind), errorKind);
-    auto next = pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), 2}, {QStringLiteral("b"), 2}}));
+    auto next = pool.submit(&context, QStringLiteral("add"),
+        obj({ { QStringLiteral("a"), 2 }, { QStringLiteral("b"), 2 } }));
     QVERIFY(next.waitForFinished(10s));
     QCOMPARE(next.result().value.toInt(), 4);
 }
@@ -346,7 +373,8 @@ void tst_WorkerPool::hugeProgressNumbersAreClampedNotFatal()
 {
     WorkerPool pool(testWorkerSpec(1));
     QObject context;
-    auto call = pool.submit(&context, QStringLiteral("garbage"), obj({{QStringLiteral("kind"), QStringLiteral("huge-numbers")}}));
+    auto call = pool.submit(&context, QStringLiteral("garbage"),
+        obj({ { QStringLiteral("kind"), QStringLiteral("huge-numbers") } }));
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Finished);
     QCOMPARE(call.progress().maximum, qint64(1) << 53);
@@ -357,7 +385,7 @@ void tst_WorkerPool::callTimeoutFailsWithKindTimeout()
 {
     WorkerPool pool(testWorkerSpec(1));
     QObject context;
-    auto call = pool.submit(&context, QStringLiteral("stubborn"), {}, {}, {.timeout = 200ms});
+    auto call = pool.submit(&context, QStringLiteral("stubborn"), {}, {}, { .timeout = 200ms });
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Failed);
     QCOMPARE(call.error().kind, ErrorKind::Timeout);
@@ -373,7 +401,8 @@ void tst_WorkerPool::restartLimitBreaksThePoolWithAClearError()
     WorkerPool pool(spec);
     QObject context;
     for (int i = 0; i < 3; ++i) {
-        auto crash = pool.submit(&context, QStringLiteral("crash"), obj({{QStringLiteral("how"), QStringLiteral("abort")}}));
+        auto crash = pool.submit(&context, QStringLiteral("crash"),
+            obj({ { QStringLiteral("how"), QStringLiteral("abort") } }));
         QVERIFY(crash.waitForFinished(10s));
         QCOMPARE(crash.error().kind, ErrorKind::Crash);
     }
@@ -381,7 +410,8 @@ void tst_WorkerPool::restartLimitBreaksThePoolWithAClearError()
     auto after = pool.submit(&context, QStringLiteral("add"));
     QVERIFY(after.waitForFinished(10s));
     QCOMPARE(after.state(), TaskState::Failed);
-    QVERIFY2(after.error().message.contains(QStringLiteral("is broken")), qPrintable(after.error().message));
+    QVERIFY2(after.error().message.contains(QStringLiteral("is broken")),
+        qPrintable(after.error().message));
     QCOMPARE(pool.status().workers, 0);
 }
 
@@ -389,7 +419,8 @@ void tst_WorkerPool::processInfoIsSampledIntoTheTask()
 {
     WorkerPool pool(testWorkerSpec(1));
     QObject context;
-    auto call = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 1200}}));
+    auto call
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 1200 } }));
     QTRY_VERIFY_WITH_TIMEOUT(call.processInfo().rssBytes > 0, 10000);
     QVERIFY(call.processInfo().pid > 0);
     QVERIFY(call.processInfo().cpuSeconds >= 0);
@@ -405,7 +436,8 @@ void tst_WorkerPool::stdioChannelWorksAndStrayPrintsStayOutOfTheStream()
     auto call = pool.submit(&context, QStringLiteral("log")); // prints to stdout mid-call
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Finished);
-    auto add = pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), 5}, {QStringLiteral("b"), 6}}));
+    auto add = pool.submit(&context, QStringLiteral("add"),
+        obj({ { QStringLiteral("a"), 5 }, { QStringLiteral("b"), 6 } }));
     QVERIFY(add.waitForFinished(10s));
     QCOMPARE(add.result().value.toInt(), 11);
 }
@@ -416,8 +448,8 @@ void tst_WorkerPool::idleExtraWorkersExit()
     spec.idleTimeout = 100ms;
     WorkerPool pool(spec);
     QObject context;
-    auto a = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 100}}));
-    auto b = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 100}}));
+    auto a = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 100 } }));
+    auto b = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 100 } }));
     QVERIFY(a.waitForFinished(10s) && b.waitForFinished(10s));
     QTRY_COMPARE_WITH_TIMEOUT(pool.status().workers, 0, 10000);
     QCOMPARE(pool.status().restarts, 0); // leaving when idle is not a crash
@@ -440,7 +472,8 @@ void tst_WorkerPool::destroyingThePoolReapsEveryWorker()
         auto spec = testWorkerSpec(2);
         WorkerPool pool(spec);
         auto a = pool.submit(&context, QStringLiteral("stubborn"));
-        running = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 60000}}));
+        running = pool.submit(
+            &context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 60000 } }));
         queued = pool.submit(&context, QStringLiteral("add"));
         QTRY_COMPARE_WITH_TIMEOUT(pool.status().busy, 2, 10000);
         pids = pool.status().pids;
@@ -480,7 +513,7 @@ static int quitWithWorkersChild(int argc, char **argv)
         // Deliberately never deleted (reachable, so not a leak): quitting must reap anyway.
         static WorkerPool *pool = new WorkerPool(spec);
         pool->submit(&app, QStringLiteral("stubborn"));
-        pool->submit(&app, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 60000}}));
+        pool->submit(&app, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 60000 } }));
         pool->submit(&app, QStringLiteral("add"));
         QTimer::singleShot(0, &app, [&] {
             // Bounded: a pool that never gets busy fails the test (exit code 3).
@@ -495,14 +528,16 @@ static int quitWithWorkersChild(int argc, char **argv)
         quitAt = std::chrono::steady_clock::now();
     }
     std::printf("reaped %.1f ms after quit (grace 300 ms)\n",
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - quitAt).count());
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - quitAt)
+            .count());
     return rc;
 }
 
 void tst_WorkerPool::applicationQuitReapsWorkersWithinGracePlus100ms()
 {
     QProcess child;
-    child.start(QCoreApplication::applicationFilePath(), {QStringLiteral("--child-quit-with-workers")});
+    child.start(
+        QCoreApplication::applicationFilePath(), { QStringLiteral("--child-quit-with-workers") });
     QVERIFY(child.waitForStarted(10000));
     QVERIFY2(child.waitForFinished(30000), "the application hung at exit");
     QCOMPARE(child.exitCode(), 0);
@@ -522,17 +557,23 @@ void tst_WorkerPool::higherPriorityCallsRunFirst()
 {
     WorkerPool pool(testWorkerSpec(1));
     QObject context;
-    auto blocker = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 200}}));
+    auto blocker
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 200 } }));
     QTRY_COMPARE_WITH_TIMEOUT(blocker.state(), TaskState::Running, 10000);
     QStringList order;
     const auto record = [&](const char *name) {
-        return [&order, name](const TaskHandle<WorkerResult> &) { order << QString::fromLatin1(name); };
+        return [&order, name](
+                   const TaskHandle<WorkerResult> &) { order << QString::fromLatin1(name); };
     };
-    pool.submit(&context, QStringLiteral("pid"), {}, {}, {.priority = 0}).onFinished(record("low1"));
-    pool.submit(&context, QStringLiteral("pid"), {}, {}, {.priority = 0}).onFinished(record("low2"));
-    pool.submit(&context, QStringLiteral("pid"), {}, {}, {.priority = 9}).onFinished(record("high"));
+    pool.submit(&context, QStringLiteral("pid"), {}, {}, { .priority = 0 })
+        .onFinished(record("low1"));
+    pool.submit(&context, QStringLiteral("pid"), {}, {}, { .priority = 0 })
+        .onFinished(record("low2"));
+    pool.submit(&context, QStringLiteral("pid"), {}, {}, { .priority = 9 })
+        .onFinished(record("high"));
     QTRY_COMPARE_WITH_TIMEOUT(order.size(), 3, 10000);
-    QCOMPARE(order, (QStringList{QStringLiteral("high"), QStringLiteral("low1"), QStringLiteral("low2")}));
+    QCOMPARE(order,
+        (QStringList { QStringLiteral("high"), QStringLiteral("low1"), QStringLiteral("low2") }));
 }
 
 void tst_WorkerPool::soakWithRandomWorkerKillsEndsEveryCallDefinitely()
@@ -548,7 +589,8 @@ void tst_WorkerPool::soakWithRandomWorkerKillsEndsEveryCallDefinitely()
         auto *rng = QRandomGenerator::global();
         int killed = 0;
         for (int i = 0; i < 1000; ++i) {
-            calls.push_back(pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), i}, {QStringLiteral("b"), 0}})));
+            calls.push_back(pool.submit(&context, QStringLiteral("add"),
+                obj({ { QStringLiteral("a"), i }, { QStringLiteral("b"), 0 } })));
             if (i % 10 == 5) { // kill ~10% of the time a random live worker
                 const auto pids = pool.status().pids;
                 if (!pids.empty()) {
@@ -569,7 +611,8 @@ void tst_WorkerPool::soakWithRandomWorkerKillsEndsEveryCallDefinitely()
                 QCOMPARE(calls[size_t(i)].error().kind, ErrorKind::Crash);
             }
         }
-        QVERIFY2(finished >= 990, qPrintable(QStringLiteral("%1 of 1000 finished, %2 kills").arg(finished).arg(killed)));
+        QVERIFY2(finished >= 990,
+            qPrintable(QStringLiteral("%1 of 1000 finished, %2 kills").arg(finished).arg(killed)));
     }
     QTRY_COMPARE_WITH_TIMEOUT(zombieChildren(), 0, 10000);
     QCOMPARE(openFdCount(), fdsBefore);
@@ -578,7 +621,8 @@ void tst_WorkerPool::soakWithRandomWorkerKillsEndsEveryCallDefinitely()
 void tst_WorkerPool::workerRunsByHandWithCall()
 {
     QProcess p;
-    p.start(binPath("testworker"), {QStringLiteral("--call"), QStringLiteral("add"), QStringLiteral("{\"a\":1,\"b\":2}")});
+    p.start(binPath("testworker"),
+        { QStringLiteral("--call"), QStringLiteral("add"), QStringLiteral("{\"a\":1,\"b\":2}") });
     QVERIFY(p.waitForFinished(10000));
     QCOMPARE(p.exitCode(), 0);
     QCOMPARE(p.readAllStandardOutput().trimmed(), QByteArray("3"));
@@ -588,8 +632,10 @@ void tst_WorkerPool::pythonWorkerReturnsValuesAndPayloads()
 {
     WorkerPool pool(pythonSpec());
     QObject context;
-    auto add = pool.submit(&context, QStringLiteral("add"), obj({{QStringLiteral("a"), 40}, {QStringLiteral("b"), 2}}));
-    auto echo = pool.submit(&context, QStringLiteral("echo"), QJsonArray{1, 2}, QByteArray("\x00\x01binary", 8));
+    auto add = pool.submit(&context, QStringLiteral("add"),
+        obj({ { QStringLiteral("a"), 40 }, { QStringLiteral("b"), 2 } }));
+    auto echo = pool.submit(
+        &context, QStringLiteral("echo"), QJsonArray { 1, 2 }, QByteArray("\x00\x01binary", 8));
     QVERIFY(add.waitForFinished(10s));
     QCOMPARE(add.result().value.toInt(), 42);
     QVERIFY(echo.waitForFinished(10s));
@@ -640,14 +686,16 @@ void tst_WorkerPool::pythonCallIsCancelledAndTheWorkerSurvives()
 {
     WorkerPool pool(pythonSpec());
     QObject context;
-    auto call = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 30000}}));
+    auto call
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 30000 } }));
     QTRY_COMPARE_WITH_TIMEOUT(call.state(), TaskState::Running, 10000);
     QTRY_VERIFY_WITH_TIMEOUT(call.processInfo().pid > 0, 10000);
     const qint64 pid = call.processInfo().pid;
     call.cancel();
     QVERIFY(call.waitForFinished(10s));
     QCOMPARE(call.state(), TaskState::Cancelled);
-    auto again = pool.submit(&context, QStringLiteral("sleep"), obj({{QStringLiteral("ms"), 1}}));
+    auto again
+        = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 1 } }));
     QVERIFY(again.waitForFinished(10s));
     QCOMPARE(again.result().value.toInteger(), pid);
 }

@@ -31,8 +31,8 @@ thread_local Dispatcher *t_dispatcher = nullptr;
 
 // Lookups are cached per calling thread; a removal anywhere bumps the generation and so
 // invalidates every cache (an address may be reused by a new thread or object).
-std::atomic<quint64> s_dispatcherGeneration{0};
-std::atomic<quint64> s_guardGeneration{0};
+std::atomic<quint64> s_dispatcherGeneration { 0 };
+std::atomic<quint64> s_guardGeneration { 0 };
 
 struct QueueCache
 {
@@ -126,7 +126,8 @@ void DeliveryQueue::post()
 {
     std::lock_guard lock(m_postMutex);
     if (m_receiver)
-        QCoreApplication::postEvent(m_receiver, new QEvent(QEvent::Type(Dispatcher::wakeEventType())));
+        QCoreApplication::postEvent(
+            m_receiver, new QEvent(QEvent::Type(Dispatcher::wakeEventType())));
 }
 
 void DeliveryQueue::enqueue(std::shared_ptr<TaskCore> task, Wake wake)
@@ -199,8 +200,7 @@ int Dispatcher::wakeEventType()
     return type;
 }
 
-Dispatcher::Dispatcher(std::shared_ptr<DeliveryQueue> queue)
-    : m_queue(std::move(queue))
+Dispatcher::Dispatcher(std::shared_ptr<DeliveryQueue> queue) : m_queue(std::move(queue))
 {
     m_constructed.store(true, std::memory_order_release);
 }
@@ -269,7 +269,7 @@ std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
     std::lock_guard lock(dispatcherMapMutex());
     auto &map = dispatcherMap();
     if (auto it = map.find(thread); it != map.end()) {
-        cache = {thread, generation, *it};
+        cache = { thread, generation, *it };
         return *it;
     }
 
@@ -280,14 +280,17 @@ std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
     queue->setReceiver(dispatcher);
     map.insert(thread, queue);
     // A finished thread's dispatcher goes away; later deliveries to it are dropped.
-    QObject::connect(thread, &QThread::finished, dispatcher, [thread, dispatcher] {
-        {
-            std::lock_guard lock(dispatcherMapMutex());
-            dispatcherMap().remove(thread);
-            s_dispatcherGeneration.fetch_add(1, std::memory_order_acq_rel);
-        }
-        dispatcher->deleteLater();
-    }, Qt::DirectConnection);
+    QObject::connect(
+        thread, &QThread::finished, dispatcher,
+        [thread, dispatcher] {
+            {
+                std::lock_guard lock(dispatcherMapMutex());
+                dispatcherMap().remove(thread);
+                s_dispatcherGeneration.fetch_add(1, std::memory_order_acq_rel);
+            }
+            dispatcher->deleteLater();
+        },
+        Qt::DirectConnection);
     return queue;
 }
 
@@ -309,11 +312,8 @@ class ContextGuard : public QObject
 {
 public:
     ContextGuard(QObject *context, std::shared_ptr<ContextTasks> tasks)
-        : QObject(context)
-        , m_context(context)
-        , m_tasks(std::move(tasks))
-    {
-    }
+        : QObject(context), m_context(context), m_tasks(std::move(tasks))
+    { }
     ~ContextGuard() override
     {
         {
@@ -384,7 +384,7 @@ std::shared_ptr<ContextTasks> contextTasksFor(QObject *context)
         guard->setObjectName(QStringLiteral("offload-context-guard"));
         map.insert(context, tasks);
     }
-    cache = {context, generation, tasks};
+    cache = { context, generation, tasks };
     return tasks;
 }
 

@@ -37,8 +37,8 @@ class DeliveryQueue : public std::enable_shared_from_this<DeliveryQueue>
 public:
     enum class Wake { Lazy, Urgent };
     void enqueue(std::shared_ptr<TaskCore> task, Wake wake);
-    void wakeNow();        // post a wake-up if anything is pending (urgent upgrade)
-    void wakeIfPending();  // the LazyWaker's deadline passed
+    void wakeNow(); // post a wake-up if anything is pending (urgent upgrade)
+    void wakeIfPending(); // the LazyWaker's deadline passed
     // Swaps the pending tasks into batch (which must be empty); buffers keep their capacity
     // so a burst of deliveries does not reallocate on every wake-up.
     void takeInto(std::vector<std::shared_ptr<TaskCore>> &batch);
@@ -63,7 +63,7 @@ private:
 class Dispatcher : public QObject
 {
 public:
-    static constexpr std::chrono::milliseconds coalescingInterval{16}; // ~60 updates/s
+    static constexpr std::chrono::milliseconds coalescingInterval { 16 }; // ~60 updates/s
 
     explicit Dispatcher(std::shared_ptr<DeliveryQueue> queue);
     ~Dispatcher() override;
@@ -84,7 +84,7 @@ private:
     std::vector<std::shared_ptr<TaskCore>> m_batch;
     std::vector<std::shared_ptr<TaskCore>> m_delayed;
     QBasicTimer m_timer;
-    std::atomic<bool> m_constructed{false};
+    std::atomic<bool> m_constructed { false };
 };
 
 // The delivery queue of a thread, creating its Dispatcher on first use.

@@ -13,12 +13,18 @@ namespace offload {
 QString stateName(TaskState state)
 {
     switch (state) {
-    case TaskState::Queued: return QStringLiteral("Queued");
-    case TaskState::Starting: return QStringLiteral("Starting");
-    case TaskState::Running: return QStringLiteral("Running");
-    case TaskState::Finished: return QStringLiteral("Finished");
-    case TaskState::Failed: return QStringLiteral("Failed");
-    case TaskState::Cancelled: return QStringLiteral("Cancelled");
+    case TaskState::Queued:
+        return QStringLiteral("Queued");
+    case TaskState::Starting:
+        return QStringLiteral("Starting");
+    case TaskState::Running:
+        return QStringLiteral("Running");
+    case TaskState::Finished:
+        return QStringLiteral("Finished");
+    case TaskState::Failed:
+        return QStringLiteral("Failed");
+    case TaskState::Cancelled:
+        return QStringLiteral("Cancelled");
     }
     return QStringLiteral("Unknown");
 }
@@ -26,14 +32,22 @@ QString stateName(TaskState state)
 QString errorKindName(ErrorKind kind)
 {
     switch (kind) {
-    case ErrorKind::Exception: return QStringLiteral("exception");
-    case ErrorKind::WorkerError: return QStringLiteral("worker error");
-    case ErrorKind::Crash: return QStringLiteral("crash");
-    case ErrorKind::ExitCode: return QStringLiteral("exit code");
-    case ErrorKind::Timeout: return QStringLiteral("timeout");
-    case ErrorKind::Protocol: return QStringLiteral("protocol");
-    case ErrorKind::Launch: return QStringLiteral("launch");
-    case ErrorKind::InvalidInput: return QStringLiteral("invalid input");
+    case ErrorKind::Exception:
+        return QStringLiteral("exception");
+    case ErrorKind::WorkerError:
+        return QStringLiteral("worker error");
+    case ErrorKind::Crash:
+        return QStringLiteral("crash");
+    case ErrorKind::ExitCode:
+        return QStringLiteral("exit code");
+    case ErrorKind::Timeout:
+        return QStringLiteral("timeout");
+    case ErrorKind::Protocol:
+        return QStringLiteral("protocol");
+    case ErrorKind::Launch:
+        return QStringLiteral("launch");
+    case ErrorKind::InvalidInput:
+        return QStringLiteral("invalid input");
     }
     return QStringLiteral("unknown");
 }
@@ -61,10 +75,7 @@ QString Error::summary() const
 }
 
 Exception::Exception(Error error)
-    : m_error(std::move(error))
-    , m_what(m_error.summary().toUtf8())
-{
-}
+    : m_error(std::move(error)), m_what(m_error.summary().toUtf8()) { }
 
 QString demangledTypeName(const char *mangled)
 {
@@ -72,7 +83,7 @@ QString demangledTypeName(const char *mangled)
         return QStringLiteral("unknown type");
     int status = 0;
     std::unique_ptr<char, void (*)(void *)> name(
-            abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+        abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
     return QString::fromUtf8(status == 0 && name ? name.get() : mangled);
 }
 

@@ -15,13 +15,13 @@ namespace offload {
 
 // Why a task failed. Cancellation is deliberately absent: Cancelled is a state, not an error.
 enum class ErrorKind : quint8 {
-    Exception,   // the callable threw (origin holds the exception type)
+    Exception, // the callable threw (origin holds the exception type)
     WorkerError, // a worker reported an error for a call (origin/traceback from the worker)
-    Crash,       // the process died from a signal or vanished mid-call
-    ExitCode,    // the program exited with a non-zero status
-    Timeout,     // the task ran out of time and was stopped
-    Protocol,    // a peer sent bytes that break the protocol
-    Launch,      // the program could not be started (missing, not executable, no hello)
+    Crash, // the process died from a signal or vanished mid-call
+    ExitCode, // the program exited with a non-zero status
+    Timeout, // the task ran out of time and was stopped
+    Protocol, // a peer sent bytes that break the protocol
+    Launch, // the program could not be started (missing, not executable, no hello)
     InvalidInput, // the task's inputs were rejected before any work started
 };
 
@@ -32,8 +32,8 @@ struct OFFLOAD_CORE_EXPORT Error
 {
     ErrorKind kind = ErrorKind::Exception;
     QString message;
-    QString origin;     // exception type name (demangled), or the worker's exception class
-    QString traceback;  // worker-side traceback, if any
+    QString origin; // exception type name (demangled), or the worker's exception class
+    QString traceback; // worker-side traceback, if any
     std::optional<int> exitCode;
     std::optional<int> signal;
     QByteArray stderrTail; // bounded tail of the process's stderr

@@ -38,8 +38,7 @@ public:
         hook->prev = hook->next = nullptr;
         --m_size;
     }
-    template<typename F>
-    void forEach(F &&f) const
+    template<typename F> void forEach(F &&f) const
     {
         for (ListHook *h = m_head.next; h != &m_head; h = h->next)
             f(h->owner);

@@ -11,16 +11,19 @@ namespace offload {
 class OFFLOAD_CORE_EXPORT TaskControl
 {
 public:
-    explicit TaskControl(std::shared_ptr<detail::TaskCore> core)
-        : m_core(std::move(core))
-    {
-    }
+    explicit TaskControl(std::shared_ptr<detail::TaskCore> core) : m_core(std::move(core)) { }
 
-    void setProgressRange(qint64 minimum, qint64 maximum) { m_core->setProgressRange(minimum, maximum); }
+    void setProgressRange(qint64 minimum, qint64 maximum)
+    {
+        m_core->setProgressRange(minimum, maximum);
+    }
     void setProgress(qint64 value) { m_core->setProgressValue(value); }
     void setProgress(qint64 value, const QString &text) { m_core->setProgressValue(value, text); }
     void setProgressText(const QString &text) { m_core->setProgressText(text); }
-    void setStage(const QString &name, int index, int count) { m_core->setStage({name, index, count}); }
+    void setStage(const QString &name, int index, int count)
+    {
+        m_core->setStage({ name, index, count });
+    }
     // Reports progress as a fraction in [0, 1] (sets the range to 0..Progress::fractionScale;
     // NaN counts as 0, anything else is clamped: Progress::valueFromFraction).
     void setFraction(double fraction);

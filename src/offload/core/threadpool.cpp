@@ -6,10 +6,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
-#include <deque>
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -55,7 +55,7 @@ struct ThreadPool::State : std::enable_shared_from_this<State>
     std::condition_variable exitCv;
     Queue queue;
     size_t queued = 0; // jobs in queue, cancelled ones included
-    std::atomic<size_t> queuedHint{0}; // queued, readable without the mutex (spin check)
+    std::atomic<size_t> queuedHint { 0 }; // queued, readable without the mutex (spin check)
     std::vector<std::shared_ptr<detail::TaskCore>> running; // one slot per thread
     std::vector<std::thread> threads;
     int liveThreads = 0;
@@ -74,7 +74,8 @@ void ThreadPool::State::lowerPriority(int index) const
         if (::setpriority(PRIO_PROCESS, id_t(tid), target) != 0)
             qCWarning(lcPool, "could not lower the priority of pool thread %d", index);
     }
-    const QByteArray name = (options.name.left(10) + QLatin1Char('-') + QString::number(index)).toUtf8();
+    const QByteArray name
+        = (options.name.left(10) + QLatin1Char('-') + QString::number(index)).toUtf8();
     ::pthread_setname_np(::pthread_self(), name.constData());
 }
 
@@ -91,7 +92,7 @@ void ThreadPool::State::workerLoop(int index)
             lock.unlock();
             const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
             while (queuedHint.load(std::memory_order_relaxed) == 0
-                   && std::chrono::steady_clock::now() < until)
+                && std::chrono::steady_clock::now() < until)
                 std::this_thread::yield();
             lock.lock();
         }
@@ -119,12 +120,12 @@ void ThreadPool::State::workerLoop(int index)
     exitCv.notify_all();
 }
 
-ThreadPool::ThreadPool(ThreadPoolOptions options)
-    : m_state(std::make_shared<State>())
+ThreadPool::ThreadPool(ThreadPoolOptions options) : m_state(std::make_shared<State>())
 {
     m_state->options = std::move(options);
-    m_state->maxThreads = m_state->options.maxThreads > 0 ? m_state->options.maxThreads
-                                                          : std::max(1, QThread::idealThreadCount());
+    m_state->maxThreads = m_state->options.maxThreads > 0
+        ? m_state->options.maxThreads
+        : std::max(1, QThread::idealThreadCount());
     errno = 0;
     const int nice = ::getpriority(PRIO_PROCESS, id_t(::syscall(SYS_gettid)));
     m_state->baseNice = errno == 0 ? nice : 0;
@@ -154,7 +155,10 @@ ThreadPool *ThreadPool::globalInstance()
     return pool;
 }
 
-int ThreadPool::maxThreads() const { return m_state->maxThreads; }
+int ThreadPool::maxThreads() const
+{
+    return m_state->maxThreads;
+}
 
 int ThreadPool::threadCount() const
 {
@@ -166,7 +170,7 @@ int ThreadPool::activeCount() const
 {
     std::lock_guard lock(m_state->mutex);
     return int(std::count_if(m_state->running.begin(), m_state->running.end(),
-                             [](const auto &core) { return bool(core); }));
+        [](const auto &core) { return bool(core); }));
 }
 
 int ThreadPool::queuedCount() const
@@ -191,7 +195,7 @@ void ThreadPool::submit(std::shared_ptr<detail::TaskCore> core, Job *job, int pr
             core->requestCancel(); // shut down: the task never starts
             return;
         }
-        s.queue[priority].push_back(State::Job{core, job});
+        s.queue[priority].push_back(State::Job { core, job });
         ++s.queued;
         s.queuedHint.store(s.queued, std::memory_order_relaxed);
         if (s.waiting < int(s.queued) && int(s.threads.size()) < s.maxThreads) {
@@ -240,8 +244,8 @@ void ThreadPool::shutdown()
     {
         std::unique_lock lock(s.mutex);
         if (t_currentPool != &s) // never wait for ourselves from inside a task
-            allExited = s.exitCv.wait_for(lock, s.options.shutdownTimeout,
-                                          [&s] { return s.liveThreads == 0; });
+            allExited = s.exitCv.wait_for(
+                lock, s.options.shutdownTimeout, [&s] { return s.liveThreads == 0; });
         threads.swap(s.threads);
         if (!allExited && s.liveThreads > 0) {
             QStringList names;
@@ -250,8 +254,8 @@ void ThreadPool::shutdown()
                     names << core->name();
             }
             qCWarning(lcPool, "%s: %d task(s) ignored cancellation for %lld ms; detaching: %s",
-                      qPrintable(s.options.name), int(names.size()),
-                      qint64(s.options.shutdownTimeout.count()), qPrintable(names.join(u", ")));
+                qPrintable(s.options.name), int(names.size()),
+                qint64(s.options.shutdownTimeout.count()), qPrintable(names.join(u", ")));
         }
     }
     for (auto &t : threads) {

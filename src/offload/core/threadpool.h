@@ -12,16 +12,16 @@ namespace offload {
 
 struct ThreadPoolOptions
 {
-    int maxThreads = 0;  // 0: QThread::idealThreadCount()
-    int niceness = 10;   // added to each pool thread's nice value (Linux); 0 keeps the GUI's
-    std::chrono::milliseconds shutdownTimeout{5000}; // bounded wait for running tasks at exit
+    int maxThreads = 0; // 0: QThread::idealThreadCount()
+    int niceness = 10; // added to each pool thread's nice value (Linux); 0 keeps the GUI's
+    std::chrono::milliseconds shutdownTimeout { 5000 }; // bounded wait for running tasks at exit
     QString name = QStringLiteral("offload");
 };
 
 // Per-task options for run().
 struct TaskOptions
 {
-    QString name;     // shown in the monitor; defaults to "thread task"
+    QString name; // shown in the monitor; defaults to "thread task"
     int priority = 0; // higher runs first; FIFO among equal priorities
 };
 
@@ -42,22 +42,21 @@ public:
     static ThreadPool *globalInstance();
 
     int maxThreads() const;
-    int threadCount() const;  // started so far
-    int activeCount() const;  // running a task now
+    int threadCount() const; // started so far
+    int activeCount() const; // running a task now
     int queuedCount() const;
 
     // Runs f on a pool thread. f takes either nothing or a TaskControl. Everything about the
     // task is delivered on context's thread; if context is destroyed, the task is cancelled.
     // An exception from f fails the task (see errorFromCurrentException).
-    template<typename F>
-    auto run(QObject *context, F &&f, TaskOptions options = {})
+    template<typename F> auto run(QObject *context, F &&f, TaskOptions options = {})
     {
         using Fn = std::decay_t<F>;
         using R = typename CallableTraits<Fn>::Result;
         // The callable lives inside the task's own allocation: no per-task job object.
-        auto core = std::make_shared<ThreadTaskCore<R, Fn>>(
-                context, options.name.isEmpty() ? QStringLiteral("thread task") : options.name,
-                std::forward<F>(f));
+        auto core = std::make_shared<ThreadTaskCore<R, Fn>>(context,
+            options.name.isEmpty() ? QStringLiteral("thread task") : options.name,
+            std::forward<F>(f));
         core->attach();
         submit(core, core.get(), options.priority);
         return TaskHandle<R>(std::static_pointer_cast<detail::TaskResultCore<R>>(core));
@@ -67,8 +66,7 @@ public:
     void shutdown();
 
 private:
-    template<typename F, typename = void>
-    struct CallableTraits
+    template<typename F, typename = void> struct CallableTraits
     {
         using Result = std::invoke_result_t<F &>;
     };
@@ -93,8 +91,7 @@ private:
         ThreadTaskCore(QObject *context, QString name, F &&fn)
             : detail::TaskResultCore<R>(context, QStringLiteral("thread"), std::move(name))
             , m_fn(std::in_place, std::forward<F>(fn))
-        {
-        }
+        { }
 
         void execute() override
         {
@@ -141,8 +138,7 @@ private:
 };
 
 // Runs f on the global pool; see ThreadPool::run.
-template<typename F>
-auto run(QObject *context, F &&f, TaskOptions options = {})
+template<typename F> auto run(QObject *context, F &&f, TaskOptions options = {})
 {
     return ThreadPool::globalInstance()->run(context, std::forward<F>(f), std::move(options));
 }

@@ -21,20 +21,19 @@ namespace detail {
 // co_await QFuture<T>: T (or nothing), its exception rethrown, CancelledError if it was
 // cancelled. Cancelling the coroutine cancels the future (QtConcurrent::run futures cannot
 // stop their function; the coroutine ends Cancelled at once regardless).
-template<typename T>
-struct FutureAwaiter
+template<typename T> struct FutureAwaiter
 {
     QFuture<T> future;
     std::unique_ptr<QFutureWatcher<T>> watcher;
 
     bool await_ready() const { return future.isFinished(); }
-    template<typename P>
-    void await_suspend(std::coroutine_handle<P> h)
+    template<typename P> void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
         const quint64 generation = st.suspend([f = future]() mutable { f.cancel(); });
         watcher = std::make_unique<QFutureWatcher<T>>();
-        const auto wake = [state = st.shared_from_this(), generation] { state->postResume(generation); };
+        const auto wake
+            = [state = st.shared_from_this(), generation] { state->postResume(generation); };
         QObject::connect(watcher.get(), &QFutureWatcherBase::finished, watcher.get(), wake);
         QObject::connect(watcher.get(), &QFutureWatcherBase::canceled, watcher.get(), wake);
         watcher->setFuture(future);
@@ -52,33 +51,33 @@ struct FutureAwaiter
 };
 
 // Signal arguments: Q_OBJECT's private tag (an empty class, always last) is not a value.
-template<typename... A>
-struct SignalValue;
-template<>
-struct SignalValue<> { using type = void; using tuple = std::tuple<>; };
-template<typename A>
-struct SignalValue<A>
+template<typename... A> struct SignalValue;
+template<> struct SignalValue<>
 {
-    static constexpr bool tag = std::is_empty_v<std::decay_t<A>> && std::is_class_v<std::decay_t<A>>;
+    using type = void;
+    using tuple = std::tuple<>;
+};
+template<typename A> struct SignalValue<A>
+{
+    static constexpr bool tag
+        = std::is_empty_v<std::decay_t<A>> && std::is_class_v<std::decay_t<A>>;
     using type = std::conditional_t<tag, void, std::decay_t<A>>;
 };
-template<typename A, typename B>
-struct SignalValue<A, B>
+template<typename A, typename B> struct SignalValue<A, B>
 {
-    static constexpr bool tag = std::is_empty_v<std::decay_t<B>> && std::is_class_v<std::decay_t<B>>;
-    using type = std::conditional_t<tag, std::decay_t<A>, std::tuple<std::decay_t<A>, std::decay_t<B>>>;
+    static constexpr bool tag
+        = std::is_empty_v<std::decay_t<B>> && std::is_class_v<std::decay_t<B>>;
+    using type
+        = std::conditional_t<tag, std::decay_t<A>, std::tuple<std::decay_t<A>, std::decay_t<B>>>;
 };
-template<typename A, typename B, typename C, typename... R>
-struct SignalValue<A, B, C, R...>
+template<typename A, typename B, typename C, typename... R> struct SignalValue<A, B, C, R...>
 {
     using type = std::tuple<std::decay_t<A>, std::decay_t<B>, std::decay_t<C>, std::decay_t<R>...>;
 };
 
-template<typename V>
-using Stored = std::conditional_t<std::is_void_v<V>, std::monostate, V>;
+template<typename V> using Stored = std::conditional_t<std::is_void_v<V>, std::monostate, V>;
 
-template<typename V, typename... A>
-V makeSignalValue(const A &...a)
+template<typename V, typename... A> V makeSignalValue(const A &...a)
 {
     if constexpr (std::is_void_v<V>)
         return;
@@ -88,21 +87,19 @@ V makeSignalValue(const A &...a)
         return [](const auto &first, const auto &...) { return V(first); }(a...);
 }
 
-template<bool WithTimeout, typename Sender, typename Signal, typename... A>
-struct SignalAwaiter
+template<bool WithTimeout, typename Sender, typename Signal, typename... A> struct SignalAwaiter
 {
     using V = typename SignalValue<A...>::type;
     QPointer<QObject> sender;
     Signal signal;
-    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds timeout { 0 };
     std::unique_ptr<QObject> receiver; // lives on the coroutine's thread; its death disconnects
     std::unique_ptr<SteadyTimer> timer;
     std::optional<Stored<V>> value;
     bool senderGone = false, timedOut = false;
 
     bool await_ready() const { return !sender; }
-    template<typename P>
-    void await_suspend(std::coroutine_handle<P> h)
+    template<typename P> void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
         const quint64 generation = st.suspend({}); // nothing to stop: cancel just ends the wait
@@ -113,15 +110,16 @@ struct SignalAwaiter
             if (!std::exchange(*done, true))
                 state->postResume(generation);
         };
-        QObject::connect(static_cast<Sender *>(sender.data()), signal, receiver.get(), [this, finish, done](const A &...a) {
-            if (*done)
-                return;
-            if constexpr (std::is_void_v<V>)
-                value.emplace();
-            else
-                value.emplace(makeSignalValue<V>(a...));
-            finish();
-        });
+        QObject::connect(static_cast<Sender *>(sender.data()), signal, receiver.get(),
+            [this, finish, done](const A &...a) {
+                if (*done)
+                    return;
+                if constexpr (std::is_void_v<V>)
+                    value.emplace();
+                else
+                    value.emplace(makeSignalValue<V>(a...));
+                finish();
+            });
         QObject::connect(sender.data(), &QObject::destroyed, receiver.get(), [this, finish, done] {
             if (*done)
                 return;
@@ -145,8 +143,9 @@ struct SignalAwaiter
             return std::move(value); // empty: timed out, or the sender was destroyed
         } else {
             if (!value)
-                throw Exception(Error{ErrorKind::Exception, QStringLiteral("the sender was destroyed before it emitted the awaited signal"),
-                                      QStringLiteral("offload::signal")});
+                throw Exception(Error { ErrorKind::Exception,
+                    QStringLiteral("the sender was destroyed before it emitted the awaited signal"),
+                    QStringLiteral("offload::signal") });
             if constexpr (!std::is_void_v<V>)
                 return std::move(*value);
         }
@@ -159,8 +158,7 @@ struct DelayAwaiter
     std::unique_ptr<SteadyTimer> timer;
 
     bool await_ready() const { return duration.count() <= 0; }
-    template<typename P>
-    void await_suspend(std::coroutine_handle<P> h)
+    template<typename P> void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
         const quint64 generation = st.suspend({});
@@ -172,10 +170,9 @@ struct DelayAwaiter
 
 } // namespace detail
 
-template<typename T>
-detail::FutureAwaiter<T> operator co_await(QFuture<T> future)
+template<typename T> detail::FutureAwaiter<T> operator co_await(QFuture<T> future)
 {
-    return detail::FutureAwaiter<T>{std::move(future), nullptr};
+    return detail::FutureAwaiter<T> { std::move(future), nullptr };
 }
 
 // co_await signal(object, &Class::signal): the signal's arguments (nothing, one value, or a
@@ -184,7 +181,7 @@ template<typename Sender, typename Obj, typename... A>
 auto signal(Sender *sender, void (Obj::*sig)(A...))
 {
     static_assert(std::is_base_of_v<Obj, Sender>, "the signal must belong to the sender's class");
-    return detail::SignalAwaiter<false, Sender, void (Obj::*)(A...), A...>{sender, sig};
+    return detail::SignalAwaiter<false, Sender, void (Obj::*)(A...), A...> { sender, sig };
 }
 
 // The same with a timeout: an empty optional when time runs out (never before `timeout` has
@@ -194,19 +191,18 @@ template<typename Sender, typename Obj, typename... A>
 auto signal(Sender *sender, void (Obj::*sig)(A...), std::chrono::milliseconds timeout)
 {
     static_assert(std::is_base_of_v<Obj, Sender>, "the signal must belong to the sender's class");
-    return detail::SignalAwaiter<true, Sender, void (Obj::*)(A...), A...>{sender, sig, timeout};
+    return detail::SignalAwaiter<true, Sender, void (Obj::*)(A...), A...> { sender, sig, timeout };
 }
 
 // co_await delay(250ms): resumes after the time on the coroutine's thread, never before it
 // has passed on the steady clock (a cancel ends it early).
 inline detail::DelayAwaiter delay(std::chrono::milliseconds duration)
 {
-    return detail::DelayAwaiter{duration, nullptr};
+    return detail::DelayAwaiter { duration, nullptr };
 }
 
 namespace detail {
-template<typename A>
-decltype(auto) awaiterOf(A &a)
+template<typename A> decltype(auto) awaiterOf(A &a)
 {
     if constexpr (requires { a.await_ready(); })
         return (a);
@@ -221,7 +217,8 @@ using AwaitedValue = std::remove_cvref_t<decltype(awaiterOf(std::declval<A &>())
 // and withTimeout, the monitor, or callbacks. The Task is unbound: it resumes on the calling
 // thread. Cancelling it cancels what it awaits (the QFuture, the wait) and ends it Cancelled.
 template<typename Awaitable>
-Task<detail::AwaitedValue<Awaitable>> toTask(Awaitable awaitable, QString name = QStringLiteral("awaitable"))
+Task<detail::AwaitedValue<Awaitable>> toTask(
+    Awaitable awaitable, QString name = QStringLiteral("awaitable"))
 {
     auto self = co_await thisTask();
     self.setName(name);

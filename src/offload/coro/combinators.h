@@ -21,7 +21,7 @@ namespace detail {
 struct FirstFinished
 {
     std::vector<std::shared_ptr<TaskCore>> cores;
-    std::chrono::milliseconds timeout{-1};
+    std::chrono::milliseconds timeout { -1 };
     std::unique_ptr<SteadyTimer> timer;
     std::shared_ptr<std::atomic<bool>> fired = std::make_shared<std::atomic<bool>>(false);
 
@@ -33,8 +33,7 @@ struct FirstFinished
         return -1;
     }
     bool await_ready() const { return firstFinal() >= 0; }
-    template<typename P>
-    void await_suspend(std::coroutine_handle<P> h)
+    template<typename P> void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
         const quint64 generation = st.suspend([cores = cores] {
@@ -97,7 +96,7 @@ inline Task<void> allFinished(std::vector<std::shared_ptr<TaskCore>> pending)
 inline Task<std::size_t> firstToEnd(std::vector<std::shared_ptr<TaskCore>> cores)
 {
     if (cores.empty())
-        throw Exception(Error{ErrorKind::InvalidInput, QStringLiteral("whenAny of no tasks")});
+        throw Exception(Error { ErrorKind::InvalidInput, QStringLiteral("whenAny of no tasks") });
     FirstFinished first;
     first.cores = cores;
     const int winner = co_await first;
@@ -106,8 +105,7 @@ inline Task<std::size_t> firstToEnd(std::vector<std::shared_ptr<TaskCore>> cores
     co_return std::size_t(winner);
 }
 
-template<typename T>
-Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHandle<T>> tasks)
+template<typename T> Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHandle<T>> tasks)
 {
     std::vector<std::shared_ptr<TaskCore>> cores;
     for (const auto &t : tasks)
@@ -132,23 +130,20 @@ Task<std::pair<std::size_t, Value<T>>> whenAnyRange(std::vector<TaskHandle<T>> t
     co_return std::pair<std::size_t, Value<T>>(winner, valueOf(tasks[winner]));
 }
 
-template<typename... Ts>
-Task<std::tuple<Value<Ts>...>> whenAllOf(TaskHandle<Ts>... tasks)
+template<typename... Ts> Task<std::tuple<Value<Ts>...>> whenAllOf(TaskHandle<Ts>... tasks)
 {
-    auto all = allFinished(std::vector<std::shared_ptr<TaskCore>>{tasks.core()...});
+    auto all = allFinished(std::vector<std::shared_ptr<TaskCore>> { tasks.core()... });
     co_await all;
     co_return std::tuple<Value<Ts>...>(valueOf(tasks)...);
 }
 
-template<typename... Ts>
-Task<std::size_t> whenAnyOf(TaskHandle<Ts>... tasks)
+template<typename... Ts> Task<std::size_t> whenAnyOf(TaskHandle<Ts>... tasks)
 {
-    auto first = firstToEnd(std::vector<std::shared_ptr<TaskCore>>{tasks.core()...});
+    auto first = firstToEnd(std::vector<std::shared_ptr<TaskCore>> { tasks.core()... });
     co_return co_await first;
 }
 
-template<typename T>
-Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
+template<typename T> Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
 {
     FirstFinished inTime;
     inTime.cores.push_back(task.core());
@@ -156,8 +151,10 @@ Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
     const int i = co_await inTime;
     if (i < 0) {
         task.cancel(); // the work itself is stopped, not just the wait
-        throw Exception(Error{ErrorKind::Timeout, QStringLiteral("'%1' did not finish within %2 ms; it was cancelled")
-                                                      .arg(task.name()).arg(timeout.count())});
+        throw Exception(Error { ErrorKind::Timeout,
+            QStringLiteral("'%1' did not finish within %2 ms; it was cancelled")
+                .arg(task.name())
+                .arg(timeout.count()) });
     }
     if constexpr (std::is_void_v<T>) {
         task.result(); // rethrows its failure or cancellation
@@ -168,11 +165,14 @@ Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
 }
 
 template<typename H>
-concept AnyTaskHandle = requires(const H &h) { h.core(); h.result(); };
+concept AnyTaskHandle = requires(const H &h)
+{
+    h.core();
+    h.result();
+};
 
 // A task as itself; any other awaitable through toTask.
-template<typename A>
-auto asTask(A &&a)
+template<typename A> auto asTask(A &&a)
 {
     if constexpr (AnyTaskHandle<std::remove_cvref_t<A>>)
         return TaskHandle<typename std::remove_cvref_t<A>::ValueType>(a);
@@ -181,8 +181,7 @@ auto asTask(A &&a)
 }
 
 // A range of handles of one value type, as a vector of TaskHandle<T>.
-template<typename R>
-auto handlesOf(R &&range)
+template<typename R> auto handlesOf(R &&range)
 {
     using T = typename std::ranges::range_value_t<R>::ValueType;
     return std::vector<TaskHandle<T>>(std::ranges::begin(range), std::ranges::end(range));
@@ -200,15 +199,15 @@ Task<std::tuple<detail::Value<Ts>...>> whenAll(const TaskHandle<Ts> &...tasks)
 
 // The same with other awaitables among them: a QFuture, a signal, a delay (see toTask).
 template<typename... As>
-    requires(sizeof...(As) > 0 && !(detail::AnyTaskHandle<std::remove_cvref_t<As>> && ...))
-auto whenAll(As &&...awaitables)
+requires(sizeof...(As) > 0
+    && !(detail::AnyTaskHandle<std::remove_cvref_t<As>> && ...)) auto whenAll(As &&...awaitables)
 {
     return whenAll(detail::asTask(std::forward<As>(awaitables))...);
 }
 
 // A range of tasks of one type: their values in order.
 template<std::ranges::input_range R>
-    requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
+requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
 auto whenAll(R &&range)
 {
     return detail::whenAllRange(detail::handlesOf(std::forward<R>(range)));
@@ -216,23 +215,22 @@ auto whenAll(R &&range)
 
 // The first to end: its index; the others are cancelled. If it failed or was cancelled, so
 // does this.
-template<typename... Ts>
-Task<std::size_t> whenAny(const TaskHandle<Ts> &...tasks)
+template<typename... Ts> Task<std::size_t> whenAny(const TaskHandle<Ts> &...tasks)
 {
     return detail::whenAnyOf<Ts...>(tasks...);
 }
 
 // The same with other awaitables among them; a QFuture loser is cancelled, a wait just ends.
 template<typename... As>
-    requires(sizeof...(As) > 0 && !(detail::AnyTaskHandle<std::remove_cvref_t<As>> && ...))
-auto whenAny(As &&...awaitables)
+requires(sizeof...(As) > 0
+    && !(detail::AnyTaskHandle<std::remove_cvref_t<As>> && ...)) auto whenAny(As &&...awaitables)
 {
     return whenAny(detail::asTask(std::forward<As>(awaitables))...);
 }
 
 // A range: the first to end, as (index, value); the others are cancelled.
 template<std::ranges::input_range R>
-    requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
+requires detail::AnyTaskHandle<std::ranges::range_value_t<R>>
 auto whenAny(R &&range)
 {
     return detail::whenAnyRange(detail::handlesOf(std::forward<R>(range)));
@@ -249,8 +247,8 @@ Task<T> withTimeout(const TaskHandle<T> &task, std::chrono::milliseconds timeout
 // Any other awaitable: a QFuture is cancelled when time runs out; a signal or a delay stops
 // being awaited.
 template<typename Awaitable>
-    requires(!detail::AnyTaskHandle<std::remove_cvref_t<Awaitable>>)
-auto withTimeout(Awaitable awaitable, std::chrono::milliseconds timeout)
+requires(!detail::AnyTaskHandle<std::remove_cvref_t<Awaitable>>) auto withTimeout(
+    Awaitable awaitable, std::chrono::milliseconds timeout)
 {
     return withTimeout(toTask(std::move(awaitable)), timeout);
 }

@@ -19,7 +19,8 @@ UnhandledErrorHandler s_handler;
 
 void defaultHandler(const QString &name, const Error &error)
 {
-    qWarning("offload: coroutine '%s' failed and nobody awaited it: %s", qPrintable(name), qPrintable(error.summary()));
+    qWarning("offload: coroutine '%s' failed and nobody awaited it: %s", qPrintable(name),
+        qPrintable(error.summary()));
 }
 } // namespace
 
@@ -32,9 +33,7 @@ UnhandledErrorHandler setUnhandledErrorHandler(UnhandledErrorHandler handler)
 namespace detail {
 
 CoroState::CoroState(std::shared_ptr<TaskCore> core, QObject *context)
-    : m_core(std::move(core))
-    , m_context(context)
-    , m_bound(context != nullptr)
+    : m_core(std::move(core)), m_context(context), m_bound(context != nullptr)
 {
     m_thread = context ? context->thread() : QThread::currentThread();
 }
@@ -100,7 +99,7 @@ private:
     }
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_pending; // guarded by m_mutex
-    bool m_wakePosted = false;                      // guarded by m_mutex
+    bool m_wakePosted = false; // guarded by m_mutex
 };
 
 Anchor *anchorFor(QThread *thread)
@@ -119,13 +118,16 @@ Anchor *anchorFor(QThread *thread)
     auto *anchor = new Anchor;
     anchor->moveToThread(thread);
     anchors.emplace(thread, anchor);
-    QObject::connect(thread, &QThread::finished, anchor, [thread, anchor] {
-        {
-            std::lock_guard lock(mutex);
-            anchors.erase(thread);
-        }
-        anchor->deleteLater(); // a finishing thread runs its deferred deletes
-    }, Qt::DirectConnection);
+    QObject::connect(
+        thread, &QThread::finished, anchor,
+        [thread, anchor] {
+            {
+                std::lock_guard lock(mutex);
+                anchors.erase(thread);
+            }
+            anchor->deleteLater(); // a finishing thread runs its deferred deletes
+        },
+        Qt::DirectConnection);
     return anchor;
 }
 } // namespace

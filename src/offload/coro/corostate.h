@@ -23,7 +23,8 @@ namespace offload {
 // (a slot started by a signal, say). Runs on the coroutine's thread. The default prints a
 // warning with the task's name, the error's type (origin) and message.
 using UnhandledErrorHandler = std::function<void(const QString &taskName, const Error &error)>;
-// Replaces the handler (thread-safe); returns the previous one. An empty handler restores the default.
+// Replaces the handler (thread-safe); returns the previous one. An empty handler restores the
+// default.
 OFFLOAD_CORO_EXPORT UnhandledErrorHandler setUnhandledErrorHandler(UnhandledErrorHandler handler);
 
 namespace detail {
@@ -61,7 +62,10 @@ public:
     void retain() { m_handles.fetch_add(1, std::memory_order_relaxed); }
     void release();
     void failed(); // the promise, when the coroutine ends Failed
-    void markInspected() { m_inspected.store(true, std::memory_order_relaxed); } // state/error/result read
+    void markInspected()
+    {
+        m_inspected.store(true, std::memory_order_relaxed);
+    } // state/error/result read
 
     // Progress, as a fraction of this task's 0..1 (Progress::setFraction: NaN counts as 0,
     // the rest is clamped). Coroutine thread, except reportWeighted.
@@ -88,15 +92,16 @@ private:
     std::shared_ptr<TaskCore> m_core;
     QPointer<QObject> m_context;
     const bool m_bound;
-    QThread *m_thread = nullptr; // the coroutine's thread: the context's at the start, or the caller's
-    std::coroutine_handle<> m_frame;  // coroutine thread only
-    bool m_suspended = false;         // coroutine thread only
-    quint64 m_generation = 0;         // coroutine thread only
-    std::atomic<bool> m_cancelled{false};
+    QThread *m_thread
+        = nullptr; // the coroutine's thread: the context's at the start, or the caller's
+    std::coroutine_handle<> m_frame; // coroutine thread only
+    bool m_suspended = false; // coroutine thread only
+    quint64 m_generation = 0; // coroutine thread only
+    std::atomic<bool> m_cancelled { false };
     std::mutex m_mutex;
     std::function<void()> m_cancelAwaited; // guarded by m_mutex
-    std::atomic<int> m_handles{0};
-    std::atomic<bool> m_failed{false}, m_reported{false}, m_inspected{false};
+    std::atomic<int> m_handles { 0 };
+    std::atomic<bool> m_failed { false }, m_reported { false }, m_inspected { false };
     std::mutex m_progressMutex; // orders progress writes: a weighted report against its await's end
     double m_progressBase = 0.0; // guarded by m_progressMutex
     quint64 m_weightedToken = 0; // the current weighted await, 0: none; guarded by m_progressMutex

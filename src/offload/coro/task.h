@@ -13,8 +13,7 @@
 
 namespace offload {
 
-template<typename T>
-class Task;
+template<typename T> class Task;
 
 // A coroutine task. Start: EAGER — calling the coroutine runs its body at once, up to its
 // first co_await, on the calling thread. Qt slots are called by signals and nobody awaits
@@ -36,14 +35,14 @@ class Task;
 //
 // Thread-safety: a Task may be copied, cancelled and queried from any thread. Offload's
 // awaitables may be awaited only inside an offload::Task coroutine.
-template<typename T = void>
-class Task : public TaskHandle<T>
+template<typename T = void> class Task : public TaskHandle<T>
 {
 public:
     struct promise_type;
     Task() = default;
     Task(const Task &other) : TaskHandle<T>(other), m_state(other.m_state) { retain(); }
-    Task(Task &&other) noexcept : TaskHandle<T>(std::move(other)), m_state(std::move(other.m_state)) {}
+    Task(Task &&other) noexcept : TaskHandle<T>(std::move(other)), m_state(std::move(other.m_state))
+    { }
     Task &operator=(const Task &other)
     {
         Task copy(other);
@@ -71,8 +70,7 @@ public:
 private:
     friend struct promise_type;
     Task(std::shared_ptr<detail::TaskResultCore<T>> core, std::shared_ptr<detail::CoroState> state)
-        : TaskHandle<T>(std::move(core))
-        , m_state(std::move(state))
+        : TaskHandle<T>(std::move(core)), m_state(std::move(state))
     {
         retain();
     }
@@ -96,20 +94,20 @@ private:
 
 namespace detail {
 
-template<typename A>
-QObject *contextOf(A &arg)
+template<typename A> QObject *contextOf(A &arg)
 {
     using D = std::remove_cvref_t<A>;
     if constexpr (std::is_base_of_v<QObject, D>)
         return const_cast<QObject *>(static_cast<const QObject *>(&arg));
-    else if constexpr (std::is_pointer_v<D> && std::is_base_of_v<QObject, std::remove_cv_t<std::remove_pointer_t<D>>>)
+    else if constexpr (
+        std::is_pointer_v<
+            D> && std::is_base_of_v<QObject, std::remove_cv_t<std::remove_pointer_t<D>>>)
         return const_cast<QObject *>(static_cast<const QObject *>(arg));
     else
         return nullptr;
 }
 
-template<typename... Args>
-QObject *firstContext(Args &...args)
+template<typename... Args> QObject *firstContext(Args &...args)
 {
     if constexpr (sizeof...(Args) == 0)
         return nullptr;
@@ -125,8 +123,11 @@ struct StartAwaiter
 {
     CoroState *state;
     bool await_ready() const noexcept { return state->isOnItsThread(); }
-    void await_suspend(std::coroutine_handle<>) const noexcept { state->postResume(state->suspend(nullptr)); }
-    void await_resume() const noexcept {}
+    void await_suspend(std::coroutine_handle<>) const noexcept
+    {
+        state->postResume(state->suspend(nullptr));
+    }
+    void await_resume() const noexcept { }
 };
 
 // What every Offload awaiter needs from the promise it is awaited in.
@@ -135,22 +136,24 @@ struct PromiseBase
     std::shared_ptr<CoroState> state;
 };
 
-template<typename P>
-CoroState &stateOf(std::coroutine_handle<P> h)
+template<typename P> CoroState &stateOf(std::coroutine_handle<P> h)
 {
-    static_assert(std::is_base_of_v<PromiseBase, P>, "Offload awaitables can be awaited only in an offload::Task coroutine");
+    static_assert(std::is_base_of_v<PromiseBase, P>,
+        "Offload awaitables can be awaited only in an offload::Task coroutine");
     return *h.promise().state;
 }
 
-template<typename T>
-struct ValueOf { using type = T; };
-template<>
-struct ValueOf<void> { using type = std::monostate; };
-template<typename T>
-using Value = typename ValueOf<T>::type;
+template<typename T> struct ValueOf
+{
+    using type = T;
+};
+template<> struct ValueOf<void>
+{
+    using type = std::monostate;
+};
+template<typename T> using Value = typename ValueOf<T>::type;
 
-template<typename T>
-Value<T> valueOf(const TaskHandle<T> &h)
+template<typename T> Value<T> valueOf(const TaskHandle<T> &h)
 {
     if constexpr (std::is_void_v<T>) {
         h.result();
@@ -160,31 +163,26 @@ Value<T> valueOf(const TaskHandle<T> &h)
     }
 }
 
-template<typename T>
-struct PromiseResult
+template<typename T> struct PromiseResult
 {
     std::optional<T> value;
-    template<typename U>
-    void return_value(U &&v) { value.emplace(std::forward<U>(v)); }
+    template<typename U> void return_value(U &&v) { value.emplace(std::forward<U>(v)); }
     void finishCore(TaskResultCore<T> &core) { core.finishWith(std::move(*value)); }
 };
-template<>
-struct PromiseResult<void>
+template<> struct PromiseResult<void>
 {
-    void return_void() {}
+    void return_void() { }
     void finishCore(TaskResultCore<void> &core) { core.finishWith(); }
 };
 
 } // namespace detail
 
-template<typename T>
-struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
+template<typename T> struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
 {
-    template<typename... Args>
-    explicit promise_type(Args &...args)
+    template<typename... Args> explicit promise_type(Args &...args)
     {
-        m_core = std::make_shared<detail::TaskResultCore<T>>(detail::firstContext(args...), QStringLiteral("coroutine"),
-                                                            QStringLiteral("coroutine"));
+        m_core = std::make_shared<detail::TaskResultCore<T>>(detail::firstContext(args...),
+            QStringLiteral("coroutine"), QStringLiteral("coroutine"));
         m_core->attach();
         state = std::make_shared<detail::CoroState>(m_core, m_core->context());
         state->start(std::coroutine_handle<promise_type>::from_promise(*this));
@@ -193,7 +191,7 @@ struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
 
     Task<T> get_return_object() { return Task<T>(m_core, state); }
     // Eager on the coroutine's thread; called from any other thread, it starts there instead.
-    detail::StartAwaiter initial_suspend() noexcept { return detail::StartAwaiter{state.get()}; }
+    detail::StartAwaiter initial_suspend() noexcept { return detail::StartAwaiter { state.get() }; }
     std::suspend_never final_suspend() noexcept
     {
         // The body's scope has ended (locals destroyed); now the task ends.
@@ -232,21 +230,22 @@ namespace detail {
 // when it suspends, the cancel function handed to CoroState::suspend owns it until the
 // coroutine has resumed (so `co_await m_member` survives m_member being reassigned meanwhile).
 // Awaiting a finished task is thus two loads and no store of our own.
-template<typename U>
-struct HandleAwaiter
+template<typename U> struct HandleAwaiter
 {
-    explicit HandleAwaiter(const TaskHandle<U> &t) : core(static_cast<TaskResultCore<U> *>(t.core().get())) {}
+    explicit HandleAwaiter(const TaskHandle<U> &t)
+        : core(static_cast<TaskResultCore<U> *>(t.core().get()))
+    { }
     TaskResultCore<U> *core;
 
     bool await_ready() const { return core->state() == TaskState::Finished; }
-    template<typename P>
-    void await_suspend(std::coroutine_handle<P> h)
+    template<typename P> void await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
         // shared() twice on this slow path: one local copy instead changed GCC 12's layout of
         // the ready loop and cost ~0.4 ns per ready await (bench_coro await_ready, 1.3 vs 0.84).
         const quint64 generation = st.suspend([c = shared()] { c->requestCancel(); });
-        shared()->addCompletionHook([state = st.shared_from_this(), generation](TaskCore &) { state->postResume(generation); });
+        shared()->addCompletionHook([state = st.shared_from_this(), generation](
+                                        TaskCore &) { state->postResume(generation); });
     }
     Value<U> await_resume()
     {
@@ -270,15 +269,13 @@ protected:
 // progress callback stays registered with the awaited task (a core cannot drop one), and its
 // deliveries may come after the coroutine has resumed (the end's progress and the wake-up
 // are posted separately): the await's token makes every report after await_resume a no-op.
-template<typename U>
-struct WeightedAwaiter : HandleAwaiter<U>
+template<typename U> struct WeightedAwaiter : HandleAwaiter<U>
 {
-    WeightedAwaiter(const TaskHandle<U> &t, double w) : HandleAwaiter<U>(t), weight(w) {}
+    WeightedAwaiter(const TaskHandle<U> &t, double w) : HandleAwaiter<U>(t), weight(w) { }
     double weight;
 
     bool await_ready() const { return false; } // registers the progress first
-    template<typename P>
-    bool await_suspend(std::coroutine_handle<P> h)
+    template<typename P> bool await_suspend(std::coroutine_handle<P> h)
     {
         CoroState &st = stateOf(h);
         m_state = st.shared_from_this();
@@ -309,16 +306,14 @@ struct ThisTaskAwaiter;
 
 } // namespace detail
 
-template<typename U>
-detail::HandleAwaiter<U> operator co_await(const TaskHandle<U> &task)
+template<typename U> detail::HandleAwaiter<U> operator co_await(const TaskHandle<U> &task)
 {
     return detail::HandleAwaiter<U>(task);
 }
 
 // co_await weighted(task, 0.6): while awaited, the task's progress fills the next 60% of the
 // coroutine's progress (after what it reported or awaited before); its text is passed on.
-template<typename U>
-detail::WeightedAwaiter<U> weighted(const TaskHandle<U> &task, double weight)
+template<typename U> detail::WeightedAwaiter<U> weighted(const TaskHandle<U> &task, double weight)
 {
     return detail::WeightedAwaiter<U>(task, std::max(0.0, weight));
 }
@@ -339,7 +334,7 @@ public:
 
 private:
     friend struct detail::ThisTaskAwaiter;
-    explicit CoroControl(std::shared_ptr<detail::CoroState> state) : m_state(std::move(state)) {}
+    explicit CoroControl(std::shared_ptr<detail::CoroState> state) : m_state(std::move(state)) { }
     std::shared_ptr<detail::CoroState> m_state;
 };
 
@@ -348,8 +343,7 @@ struct ThisTaskAwaiter
 {
     std::shared_ptr<CoroState> state;
     bool await_ready() const { return false; }
-    template<typename P>
-    bool await_suspend(std::coroutine_handle<P> h)
+    template<typename P> bool await_suspend(std::coroutine_handle<P> h)
     {
         state = stateOf(h).shared_from_this();
         return false; // never suspends
@@ -358,6 +352,9 @@ struct ThisTaskAwaiter
 };
 } // namespace detail
 
-inline detail::ThisTaskAwaiter thisTask() { return {}; }
+inline detail::ThisTaskAwaiter thisTask()
+{
+    return {};
+}
 
 } // namespace offload

@@ -47,7 +47,7 @@ public:
     void store(const Module &module, const Stamp &stamp)
     {
         std::lock_guard lock(m_mutex);
-        m_entries.insert(module.path, Entry{stamp, module});
+        m_entries.insert(module.path, Entry { stamp, module });
     }
 
 private:
@@ -100,7 +100,7 @@ std::optional<Module> locate(const QString &path, QString &error)
     m.path = info.absoluteFilePath();
     if (info.suffix() == QLatin1String("py")) {
         m.program = pythonInterpreter();
-        m.launchArguments = {m.path};
+        m.launchArguments = { m.path };
     } else {
         m.program = m.path;
     }
@@ -109,7 +109,8 @@ std::optional<Module> locate(const QString &path, QString &error)
 
 std::shared_ptr<ModuleCore> newCore(QObject *context, const QString &path)
 {
-    auto core = std::make_shared<ModuleCore>(context, QStringLiteral("describe"), QFileInfo(path).fileName());
+    auto core = std::make_shared<ModuleCore>(
+        context, QStringLiteral("describe"), QFileInfo(path).fileName());
     core->attach();
     return core;
 }
@@ -118,28 +119,33 @@ std::shared_ptr<ModuleCore> newCore(QObject *context, const QString &path)
 
 ModuleRunner::ModuleRunner(int maxParallel)
     : m_runs(std::make_unique<ProgramRunner>(maxParallel))
-    , m_discovery(std::make_unique<ProgramRunner>()) // own queue: a describe never waits behind long runs
+    , m_discovery(
+          std::make_unique<ProgramRunner>()) // own queue: a describe never waits behind long runs
     , m_catalog(std::make_shared<ModuleCatalog>())
-{
-}
+{ }
 
 ModuleRunner::~ModuleRunner() = default;
 
-int ModuleRunner::maxParallel() const { return m_runs->maxParallel(); }
+int ModuleRunner::maxParallel() const
+{
+    return m_runs->maxParallel();
+}
 
-TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path, std::chrono::milliseconds xmlTimeout)
+TaskHandle<Module> ModuleRunner::describe(
+    QObject *context, const QString &path, std::chrono::milliseconds xmlTimeout)
 {
     auto core = newCore(context, path);
     TaskHandle<Module> handle(core);
     QString error;
     std::optional<Module> module = locate(path, error);
     if (!module) {
-        core->fail(Error{ErrorKind::Launch, error});
+        core->fail(Error { ErrorKind::Launch, error });
         return handle;
     }
     const QFileInfo info(module->path);
     const QFileInfo sidecar(sidecarOf(info));
-    const ModuleCatalog::Stamp stamp{info.lastModified(), sidecar.exists() ? sidecar.lastModified() : QDateTime()};
+    const ModuleCatalog::Stamp stamp { info.lastModified(),
+        sidecar.exists() ? sidecar.lastModified() : QDateTime() };
     if (auto cached = m_catalog->find(module->path, stamp)) {
         core->markStarting();
         core->markRunning();
@@ -189,7 +195,8 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
     auto xmlRun = m_discovery->run(context, std::move(spec));
     module->descriptionSource = QStringLiteral("%1 --xml").arg(module->path);
     core->setCancelHandler([xmlRun]() mutable { xmlRun.cancel(); });
-    xmlRun.core()->addCompletionHook([core, catalog = m_catalog, m = std::move(*module), stamp](TaskCore &done) mutable {
+    xmlRun.core()->addCompletionHook([core, catalog = m_catalog, m = std::move(*module), stamp](
+                                         TaskCore &done) mutable {
         const QString who = QFileInfo(m.path).fileName();
         switch (done.state()) {
         case TaskState::Cancelled:
@@ -198,8 +205,10 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
         case TaskState::Failed: {
             Error e = done.error();
             e.message = e.kind == ErrorKind::Timeout
-                            ? QStringLiteral("%1 --xml printed no description within the timeout; it was stopped").arg(who)
-                            : QStringLiteral("%1 --xml failed: %2").arg(who, e.message);
+                ? QStringLiteral(
+                    "%1 --xml printed no description within the timeout; it was stopped")
+                      .arg(who)
+                : QStringLiteral("%1 --xml failed: %2").arg(who, e.message);
             e.partial = {};
             core->fail(e);
             return;
@@ -209,18 +218,22 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
         }
         const auto &result = static_cast<TaskResultCore<ProgramResult> &>(done).value();
         if (result.droppedStdout > 0) { // only the newest bytes were kept: the start is gone
-            Error e{ErrorKind::Protocol,
-                    QStringLiteral("%1 --xml printed more than %2 MiB, the most a description may be")
-                        .arg(who)
-                        .arg(sem::maxDescriptionBytes >> 20)};
+            Error e { ErrorKind::Protocol,
+                QStringLiteral("%1 --xml printed more than %2 MiB, the most a description may be")
+                    .arg(who)
+                    .arg(sem::maxDescriptionBytes >> 20) };
             e.origin = m.descriptionSource;
             core->fail(e);
             return;
         }
         sem::ParseResult parsed = sem::parseDescription(result.stdoutText);
         if (!parsed.ok()) {
-            Error e{ErrorKind::Protocol, QStringLiteral("%1 --xml printed no valid description (line %2, column %3: %4)")
-                                             .arg(who).arg(parsed.line).arg(parsed.column).arg(parsed.error)};
+            Error e { ErrorKind::Protocol,
+                QStringLiteral("%1 --xml printed no valid description (line %2, column %3: %4)")
+                    .arg(who)
+                    .arg(parsed.line)
+                    .arg(parsed.column)
+                    .arg(parsed.error) };
             e.origin = m.descriptionSource;
             core->fail(e);
             return;
@@ -232,18 +245,19 @@ TaskHandle<Module> ModuleRunner::describe(QObject *context, const QString &path,
     return handle;
 }
 
-TaskHandle<ProgramResult> ModuleRunner::run(QObject *context, const Module &module, const QVariantMap &values,
-                                            ModuleRunOptions options)
+TaskHandle<ProgramResult> ModuleRunner::run(
+    QObject *context, const Module &module, const QVariantMap &values, ModuleRunOptions options)
 {
-    const QString title = module.description.title.isEmpty() ? QFileInfo(module.path).fileName() : module.description.title;
+    const QString title = module.description.title.isEmpty() ? QFileInfo(module.path).fileName()
+                                                             : module.description.title;
     const bool returns = module.hasReturnParameters();
     sem::CommandLine cl = sem::buildCommandLine(module.description, values,
-                                                returns ? QString::fromLatin1(ProgramSpec::returnParameterFilePlaceholder) : QString());
+        returns ? QString::fromLatin1(ProgramSpec::returnParameterFilePlaceholder) : QString());
     if (!cl.ok()) {
-        auto core = std::make_shared<TaskResultCore<ProgramResult>>(context, QStringLiteral("program"),
-                                                                    options.name.isEmpty() ? title : options.name);
+        auto core = std::make_shared<TaskResultCore<ProgramResult>>(
+            context, QStringLiteral("program"), options.name.isEmpty() ? title : options.name);
         core->attach();
-        core->fail(Error{ErrorKind::InvalidInput, cl.error, module.path});
+        core->fail(Error { ErrorKind::InvalidInput, cl.error, module.path });
         return TaskHandle<ProgramResult>(core);
     }
     ProgramSpec spec;
@@ -261,7 +275,8 @@ TaskHandle<ProgramResult> ModuleRunner::run(QObject *context, const Module &modu
 
 sem::ReturnValues ModuleRunner::returnValues(const Module &module, const ProgramResult &result)
 {
-    sem::ReturnValues out = sem::parseReturnParameters(result.returnParameters.value_or(QByteArray()), module.description);
+    sem::ReturnValues out = sem::parseReturnParameters(
+        result.returnParameters.value_or(QByteArray()), module.description);
     if (module.hasReturnParameters() && !result.returnParameters)
         out.warnings.prepend(QStringLiteral("the module wrote no return-parameter file"));
     return out;

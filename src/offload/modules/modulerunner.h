@@ -20,19 +20,19 @@ class ModuleCatalog;
 // A module ready to run: where it is, how it is started, what it takes.
 struct OFFLOAD_MODULES_EXPORT Module
 {
-    QString path;                 // absolute path of the executable or script
-    QString program;              // what is executed: the path, or the interpreter of a script
-    QStringList launchArguments;  // before the module's own arguments (a script's path)
+    QString path; // absolute path of the executable or script
+    QString program; // what is executed: the path, or the interpreter of a script
+    QStringList launchArguments; // before the module's own arguments (a script's path)
     sem::Description description;
-    QString descriptionSource;    // the sidecar's path, or "<path> --xml"
+    QString descriptionSource; // the sidecar's path, or "<path> --xml"
 
     bool hasReturnParameters() const;
 };
 
 struct ModuleRunOptions
 {
-    std::chrono::milliseconds timeout{0};        // 0: none
-    std::chrono::milliseconds cancelGrace{2000}; // SIGTERM to the process group, this, SIGKILL
+    std::chrono::milliseconds timeout { 0 }; // 0: none
+    std::chrono::milliseconds cancelGrace { 2000 }; // SIGTERM to the process group, this, SIGKILL
     Environment environment = Environment::inherited();
     QString workingDirectory;
     QString name; // for the monitor; default the module's title
@@ -65,9 +65,9 @@ public:
 
     // path: a file path, or a program name looked up in PATH.
     TaskHandle<Module> describe(QObject *context, const QString &path,
-                                std::chrono::milliseconds xmlTimeout = std::chrono::seconds(5));
+        std::chrono::milliseconds xmlTimeout = std::chrono::seconds(5));
     TaskHandle<ProgramResult> run(QObject *context, const Module &module, const QVariantMap &values,
-                                  ModuleRunOptions options = {});
+        ModuleRunOptions options = {});
 
     // The run's return parameters typed by the description (works on a failed run's partial
     // result too). A module with return parameters that wrote no file gives a warning.

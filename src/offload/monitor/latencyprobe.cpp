@@ -33,11 +33,7 @@ struct LatencyProbe::Private
     std::vector<double> samples;
 };
 
-LatencyProbe::LatencyProbe(QObject *parent)
-    : QObject(parent)
-    , d(std::make_unique<Private>())
-{
-}
+LatencyProbe::LatencyProbe(QObject *parent) : QObject(parent), d(std::make_unique<Private>()) { }
 
 LatencyProbe::~LatencyProbe()
 {
@@ -78,7 +74,10 @@ void LatencyProbe::stop()
     d->sent.clear();
 }
 
-bool LatencyProbe::isRunning() const { return d->thread.joinable(); }
+bool LatencyProbe::isRunning() const
+{
+    return d->thread.joinable();
+}
 
 bool LatencyProbe::event(QEvent *e)
 {
@@ -99,11 +98,20 @@ bool LatencyProbe::event(QEvent *e)
     return true;
 }
 
-LatencyProbe::Stats LatencyProbe::stats() const { return latencyStats(d->samples); }
+LatencyProbe::Stats LatencyProbe::stats() const
+{
+    return latencyStats(d->samples);
+}
 
-std::vector<double> LatencyProbe::samplesUs() const { return d->samples; }
+std::vector<double> LatencyProbe::samplesUs() const
+{
+    return d->samples;
+}
 
-void LatencyProbe::reset() { d->samples.clear(); }
+void LatencyProbe::reset()
+{
+    d->samples.clear();
+}
 
 LatencyProbe::Stats latencyStats(std::vector<double> samples)
 {

@@ -13,8 +13,7 @@ enum class ReadResult { Drained, Eof, Stopped, Busy };
 // Reads what fd has, chunk by chunk, into onChunk(const char *, ssize_t) -> bool (false stops).
 // Bounded to maxChunks per call so that one chatty process cannot starve the others; Busy
 // means there may be more (epoll reports the fd again).
-template<typename F>
-ReadResult readAvailable(int fd, F &&onChunk, int maxChunks = 16)
+template<typename F> ReadResult readAvailable(int fd, F &&onChunk, int maxChunks = 16)
 {
     char buf[65536];
     for (int chunks = 0; chunks < maxChunks;) {

@@ -8,7 +8,7 @@ namespace offload::detail {
 class LogRing
 {
 public:
-    explicit LogRing(qint64 capacity = 64 * 1024) : m_capacity(capacity) {}
+    explicit LogRing(qint64 capacity = 64 * 1024) : m_capacity(capacity) { }
     void append(const char *data, qint64 size)
     {
         m_total += size;
@@ -22,11 +22,14 @@ public:
     }
     QByteArray tail(qint64 bytes) const
     {
-        const qint64 n = std::min<qint64>({bytes, m_capacity, m_data.size()});
+        const qint64 n = std::min<qint64>({ bytes, m_capacity, m_data.size() });
         return m_data.right(n);
     }
     qint64 totalBytes() const { return m_total; }
-    qint64 droppedBytes() const { return m_total - std::min<qint64>(m_total, std::min<qint64>(m_capacity, m_data.size())); }
+    qint64 droppedBytes() const
+    {
+        return m_total - std::min<qint64>(m_total, std::min<qint64>(m_capacity, m_data.size()));
+    }
 
 private:
     qint64 m_capacity;

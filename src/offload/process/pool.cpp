@@ -38,8 +38,9 @@ void shutdownPool(const std::shared_ptr<PoolImpl> &impl)
     Supervisor::instance().post([impl, done] { impl->shutdown(done); });
     const auto bound = impl->spec.cancelGrace * 2 + std::chrono::seconds(1);
     if (future.wait_for(bound) != std::future_status::ready)
-        qCWarning(lcWorkerPool, "%s: workers still not reaped after %lld ms", qPrintable(impl->name),
-                  qint64(std::chrono::duration_cast<std::chrono::milliseconds>(bound).count()));
+        qCWarning(lcWorkerPool, "%s: workers still not reaped after %lld ms",
+            qPrintable(impl->name),
+            qint64(std::chrono::duration_cast<std::chrono::milliseconds>(bound).count()));
 }
 
 void shutdownAllPools()
@@ -57,8 +58,7 @@ void shutdownAllPools()
 }
 } // namespace
 
-WorkerPool::WorkerPool(WorkerPoolSpec spec)
-    : d(std::make_shared<PoolImpl>(std::move(spec)))
+WorkerPool::WorkerPool(WorkerPoolSpec spec) : d(std::make_shared<PoolImpl>(std::move(spec)))
 {
     {
         std::lock_guard lock(s_poolsMutex);
@@ -83,8 +83,8 @@ void WorkerPool::shutdown()
     shutdownPool(d);
 }
 
-TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &method, const QJsonValue &args,
-                                            const QByteArray &payload, const CallOptions &options)
+TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &method,
+    const QJsonValue &args, const QByteArray &payload, const CallOptions &options)
 {
     auto call = std::make_shared<CallState>();
     call->id = d->nextCallId.fetch_add(1);
@@ -94,7 +94,7 @@ TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &met
     call->priority = options.priority;
     call->timeout = options.timeout.value_or(d->spec.callTimeout);
     call->core = std::make_shared<CallCore>(context, QStringLiteral("worker"),
-                                            options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
+        options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
     call->core->attach();
     TaskHandle<WorkerResult> handle(call->core);
     if (!d->accepting.load()) {
@@ -132,8 +132,7 @@ PoolImpl::PoolImpl(WorkerPoolSpec s)
     }())
     , name(spec.name.isEmpty() ? QFileInfo(spec.program).fileName() : spec.name)
     , m_sup(Supervisor::instance())
-{
-}
+{ }
 
 void PoolImpl::start()
 {
@@ -141,7 +140,10 @@ void PoolImpl::start()
         spawnWorker();
 }
 
-int PoolImpl::liveWorkers() const { return int(m_workers.size()); }
+int PoolImpl::liveWorkers() const
+{
+    return int(m_workers.size());
+}
 
 WorkerProc *PoolImpl::worker(int index)
 {
@@ -249,10 +251,9 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
         w.idleTimer = 0;
     }
     call->core->setProcessInfo(w.lastSample); // never /proc here: that is the sampler's job
-    QJsonObject header{{QStringLiteral("type"), QStringLiteral("call")},
-                       {QStringLiteral("id"), qint64(call->id)},
-                       {QStringLiteral("method"), call->method},
-                       {QStringLiteral("args"), call->args}};
+    QJsonObject header { { QStringLiteral("type"), QStringLiteral("call") },
+        { QStringLiteral("id"), qint64(call->id) }, { QStringLiteral("method"), call->method },
+        { QStringLiteral("args"), call->args } };
     write(w, encodeQtFrame(header, call->payload));
     if (call->timeout.count() > 0) {
         call->timeoutTimer = m_sup.addTimer(call->timeout, [this, self = shared_from_this(), call] {
@@ -260,7 +261,8 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
             Error e;
             e.kind = ErrorKind::Timeout;
             e.message = QStringLiteral("call %1 exceeded its timeout of %2 ms")
-                                .arg(call->method).arg(call->timeout.count());
+                            .arg(call->method)
+                            .arg(call->timeout.count());
             call->core->fail(e);
             sendCancel(*call);
         });
@@ -269,7 +271,8 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
         w.lastHeard = Supervisor::Clock::now(); // the heartbeat counts from the first call
     armHeartbeat(w);
     if (!m_sampleTimer)
-        m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500), [this, self = shared_from_this()] { sampleProcesses(); });
+        m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500),
+            [this, self = shared_from_this()] { sampleProcesses(); });
 }
 
 void PoolImpl::cancel(quint64 callId)
@@ -302,8 +305,9 @@ void PoolImpl::sendCancel(CallState &call)
     if (!call.worker || call.cancelling)
         return;
     call.cancelling = true;
-    write(*call.worker, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("cancel")},
-                                       {QStringLiteral("id"), qint64(call.id)}}));
+    write(*call.worker,
+        encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("cancel") },
+            { QStringLiteral("id"), qint64(call.id) } }));
     escalateCancel(*call.worker);
 }
 
@@ -339,13 +343,13 @@ void PoolImpl::spawnWorker()
     req.environment = spec.environment;
     req.workingDirectory = spec.workingDirectory;
     req.niceness = spec.niceness;
-    int pair[2] = {-1, -1};
+    int pair[2] = { -1, -1 };
     if (spec.stdioChannel) {
         req.environment.insert("OFFLOAD_WORKER_STDIO", "1");
         req.pipeStdin = true;
     } else {
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-            breakPool(Error{ErrorKind::Launch, QStringLiteral("socketpair failed")});
+            breakPool(Error { ErrorKind::Launch, QStringLiteral("socketpair failed") });
             return;
         }
         req.environment.insert("OFFLOAD_WORKER_FD", "3");
@@ -368,8 +372,11 @@ void PoolImpl::spawnWorker()
                 onChannelBytes(w, data, size);
         });
     else
-        handlers.stdoutData = forWorker([this](WorkerProc &w, const char *data, size_t size) { onOutput(w, false, data, size); });
-    handlers.stderrData = forWorker([this](WorkerProc &w, const char *data, size_t size) { onOutput(w, true, data, size); });
+        handlers.stdoutData = forWorker([this](WorkerProc &w, const char *data, size_t size) {
+            onOutput(w, false, data, size);
+        });
+    handlers.stderrData = forWorker(
+        [this](WorkerProc &w, const char *data, size_t size) { onOutput(w, true, data, size); });
     handlers.exited = [this, self, index](const ExitStatus &status) {
         if (WorkerProc *w = worker(index))
             onExit(*w, status);
@@ -390,17 +397,20 @@ void PoolImpl::spawnWorker()
     if (!spec.stdioChannel) {
         w->sock = pair[0];
         ::fcntl(w->sock, F_SETFL, ::fcntl(w->sock, F_GETFL) | O_NONBLOCK);
-        w->wSock = watchWorker(w->sock, index, [this](WorkerProc &w, uint32_t events) { onSocket(w, events); });
+        w->wSock = watchWorker(
+            w->sock, index, [this](WorkerProc &w, uint32_t events) { onSocket(w, events); });
     }
     w->helloTimer = workerTimer(spec.startTimeout, index, [this](WorkerProc &w) {
         w.helloTimer = 0;
-        protocolFailure(w, QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
-                        ErrorKind::Launch);
+        protocolFailure(w,
+            QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
+            ErrorKind::Launch);
     });
     WorkerProc &ref = *w;
     m_workers.emplace(index, std::move(w));
-    write(ref, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("hello")},
-                              {QStringLiteral("protocol"), protocol::version}}));
+    write(ref,
+        encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("hello") },
+            { QStringLiteral("protocol"), protocol::version } }));
 }
 
 // The restart limit is a rate: more unexpected exits than restartLimit within restartWindow
@@ -414,8 +424,12 @@ void PoolImpl::noteUnexpectedExit(const Error &cause)
         m_restartTimes.pop_front();
     if (int(m_restartTimes.size()) > spec.restartLimit) {
         Error e = cause;
-        e.message = QStringLiteral("worker pool '%1' is broken: %2 unexpected worker exits within %3 s (last: %4)")
-                            .arg(name).arg(m_restartTimes.size()).arg(spec.restartWindow.count() / 1000.0).arg(cause.message);
+        e.message = QStringLiteral(
+            "worker pool '%1' is broken: %2 unexpected worker exits within %3 s (last: %4)")
+                        .arg(name)
+                        .arg(m_restartTimes.size())
+                        .arg(spec.restartWindow.count() / 1000.0)
+                        .arg(cause.message);
         breakPool(e);
     }
 }
@@ -437,14 +451,15 @@ void PoolImpl::recoverIfWindowPassed()
         return;
     // A spawn failure (no restart times) is retried after one window as well.
     const auto now = Supervisor::Clock::now();
-    const auto when = m_restartTimes.empty() ? now + spec.restartWindow : m_restartTimes.front() + spec.restartWindow;
+    const auto when = m_restartTimes.empty() ? now + spec.restartWindow
+                                             : m_restartTimes.front() + spec.restartWindow;
     m_recoverTimer = m_sup.addTimer(when, [this, self = shared_from_this()] {
         m_recoverTimer = 0;
         const auto now = Supervisor::Clock::now();
         while (!m_restartTimes.empty() && now - m_restartTimes.front() >= spec.restartWindow)
             m_restartTimes.pop_front();
         m_broken = false;
-        m_brokenError = Error{};
+        m_brokenError = Error {};
         m_consecutiveStartFailures = 0;
         qCInfo(lcWorkerPool, "%s: restart window passed; accepting calls again", qPrintable(name));
         maintain();
@@ -482,12 +497,15 @@ void PoolImpl::armIdle(WorkerProc &w)
         w.state = WorkerProc::Stopping;
         // bye; if it does not leave within the grace, it is made to.
         const int index = w.index;
-        w.child->stop({StopStep::message([this, index] {
-                                             if (WorkerProc *w = worker(index))
-                                                 write(*w, encodeQtFrame({{QStringLiteral("type"), QStringLiteral("bye")}}));
-                                         },
-                                         spec.cancelGrace),
-                       StopStep::sendSignal(SIGTERM, spec.cancelGrace), StopStep::kill()});
+        w.child->stop(
+            { StopStep::message(
+                  [this, index] {
+                      if (WorkerProc *w = worker(index))
+                          write(*w,
+                              encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("bye") } }));
+                  },
+                  spec.cancelGrace),
+                StopStep::sendSignal(SIGTERM, spec.cancelGrace), StopStep::kill() });
     });
 }
 
@@ -505,7 +523,8 @@ void PoolImpl::sampleProcesses()
             call->core->setProcessInfo(w->lastSample);
     }
     if (busy)
-        m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500), [this, self = shared_from_this()] { sampleProcesses(); });
+        m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500),
+            [this, self = shared_from_this()] { sampleProcesses(); });
 }
 
 void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)

@@ -32,7 +32,7 @@ struct CallState
     QJsonValue args;
     QByteArray payload;
     int priority = 0;
-    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds timeout { 0 };
     std::shared_ptr<CallCore> core;
     int attempts = 0;
     struct WorkerProc *worker = nullptr;
@@ -46,9 +46,9 @@ struct WorkerProc
     int index = 0;
     pid_t pid = -1;
     std::unique_ptr<ChildProcess> child;
-    int sock = -1;        // socket channel: our end (stdio channel: the child's stdin and stdout)
-    uint64_t wSock = 0;   // socket channel: readable (and writable while a write waits)
-    uint64_t wStdin = 0;  // stdio channel: writable, only while a write waits
+    int sock = -1; // socket channel: our end (stdio channel: the child's stdin and stdout)
+    uint64_t wSock = 0; // socket channel: readable (and writable while a write waits)
+    uint64_t wStdin = 0; // stdio channel: writable, only while a write waits
     State state = Starting;
     bool everReady = false; // said hello: a later exit is not a start failure
     std::unique_ptr<QtFrameDecoder> decoder;
@@ -65,7 +65,7 @@ struct WorkerProc
     quint64 pingSeq = 0;
     bool expectedExit = false; // we asked it to go (bye, idle, shutdown)
     bool killedForCancel = false; // stopped because a call ignored cancel or timed out
-    QString failure;           // why we killed it (protocol error, no hello): fails its calls
+    QString failure; // why we killed it (protocol error, no hello): fails its calls
     ErrorKind failureKind = ErrorKind::Protocol;
     bool versionMismatch = false;
     Supervisor::Clock::time_point spawnedAt;
@@ -86,8 +86,8 @@ public:
 
     const WorkerPoolSpec spec;
     const QString name;
-    std::atomic<bool> accepting{true};
-    std::atomic<quint64> nextCallId{1};
+    std::atomic<bool> accepting { true };
+    std::atomic<quint64> nextCallId { 1 };
 
 private:
     // pool.cpp: queue and policy
@@ -107,16 +107,15 @@ private:
     WorkerProc *worker(int index);
     // A watch or timer whose callback runs only while worker `index` still exists (it may
     // have been replaced meanwhile); both keep the pool alive.
-    template<typename F>
-    uint64_t watchWorker(int fd, int index, F fn, uint32_t events = EPOLLIN)
+    template<typename F> uint64_t watchWorker(int fd, int index, F fn, uint32_t events = EPOLLIN)
     {
-        return m_sup.watch(fd, events, [this, self = shared_from_this(), index, fn](uint32_t events) {
-            if (WorkerProc *w = worker(index))
-                fn(*w, events);
-        });
+        return m_sup.watch(
+            fd, events, [this, self = shared_from_this(), index, fn](uint32_t events) {
+                if (WorkerProc *w = worker(index))
+                    fn(*w, events);
+            });
     }
-    template<typename F>
-    uint64_t workerTimer(std::chrono::milliseconds after, int index, F fn)
+    template<typename F> uint64_t workerTimer(std::chrono::milliseconds after, int index, F fn)
     {
         return m_sup.addTimer(after, [this, self = shared_from_this(), index, fn] {
             if (WorkerProc *w = worker(index))
@@ -133,8 +132,10 @@ private:
     void onExit(WorkerProc &w, const ExitStatus &status);
     void armHeartbeat(WorkerProc &w);
     void handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame);
-    void finishCall(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload, bool error);
-    void protocolFailure(WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
+    void finishCall(
+        WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload, bool error);
+    void protocolFailure(
+        WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
     void write(WorkerProc &w, const std::string &frame);
     void flush(WorkerProc &w);
     void releaseWorker(WorkerProc &w);

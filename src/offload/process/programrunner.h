@@ -21,11 +21,11 @@ class RunnerImpl;
 
 // How a program reports progress on stdout.
 enum class ProgressFormat {
-    Auto,  // SEM tags and PROGRESS lines, whichever the program prints
-    Sem,   // Slicer Execution Model <filter-...> tags
+    Auto, // SEM tags and PROGRESS lines, whichever the program prints
+    Sem, // Slicer Execution Model <filter-...> tags
     Lines, // "PROGRESS 0.42" lines, then "COMPLETE" and a JSON result
-    Raw,   // none; all of stdout is the result (binary, e.g. a pickled dict)
-    None,  // none; exit status only
+    Raw, // none; all of stdout is the result (binary, e.g. a pickled dict)
+    None, // none; exit status only
 };
 
 // One run: argv executed directly (never a shell).
@@ -35,15 +35,15 @@ struct ProgramSpec
     QByteArrayList arguments; // bytes, passed exactly (an argument need not be UTF-8)
     Environment environment = Environment::inherited(); // bytes too
     QString workingDirectory;
-    QByteArray stdinData;        // written, then stdin is closed
-    int stdinFd = -1;            // instead: the program reads this descriptor (duplicated by run())
+    QByteArray stdinData; // written, then stdin is closed
+    int stdinFd = -1; // instead: the program reads this descriptor (duplicated by run())
     ProgressFormat progress = ProgressFormat::Auto;
-    std::chrono::milliseconds timeout{0};        // 0: none; then Failed with kind timeout
-    std::chrono::milliseconds cancelGrace{2000}; // SIGTERM to the tree, this long, SIGKILL
+    std::chrono::milliseconds timeout { 0 }; // 0: none; then Failed with kind timeout
+    std::chrono::milliseconds cancelGrace { 2000 }; // SIGTERM to the tree, this long, SIGKILL
     qint64 outputLimit = 1 << 20; // kept per stream in the result (the newest bytes), drops counted
     qint64 rawLimit = qint64(1) << 30; // Raw: more stdout than this fails the run (kind protocol)
     int niceness = 10;
-    QString name;                 // for the monitor; default the program's file name
+    QString name; // for the monitor; default the program's file name
     // SEM return parameters: the runner makes a private (0700) temporary directory, passes a
     // file in it (replacing every argument equal to returnParameterFilePlaceholder, else as
     // "--returnparameterfile <file>" at the end), reads the file after the program exits,
@@ -57,13 +57,13 @@ struct ProgramSpec
 struct ProgramResult
 {
     int exitCode = -1;
-    int signal = 0;                  // non-zero if killed by a signal
-    std::chrono::milliseconds elapsed{0};
-    QJsonValue json;                 // Lines: the document after COMPLETE (else Undefined)
-    QByteArray raw;                  // Raw: all of stdout
+    int signal = 0; // non-zero if killed by a signal
+    std::chrono::milliseconds elapsed { 0 };
+    QJsonValue json; // Lines: the document after COMPLETE (else Undefined)
+    QByteArray raw; // Raw: all of stdout
     QMap<QString, QString> semResults; // CTK <filter-result name="...">
-    QByteArray stdoutText;           // stdout without progress markup (bounded ring)
-    QByteArray stderrText;           // bounded ring
+    QByteArray stdoutText; // stdout without progress markup (bounded ring)
+    QByteArray stderrText; // bounded ring
     qint64 droppedStdout = 0, droppedStderr = 0;
     // The return-parameter file's contents; nullopt if it was not asked for or the program
     // did not write it.

@@ -13,10 +13,8 @@ constexpr qsizetype maxLine = 64 * 1024;
 }
 
 ProgressLineScanner::ProgressLineScanner(OutputCallback output, qint64 maxResultBytes)
-    : m_output(std::move(output))
-    , m_maxResult(maxResultBytes)
-{
-}
+    : m_output(std::move(output)), m_maxResult(maxResultBytes)
+{ }
 
 void ProgressLineScanner::feed(const char *data, qint64 size)
 {
@@ -79,16 +77,19 @@ std::optional<QString> ProgressLineScanner::finish()
         return std::optional<QString>(std::move(why));
     };
     if (m_resultTooLarge)
-        return unparsed(QStringLiteral("the result after COMPLETE exceeds %1 bytes").arg(m_maxResult));
-    QJsonParseError error{};
+        return unparsed(
+            QStringLiteral("the result after COMPLETE exceeds %1 bytes").arg(m_maxResult));
+    QJsonParseError error {};
     // A bare JSON value (number, string) is accepted too: wrap and unwrap it.
     const QByteArray trimmed = m_resultBytes.trimmed();
     if (trimmed.isEmpty())
         return QStringLiteral("no JSON result after COMPLETE");
     const QJsonDocument doc = QJsonDocument::fromJson("[" + trimmed + "]", &error);
     if (error.error != QJsonParseError::NoError || doc.array().size() != 1)
-        return unparsed(QStringLiteral("the result after COMPLETE is not one JSON document: %1")
-                                .arg(error.error != QJsonParseError::NoError ? error.errorString() : QStringLiteral("several values")));
+        return unparsed(
+            QStringLiteral("the result after COMPLETE is not one JSON document: %1")
+                .arg(error.error != QJsonParseError::NoError ? error.errorString()
+                                                             : QStringLiteral("several values")));
     m_result = doc.array().at(0);
     ++m_generation;
     return std::nullopt;

@@ -23,7 +23,8 @@ class OFFLOAD_PROCESS_EXPORT ProgressLineScanner
 public:
     using OutputCallback = std::function<void(const QByteArray &text)>;
 
-    explicit ProgressLineScanner(OutputCallback output = {}, qint64 maxResultBytes = qint64(64) << 20);
+    explicit ProgressLineScanner(
+        OutputCallback output = {}, qint64 maxResultBytes = qint64(64) << 20);
 
     void feed(const char *data, qint64 size);
     void feed(const QByteArray &data) { feed(data.constData(), data.size()); }
@@ -47,7 +48,7 @@ private:
     bool m_resultTooLarge = false;
     bool m_complete = false;
     std::optional<double> m_progress;
-    QJsonValue m_result{QJsonValue::Undefined}; // distinct from a script that printed null
+    QJsonValue m_result { QJsonValue::Undefined }; // distinct from a script that printed null
     quint64 m_generation = 0;
 };
 

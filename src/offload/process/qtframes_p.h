@@ -15,12 +15,12 @@ struct QtJsonTraits
     using Header = QJsonObject;
     static bool parseHeader(std::string_view text, Header &out, int64_t &size, std::string &error)
     {
-        QJsonParseError parseError{};
+        QJsonParseError parseError {};
         const QJsonDocument doc = QJsonDocument::fromJson(
-                QByteArray::fromRawData(text.data(), qsizetype(text.size())), &parseError);
+            QByteArray::fromRawData(text.data(), qsizetype(text.size())), &parseError);
         if (parseError.error != QJsonParseError::NoError) {
             error = "frame header is not valid JSON: " + parseError.errorString().toStdString()
-                    + " at byte " + std::to_string(parseError.offset);
+                + " at byte " + std::to_string(parseError.offset);
             return false;
         }
         if (!doc.isObject() || !doc.object().value(QLatin1String("type")).isString()) {
@@ -51,7 +51,7 @@ inline std::string encodeQtFrame(QJsonObject header, const QByteArray &payload =
         header.insert(QLatin1String("size"), qint64(payload.size()));
     const QByteArray json = QJsonDocument(header).toJson(QJsonDocument::Compact);
     return protocol::encodeFrame(std::string_view(json.constData(), size_t(json.size())),
-                                 std::string_view(payload.constData(), size_t(payload.size())));
+        std::string_view(payload.constData(), size_t(payload.size())));
 }
 
 } // namespace offload::detail

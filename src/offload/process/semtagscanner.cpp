@@ -15,8 +15,8 @@ constexpr qsizetype maxLine = 64 * 1024;
 bool hasContent(const QByteArray &name)
 {
     return name == "filter-name" || name == "filter-comment" || name == "filter-progress"
-            || name == "filter-stage-progress" || name == "filter-time" || name == "filter-progress-text"
-            || name == "filter-result";
+        || name == "filter-stage-progress" || name == "filter-time"
+        || name == "filter-progress-text" || name == "filter-result";
 }
 
 QByteArray attribute(const QByteArray &attrs, const char *key)
@@ -42,18 +42,17 @@ QByteArray attribute(const QByteArray &attrs, const char *key)
 QString trimmedText(const QByteArray &content)
 {
     QString s = QString::fromUtf8(content).trimmed();
-    while (s.size() >= 2 && ((s.startsWith(QLatin1Char('"')) && s.endsWith(QLatin1Char('"')))
-                             || (s.startsWith(QLatin1Char('\'')) && s.endsWith(QLatin1Char('\'')))))
+    while (s.size() >= 2
+        && ((s.startsWith(QLatin1Char('"')) && s.endsWith(QLatin1Char('"')))
+            || (s.startsWith(QLatin1Char('\'')) && s.endsWith(QLatin1Char('\'')))))
         s = s.mid(1, s.size() - 2).trimmed();
     return s;
 }
 } // namespace
 
 SemTagScanner::SemTagScanner(OutputCallback output, ResultCallback result)
-    : m_output(std::move(output))
-    , m_result(std::move(result))
-{
-}
+    : m_output(std::move(output)), m_result(std::move(result))
+{ }
 
 void SemTagScanner::feed(const char *data, qint64 size)
 {
@@ -135,7 +134,7 @@ void SemTagScanner::handleTag(const QByteArray &tag)
     if (closing) {
         if (name == "filter-start" || name == "filter-end")
             return; // </filter-start> closes the header block; nothing to record
-        return;    // a stray closing tag: dropped
+        return; // a stray closing tag: dropped
     }
     if (name == "filter-start") {
         m_state.started = true;
@@ -151,7 +150,8 @@ void SemTagScanner::handleTag(const QByteArray &tag)
     }
 }
 
-void SemTagScanner::applyNumber(std::optional<double> &target, const QByteArray &content, bool unitRange)
+void SemTagScanner::applyNumber(
+    std::optional<double> &target, const QByteArray &content, bool unitRange)
 {
     bool ok = false;
     const double v = trimmedText(content).toDouble(&ok);
@@ -191,7 +191,8 @@ void SemTagScanner::text(const char *data, qsizetype size)
     while (size > 0) {
         const char *nl = static_cast<const char *>(std::memchr(data, '\n', size_t(size)));
         const qsizetype lineRoom = maxLine - (m_out.size() - m_lineStart);
-        const qsizetype take = std::min(nl ? qsizetype(nl - data + 1) : size, std::max<qsizetype>(lineRoom, 1));
+        const qsizetype take
+            = std::min(nl ? qsizetype(nl - data + 1) : size, std::max<qsizetype>(lineRoom, 1));
         if (m_lineStart > 0 && m_out.size() + take > maxLine)
             emitLines(); // keeps every emitted piece within maxLine
         m_out.append(data, take);

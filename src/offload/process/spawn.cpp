@@ -92,7 +92,7 @@ struct ChildPlan
 
 [[noreturn]] void reportAndExit(int execPipe, int stage)
 {
-    const int report[2] = {errno, stage};
+    const int report[2] = { errno, stage };
     [[maybe_unused]] auto n = ::write(execPipe, report, sizeof report);
     ::_exit(127);
 }
@@ -150,12 +150,12 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         return launchError(request.program, reason);
     if (!request.workingDirectory.isEmpty() && !QFileInfo(request.workingDirectory).isDir())
         return launchError(request.program,
-                           QStringLiteral("working directory '%1' does not exist").arg(request.workingDirectory));
+            QStringLiteral("working directory '%1' does not exist").arg(request.workingDirectory));
 
     // Everything the child needs is prepared before fork: after it, no allocation.
     const QByteArray pathBytes = QFile::encodeName(path);
     // argv[0] is the program as given; every argument and variable travels as bytes.
-    QByteArrayList argStore{QFile::encodeName(request.program)};
+    QByteArrayList argStore { QFile::encodeName(request.program) };
     argStore += request.arguments;
     QByteArrayList envStore = request.environment.toList();
     std::vector<char *> argv, envp;
@@ -167,15 +167,18 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
     envp.push_back(nullptr);
     const QByteArray workDir = QFile::encodeName(request.workingDirectory);
 
-    int inPipe[2] = {-1, -1}, outPipe[2] = {-1, -1}, errPipe[2] = {-1, -1}, execPipe[2] = {-1, -1};
+    int inPipe[2] = { -1, -1 }, outPipe[2] = { -1, -1 }, errPipe[2] = { -1, -1 },
+        execPipe[2] = { -1, -1 };
     const auto closeAll = [&] {
-        for (int fd : {inPipe[0], inPipe[1], outPipe[0], outPipe[1], errPipe[0], errPipe[1], execPipe[0], execPipe[1]})
+        for (int fd : { inPipe[0], inPipe[1], outPipe[0], outPipe[1], errPipe[0], errPipe[1],
+                 execPipe[0], execPipe[1] })
             if (fd >= 0)
                 ::close(fd);
     };
     if ((request.pipeStdin && ::pipe2(inPipe, O_CLOEXEC) != 0)
         || (request.pipeStdout && ::pipe2(outPipe, O_CLOEXEC) != 0)
-        || (request.pipeStderr && ::pipe2(errPipe, O_CLOEXEC) != 0) || ::pipe2(execPipe, O_CLOEXEC) != 0) {
+        || (request.pipeStderr && ::pipe2(errPipe, O_CLOEXEC) != 0)
+        || ::pipe2(execPipe, O_CLOEXEC) != 0) {
         const int e = errno;
         closeAll();
         return launchError(request.program, QString::fromLocal8Bit(std::strerror(e)));
@@ -184,7 +187,7 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         inPipe[0] = request.stdinFd >= 0 ? ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 10)
                                          : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    for (int *fd : {&inPipe[0], &outPipe[1], &errPipe[1]})
+    for (int *fd : { &inPipe[0], &outPipe[1], &errPipe[1] })
         *fd = highFd(*fd);
     ChildPlan plan;
     plan.path = pathBytes.constData();
@@ -209,16 +212,16 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         execChild(plan);
     const int forkErrno = errno;
     // Parent: close the child's ends.
-    for (int fd : {inPipe[0], outPipe[1], errPipe[1], execPipe[1], plan.channel})
+    for (int fd : { inPipe[0], outPipe[1], errPipe[1], execPipe[1], plan.channel })
         if (fd >= 0)
             ::close(fd);
     if (pid < 0) {
-        for (int fd : {inPipe[1], outPipe[0], errPipe[0], execPipe[0]})
+        for (int fd : { inPipe[1], outPipe[0], errPipe[0], execPipe[0] })
             if (fd >= 0)
                 ::close(fd);
         return launchError(request.program, QString::fromLocal8Bit(std::strerror(forkErrno)));
     }
-    int report[2] = {0, 0}; // errno, stage
+    int report[2] = { 0, 0 }; // errno, stage
     ssize_t n;
     do {
         n = ::read(execPipe[0], report, sizeof report);
@@ -226,14 +229,16 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
     ::close(execPipe[0]);
     if (n == sizeof report) {
         ::waitpid(pid, nullptr, 0);
-        for (int fd : {inPipe[1], outPipe[0], errPipe[0]})
+        for (int fd : { inPipe[1], outPipe[0], errPipe[0] })
             if (fd >= 0)
                 ::close(fd);
         out.joinCgroupFailed = report[1] == stageCgroup;
         const QString why = QString::fromLocal8Bit(std::strerror(report[0]));
-        return launchError(request.program, report[1] == stageCgroup ? QStringLiteral("cannot join its cgroup: ") + why
-                                            : report[1] == stageChdir ? QStringLiteral("cannot enter the working directory: ") + why
-                                                                      : why);
+        return launchError(request.program,
+            report[1] == stageCgroup ? QStringLiteral("cannot join its cgroup: ") + why
+                : report[1] == stageChdir
+                ? QStringLiteral("cannot enter the working directory: ") + why
+                : why);
     }
     out.pid = pid;
     out.pidfd = int(::syscall(SYS_pidfd_open, pid, 0)); // glibc's header lacks C linkage here
@@ -241,7 +246,8 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         const int e = errno;
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
-        return launchError(request.program, QStringLiteral("pidfd_open: %1").arg(QString::fromLocal8Bit(std::strerror(e))));
+        return launchError(request.program,
+            QStringLiteral("pidfd_open: %1").arg(QString::fromLocal8Bit(std::strerror(e))));
     }
     ::fcntl(out.pidfd, F_SETFD, FD_CLOEXEC);
     const auto nonblocking = [](int fd) {

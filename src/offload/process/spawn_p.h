@@ -23,11 +23,11 @@ struct SpawnRequest
     Environment environment = Environment::inherited();
     QString workingDirectory;
     int niceness = 10;
-    bool pipeStdin = false;  // else stdinFd, else /dev/null
-    int stdinFd = -1;        // a descriptor of ours the child reads as stdin (we keep ours)
-    bool pipeStdout = true;  // else inherited
-    bool pipeStderr = true;  // else inherited
-    int channelFd = -1;      // a descriptor of ours that the child gets as fd 3
+    bool pipeStdin = false; // else stdinFd, else /dev/null
+    int stdinFd = -1; // a descriptor of ours the child reads as stdin (we keep ours)
+    bool pipeStdout = true; // else inherited
+    bool pipeStderr = true; // else inherited
+    int channelFd = -1; // a descriptor of ours that the child gets as fd 3
     // cgroup.procs of a cgroup (v2) the child joins before exec (it writes "0" there), so that
     // it and every descendant can be killed at once; -1: none.
     int cgroupProcsFd = -1;
@@ -37,8 +37,8 @@ struct SpawnRequest
 struct Spawned
 {
     pid_t pid = -1;
-    int pidfd = -1;    // readable when the process exits; owned by the caller
-    int stdinFd = -1;  // parent ends, non-blocking, close-on-exec; owned by the caller
+    int pidfd = -1; // readable when the process exits; owned by the caller
+    int stdinFd = -1; // parent ends, non-blocking, close-on-exec; owned by the caller
     int stdoutFd = -1;
     int stderrFd = -1;
     bool joinCgroupFailed = false; // set with the error when the child could not join its cgroup
@@ -47,6 +47,5 @@ struct Spawned
 // Resolves program against PATH, checks that it can be executed, and starts it.
 // Returns a Launch error naming the program and the reason on failure.
 std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out);
-
 
 } // namespace offload::detail

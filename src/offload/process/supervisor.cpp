@@ -23,7 +23,7 @@ Supervisor::Supervisor()
 {
     m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
     m_wakeFd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    epoll_event ev{};
+    epoll_event ev {};
     ev.events = EPOLLIN;
     ev.data.u64 = 0; // token 0: the wake-up eventfd
     ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wakeFd, &ev);
@@ -58,12 +58,12 @@ void Supervisor::post(std::function<void()> fn)
 uint64_t Supervisor::watch(int fd, uint32_t events, IoHandler handler)
 {
     const uint64_t token = m_nextToken++;
-    epoll_event ev{};
+    epoll_event ev {};
     ev.events = events;
     ev.data.u64 = token;
     if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev) != 0)
         return 0;
-    m_watches.emplace(token, Watch{fd, std::make_shared<IoHandler>(std::move(handler))});
+    m_watches.emplace(token, Watch { fd, std::make_shared<IoHandler>(std::move(handler)) });
     return token;
 }
 
@@ -72,7 +72,7 @@ void Supervisor::modify(uint64_t token, uint32_t events)
     auto it = m_watches.find(token);
     if (it == m_watches.end())
         return;
-    epoll_event ev{};
+    epoll_event ev {};
     ev.events = events;
     ev.data.u64 = token;
     ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, it->second.fd, &ev);
@@ -129,7 +129,7 @@ void Supervisor::runTimers()
 void Supervisor::loop()
 {
     epoll_event events[64];
-    auto lastActivity = Clock::time_point{};
+    auto lastActivity = Clock::time_point {};
     for (;;) {
         // After sending a call or finishing one, poll for a hundred microseconds before
         // sleeping: the answer (or the GUI's next call) usually comes within that, and a

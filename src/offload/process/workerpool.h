@@ -33,30 +33,30 @@ struct WorkerPoolSpec
     QByteArrayList arguments; // bytes, passed exactly
     Environment environment = Environment::inherited();
     QString workingDirectory;
-    QString name;                // for the monitor and errors; default: the program's file name
+    QString name; // for the monitor and errors; default: the program's file name
 
-    int minWorkers = 0;          // kept running even when idle
-    int maxWorkers = 0;          // 0: the number of cores
-    int prestart = 0;            // started at creation, to hide start-up cost (at least minWorkers)
-    std::chrono::milliseconds idleTimeout{30000}; // an extra idle worker exits after this
-    std::chrono::milliseconds startTimeout{10000}; // spawn to hello
-    std::chrono::milliseconds callTimeout{0};      // 0: none; per call, see CallOptions
-    std::chrono::milliseconds cancelGrace{2000};   // cancel → SIGTERM → SIGKILL, this long apart
+    int minWorkers = 0; // kept running even when idle
+    int maxWorkers = 0; // 0: the number of cores
+    int prestart = 0; // started at creation, to hide start-up cost (at least minWorkers)
+    std::chrono::milliseconds idleTimeout { 30000 }; // an extra idle worker exits after this
+    std::chrono::milliseconds startTimeout { 10000 }; // spawn to hello
+    std::chrono::milliseconds callTimeout { 0 }; // 0: none; per call, see CallOptions
+    std::chrono::milliseconds cancelGrace { 2000 }; // cancel → SIGTERM → SIGKILL, this long apart
 
     // A worker that has calls and has sent nothing (SDKs answer pings from a reader thread)
     // for this long is wedged: killed, its calls fail with kind timeout. 0: off.
-    std::chrono::milliseconds heartbeatTimeout{0};
+    std::chrono::milliseconds heartbeatTimeout { 0 };
 
-    int maxAttempts = 1;         // a call hit by a worker crash runs at most this often
+    int maxAttempts = 1; // a call hit by a worker crash runs at most this often
     // More unexpected worker exits than restartLimit within restartWindow, and the pool is
     // broken: calls fail at once with the last cause, until the window has passed again. A
     // worker that leaves on its own with code 0 while idle is not unexpected. A call whose
     // worker was stopped because another call on it ignored cancel is requeued, not failed.
     int restartLimit = 5;
-    std::chrono::milliseconds restartWindow{60000};
+    std::chrono::milliseconds restartWindow { 60000 };
 
-    int niceness = 10;           // added to workers' nice value
-    bool stdioChannel = false;   // frames on stdin/stdout instead of an inherited socket
+    int niceness = 10; // added to workers' nice value
+    bool stdioChannel = false; // frames on stdin/stdout instead of an inherited socket
     qint64 maxHeaderBytes = qint64(1) << 20;
     qint64 maxPayloadBytes = qint64(1) << 30;
     qint64 logBytes = 64 * 1024; // kept per worker and stream; errors carry the stderr tail
@@ -64,7 +64,7 @@ struct WorkerPoolSpec
 
 struct CallOptions
 {
-    QString name;     // for the monitor; default "<pool>.<method>"
+    QString name; // for the monitor; default "<pool>.<method>"
     int priority = 0; // higher first; FIFO among equals
     std::optional<std::chrono::milliseconds> timeout; // overrides the pool's callTimeout
 };
@@ -87,14 +87,14 @@ public:
     WorkerPool &operator=(const WorkerPool &) = delete;
 
     TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
-                                    const QJsonValue &args = {}, const QByteArray &payload = {},
-                                    const CallOptions &options = {});
+        const QJsonValue &args = {}, const QByteArray &payload = {},
+        const CallOptions &options = {});
 
     struct Status
     {
         int workers = 0; // processes alive (starting, ready or stopping)
-        int ready = 0;   // said hello
-        int busy = 0;    // with at least one call
+        int ready = 0; // said hello
+        int busy = 0; // with at least one call
         int queued = 0;
         int restarts = 0; // unexpected exits so far
         double lastStartupMs = -1; // spawn to hello of the most recent worker, -1 before any

@@ -28,15 +28,15 @@ public:
     enum class Type { Null, Bool, Number, String, Array, Object };
 
     Value() = default;
-    Value(std::nullptr_t) {}
-    Value(bool b) : m_v(b) {}
-    Value(int n) : m_v(double(n)) {}
-    Value(int64_t n) : m_v(double(n)) {}
-    Value(double n) : m_v(n) {}
-    Value(const char *s) : m_v(std::string(s)) {}
-    Value(std::string s) : m_v(std::move(s)) {}
-    Value(Array a) : m_v(std::make_shared<Array>(std::move(a))) {}
-    Value(Object o) : m_v(std::make_shared<Object>(std::move(o))) {}
+    Value(std::nullptr_t) { }
+    Value(bool b) : m_v(b) { }
+    Value(int n) : m_v(double(n)) { }
+    Value(int64_t n) : m_v(double(n)) { }
+    Value(double n) : m_v(n) { }
+    Value(const char *s) : m_v(std::string(s)) { }
+    Value(std::string s) : m_v(std::move(s)) { }
+    Value(Array a) : m_v(std::make_shared<Array>(std::move(a))) { }
+    Value(Object o) : m_v(std::make_shared<Object>(std::move(o))) { }
 
     Type type() const { return Type(m_v.index()); }
     bool isNull() const { return type() == Type::Null; }
@@ -47,7 +47,10 @@ public:
     bool isObject() const { return type() == Type::Object; }
 
     bool toBool(bool fallback = false) const { return isBool() ? std::get<bool>(m_v) : fallback; }
-    double toDouble(double fallback = 0) const { return isNumber() ? std::get<double>(m_v) : fallback; }
+    double toDouble(double fallback = 0) const
+    {
+        return isNumber() ? std::get<double>(m_v) : fallback;
+    }
     // The number truncated toward zero; fallback if it is not a number or outside int64's
     // range (checked first: converting such a double is undefined behaviour).
     int64_t toInt(int64_t fallback = 0) const
@@ -69,8 +72,16 @@ public:
     {
         return isString() ? std::get<std::string>(m_v) : fallback;
     }
-    const Array &array() const { static const Array empty; return isArray() ? *std::get<4>(m_v) : empty; }
-    const Object &object() const { static const Object empty; return isObject() ? *std::get<5>(m_v) : empty; }
+    const Array &array() const
+    {
+        static const Array empty;
+        return isArray() ? *std::get<4>(m_v) : empty;
+    }
+    const Object &object() const
+    {
+        static const Object empty;
+        return isObject() ? *std::get<5>(m_v) : empty;
+    }
 
     // Member of an object (null Value if absent or not an object).
     const Value &operator[](std::string_view key) const
@@ -84,17 +95,17 @@ public:
     bool contains(std::string_view key) const { return isObject() && object().count(key); }
 
 private:
-    std::variant<std::monostate, bool, double, std::string, std::shared_ptr<Array>, std::shared_ptr<Object>> m_v;
+    std::variant<std::monostate, bool, double, std::string, std::shared_ptr<Array>,
+        std::shared_ptr<Object>>
+        m_v;
 };
 
 class ParseError : public std::runtime_error
 {
 public:
     ParseError(const std::string &what, size_t offset)
-        : std::runtime_error(what + " at byte " + std::to_string(offset))
-        , m_offset(offset)
-    {
-    }
+        : std::runtime_error(what + " at byte " + std::to_string(offset)), m_offset(offset)
+    { }
     size_t offset() const { return m_offset; }
 
 private:
@@ -106,7 +117,7 @@ namespace detail {
 class Parser
 {
 public:
-    explicit Parser(std::string_view text) : m_s(text) {}
+    explicit Parser(std::string_view text) : m_s(text) { }
 
     Value parseDocument()
     {
@@ -121,7 +132,8 @@ private:
     [[noreturn]] void fail(const char *what) const { throw ParseError(what, m_i); }
     void skipSpace()
     {
-        while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r'))
+        while (m_i < m_s.size()
+            && (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r'))
             ++m_i;
     }
     bool consume(std::string_view word)
@@ -140,13 +152,26 @@ private:
         if (m_i >= m_s.size())
             fail("unexpected end of input");
         switch (m_s[m_i]) {
-        case '{': return parseObject(depth);
-        case '[': return parseArray(depth);
-        case '"': return Value(parseString());
-        case 't': if (consume("true")) return Value(true); break;
-        case 'f': if (consume("false")) return Value(false); break;
-        case 'n': if (consume("null")) return Value(); break;
-        default: return parseNumber();
+        case '{':
+            return parseObject(depth);
+        case '[':
+            return parseArray(depth);
+        case '"':
+            return Value(parseString());
+        case 't':
+            if (consume("true"))
+                return Value(true);
+            break;
+        case 'f':
+            if (consume("false"))
+                return Value(false);
+            break;
+        case 'n':
+            if (consume("null"))
+                return Value();
+            break;
+        default:
+            return parseNumber();
         }
         fail("invalid literal");
     }
@@ -249,10 +274,14 @@ private:
         for (int k = 0; k < 4; ++k) {
             const char c = m_s[m_i++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= unsigned(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-            else fail("invalid \\u escape");
+            if (c >= '0' && c <= '9')
+                v |= unsigned(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= unsigned(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= unsigned(c - 'A' + 10);
+            else
+                fail("invalid \\u escape");
         }
         return v;
     }
@@ -283,11 +312,20 @@ private:
         const unsigned char c = b(0);
         size_t len = 0;
         unsigned cp = 0;
-        if (c < 0x80) { len = 1; cp = c; }
-        else if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-        else fail("invalid UTF-8");
+        if (c < 0x80) {
+            len = 1;
+            cp = c;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            fail("invalid UTF-8");
         if (m_i + len > m_s.size())
             fail("truncated UTF-8");
         for (size_t k = 1; k < len; ++k) {
@@ -295,7 +333,7 @@ private:
                 fail("invalid UTF-8");
             cp = (cp << 6) | (b(k) & 0x3F);
         }
-        const unsigned minimum[] = {0, 0, 0x80, 0x800, 0x10000};
+        const unsigned minimum[] = { 0, 0, 0x80, 0x800, 0x10000 };
         if (cp < minimum[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
             fail("invalid UTF-8");
         out.append(m_s.substr(m_i, len));
@@ -325,14 +363,30 @@ private:
                 fail("unterminated escape");
             const char e = m_s[m_i++];
             switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
             case 'u': {
                 unsigned cp = hex4();
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -348,7 +402,8 @@ private:
                 appendUtf8(out, cp);
                 break;
             }
-            default: fail("invalid escape");
+            default:
+                fail("invalid escape");
             }
         }
     }
@@ -362,11 +417,21 @@ inline void writeString(std::string &out, std::string_view s)
     out += '"';
     for (const char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
                 char buf[8];
@@ -383,8 +448,12 @@ inline void writeString(std::string &out, std::string_view s)
 inline void write(std::string &out, const Value &v)
 {
     switch (v.type()) {
-    case Value::Type::Null: out += "null"; break;
-    case Value::Type::Bool: out += v.toBool() ? "true" : "false"; break;
+    case Value::Type::Null:
+        out += "null";
+        break;
+    case Value::Type::Bool:
+        out += v.toBool() ? "true" : "false";
+        break;
     case Value::Type::Number: {
         const double d = v.toDouble();
         char buf[32];
@@ -395,7 +464,9 @@ inline void write(std::string &out, const Value &v)
         out += buf;
         break;
     }
-    case Value::Type::String: writeString(out, v.toString()); break;
+    case Value::Type::String:
+        writeString(out, v.toString());
+        break;
     case Value::Type::Array: {
         out += '[';
         bool first = true;
@@ -428,7 +499,10 @@ inline void write(std::string &out, const Value &v)
 } // namespace detail
 
 // Throws ParseError.
-inline Value parse(std::string_view text) { return detail::Parser(text).parseDocument(); }
+inline Value parse(std::string_view text)
+{
+    return detail::Parser(text).parseDocument();
+}
 
 inline std::string serialize(const Value &v)
 {

@@ -13,7 +13,7 @@
 namespace offload::protocol {
 
 inline constexpr int version = 1;
-inline constexpr int64_t defaultMaxHeader = int64_t(1) << 20;  // 1 MiB
+inline constexpr int64_t defaultMaxHeader = int64_t(1) << 20; // 1 MiB
 inline constexpr int64_t defaultMaxPayload = int64_t(1) << 30; // 1 GiB
 
 // The integer a JSON number (a double) denotes, if int64 holds it exactly: nullopt for a
@@ -55,8 +55,7 @@ inline std::string encodeFrame(std::string_view headerJson, std::string_view pay
     return out;
 }
 
-template<typename Header>
-struct Frame
+template<typename Header> struct Frame
 {
     Header header;
     std::string payload;
@@ -74,17 +73,15 @@ struct Frame
 // Feed bytes as they arrive and take frames out with next(). Memory is bounded: a length
 // over maxHeader or a size over maxPayload is an error before any of it is buffered. Errors
 // are final, since a byte stream cannot be resynchronised; error() says what went wrong.
-template<typename Traits>
-class FrameDecoder
+template<typename Traits> class FrameDecoder
 {
 public:
     using Header = typename Traits::Header;
 
-    explicit FrameDecoder(int64_t maxHeader = defaultMaxHeader, int64_t maxPayload = defaultMaxPayload)
-        : m_maxHeader(maxHeader)
-        , m_maxPayload(maxPayload)
-    {
-    }
+    explicit FrameDecoder(
+        int64_t maxHeader = defaultMaxHeader, int64_t maxPayload = defaultMaxPayload)
+        : m_maxHeader(maxHeader), m_maxPayload(maxPayload)
+    { }
 
     void feed(const char *data, size_t size)
     {
@@ -105,16 +102,17 @@ public:
             if (available < 4)
                 return wait();
             const auto *p = reinterpret_cast<const unsigned char *>(m_buffer.data() + m_offset);
-            const uint32_t n = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+            const uint32_t n
+                = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
             if (n < 2 || int64_t(n) > m_maxHeader)
                 return fail("frame header length " + std::to_string(n) + " outside 2.."
-                            + std::to_string(m_maxHeader));
+                    + std::to_string(m_maxHeader));
             m_headerLength = int64_t(n);
         }
         if (!m_header) {
             if (available < 4 + size_t(m_headerLength))
                 return wait();
-            Header header{};
+            Header header {};
             int64_t size = 0;
             std::string error;
             const std::string_view json(m_buffer.data() + m_offset + 4, size_t(m_headerLength));
@@ -122,13 +120,14 @@ public:
                 return fail(error);
             if (size < 0 || size > m_maxPayload)
                 return fail("frame payload size " + std::to_string(size) + " outside 0.."
-                            + std::to_string(m_maxPayload));
+                    + std::to_string(m_maxPayload));
             m_payloadSize = size;
             m_header = std::move(header);
         }
         if (available < 4 + size_t(m_headerLength) + size_t(m_payloadSize))
             return wait();
-        Frame<Header> out{std::move(*m_header), m_buffer.substr(m_offset + 4 + size_t(m_headerLength), size_t(m_payloadSize))};
+        Frame<Header> out { std::move(*m_header),
+            m_buffer.substr(m_offset + 4 + size_t(m_headerLength), size_t(m_payloadSize)) };
         m_offset += 4 + size_t(m_headerLength) + size_t(m_payloadSize);
         m_header.reset();
         m_headerLength = -1;

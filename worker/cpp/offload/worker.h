@@ -138,7 +138,8 @@ struct Result
     std::string payload;
     Result() = default;
     template<typename T, typename = std::enable_if_t<std::is_constructible_v<json::Value, T>>>
-    Result(T &&v, std::string bytes = {}) : value(std::forward<T>(v)), payload(std::move(bytes)) {}
+    Result(T &&v, std::string bytes = {}) : value(std::forward<T>(v)), payload(std::move(bytes))
+    { }
 };
 
 class Worker;
@@ -173,9 +174,12 @@ public:
 private:
     friend class Worker;
     Call(Worker &w, int64_t id, std::string method, json::Value args, std::string payload)
-        : m_worker(w), m_id(id), m_method(std::move(method)), m_args(std::move(args)), m_payload(std::move(payload))
-    {
-    }
+        : m_worker(w)
+        , m_id(id)
+        , m_method(std::move(method))
+        , m_args(std::move(args))
+        , m_payload(std::move(payload))
+    { }
     void sendProgress(json::Object fields, bool force);
     void flushProgress();
     Worker &m_worker;
@@ -184,7 +188,7 @@ private:
     json::Value m_args;
     std::string m_payload;
     json::Object m_pending; // progress fields merged since the last frame
-    std::chrono::steady_clock::time_point m_lastSent{};
+    std::chrono::steady_clock::time_point m_lastSent {};
 };
 
 class Worker
@@ -613,7 +617,8 @@ inline void Call::flushProgress()
     m_pending.clear();
     if (m_worker.m_byHand) {
         const double f = frame.count("fraction") ? frame["fraction"].toDouble() : -1;
-        std::fprintf(stderr, "progress %5.1f%% %s\n", f < 0 ? 0.0 : f * 100, frame["text"].toString().c_str());
+        std::fprintf(stderr, "progress %5.1f%% %s\n", f < 0 ? 0.0 : f * 100,
+            frame["text"].toString().c_str());
         return;
     }
     frame["type"] = "progress";
@@ -623,7 +628,7 @@ inline void Call::flushProgress()
 
 inline void Call::progress(double fraction, std::string_view text)
 {
-    json::Object f{{"fraction", fraction}};
+    json::Object f { { "fraction", fraction } };
     if (!text.empty())
         f["text"] = std::string(text);
     sendProgress(std::move(f), false);
@@ -631,7 +636,7 @@ inline void Call::progress(double fraction, std::string_view text)
 
 inline void Call::progress(int64_t value, int64_t max, std::string_view text)
 {
-    json::Object f{{"value", value}, {"min", 0}, {"max", max}};
+    json::Object f { { "value", value }, { "min", 0 }, { "max", max } };
     if (!text.empty())
         f["text"] = std::string(text);
     sendProgress(std::move(f), false);
@@ -639,7 +644,10 @@ inline void Call::progress(int64_t value, int64_t max, std::string_view text)
 
 inline void Call::stage(std::string_view name, int index, int count)
 {
-    sendProgress(json::Object{{"stage", json::Object{{"name", std::string(name)}, {"index", index}, {"count", count}}}}, true);
+    sendProgress(json::Object { { "stage",
+                     json::Object { { "name", std::string(name) }, { "index", index },
+                         { "count", count } } } },
+        true);
 }
 
 inline void Call::log(std::string_view text, std::string_view level)
