@@ -1,6 +1,9 @@
-// Thread-task benchmarks against QtConcurrent, alternating in one process (BENCHMARKS.md):
-// dispatch round trip, delivered throughput, and GUI ping latency under a progress load.
+// Thread-task benchmarks against QtConcurrent: dispatch round trip, delivered throughput, and
+// GUI ping latency under a progress load. Every run of every side is a child process of this
+// executable, alternating who goes first, so that a side that crashes is counted (Qt 6.4's
+// QtConcurrent::run(...).then(context, ...) does, now and then) and the rest still measured.
 #include "../common/benchreport.h"
+#include "../common/isolate.h"
 
 #include <offload/core/threadpool.h>
 #include <offload/monitor/latencyprobe.h>
@@ -23,7 +26,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int runs = 5;
+// Runs per figure: BENCH_ROUNDS, else 7 (2 with OFFLOAD_BENCH_QUICK).
+int rounds()
+{
+    if (qEnvironmentVariableIntValue("BENCH_ROUNDS") > 0)
+        return qEnvironmentVariableIntValue("BENCH_ROUNDS");
+    return qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 2 : 7;
+}
 
 double us(Clock::duration d)
 {
@@ -52,35 +61,22 @@ template<typename Submit> std::vector<double> roundTrips(int count, Submit submi
     return samples;
 }
 
-void dispatchRtt(QObject *ctx)
+// One side's round trips (after a warm-up): p50 and p99.
+QJsonObject dispatchRtt(QObject *ctx, bool ours)
 {
-    const auto ours = [ctx](int n) {
-        return roundTrips(n, [ctx](auto done) {
-            offload::run(ctx, [] { return 0; }).onResult([done](int) { done(); });
-        });
-    };
-    const auto peer = [ctx](int n) {
+    const auto measure = [ctx, ours](int n) {
+        if (ours)
+            return roundTrips(n, [ctx](auto done) {
+                offload::run(ctx, [] { return 0; }).onResult([done](int) { done(); });
+            });
         return roundTrips(n, [ctx](auto done) {
             QtConcurrent::run([] { return 0; }).then(ctx, [done](int) { done(); });
         });
     };
-    ours(500);
-    peer(500); // warm-up
-    bench::Figure p50 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p50"),
-        QStringLiteral("us") };
-    bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p99"),
-        QStringLiteral("us") };
-    p50.peerName = p99.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
-    for (int r = 0; r < runs; ++r) {
-        auto o = ours(2000);
-        auto p = peer(2000);
-        p50.ours.push_back(bench::percentile(o, 0.5));
-        p50.peer.push_back(bench::percentile(p, 0.5));
-        p99.ours.push_back(bench::percentile(o, 0.99));
-        p99.peer.push_back(bench::percentile(p, 0.99));
-    }
-    bench::report(p50);
-    bench::report(p99);
+    measure(500);
+    const auto samples = measure(2000);
+    return { { QStringLiteral("p50"), bench::percentile(samples, 0.5) },
+        { QStringLiteral("p99"), bench::percentile(samples, 0.99) } };
 }
 
 // Submits n tiny tasks at once; tasks per second counted when delivered to the GUI context.
@@ -99,32 +95,22 @@ template<typename SubmitAll> double deliveredPerSecond(int n, SubmitAll submitAl
     return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-void throughput(QObject *ctx)
+// One side's delivered tasks per second (after a warm-up).
+QJsonObject throughput(QObject *ctx, bool ours)
 {
-    constexpr int n = 100'000;
-    const auto ours = [ctx](int count) {
-        return deliveredPerSecond(count, [ctx](int k, auto done) {
-            for (int i = 0; i < k; ++i)
-                offload::run(ctx, [i] { return i; }).onResult([done](int) mutable { done(); });
-        });
-    };
-    const auto peer = [ctx](int count) {
+    const auto measure = [ctx, ours](int count) {
+        if (ours)
+            return deliveredPerSecond(count, [ctx](int k, auto done) {
+                for (int i = 0; i < k; ++i)
+                    offload::run(ctx, [i] { return i; }).onResult([done](int) mutable { done(); });
+            });
         return deliveredPerSecond(count, [ctx](int k, auto done) {
             for (int i = 0; i < k; ++i)
                 QtConcurrent::run([i] { return i; }).then(ctx, [done](int) mutable { done(); });
         });
     };
-    ours(10'000);
-    peer(10'000);
-    bench::Figure f { QStringLiteral("threads"), QStringLiteral("throughput"),
-        QStringLiteral("tasks/s") };
-    f.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
-    f.better = QStringLiteral("higher");
-    for (int r = 0; r < runs; ++r) {
-        f.ours.push_back(ours(n));
-        f.peer.push_back(peer(n));
-    }
-    bench::report(f);
+    measure(10'000);
+    return { { QStringLiteral("perSecond"), measure(100'000) } };
 }
 
 // CPU-bound work in ~1 ms slices (about 1000 progress reports per second per task).
@@ -168,10 +154,11 @@ LoadResult pingUnderLoad(std::chrono::milliseconds duration, StartLoad startLoad
     return { stats, done };
 }
 
-void guiPingUnderLoad()
+// One side: the GUI ping while every core runs a task reporting progress 1000 times a second.
+QJsonObject guiPingUnderLoad(bool ours)
 {
     const int cores = QThread::idealThreadCount();
-    const auto ours = [cores](std::chrono::milliseconds d) {
+    const auto oursLoad = [cores](std::chrono::milliseconds d) {
         return pingUnderLoad(
             d, [cores](QObject *ctx, std::atomic<bool> &stop, std::atomic<qint64> &slices) {
                 std::vector<offload::TaskHandle<void>> tasks;
@@ -195,7 +182,7 @@ void guiPingUnderLoad()
                 };
             });
     };
-    const auto peer = [cores](std::chrono::milliseconds d) {
+    const auto peerLoad = [cores](std::chrono::milliseconds d) {
         return pingUnderLoad(
             d, [cores](QObject *ctx, std::atomic<bool> &stop, std::atomic<qint64> &slices) {
                 auto watchers
@@ -222,6 +209,75 @@ void guiPingUnderLoad()
                 };
             });
     };
+    const auto d = qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 1000ms : 5000ms;
+    const LoadResult r = ours ? oursLoad(d) : peerLoad(d);
+    return { { QStringLiteral("p50"), r.ping.p50us }, { QStringLiteral("p99"), r.ping.p99us },
+        { QStringLiteral("max"), r.ping.maxus }, { QStringLiteral("slices"), r.slices },
+        { QStringLiteral("seconds"), double(d.count()) / 1000.0 } };
+}
+
+// Rounds of a measurement, each side in its own child, alternating who goes first; only
+// rounds where both sides delivered are compared. Returns the pairs of results.
+std::vector<std::pair<QJsonObject, QJsonObject>> measureIsolated(
+    const QString &measurement, std::vector<bench::Figure *> figures)
+{
+    std::vector<std::pair<QJsonObject, QJsonObject>> pairs;
+    int oursFailed = 0, peerFailed = 0;
+    const int n = rounds();
+    for (int r = 0; r < n; ++r) {
+        std::optional<QJsonObject> o, p;
+        if (r % 2 == 0) {
+            o = bench::inChild({ measurement, QStringLiteral("ours") }, oursFailed);
+            p = bench::inChild({ measurement, QStringLiteral("peer") }, peerFailed);
+        } else {
+            p = bench::inChild({ measurement, QStringLiteral("peer") }, peerFailed);
+            o = bench::inChild({ measurement, QStringLiteral("ours") }, oursFailed);
+        }
+        if (o && p)
+            pairs.emplace_back(*o, *p);
+    }
+    for (bench::Figure *f : figures) {
+        f->attempts = n;
+        f->oursFailures = oursFailed;
+        f->peerFailures = peerFailed;
+    }
+    return pairs;
+}
+
+int reportRtt()
+{
+    bench::Figure p50 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p50"),
+        QStringLiteral("us") };
+    bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p99"),
+        QStringLiteral("us") };
+    p50.peerName = p99.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
+    for (const auto &[o, p] : measureIsolated(QStringLiteral("rtt"), { &p50, &p99 })) {
+        p50.ours.push_back(o.value(QLatin1String("p50")).toDouble());
+        p50.peer.push_back(p.value(QLatin1String("p50")).toDouble());
+        p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
+        p99.peer.push_back(p.value(QLatin1String("p99")).toDouble());
+    }
+    bench::report(p50);
+    bench::report(p99);
+    return p50.oursFailures;
+}
+
+int reportThroughput()
+{
+    bench::Figure f { QStringLiteral("threads"), QStringLiteral("throughput"),
+        QStringLiteral("tasks/s") };
+    f.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
+    f.better = QStringLiteral("higher");
+    for (const auto &[o, p] : measureIsolated(QStringLiteral("throughput"), { &f })) {
+        f.ours.push_back(o.value(QLatin1String("perSecond")).toDouble());
+        f.peer.push_back(p.value(QLatin1String("perSecond")).toDouble());
+    }
+    bench::report(f);
+    return f.oursFailures;
+}
+
+int reportLoad()
+{
     bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("gui_ping_p99_under_load"),
         QStringLiteral("us") };
     bench::Figure mx { QStringLiteral("threads"), QStringLiteral("gui_ping_max_under_load"),
@@ -232,26 +288,25 @@ void guiPingUnderLoad()
         = QStringLiteral("QtConcurrent+QPromise+QFutureWatcher");
     work.better = QStringLiteral("higher");
     std::vector<double> p50o, p50p;
-    const int loadRuns = qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 2 : runs;
-    const auto d = qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 1000ms : 5000ms;
-    for (int r = 0; r < loadRuns; ++r) {
-        const auto o = ours(d);
-        const auto p = peer(d);
-        p99.ours.push_back(o.ping.p99us);
-        p99.peer.push_back(p.ping.p99us);
-        mx.ours.push_back(o.ping.maxus);
-        mx.peer.push_back(p.ping.maxus);
-        work.ours.push_back(o.slices);
-        work.peer.push_back(p.slices);
-        p50o.push_back(o.ping.p50us);
-        p50p.push_back(p.ping.p50us);
+    double seconds = 0;
+    for (const auto &[o, p] : measureIsolated(QStringLiteral("load"), { &p99, &mx, &work })) {
+        p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
+        p99.peer.push_back(p.value(QLatin1String("p99")).toDouble());
+        mx.ours.push_back(o.value(QLatin1String("max")).toDouble());
+        mx.peer.push_back(p.value(QLatin1String("max")).toDouble());
+        work.ours.push_back(o.value(QLatin1String("slices")).toDouble());
+        work.peer.push_back(p.value(QLatin1String("slices")).toDouble());
+        p50o.push_back(o.value(QLatin1String("p50")).toDouble());
+        p50p.push_back(p.value(QLatin1String("p50")).toDouble());
+        seconds = o.value(QLatin1String("seconds")).toDouble();
     }
     p99.extra.insert(QStringLiteral("p50_ours_us"), bench::median(p50o));
     p99.extra.insert(QStringLiteral("p50_peer_us"), bench::median(p50p));
-    p99.extra.insert(QStringLiteral("seconds_per_run"), double(d.count()) / 1000.0);
+    p99.extra.insert(QStringLiteral("seconds_per_run"), seconds);
     bench::report(p99);
     bench::report(mx);
     bench::report(work);
+    return p99.oursFailures;
 }
 
 } // namespace
@@ -262,15 +317,32 @@ int main(int argc, char **argv)
     // Both pools get the same thread count so the comparison is like for like.
     QThreadPool::globalInstance()->setMaxThreadCount(
         offload::ThreadPool::globalInstance()->maxThreads());
-    QObject ctx;
+    QStringList one;
+    if (bench::isChild(one)) { // one side of one measurement: MEASUREMENT ours|peer
+        if (one.size() != 2)
+            return 2;
+        QObject ctx;
+        const bool ours = one.at(1) == QLatin1String("ours");
+        if (one.at(0) == QLatin1String("rtt"))
+            bench::printResult(dispatchRtt(&ctx, ours));
+        else if (one.at(0) == QLatin1String("throughput"))
+            bench::printResult(throughput(&ctx, ours));
+        else if (one.at(0) == QLatin1String("load"))
+            bench::printResult(guiPingUnderLoad(ours));
+        else
+            return 2;
+        return 0;
+    }
     const QStringList args = app.arguments().mid(1);
     const auto want
         = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
+    // A peer that crashed is a figure; ours failing fails the suite.
+    int oursFailed = 0;
     if (want("rtt"))
-        dispatchRtt(&ctx);
+        oursFailed += reportRtt();
     if (want("throughput"))
-        throughput(&ctx);
+        oursFailed += reportThroughput();
     if (want("load"))
-        guiPingUnderLoad();
-    return 0;
+        oursFailed += reportLoad();
+    return oursFailed > 0 ? 1 : 0;
 }
