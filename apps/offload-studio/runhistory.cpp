@@ -12,6 +12,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QStorageInfo>
 #include <QThread>
 
 #include <algorithm>
@@ -325,6 +326,19 @@ private:
         const QFileInfo file(m_path);
         const QString folder = file.absolutePath();
         const QFileInfo folderInfo(folder);
+        // Kernel file systems hold files that are no database and may block a read for ever
+        // (/proc/kmsg): refused by what they are, before anything opens them.
+        if (folderInfo.isDir()) {
+            static const QByteArrayList kernel { "proc", "sysfs", "devtmpfs", "devpts", "debugfs",
+                "tracefs", "securityfs", "configfs", "cgroup", "cgroup2", "pstore", "bpf",
+                "efivarfs", "fusectl", "mqueue" };
+            const QByteArray type = QStorageInfo(folder).fileSystemType();
+            if (kernel.contains(type))
+                fail(ErrorKind::InvalidInput,
+                    QStringLiteral("%1 is on the kernel's %2 file system, not on a disk; the "
+                                   "history needs a database file")
+                        .arg(m_path, QString::fromLatin1(type)));
+        }
         if (file.exists()) {
             if (!file.isFile())
                 fail(ErrorKind::InvalidInput,
