@@ -117,7 +117,7 @@ void tst_Monitor::modelListsNewTasksWithTheirColumns()
 void tst_Monitor::modelPassesTheItemModelTester()
 {
     TaskModel model;
-    model.setUpdateInterval(5);
+    model.setUpdateInterval(5ms);
     model.setMaxFinished(5);
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QObject context;
@@ -141,7 +141,7 @@ void tst_Monitor::modelPassesTheItemModelTester()
 void tst_Monitor::millionReportsCauseFewDataChangedSignals()
 {
     TaskModel model;
-    model.setUpdateInterval(20);
+    model.setUpdateInterval(20ms);
     QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
     QObject context;
     const auto start = std::chrono::steady_clock::now();
@@ -196,7 +196,7 @@ void tst_Monitor::changedRowsAreAnnouncedPerRunOfAdjacentRows()
 void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
 {
     TaskModel model;
-    model.setUpdateInterval(10);
+    model.setUpdateInterval(10ms);
     QObject context;
     std::vector<TaskHandle<void>> tasks;
     for (int i = 0; i < 20000; ++i)
@@ -622,7 +622,7 @@ void tst_Monitor::tenThousandTasksWithAThousandChildrenUpdating()
     constexpr int taskCount = 10'000, parentCount = 20, childCount = 1'000;
     TaskModel model;
     model.setMaxFinished(taskCount);
-    model.setUpdateInterval(20);
+    model.setUpdateInterval(20ms);
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QObject context;
     std::vector<TaskHandle<void>> tasks;

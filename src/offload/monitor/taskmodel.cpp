@@ -72,7 +72,7 @@ struct TaskModel::Private
     std::unordered_map<quint64, std::unordered_set<Node *>> orphans;
     quint64 nextTopOrder = 0;
     int maxFinished = 200;
-    int interval = 100;
+    std::chrono::milliseconds interval { 100 };
     QBasicTimer timer;
     // A tick's changes are applied in slices of at most sliceBudget, with the event loop
     // running in between (slice), so that a burst of changes never holds the GUI thread for
@@ -380,7 +380,7 @@ TaskModel::TaskModel(QObject *parent) : QAbstractItemModel(parent), d(std::make_
     std::sort(live.begin(), live.end(),
         [](const TaskHandleBase &a, const TaskHandleBase &b) { return a.id() < b.id(); });
     d->append(live);
-    d->timer.start(d->interval, this);
+    d->timer.start(int(d->interval.count()), this);
 }
 
 TaskModel::~TaskModel()
@@ -570,15 +570,16 @@ void TaskModel::setMaxFinished(int count)
     d->trim(size_t(d->maxFinished));
 }
 
-int TaskModel::updateInterval() const
+std::chrono::milliseconds TaskModel::updateInterval() const
 {
     return d->interval;
 }
 
-void TaskModel::setUpdateInterval(int msecs)
+void TaskModel::setUpdateInterval(std::chrono::milliseconds interval)
 {
-    d->interval = std::max(1, msecs);
-    d->timer.start(d->interval, this);
+    d->interval = std::max(interval, std::chrono::milliseconds(1));
+    d->timer.start(
+        int(std::min<qint64>(d->interval.count(), std::numeric_limits<int>::max())), this);
 }
 
 // Changed rows are announced per run of adjacent rows, not as one span per parent: a view

@@ -7,6 +7,7 @@
 #include <QAbstractItemModel>
 #include <QBasicTimer>
 
+#include <chrono>
 #include <memory>
 
 namespace offload {
@@ -84,8 +85,9 @@ public:
     // Default 200.
     int maxFinished() const;
     void setMaxFinished(int count);
-    int updateInterval() const;
-    void setUpdateInterval(int msecs);
+    // How often changes are pulled from tasks; default 100 ms, at least 1 ms.
+    std::chrono::milliseconds updateInterval() const;
+    void setUpdateInterval(std::chrono::milliseconds interval);
 
     // Removes every finished top-level row with its subtree (see above).
     void clearFinished();
