@@ -81,6 +81,7 @@ struct TaskModel::Private
     size_t pendingAt = 0;
     QBasicTimer slice;
     bool registryHasMore = false; // the last take() left changes in the registry
+    std::chrono::steady_clock::time_point sliceEnded; // when the last piece of work returned
     std::chrono::steady_clock::time_point lastElapsedBroadcast;
 
     Node *nodeFor(quintptr key) const;
@@ -719,24 +720,32 @@ void TaskModel::clearFinished()
 // and the GUI thread is never held for much longer than a slice.
 void TaskModel::timerEvent(QTimerEvent *event)
 {
-    constexpr std::chrono::microseconds sliceBudget(60); // announcing costs about as much again
+    using namespace std::chrono;
     constexpr size_t batch = 512; // about 50 us to take
     const bool tick = event->timerId() == d->timer.timerId();
     if (!tick && event->timerId() != d->slice.timerId())
         return QAbstractItemModel::timerEvent(event);
-    if (tick
-        && std::chrono::steady_clock::now() - d->lastElapsedBroadcast >= std::chrono::seconds(1))
+    const auto now = steady_clock::now();
+    // A slice's budget (announcing costs about as much again) follows what the event loop
+    // spent elsewhere since the last slice: 60 us while the loop is idle, so that a ping
+    // never waits long, and up to 1 ms while each pass repaints for milliseconds (a slow X
+    // server, a filter proxy relaying every change), so that a burst is not applied one
+    // repaint per 60 us of work.
+    const auto gap = tick ? microseconds(0) : duration_cast<microseconds>(now - d->sliceEnded);
+    const auto budget = std::clamp(gap, microseconds(60), microseconds(1000));
+    const auto leave = [this] { d->sliceEnded = steady_clock::now(); };
+    if (tick && now - d->lastElapsedBroadcast >= seconds(1))
         d->broadcastElapsed();
     if (d->pendingAt >= d->pending.size() && (tick || d->registryHasMore)) {
         d->registryHasMore = d->take(batch);
         if (!d->slice.isActive())
             d->slice.start(0, this);
-        return;
+        return leave();
     }
-    if (d->applyPending(sliceBudget) || d->registryHasMore) {
+    if (d->applyPending(budget) || d->registryHasMore) {
         if (!d->slice.isActive())
             d->slice.start(0, this);
-        return;
+        return leave();
     }
     d->slice.stop();
     d->trim(size_t(d->maxFinished));
