@@ -4,6 +4,7 @@
 #include <offload/core/threadpool.h>
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -214,14 +215,27 @@ public:
         close();
         m_path = path;
         m_problem.clear();
-        try {
-            checkPath();
-            connect();
-            prepareSchema();
-        } catch (const offload::Exception &e) {
-            close();
-            m_problem = e.error().message;
-            throw;
+        QElapsedTimer waited;
+        waited.start();
+        for (;;) {
+            m_busy = false;
+            try {
+                checkPath();
+                connect();
+                prepareSchema();
+                return;
+            } catch (const offload::Exception &e) {
+                close();
+                // Where waiting could deadlock (two Studios setting up one new file at the same
+                // moment) SQLite answers "busy" at once instead of waiting: tried again, on this
+                // thread, until the busy timeout has passed.
+                if (m_busy && waited.elapsed() < busyTimeoutMs) {
+                    QThread::msleep(10);
+                    continue;
+                }
+                m_problem = e.error().message;
+                throw;
+            }
         }
     }
 
@@ -374,8 +388,14 @@ private:
         // Another Studio sharing the file holds its lock for one short transaction at a time.
         db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(busyTimeoutMs));
         if (!db.open())
-            fail(ErrorKind::Exception, describe(m_path, db.lastError(), QStringLiteral("opening")),
-                QStringLiteral("SQLite"));
+            failSql(db.lastError(), QStringLiteral("opening"));
+    }
+
+    [[noreturn]] void failSql(const QSqlError &error, const QString &doing)
+    {
+        const int code = error.nativeErrorCode().toInt() & 0xff;
+        m_busy = code == Busy || code == Locked;
+        fail(ErrorKind::Exception, describe(m_path, error, doing), QStringLiteral("SQLite"));
     }
 
     // Runs one statement, reads its first column and ends it, so that no statement keeps a
@@ -384,8 +404,7 @@ private:
     {
         QSqlQuery q(database());
         if (!q.exec(sql))
-            fail(ErrorKind::Exception, describe(m_path, q.lastError(), doing),
-                QStringLiteral("SQLite"));
+            failSql(q.lastError(), doing);
         const QVariant value = q.next() ? q.value(0) : QVariant();
         q.finish();
         return value;
@@ -395,11 +414,19 @@ private:
     // empty) and not newer than this code: a refused file stays byte-for-byte as it was.
     void prepareSchema()
     {
+        // One statement, so one snapshot: read one by one, another Studio creating the same
+        // new file could commit in between and the file look like another program's.
         const QString reading = QStringLiteral("reading the history version");
-        const int version = scalar(QStringLiteral("PRAGMA user_version"), reading).toInt();
-        const int appId = scalar(QStringLiteral("PRAGMA application_id"), reading).toInt();
-        const int tables
-            = scalar(QStringLiteral("SELECT count(*) FROM sqlite_master"), reading).toInt();
+        QSqlQuery q(database());
+        if (!q.exec(QStringLiteral("SELECT (SELECT user_version FROM pragma_user_version), "
+                                   "(SELECT application_id FROM pragma_application_id), "
+                                   "(SELECT count(*) FROM sqlite_master)"))
+            || !q.next())
+            failSql(q.lastError(), reading);
+        const int version = q.value(0).toInt();
+        const int appId = q.value(1).toInt();
+        const int tables = q.value(2).toInt();
+        q.finish();
         if (appId != applicationId && (version != 0 || tables != 0))
             fail(ErrorKind::InvalidInput,
                 QStringLiteral("%1 is an SQLite database of another program, not an Offload "
@@ -464,6 +491,7 @@ private:
     QThread *m_thread = nullptr;
     bool m_connected = false; // the connection is registered (and must be removed)
     bool m_ready = false;
+    bool m_busy = false; // the last SQL failure was SQLite's "busy" or "locked"
     std::unique_ptr<QSqlQuery> m_insert; // prepared once: an insert only binds and steps
 };
 

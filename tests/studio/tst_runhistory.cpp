@@ -700,8 +700,8 @@ void tst_RunHistory::twoHistoriesShareOneFile()
     const auto b = second.open(path);
     QVERIFY(delivered(a));
     QVERIFY(delivered(b));
-    QCOMPARE(a.state(), TaskState::Finished);
-    QCOMPARE(b.state(), TaskState::Finished);
+    QVERIFY2(a.state() == TaskState::Finished, qPrintable(a.error().summary()));
+    QVERIFY2(b.state() == TaskState::Finished, qPrintable(b.error().summary()));
     QList<TaskHandle<qint64>> writes;
     for (int i = 0; i < 20; ++i) {
         writes << first.record(run(QStringLiteral("First %1").arg(i)));
