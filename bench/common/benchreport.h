@@ -1,4 +1,4 @@
-// Benchmark reporting as shared/BENCHMARKS.md specifies: per-run figures for ours and the
+// Benchmark reporting as docs/benchmarks.md describes: per-run figures for ours and the
 // peer, medians, the ratio ours/peer with its spread over runs, one JSON object per line.
 #pragma once
 

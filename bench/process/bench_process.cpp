@@ -1,4 +1,4 @@
-// Worker-process benchmarks (BENCHMARKS.md), ours and the peer alternating in one run:
+// Worker-process benchmarks (docs/benchmarks.md), ours and the peer alternating in one run:
 // call round trip vs a raw pipe ping-pong, call throughput (C++ and Python workers) vs
 // Python's ProcessPoolExecutor, worker start-up vs QProcess running /bin/true, and GUI ping
 // latency while workers saturate both cores streaming progress.

@@ -32,7 +32,7 @@ struct OFFLOAD_MODULES_EXPORT Module
 struct ModuleRunOptions
 {
     std::chrono::milliseconds timeout { 0 }; // 0: none
-    std::chrono::milliseconds cancelGrace { 2000 }; // SIGTERM to the process group, this, SIGKILL
+    std::chrono::milliseconds cancelGrace { 2000 }; // SIGTERM to the process tree, this, SIGKILL
     Environment environment = Environment::inherited();
     QString workingDirectory;
     QString name; // for the monitor; default the module's title

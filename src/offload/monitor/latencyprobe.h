@@ -13,7 +13,7 @@ namespace offload {
 
 // A helper thread posts a ping to the probed thread every interval (1 ms by default),
 // timestamped at send; the delay until the loop handles it is one sample. This sees stalls
-// shorter than any timer period, as BENCHMARKS.md describes.
+// shorter than any timer period (docs/benchmarks.md, "How Offload measures itself").
 // Thread-safety: create, start, stop and read on the probed thread (the object's thread).
 class OFFLOAD_MONITOR_EXPORT LatencyProbe : public QObject
 {

@@ -21,7 +21,8 @@ namespace offload {
 // task reporting progress a million times costs at most one dataChanged per tick; a view
 // repaints at most that often. A tick costs in proportion to the changed rows, not to the
 // size of the model (removing or moving a row also renumbers the rows after it); a burst of
-// changes is applied in slices of about 150 us with the event loop running in between, and
+// changes is applied in slices (60 us, up to 1 ms while the loop's other work is slow) with
+// the event loop running in between, and
 // changed rows are announced per run of adjacent rows. Running rows' Elapsed cells are
 // computed when read and announced once a second, one dataChanged of that column per parent.
 // refresh() applies everything at once.

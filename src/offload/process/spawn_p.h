@@ -1,4 +1,4 @@
-// Private: starting a program the way DESIGN.md requires. fork is followed at once by exec,
+// Private: starting a program safely (docs/reliability.md). fork is followed at once by exec,
 // with only async-signal-safe calls between (never work in a forked copy of the GUI): own
 // session, death with the parent, lowered priority, every descriptor closed but the ones
 // handed over, and exec failures reported exactly through a close-on-exec pipe.

@@ -104,7 +104,7 @@ public:
     };
     Status status() const;
 
-    // Stops accepting calls, cancels everything and waits (at most cancelGrace + 1 s) until
+    // Stops accepting calls, cancels everything and waits (at most 2 * cancelGrace + 1 s) until
     // every worker is reaped. Called by the destructor.
     void shutdown();
 
