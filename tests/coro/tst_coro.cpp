@@ -419,7 +419,9 @@ void tst_Coro::timeoutWithCallbacks()
 {
     QObject ctx;
     auto saw = std::make_shared<std::atomic<bool>>(false);
-    auto slow = run(&ctx, [saw](TaskControl &c) {
+    auto started = std::make_shared<std::atomic<bool>>(false);
+    auto slow = run(&ctx, [saw, started](TaskControl &c) {
+        started->store(true);
         const auto end = std::chrono::steady_clock::now() + 20s;
         while (std::chrono::steady_clock::now() < end) {
             if (c.isCancellationRequested()) {
@@ -430,6 +432,9 @@ void tst_Coro::timeoutWithCallbacks()
         }
         return 1;
     });
+    // Started first: a task cancelled before it starts never runs, and its body is what must see
+    // it.
+    QTRY_VERIFY_WITH_TIMEOUT(started->load(), 10000);
     QTimer::singleShot(50, &ctx, [slow] { slow.cancel(); }); // the callback way to a timeout
     QTRY_COMPARE_WITH_TIMEOUT(slow.state(), TaskState::Cancelled, 10000);
     QVERIFY(saw->load());
@@ -691,13 +696,21 @@ void tst_Coro::cancelledQtConcurrentFutureEndsCancelled()
 // ---- combinators
 
 namespace {
-TaskHandle<int> slowThread(QObject *ctx, std::shared_ptr<std::atomic<bool>> sawCancel, int ms)
+// What a slow thread task's body saw: whether it started and whether it saw the cancellation.
+struct SlowProbe
 {
-    return run(ctx, [sawCancel, ms](TaskControl &c) {
+    std::atomic<bool> started { false };
+    std::atomic<bool> sawCancel { false };
+};
+
+TaskHandle<int> slowThread(QObject *ctx, std::shared_ptr<SlowProbe> probe, int ms)
+{
+    return run(ctx, [probe, ms](TaskControl &c) {
+        probe->started.store(true);
         const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
         while (std::chrono::steady_clock::now() < end) {
             if (c.isCancellationRequested()) {
-                sawCancel->store(true);
+                probe->sawCancel.store(true);
                 c.throwIfCancellationRequested();
             }
             QThread::msleep(1);
@@ -706,31 +719,36 @@ TaskHandle<int> slowThread(QObject *ctx, std::shared_ptr<std::atomic<bool>> sawC
     });
 }
 
-Task<int> timesOut(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
+Task<int> timesOut(TaskHandle<int> slow)
 {
-    co_return co_await withTimeout(slowThread(ctx, saw, 20000), 50ms);
+    co_return co_await withTimeout(std::move(slow), 50ms);
 }
-Task<int> inTime(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
+Task<int> inTime(QObject *ctx, std::shared_ptr<SlowProbe> probe)
 {
-    co_return co_await withTimeout(slowThread(ctx, saw, 10), 10s);
+    co_return co_await withTimeout(slowThread(ctx, probe, 10), 10s);
 }
 } // namespace
 
 void tst_Coro::withTimeoutCancelsTheWork()
 {
     QObject ctx;
-    auto saw = std::make_shared<std::atomic<bool>>(false);
-    Task<int> late = timesOut(&ctx, saw);
+    auto probe = std::make_shared<SlowProbe>();
+    TaskHandle<int> slow = slowThread(&ctx, probe, 20000);
+    // Started first, so that its body must see the request (a task cancelled before it starts
+    // never runs at all).
+    QTRY_VERIFY_WITH_TIMEOUT(probe->started.load(), 10000);
+    Task<int> late = timesOut(slow);
     QTRY_VERIFY_WITH_TIMEOUT(late.isFinal(), 10000);
     QCOMPARE(late.state(), TaskState::Failed);
     QCOMPARE(late.error().kind, ErrorKind::Timeout);
-    QTRY_VERIFY_WITH_TIMEOUT(saw->load(), 10000); // the work itself was told to stop
+    QTRY_VERIFY_WITH_TIMEOUT(probe->sawCancel.load(), 10000); // the work itself was told to stop
+    QTRY_COMPARE_WITH_TIMEOUT(slow.state(), TaskState::Cancelled, 10000);
 
-    auto saw2 = std::make_shared<std::atomic<bool>>(false);
-    Task<int> ok = inTime(&ctx, saw2);
+    auto probe2 = std::make_shared<SlowProbe>();
+    Task<int> ok = inTime(&ctx, probe2);
     QTRY_VERIFY_WITH_TIMEOUT(ok.isFinal(), 10000);
     QCOMPARE(ok.result(), 10);
-    QVERIFY(!saw2->load());
+    QVERIFY(!probe2->sawCancel.load());
 }
 
 namespace {
@@ -741,10 +759,12 @@ Task<QString> allOk(QObject *ctx)
     Q_UNUSED(b);
     co_return QStringLiteral("%1%2").arg(a).arg(c);
 }
-Task<void> allWithFailure(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
+// The slow input is made by the caller, which checks its state afterwards: the pool may
+// cancel it before it ever starts, so its body seeing the request cannot be required.
+Task<void> allWithFailure(QObject *ctx, TaskHandle<int> slow)
 {
-    co_await whenAll(slowThread(ctx, saw, 20000),
-        run(ctx, []() -> int { throw std::runtime_error("one failed"); }));
+    co_await whenAll(
+        std::move(slow), run(ctx, []() -> int { throw std::runtime_error("one failed"); }));
 }
 Task<int> allRange(QObject *ctx)
 {
@@ -757,13 +777,13 @@ Task<int> allRange(QObject *ctx)
         sum += v;
     co_return sum;
 }
-Task<std::size_t> anyFirst(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
+Task<std::size_t> anyFirst(QObject *ctx, TaskHandle<int> slow)
 {
-    co_return co_await whenAny(slowThread(ctx, saw, 20000), slowThread(ctx, saw, 5));
+    co_return co_await whenAny(std::move(slow), slowThread(ctx, std::make_shared<SlowProbe>(), 5));
 }
-Task<int> anyRangeFailing(QObject *ctx, std::shared_ptr<std::atomic<bool>> saw)
+Task<int> anyRangeFailing(QObject *ctx, TaskHandle<int> slow)
 {
-    std::vector<TaskHandle<int>> tasks { slowThread(ctx, saw, 20000),
+    std::vector<TaskHandle<int>> tasks { std::move(slow),
         run(ctx, []() -> int { throw std::runtime_error("first to end"); }) };
     const auto [index, value] = co_await whenAny(tasks);
     co_return int(index) + value;
@@ -777,39 +797,46 @@ void tst_Coro::whenAllMixed()
     QTRY_VERIFY_WITH_TIMEOUT(ok.isFinal(), 10000);
     QCOMPARE(ok.result(), QStringLiteral("1x"));
 
-    auto saw = std::make_shared<std::atomic<bool>>(false);
-    Task<void> failing = allWithFailure(&ctx, saw);
+    auto probe = std::make_shared<SlowProbe>();
+    TaskHandle<int> slow = slowThread(&ctx, probe, 20000);
+    Task<void> failing = allWithFailure(&ctx, slow);
     QTRY_VERIFY_WITH_TIMEOUT(failing.isFinal(), 10000);
     QCOMPARE(failing.state(), TaskState::Failed);
     QCOMPARE(failing.error().message, QStringLiteral("one failed"));
-    QTRY_VERIFY_WITH_TIMEOUT(saw->load(), 10000); // the slow one was cancelled
+    QTRY_VERIFY_WITH_TIMEOUT(slow.isFinal(), 10000); // the slow one was cancelled
+    QCOMPARE(slow.state(), TaskState::Cancelled);
 
     Task<int> range = allRange(&ctx);
     QTRY_VERIFY_WITH_TIMEOUT(range.isFinal(), 10000);
     QCOMPARE(range.result(), 10);
 
-    auto saw2 = std::make_shared<std::atomic<bool>>(false);
-    Task<void> cancelled = allWithFailure(&ctx, saw2);
+    TaskHandle<int> slow2 = slowThread(&ctx, probe, 20000);
+    Task<void> cancelled = allWithFailure(&ctx, slow2);
     cancelled.cancel(); // cancelling whenAll's awaiter reaches every input
     QTRY_VERIFY_WITH_TIMEOUT(cancelled.isFinal(), 10000);
     QCOMPARE(cancelled.state(), TaskState::Cancelled);
+    QTRY_VERIFY_WITH_TIMEOUT(slow2.isFinal(), 10000);
+    QCOMPARE(slow2.state(), TaskState::Cancelled);
 }
 
 void tst_Coro::whenAnyCancelsTheLosers()
 {
     QObject ctx;
-    auto saw = std::make_shared<std::atomic<bool>>(false);
-    Task<std::size_t> first = anyFirst(&ctx, saw);
+    auto probe = std::make_shared<SlowProbe>();
+    TaskHandle<int> loser = slowThread(&ctx, probe, 20000);
+    Task<std::size_t> first = anyFirst(&ctx, loser);
     QTRY_VERIFY_WITH_TIMEOUT(first.isFinal(), 10000);
     QCOMPARE(first.result(), std::size_t(1));
-    QTRY_VERIFY_WITH_TIMEOUT(saw->load(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(loser.isFinal(), 10000);
+    QCOMPARE(loser.state(), TaskState::Cancelled);
 
-    auto saw2 = std::make_shared<std::atomic<bool>>(false);
-    Task<int> failing = anyRangeFailing(&ctx, saw2);
+    TaskHandle<int> loser2 = slowThread(&ctx, probe, 20000);
+    Task<int> failing = anyRangeFailing(&ctx, loser2);
     QTRY_VERIFY_WITH_TIMEOUT(failing.isFinal(), 10000);
     QCOMPARE(failing.state(), TaskState::Failed);
     QCOMPARE(failing.error().message, QStringLiteral("first to end"));
-    QTRY_VERIFY_WITH_TIMEOUT(saw2->load(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(loser2.isFinal(), 10000);
+    QCOMPARE(loser2.state(), TaskState::Cancelled);
 }
 
 namespace {
