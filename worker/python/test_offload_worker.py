@@ -166,6 +166,13 @@ class Worker:
         self._writers.append(t)
         return t
 
+    def send_frames(self, frames):
+        """Sends (header, payload) frames back to back, in order, in one write."""
+        data = b"".join(ow.encode_frame(dict(h), p) for h, p in frames)
+        t = threading.Thread(target=lambda: os.write(self.wfd, data) and None, daemon=True)
+        t.start()
+        self._writers.append(t)
+
     def read(self, timeout=TIMEOUT):
         """The next frame (header, payload), or None at EOF; fails the test on timeout."""
         deadline = time.monotonic() + timeout
@@ -270,6 +277,32 @@ class ProcessTests:
         w.send({"type": "cancel", "id": 5})
         answer = w.read_answer()
         self.assertEqual((answer[0]["type"], answer[0]["id"], answer[0].get("cancelled")), ("error", 5, True))
+
+    def test_calls_sent_while_another_runs_all_run_in_order(self):
+        # The C++ SDK reads on the method's thread between calls and hands reading to its
+        # reader thread once a call has run for 2 ms: calls shorter and longer than that, back
+        # to back, take every path between the two; the later calls, a cancel for one of them
+        # and a ping arrive while the first call runs.
+        durations = [0, 0.0015, 0.002, 0.0025, 0.004, 0] * 20
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                w = self.spawn(channel)
+                w.start()
+                w.send({"type": "call", "id": 1, "method": "spin", "args": {"seconds": 0.3}})
+                w.read_log_until(b"spin-marker")
+                frames = [({"type": "call", "id": i, "method": "spin", "args": {"seconds": d}}, b"")
+                          for i, d in enumerate(durations, 2)]
+                frames += [({"type": "cancel", "id": 4}, b""), ({"type": "ping", "seq": 9}, b"")]
+                w.send_frames(frames)
+                answers = [w.read_answer() for _ in range(len(durations) + 2)]
+                self.assertIn({"type": "pong", "seq": 9}, [a[0] for a in answers])
+                calls = [a[0] for a in answers if a[0]["type"] != "pong"]
+                self.assertEqual([c["id"] for c in calls], list(range(1, len(durations) + 2)))
+                for c in calls:
+                    if c["id"] == 4:
+                        self.assertEqual((c["type"], c.get("cancelled")), ("error", True))
+                    else:
+                        self.assertEqual(c["type"], "result", c)
 
     def round_trip(self, w, sizes):
         w.start()

@@ -12,10 +12,12 @@
 //   }
 //
 // Threading: methods run on the thread that called exec(), one at a time. Started by a pool,
-// the worker also runs a reader thread that takes the pool's frames as they arrive: it
-// queues calls, records cancel requests (isCancelled() and waitCancelled() read them) and
-// answers the pool's heartbeat pings at once, so a method that computes for long without
-// calling progress() is not mistaken for a wedged worker. Frames are written under a lock, so
+// that thread reads the pool's frames itself while no method runs (a call then reaches its
+// method with no hand-off between threads). Once a method has run for 2 ms, a reader thread
+// takes over reading until it returns: it queues calls, records cancel requests
+// (isCancelled() and waitCancelled() read them) and answers the pool's heartbeat pings, so a
+// method that computes for long without calling progress() is not mistaken for a wedged
+// worker. Frames are written under a lock, so
 // log() may be called from any thread; progress() and stage() from the method's thread.
 //
 // Output: started by a pool, stdout is made line-buffered (a stray printf reaches the pool's
@@ -51,6 +53,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
 
 namespace offload::worker {
 
@@ -273,39 +278,65 @@ private:
             return 0;
         if (!startReader())
             return 1;
+        std::unique_lock lock(m_mutex);
         for (;;) {
-            // Right after answering, the next call is usually microseconds away: look briefly
-            // before blocking, so a busy worker is not put to sleep between calls.
-            const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-            while (m_queued.load(std::memory_order_acquire) == 0
-                && std::chrono::steady_clock::now() < until)
-                ;
-            std::unique_lock lock(m_mutex);
-            m_cv.wait(lock, [this] { return !m_queue.empty() || m_bye || m_closed; });
+            // No call to run: this thread reads the channel itself, so a call reaches its
+            // method without a hand-off between threads (a wake-up costs more than the call).
+            while (m_queue.empty() && !m_bye && !m_closed) {
+                lock.unlock();
+                readOnMethodThread();
+                lock.lock();
+            }
             // Calls queued before "bye" or the end of the channel still run; after a protocol
             // error or a version mismatch the stream means nothing any more.
             if (m_queue.empty() || m_exitCode != 0)
                 break;
             Pending p = std::move(m_queue.front());
             m_queue.pop_front();
-            m_queued.fetch_sub(1, std::memory_order_relaxed);
             m_currentId = p.id;
+            m_callRunning = true;
             lock.unlock();
+            armTakeover(true);
             run(p);
+            armTakeover(false);
             lock.lock();
             m_currentId = 0;
+            m_callRunning = false;
+            if (m_readerReading) { // the call ran long: take reading back from the reader
+                m_handBack = true;
+                wakeReader();
+                m_cv.wait(lock, [this] { return !m_readerReading; });
+                m_handBack = false;
+            }
         }
+        lock.unlock();
         stopReader();
         return m_exitCode;
     }
 
+    // The reader thread sleeps until a call has run for takeoverDelay (a timer armed when the
+    // call starts, which costs no wake-up when the call ends sooner) and then reads the
+    // channel until the call ends: it records cancel requests and answers pings meanwhile.
     bool startReader()
     {
-        if (::pipe2(m_wake, O_CLOEXEC) != 0) {
+        if (::pipe2(m_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
             std::fprintf(stderr, "offload worker: pipe: %s\n", std::strerror(errno));
             return false;
         }
-        m_reader = std::thread([this] { readLoop(); });
+#ifdef __linux__
+        m_timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (m_timer < 0) {
+            std::fprintf(stderr, "offload worker: timerfd: %s\n", std::strerror(errno));
+            return false;
+        }
+#else
+        if (::pipe2(m_trigger, O_CLOEXEC | O_NONBLOCK) != 0) {
+            std::fprintf(stderr, "offload worker: pipe: %s\n", std::strerror(errno));
+            return false;
+        }
+        m_timer = m_trigger[0];
+#endif
+        m_reader = std::thread([this] { readerLoop(); });
         return true;
     }
 
@@ -313,19 +344,77 @@ private:
     {
         if (!m_reader.joinable())
             return;
-        const char byte = 0;
-        detail::writeAll(m_wake[1], &byte, 1);
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopReader = true;
+        }
+        wakeReader();
         m_reader.join();
-        ::close(m_wake[0]);
-        ::close(m_wake[1]);
-        m_wake[0] = m_wake[1] = -1;
+        for (int *fd : { &m_wake[0], &m_wake[1], &m_timer, &m_trigger[1] }) {
+            if (*fd >= 0)
+                ::close(*fd);
+            *fd = -1;
+        }
     }
 
-    // The reader thread: takes frames as they arrive until the channel ends, the stream breaks
-    // or serve() is done (a byte on the wake pipe).
-    void readLoop()
+    void wakeReader()
     {
-        std::vector<char> buf(size_t(1) << 18);
+        const char byte = 0;
+        detail::writeAll(m_wake[1], &byte, 1);
+    }
+
+    static void drain(int fd)
+    {
+        char bytes[64];
+        while (::read(fd, bytes, sizeof bytes) > 0)
+            ;
+    }
+
+    // Arms (at the start of a call) or disarms (at its end) the reader's takeover timer.
+    void armTakeover(bool arm)
+    {
+#ifdef __linux__
+        itimerspec t {};
+        if (arm)
+            t.it_value.tv_nsec
+                = std::chrono::duration_cast<std::chrono::nanoseconds>(takeoverDelay).count();
+        ::timerfd_settime(m_timer, 0, &t, nullptr);
+#else
+        if (arm)
+            detail::writeAll(m_trigger[1], "", 1); // no timer here: the reader takes over at once
+#endif
+    }
+
+    void readerLoop()
+    {
+        for (;;) {
+            pollfd p[2] = { { m_timer, POLLIN, 0 }, { m_wake[0], POLLIN, 0 } };
+            if (::poll(p, 2, -1) < 0 && errno != EINTR)
+                return finish(0, std::string("poll: ") + std::strerror(errno));
+            drain(m_wake[0]);
+            drain(m_timer);
+            {
+                std::lock_guard lock(m_mutex);
+                if (m_stopReader)
+                    return;
+                // A timer that fired as its call ended finds no call running: nothing to do.
+                if (!m_callRunning || m_closed || m_handBack)
+                    continue;
+                m_readerReading = true;
+            }
+            readWhileCallRuns();
+            std::lock_guard lock(m_mutex);
+            m_readerReading = false;
+            m_cv.notify_all();
+            if (m_stopReader)
+                return;
+        }
+    }
+
+    // On the reader thread, while a long call runs: until the method's thread takes reading
+    // back, the channel ends or breaks, or the worker stops.
+    void readWhileCallRuns()
+    {
         for (;;) {
             pollfd p[2] = { { m_in, POLLIN, 0 }, { m_wake[0], POLLIN, 0 } };
             if (::poll(p, 2, -1) < 0) {
@@ -333,23 +422,58 @@ private:
                     continue;
                 return finish(0, std::string("poll: ") + std::strerror(errno));
             }
-            if (p[1].revents != 0)
-                return;
+            if (p[1].revents != 0) {
+                drain(m_wake[0]);
+                std::lock_guard lock(m_mutex);
+                if (m_handBack || m_stopReader)
+                    return;
+            }
             if (p[0].revents == 0)
                 continue;
-            const ssize_t n = ::read(m_in, buf.data(), buf.size());
+            const ssize_t n = ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
             if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
                 continue; // EAGAIN: the channel was inherited non-blocking; poll again
             if (n <= 0)
                 return finish(0, {}); // the pool closed the channel
-            m_decoder.feed(buf.data(), size_t(n));
-            while (auto frame = m_decoder.next()) {
-                if (!handle(*frame))
-                    return;
-            }
-            if (m_decoder.hasError())
-                return finish(3, "protocol error: " + m_decoder.error());
+            if (!consume(size_t(n)))
+                return;
         }
+    }
+
+    // On the method's thread while no call runs: waits for bytes and takes the frames in them.
+    void readOnMethodThread()
+    {
+        for (;;) {
+            const ssize_t n = ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
+            if (n > 0) {
+                consume(size_t(n));
+                return;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                pollfd p { m_in, POLLIN, 0 }; // the channel was inherited non-blocking
+                if (::poll(&p, 1, -1) >= 0 || errno == EINTR)
+                    continue;
+            }
+            return finish(0, {}); // the pool closed the channel
+        }
+    }
+
+    // Feeds n bytes of m_readBuffer to the decoder and handles the frames in them, on whichever
+    // thread reads now. False when reading must stop (finish() has said why).
+    bool consume(size_t n)
+    {
+        m_decoder.feed(m_readBuffer.data(), n);
+        while (auto frame = m_decoder.next()) {
+            if (!handle(*frame))
+                return false;
+        }
+        if (m_decoder.hasError()) {
+            finish(3, "protocol error: " + m_decoder.error());
+            return false;
+        }
+        return true;
     }
 
     // Ends the reader: the channel is closed (status 0) or broken (2, 3: message says why).
@@ -364,7 +488,7 @@ private:
         m_cv.notify_all();
     }
 
-    // On the reader thread. False when the reader must stop.
+    // On the thread that reads now. False when reading must stop.
     bool handle(protocol::Frame<json::Value> &frame)
     {
         const json::Value &h = frame.header;
@@ -381,7 +505,6 @@ private:
             if (type == "call") {
                 m_queue.push_back(
                     { *id, h["method"].toString(), h["args"], std::move(frame.payload) });
-                m_queued.fetch_add(1, std::memory_order_release);
             } else if (*id == m_currentId
                 || std::any_of(m_queue.begin(), m_queue.end(),
                     [&](const Pending &p) { return p.id == *id; })) {
@@ -582,17 +705,26 @@ private:
     int m_out = -1;
     bool m_byHand = false;
     int m_byHandStatus = 1;
-    protocol::FrameDecoder<JsonTraits> m_decoder { workerMaxHeader,
-        protocol::defaultMaxPayload }; // reader thread
+    // How long a call runs before the reader thread takes over reading: the longest a cancel
+    // request or a ping waits to be read.
+    static constexpr std::chrono::milliseconds takeoverDelay { 2 };
+    // Used by one thread at a time: the method's thread, or the reader while m_readerReading.
+    protocol::FrameDecoder<JsonTraits> m_decoder { workerMaxHeader, protocol::defaultMaxPayload };
+    std::vector<char> m_readBuffer = std::vector<char>(size_t(1) << 18);
     std::thread m_reader;
-    int m_wake[2] = { -1, -1 };
+    int m_wake[2] = { -1, -1 }; // a byte: m_handBack or m_stopReader was set
+    int m_timer = -1; // the takeover timer (elsewhere than Linux, m_trigger's read end)
+    int m_trigger[2] = { -1, -1 };
     std::mutex m_writeMutex; // one frame at a time on m_out
     std::mutex m_mutex; // guards what follows
     std::condition_variable m_cv;
     std::deque<Pending> m_queue;
-    std::atomic<size_t> m_queued { 0 }; // m_queue.size(), for the look before blocking
     std::set<int64_t> m_cancelled;
     int64_t m_currentId = 0;
+    bool m_callRunning = false;
+    bool m_readerReading = false; // the reader thread holds the channel's read side
+    bool m_handBack = false; // the method's thread wants it back
+    bool m_stopReader = false;
     bool m_bye = false;
     bool m_closed = false;
     int m_exitCode = 0;
