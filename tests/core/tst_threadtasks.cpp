@@ -59,6 +59,7 @@ private Q_SLOTS:
     void contextInAnotherThreadReceivesEverythingThere();
     void finishedCallbackAddedLateIsStillCalled();
     void higherPriorityQueuedTaskRunsFirst();
+    void tasksSubmittedWhileAThreadLooksForWorkReachEveryThread();
     void poolThreadsRunAtLoweredPriority();
     void futureInteropCarriesResultErrorAndCancel();
     void futureThenWithContextWorks();
@@ -430,6 +431,33 @@ void tst_ThreadTasks::finishedCallbackAddedLateIsStillCalled()
     task.onResult([&](int v) { value = v; });
     QCOMPARE(value, 0); // never synchronously
     QTRY_COMPARE_WITH_TIMEOUT(value, 5, 10000);
+}
+
+// A submission made while a pool thread is still looking for work wakes nobody (the looking
+// thread will take it). When two arrive together, the thread that takes the first must wake a
+// sleeping one for the second: here the first waits for the second to start.
+void tst_ThreadTasks::tasksSubmittedWhileAThreadLooksForWorkReachEveryThread()
+{
+    ThreadPool pool({ .maxThreads = 2 });
+    pool.run(nullptr, [] {}).waitForFinished(10s);
+    pool.run(nullptr, [] {}).waitForFinished(10s); // both threads exist
+    for (int round = 0; round < 200; ++round) {
+        std::atomic<bool> shortDone { false };
+        pool.run(nullptr, [&] { shortDone = true; });
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!shortDone && std::chrono::steady_clock::now() < deadline) {
+            // no sleep: submit within the microseconds its thread looks for more work
+        }
+        QVERIFY(shortDone);
+        auto secondStarted = std::make_shared<std::promise<void>>();
+        auto waiter = pool.run(nullptr, [started = secondStarted->get_future()]() mutable {
+            return started.wait_for(5s) == std::future_status::ready;
+        });
+        auto second = pool.run(nullptr, [secondStarted] { secondStarted->set_value(); });
+        QVERIFY(waiter.waitForFinished(10s));
+        QVERIFY2(waiter.result(), qPrintable(QStringLiteral("round %1").arg(round)));
+        QVERIFY(second.waitForFinished(10s));
+    }
 }
 
 void tst_ThreadTasks::higherPriorityQueuedTaskRunsFirst()
