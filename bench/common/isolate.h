@@ -3,6 +3,8 @@
 // child prints its result as the last line of stdout, one JSON object.
 #pragma once
 
+#include "benchreport.h"
+
 #include <QCoreApplication>
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -12,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace bench {
 
@@ -63,6 +67,43 @@ inline std::optional<QJsonObject> inChild(const QStringList &args, int &failures
         return std::nullopt;
     }
     return doc.object();
+}
+
+// Runs per figure: BENCH_ROUNDS, else 7 (2 with OFFLOAD_BENCH_QUICK).
+inline int rounds()
+{
+    if (qEnvironmentVariableIntValue("BENCH_ROUNDS") > 0)
+        return qEnvironmentVariableIntValue("BENCH_ROUNDS");
+    return qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 2 : 7;
+}
+
+// rounds() rounds of a measurement, each side in its own child ("--one MEASUREMENT ours|peer"),
+// alternating who goes first; only rounds where both sides delivered are compared. Records
+// the attempts and failures on every figure and returns the pairs of results (ours, peer).
+inline std::vector<std::pair<QJsonObject, QJsonObject>> measureIsolated(
+    const QString &measurement, const std::vector<Figure *> &figures)
+{
+    std::vector<std::pair<QJsonObject, QJsonObject>> pairs;
+    int oursFailed = 0, peerFailed = 0;
+    const int n = rounds();
+    for (int r = 0; r < n; ++r) {
+        std::optional<QJsonObject> o, p;
+        if (r % 2 == 0) {
+            o = inChild({ measurement, QStringLiteral("ours") }, oursFailed);
+            p = inChild({ measurement, QStringLiteral("peer") }, peerFailed);
+        } else {
+            p = inChild({ measurement, QStringLiteral("peer") }, peerFailed);
+            o = inChild({ measurement, QStringLiteral("ours") }, oursFailed);
+        }
+        if (o && p)
+            pairs.emplace_back(*o, *p);
+    }
+    for (Figure *f : figures) {
+        f->attempts = n;
+        f->oursFailures = oursFailed;
+        f->peerFailures = peerFailed;
+    }
+    return pairs;
 }
 
 } // namespace bench

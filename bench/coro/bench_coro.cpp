@@ -1,10 +1,12 @@
-// bench_coro: Offload coroutines against QCoro (Debian's qcoro-qt6-dev), in one run.
+// bench_coro: Offload coroutines against QCoro (Debian's qcoro-qt6-dev); each run of each side with
+// a peer is a child process (bench/common/isolate.h), alternating who goes first.
 //   await_ready_ns        co_await of an already-finished task (per await)
 //   await_thread_rtt_p50  co_await of an empty thread task from a coroutine on the GUI thread;
 //                         peer: QCoro awaiting QtConcurrent::run
 //   cancel_to_stopped_ms  cancel() of a coroutine awaiting a worker call stuck in a loop, until
 //                         the worker process is gone (no peer: QCoro cannot cancel)
 #include "../common/benchreport.h"
+#include "../common/isolate.h"
 
 #include <offload/core/threadpool.h>
 #include <offload/coro/task.h>
@@ -73,33 +75,38 @@ QCoro::Task<qint64> peerReady(int n, qint64 *ns)
     co_return sum;
 }
 
-void awaitReady()
+// One side, in a child: nanoseconds per co_await of a finished task.
+QJsonObject awaitReadySide(bool ours)
+{
+    const int n = 20'000'000; // ~50 ms: long enough that a frequency step is averaged out
+    qint64 ns = 0;
+    if (ours) {
+        QObject ctx;
+        auto finished = offload::run(&ctx, [] { return 1; });
+        finished.waitForFinished(10s);
+        auto a = oursReady(finished, n, &ns);
+        if (a.state() != offload::TaskState::Finished || a.result() != n)
+            return {}; // no result: counted as a failed run
+    } else {
+        auto b = peerReady(n, &ns);
+        Q_UNUSED(b);
+    }
+    return { { QStringLiteral("ns"), double(ns) / n }, { QStringLiteral("awaits"), n } };
+}
+
+int reportAwaitReady()
 {
     bench::Figure f { QStringLiteral("coro"), QStringLiteral("await_ready_ns"),
         QStringLiteral("ns") };
     f.peerName = QStringLiteral("QCoro 0.8 co_await of a finished QCoro::Task");
-    QObject ctx;
-    auto finished = offload::run(&ctx, [] { return 1; });
-    finished.waitForFinished(10s);
-    const int n = 20'000'000; // ~50 ms a side: long enough that a frequency step is averaged out
-    for (int round = 0; round < 7; ++round) {
-        qint64 ours = 0, peer = 0;
-        // Who goes first alternates, so neither side always meets a cold or a hot core.
-        std::optional<offload::Task<qint64>> a;
-        if (round % 2 == 0)
-            a = oursReady(finished, n, &ours);
-        auto b = peerReady(n, &peer);
-        Q_UNUSED(b);
-        if (round % 2 == 1)
-            a = oursReady(finished, n, &ours);
-        if (a->state() != offload::TaskState::Finished || a->result() != n)
-            std::fprintf(stderr, "await_ready: wrong result\n");
-        f.ours.push_back(double(ours) / n);
-        f.peer.push_back(double(peer) / n);
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("await_ready"), { &f })) {
+        f.ours.push_back(o.value(QLatin1String("ns")).toDouble());
+        f.peer.push_back(p.value(QLatin1String("ns")).toDouble());
+        f.extra.insert(QStringLiteral("awaits_per_run"), o.value(QLatin1String("awaits")));
     }
-    f.extra.insert(QStringLiteral("awaits_per_run"), n);
     f.extra.insert(QStringLiteral("target_ratio_max"), 1.0);
     bench::report(f);
+    return f.oursFailures;
 }
 
 // ---- await_thread_rtt_p50
@@ -126,31 +133,50 @@ QCoro::Task<void> peerRtt(int n, std::vector<double> *us, bool *done)
     *done = true;
 }
 
-void awaitThreadRtt()
+// One side, in a child: round trips after a warm-up, p50 and p99.
+QJsonObject awaitThreadRttSide(bool ours)
+{
+    QObject ctx;
+    const auto measure = [&](int n) {
+        std::vector<double> us;
+        bool done = false;
+        if (ours) {
+            auto a = oursRtt(&ctx, n, &us, &done);
+            spinUntil(done);
+        } else {
+            auto b = peerRtt(n, &us, &done);
+            spinUntil(done);
+        }
+        return done ? us : std::vector<double> {};
+    };
+    measure(300);
+    const auto us = measure(2000);
+    if (us.empty())
+        return {};
+    return { { QStringLiteral("p50"), bench::percentile(us, 0.5) },
+        { QStringLiteral("p99"), bench::percentile(us, 0.99) },
+        { QStringLiteral("awaits"), int(us.size()) } };
+}
+
+int reportAwaitThreadRtt()
 {
     bench::Figure p50 { QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p50"),
         QStringLiteral("us") };
     bench::Figure p99 { QStringLiteral("coro"), QStringLiteral("await_thread_rtt_p99"),
         QStringLiteral("us") };
     p50.peerName = p99.peerName = QStringLiteral("QCoro 0.8 awaiting QtConcurrent::run");
-    QObject ctx;
-    const int n = 2000;
-    for (int round = 0; round < 5; ++round) { // alternating
-        std::vector<double> ours, peer;
-        bool d1 = false, d2 = false;
-        auto a = oursRtt(&ctx, n, &ours, &d1);
-        spinUntil(d1);
-        auto b = peerRtt(n, &peer, &d2);
-        spinUntil(d2);
-        p50.ours.push_back(bench::percentile(ours, 0.5));
-        p50.peer.push_back(bench::percentile(peer, 0.5));
-        p99.ours.push_back(bench::percentile(ours, 0.99));
-        p99.peer.push_back(bench::percentile(peer, 0.99));
+    for (const auto &[o, p] :
+        bench::measureIsolated(QStringLiteral("await_thread_rtt"), { &p50, &p99 })) {
+        p50.ours.push_back(o.value(QLatin1String("p50")).toDouble());
+        p50.peer.push_back(p.value(QLatin1String("p50")).toDouble());
+        p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
+        p99.peer.push_back(p.value(QLatin1String("p99")).toDouble());
     }
-    p50.extra.insert(QStringLiteral("awaits_per_run"), n);
+    p50.extra.insert(QStringLiteral("awaits_per_run"), 2000);
     p50.extra.insert(QStringLiteral("target_ratio_max"), 1.0);
     bench::report(p50);
     bench::report(p99);
+    return p50.oursFailures;
 }
 
 // ---- cancel_to_stopped_ms
@@ -220,15 +246,34 @@ void cancelToStopped()
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    QStringList one;
+    if (bench::isChild(one)) { // one side of one measurement: MEASUREMENT ours|peer
+        if (one.size() != 2)
+            return 2;
+        const bool ours = one.at(1) == QLatin1String("ours");
+        QJsonObject result;
+        if (one.at(0) == QLatin1String("await_ready"))
+            result = awaitReadySide(ours);
+        else if (one.at(0) == QLatin1String("await_thread_rtt"))
+            result = awaitThreadRttSide(ours);
+        else
+            return 2;
+        if (result.isEmpty())
+            return 1;
+        bench::printResult(result);
+        return 0;
+    }
     // Arguments pick figures (await_ready, await_thread_rtt, cancel_to_stopped); none: all.
+    // The two with a peer run each side in its own child (bench/common/isolate.h).
     const QStringList args = app.arguments().mid(1);
     const auto want
         = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
+    int oursFailed = 0;
     if (want("await_ready"))
-        awaitReady();
+        oursFailed += reportAwaitReady();
     if (want("await_thread_rtt"))
-        awaitThreadRtt();
+        oursFailed += reportAwaitThreadRtt();
     if (want("cancel_to_stopped"))
         cancelToStopped();
-    return 0;
+    return oursFailed > 0 ? 1 : 0;
 }

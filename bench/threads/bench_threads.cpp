@@ -26,14 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs per figure: BENCH_ROUNDS, else 7 (2 with OFFLOAD_BENCH_QUICK).
-int rounds()
-{
-    if (qEnvironmentVariableIntValue("BENCH_ROUNDS") > 0)
-        return qEnvironmentVariableIntValue("BENCH_ROUNDS");
-    return qEnvironmentVariableIntValue("OFFLOAD_BENCH_QUICK") ? 2 : 7;
-}
-
 double us(Clock::duration d)
 {
     return std::chrono::duration<double, std::micro>(d).count();
@@ -216,34 +208,6 @@ QJsonObject guiPingUnderLoad(bool ours)
         { QStringLiteral("seconds"), double(d.count()) / 1000.0 } };
 }
 
-// Rounds of a measurement, each side in its own child, alternating who goes first; only
-// rounds where both sides delivered are compared. Returns the pairs of results.
-std::vector<std::pair<QJsonObject, QJsonObject>> measureIsolated(
-    const QString &measurement, std::vector<bench::Figure *> figures)
-{
-    std::vector<std::pair<QJsonObject, QJsonObject>> pairs;
-    int oursFailed = 0, peerFailed = 0;
-    const int n = rounds();
-    for (int r = 0; r < n; ++r) {
-        std::optional<QJsonObject> o, p;
-        if (r % 2 == 0) {
-            o = bench::inChild({ measurement, QStringLiteral("ours") }, oursFailed);
-            p = bench::inChild({ measurement, QStringLiteral("peer") }, peerFailed);
-        } else {
-            p = bench::inChild({ measurement, QStringLiteral("peer") }, peerFailed);
-            o = bench::inChild({ measurement, QStringLiteral("ours") }, oursFailed);
-        }
-        if (o && p)
-            pairs.emplace_back(*o, *p);
-    }
-    for (bench::Figure *f : figures) {
-        f->attempts = n;
-        f->oursFailures = oursFailed;
-        f->peerFailures = peerFailed;
-    }
-    return pairs;
-}
-
 int reportRtt()
 {
     bench::Figure p50 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p50"),
@@ -251,7 +215,7 @@ int reportRtt()
     bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p99"),
         QStringLiteral("us") };
     p50.peerName = p99.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
-    for (const auto &[o, p] : measureIsolated(QStringLiteral("rtt"), { &p50, &p99 })) {
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("rtt"), { &p50, &p99 })) {
         p50.ours.push_back(o.value(QLatin1String("p50")).toDouble());
         p50.peer.push_back(p.value(QLatin1String("p50")).toDouble());
         p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
@@ -268,7 +232,7 @@ int reportThroughput()
         QStringLiteral("tasks/s") };
     f.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
     f.better = QStringLiteral("higher");
-    for (const auto &[o, p] : measureIsolated(QStringLiteral("throughput"), { &f })) {
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("throughput"), { &f })) {
         f.ours.push_back(o.value(QLatin1String("perSecond")).toDouble());
         f.peer.push_back(p.value(QLatin1String("perSecond")).toDouble());
     }
@@ -289,7 +253,8 @@ int reportLoad()
     work.better = QStringLiteral("higher");
     std::vector<double> p50o, p50p;
     double seconds = 0;
-    for (const auto &[o, p] : measureIsolated(QStringLiteral("load"), { &p99, &mx, &work })) {
+    for (const auto &[o, p] :
+        bench::measureIsolated(QStringLiteral("load"), { &p99, &mx, &work })) {
         p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
         p99.peer.push_back(p.value(QLatin1String("p99")).toDouble());
         mx.ours.push_back(o.value(QLatin1String("max")).toDouble());
