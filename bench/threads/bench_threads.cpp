@@ -105,6 +105,28 @@ QJsonObject throughput(QObject *ctx, bool ours)
     return { { QStringLiteral("perSecond"), measure(100'000) } };
 }
 
+// The same through QFuture::then(context, ...) on both sides: ours via TaskHandle::toFuture().
+// Qt 6.4's then(context) crashes now and then when the future completes on a pool thread
+// while the continuation is attached; the crashes per side are the figure to read here.
+QJsonObject futureThenThroughput(QObject *ctx, bool ours)
+{
+    const auto measure = [ctx, ours](int count) {
+        if (ours)
+            return deliveredPerSecond(count, [ctx](int k, auto done) {
+                for (int i = 0; i < k; ++i)
+                    offload::run(ctx, [i] { return i; }).toFuture().then(ctx, [done](int) mutable {
+                        done();
+                    });
+            });
+        return deliveredPerSecond(count, [ctx](int k, auto done) {
+            for (int i = 0; i < k; ++i)
+                QtConcurrent::run([i] { return i; }).then(ctx, [done](int) mutable { done(); });
+        });
+    };
+    measure(10'000);
+    return { { QStringLiteral("perSecond"), measure(100'000) } };
+}
+
 // CPU-bound work in ~1 ms slices (about 1000 progress reports per second per task).
 double burnSlice()
 {
@@ -240,6 +262,21 @@ int reportThroughput()
     return f.oursFailures;
 }
 
+// Not a target: ours failing here is Qt's crash, reported, not a failure of the suite.
+void reportFutureThen()
+{
+    bench::Figure f { QStringLiteral("threads"), QStringLiteral("throughput_future_then"),
+        QStringLiteral("tasks/s") };
+    f.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
+    f.better = QStringLiteral("higher");
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("future_then"), { &f })) {
+        f.ours.push_back(o.value(QLatin1String("perSecond")).toDouble());
+        f.peer.push_back(p.value(QLatin1String("perSecond")).toDouble());
+    }
+    f.extra.insert(QStringLiteral("ours_path"), QStringLiteral("TaskHandle::toFuture().then(ctx)"));
+    bench::report(f);
+}
+
 int reportLoad()
 {
     bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("gui_ping_p99_under_load"),
@@ -292,6 +329,8 @@ int main(int argc, char **argv)
             bench::printResult(dispatchRtt(&ctx, ours));
         else if (one.at(0) == QLatin1String("throughput"))
             bench::printResult(throughput(&ctx, ours));
+        else if (one.at(0) == QLatin1String("future_then"))
+            bench::printResult(futureThenThroughput(&ctx, ours));
         else if (one.at(0) == QLatin1String("load"))
             bench::printResult(guiPingUnderLoad(ours));
         else
@@ -309,5 +348,7 @@ int main(int argc, char **argv)
         oursFailed += reportThroughput();
     if (want("load"))
         oursFailed += reportLoad();
+    if (want("future_then"))
+        reportFutureThen();
     return oursFailed > 0 ? 1 : 0;
 }

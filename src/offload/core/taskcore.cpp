@@ -37,7 +37,9 @@ template<typename Cb> void append(CbList<Cb> &list, Cb cb)
 struct TaskCore::Private
 {
     mutable std::mutex mutex;
-    mutable std::condition_variable finishedCv;
+    // Made by the first waitForFinished(), never destroyed before the task: most tasks are
+    // never waited on, and a task's state is allocated for every task of a burst.
+    mutable std::unique_ptr<std::condition_variable> finishedCv;
 
     const quint64 id = s_nextId.fetch_add(1, std::memory_order_relaxed);
     QString kind;
@@ -51,7 +53,7 @@ struct TaskCore::Private
     quint8 enteredMask = bit(TaskState::Queued);
     Progress progress;
     quint64 progressSeq = 0;
-    Error error;
+    std::unique_ptr<Error> error; // only a failed task has one
     TaskTimes times;
     bool cancelRequested = false;
     bool observed = false; // a finished callback or completion hook was ever added
@@ -181,7 +183,7 @@ Progress TaskCore::progress() const
 Error TaskCore::error() const
 {
     std::lock_guard lock(d->mutex);
-    return d->error;
+    return d->error ? *d->error : Error {};
 }
 
 std::chrono::milliseconds TaskTimes::elapsed() const
@@ -203,7 +205,7 @@ MonitorSnapshot TaskCore::monitorSnapshot() const
     s.name = d->name;
     s.times = d->times;
     if (s.state == TaskState::Failed)
-        s.errorSummary = d->error.summary();
+        s.errorSummary = d->error ? d->error->summary() : QString();
     return s;
 }
 
@@ -299,7 +301,9 @@ bool TaskCore::isCancellationRequested() const
 bool TaskCore::waitForFinished(std::chrono::milliseconds timeout) const
 {
     std::unique_lock lock(d->mutex);
-    return d->finishedCv.wait_for(lock, timeout, [this] { return isFinalState(d->state); });
+    if (!d->finishedCv)
+        d->finishedCv = std::make_unique<std::condition_variable>();
+    return d->finishedCv->wait_for(lock, timeout, [this] { return isFinalState(d->state); });
 }
 
 void TaskCore::requestCancel()
@@ -479,22 +483,25 @@ bool TaskCore::finalize(TaskState state, Error *error)
 {
     std::vector<CoreCallback> hooks;
     std::function<void()> handler;
+    std::condition_variable *waiters = nullptr;
     {
         std::lock_guard lock(d->mutex);
         if (isFinalState(d->state))
             return false;
+        waiters = d->finishedCv.get();
         d->state = state;
         m_publishedState.store(state, std::memory_order_release);
         d->enteredMask |= bit(state);
         if (error)
-            d->error = std::move(*error);
+            d->error = std::make_unique<Error>(std::move(*error));
         d->times.finished = Clock::now();
         if (d->times.started == Clock::time_point {})
             d->times.started = d->times.finished;
         hooks.swap(d->completionHooks);
         handler.swap(d->cancelHandler); // released outside the lock: it may own resources
     }
-    d->finishedCv.notify_all();
+    if (waiters) // made under the mutex and kept as long as the task: safe to use unlocked
+        waiters->notify_all();
     for (auto &hook : hooks)
         hook(*this);
     notifyChanged(Change::Final);
