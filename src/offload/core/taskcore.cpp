@@ -511,17 +511,25 @@ bool TaskCore::finalize(TaskState state, Error *error)
 void TaskCore::notifyChanged(Change change)
 {
     enum { Nothing, Push, WakeNow } action = Nothing;
+    bool urgent = false;
     {
         std::lock_guard lock(d->mutex);
+        // A final state wakes the context thread at once only when a callback there waits
+        // for it. Without one (a task only awaited by a coroutine, which its completion hook
+        // resumes, or only read through its handle) what is left to do there, unlinking it
+        // from its context, rides the next lazy wake-up instead of costing a second one.
+        // A callback added later enqueues itself urgently.
+        urgent = change == Change::Final
+            && (d->stateCallbacks || d->progressCallbacks || d->outputCallbacks
+                || !d->finishedCallbacks.empty());
         if (d->inQueue)
-            action = change == Change::Final ? WakeNow : Nothing;
+            action = urgent ? WakeNow : Nothing;
         else if (!d->delayed || change == Change::Final)
             action = Push;
         if (action == Push)
             d->inQueue = true;
     }
-    const auto wake
-        = change == Change::Final ? DeliveryQueue::Wake::Urgent : DeliveryQueue::Wake::Lazy;
+    const auto wake = urgent ? DeliveryQueue::Wake::Urgent : DeliveryQueue::Wake::Lazy;
     if (action == Push)
         d->queue->enqueue(shared_from_this(), wake);
     else if (action == WakeNow)
