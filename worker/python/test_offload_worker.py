@@ -304,6 +304,26 @@ class ProcessTests:
                     else:
                         self.assertEqual(c["type"], "result", c)
 
+    def test_ping_during_a_long_call_after_short_ones_is_answered_before_it_ends(self):
+        # The C++ SDK's takeover timer is armed by the first of a stream of short calls and,
+        # when it fires during a later one, re-armed for that call's remaining time: a long
+        # call at the end must still hand reading to the reader, which answers the ping.
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                w = self.spawn(channel)
+                w.start()
+                frames = [({"type": "call", "id": i, "method": "spin", "args": {"seconds": 0}}, b"")
+                          for i in range(1, 201)]
+                frames.append(({"type": "call", "id": 201, "method": "wait_cancel", "args": {"seconds": 3}}, b""))
+                w.send_frames(frames)
+                w.read_log_until(b"wait-marker")  # only the long call prints it
+                w.send({"type": "ping", "seq": 5})
+                answers = []
+                while not answers or answers[-1].get("id") != 201:
+                    answers.append(w.read_answer()[0])
+                self.assertEqual([a["id"] for a in answers if a["type"] == "result"], list(range(1, 202)))
+                self.assertIn({"type": "pong", "seq": 5}, answers[:-1])  # before the call ended
+
     def round_trip(self, w, sizes):
         w.start()
         for i, n in enumerate(sizes, 1):

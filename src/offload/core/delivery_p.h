@@ -28,7 +28,8 @@ class TaskCore;
 // Shared by producers (any thread) and one Dispatcher (its thread).
 //
 // Why two kinds of wake-up: waking a sleeping GUI thread costs tens of microseconds on these
-// machines, so only a final state wakes it at once (Urgent). Everything else (Starting,
+// machines, so only a final state that a callback waits for (and a full output buffer, and
+// a context guard to register) wakes it at once (Urgent). Everything else (Starting,
 // Running, progress) is Lazy: queued without a wake-up, and the process-wide LazyWaker posts
 // one within the coalescing interval if nothing urgent came first. A short task thus costs
 // the context thread one wake-up, and a long one still shows Running within ~16 ms.

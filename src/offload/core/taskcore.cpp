@@ -518,10 +518,11 @@ void TaskCore::notifyChanged(Change change)
         // for it. Without one (a task only awaited by a coroutine, which its completion hook
         // resumes, or only read through its handle) what is left to do there, unlinking it
         // from its context, rides the next lazy wake-up instead of costing a second one.
-        // A callback added later enqueues itself urgently.
+        // A callback added later enqueues itself urgently. The other urgent changes (a full
+        // output buffer, a guard to register) come before the end and stay urgent.
         urgent = change == Change::Final
-            && (d->stateCallbacks || d->progressCallbacks || d->outputCallbacks
-                || !d->finishedCallbacks.empty());
+            && (!isFinalState(d->state) || d->stateCallbacks || d->progressCallbacks
+                || d->outputCallbacks || !d->finishedCallbacks.empty());
         if (d->inQueue)
             action = urgent ? WakeNow : Nothing;
         else if (!d->delayed || change == Change::Final)
