@@ -41,7 +41,8 @@ struct ThreadPool::State : std::enable_shared_from_this<State>
         std::shared_ptr<detail::TaskCore> core;
         ThreadPool::Job *job = nullptr; // the same object as core
     };
-    // A FIFO of jobs that keeps its buffer: in a steady stream of submissions nothing is
+    // A FIFO of jobs that keeps its buffer (up to 1024 jobs' worth once it empties, so that a
+    // burst's buffer is not kept for ever): in a steady stream of submissions nothing is
     // allocated or freed under the pool's mutex. (A std::deque frees a block every few dozen
     // pops and a map level that empties was erased and re-created: memory allocated on the
     // submitting thread and freed on a pool thread, which made the two fight over malloc's
@@ -61,7 +62,10 @@ struct ThreadPool::State : std::enable_shared_from_this<State>
         {
             Job job = std::move(m_slots[m_head]);
             m_head = (m_head + 1) % m_slots.size();
-            --m_size;
+            if (--m_size == 0 && m_slots.size() > keptSlots) {
+                std::vector<Job>().swap(m_slots); // a burst is over: do not keep its buffer
+                m_head = 0;
+            }
             return job;
         }
         template<typename F> void forEach(F f) const
@@ -71,6 +75,7 @@ struct ThreadPool::State : std::enable_shared_from_this<State>
         }
 
     private:
+        static constexpr size_t keptSlots = 1024;
         void grow()
         {
             std::vector<Job> slots(std::max<size_t>(16, 2 * m_slots.size()));

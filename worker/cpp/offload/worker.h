@@ -52,10 +52,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <unistd.h>
-#ifdef __linux__
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
 #include <sys/timerfd.h>
 #endif
 
