@@ -162,8 +162,9 @@ struct PingPong
         }
         return samples;
     }
-    // Pins this thread and the child as asked, measures, and gives this thread back the CPUs
-    // it had. Empty when pinning is refused.
+    // Pins this thread and the child as asked, measures, and gives both back the CPUs this
+    // thread had (so that run() afterwards is placed by the kernel again). Empty when pinning
+    // is refused.
     std::vector<double> pinned(int count, int ourCpu, int childCpu)
     {
         cpu_set_t before;
@@ -173,6 +174,7 @@ struct PingPong
         if (pinTo(0, ourCpu) && pinTo(pid, childCpu))
             samples = run(count);
         ::sched_setaffinity(0, sizeof before, &before);
+        ::sched_setaffinity(pid, sizeof before, &before);
         return samples;
     }
 };
