@@ -122,9 +122,11 @@ int main(int argc, char **argv)
         }
         return int64_t(::getpid());
     });
-    // Ignores cancel messages and SIGTERM: only SIGKILL stops it.
+    // Ignores cancel messages and SIGTERM: only SIGKILL stops it. The stage says it has
+    // started: a cancel that arrives before the call is taken is answered (not ignored).
     w.method("stubborn", [](Call &c) -> Result {
         std::signal(SIGTERM, SIG_IGN);
+        c.stage("stubborn", 0, 1);
         sleepMs(c.args()["ms"].toInt(60'000));
         return true;
     });

@@ -304,6 +304,22 @@ class ProcessTests:
                     else:
                         self.assertEqual(c["type"], "result", c)
 
+    def test_a_cancel_read_together_with_its_call_answers_it_without_running_it(self):
+        # Both frames arrive in one read, before the method could start: the call is answered
+        # as cancelled at once. Had the method run, it would compute for 3 TIMEOUTs, deaf to
+        # the cancel, and the answer would come too late.
+        for channel in ("fd", "stdio"):
+            with self.subTest(channel=channel):
+                w = self.spawn(channel)
+                w.start()
+                w.send_frames([({"type": "call", "id": 1, "method": "spin", "args": {"seconds": 3 * TIMEOUT}}, b""),
+                               ({"type": "cancel", "id": 1}, b"")])
+                answer = w.read_answer()
+                self.assertEqual((answer[0]["type"], answer[0]["id"], answer[0].get("cancelled")),
+                                 ("error", 1, True))
+                w.send({"type": "call", "id": 2, "method": "echo", "args": 7})
+                self.assertEqual(w.read_answer()[0]["value"], 7)  # and the worker goes on
+
     def test_ping_during_a_long_call_after_short_ones_is_answered_before_it_ends(self):
         # The C++ SDK's takeover timer is armed by the first of a stream of short calls and,
         # when it fires during a later one, re-armed for that call's remaining time: a long
