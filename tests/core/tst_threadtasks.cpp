@@ -67,7 +67,40 @@ private Q_SLOTS:
     void poolDetachesTasksThatIgnoreCancellation();
     void runAfterShutdownEndsCancelled();
     void applicationQuitWithRunningTasksExitsWithinShutdownTimeout();
+    void applicationsMadeInTurnEachGetTheirCallbacks();
 };
+
+// Child mode: applications made and destroyed in turn on one thread. Each must get its own
+// task's callback, although the one before left wake-ups behind: posted and never processed,
+// or posted by the process-wide LazyWaker while that application was being destroyed.
+static int applicationsInTurnChild(char *argv0)
+{
+    for (int i = 0; i < 30; ++i) {
+        int argc = 1;
+        char *args[] = { argv0, nullptr };
+        QCoreApplication app(argc, args);
+        ThreadPool pool;
+        QObject context;
+        bool delivered = false;
+        pool.run(&context, [i] { return i; }).onFinished([&](const auto &) { delivered = true; });
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!delivered && std::chrono::steady_clock::now() < deadline)
+            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 100);
+        if (!delivered)
+            return 3;
+        // Left behind: a final state delivered lazily, and one whose wake-up is posted but
+        // never processed (the application goes first).
+        auto lazy = pool.run(&context, [](TaskControl &c) {
+            c.setProgressRange(0, 2);
+            c.setProgress(1);
+        });
+        auto unprocessed = pool.run(&context, [] {});
+        unprocessed.onFinished([](const auto &) { std::abort(); }); // its context goes first
+        if (!lazy.waitForFinished(10s) || !unprocessed.waitForFinished(10s))
+            return 4;
+    }
+    return 0;
+}
 
 // Child mode (the test binary re-executed): quits the application while the global pool runs
 // cooperative tasks and one that ignores cancellation; main() must still return promptly.
@@ -614,10 +647,23 @@ void tst_ThreadTasks::applicationQuitWithRunningTasksExitsWithinShutdownTimeout(
     QVERIFY(child.readAllStandardError().contains("ignored cancellation"));
 }
 
+void tst_ThreadTasks::applicationsMadeInTurnEachGetTheirCallbacks()
+{
+    QProcess child;
+    child.start(QCoreApplication::applicationFilePath(),
+        { QStringLiteral("--child-applications-in-turn") });
+    QVERIFY(child.waitForStarted(10000));
+    QVERIFY2(child.waitForFinished(60000), "the process hung");
+    QCOMPARE(child.exitStatus(), QProcess::NormalExit);
+    QVERIFY2(child.exitCode() == 0, child.readAllStandardError().constData());
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && qstrcmp(argv[1], "--child-quit-with-tasks") == 0)
         return quitWithRunningTasksChild(1, argv);
+    if (argc > 1 && qstrcmp(argv[1], "--child-applications-in-turn") == 0)
+        return applicationsInTurnChild(argv[0]);
     QCoreApplication app(argc, argv);
     tst_ThreadTasks tc;
     return QTest::qExec(&tc, argc, argv);

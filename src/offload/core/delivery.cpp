@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <thread>
+#include <utility>
 
 namespace offload::detail {
 
@@ -125,9 +126,18 @@ bool DeliveryQueue::claimWakeLocked()
 void DeliveryQueue::post()
 {
     std::lock_guard lock(m_postMutex);
-    if (m_receiver)
-        QCoreApplication::postEvent(
-            m_receiver, new QEvent(QEvent::Type(Dispatcher::wakeEventType())));
+    if (!m_receiver)
+        return;
+    auto *wake = new QEvent(QEvent::Type(Dispatcher::wakeEventType()));
+    // Qt hands the event over under a lock ThreadSanitizer cannot see (Debian's Qt is not
+    // instrumented); this release, paired with acquirePosted(), states that hand-over.
+    m_posted.fetch_add(1, std::memory_order_release);
+    QCoreApplication::postEvent(m_receiver, wake);
+}
+
+void DeliveryQueue::acquirePosted() const
+{
+    (void)m_posted.load(std::memory_order_acquire);
 }
 
 void DeliveryQueue::enqueue(std::shared_ptr<TaskCore> task, Wake wake)
@@ -136,6 +146,8 @@ void DeliveryQueue::enqueue(std::shared_ptr<TaskCore> task, Wake wake)
     bool wakeNow = false;
     {
         std::lock_guard lock(m_mutex);
+        if (!m_receiver)
+            return; // its thread or application is gone: nobody will ever take it
         m_pending.push_back(std::move(task));
         if (wake == Wake::Urgent)
             wakeNow = claimWakeLocked();
@@ -178,14 +190,12 @@ void DeliveryQueue::takeInto(std::vector<std::shared_ptr<TaskCore>> &batch)
     batch.swap(m_pending);
 }
 
-void DeliveryQueue::detachReceiver()
+QObject *DeliveryQueue::detachReceiver()
 {
     std::vector<std::shared_ptr<TaskCore>> dropped;
-    {
-        std::scoped_lock lock(m_mutex, m_postMutex);
-        m_receiver = nullptr;
-        dropped.swap(m_pending);
-    }
+    std::scoped_lock lock(m_mutex, m_postMutex);
+    dropped.swap(m_pending); // destroyed after the unlock (declared first)
+    return std::exchange(m_receiver, nullptr);
 }
 
 void DeliveryQueue::setReceiver(QObject *receiver)
@@ -222,8 +232,9 @@ void Dispatcher::delay(std::shared_ptr<TaskCore> task)
 
 bool Dispatcher::event(QEvent *e)
 {
+    acquireConstruction();
+    m_queue->acquirePosted(); // before the first read of an event post() may have made
     if (e->type() == wakeEventType()) {
-        acquireConstruction();
         t_dispatcher = this;
         m_queue->takeInto(m_batch);
         const size_t size = m_batch.size();
@@ -260,6 +271,19 @@ Dispatcher *currentDispatcher()
     return t_dispatcher;
 }
 
+// A post routine: runs on the application's thread as the application is destroyed.
+static void releaseApplicationThreadDispatcher()
+{
+    std::shared_ptr<DeliveryQueue> queue;
+    {
+        std::lock_guard lock(dispatcherMapMutex());
+        queue = dispatcherMap().take(QThread::currentThread());
+        s_dispatcherGeneration.fetch_add(1, std::memory_order_acq_rel);
+    }
+    if (queue)
+        delete queue->detachReceiver(); // the Dispatcher, which lives on this thread
+}
+
 std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
 {
     auto &cache = t_queueCache;
@@ -279,6 +303,11 @@ std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
         dispatcher->moveToThread(thread);
     queue->setReceiver(dispatcher);
     map.insert(thread, queue);
+    // The application's thread never finishes: its dispatcher goes when the application
+    // does, before Qt frees that thread's posted events, so no wake-up is posted into a
+    // queue being torn down (the LazyWaker's thread outlives the application).
+    if (auto *app = QCoreApplication::instance(); app && app->thread() == thread)
+        qAddPostRoutine(releaseApplicationThreadDispatcher);
     // A finished thread's dispatcher goes away; later deliveries to it are dropped.
     QObject::connect(
         thread, &QThread::finished, dispatcher,

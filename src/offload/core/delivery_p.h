@@ -43,8 +43,9 @@ public:
     // Swaps the pending tasks into batch (which must be empty); buffers keep their capacity
     // so a burst of deliveries does not reallocate on every wake-up.
     void takeInto(std::vector<std::shared_ptr<TaskCore>> &batch);
-    void detachReceiver();
+    QObject *detachReceiver(); // returns the receiver it had; later wake-ups are dropped
     void setReceiver(QObject *receiver);
+    void acquirePosted() const; // on the receiver's thread, before it reads a posted event
 
 private:
     // Decides under m_mutex whether a wake-up is owed; the post itself happens after the
@@ -54,9 +55,10 @@ private:
     std::mutex m_mutex;
     std::mutex m_postMutex; // orders post() against detachReceiver()
     std::vector<std::shared_ptr<TaskCore>> m_pending;
-    QObject *m_receiver = nullptr;
+    QObject *m_receiver = nullptr; // written under both mutexes, read under either
     bool m_wakePosted = false;
     bool m_lazyScheduled = false;
+    std::atomic<unsigned> m_posted { 0 }; // wake-ups posted (see post())
 };
 
 // Lives in one thread; delivers every queued task there. Progress-only updates arriving
