@@ -1,8 +1,9 @@
 // Worker-process benchmarks (docs/benchmarks.md), ours and the peer alternating in one run:
-// call round trip vs a raw pipe ping-pong, call throughput (C++ and Python workers) vs
-// Python's ProcessPoolExecutor, worker start-up vs QProcess running /bin/true, and GUI ping
-// latency while workers saturate both cores streaming progress.
+// call round trip vs a raw pipe ping-pong, the same at nice +10 vs nice 0, call throughput (C++ and
+// Python workers) vs Python's ProcessPoolExecutor, worker start-up vs QProcess running /bin/true,
+// and GUI ping latency while workers saturate both cores streaming progress.
 #include "../common/benchreport.h"
+#include "../common/hogs.h"
 #include "../common/isolate.h"
 
 #include <offload/monitor/latencyprobe.h>
@@ -235,6 +236,54 @@ void callRtt(QObject *ctx)
     bench::report(loose);
 }
 
+// Workers start at nice +10 so that their computing never takes the GUI's CPU. Does that make
+// a round trip the GUI waits on slower? The same pool at nice +10 and at nice 0, alternating,
+// on an idle machine and with a nice-0 CPU hog on every CPU.
+void callRttNiceness(QObject *ctx)
+{
+    auto niced = cppSpec(1, 1);
+    niced.niceness = 10;
+    auto plain = cppSpec(1, 1);
+    plain.niceness = 0;
+    offload::WorkerPool oursPool(niced), peerPool(plain);
+    waitReady(oursPool, 1);
+    waitReady(peerPool, 1);
+    callRtts(oursPool, ctx, 300);
+    callRtts(peerPool, ctx, 300);
+    const auto figure = [](const char *name, const char *peer) {
+        bench::Figure f { QStringLiteral("process"), QString::fromLatin1(name),
+            QStringLiteral("us") };
+        f.peerName = QString::fromLatin1(peer);
+        return f;
+    };
+    auto idle50 = figure("call_rtt_p50_nice10", "the same pool, workers at nice 0");
+    auto idle99 = figure("call_rtt_p99_nice10", "the same pool, workers at nice 0");
+    auto busy50 = figure(
+        "call_rtt_p50_nice10_loaded", "the same pool, workers at nice 0; a nice-0 hog per CPU");
+    auto busy99 = figure(
+        "call_rtt_p99_nice10_loaded", "the same pool, workers at nice 0; a nice-0 hog per CPU");
+    const int n = quick() ? 300 : 1000;
+    const auto measure = [&](bench::Figure &p50, bench::Figure &p99, int r, int count) {
+        std::vector<double> o, q;
+        if (r % 2 == 1) // alternating who goes first
+            q = callRtts(peerPool, ctx, count);
+        o = callRtts(oursPool, ctx, count);
+        if (r % 2 == 0)
+            q = callRtts(peerPool, ctx, count);
+        p50.ours.push_back(bench::percentile(o, 0.5));
+        p50.peer.push_back(bench::percentile(q, 0.5));
+        p99.ours.push_back(bench::percentile(o, 0.99));
+        p99.peer.push_back(bench::percentile(q, 0.99));
+    };
+    for (int r = 0; r < bench::rounds(); ++r) {
+        measure(idle50, idle99, r, n);
+        bench::Hogs hogs(allowedCpus().size());
+        measure(busy50, busy99, r, n / 2);
+    }
+    for (const auto *f : { &idle50, &idle99, &busy50, &busy99 })
+        bench::report(*f);
+}
+
 double ourThroughput(offload::WorkerPool &pool, QObject *ctx, int calls)
 {
     QEventLoop loop;
@@ -384,6 +433,8 @@ int main(int argc, char **argv)
         = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
     if (want("rtt"))
         callRtt(&ctx);
+    if (want("nice"))
+        callRttNiceness(&ctx);
     if (want("throughput")) {
         callThroughput(&ctx, false);
         callThroughput(&ctx, true);

@@ -1,8 +1,10 @@
-// Thread-task benchmarks against QtConcurrent: dispatch round trip, delivered throughput, and
-// GUI ping latency under a progress load. Every run of every side is a child process of this
+// Thread-task benchmarks against QtConcurrent: dispatch round trip, delivered throughput and
+// GUI ping latency under a progress load; and the dispatch round trip with the pool at its
+// nice +10 against nice 0, idle and loaded. Every run of every side is a child process of this
 // executable, alternating who goes first, so that a side that crashes is counted (Qt 6.4's
 // QtConcurrent::run(...).then(context, ...) does, now and then) and the rest still measured.
 #include "../common/benchreport.h"
+#include "../common/hogs.h"
 #include "../common/isolate.h"
 
 #include <offload/core/threadpool.h>
@@ -20,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -67,6 +70,25 @@ QJsonObject dispatchRtt(QObject *ctx, bool ours)
     };
     measure(500);
     const auto samples = measure(2000);
+    return { { QStringLiteral("p50"), bench::percentile(samples, 0.5) },
+        { QStringLiteral("p99"), bench::percentile(samples, 0.99) } };
+}
+
+// The dispatch round trip through a pool at nice +10 (ours, the default) or at nice 0 (peer),
+// on an idle machine or with a nice-0 CPU hog on every CPU: does the pool's niceness make a
+// round trip the GUI waits on slower?
+QJsonObject nicenessRtt(QObject *ctx, bool ours, bool loaded)
+{
+    offload::ThreadPool pool({ .niceness = ours ? 10 : 0 });
+    const auto measure = [&](int n) {
+        return roundTrips(n,
+            [&](auto done) { pool.run(ctx, [] { return 0; }).onResult([done](int) { done(); }); });
+    };
+    measure(500);
+    std::optional<bench::Hogs> hogs;
+    if (loaded)
+        hogs.emplace(bench::allowedCpuCount());
+    const auto samples = measure(loaded ? 1000 : 2000);
     return { { QStringLiteral("p50"), bench::percentile(samples, 0.5) },
         { QStringLiteral("p99"), bench::percentile(samples, 0.99) } };
 }
@@ -248,6 +270,29 @@ int reportRtt()
     return p50.oursFailures;
 }
 
+int reportNiceness(bool loaded)
+{
+    const QString suffix = loaded ? QStringLiteral("_loaded") : QString();
+    bench::Figure p50 { QStringLiteral("threads"),
+        QStringLiteral("dispatch_rtt_p50_nice10") + suffix, QStringLiteral("us") };
+    bench::Figure p99 { QStringLiteral("threads"),
+        QStringLiteral("dispatch_rtt_p99_nice10") + suffix, QStringLiteral("us") };
+    p50.peerName = p99.peerName = loaded
+        ? QStringLiteral("the same pool at nice 0; a nice-0 hog per CPU")
+        : QStringLiteral("the same pool at nice 0");
+    const QString measurement
+        = loaded ? QStringLiteral("rtt_nice_loaded") : QStringLiteral("rtt_nice");
+    for (const auto &[o, p] : bench::measureIsolated(measurement, { &p50, &p99 })) {
+        p50.ours.push_back(o.value(QLatin1String("p50")).toDouble());
+        p50.peer.push_back(p.value(QLatin1String("p50")).toDouble());
+        p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
+        p99.peer.push_back(p.value(QLatin1String("p99")).toDouble());
+    }
+    bench::report(p50);
+    bench::report(p99);
+    return p50.oursFailures;
+}
+
 int reportThroughput()
 {
     bench::Figure f { QStringLiteral("threads"), QStringLiteral("throughput"),
@@ -327,6 +372,10 @@ int main(int argc, char **argv)
         const bool ours = one.at(1) == QLatin1String("ours");
         if (one.at(0) == QLatin1String("rtt"))
             bench::printResult(dispatchRtt(&ctx, ours));
+        else if (one.at(0) == QLatin1String("rtt_nice"))
+            bench::printResult(nicenessRtt(&ctx, ours, false));
+        else if (one.at(0) == QLatin1String("rtt_nice_loaded"))
+            bench::printResult(nicenessRtt(&ctx, ours, true));
         else if (one.at(0) == QLatin1String("throughput"))
             bench::printResult(throughput(&ctx, ours));
         else if (one.at(0) == QLatin1String("future_then"))
@@ -344,6 +393,10 @@ int main(int argc, char **argv)
     int oursFailed = 0;
     if (want("rtt"))
         oursFailed += reportRtt();
+    if (want("nice")) {
+        oursFailed += reportNiceness(false);
+        oursFailed += reportNiceness(true);
+    }
     if (want("throughput"))
         oursFailed += reportThroughput();
     if (want("load"))
