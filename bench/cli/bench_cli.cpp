@@ -1,12 +1,15 @@
-// bench_cli: foreign programs and SEM modules against their peers, in one run.
+// bench_cli: foreign programs and SEM modules against their peers, in one run. Every run of
+// every side is a child process of this executable, alternating who goes first, so that a
+// side that crashes is counted and the rest still measured.
 //   run_overhead         start → finished delivered, of /bin/true through ProgramRunner vs bare
-//   QProcess sem_scan_throughput  SemTagScanner over 100 MB of mixed text and tags (MB/s, peak RSS
-//   growth);
-//                        peer: re-scanning the whole accumulated output after each chunk (Slicer's
-//                        method) on 10 MB, compared on the same 10 MB
+//                        QProcess
+//   sem_scan_throughput  SemTagScanner over 10 MB of mixed text and tags (MB/s), and 100 MB
+//                        with the peak RSS growth; peer: re-scanning the whole accumulated
+//                        output after each chunk (Slicer's method) on the same 10 MB
 //   parallel_speedup     8 CPU-bound runs of the in-tree blur module: default queue vs one at a
-//   time
+//                        time
 #include "../common/benchreport.h"
+#include "../common/isolate.h"
 
 #include <offload/modules/modulerunner.h>
 #include <offload/process/semtagscanner.h>
@@ -56,28 +59,34 @@ double runPeerUs()
     return double(t.nsecsElapsed()) / 1000.0;
 }
 
-void runOverhead()
+// One side: the median of 100 runs of /bin/true after a warm-up (supervisor thread, page
+// cache). Each side alone: run back to back with the other, each slowed the other's runs
+// (both ~0.5 ms slower) and the ratio looked better than either is.
+QJsonObject overheadChild(bool ours)
+{
+    ProgramRunner runner;
+    QObject ctx;
+    const auto once = [&] { return ours ? runOursUs(runner, &ctx) : runPeerUs(); };
+    for (int i = 0; i < 20; ++i)
+        once();
+    std::vector<double> samples;
+    for (int i = 0; i < 100; ++i)
+        samples.push_back(once());
+    return { { QStringLiteral("us"), bench::median(samples) } };
+}
+
+int runOverhead()
 {
     bench::Figure f { QStringLiteral("cli"), QStringLiteral("run_overhead"), QStringLiteral("us") };
     f.peerName = QStringLiteral("QProcess start→finished");
-    ProgramRunner runner;
-    QObject ctx;
-    for (int i = 0; i < 20; ++i) { // warm-up: supervisor thread, page cache
-        runOursUs(runner, &ctx);
-        runPeerUs();
-    }
-    for (int round = 0; round < 5; ++round) {
-        std::vector<double> ours, peer;
-        for (int i = 0; i < 100; ++i) { // alternating, so both see the same machine
-            ours.push_back(runOursUs(runner, &ctx));
-            peer.push_back(runPeerUs());
-        }
-        f.ours.push_back(bench::median(ours));
-        f.peer.push_back(bench::median(peer));
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("overhead"), { &f })) {
+        f.ours.push_back(o.value(QLatin1String("us")).toDouble());
+        f.peer.push_back(p.value(QLatin1String("us")).toDouble());
     }
     f.extra.insert(QStringLiteral("program"), QStringLiteral("/bin/true"));
     f.extra.insert(QStringLiteral("target_ratio_max"), 1.2);
     bench::report(f);
+    return f.oursFailures;
 }
 
 // 1 MiB of what a chatty module prints: log lines, progress tags, comments, a stage.
@@ -163,37 +172,52 @@ double scanRescan(const QByteArray &block, int megabytes)
     return double(megabytes) * double(block.size()) / (1 << 20) / seconds;
 }
 
-void semScanThroughput()
+// One side: 10 MB (ours and the peer); ours also 100 MB, with the peak RSS growth it costs.
+QJsonObject scanChild(bool ours)
 {
     const QByteArray block = mixedBlock();
-    bench::Figure f { QStringLiteral("cli"), QStringLiteral("sem_scan_throughput"),
-        QStringLiteral("MB/s") };
-    f.better = QStringLiteral("higher");
-    f.peerName = QStringLiteral("rescan accumulated output per chunk (Slicer), 10 MB");
-    for (int round = 0; round < 3; ++round) {
-        f.ours.push_back(scanOurs(block, 10));
-        f.peer.push_back(scanRescan(block, 10));
-    }
-    // The 100 MB figure with its memory growth: peak RSS reset, then measured against the start.
+    if (!ours)
+        return { { QStringLiteral("mbps"), scanRescan(block, 10) } };
+    const double mbps = scanOurs(block, 10);
+    // Peak RSS reset, then measured against the start.
     QFile clear(QStringLiteral("/proc/self/clear_refs"));
     const bool reset = clear.open(QIODevice::WriteOnly) && clear.write("5") == 1;
     clear.close();
     const qint64 before = statusKiB("VmRSS:");
     qint64 text = 0;
-    std::vector<double> big;
-    for (int round = 0; round < 3; ++round)
-        big.push_back(scanOurs(block, 100, &text));
+    const double big = scanOurs(block, 100, &text);
     const qint64 peak = statusKiB("VmHWM:");
+    return { { QStringLiteral("mbps"), mbps }, { QStringLiteral("mbps100"), big },
+        { QStringLiteral("growthKiB"), reset ? QJsonValue(peak - before) : QJsonValue() },
+        { QStringLiteral("text"), text } };
+}
+
+int semScanThroughput()
+{
+    bench::Figure f { QStringLiteral("cli"), QStringLiteral("sem_scan_throughput"),
+        QStringLiteral("MB/s") };
+    f.better = QStringLiteral("higher");
+    f.peerName = QStringLiteral("rescan accumulated output per chunk (Slicer), 10 MB");
+    std::vector<double> big;
+    QJsonArray growth;
+    qint64 text = 0;
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("scan"), { &f })) {
+        f.ours.push_back(o.value(QLatin1String("mbps")).toDouble());
+        f.peer.push_back(p.value(QLatin1String("mbps")).toDouble());
+        big.push_back(o.value(QLatin1String("mbps100")).toDouble());
+        growth.append(o.value(QLatin1String("growthKiB")));
+        text = o.value(QLatin1String("text")).toInteger();
+    }
     f.extra.insert(QStringLiteral("ours_100mb_mbps"), bench::median(big));
-    f.extra.insert(QStringLiteral("ours_100mb_runs"), QJsonArray { big[0], big[1], big[2] });
-    f.extra.insert(
-        QStringLiteral("peak_rss_growth_kib"), reset ? QJsonValue(peak - before) : QJsonValue());
+    f.extra.insert(QStringLiteral("ours_100mb_runs"), bench::toJson(big));
+    f.extra.insert(QStringLiteral("peak_rss_growth_kib_runs"), growth);
     f.extra.insert(QStringLiteral("text_bytes_kept_per_100mb"), text);
     f.extra.insert(QStringLiteral("target_mbps_min"), 200);
     f.extra.insert(QStringLiteral("target_growth_kib_max"), 10 * 1024);
-    std::fprintf(stderr, "cli sem_scan_throughput: 100 MB at %.0f MB/s, peak RSS growth %lld KiB\n",
-        bench::median(big), static_cast<long long>(peak - before));
+    std::fprintf(
+        stderr, "cli sem_scan_throughput: 100 MB at %.0f MB/s (median)\n", bench::median(big));
     bench::report(f);
+    return f.oursFailures;
 }
 
 double modulesWallSeconds(ModuleRunner &runner, const Module &m, int runs, int iterations)
@@ -219,13 +243,14 @@ double modulesWallSeconds(ModuleRunner &runner, const Module &m, int runs, int i
     return double(t.nsecsElapsed()) / 1e9;
 }
 
-void parallelSpeedup()
+// One side: the wall time of 8 runs through the default queue (ours) or one at a time.
+QJsonObject speedupChild(bool ours)
 {
-    ModuleRunner parallel, serial(1);
+    ModuleRunner runner(ours ? 0 : 1);
     QObject ctx;
     QEventLoop loop;
     std::optional<Module> module;
-    auto d = parallel.describe(&ctx, binPath("offload-example-blur"));
+    auto d = runner.describe(&ctx, binPath("offload-example-blur"));
     d.onFinished([&](const TaskHandle<Module> &h) {
         if (h.state() == TaskState::Finished)
             module = h.result();
@@ -235,28 +260,36 @@ void parallelSpeedup()
     if (!module) {
         std::fprintf(
             stderr, "cannot describe the blur module: %s\n", qPrintable(d.error().summary()));
-        return;
+        std::exit(1);
     }
-    const int iterations = 1500;
+    return { { QStringLiteral("wall"), modulesWallSeconds(runner, *module, 8, 1500) },
+        { QStringLiteral("parallel"), runner.maxParallel() } };
+}
+
+int parallelSpeedup()
+{
     bench::Figure f { QStringLiteral("cli"), QStringLiteral("parallel_speedup"),
         QStringLiteral("x") };
     f.better = QStringLiteral("higher");
     f.peerName = QStringLiteral("the same 8 runs one at a time");
     std::vector<double> wallParallel, wallSerial;
-    for (int round = 0; round < 3; ++round) {
-        const double p = modulesWallSeconds(parallel, *module, 8, iterations);
-        const double s = modulesWallSeconds(serial, *module, 8, iterations);
-        wallParallel.push_back(p);
-        wallSerial.push_back(s);
-        f.ours.push_back(s / p); // speedup of the default queue
+    int parallel = 0;
+    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("speedup"), { &f })) {
+        const double ow = o.value(QLatin1String("wall")).toDouble();
+        const double pw = p.value(QLatin1String("wall")).toDouble();
+        wallParallel.push_back(ow);
+        wallSerial.push_back(pw);
+        f.ours.push_back(pw / ow); // speedup of the default queue
         f.peer.push_back(1.0); // one at a time is speedup 1 by definition
+        parallel = o.value(QLatin1String("parallel")).toInt();
     }
     f.extra.insert(QStringLiteral("wall_parallel_s"), bench::median(wallParallel));
     f.extra.insert(QStringLiteral("wall_serial_s"), bench::median(wallSerial));
-    f.extra.insert(QStringLiteral("queue_parallel"), parallel.maxParallel());
+    f.extra.insert(QStringLiteral("queue_parallel"), parallel);
     f.extra.insert(QStringLiteral("cores"), QThread::idealThreadCount());
     f.extra.insert(QStringLiteral("target_ratio_min"), 1.8);
     bench::report(f);
+    return f.oursFailures;
 }
 
 } // namespace
@@ -264,8 +297,31 @@ void parallelSpeedup()
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    runOverhead();
-    semScanThroughput();
-    parallelSpeedup();
-    return 0;
+    QStringList one;
+    if (bench::isChild(one)) { // one side of one measurement: MEASUREMENT ours|peer
+        if (one.size() != 2)
+            return 2;
+        const bool ours = one.at(1) == QLatin1String("ours");
+        if (one.at(0) == QLatin1String("overhead"))
+            bench::printResult(overheadChild(ours));
+        else if (one.at(0) == QLatin1String("scan"))
+            bench::printResult(scanChild(ours));
+        else if (one.at(0) == QLatin1String("speedup"))
+            bench::printResult(speedupChild(ours));
+        else
+            return 2;
+        return 0;
+    }
+    const QStringList args = app.arguments().mid(1);
+    const auto want
+        = [&](const char *name) { return args.isEmpty() || args.contains(QLatin1String(name)); };
+    // A peer that failed is a figure; ours failing fails the suite.
+    int oursFailed = 0;
+    if (want("overhead"))
+        oursFailed += runOverhead();
+    if (want("scan"))
+        oursFailed += semScanThroughput();
+    if (want("speedup"))
+        oursFailed += parallelSpeedup();
+    return oursFailed > 0 ? 1 : 0;
 }

@@ -9,6 +9,9 @@
 #include <QJsonObject>
 #include <QTest>
 
+#include <csignal>
+#include <cstring>
+
 using namespace offload;
 using namespace std::chrono_literals;
 
@@ -30,6 +33,7 @@ private Q_SLOTS:
     void nonZeroExitFailsWithCodeAndStderrTail();
     void signalFailsWithKindCrash();
     void missingProgramIsALaunchError();
+    void programStartsWithDefaultSignalDispositionsAndNoneBlocked();
     void invalidUtf8IsKeptAsBytesAndReplacedInText();
     void invalidJsonAfterCompleteIsAProtocolError();
     void hundredMegabytesWithoutNewlineStayBounded();
@@ -142,6 +146,40 @@ void tst_ProgramRunner::invalidUtf8IsKeptAsBytesAndReplacedInText()
     QCOMPARE(r.semResults.size(), 1);
     QVERIFY(r.semResults.firstKey().contains(QChar::ReplacementCharacter));
     QVERIFY(r.semResults.first().contains(QChar::ReplacementCharacter));
+}
+
+static void countSignal(int) { }
+
+// What this process ignores, catches or blocks must not reach the program: an ignored SIGPIPE
+// or SIGTERM would change how it ends. /bin/cat prints its own view of that.
+void tst_ProgramRunner::programStartsWithDefaultSignalDispositionsAndNoneBlocked()
+{
+    struct sigaction ignore
+    {
+    }, catching {}, oldIgnore {}, oldCatching {};
+    ignore.sa_handler = SIG_IGN;
+    catching.sa_handler = countSignal;
+    QCOMPARE(::sigaction(SIGUSR1, &ignore, &oldIgnore), 0);
+    QCOMPARE(::sigaction(SIGUSR2, &catching, &oldCatching), 0);
+    ProgramRunner runner;
+    QObject context;
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/cat");
+    spec.arguments = { QByteArrayLiteral("/proc/self/status") };
+    spec.progress = ProgressFormat::None;
+    auto run = runner.run(&context, spec);
+    const bool finished = run.waitForFinished(10s);
+    ::sigaction(SIGUSR1, &oldIgnore, nullptr);
+    ::sigaction(SIGUSR2, &oldCatching, nullptr);
+    QVERIFY(finished);
+    QCOMPARE(run.state(), TaskState::Finished);
+    const QByteArray status = run.result().stdoutText;
+    for (const char *field : { "SigBlk:", "SigIgn:", "SigCgt:" }) {
+        const qsizetype at = status.indexOf(field);
+        QVERIFY2(at >= 0, field);
+        const QByteArray mask = status.mid(at + qsizetype(std::strlen(field))).split('\n').first();
+        QVERIFY2(mask.trimmed().toULongLong(nullptr, 16) == 0, (field + mask).constData());
+    }
 }
 
 void tst_ProgramRunner::missingProgramIsALaunchError()
