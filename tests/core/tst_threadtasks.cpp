@@ -4,6 +4,7 @@
 
 #include "../common/testsupport.h"
 
+#include <QEventLoop>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTest>
@@ -82,10 +83,13 @@ static int applicationsInTurnChild(char *argv0)
         ThreadPool pool;
         QObject context;
         bool delivered = false;
-        pool.run(&context, [i] { return i; }).onFinished([&](const auto &) { delivered = true; });
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (!delivered && std::chrono::steady_clock::now() < deadline)
-            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 100);
+        QEventLoop loop;
+        QTimer::singleShot(10s, &loop, &QEventLoop::quit); // bounded: a stall exits 3
+        pool.run(&context, [i] { return i; }).onFinished([&](const auto &) {
+            delivered = true;
+            loop.quit();
+        });
+        loop.exec();
         if (!delivered)
             return 3;
         // Left behind: a final state delivered lazily, and one whose wake-up is posted but

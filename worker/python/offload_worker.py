@@ -318,9 +318,18 @@ class Worker:
                 frames = self._decoder.frames()
             except ProtocolError as e:
                 return self._finish(3, "protocol error: %s" % e)
-            for header, payload in frames:
-                if not self._handle(header, payload):
-                    return None
+            # The frames of one read are taken under one hold of the lock, so that a call and
+            # its cancel read together are seen together: the call is answered as cancelled
+            # without running. Pongs go out after, outside the lock.
+            pings = []
+            with self._cond:
+                for header, payload in frames:
+                    if header["type"] == "ping":
+                        pings.append(header)
+                    elif not self._handle(header, payload):
+                        return None
+            for header in pings:
+                self._handle(header, b"")
 
     def _finish(self, status, message):
         if message:

@@ -271,7 +271,12 @@ Dispatcher *currentDispatcher()
     return t_dispatcher;
 }
 
-// A post routine: runs on the application's thread as the application is destroyed.
+// The application's thread never finishes: its dispatcher goes when the application does,
+// before Qt frees that thread's posted events, so that no wake-up is posted into a queue
+// being torn down (the LazyWaker's thread outlives the application) and a wake-up posted but
+// never processed cannot stall a later application. A post routine, on the application's
+// thread; registered by a startup function each time an application is made, so it is never
+// registered from another thread or too late.
 static void releaseApplicationThreadDispatcher()
 {
     std::shared_ptr<DeliveryQueue> queue;
@@ -283,6 +288,12 @@ static void releaseApplicationThreadDispatcher()
     if (queue)
         delete queue->detachReceiver(); // the Dispatcher, which lives on this thread
 }
+
+static void registerApplicationThreadRelease()
+{
+    qAddPostRoutine(releaseApplicationThreadDispatcher);
+}
+Q_COREAPP_STARTUP_FUNCTION(registerApplicationThreadRelease)
 
 std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
 {
@@ -303,11 +314,6 @@ std::shared_ptr<DeliveryQueue> deliveryQueueFor(QThread *thread)
         dispatcher->moveToThread(thread);
     queue->setReceiver(dispatcher);
     map.insert(thread, queue);
-    // The application's thread never finishes: its dispatcher goes when the application
-    // does, before Qt frees that thread's posted events, so no wake-up is posted into a
-    // queue being torn down (the LazyWaker's thread outlives the application).
-    if (auto *app = QCoreApplication::instance(); app && app->thread() == thread)
-        qAddPostRoutine(releaseApplicationThreadDispatcher);
     // A finished thread's dispatcher goes away; later deliveries to it are dropped.
     QObject::connect(
         thread, &QThread::finished, dispatcher,

@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -90,45 +89,61 @@ struct ChildPlan
     bool dieWithParent = true;
     pid_t parent = -1;
     int niceness = 0;
-    sigset_t resetSignals; // caught or ignored here: back to the default in the child
 };
 
-// The signals this process catches or ignores, from /proc/self/status (SigCgt, SigIgn): the
-// child resets exactly those instead of all 64, a system call each (~1.2 us on a VM). All of
-// them when the file cannot be read.
-void signalsToReset(sigset_t &set)
+// In the vfork child, whose signal table is its own copy of ours: the signals it catches or
+// ignores, from /proc/self/status (SigCgt, SigIgn), so that only those are reset instead of
+// all 64, a system call each (~1.2 us on a VM). All of them when the file cannot be read or
+// a field is not whole. Only system calls and plain loops: no library parser here.
+void childSignalsToReset(sigset_t &set)
 {
     sigfillset(&set);
     const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    char buf[8192];
+    char buf[16384];
     size_t size = 0;
-    for (ssize_t n;
-         size < sizeof buf - 1 && (n = ::read(fd, buf + size, sizeof buf - 1 - size)) != 0;) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
+    for (ssize_t n; size < sizeof buf && (n = ::read(fd, buf + size, sizeof buf - size)) != 0;) {
+        if (n < 0 && errno != EINTR)
             break;
-        size += size_t(n);
+        if (n > 0)
+            size += size_t(n);
     }
     ::close(fd);
-    buf[size] = '\0';
-    unsigned long long masks = 0;
-    for (const char *field : { "\nSigIgn:", "\nSigCgt:" }) {
-        const char *at = std::strstr(buf, field);
-        if (!at)
-            return;
-        char *end = nullptr;
-        errno = 0;
-        const unsigned long long mask = std::strtoull(at + std::strlen(field), &end, 16);
-        if (errno != 0 || end == at + std::strlen(field))
-            return;
-        masks |= mask;
-    }
+    // "\nSigIgn:\t<hex>\n" and "\nSigCgt:\t<hex>\n", 1 to 16 hex digits ending in a newline.
+    const auto field = [&](const char *name, unsigned long long &mask) {
+        const size_t len = 8; // "\nSigXxx:"
+        for (size_t at = 0; at + len < size; ++at) {
+            size_t k = 0;
+            while (k < len && buf[at + k] == name[k])
+                ++k;
+            if (k < len)
+                continue;
+            size_t pos = at + len;
+            while (pos < size && (buf[pos] == '\t' || buf[pos] == ' '))
+                ++pos;
+            mask = 0;
+            int digits = 0;
+            for (; pos < size && digits <= 16; ++pos, ++digits) {
+                const char c = buf[pos];
+                const int v = c >= '0' && c <= '9' ? c - '0'
+                    : c >= 'a' && c <= 'f'         ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F'         ? c - 'A' + 10
+                                                   : -1;
+                if (v < 0)
+                    break;
+                mask = (mask << 4) | unsigned(v);
+            }
+            return digits >= 1 && digits <= 16 && pos < size && buf[pos] == '\n';
+        }
+        return false;
+    };
+    unsigned long long ignored = 0, caught = 0;
+    if (!field("\nSigIgn:", ignored) || !field("\nSigCgt:", caught))
+        return;
     sigemptyset(&set);
     for (int sig = 1; sig < NSIG && sig <= 64; ++sig) {
-        if (masks & (1ULL << (sig - 1)))
+        if ((ignored | caught) & (1ULL << (sig - 1)))
             sigaddset(&set, sig);
     }
 }
@@ -143,16 +158,15 @@ void signalsToReset(sigset_t &set)
 // The vfork child: async-signal-safe calls only, then exec.
 [[noreturn]] void execChild(const ChildPlan &p)
 {
-    // Every signal is blocked (see spawnProcess): a handler of ours must not run here, in our
-    // memory. Caught and ignored signals go back to the default (an ignored one would stay
-    // ignored across exec), and only then is the mask cleared.
+    // Every signal stays blocked until exec (see spawnProcess): a handler of ours must not run
+    // here, in our memory. Caught and ignored signals go back to the default (an ignored one
+    // would stay ignored across exec); the mask is cleared last.
+    sigset_t reset;
+    childSignalsToReset(reset);
     for (int sig = 1; sig < NSIG; ++sig) {
-        if (sig != SIGKILL && sig != SIGSTOP && sigismember(&p.resetSignals, sig) == 1)
+        if (sig != SIGKILL && sig != SIGSTOP && sigismember(&reset, sig) == 1)
             ::signal(sig, SIG_DFL);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::setsid();
     // Into the run's own cgroup first, so that nothing it starts can be missed.
     if (p.cgroupProcs >= 0 && ::write(p.cgroupProcs, "0", 1) != 1)
@@ -182,6 +196,9 @@ void signalsToReset(sigset_t &set)
     ::fcntl(p.execPipe, F_SETFD, FD_CLOEXEC);
     if (p.workDir && ::chdir(p.workDir) != 0)
         reportAndExit(p.execPipe, stageChdir);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execve(p.path, p.argv, p.envp);
     reportAndExit(p.execPipe, stageExec);
 }
@@ -253,7 +270,6 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
     // large GUI process (measured: 48 us instead of 111 us to return). The child only makes
     // system calls and writes nothing of ours (errno aside), as vfork requires; what it needs
     // is in plan, in memory, so nothing the parent uses afterwards lives in a register.
-    signalsToReset(plan.resetSignals);
     sigset_t all, before;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &before);
