@@ -180,6 +180,14 @@ struct PingPong
     }
 };
 
+// A round-trip figure of this suite, in microseconds, against the named peer.
+bench::Figure figure(const char *name, const char *peer)
+{
+    bench::Figure f { QStringLiteral("process"), QString::fromLatin1(name), QStringLiteral("us") };
+    f.peerName = QString::fromLatin1(peer);
+    return f;
+}
+
 void callRtt(QObject *ctx)
 {
     offload::WorkerPool pool(cppSpec(1, 1));
@@ -189,12 +197,6 @@ void callRtt(QObject *ctx)
     const bool twoCpus = cpus.size() >= 2;
     callRtts(pool, ctx, 300);
     floor.run(300);
-    const auto figure = [](const char *name, const char *peer) {
-        bench::Figure f { QStringLiteral("process"), QString::fromLatin1(name),
-            QStringLiteral("us") };
-        f.peerName = QString::fromLatin1(peer);
-        return f;
-    };
     // The cold floor is the "every run" comparison; the hot floor is the best case.
     auto p50 = figure("call_rtt_p50", "cold floor: pipe ping-pong, two processes on two CPUs");
     auto p99 = figure("call_rtt_p99", "cold floor: pipe ping-pong, two processes on two CPUs");
@@ -250,12 +252,6 @@ void callRttNiceness(QObject *ctx)
     waitReady(peerPool, 1);
     callRtts(oursPool, ctx, 300);
     callRtts(peerPool, ctx, 300);
-    const auto figure = [](const char *name, const char *peer) {
-        bench::Figure f { QStringLiteral("process"), QString::fromLatin1(name),
-            QStringLiteral("us") };
-        f.peerName = QString::fromLatin1(peer);
-        return f;
-    };
     auto idle50 = figure("call_rtt_p50_nice10", "the same pool, workers at nice 0");
     auto idle99 = figure("call_rtt_p99_nice10", "the same pool, workers at nice 0");
     auto busy50 = figure(

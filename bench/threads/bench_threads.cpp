@@ -252,14 +252,16 @@ QJsonObject guiPingUnderLoad(bool ours)
         { QStringLiteral("seconds"), double(d.count()) / 1000.0 } };
 }
 
-int reportRtt()
+// The p50 and p99 figures of one isolated round-trip measurement against the named peer.
+int reportRoundTrips(
+    const QString &measurement, const QString &name, const QString &suffix, const QString &peer)
 {
-    bench::Figure p50 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p50"),
+    bench::Figure p50 { QStringLiteral("threads"), name + QStringLiteral("_p50") + suffix,
         QStringLiteral("us") };
-    bench::Figure p99 { QStringLiteral("threads"), QStringLiteral("dispatch_rtt_p99"),
+    bench::Figure p99 { QStringLiteral("threads"), name + QStringLiteral("_p99") + suffix,
         QStringLiteral("us") };
-    p50.peerName = p99.peerName = QStringLiteral("QtConcurrent::run+then(ctx)");
-    for (const auto &[o, p] : bench::measureIsolated(QStringLiteral("rtt"), { &p50, &p99 })) {
+    p50.peerName = p99.peerName = peer;
+    for (const auto &[o, p] : bench::measureIsolated(measurement, { &p50, &p99 })) {
         p50.ours.push_back(o.value(QLatin1String("p50")).toDouble());
         p50.peer.push_back(p.value(QLatin1String("p50")).toDouble());
         p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
@@ -270,27 +272,20 @@ int reportRtt()
     return p50.oursFailures;
 }
 
+int reportRtt()
+{
+    return reportRoundTrips(QStringLiteral("rtt"), QStringLiteral("dispatch_rtt"), QString(),
+        QStringLiteral("QtConcurrent::run+then(ctx)"));
+}
+
 int reportNiceness(bool loaded)
 {
-    const QString suffix = loaded ? QStringLiteral("_loaded") : QString();
-    bench::Figure p50 { QStringLiteral("threads"),
-        QStringLiteral("dispatch_rtt_p50_nice10") + suffix, QStringLiteral("us") };
-    bench::Figure p99 { QStringLiteral("threads"),
-        QStringLiteral("dispatch_rtt_p99_nice10") + suffix, QStringLiteral("us") };
-    p50.peerName = p99.peerName = loaded
-        ? QStringLiteral("the same pool at nice 0; a nice-0 hog per CPU")
-        : QStringLiteral("the same pool at nice 0");
-    const QString measurement
-        = loaded ? QStringLiteral("rtt_nice_loaded") : QStringLiteral("rtt_nice");
-    for (const auto &[o, p] : bench::measureIsolated(measurement, { &p50, &p99 })) {
-        p50.ours.push_back(o.value(QLatin1String("p50")).toDouble());
-        p50.peer.push_back(p.value(QLatin1String("p50")).toDouble());
-        p99.ours.push_back(o.value(QLatin1String("p99")).toDouble());
-        p99.peer.push_back(p.value(QLatin1String("p99")).toDouble());
-    }
-    bench::report(p50);
-    bench::report(p99);
-    return p50.oursFailures;
+    if (loaded)
+        return reportRoundTrips(QStringLiteral("rtt_nice_loaded"), QStringLiteral("dispatch_rtt"),
+            QStringLiteral("_nice10_loaded"),
+            QStringLiteral("the same pool at nice 0; a nice-0 hog per CPU"));
+    return reportRoundTrips(QStringLiteral("rtt_nice"), QStringLiteral("dispatch_rtt"),
+        QStringLiteral("_nice10"), QStringLiteral("the same pool at nice 0"));
 }
 
 int reportThroughput()
