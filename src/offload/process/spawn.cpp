@@ -270,6 +270,8 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
     // large GUI process (measured: 48 us instead of 111 us to return). The child only makes
     // system calls and writes nothing of ours (errno aside), as vfork requires; what it needs
     // is in plan, in memory, so nothing the parent uses afterwards lives in a register.
+    // Every signal is blocked across the vfork: the child inherits the mask and keeps it
+    // until its dispositions are reset (execChild).
     sigset_t all, before;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &before);
