@@ -20,6 +20,8 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -180,6 +182,58 @@ struct PingPong
     }
 };
 
+// The floor of a worker call's shape: the caller hands each byte to a relay thread (as the GUI
+// hands a call to the supervisor), the relay sends it to the child and hands the echo back, all
+// with blocking pipes and no other work: four hand-offs, where PingPong has two. With
+// callerWrites, the caller writes to the child itself and the relay, always waiting on the
+// child's pipe (as the supervisor waits on every worker's channel), only hands the echo back:
+// three hand-offs, the best a call written by its submitting thread could do. Placement is left
+// to the kernel, as it is for the GUI and supervisor threads.
+struct RelayedPingPong
+{
+    PingPong child;
+    const bool callerWrites;
+    int toRelay[2] = { -1, -1 }, fromRelay[2] = { -1, -1 };
+    std::thread relay;
+    explicit RelayedPingPong(bool callerWrites) : callerWrites(callerWrites)
+    {
+        if (::pipe2(toRelay, O_CLOEXEC) != 0 || ::pipe2(fromRelay, O_CLOEXEC) != 0)
+            return;
+        relay = std::thread([this] {
+            char c;
+            for (;;) { // one byte per round trip, until EOF
+                if (!this->callerWrites
+                    && (::read(toRelay[0], &c, 1) != 1 || ::write(child.toChild, &c, 1) != 1))
+                    break;
+                if (::read(child.fromChild, &c, 1) != 1 || ::write(fromRelay[1], &c, 1) != 1)
+                    break;
+            }
+        });
+    }
+    ~RelayedPingPong()
+    {
+        // The relay sees EOF: on its own pipe, or (callerWrites) on the child's, which exits.
+        ::close(callerWrites ? std::exchange(child.toChild, -1) : toRelay[1]);
+        if (relay.joinable())
+            relay.join();
+        for (int fd : { toRelay[0], toRelay[1], fromRelay[0], fromRelay[1] })
+            ::close(fd); // toRelay[1] again when closed above: EBADF, harmless
+    }
+    std::vector<double> run(int count)
+    {
+        std::vector<double> samples;
+        char c = 'x';
+        const int to = callerWrites ? child.toChild : toRelay[1];
+        for (int i = 0; i < count && relay.joinable(); ++i) {
+            const auto t0 = Clock::now();
+            if (::write(to, &c, 1) != 1 || ::read(fromRelay[0], &c, 1) != 1)
+                break;
+            samples.push_back(us(Clock::now() - t0));
+        }
+        return samples;
+    }
+};
+
 // A round-trip figure of this suite, in microseconds, against the named peer.
 bench::Figure figure(const char *name, const char *peer)
 {
@@ -193,25 +247,34 @@ void callRtt(QObject *ctx)
     offload::WorkerPool pool(cppSpec(1, 1));
     waitReady(pool, 1);
     PingPong floor;
+    RelayedPingPong relayed(false), direct(true);
     const std::vector<int> cpus = allowedCpus();
     const bool twoCpus = cpus.size() >= 2;
     callRtts(pool, ctx, 300);
     floor.run(300);
+    relayed.run(300);
+    direct.run(300);
     // The cold floor is the "every run" comparison; the hot floor is the best case.
     auto p50 = figure("call_rtt_p50", "cold floor: pipe ping-pong, two processes on two CPUs");
     auto p99 = figure("call_rtt_p99", "cold floor: pipe ping-pong, two processes on two CPUs");
     auto hot = figure("call_rtt_p50_vs_hot_floor", "hot floor: pipe ping-pong on one CPU");
     auto loose = figure("call_rtt_p50_vs_unpinned", "pipe ping-pong, placement left to the kernel");
+    auto shaped = figure("call_rtt_p50_vs_relay_floor",
+        "pipe ping-pong through a relay thread: four blocking hand-offs, as a call makes");
+    auto direct3 = figure("call_rtt_p50_vs_direct_write_floor",
+        "the same, the caller writing to the child itself: three hand-offs");
     p50.extra.insert(QStringLiteral("target_ratio_max"), 1.2);
     hot.extra.insert(QStringLiteral("target_ratio_max"), 3.0);
     const int n = quick() ? 500 : 2000;
     for (int r = 0; r < bench::rounds(); ++r) {
-        std::vector<double> o, h, c, u;
+        std::vector<double> o, h, c, u, s, d;
         const auto floors = [&] {
             h = floor.pinned(n, cpus.front(), cpus.front());
             if (twoCpus)
                 c = floor.pinned(n, cpus.at(0), cpus.at(1));
             u = floor.run(n);
+            s = relayed.run(n);
+            d = direct.run(n);
         };
         if (r % 2 == 1) // alternating who goes first
             floors();
@@ -231,11 +294,17 @@ void callRtt(QObject *ctx)
         }
         loose.ours.push_back(ours50);
         loose.peer.push_back(bench::percentile(u, 0.5));
+        shaped.ours.push_back(ours50);
+        shaped.peer.push_back(bench::percentile(s, 0.5));
+        direct3.ours.push_back(ours50);
+        direct3.peer.push_back(bench::percentile(d, 0.5));
     }
     bench::report(p50);
     bench::report(p99);
     bench::report(hot);
     bench::report(loose);
+    bench::report(shaped);
+    bench::report(direct3);
 }
 
 // Workers start at nice +10 so that their computing never takes the GUI's CPU. Does that make
