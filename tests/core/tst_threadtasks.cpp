@@ -56,6 +56,7 @@ private Q_SLOTS:
     void exceptionsBecomeStructuredErrors_data();
     void exceptionsBecomeStructuredErrors();
     void resultThrowsForFailedAndCancelledTasks();
+    void errorIsEmptyUnlessTheTaskFailed();
     void contextDestroyedMidTaskCancelsAndDeliversNothing();
     void contextInAnotherThreadReceivesEverythingThere();
     void finishedCallbackAddedLateIsStillCalled();
@@ -408,6 +409,32 @@ void tst_ThreadTasks::resultThrowsForFailedAndCancelledTasks()
     QVERIFY_THROWS_EXCEPTION(CancelledError, cancelled.result());
     QVERIFY_THROWS_EXCEPTION(std::logic_error, blocker.result()); // still running
     gate.open();
+}
+
+void tst_ThreadTasks::errorIsEmptyUnlessTheTaskFailed()
+{
+    QObject context;
+    Gate gate; // outlives the pool
+    ThreadPool pool({ .maxThreads = 1 });
+    auto running = pool.run(&context, [&] { gate.wait(); });
+    auto cancelled = pool.run(&context, [] { return 1; });
+    cancelled.cancel();
+    QCOMPARE(running.error().kind, ErrorKind::None);
+    QCOMPARE(cancelled.error().kind, ErrorKind::None);
+    QVERIFY(running.error().message.isEmpty());
+    gate.open();
+    QVERIFY(running.waitForFinished(10s));
+    QCOMPARE(running.state(), TaskState::Finished);
+    QCOMPARE(running.error().kind, ErrorKind::None);
+    QCOMPARE(running.error().summary(), QString());
+
+    // A failure always has a kind: an Error thrown without one is an exception.
+    auto failed = pool.run(&context,
+        []() -> int { throw Exception(Error { .message = QStringLiteral("no kind given") }); });
+    QVERIFY(failed.waitForFinished(10s));
+    QCOMPARE(failed.state(), TaskState::Failed);
+    QCOMPARE(failed.error().kind, ErrorKind::Exception);
+    QCOMPARE(failed.error().summary(), QStringLiteral("exception: no kind given"));
 }
 
 void tst_ThreadTasks::contextDestroyedMidTaskCancelsAndDeliversNothing()

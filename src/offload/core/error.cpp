@@ -32,6 +32,8 @@ QString stateName(TaskState state)
 QString errorKindName(ErrorKind kind)
 {
     switch (kind) {
+    case ErrorKind::None:
+        return QStringLiteral("none");
     case ErrorKind::Exception:
         return QStringLiteral("exception");
     case ErrorKind::WorkerError:
@@ -62,6 +64,8 @@ double Progress::fraction() const
 
 QString Error::summary() const
 {
+    if (isEmpty())
+        return {};
     QString s = errorKindName(kind);
     if (!origin.isEmpty())
         s += QStringLiteral(" (%1)").arg(origin);

@@ -15,6 +15,7 @@ namespace offload {
 
 // Why a task failed. Cancellation is deliberately absent: Cancelled is a state, not an error.
 enum class ErrorKind : quint8 {
+    None, // no error: what error() gives for a task that did not fail
     Exception, // the callable threw (origin holds the exception type)
     WorkerError, // a worker reported an error for a call (origin/traceback from the worker)
     Crash, // the process died from a signal or vanished mid-call
@@ -27,10 +28,11 @@ enum class ErrorKind : quint8 {
 
 OFFLOAD_CORE_EXPORT QString errorKindName(ErrorKind kind);
 
-// A value type; all fields but kind and message are optional.
+// A value type; all fields but kind and message are optional. A default Error is empty (kind
+// None, summary() ""); a task that fails always has a kind (failed with None, it is Exception).
 struct OFFLOAD_CORE_EXPORT Error
 {
-    ErrorKind kind = ErrorKind::Exception;
+    ErrorKind kind = ErrorKind::None;
     QString message;
     QString origin; // exception type name (demangled), or the worker's exception class
     QString traceback; // worker-side traceback, if any
@@ -41,8 +43,10 @@ struct OFFLOAD_CORE_EXPORT Error
     // with a module's return parameters); invalid otherwise. Marked partial by being here.
     QVariant partial;
 
-    // One line for a status bar or a log: "Exception (std::runtime_error): disk full".
+    // One line for a status bar or a log: "exception (std::runtime_error): disk full"; "" if
+    // empty.
     QString summary() const;
+    bool isEmpty() const { return kind == ErrorKind::None; }
 };
 
 // Thrown by Offload (and throwable by user code) to fail a task with a specific Error.

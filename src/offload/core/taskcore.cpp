@@ -471,6 +471,8 @@ bool TaskCore::finish()
 
 bool TaskCore::fail(Error error)
 {
+    if (error.isEmpty())
+        error.kind = ErrorKind::Exception; // a failure always says what kind it is
     return finalize(TaskState::Failed, &error);
 }
 

@@ -28,9 +28,13 @@ public:
     quint64 id() const { return m_core->id(); }
     QString name() const { return m_core->name(); }
     QString kind() const { return m_core->kind(); }
+    // The state now, on any thread. A task becomes final (isFinal(), waitForFinished() returns)
+    // on the thread that ends it, before its callbacks run on the context thread: a callback
+    // always sees the final state, but a final state does not mean the callbacks have run.
     TaskState state() const { return m_core->state(); }
     bool isFinal() const { return isFinalState(state()); }
     Progress progress() const { return m_core->progress(); }
+    // Why the task failed; empty (kind None, isEmpty()) unless it is Failed.
     Error error() const { return m_core->error(); }
     ProcessInfo processInfo() const { return m_core->processInfo(); }
     // The id of the task this one is a part of (setParent()); 0 if none.
