@@ -27,6 +27,11 @@ function(offload_add_library component target)
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    # For tests/headers: each public header must compile on its own.
+    foreach(header IN LISTS ARG_PUBLIC_HEADERS)
+        set_property(GLOBAL APPEND PROPERTY OFFLOAD_PUBLIC_HEADERS "offload/${ARG_DIR}/${header}")
+    endforeach()
+    set_property(GLOBAL APPEND PROPERTY OFFLOAD_LIBRARIES Offload::${component})
     install(FILES ${ARG_PUBLIC_HEADERS} ${PROJECT_BINARY_DIR}/include/offload/${ARG_DIR}/export.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/offload/${ARG_DIR})
     install(EXPORT OffloadTargets-${component} NAMESPACE Offload::
