@@ -30,7 +30,7 @@ struct Ticker
     Ticker()
     {
         timer.setInterval(1);
-        QObject::connect(&timer, &QTimer::timeout, [this] { ++ticks; });
+        QObject::connect(&timer, &QTimer::timeout, &timer, [this] { ++ticks; });
         timer.start();
     }
 };
