@@ -40,7 +40,7 @@ public:
 protected:
     bool filterAcceptsRow(int row, const QModelIndex &parent) const override
     {
-        const QModelIndex i = sourceModel()->index(row, TaskModel::Kind, parent);
+        const QModelIndex i = sourceModel()->index(row, int(TaskModel::Column::Kind), parent);
         if (!kind.isEmpty() && i.data().toString() != kind)
             return false;
         const auto s = TaskState(i.data(TaskModel::StateRole).toInt());
@@ -95,23 +95,25 @@ MonitorPanel::MonitorPanel(RunController *controller, QWidget *parent)
     // measuring each one. Unfiltered, the view shows the model itself: a filter proxy
     // re-examines every row of every change, which only a filter justifies.
     m_view->setModel(m_model);
-    m_view->setItemDelegateForColumn(TaskModel::Progress, new offload::ProgressDelegate(m_view));
-    m_view->setItemDelegateForColumn(TaskModel::State, new StateDelegate(m_model, m_proxy, m_view));
+    m_view->setItemDelegateForColumn(
+        int(TaskModel::Column::Progress), new offload::ProgressDelegate(m_view));
+    m_view->setItemDelegateForColumn(
+        int(TaskModel::Column::State), new StateDelegate(m_model, m_proxy, m_view));
     m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_view->setContextMenuPolicy(Qt::CustomContextMenu);
     m_view->setAlternatingRowColors(true);
     m_view->setMouseTracking(true);
     m_view->header()->setStretchLastSection(true);
-    m_view->setColumnWidth(TaskModel::Name, 260);
-    m_view->setColumnWidth(TaskModel::Kind, 80);
-    m_view->setColumnWidth(TaskModel::State, 120);
-    m_view->setColumnWidth(TaskModel::Progress, 150);
-    m_view->setColumnWidth(TaskModel::Stage, 110);
-    m_view->setColumnWidth(TaskModel::Text, 160);
-    m_view->setColumnWidth(TaskModel::Elapsed, 70);
-    m_view->setColumnWidth(TaskModel::Pid, 60);
-    m_view->setColumnWidth(TaskModel::Memory, 80);
-    m_view->setColumnWidth(TaskModel::Cpu, 60);
+    m_view->setColumnWidth(int(TaskModel::Column::Name), 260);
+    m_view->setColumnWidth(int(TaskModel::Column::Kind), 80);
+    m_view->setColumnWidth(int(TaskModel::Column::State), 120);
+    m_view->setColumnWidth(int(TaskModel::Column::Progress), 150);
+    m_view->setColumnWidth(int(TaskModel::Column::Stage), 110);
+    m_view->setColumnWidth(int(TaskModel::Column::Text), 160);
+    m_view->setColumnWidth(int(TaskModel::Column::Elapsed), 70);
+    m_view->setColumnWidth(int(TaskModel::Column::Pid), 60);
+    m_view->setColumnWidth(int(TaskModel::Column::Memory), 80);
+    m_view->setColumnWidth(int(TaskModel::Column::Cpu), 60);
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);

@@ -102,14 +102,15 @@ void tst_Monitor::modelListsNewTasksWithTheirColumns()
     QCOMPARE(model.rowCount(), before + 1);
     const int row = model.rowOf(task.id());
     QVERIFY(row >= 0);
-    const auto cell = [&](int col) { return model.index(row, col).data().toString(); };
-    QCOMPARE(cell(TaskModel::Name), QStringLiteral("loader"));
-    QCOMPARE(cell(TaskModel::Kind), QStringLiteral("thread"));
-    QCOMPARE(cell(TaskModel::State), QStringLiteral("Finished"));
-    QCOMPARE(cell(TaskModel::Progress), QStringLiteral("25%"));
-    QCOMPARE(cell(TaskModel::Stage), QStringLiteral("Load (1/2)"));
-    QCOMPARE(cell(TaskModel::Text), QStringLiteral("reading"));
-    QVERIFY(cell(TaskModel::Elapsed).endsWith(QStringLiteral(" s")));
+    const auto cell
+        = [&](TaskModel::Column col) { return model.index(row, col).data().toString(); };
+    QCOMPARE(cell(TaskModel::Column::Name), QStringLiteral("loader"));
+    QCOMPARE(cell(TaskModel::Column::Kind), QStringLiteral("thread"));
+    QCOMPARE(cell(TaskModel::Column::State), QStringLiteral("Finished"));
+    QCOMPARE(cell(TaskModel::Column::Progress), QStringLiteral("25%"));
+    QCOMPARE(cell(TaskModel::Column::Stage), QStringLiteral("Load (1/2)"));
+    QCOMPARE(cell(TaskModel::Column::Text), QStringLiteral("reading"));
+    QVERIFY(cell(TaskModel::Column::Elapsed).endsWith(QStringLiteral(" s")));
     QCOMPARE(model.index(row, 0).data(TaskModel::FractionRole).toDouble(), 0.25);
     QCOMPARE(model.task(row).id(), task.id());
 }
@@ -152,7 +153,7 @@ void tst_Monitor::millionReportsCauseFewDataChangedSignals()
     });
     QVERIFY(task.waitForFinished(30s));
     QTRY_COMPARE_WITH_TIMEOUT(
-        model.index(model.rowOf(task.id()), TaskModel::Progress).data().toString(),
+        model.index(model.rowOf(task.id()), TaskModel::Column::Progress).data().toString(),
         QStringLiteral("100%"), 10000);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start)
@@ -182,9 +183,9 @@ void tst_Monitor::changedRowsAreAnnouncedPerRunOfAdjacentRows()
     QList<QPair<int, int>> fullRows;
     for (const auto &args : changed) {
         const auto tl = args.at(0).value<QModelIndex>(), br = args.at(1).value<QModelIndex>();
-        if (tl.column() != TaskModel::Elapsed) {
-            QCOMPARE(tl.column(), int(TaskModel::Text));
-            QCOMPARE(br.column(), int(TaskModel::Text));
+        if (tl.column() != int(TaskModel::Column::Elapsed)) {
+            QCOMPARE(tl.column(), int(TaskModel::Column::Text));
+            QCOMPARE(br.column(), int(TaskModel::Column::Text));
             fullRows.append({ tl.row() - base, br.row() - base });
         }
     }
@@ -207,13 +208,15 @@ void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
     for (size_t i = 0; i < tasks.size(); ++i)
         tasks[i].core()->setProgressText(QStringLiteral("burst %1").arg(i));
     QTRY_VERIFY_WITH_TIMEOUT(
-        model.index(model.rowOf(tasks.front().id()), TaskModel::Text).data().toString()
+        model.index(model.rowOf(tasks.front().id()), TaskModel::Column::Text).data().toString()
                 == QLatin1String("burst 0")
-            && model.index(model.rowOf(tasks.back().id()), TaskModel::Text).data().toString()
+            && model.index(model.rowOf(tasks.back().id()), TaskModel::Column::Text)
+                    .data()
+                    .toString()
                 == QStringLiteral("burst %1").arg(tasks.size() - 1),
         30000);
     for (size_t i = 0; i < tasks.size(); i += 997)
-        QCOMPARE(model.index(model.rowOf(tasks[i].id()), TaskModel::Text).data().toString(),
+        QCOMPARE(model.index(model.rowOf(tasks[i].id()), TaskModel::Column::Text).data().toString(),
             QStringLiteral("burst %1").arg(i));
     for (auto &t : tasks)
         static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
@@ -279,8 +282,8 @@ void tst_Monitor::theClockReachesChildRowsOfRunningParentsOnly()
     QList<quint64> under; // the parent of each Elapsed range, by task id (0: top level)
     for (const auto &args : changed) {
         const auto tl = args.at(0).value<QModelIndex>(), br = args.at(1).value<QModelIndex>();
-        QCOMPARE(tl.column(), int(TaskModel::Elapsed));
-        QCOMPARE(br.column(), int(TaskModel::Elapsed));
+        QCOMPARE(tl.column(), int(TaskModel::Column::Elapsed));
+        QCOMPARE(br.column(), int(TaskModel::Column::Elapsed));
         const QModelIndex p = tl.parent();
         under.append(p.isValid() ? model.task(p).id() : 0);
         if (p.isValid()) // every child row of that parent
@@ -301,8 +304,9 @@ void tst_Monitor::failedTaskShowsErrorSummary()
     QVERIFY(task.waitForFinished(10s));
     model.refresh();
     const int row = model.rowOf(task.id());
-    QCOMPARE(model.index(row, TaskModel::State).data().toString(), QStringLiteral("Failed"));
-    QCOMPARE(model.index(row, TaskModel::Error).data().toString(),
+    QCOMPARE(
+        model.index(row, TaskModel::Column::State).data().toString(), QStringLiteral("Failed"));
+    QCOMPARE(model.index(row, TaskModel::Column::Error).data().toString(),
         QStringLiteral("exception (std::invalid_argument): bad size"));
 }
 
@@ -396,9 +400,9 @@ void tst_Monitor::childWithItsParentSetFirstIsAChildRow()
     const QModelIndex p = model.indexOf(parent.id());
     QCOMPARE(model.rowCount(p), 2);
     QCOMPARE(model.indexOf(first.id()).row(), 0); // children in order of arrival
-    QCOMPARE(
-        model.indexOf(second.id(), TaskModel::Name).data().toString(), QStringLiteral("run 2"));
-    QCOMPARE(model.rowCount(model.index(p.row(), TaskModel::Kind)), 0); // column 0 only
+    QCOMPARE(model.indexOf(second.id(), TaskModel::Column::Name).data().toString(),
+        QStringLiteral("run 2"));
+    QCOMPARE(model.rowCount(model.index(p.row(), TaskModel::Column::Kind)), 0); // column 0 only
     QVERIFY(!model.indexOf(first.id(), TaskModel::ColumnCount).isValid());
     QVERIFY(!model.indexOf(~quint64(0)).isValid());
     QCOMPARE(p.data(TaskModel::ParentIdRole).value<quint64>(), quint64(0));
@@ -424,8 +428,8 @@ void tst_Monitor::parentSetLaterMovesTheRow()
     const int afterRow = model.rowOf(after.id());
     QVERIFY(childRow >= 0);
     QCOMPARE(afterRow, childRow + 1);
-    const QPersistentModelIndex childCell = model.indexOf(child.id(), TaskModel::Name);
-    const QPersistentModelIndex afterCell = model.indexOf(after.id(), TaskModel::Name);
+    const QPersistentModelIndex childCell = model.indexOf(child.id(), TaskModel::Column::Name);
+    const QPersistentModelIndex afterCell = model.indexOf(after.id(), TaskModel::Column::Name);
     QSignalSpy moved(&model, &QAbstractItemModel::rowsMoved);
     QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
 
@@ -438,7 +442,7 @@ void tst_Monitor::parentSetLaterMovesTheRow()
     VERIFY_CHILD_ROW(model, child, parent);
     QCOMPARE(model.rowCount(model.indexOf(parent.id())), 1);
     // Views' persistent indexes follow: the moved row, and the row that moved up into its place.
-    QCOMPARE(QModelIndex(childCell), model.indexOf(child.id(), TaskModel::Name));
+    QCOMPARE(QModelIndex(childCell), model.indexOf(child.id(), TaskModel::Column::Name));
     QCOMPARE(childCell.data().toString(), QStringLiteral("run"));
     QCOMPARE(afterCell.row(), childRow);
     QCOMPARE(afterCell.data(TaskModel::TaskIdRole).value<quint64>(), after.id());
@@ -449,7 +453,7 @@ void tst_Monitor::parentSetLaterMovesTheRow()
     model.refresh();
     QCOMPARE(moved.count(), 2);
     QCOMPARE(model.rowOf(child.id()), model.rowCount() - 1);
-    QCOMPARE(QModelIndex(childCell), model.indexOf(child.id(), TaskModel::Name));
+    QCOMPARE(QModelIndex(childCell), model.indexOf(child.id(), TaskModel::Column::Name));
     QCOMPARE(model.rowCount(model.indexOf(parent.id())), 0);
     QCOMPARE(childCell.data(TaskModel::ParentIdRole).value<quint64>(), quint64(0));
 }
@@ -475,12 +479,12 @@ void tst_Monitor::grandchildrenNestAtAnyDepth()
     QCOMPARE(model.indexOf(d.id()).parent().parent().parent(), model.indexOf(a.id()));
 
     // A subtree moves as one: c (with d) from b to a; d's index follows its parent.
-    const QPersistentModelIndex dCell = model.indexOf(d.id(), TaskModel::State);
+    const QPersistentModelIndex dCell = model.indexOf(d.id(), TaskModel::Column::State);
     c.setParent(a);
     model.refresh();
     VERIFY_CHILD_ROW(model, c, a);
     VERIFY_CHILD_ROW(model, d, c);
-    QCOMPARE(QModelIndex(dCell), model.indexOf(d.id(), TaskModel::State));
+    QCOMPARE(QModelIndex(dCell), model.indexOf(d.id(), TaskModel::Column::State));
     QCOMPARE(model.rowCount(model.indexOf(a.id())), 2);
     QCOMPARE(model.rowCount(model.indexOf(b.id())), 0);
 }
@@ -667,9 +671,9 @@ void tst_Monitor::tenThousandTasksWithAThousandChildrenUpdating()
     for (int k = 0; k < childCount; ++k) {
         VERIFY_CHILD_ROW(model, childAt(k), parentOf(k));
         const QModelIndex c = model.indexOf(childAt(k).id());
-        QCOMPARE(model.index(c.row(), TaskModel::Progress, c.parent()).data().toString(),
+        QCOMPARE(model.index(c.row(), TaskModel::Column::Progress, c.parent()).data().toString(),
             QStringLiteral("100%"));
-        QCOMPARE(model.index(c.row(), TaskModel::State, c.parent()).data().toString(),
+        QCOMPARE(model.index(c.row(), TaskModel::Column::State, c.parent()).data().toString(),
             k % 3 == 0 ? QStringLiteral("Finished") : QStringLiteral("Running"));
     }
     for (int i = parentCount + childCount; i < taskCount; ++i)

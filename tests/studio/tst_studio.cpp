@@ -284,8 +284,8 @@ void tst_Studio::threeConcurrentRunsCancelFailAndSurviveARestart()
 
         // Cancel through the row's own button, painted by the State column's delegate.
         QTreeView *view = w->monitor()->view();
-        const QModelIndex cell
-            = w->monitor()->toView(w->monitor()->model()->indexOf(slow, offload::TaskModel::State));
+        const QModelIndex cell = w->monitor()->toView(
+            w->monitor()->model()->indexOf(slow, offload::TaskModel::Column::State));
         QVERIFY(cell.isValid());
         view->scrollTo(cell);
         QTest::mouseClick(view->viewport(), Qt::LeftButton, {},
@@ -370,7 +370,7 @@ void tst_Studio::batchOfTwentyNeverRunsMoreThanTwo()
     const QModelIndex parent = model->indexOf(batch);
     QCOMPARE(model->rowCount(parent), 20);
     QCOMPARE(model->task(parent).state(), TaskState::Finished);
-    QCOMPARE(parent.siblingAtColumn(offload::TaskModel::Progress)
+    QCOMPARE(parent.siblingAtColumn(int(offload::TaskModel::Column::Progress))
                  .data(offload::TaskModel::FractionRole)
                  .toDouble(),
         1.0);
@@ -436,7 +436,7 @@ void tst_Studio::monitorFiltersAndContextMenu()
     m->setKindFilter(QStringLiteral("thread"));
     QStringList shown; // Studio's own folder listings are thread tasks too
     for (int r = 0; r < m->proxy()->rowCount(); ++r) {
-        QCOMPARE(m->proxy()->index(r, offload::TaskModel::Kind).data().toString(),
+        QCOMPARE(m->proxy()->index(r, int(offload::TaskModel::Column::Kind)).data().toString(),
             QStringLiteral("thread"));
         shown << m->proxy()->index(r, 0).data().toString();
     }

@@ -242,9 +242,10 @@ void tst_Widgets::childRowsShowUnderTheirParentWithBars()
     QCOMPARE(model.rowCount(p), 2);
     w.view()->expand(p);
     w.view()->scrollTo(model.indexOf(waiting.id()));
-    const QRect doneCell = w.view()->visualRect(model.indexOf(done.id(), TaskModel::Progress));
+    const QRect doneCell
+        = w.view()->visualRect(model.indexOf(done.id(), TaskModel::Column::Progress));
     const QRect waitingCell
-        = w.view()->visualRect(model.indexOf(waiting.id(), TaskModel::Progress));
+        = w.view()->visualRect(model.indexOf(waiting.id(), TaskModel::Column::Progress));
     const QRect viewport = w.view()->viewport()->rect();
     QVERIFY(viewport.contains(doneCell) && viewport.contains(waitingCell));
     QCOMPARE(doneCell.width(), waitingCell.width());
@@ -351,7 +352,8 @@ void tst_Widgets::tenThousandRowsScrollAndPaint()
     const int last = model.rowOf(tasks.back().id());
     QVERIFY(last >= 0);
     QVERIFY(w.view()->visualRect(model.index(last, 0)).intersects(w.view()->viewport()->rect()));
-    QCOMPARE(model.index(last, TaskModel::State).data().toString(), QStringLiteral("Finished"));
+    QCOMPARE(
+        model.index(last, TaskModel::Column::State).data().toString(), QStringLiteral("Finished"));
 }
 
 QTEST_MAIN(tst_Widgets)

@@ -466,17 +466,17 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
         return {};
     }
     switch (Column(index.column())) {
-    case Name:
+    case Column::Name:
         return r.name;
-    case Kind:
+    case Column::Kind:
         return r.task.kind();
-    case State:
+    case Column::State:
         return stateName(r.state);
-    case Progress: {
+    case Column::Progress: {
         const double f = r.progress.fraction();
         return f < 0 ? QVariant() : QVariant(QStringLiteral("%1%").arg(int(f * 100.0)));
     }
-    case Stage:
+    case Column::Stage:
         if (r.progress.stage.isNull())
             return {};
         if (r.progress.stage.count > 0)
@@ -485,26 +485,24 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
                 .arg(r.progress.stage.index + 1)
                 .arg(r.progress.stage.count);
         return r.progress.stage.name;
-    case Text:
+    case Column::Text:
         return r.progress.text;
-    case Elapsed:
+    case Column::Elapsed:
         // Live for running rows (see broadcastElapsed), the final figure for ended ones.
         return isFinalState(r.state) ? formatElapsed(r.elapsed, true)
                                      : formatElapsed(r.task.elapsed(), false);
-    case Pid:
+    case Column::Pid:
         return r.process.pid > 0 ? QVariant(r.process.pid) : QVariant();
-    case Memory:
+    case Column::Memory:
         return r.process.rssBytes >= 0 ? QVariant(
                    QStringLiteral("%1 MiB").arg(double(r.process.rssBytes) / (1 << 20), 0, 'f', 1))
                                        : QVariant();
-    case Cpu:
+    case Column::Cpu:
         return r.process.cpuSeconds >= 0
             ? QVariant(QStringLiteral("%1 s").arg(r.process.cpuSeconds, 0, 'f', 1))
             : QVariant();
-    case Error:
+    case Column::Error:
         return r.error;
-    case ColumnCount:
-        break;
     }
     return {};
 }
@@ -630,27 +628,27 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
         // Only the cells that look different are announced, so that a view repaints a
         // progress bar rather than the whole row.
         int first = ColumnCount, last = -1;
-        const auto mark = [&](int a, int b) {
-            first = std::min(first, a);
-            last = std::max(last, b);
+        const auto mark = [&](Column a, Column b) {
+            first = std::min(first, int(a));
+            last = std::max(last, int(b));
         };
         if (n->name != oldName)
-            mark(Name, Name);
+            mark(Column::Name, Column::Name);
         if (n->state != oldState)
-            mark(State, Elapsed);
+            mark(Column::State, Column::Elapsed);
         if (n->progress.value != oldProgress.value || n->progress.minimum != oldProgress.minimum
             || n->progress.maximum != oldProgress.maximum)
-            mark(Progress, Progress);
+            mark(Column::Progress, Column::Progress);
         if (!(n->progress.stage == oldProgress.stage))
-            mark(Stage, Stage);
+            mark(Column::Stage, Column::Stage);
         if (n->progress.text != oldProgress.text)
-            mark(Text, Text);
+            mark(Column::Text, Column::Text);
         if (!(n->process == oldProcess))
-            mark(Pid, Cpu);
+            mark(Column::Pid, Column::Cpu);
         if (n->error != oldError || n->state != oldState)
-            mark(Error, Error);
+            mark(Column::Error, Column::Error);
         if (n->declaredParent != oldParent)
-            mark(0, ColumnCount - 1);
+            mark(Column::Name, Column::Error); // every column
         n->changedFirst = first;
         n->changedLast = last;
         const bool final = isFinalState(n->state);
@@ -687,7 +685,7 @@ void TaskModel::Private::broadcastElapsed()
         if (p->unfinished > own)
             spans[p] = { 0, int(p->children.size()) - 1 };
     }
-    emitChanged(spans, Elapsed, Elapsed, { Qt::DisplayRole });
+    emitChanged(spans, int(Column::Elapsed), int(Column::Elapsed), { Qt::DisplayRole });
 }
 
 // At most one batch of the registry's changes; true if the registry holds more.

@@ -37,7 +37,8 @@ class OFFLOAD_MONITOR_EXPORT TaskModel : public QAbstractItemModel
 {
     Q_OBJECT
 public:
-    enum Column {
+    // Scoped: the columns must not shadow offload::Progress, Stage and Error in this class.
+    enum class Column : int {
         Name,
         Kind,
         State,
@@ -49,8 +50,8 @@ public:
         Memory,
         Cpu,
         Error,
-        ColumnCount
     };
+    static constexpr int ColumnCount = int(Column::Error) + 1;
     Q_ENUM(Column)
     enum Role {
         FractionRole = Qt::UserRole + 1, // double in [0,1], or -1 when indeterminate
@@ -81,6 +82,15 @@ public:
     int rowOf(quint64 taskId) const;
     // A task's index at any depth; invalid if absent or column is out of range.
     QModelIndex indexOf(quint64 taskId, int column = 0) const;
+    QModelIndex indexOf(quint64 taskId, Column column) const
+    {
+        return indexOf(taskId, int(column));
+    }
+    // index() by Column, beside QAbstractItemModel's by int.
+    QModelIndex index(int row, Column column, const QModelIndex &parent = {}) const
+    {
+        return index(row, int(column), parent);
+    }
 
     // Finished top-level rows (with their subtrees) kept for display; the oldest go first.
     // Default 200.

@@ -30,14 +30,17 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     m_view->setUniformRowHeights(true);
     m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setItemDelegateForColumn(TaskModel::Progress, new ProgressDelegate(m_view));
+    m_view->setItemDelegateForColumn(
+        int(TaskModel::Column::Progress), new ProgressDelegate(m_view));
     m_view->header()->setStretchLastSection(true);
-    const std::pair<TaskModel::Column, int> widths[] = { { TaskModel::Name, 170 },
-        { TaskModel::Kind, 60 }, { TaskModel::State, 75 }, { TaskModel::Progress, 150 },
-        { TaskModel::Stage, 115 }, { TaskModel::Text, 150 }, { TaskModel::Elapsed, 60 },
-        { TaskModel::Pid, 60 }, { TaskModel::Memory, 75 }, { TaskModel::Cpu, 55 } };
+    const std::pair<TaskModel::Column, int> widths[]
+        = { { TaskModel::Column::Name, 170 }, { TaskModel::Column::Kind, 60 },
+              { TaskModel::Column::State, 75 }, { TaskModel::Column::Progress, 150 },
+              { TaskModel::Column::Stage, 115 }, { TaskModel::Column::Text, 150 },
+              { TaskModel::Column::Elapsed, 60 }, { TaskModel::Column::Pid, 60 },
+              { TaskModel::Column::Memory, 75 }, { TaskModel::Column::Cpu, 55 } };
     for (auto [column, width] : widths)
-        m_view->setColumnWidth(column, width);
+        m_view->setColumnWidth(int(column), width);
 
     auto *cancelAction = new QAction(tr("Cancel task"), this);
     cancelAction->setShortcut(QKeySequence::Delete);
