@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         std::fflush(stdout);
     });
     sum.onResult([](qint64 total) { std::printf("\nsum = %lld\n", total); });
-    sum.onFailed(
+    sum.onError(
         [](const offload::Error &e) { std::printf("\nfailed: %s\n", qPrintable(e.summary())); });
 
     // A second task that the user gives up on: it ends Cancelled, which is not an error.

@@ -57,6 +57,7 @@ private Q_SLOTS:
     void exceptionsBecomeStructuredErrors();
     void resultThrowsForFailedAndCancelledTasks();
     void errorIsEmptyUnlessTheTaskFailed();
+    void droppingEveryHandleNeitherCancelsNorSilencesTheTask();
     void contextDestroyedMidTaskCancelsAndDeliversNothing();
     void contextInAnotherThreadReceivesEverythingThere();
     void finishedCallbackAddedLateIsStillCalled();
@@ -374,7 +375,7 @@ void tst_ThreadTasks::exceptionsBecomeStructuredErrors()
             throw std::bad_alloc();
         }
     });
-    task.onFailed([&](const Error &e) {
+    task.onError([&](const Error &e) {
         delivered = e;
         failed = true;
     });
@@ -435,6 +436,27 @@ void tst_ThreadTasks::errorIsEmptyUnlessTheTaskFailed()
     QCOMPARE(failed.state(), TaskState::Failed);
     QCOMPARE(failed.error().kind, ErrorKind::Exception);
     QCOMPARE(failed.error().summary(), QStringLiteral("exception: no kind given"));
+}
+
+void tst_ThreadTasks::droppingEveryHandleNeitherCancelsNorSilencesTheTask()
+{
+    QObject context;
+    Gate gate; // outlives the pool
+    ThreadPool pool({ .maxThreads = 1 });
+    int value = 0;
+    std::weak_ptr<detail::TaskCore> core;
+    {
+        auto task = pool.run(&context, [&] {
+            gate.wait();
+            return 7;
+        });
+        task.onResult([&](int v) { value = v; });
+        core = task.core();
+    } // the only handle is gone while the task waits at the gate
+    QVERIFY(!core.expired());
+    gate.open();
+    QTRY_COMPARE_WITH_TIMEOUT(value, 7, 10000); // ran to its end, and its callback was called
+    QTRY_VERIFY_WITH_TIMEOUT(core.expired(), 10000); // then its state was freed
 }
 
 void tst_ThreadTasks::contextDestroyedMidTaskCancelsAndDeliversNothing()

@@ -494,7 +494,7 @@ void tst_Coro::exceptionsWithCallbacks()
 {
     QObject ctx;
     std::optional<Error> error;
-    run(&ctx, []() -> int { throw std::runtime_error("disk full"); }).onFailed([&](const Error &e) {
+    run(&ctx, []() -> int { throw std::runtime_error("disk full"); }).onError([&](const Error &e) {
         error = e;
     });
     QTRY_VERIFY_WITH_TIMEOUT(error.has_value(), 10000);
@@ -576,7 +576,7 @@ void tst_Coro::unobservedFailureGoesToTheHandler()
     QCOMPARE(reports[1].second.origin, QStringLiteral("std::length_error"));
 
     bool heard = false; // observed: not reported
-    failsUnobserved(&ctx).onFailed([&](const Error &) { heard = true; });
+    failsUnobserved(&ctx).onError([&](const Error &) { heard = true; });
     QTRY_VERIFY_WITH_TIMEOUT(heard, 10000);
     {
         Task<void> held = failsUnobserved(&ctx); // held and awaited by nobody, then inspected

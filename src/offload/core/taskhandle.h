@@ -75,9 +75,15 @@ protected:
 
 // Callbacks registered on a handle run on the task's context thread, in this order:
 // state changes, coalesced progress (at most ~60/s, latest wins, final value always
-// delivered), the final state, then onFinished/onResult/onFailed/onCancelled.
+// delivered), the final state, then onFinished/onResult/onError/onCancelled.
 // Registered after the end, finished callbacks are still called (asynchronously).
 // If the context object is destroyed, nothing more is called and the task is cancelled.
+// They are notifications, not continuations (unlike QFuture::then/onFailed/onCanceled): they
+// return nothing, cannot recover a failure, run on the task's context, and several may be
+// registered; onFinished/onResult/onError/onCancelled are each called at most once.
+// Dropping every handle neither cancels the task nor silences it: the work runs to its end,
+// the callbacks registered are called, and the task's state is freed after its last delivery.
+// Call cancel() first to stop it.
 template<typename T> class TaskHandle : public TaskHandleBase
 {
 public:
@@ -139,7 +145,8 @@ public:
         });
         return *this;
     }
-    template<typename F> const TaskHandle &onFailed(F &&cb) const
+    // Called with the Error if the task Failed.
+    template<typename F> const TaskHandle &onError(F &&cb) const
     {
         m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
             if (core.state() == TaskState::Failed)
@@ -147,6 +154,7 @@ public:
         });
         return *this;
     }
+    // Called if the task ended Cancelled (by cancel(), its context's destruction, or shutdown).
     template<typename F> const TaskHandle &onCancelled(F &&cb) const
     {
         m_core->addFinishedCallback([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {

@@ -27,7 +27,7 @@ template<typename T> class Task;
 // frame destroyed (locals' destructors run) and it is never resumed into the dead object.
 //
 // It is an Offload task: a TaskHandle<T> with states, progress, cancel() from any thread,
-// onResult/onFailed, toFuture(), shown in the monitor (kind "coroutine"). Cancelling it cancels
+// onResult/onError, toFuture(), shown in the monitor (kind "coroutine"). Cancelling it cancels
 // the awaited operation (a thread task's token, a worker call, a program run's process tree,
 // another Task, a QFuture) and ends the coroutine Cancelled — never Failed. An exception
 // leaving the body fails it with the exception's type and message (a worker's traceback
