@@ -584,6 +584,12 @@ void tst_Coro::unobservedFailureGoesToTheHandler()
         QCOMPARE(reports.size(), 2); // while a Task is held, its owner is responsible
     }
     QCOMPARE(reports.size(), 2); // its owner read its state: observed, not reported
+    {
+        Task<void> held = failsUnobserved(&ctx);
+        const TaskHandleBase &base = held; // read through a base: observed all the same
+        QTRY_VERIFY_WITH_TIMEOUT(base.isFinal(), 10000);
+    }
+    QCOMPARE(reports.size(), 2);
     failsUnobserved(&ctx).core()->waitForFinished(0ms); // reads through the base handle only
     QTRY_COMPARE_WITH_TIMEOUT(reports.size(), 3, 10000);
     setUnhandledErrorHandler(previous);

@@ -355,6 +355,8 @@ void TaskCore::addFinishedCallback(CoreCallback cb)
 
 bool TaskCore::isObserved() const
 {
+    if (m_endRead.load(std::memory_order_relaxed))
+        return true;
     std::lock_guard lock(d->mutex);
     return d->observed;
 }

@@ -100,8 +100,18 @@ public:
     void addFinishedCallback(CoreCallback cb);
     // Called on the finishing thread right after the final state is set (at once if final).
     void addCompletionHook(CoreCallback hook);
-    // True once anyone asked to hear about the end (a finished callback or a completion hook).
+    // True once anyone asked to hear about the end (a finished callback or a completion hook)
+    // or read it through a handle (readState()).
     bool isObserved() const;
+    // The state, as a handle reads it: reading a final state counts as observing the end,
+    // whichever handle type reads it (a coroutine's unobserved failure is reported).
+    TaskState readState() const
+    {
+        const TaskState s = state();
+        if (isFinalState(s))
+            m_endRead.store(true, std::memory_order_relaxed);
+        return s;
+    }
 
     // Producer side. Transitions that are not forward moves are ignored and return false.
     bool markStarting();
@@ -151,6 +161,9 @@ private:
     std::unique_ptr<Private> d;
     // A copy of the state, written under the mutex at every transition.
     std::atomic<TaskState> m_publishedState { TaskState::Queued };
+    // The final state was read through a handle. Relaxed: the handle that read it is released
+    // (acquire-release) before an unobserved failure is looked for.
+    mutable std::atomic<bool> m_endRead { false };
 };
 
 // Typed result storage. The value is written once by the producer before finish() and read

@@ -9,7 +9,7 @@ std::chrono::milliseconds TaskHandleBase::elapsed() const
 
 void TaskHandleBase::checkFinished() const
 {
-    switch (m_core->state()) {
+    switch (state()) { // counts as observing the end
     case TaskState::Finished:
         return;
     case TaskState::Failed:

@@ -31,11 +31,13 @@ public:
     // The state now, on any thread. A task becomes final (isFinal(), waitForFinished() returns)
     // on the thread that ends it, before its callbacks run on the context thread: a callback
     // always sees the final state, but a final state does not mean the callbacks have run.
-    TaskState state() const { return m_core->state(); }
+    // Reading a final state (state(), isFinal(), error(), result()) counts as observing the
+    // task's end: a coroutine Task's failure read so is not reported as unhandled.
+    TaskState state() const { return m_core->readState(); }
     bool isFinal() const { return isFinalState(state()); }
     Progress progress() const { return m_core->progress(); }
     // Why the task failed; empty (kind None, isEmpty()) unless it is Failed.
-    Error error() const { return m_core->error(); }
+    Error error() const { return (void)state(), m_core->error(); }
     ProcessInfo processInfo() const { return m_core->processInfo(); }
     // The id of the task this one is a part of (setParent()); 0 if none.
     quint64 parentId() const { return m_core->parentId(); }

@@ -310,7 +310,7 @@ void CoroState::failed()
 
 void CoroState::reportIfUnobserved()
 {
-    if (m_core->isObserved() || m_inspected.load() || m_reported.exchange(true))
+    if (m_core->isObserved() || m_reported.exchange(true))
         return;
     UnhandledErrorHandler handler;
     {

@@ -62,10 +62,6 @@ public:
     void retain() { m_handles.fetch_add(1, std::memory_order_relaxed); }
     void release();
     void failed(); // the promise, when the coroutine ends Failed
-    void markInspected()
-    {
-        m_inspected.store(true, std::memory_order_relaxed);
-    } // state/error/result read
 
     // Progress, as a fraction of this task's 0..1 (Progress::setFraction: NaN counts as 0,
     // the rest is clamped). Coroutine thread, except reportWeighted.
@@ -101,7 +97,7 @@ private:
     std::mutex m_mutex;
     std::function<void()> m_cancelAwaited; // guarded by m_mutex
     std::atomic<int> m_handles { 0 };
-    std::atomic<bool> m_failed { false }, m_reported { false }, m_inspected { false };
+    std::atomic<bool> m_failed { false }, m_reported { false };
     std::mutex m_progressMutex; // orders progress writes: a weighted report against its await's end
     double m_progressBase = 0.0; // guarded by m_progressMutex
     quint64 m_weightedToken = 0; // the current weighted await, 0: none; guarded by m_progressMutex

@@ -61,12 +61,6 @@ public:
             m_state->release();
     }
 
-    // As TaskHandle's; reading the end through the Task counts as observing a failure.
-    TaskState state() const { return inspected(), TaskHandle<T>::state(); }
-    bool isFinal() const { return isFinalState(state()); }
-    Error error() const { return inspected(), TaskHandle<T>::error(); }
-    decltype(auto) result() const { return inspected(), TaskHandle<T>::result(); }
-
 private:
     friend struct promise_type;
     Task(std::shared_ptr<detail::TaskResultCore<T>> core, std::shared_ptr<detail::CoroState> state)
@@ -78,11 +72,6 @@ private:
     {
         if (m_state)
             m_state->retain();
-    }
-    void inspected() const
-    {
-        if (m_state && isFinalState(TaskHandle<T>::state()))
-            m_state->markInspected();
     }
     void swap(Task &other) noexcept
     {
