@@ -95,17 +95,8 @@ TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &met
     call->timeout = options.timeout.value_or(d->spec.callTimeout);
     call->core = std::make_shared<CallCore>(context, QStringLiteral("worker"),
         options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
-    call->core->attach();
     TaskHandle<WorkerResult> handle(call->core);
-    if (!d->accepting.load()) {
-        call->core->requestCancel(); // shut down: never starts
-        return handle;
-    }
-    call->core->setCancelHandler([weak = std::weak_ptr<PoolImpl>(d), id = call->id] {
-        if (auto impl = weak.lock())
-            Supervisor::instance().post([impl, id] { impl->cancel(id); });
-    });
-    Supervisor::instance().post([impl = d, call] { impl->enqueue(call); });
+    submitToSupervisor(d, std::move(call));
     return handle;
 }
 

@@ -574,17 +574,8 @@ TaskHandle<ProgramResult> ProgramRunner::run(QObject *context, ProgramSpec spec)
     const QString name = spec.name.isEmpty() ? QFileInfo(spec.program).fileName() : spec.name;
     run->spec = std::move(spec);
     run->core = std::make_shared<RunCore>(context, QStringLiteral("program"), name);
-    run->core->attach();
     TaskHandle<ProgramResult> handle(run->core);
-    if (!d->accepting) {
-        run->core->requestCancel();
-        return handle;
-    }
-    run->core->setCancelHandler([weak = std::weak_ptr<RunnerImpl>(d), id = run->id] {
-        if (auto impl = weak.lock())
-            Supervisor::instance().post([impl, id] { impl->cancel(id); });
-    });
-    Supervisor::instance().post([impl = d, run] { impl->enqueue(run); });
+    submitToSupervisor(d, std::move(run));
     return handle;
 }
 

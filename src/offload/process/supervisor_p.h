@@ -69,4 +69,25 @@ private:
     bool m_expectAnswer = false;
 };
 
+// The submit sequence of every task the supervisor runs (worker calls, program runs), on the
+// submitting thread: the item's task is attached to its context; refused (Cancelled, never
+// started) when its owner no longer accepts work; else given a cancel handler that reaches the
+// owner on the supervisor thread (while the owner lives), and queued there. Owner needs
+// `std::atomic<bool> accepting`, `enqueue(std::shared_ptr<Item>)` and `cancel(quint64 id)`;
+// Item needs `core` and `id`.
+template<typename Owner, typename Item>
+void submitToSupervisor(const std::shared_ptr<Owner> &owner, std::shared_ptr<Item> item)
+{
+    item->core->attach();
+    if (!owner->accepting.load()) {
+        item->core->requestCancel();
+        return;
+    }
+    item->core->setCancelHandler([weak = std::weak_ptr<Owner>(owner), id = item->id] {
+        if (auto o = weak.lock())
+            Supervisor::instance().post([o, id] { o->cancel(id); });
+    });
+    Supervisor::instance().post([owner, item = std::move(item)] { owner->enqueue(item); });
+}
+
 } // namespace offload::detail
