@@ -3,7 +3,7 @@
 // Checks: no crash, no unbounded buffering, and both decoders agree on the frames they accept.
 #include "../src/offload/process/qtframes_p.h"
 
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <cstdint>
 #include <cstdlib>

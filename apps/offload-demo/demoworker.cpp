@@ -1,6 +1,6 @@
 // offload-demo-worker: the demo's worker process (C++ SDK, no Qt). Counts primes like the
 // thread tasks do, so the two kinds of task can be compared side by side in the monitor.
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <cmath>
 #include <stdexcept>

@@ -1,6 +1,6 @@
 // Worker for the process benchmarks (C++ SDK): an empty call, and CPU-bound work that streams
 // progress about 1000 times a second until cancelled.
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <chrono>
 #include <cmath>

@@ -1,6 +1,6 @@
 // primeworker: a C++ worker (header-only SDK, no Qt) that counts primes with progress and
 // honours cancellation. Run by hand: primeworker --call countPrimes '{"limit": 100000}'
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // In-tree child program for the process tests: a worker built on the C++ SDK whose methods
 // behave well or badly on request, and whose start-up can be broken with --mode.
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <chrono>
 #include <csignal>

@@ -1,7 +1,7 @@
 // A worker on the C++ SDK for the SDK's own process tests (worker/python/test_offload_worker.py,
 // run by CTest as cpp_sdk_processes). Its twin is worker/python/sdk_testworker.py: same
 // methods, same answers.
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <chrono>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // The C++ worker SDK's frame decoder and JSON numbers, without Qt and without a process:
 // what a frame header's "size" and a call's "id" may be (docs/protocol.md, "Frames").
-#include <offload/worker.h>
+#include <offload/workersdk/worker.h>
 
 #include <algorithm>
 #include <cmath>

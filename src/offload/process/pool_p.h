@@ -124,7 +124,7 @@ private:
     }
     std::shared_ptr<CallState> takeNextQueued();
 
-    // worker.cpp: per-process I/O
+    // workerio.cpp: per-process I/O
     void onSocket(WorkerProc &w, uint32_t events);
     void onChannelBytes(WorkerProc &w, const char *data, size_t size);
     void onChannelClosed(WorkerProc &w);

@@ -1,7 +1,7 @@
 // Private: the worker protocol's frame decoder with headers parsed by QJsonDocument.
 #pragma once
 
-#include <offload/protocol.h>
+#include <offload/workersdk/protocol.h>
 
 #include <QJsonDocument>
 #include <QJsonObject>
