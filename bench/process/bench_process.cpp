@@ -213,11 +213,12 @@ struct RelayedPingPong
     ~RelayedPingPong()
     {
         // The relay sees EOF: on its own pipe, or (callerWrites) on the child's, which exits.
-        ::close(callerWrites ? std::exchange(child.toChild, -1) : toRelay[1]);
+        ::close(std::exchange(callerWrites ? child.toChild : toRelay[1], -1));
         if (relay.joinable())
             relay.join();
         for (int fd : { toRelay[0], toRelay[1], fromRelay[0], fromRelay[1] })
-            ::close(fd); // toRelay[1] again when closed above: EBADF, harmless
+            if (fd >= 0) // not twice: another thread may own that number by now
+                ::close(fd);
     }
     std::vector<double> run(int count)
     {
