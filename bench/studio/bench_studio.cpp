@@ -20,7 +20,7 @@
 #include "runhistory.h"
 #include "studiowindow.h"
 
-#include <offload/core/taskcore.h>
+#include <offload/core/taskpromise.h>
 #include <offload/monitor/latencyprobe.h>
 #include <offload/monitor/taskmodel.h>
 #include <offload/process/workerpool.h>
@@ -144,20 +144,19 @@ int runStudio()
         return 3;
     const offload::Module blur = window.library()->entry(row).module;
 
-    // The 10,000 updated tasks: plain task cores, as any producer's tasks are.
-    std::vector<std::shared_ptr<offload::detail::TaskResultCore<int>>> tasks;
+    // The 10,000 updated tasks, made as any producer makes its tasks.
+    std::vector<offload::TaskPromise<int>> tasks;
     tasks.reserve(taskCount);
     for (int i = 0; i < taskCount; ++i) {
-        auto core = std::make_shared<offload::detail::TaskResultCore<int>>(
+        offload::TaskPromise<int> task(
             &window, QStringLiteral("thread"), QStringLiteral("task %1").arg(i));
-        core->attach();
-        core->markStarting();
-        core->markRunning();
-        core->setProgressRange(0, 100);
-        tasks.push_back(core);
+        task.markStarting();
+        task.start();
+        task.setProgressRange(0, 100);
+        tasks.push_back(std::move(task));
     }
     Producer producer;
-    producer.start(taskCount, [&tasks](int i, int v) { tasks[size_t(i)]->setProgressValue(v); });
+    producer.start(taskCount, [&tasks](int i, int v) { tasks[size_t(i)].setProgress(v); });
 
     std::vector<quint64> runs;
     window.controller()->setMaxParallel(4); // all four at once, as on the peer's side
@@ -192,7 +191,7 @@ int runStudio()
         c.cancel();
     window.controller()->cancelAll();
     for (auto &t : tasks)
-        t->finishWith(0);
+        t.finish(0);
     return rc;
 }
 

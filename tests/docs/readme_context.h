@@ -6,14 +6,19 @@
 #include <QObject>
 #include <QVariantMap>
 
+#include <map>
+
 class QLabel;
 class QPushButton;
+class QUrl;
 
 namespace offload {
 class ModuleRunner;
 class TaskControl;
 struct Module;
 template<typename T> class Task;
+template<typename T> class TaskHandle;
+template<typename T> class TaskPromise;
 } // namespace offload
 
 qint64 countPrimes(offload::TaskControl &task); // the application's own work
@@ -30,4 +35,15 @@ public:
     const offload::Module &m_blur;
     const QVariantMap &m_values;
     QLabel *m_label = nullptr;
+};
+
+// The README's own kind of task: downloads ended by the downloader's callbacks.
+class Downloader : public QObject
+{
+public:
+    Downloader(); // declared only
+    offload::TaskHandle<QByteArray> fetch(const QUrl &url); // a README snippet defines it
+    void abort(quint64 id);
+
+    std::map<quint64, offload::TaskPromise<QByteArray>> &m_downloads;
 };

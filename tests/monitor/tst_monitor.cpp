@@ -5,6 +5,7 @@
 #include <offload/monitor/latencyprobe.h>
 #include <offload/monitor/taskmodel.h>
 
+#include "../common/manualtask.h"
 #include "../common/testsupport.h"
 
 #include <QAbstractItemModelTester>
@@ -19,15 +20,6 @@ using namespace offload;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A task the test drives by hand, without a thread, like the parent task of a batch.
-TaskHandle<void> manualTask(QObject *context, const QString &name)
-{
-    auto core
-        = std::make_shared<detail::TaskResultCore<void>>(context, QStringLiteral("manual"), name);
-    core->attach();
-    return TaskHandle<void>(core);
-}
 
 // Empty if the child's row is under the parent's, found both by id and by position.
 QString childRowProblem(
@@ -168,7 +160,7 @@ void tst_Monitor::changedRowsAreAnnouncedPerRunOfAdjacentRows()
     TaskModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QObject context;
-    std::vector<TaskHandle<void>> tasks;
+    std::vector<ManualTask> tasks;
     for (int i = 0; i < 8; ++i)
         tasks.push_back(manualTask(&context, QStringLiteral("t%1").arg(i)));
     model.refresh();
@@ -176,7 +168,7 @@ void tst_Monitor::changedRowsAreAnnouncedPerRunOfAdjacentRows()
     QCOMPARE(model.rowOf(tasks[7].id()), base + 7);
     QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
     for (int i : { 1, 2, 3, 6 })
-        tasks[size_t(i)].core()->setProgressText(QStringLiteral("moved"));
+        tasks[size_t(i)]->setProgressText(QStringLiteral("moved"));
     model.refresh();
     // Rows 1-3 as one range, row 6 alone: never one span over the unchanged 4 and 5; and only
     // the cell that changed (Text), not the whole row.
@@ -191,7 +183,7 @@ void tst_Monitor::changedRowsAreAnnouncedPerRunOfAdjacentRows()
     }
     QCOMPARE(fullRows, (QList<QPair<int, int>> { { 1, 3 }, { 6, 6 } }));
     for (auto &t : tasks)
-        static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
+        t->finish();
 }
 
 void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
@@ -199,14 +191,14 @@ void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
     TaskModel model;
     model.setUpdateInterval(10ms);
     QObject context;
-    std::vector<TaskHandle<void>> tasks;
+    std::vector<ManualTask> tasks;
     for (int i = 0; i < 20000; ++i)
         tasks.push_back(manualTask(&context, QStringLiteral("t%1").arg(i)));
     QTRY_COMPARE_WITH_TIMEOUT(model.rowCount() >= 20000, true, 30000);
     // Every task changes at once; the timer applies the burst a slice at a time, and in the
     // end every row shows its task's last text.
     for (size_t i = 0; i < tasks.size(); ++i)
-        tasks[i].core()->setProgressText(QStringLiteral("burst %1").arg(i));
+        tasks[i]->setProgressText(QStringLiteral("burst %1").arg(i));
     QTRY_VERIFY_WITH_TIMEOUT(
         model.index(model.rowOf(tasks.front().id()), TaskModel::Column::Text).data().toString()
                 == QLatin1String("burst 0")
@@ -219,7 +211,7 @@ void tst_Monitor::aBurstOfChangesIsAppliedInSlicesAndCompletely()
         QCOMPARE(model.index(model.rowOf(tasks[i].id()), TaskModel::Column::Text).data().toString(),
             QStringLiteral("burst %1").arg(i));
     for (auto &t : tasks)
-        static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
+        t->finish();
 }
 
 void tst_Monitor::registryHandsOutChangesInBatchesOldestFirst()
@@ -227,14 +219,14 @@ void tst_Monitor::registryHandsOutChangesInBatchesOldestFirst()
     auto &registry = TaskRegistry::instance();
     const int listener = registry.addListener();
     QObject context;
-    std::vector<TaskHandle<void>> tasks;
+    std::vector<ManualTask> tasks;
     for (int i = 0; i < 10; ++i)
         tasks.push_back(manualTask(&context, QStringLiteral("t%1").arg(i)));
     while (registry.takeChanges(listener).more) {
     } // the additions, and anything earlier tests left
     for (auto &t : tasks)
-        t.core()->setProgressText(QStringLiteral("changed"));
-    tasks[0].core()->setProgressText(QStringLiteral("again")); // still listed once
+        t->setProgressText(QStringLiteral("changed"));
+    tasks[0]->setProgressText(QStringLiteral("again")); // still listed once
     const auto ids = [](const std::vector<TaskHandleBase> &handles) {
         std::vector<quint64> out;
         for (const auto &h : handles)
@@ -261,7 +253,7 @@ void tst_Monitor::registryHandsOutChangesInBatchesOldestFirst()
     QVERIFY(!batch.more);
     registry.removeListener(listener);
     for (auto &t : tasks)
-        static_cast<detail::TaskResultCore<void> &>(*t.core()).finishWith();
+        t->finish();
 }
 
 void tst_Monitor::theClockReachesChildRowsOfRunningParentsOnly()
@@ -274,8 +266,8 @@ void tst_Monitor::theClockReachesChildRowsOfRunningParentsOnly()
     auto doneParent = manualTask(&context, QStringLiteral("done batch"));
     auto doneChild = manualTask(&context, QStringLiteral("done run"));
     doneChild.setParent(doneParent);
-    QVERIFY(doneChild.core()->finish());
-    QVERIFY(doneParent.core()->finish());
+    QVERIFY(doneChild->finish());
+    QVERIFY(doneParent->finish());
     model.refresh();
     QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
     model.refresh(); // nothing changed: only the once-a-second clock is announced
@@ -292,8 +284,8 @@ void tst_Monitor::theClockReachesChildRowsOfRunningParentsOnly()
     QVERIFY(under.contains(parent.id()));
     QVERIFY(!under.contains(doneParent.id()));
     QVERIFY(under.contains(0)); // the running parent is itself a top-level row
-    QVERIFY(child.core()->finish());
-    QVERIFY(parent.core()->finish());
+    QVERIFY(child->finish());
+    QVERIFY(parent->finish());
 }
 
 void tst_Monitor::failedTaskShowsErrorSummary()
@@ -371,7 +363,7 @@ void tst_Monitor::setParentRecordsTheParentOnly()
     QCOMPARE(child.parentId(), parent.id());
     child.setParent(TaskHandleBase()); // an invalid parent clears it
     QCOMPARE(child.parentId(), quint64(0));
-    QVERIFY(child.core()->finish());
+    QVERIFY(child->finish());
     child.setParent(parent); // allowed on a final task
     QCOMPARE(child.parentId(), parent.id());
     // Display only: cancelling the parent leaves the child alone.
@@ -503,15 +495,17 @@ void tst_Monitor::childListedBeforeItsParentMovesUnderIt()
 
     // A parent that is not listed yet (created, not yet registered) when the child is shown:
     // the child waits at the top level and moves under the parent when it arrives.
+    // Every public way to make a task registers it at once, so the test reaches under the API
+    // (detail::Access) for a task that is registered only later.
     auto lateCore = std::make_shared<detail::TaskResultCore<void>>(
         &context, QStringLiteral("manual"), QStringLiteral("late batch"));
-    const TaskHandle<void> late(lateCore);
+    const TaskHandle<void> late = detail::Access::typedHandle<void>(lateCore);
     auto waiting = manualTask(&context, QStringLiteral("early run"));
     waiting.setParent(late);
     model.refresh();
     QVERIFY(model.rowOf(waiting.id()) >= 0);
     QCOMPARE(model.indexOf(waiting.id()).data(TaskModel::ParentIdRole).value<quint64>(), late.id());
-    lateCore->attach();
+    detail::Access::attach(*lateCore);
     model.refresh();
     VERIFY_CHILD_ROW(model, waiting, late);
 }
@@ -544,25 +538,25 @@ void tst_Monitor::trimmingRemovesAParentWithItsChildren()
     model.clearFinished();
     QObject context;
     auto parent = manualTask(&context, QStringLiteral("batch"));
-    std::vector<TaskHandle<void>> children;
+    std::vector<ManualTask> children;
     for (int i = 0; i < 3; ++i) {
         children.push_back(manualTask(&context, QStringLiteral("run %1").arg(i)));
         children.back().setParent(parent);
     }
     auto grandchild = manualTask(&context, QStringLiteral("step"));
     grandchild.setParent(children[0]);
-    std::vector<TaskHandle<void>> newer;
+    std::vector<ManualTask> newer;
     for (int i = 0; i < 2; ++i)
         newer.push_back(manualTask(&context, QStringLiteral("newer %1").arg(i)));
     model.refresh();
     const QPersistentModelIndex childCell = model.indexOf(children[1].id());
     QVERIFY(childCell.isValid());
     for (auto &t : children)
-        QVERIFY(t.core()->finish());
-    QVERIFY(grandchild.core()->finish());
-    QVERIFY(parent.core()->finish());
+        QVERIFY(t->finish());
+    QVERIFY(grandchild->finish());
+    QVERIFY(parent->finish());
     for (auto &t : newer)
-        QVERIFY(t.core()->finish());
+        QVERIFY(t->finish());
     model.refresh();
 
     // Three finished top-level rows; two kept: the parent, the oldest, goes with its subtree.
@@ -579,8 +573,8 @@ void tst_Monitor::trimmingRemovesAParentWithItsChildren()
     auto second = manualTask(&context, QStringLiteral("second batch"));
     auto secondChild = manualTask(&context, QStringLiteral("second run"));
     secondChild.setParent(second);
-    QVERIFY(secondChild.core()->finish());
-    QVERIFY(second.core()->finish());
+    QVERIFY(secondChild->finish());
+    QVERIFY(second->finish());
     model.setMaxFinished(10);
     model.refresh();
     VERIFY_CHILD_ROW(model, secondChild, second);
@@ -599,21 +593,21 @@ void tst_Monitor::finishedChildOfARunningParentSurvivesTrimming()
     auto parent = manualTask(&context, QStringLiteral("batch"));
     auto child = manualTask(&context, QStringLiteral("run"));
     child.setParent(parent);
-    QVERIFY(parent.core()->markRunning());
-    QVERIFY(child.core()->finish());
+    QVERIFY(parent->start());
+    QVERIFY(child->finish());
     // And the other way round: a finished parent whose child still runs.
     auto done = manualTask(&context, QStringLiteral("finished batch"));
     auto straggler = manualTask(&context, QStringLiteral("straggler"));
     straggler.setParent(done);
-    QVERIFY(done.core()->finish());
+    QVERIFY(done->finish());
     model.refresh();
     model.clearFinished();
     VERIFY_CHILD_ROW(model, child, parent);
     VERIFY_CHILD_ROW(model, straggler, done);
 
     // Once the whole subtree is final, it is a finished row like any other.
-    QVERIFY(parent.core()->finish());
-    QVERIFY(straggler.core()->finish());
+    QVERIFY(parent->finish());
+    QVERIFY(straggler->finish());
     model.refresh();
     QCOMPARE(model.rowOf(parent.id()), -1);
     QVERIFY(!model.indexOf(child.id()).isValid());
@@ -629,20 +623,18 @@ void tst_Monitor::tenThousandTasksWithAThousandChildrenUpdating()
     model.setUpdateInterval(20ms);
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QObject context;
-    std::vector<TaskHandle<void>> tasks;
+    std::vector<ManualTask> tasks;
     tasks.reserve(taskCount);
     for (int i = 0; i < taskCount; ++i)
         tasks.push_back(manualTask(&context, QStringLiteral("task %1").arg(i)));
     // Children are tasks[parentCount + k], under parent k % parentCount; half of them get their
     // parent before the model sees them, the others while it shows them (moves).
-    const auto childAt
-        = [&](int k) -> TaskHandle<void> & { return tasks[size_t(parentCount + k)]; };
-    const auto parentOf
-        = [&](int k) -> TaskHandle<void> & { return tasks[size_t(k % parentCount)]; };
+    const auto childAt = [&](int k) -> ManualTask & { return tasks[size_t(parentCount + k)]; };
+    const auto parentOf = [&](int k) -> ManualTask & { return tasks[size_t(k % parentCount)]; };
     for (int k = 0; k < childCount; k += 2)
         childAt(k).setParent(parentOf(k));
     for (int i = 0; i < parentCount; ++i)
-        tasks[size_t(i)].core()->markRunning();
+        tasks[size_t(i)]->start();
     model.refresh();
 
     std::atomic<bool> stop { false };
@@ -651,13 +643,13 @@ void tst_Monitor::tenThousandTasksWithAThousandChildrenUpdating()
             childAt(k).setParent(parentOf(k));
         for (int round = 1; round <= 50 && !stop; ++round) {
             for (int k = 0; k < childCount; ++k) {
-                childAt(k).core()->markRunning();
-                childAt(k).core()->setProgressRange(0, 50);
-                childAt(k).core()->setProgressValue(round);
+                childAt(k)->start();
+                childAt(k)->setProgressRange(0, 50);
+                childAt(k)->setProgress(round);
             }
         }
         for (int k = 0; k < childCount; k += 3)
-            childAt(k).core()->finish();
+            childAt(k)->finish();
     });
     // The model's timer refreshes while the worker reports.
     QTRY_VERIFY_WITH_TIMEOUT(worker.wait_for(0s) == std::future_status::ready, 60000);

@@ -6,6 +6,7 @@
 #include <offload/widgets/progressdelegate.h>
 #include <offload/widgets/taskmonitorwidget.h>
 
+#include "../common/manualtask.h"
 #include "../common/testsupport.h"
 
 #include <QAbstractItemModelTester>
@@ -46,15 +47,6 @@ std::pair<TaskHandle<int>, TaskHandle<int>> finishedAndRunning(QObject *context)
     auto done = run(context, [] { return 1; }, { .name = QStringLiteral("done") });
     done.waitForFinished(10s); // checked by the caller through isFinal()
     return { done, runUntilCancelled(context, QStringLiteral("running")) };
-}
-
-// A task the test drives by hand, without a thread, like the parent task of a batch.
-TaskHandle<void> manualTask(QObject *context, const QString &name)
-{
-    auto core
-        = std::make_shared<detail::TaskResultCore<void>>(context, QStringLiteral("manual"), name);
-    core->attach();
-    return TaskHandle<void>(core);
 }
 
 QPushButton *button(const TaskMonitorWidget &w, const QString &text)
@@ -229,10 +221,10 @@ void tst_Widgets::childRowsShowUnderTheirParentWithBars()
     auto waiting = manualTask(&context, QStringLiteral("run 2"));
     done.setParent(parent);
     waiting.setParent(parent);
-    QVERIFY(parent.core()->markRunning());
-    QVERIFY(done.core()->finish()); // a full bar
-    QVERIFY(waiting.core()->markRunning());
-    waiting.core()->setProgressRange(0, 100); // an empty bar
+    QVERIFY(parent->start());
+    QVERIFY(done->finish()); // a full bar
+    QVERIFY(waiting->start());
+    waiting->setProgressRange(0, 100); // an empty bar
     model.refresh();
     QVERIFY(w.view()->rootIsDecorated());
     w.resize(900, 400);
@@ -258,8 +250,8 @@ void tst_Widgets::childRowsShowUnderTheirParentWithBars()
             != shot.pixel(waitingCell.left() + x, waitingCell.center().y());
     QVERIFY2(differing > doneCell.width() / 2,
         qPrintable(QStringLiteral("%1 of %2").arg(differing).arg(doneCell.width())));
-    QVERIFY(waiting.core()->finish());
-    QVERIFY(parent.core()->finish());
+    QVERIFY(waiting->finish());
+    QVERIFY(parent->finish());
 }
 
 void tst_Widgets::cancelOnAParentRowCancelsTheParent()
@@ -267,20 +259,20 @@ void tst_Widgets::cancelOnAParentRowCancelsTheParent()
     QObject context;
     TaskMonitorWidget w;
     auto parent = manualTask(&context, QStringLiteral("batch"));
-    std::vector<TaskHandle<void>> runs;
+    std::vector<ManualTask> runs;
     for (int i = 0; i < 2; ++i) {
         runs.push_back(manualTask(&context, QStringLiteral("run %1").arg(i)));
         runs.back().setParent(parent);
-        QVERIFY(runs.back().core()->markRunning());
+        QVERIFY(runs.back()->start());
     }
-    QVERIFY(parent.core()->markRunning());
+    QVERIFY(parent->start());
     // The parent's owner cancels its runs, as a batch runner does; the monitor does not.
-    parent.core()->setCancelHandler([runs] {
+    parent->setCancelHandler([runs] {
         for (const auto &r : runs)
             r.cancel();
     });
     auto bystander = manualTask(&context, QStringLiteral("bystander"));
-    QVERIFY(bystander.core()->markRunning());
+    QVERIFY(bystander->start());
     w.model()->refresh();
     selectTask(w, parent.id(), QItemSelectionModel::ClearAndSelect);
     QPushButton *cancel = button(w, QStringLiteral("Cancel"));
@@ -291,7 +283,7 @@ void tst_Widgets::cancelOnAParentRowCancelsTheParent()
         QVERIFY(r.isCancellationRequested());
     QVERIFY(!bystander.isCancellationRequested());
     for (auto *t : { &parent, &runs[0], &runs[1], &bystander })
-        QVERIFY(t->core()->finishCancelled());
+        QVERIFY((*t)->finishCancelled());
 }
 
 void tst_Widgets::cancelOnAChildRowCancelsThatChild()
@@ -303,9 +295,9 @@ void tst_Widgets::cancelOnAChildRowCancelsThatChild()
     auto second = manualTask(&context, QStringLiteral("run 2"));
     for (auto *t : { &first, &second }) {
         t->setParent(parent);
-        QVERIFY(t->core()->markRunning());
+        QVERIFY((*t)->start());
     }
-    QVERIFY(parent.core()->markRunning());
+    QVERIFY(parent->start());
     w.model()->refresh();
     // Top-level rows are left alone, in particular the one with the child's row number.
     const auto topLevelRequests = [&w] {
@@ -324,7 +316,7 @@ void tst_Widgets::cancelOnAChildRowCancelsThatChild()
     QVERIFY(!parent.isCancellationRequested());
     QVERIFY(topLevelRequests() == before);
     for (auto *t : { &parent, &first, &second })
-        QVERIFY(t->core()->finishCancelled());
+        QVERIFY((*t)->finishCancelled());
 }
 
 void tst_Widgets::tenThousandRowsScrollAndPaint()

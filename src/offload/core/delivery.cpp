@@ -1,6 +1,6 @@
 #include "delivery_p.h"
 
-#include <offload/core/taskcore.h>
+#include "taskcore_p.h"
 
 #include <QCoreApplication>
 #include <QEvent>
@@ -262,7 +262,7 @@ void Dispatcher::timerEvent(QTimerEvent *e)
 void Dispatcher::deliverAll(std::vector<std::shared_ptr<TaskCore>> &tasks, bool fromDelayList)
 {
     for (const auto &task : tasks)
-        task->deliver(fromDelayList);
+        TaskCoreAccess::deliver(*task, fromDelayList);
     tasks.clear();
 }
 
@@ -371,8 +371,8 @@ void ContextTasks::add(TaskCore &task)
     {
         std::lock_guard lock(m_mutex);
         if (!m_dead) {
-            if (!task.contextHook().isLinked() && !isFinalState(task.state()))
-                m_tasks.pushBack(&task.contextHook());
+            if (!TaskCoreAccess::contextHook(task).isLinked() && !isFinalState(task.state()))
+                m_tasks.pushBack(&TaskCoreAccess::contextHook(task));
             return;
         }
     }
@@ -382,7 +382,7 @@ void ContextTasks::add(TaskCore &task)
 void ContextTasks::remove(TaskCore &task)
 {
     std::lock_guard lock(m_mutex);
-    m_tasks.remove(&task.contextHook());
+    m_tasks.remove(&TaskCoreAccess::contextHook(task));
 }
 
 void ContextTasks::cancelAll()

@@ -5,14 +5,13 @@
 
 namespace offload {
 
-// Handed to a thread task's callable. Cheap to copy; copies refer to the same task.
+// Handed to a thread task's callable (TaskPromise::control() makes one for any task). Cheap to
+// copy; copies refer to the same task.
 // Thread-safety: every member may be called from any thread, as often as you like: the
 // context receives coalesced updates (at most ~60/s, latest wins).
 class OFFLOAD_CORE_EXPORT TaskControl
 {
 public:
-    explicit TaskControl(std::shared_ptr<detail::TaskCore> core) : m_core(std::move(core)) { }
-
     void setProgressRange(qint64 minimum, qint64 maximum)
     {
         m_core->setProgressRange(minimum, maximum);
@@ -28,11 +27,20 @@ public:
     // NaN counts as 0, anything else is clamped: Progress::valueFromFraction).
     void setFraction(double fraction);
 
+    // Reads, changes and writes the progress back as one step under the task's lock, even
+    // with several reporters: fn(Progress &).
+    template<typename F> void updateProgress(F &&fn)
+    {
+        m_core->updateProgress(std::forward<F>(fn));
+    }
+
     bool isCancellationRequested() const { return m_core->isCancellationRequested(); }
     // Throws CancelledError if cancellation was requested; the task then ends Cancelled.
     void throwIfCancellationRequested() const;
 
 private:
+    friend class TaskPromiseBase; // TaskPromise::control() makes one
+    explicit TaskControl(std::shared_ptr<detail::TaskCore> core) : m_core(std::move(core)) { }
     std::shared_ptr<detail::TaskCore> m_core;
 };
 

@@ -1,7 +1,4 @@
-#include <offload/core/taskcore.h>
-
-#include "delivery_p.h"
-#include "intrusivelist_p.h"
+#include "taskcore_p.h"
 #include <offload/core/taskregistry.h>
 
 #include <QPointer>
@@ -17,75 +14,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 std::atomic<quint64> s_nextId { 1 };
-
-constexpr quint8 bit(TaskState s)
-{
-    return quint8(1u << unsigned(s));
-}
-
-template<typename Cb> using CbList = std::shared_ptr<const std::vector<Cb>>;
-
-template<typename Cb> void append(CbList<Cb> &list, Cb cb)
-{
-    auto next
-        = list ? std::make_shared<std::vector<Cb>>(*list) : std::make_shared<std::vector<Cb>>();
-    next->push_back(std::move(cb));
-    list = std::move(next);
-}
 } // namespace
-
-struct TaskCore::Private
-{
-    mutable std::mutex mutex;
-    // Made by the first waitForFinished(), never destroyed before the task: most tasks are
-    // never waited on, and a task's state is allocated for every task of a burst.
-    mutable std::unique_ptr<std::condition_variable> finishedCv;
-
-    const quint64 id = s_nextId.fetch_add(1, std::memory_order_relaxed);
-    QString kind;
-    QString name;
-    QObject *contextRaw = nullptr;
-    QPointer<QObject> context; // read on the context thread only
-    std::shared_ptr<DeliveryQueue> queue;
-    std::shared_ptr<ContextTasks> contextTasks;
-
-    TaskState state = TaskState::Queued;
-    quint8 enteredMask = bit(TaskState::Queued);
-    Progress progress;
-    quint64 progressSeq = 0;
-    std::unique_ptr<Error> error; // only a failed task has one
-    TaskTimes times;
-    bool cancelRequested = false;
-    bool observed = false; // a finished callback or completion hook was ever added
-    bool inQueue = false; // waiting in the delivery queue
-    bool delayed = false; // waiting in the dispatcher's coalescing delay list
-    std::function<void()> cancelHandler;
-    CbList<ProgressCallback> progressCallbacks;
-    CbList<OutputCallback> outputCallbacks;
-    std::vector<OutputChunk> pendingOutput;
-    qint64 pendingOutputBytes = 0;
-    qint64 droppedOutputBytes = 0;
-    bool outputFull = false; // appendOutput said pause; resumeHandler runs after delivery
-    std::function<void()> outputResumeHandler;
-    ProcessInfo processInfo;
-    CbList<StateCallback> stateCallbacks;
-    std::vector<CoreCallback> finishedCallbacks;
-    std::vector<CoreCallback> completionHooks;
-
-    // Context thread only (the dispatcher).
-    quint8 deliveredMask = 0;
-    quint64 deliveredProgressSeq = 0;
-    Clock::time_point lastProgressDelivery;
-    bool dead = false; // context destroyed: never deliver again
-
-    std::atomic<bool> monitorDirty { false };
-    std::atomic<quint64> parentId { 0 }; // atomic: set by the child's owner on any thread
-    ListHook registryHook; // guarded by the registry's mutex
-    ListHook contextHook; // guarded by the ContextTasks' mutex
-};
 
 TaskCore::TaskCore(QObject *context, QString kind, QString name) : d(std::make_unique<Private>())
 {
+    d->id = s_nextId.fetch_add(1, std::memory_order_relaxed);
     d->kind = std::move(kind);
     d->name = std::move(name);
     d->contextRaw = context;
@@ -101,15 +34,6 @@ TaskCore::~TaskCore()
     TaskRegistry::instance().remove(*this);
     if (d->contextTasks)
         d->contextTasks->remove(*this);
-}
-
-ListHook &TaskCore::registryHook()
-{
-    return d->registryHook;
-}
-ListHook &TaskCore::contextHook()
-{
-    return d->contextHook;
 }
 
 void TaskCore::attach()
@@ -186,6 +110,10 @@ Error TaskCore::error() const
     return d->error ? *d->error : Error {};
 }
 
+} // namespace offload::detail
+
+namespace offload {
+
 std::chrono::milliseconds TaskTimes::elapsed() const
 {
     using namespace std::chrono;
@@ -194,9 +122,13 @@ std::chrono::milliseconds TaskTimes::elapsed() const
     return duration_cast<milliseconds>(end - start);
 }
 
-MonitorSnapshot TaskCore::monitorSnapshot() const
+} // namespace offload
+
+namespace offload::detail {
+
+TaskSnapshot TaskCore::snapshot() const
 {
-    MonitorSnapshot s;
+    TaskSnapshot s;
     s.parentId = d->parentId.load(std::memory_order_acquire);
     std::lock_guard lock(d->mutex);
     s.state = d->state;
@@ -382,7 +314,7 @@ bool TaskCore::markStarting()
             return false;
         d->state = TaskState::Starting;
         m_publishedState.store(d->state, std::memory_order_release);
-        d->enteredMask |= bit(TaskState::Starting);
+        d->enteredMask |= stateBit(TaskState::Starting);
     }
     notifyChanged(Change::Lazy);
     return true;
@@ -396,7 +328,7 @@ bool TaskCore::markRunning()
             return false;
         d->state = TaskState::Running;
         m_publishedState.store(d->state, std::memory_order_release);
-        d->enteredMask |= bit(TaskState::Running);
+        d->enteredMask |= stateBit(TaskState::Running);
         d->times.started = Clock::now();
     }
     notifyChanged(Change::Lazy);
@@ -495,7 +427,7 @@ bool TaskCore::finalize(TaskState state, Error *error)
         waiters = d->finishedCv.get();
         d->state = state;
         m_publishedState.store(state, std::memory_order_release);
-        d->enteredMask |= bit(state);
+        d->enteredMask |= stateBit(state);
         if (error)
             d->error = std::make_unique<Error>(std::move(*error));
         d->times.finished = Clock::now();
@@ -542,143 +474,6 @@ void TaskCore::notifyChanged(Change change)
     TaskRegistry::instance().markDirty(*this);
 }
 
-void TaskCore::deliver(bool fromDelayList)
-{
-    if (d->dead)
-        return;
-    auto self = shared_from_this(); // callbacks may drop every other reference
-    const auto alive = [this] {
-        if (d->contextRaw && d->context.isNull()) {
-            d->dead = true;
-            return false;
-        }
-        return true;
-    };
-    if (!alive()) {
-        requestCancel();
-        unlinkFromContext();
-        return;
-    }
-
-    // A context in another thread at submission: bind the guard here, in its own thread.
-    bool needsGuard = false;
-    {
-        std::lock_guard lock(d->mutex);
-        needsGuard = d->contextRaw && !d->contextTasks;
-    }
-    if (needsGuard) {
-        auto tasks = contextTasksFor(d->contextRaw);
-        {
-            std::lock_guard lock(d->mutex);
-            d->contextTasks = tasks;
-        }
-        if (!isFinalState(state()))
-            tasks->add(*this);
-    }
-
-    const auto now = Clock::now();
-    quint8 entered = 0;
-    TaskState state = TaskState::Queued;
-    bool deliverProgress = false;
-    bool throttled = false;
-    bool scheduleDelay = false;
-    Progress progress;
-    quint64 seq = 0;
-    CbList<ProgressCallback> progressCbs;
-    CbList<OutputCallback> outputCbs;
-    std::vector<OutputChunk> output;
-    CbList<StateCallback> stateCbs;
-    std::function<void()> resume;
-    {
-        std::lock_guard lock(d->mutex);
-        if (fromDelayList)
-            d->delayed = false;
-        else
-            d->inQueue = false;
-        entered = d->enteredMask;
-        state = d->state;
-        seq = d->progressSeq;
-        const bool changed = seq != d->deliveredProgressSeq;
-        throttled = changed && !isFinalState(state) && !d->outputFull
-            && now - d->lastProgressDelivery < Dispatcher::coalescingInterval;
-        deliverProgress = changed && !throttled;
-        if (deliverProgress) {
-            progress = d->progress;
-            output.swap(d->pendingOutput);
-            d->pendingOutputBytes = 0;
-            if (std::exchange(d->outputFull, false))
-                resume = d->outputResumeHandler;
-        }
-        if (throttled && !d->delayed) // the dispatcher's timer owns the next delivery
-            d->delayed = scheduleDelay = true;
-        progressCbs = d->progressCallbacks;
-        outputCbs = d->outputCallbacks;
-        stateCbs = d->stateCallbacks;
-    }
-
-    const auto emitState = [&](TaskState s) {
-        if (!(entered & bit(s)) || (d->deliveredMask & bit(s)))
-            return true;
-        d->deliveredMask |= bit(s);
-        if (stateCbs) {
-            for (const auto &cb : *stateCbs) {
-                cb(s);
-                if (!alive())
-                    return false;
-            }
-        }
-        return true;
-    };
-
-    for (TaskState s : { TaskState::Queued, TaskState::Starting, TaskState::Running }) {
-        if (!emitState(s))
-            return;
-    }
-    if (deliverProgress) {
-        d->deliveredProgressSeq = seq;
-        d->lastProgressDelivery = now;
-        if (outputCbs) {
-            for (const auto &chunk : output) {
-                for (const auto &cb : *outputCbs) {
-                    cb(chunk);
-                    if (!alive())
-                        return;
-                }
-            }
-        }
-        output.clear();
-        if (resume)
-            resume(); // the producer reads again
-        if (progressCbs) {
-            for (const auto &cb : *progressCbs) {
-                cb(progress);
-                if (!alive())
-                    return;
-            }
-        }
-    }
-    if (isFinalState(state)) {
-        // Unlinked here, in the context's thread, rather than by the finishing thread: the
-        // context's list is then touched by one thread only and its mutex never contended.
-        unlinkFromContext();
-        if (!emitState(state))
-            return;
-        std::vector<CoreCallback> finished;
-        {
-            std::lock_guard lock(d->mutex);
-            finished.swap(d->finishedCallbacks);
-        }
-        for (auto &cb : finished) {
-            cb(*this);
-            if (!alive())
-                return;
-        }
-    } else if (scheduleDelay) {
-        if (auto *dispatcher = currentDispatcher())
-            dispatcher->delay(self);
-    }
-}
-
 void TaskCore::unlinkFromContext()
 {
     std::shared_ptr<ContextTasks> tasks;
@@ -688,15 +483,6 @@ void TaskCore::unlinkFromContext()
     }
     if (tasks)
         tasks->remove(*this);
-}
-
-bool TaskCore::takeMonitorDirty()
-{
-    return d->monitorDirty.exchange(false);
-}
-bool TaskCore::setMonitorDirty()
-{
-    return !d->monitorDirty.exchange(true);
 }
 
 } // namespace offload::detail

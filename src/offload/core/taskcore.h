@@ -1,11 +1,14 @@
 // detail::TaskCore: the shared, thread-safe state behind every task handle, whatever runs it.
-// Producers (thread pool, process supervisor, coroutines) drive it; handles read it.
-// Installed only because the templates in taskhandle.h need its declaration: not API.
+// Producers drive it through TaskPromise (taskpromise.h); handles read it (taskhandle.h).
+// Installed only because those templates need its declaration: not API. Its public part is
+// what a handle reads and registers; the producer's part is reached through TaskPromise only;
+// the dispatcher's and the monitor registry's part through taskcore_p.h, which is not installed.
 #pragma once
 
 #include <offload/core/error.h>
 #include <offload/core/output.h>
 #include <offload/core/progress.h>
+#include <offload/core/tasksnapshot.h>
 #include <offload/core/taskstate.h>
 
 #include <QObject>
@@ -15,28 +18,16 @@
 #include <functional>
 #include <memory>
 
+namespace offload {
+class TaskControl;
+class TaskPromiseBase;
+template<typename T> class TaskPromise;
+} // namespace offload
+
 namespace offload::detail {
 
-struct TaskTimes
-{
-    std::chrono::steady_clock::time_point created;
-    std::chrono::steady_clock::time_point started; // Running entered; epoch if never
-    std::chrono::steady_clock::time_point finished; // final state entered; epoch if not yet
-    // Since Running was entered (or creation, if never), until the end or now.
-    OFFLOAD_CORE_EXPORT std::chrono::milliseconds elapsed() const;
-};
-
-// What a monitor shows of a task, read under one lock: a monitor reads thousands a tick.
-struct MonitorSnapshot
-{
-    TaskState state = TaskState::Queued;
-    Progress progress;
-    ProcessInfo process;
-    QString name;
-    TaskTimes times;
-    quint64 parentId = 0;
-    QString errorSummary; // Failed only
-};
+struct Access;
+struct TaskCoreAccess;
 
 // Thread-safety: every member function may be called from any thread. Callbacks added with
 // add*Callback run on the context object's thread; completion hooks run on the thread that
@@ -63,10 +54,9 @@ public:
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
 
-    // Must be called once right after construction (needs shared_from_this): registers the
-    // task with the monitor registry and the context guard.
-    void attach();
+    struct Private; // taskcore_p.h
 
+    // Consumer side: what a handle reads and registers.
     quint64 id() const;
     QString kind() const;
     QString name() const;
@@ -84,13 +74,14 @@ public:
     Error error() const;
     TaskTimes times() const;
     ProcessInfo processInfo() const;
+    TaskSnapshot snapshot() const; // one lock for all of it: a monitor reads thousands a tick
     qint64 droppedOutputBytes() const; // output dropped (see maxPendingOutput)
     bool isCancellationRequested() const;
     // Blocks the calling thread until a final state or the timeout; true if final.
     bool waitForFinished(std::chrono::milliseconds timeout) const;
 
-    // Consumer side. Cancelling a Queued task ends it Cancelled at once; otherwise sets the
-    // request, runs the cancel handler once, and the producer decides when it has stopped.
+    // Cancelling a Queued task ends it Cancelled at once; otherwise sets the request, runs the
+    // cancel handler once, and the producer decides when it has stopped.
     void requestCancel();
 
     void addProgressCallback(ProgressCallback cb);
@@ -113,7 +104,12 @@ public:
         return s;
     }
 
-    // Producer side. Transitions that are not forward moves are ignored and return false.
+protected:
+    // Producer side, reached through TaskPromise. Transitions that are not forward moves are
+    // ignored and return false.
+    // Once, right after construction (needs shared_from_this): registers the task with the
+    // monitor registry and the context guard.
+    void attach();
     bool markStarting();
     bool markRunning();
     void setProgressRange(qint64 minimum, qint64 maximum);
@@ -142,17 +138,16 @@ public:
     bool fail(Error error); // → Failed
     bool finishCancelled(); // → Cancelled
 
-    // Dispatcher side (context thread only). fromDelayList: the coalescing timer called.
-    void deliver(bool fromDelayList = false);
-    // Monitor registry side: a task is listed as changed at most once per registry drain.
-    bool setMonitorDirty(); // true if it was clean
-    bool takeMonitorDirty(); // true if it was dirty
-    MonitorSnapshot monitorSnapshot() const;
-    struct ListHook &registryHook();
-    struct ListHook &contextHook();
-    struct Private;
-
 private:
+    friend class offload::TaskControl;
+    friend class offload::TaskPromiseBase;
+    template<typename T> friend class offload::TaskPromise;
+    friend struct Access;
+    friend struct TaskCoreAccess;
+
+    // Dispatcher side (context thread only), through TaskCoreAccess. fromDelayList: the
+    // coalescing timer called.
+    void deliver(bool fromDelayList);
     bool finalize(TaskState state, Error *error);
     void unlinkFromContext();
     enum class Change { Lazy, Final };
@@ -172,6 +167,9 @@ template<typename T> class TaskResultCore : public TaskCore
 {
 public:
     using TaskCore::TaskCore;
+    const T &value() const { return *m_value; }
+
+protected:
     template<typename U> bool finishWith(U &&value)
     {
         if (isFinalState(state()))
@@ -179,9 +177,9 @@ public:
         m_value.emplace(std::forward<U>(value));
         return finish();
     }
-    const T &value() const { return *m_value; }
 
 private:
+    template<typename U> friend class offload::TaskPromise;
     std::optional<T> m_value;
 };
 
@@ -189,7 +187,12 @@ template<> class TaskResultCore<void> : public TaskCore
 {
 public:
     using TaskCore::TaskCore;
+
+protected:
     bool finishWith() { return finish(); }
+
+private:
+    template<typename U> friend class offload::TaskPromise;
 };
 
 } // namespace offload::detail

@@ -15,6 +15,12 @@
 
 namespace offload {
 
+template<typename T> class TaskHandle;
+template<typename T> class TaskPromise;
+namespace detail {
+struct Access;
+}
+
 // Untyped part of every handle: identity, state, progress, error, cancel, wait.
 // Thread-safety: every member may be called from any thread; copies share one task.
 // A default-constructed handle is invalid (isValid() false) and must not be used otherwise.
@@ -22,7 +28,6 @@ class OFFLOAD_CORE_EXPORT TaskHandleBase
 {
 public:
     TaskHandleBase() = default;
-    explicit TaskHandleBase(std::shared_ptr<detail::TaskCore> core) : m_core(std::move(core)) { }
 
     bool isValid() const { return bool(m_core); }
     quint64 id() const { return m_core->id(); }
@@ -39,6 +44,9 @@ public:
     // Why the task failed; empty (kind None, isEmpty()) unless it is Failed.
     Error error() const { return (void)state(), m_core->error(); }
     ProcessInfo processInfo() const { return m_core->processInfo(); }
+    // State, progress, name, times, parent and error summary read together under one lock
+    // (what a monitor shows; reading it does not count as observing the end).
+    TaskSnapshot snapshot() const { return m_core->snapshot(); }
     // The id of the task this one is a part of (setParent()); 0 if none.
     quint64 parentId() const { return m_core->parentId(); }
     bool isCancellationRequested() const { return m_core->isCancellationRequested(); }
@@ -63,19 +71,21 @@ public:
         return m_core->waitForFinished(timeout);
     }
 
-    const std::shared_ptr<detail::TaskCore> &core() const { return m_core; }
     friend bool operator==(const TaskHandleBase &a, const TaskHandleBase &b)
     {
         return a.m_core == b.m_core;
     }
 
 protected:
+    friend struct detail::Access;
+    explicit TaskHandleBase(std::shared_ptr<detail::TaskCore> core) : m_core(std::move(core)) { }
     // Throws CancelledError / Exception / std::logic_error unless the task Finished.
     void checkFinished() const;
     std::shared_ptr<detail::TaskCore> m_core;
 };
 
-// Callbacks registered on a handle run on the task's context thread, in this order:
+// Callbacks registered on a handle (all but onFinishedDirect) run on the task's context
+// thread, in this order:
 // state changes, coalesced progress (at most ~60/s, latest wins, final value always
 // delivered), the final state, then onFinished/onResult/onError/onCancelled.
 // Registered after the end, finished callbacks are still called (asynchronously).
@@ -90,10 +100,8 @@ template<typename T> class TaskHandle : public TaskHandleBase
 {
 public:
     using ValueType = T;
-    using Core = detail::TaskResultCore<T>;
 
     TaskHandle() = default;
-    explicit TaskHandle(std::shared_ptr<Core> core) : TaskHandleBase(std::move(core)) { }
 
     // The value of a Finished task. Throws offload::Exception if it Failed, CancelledError if
     // it was Cancelled, std::logic_error if it has not ended.
@@ -166,6 +174,21 @@ public:
         return *this;
     }
 
+    // Called once with this handle on the thread that ends the task, right after the final
+    // state is set: a pool thread, the process supervisor's thread, a coroutine's thread (or
+    // this thread, at once, if the task has already ended). For chaining work where no event
+    // loop may be waited for (ModuleRunner::describe parses a program's output so). Keep it
+    // short and non-blocking, and touch no widget from it; onFinished is the GUI's callback.
+    template<typename F> const TaskHandle &onFinishedDirect(F &&cb) const
+    {
+        static_assert(std::is_invocable_v<F &, const TaskHandle &>,
+            "onFinishedDirect takes a callable(const TaskHandle<T> &)");
+        m_core->addCompletionHook([cb = std::forward<F>(cb)](detail::TaskCore &core) mutable {
+            cb(TaskHandle(std::static_pointer_cast<Core>(core.shared_from_this())));
+        });
+        return *this;
+    }
+
     // A QFuture that finishes with this task: the value, the Error as an offload::Exception,
     // or cancelled. Cancelling the QFuture cancels the task when toFuture() was called on a
     // thread with a Qt event loop (a QFutureWatcher there carries the cancel; it is deleted
@@ -210,6 +233,37 @@ public:
         }
         return future;
     }
+
+private:
+    friend struct detail::Access;
+    using Core = detail::TaskResultCore<T>; // the value lives there (a template needs it)
+    explicit TaskHandle(std::shared_ptr<Core> core) : TaskHandleBase(std::move(core)) { }
 };
+
+namespace detail {
+
+// How Offload's own templates reach the task behind a handle: co_await and whenAll/whenAny
+// (coro/), ThreadPool::run and TaskPromise all have to live in installed headers, so this
+// does too. Not API: code outside Offload makes tasks with TaskPromise and reads them through
+// handles.
+struct Access
+{
+    static const std::shared_ptr<TaskCore> &core(const TaskHandleBase &h) { return h.m_core; }
+    static TaskHandleBase handle(std::shared_ptr<TaskCore> core)
+    {
+        return TaskHandleBase(std::move(core));
+    }
+    template<typename T> static TaskHandle<T> typedHandle(std::shared_ptr<TaskResultCore<T>> core)
+    {
+        return TaskHandle<T>(std::move(core));
+    }
+    static void attach(TaskCore &core) { core.attach(); }
+    template<typename T> static TaskPromise<T> adopt(std::shared_ptr<TaskResultCore<T>> core)
+    {
+        return TaskPromise<T>(std::move(core));
+    }
+};
+
+} // namespace detail
 
 } // namespace offload

@@ -1,6 +1,6 @@
 #include <offload/core/taskregistry.h>
 
-#include "intrusivelist_p.h"
+#include "taskcore_p.h"
 
 #include <atomic>
 #include <deque>
@@ -9,7 +9,9 @@
 
 namespace offload {
 
+using detail::Access;
 using detail::TaskCore;
+using detail::TaskCoreAccess;
 
 struct TaskRegistry::Private
 {
@@ -43,7 +45,7 @@ std::vector<TaskHandleBase> TaskRegistry::liveTasks() const
     out.reserve(size_t(d->live.size()));
     d->live.forEach([&](TaskCore *task) {
         if (auto alive = task->weak_from_this().lock()) // null while being destroyed
-            out.emplace_back(std::move(alive));
+            out.push_back(Access::handle(std::move(alive)));
     });
     return out;
 }
@@ -83,7 +85,7 @@ TaskRegistry::Changes TaskRegistry::takeChanges(int listener, size_t maxChanged)
             auto task = weak.lock();
             if (!task)
                 continue;
-            task->takeMonitorDirty();
+            TaskCoreAccess::takeMonitorDirty(*task);
             for (auto &[id, box] : d->listeners)
                 box.changed.push_back(weak);
             keep.push_back(std::move(task));
@@ -98,12 +100,12 @@ TaskRegistry::Changes TaskRegistry::takeChanges(int listener, size_t maxChanged)
     keep.clear();
     for (auto &weak : added) {
         if (auto task = weak.lock())
-            changes.added.emplace_back(std::move(task));
+            changes.added.push_back(Access::handle(std::move(task)));
     }
     changes.changed.reserve(changed.size());
     for (auto &weak : changed) {
         if (auto task = weak.lock())
-            changes.changed.emplace_back(std::move(task));
+            changes.changed.push_back(Access::handle(std::move(task)));
     }
     return changes;
 }
@@ -111,7 +113,7 @@ TaskRegistry::Changes TaskRegistry::takeChanges(int listener, size_t maxChanged)
 void TaskRegistry::add(TaskCore &task)
 {
     std::lock_guard lock(d->mutex);
-    d->live.pushBack(&task.registryHook());
+    d->live.pushBack(&TaskCoreAccess::registryHook(task));
     for (auto &[id, box] : d->listeners)
         box.added.push_back(task.weak_from_this());
 }
@@ -119,14 +121,14 @@ void TaskRegistry::add(TaskCore &task)
 void TaskRegistry::remove(TaskCore &task)
 {
     std::lock_guard lock(d->mutex);
-    d->live.remove(&task.registryHook());
+    d->live.remove(&TaskCoreAccess::registryHook(task));
 }
 
 void TaskRegistry::markDirty(TaskCore &task)
 {
     if (d->listenerCount.load(std::memory_order_relaxed) == 0)
         return;
-    if (!task.setMonitorDirty())
+    if (!TaskCoreAccess::setMonitorDirty(task))
         return; // already listed since the last drain
     std::lock_guard lock(d->mutex);
     d->dirty.push_back(task.weak_from_this());

@@ -32,12 +32,11 @@ public:
     // can take a burst in pieces; every added one.
     Changes takeChanges(int listener, size_t maxChanged = std::numeric_limits<size_t>::max());
 
-    // Called by tasks.
+private:
+    friend class detail::TaskCore; // a task registers itself, leaves, and says it changed
     void add(detail::TaskCore &task);
     void remove(detail::TaskCore &task);
     void markDirty(detail::TaskCore &task);
-
-private:
     TaskRegistry();
     struct Private;
     Private *d; // intentionally never freed: tasks may outlive static destruction order

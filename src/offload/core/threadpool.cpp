@@ -19,17 +19,6 @@ Q_LOGGING_CATEGORY(lcPool, "offload.pool")
 
 namespace offload {
 
-void TaskControl::setFraction(double fraction)
-{
-    m_core->updateProgress([&](Progress &p) { p.setFraction(fraction); });
-}
-
-void TaskControl::throwIfCancellationRequested() const
-{
-    if (m_core->isCancellationRequested())
-        throw CancelledError();
-}
-
 namespace {
 thread_local const void *t_currentPool = nullptr;
 } // namespace
@@ -168,8 +157,7 @@ void ThreadPool::State::workerLoop(int index)
         lock.unlock();
         if (passOn)
             workCv.notify_one();
-        if (job.core->markStarting())
-            job.job->execute();
+        job.job->execute(); // starts the task unless it was cancelled while queued
         job = {}; // release our reference outside the lock
         lock.lock();
         running[size_t(index)].reset();

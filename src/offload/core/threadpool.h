@@ -1,8 +1,7 @@
 // ThreadPool: Offload's own pool of background threads, and run() for callables.
 #pragma once
 
-#include <offload/core/taskcontrol.h>
-#include <offload/core/taskhandle.h>
+#include <offload/core/taskpromise.h>
 
 #include <chrono>
 #include <functional>
@@ -57,9 +56,9 @@ public:
         auto core = std::make_shared<ThreadTaskCore<R, Fn>>(context,
             options.name.isEmpty() ? QStringLiteral("thread task") : options.name,
             std::forward<F>(f));
-        core->attach();
+        detail::Access::attach(*core);
         submit(core, core.get(), options.priority);
-        return TaskHandle<R>(std::static_pointer_cast<detail::TaskResultCore<R>>(core));
+        return detail::Access::typedHandle<R>(core);
     }
 
     // Stops accepting work, cancels everything and waits as the destructor does.
@@ -76,7 +75,8 @@ private:
         using Result = std::invoke_result_t<F &, TaskControl &>;
     };
 
-    // What a pool thread runs; implemented by ThreadTaskCore.
+    // What a pool thread runs; implemented by ThreadTaskCore, which is a task's state and its
+    // callable in one allocation (hence detail:: types here: a template needs them).
     struct Job
     {
         virtual ~Job() = default;
@@ -95,17 +95,19 @@ private:
 
         void execute() override
         {
-            if (this->markRunning())
-                invoke();
-            this->finishCancelled(); // no-op unless cancellation stopped the work
+            auto promise = detail::Access::adopt<R>(
+                std::static_pointer_cast<detail::TaskResultCore<R>>(this->shared_from_this()));
+            if (promise.markStarting() && promise.start())
+                invoke(promise);
+            promise.finishCancelled(); // no-op unless cancellation stopped the work
             m_fn.reset(); // release the captures on the pool thread, when the work ends
         }
 
     private:
-        void invoke()
+        void invoke(const TaskPromise<R> &promise)
         {
             try {
-                TaskControl control(this->shared_from_this());
+                TaskControl control = promise.control();
                 Fn &fn = *m_fn;
                 const auto call = [&]() -> decltype(auto) {
                     if constexpr (std::is_invocable_v<Fn &, TaskControl &>)
@@ -115,17 +117,17 @@ private:
                 };
                 if constexpr (std::is_void_v<R>) {
                     call();
-                    if (!this->isCancellationRequested())
-                        this->finishWith();
+                    if (!promise.isCancellationRequested())
+                        promise.finish();
                 } else {
                     auto value = call();
-                    if (!this->isCancellationRequested())
-                        this->finishWith(std::move(value));
+                    if (!promise.isCancellationRequested())
+                        promise.finish(std::move(value));
                 }
             } catch (const CancelledError &) {
             } catch (...) {
-                if (!this->isCancellationRequested())
-                    this->fail(errorFromCurrentException());
+                if (!promise.isCancellationRequested())
+                    promise.fail(errorFromCurrentException());
             }
         }
 

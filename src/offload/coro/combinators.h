@@ -109,7 +109,7 @@ template<typename T> Task<std::vector<Value<T>>> whenAllRange(std::vector<TaskHa
 {
     std::vector<std::shared_ptr<TaskCore>> cores;
     for (const auto &t : tasks)
-        cores.push_back(t.core());
+        cores.push_back(Access::core(t));
     auto all = allFinished(std::move(cores));
     co_await all;
     std::vector<Value<T>> values;
@@ -124,7 +124,7 @@ Task<std::pair<std::size_t, Value<T>>> whenAnyRange(std::vector<TaskHandle<T>> t
 {
     std::vector<std::shared_ptr<TaskCore>> cores;
     for (const auto &t : tasks)
-        cores.push_back(t.core());
+        cores.push_back(Access::core(t));
     auto first = firstToEnd(std::move(cores));
     const std::size_t winner = co_await first;
     co_return std::pair<std::size_t, Value<T>>(winner, valueOf(tasks[winner]));
@@ -132,21 +132,21 @@ Task<std::pair<std::size_t, Value<T>>> whenAnyRange(std::vector<TaskHandle<T>> t
 
 template<typename... Ts> Task<std::tuple<Value<Ts>...>> whenAllOf(TaskHandle<Ts>... tasks)
 {
-    auto all = allFinished(std::vector<std::shared_ptr<TaskCore>> { tasks.core()... });
+    auto all = allFinished(std::vector<std::shared_ptr<TaskCore>> { Access::core(tasks)... });
     co_await all;
     co_return std::tuple<Value<Ts>...>(valueOf(tasks)...);
 }
 
 template<typename... Ts> Task<std::size_t> whenAnyOf(TaskHandle<Ts>... tasks)
 {
-    auto first = firstToEnd(std::vector<std::shared_ptr<TaskCore>> { tasks.core()... });
+    auto first = firstToEnd(std::vector<std::shared_ptr<TaskCore>> { Access::core(tasks)... });
     co_return co_await first;
 }
 
 template<typename T> Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::milliseconds timeout)
 {
     FirstFinished inTime;
-    inTime.cores.push_back(task.core());
+    inTime.cores.push_back(Access::core(task));
     inTime.timeout = timeout;
     const int i = co_await inTime;
     if (i < 0) {
@@ -167,7 +167,7 @@ template<typename T> Task<T> withTimeoutOf(TaskHandle<T> task, std::chrono::mill
 template<typename H>
 concept AnyTaskHandle = requires(const H &h)
 {
-    h.core();
+    Access::core(h);
     h.result();
 };
 

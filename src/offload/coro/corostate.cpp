@@ -32,20 +32,23 @@ UnhandledErrorHandler setUnhandledErrorHandler(UnhandledErrorHandler handler)
 
 namespace detail {
 
-CoroState::CoroState(std::shared_ptr<TaskCore> core, QObject *context)
-    : m_core(std::move(core)), m_context(context), m_bound(context != nullptr)
+CoroState::CoroState(const TaskHandleBase &task, TaskControl control, QObject *context)
+    : m_core(Access::core(task))
+    , m_control(std::move(control))
+    , m_context(context)
+    , m_bound(context != nullptr)
 {
     m_thread = context ? context->thread() : QThread::currentThread();
 }
 
 CoroState::~CoroState() = default;
 
-void CoroState::start(std::coroutine_handle<> frame)
+void CoroState::start(std::coroutine_handle<> frame, const TaskPromiseBase &producer)
 {
     m_frame = frame;
-    m_core->markStarting();
-    m_core->markRunning();
-    m_core->setCancelHandler([weak = weak_from_this()] {
+    producer.markStarting();
+    producer.start();
+    producer.setCancelHandler([weak = weak_from_this()] {
         if (auto self = weak.lock())
             self->onCancelRequested();
     });
@@ -202,8 +205,9 @@ void CoroState::destroyIfSuspended()
         return; // finished already, or running: its next suspension sees the request
     const auto keep = shared_from_this();
     auto frame = std::exchange(m_frame, {});
-    frame.destroy(); // runs the locals' destructors; the promise lets go of this state
-    m_core->finishCancelled();
+    // Runs the locals' destructors; then the promise lets go of this state and its task
+    // promise, which ends the task Cancelled.
+    frame.destroy();
 }
 
 namespace {
@@ -218,7 +222,7 @@ void CoroState::setProgress(double fraction, const QString &text)
 {
     std::lock_guard lock(m_progressMutex);
     m_progressBase = sane(fraction);
-    m_core->updateProgress([&](Progress &p) {
+    m_control.updateProgress([&](Progress &p) {
         p.setFraction(m_progressBase);
         p.text = text;
     });
@@ -239,7 +243,7 @@ void CoroState::reportWeighted(quint64 token, double fraction, const QString &te
     if (token != m_weightedToken)
         return; // that await has resumed (or another one is current): too late
     const double f = m_weightedBase + m_weight * sane(fraction);
-    m_core->updateProgress([&](Progress &p) {
+    m_control.updateProgress([&](Progress &p) {
         p.setFraction(f);
         p.text = text;
     });
@@ -252,14 +256,14 @@ void CoroState::endWeighted(quint64 token)
         return;
     m_weightedToken = 0;
     m_progressBase = sane(m_weightedBase + m_weight);
-    m_core->updateProgress([&](Progress &p) { p.setFraction(m_progressBase); });
+    m_control.updateProgress([&](Progress &p) { p.setFraction(m_progressBase); });
 }
 
 void CoroState::completeProgress()
 {
     std::lock_guard lock(m_progressMutex);
     m_weightedToken = 0;
-    m_core->updateProgress([](Progress &p) {
+    m_control.updateProgress([](Progress &p) {
         if (p.isDeterminate())
             p.value = p.maximum;
     });

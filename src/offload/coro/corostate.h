@@ -2,7 +2,7 @@
 // Internal to Offload::Coro (public only because the templates in task.h need it).
 #pragma once
 
-#include <offload/core/taskcore.h>
+#include <offload/core/taskpromise.h>
 #include <offload/coro/export.h>
 
 #include <QPointer>
@@ -35,13 +35,13 @@ namespace detail {
 class OFFLOAD_CORO_EXPORT CoroState : public std::enable_shared_from_this<CoroState>
 {
 public:
-    CoroState(std::shared_ptr<TaskCore> core, QObject *context);
+    CoroState(const TaskHandleBase &task, TaskControl control, QObject *context);
     ~CoroState();
     CoroState(const CoroState &) = delete;
     CoroState &operator=(const CoroState &) = delete;
 
     // After construction (needs shared_from_this): installs the cancel handler, marks Running.
-    void start(std::coroutine_handle<> frame);
+    void start(std::coroutine_handle<> frame, const TaskPromiseBase &producer);
 
     // Awaiters, coroutine thread, in await_suspend: the coroutine is about to be suspended;
     // cancelAwaited stops what it waits for, and what it holds lives until the coroutine has
@@ -86,6 +86,7 @@ private:
     void reportIfUnobserved();
 
     std::shared_ptr<TaskCore> m_core;
+    TaskControl m_control; // the progress it reports (the frame's promise ends the task)
     QPointer<QObject> m_context;
     const bool m_bound;
     QThread *m_thread

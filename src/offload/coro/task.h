@@ -1,7 +1,7 @@
 // offload::Task<T>: a C++20 coroutine that is itself an Offload task, and co_await on any task.
 #pragma once
 
-#include <offload/core/taskhandle.h>
+#include <offload/core/taskpromise.h>
 #include <offload/coro/corostate.h>
 
 #include <QObject>
@@ -63,8 +63,8 @@ public:
 
 private:
     friend struct promise_type;
-    Task(std::shared_ptr<detail::TaskResultCore<T>> core, std::shared_ptr<detail::CoroState> state)
-        : TaskHandle<T>(std::move(core)), m_state(std::move(state))
+    Task(TaskHandle<T> handle, std::shared_ptr<detail::CoroState> state)
+        : TaskHandle<T>(std::move(handle)), m_state(std::move(state))
     {
         retain();
     }
@@ -156,42 +156,45 @@ template<typename T> struct PromiseResult
 {
     std::optional<T> value;
     template<typename U> void return_value(U &&v) { value.emplace(std::forward<U>(v)); }
-    void finishCore(TaskResultCore<T> &core) { core.finishWith(std::move(*value)); }
+    void finishTask(const TaskPromise<T> &p) { p.finish(std::move(*value)); }
 };
 template<> struct PromiseResult<void>
 {
     void return_void() { }
-    void finishCore(TaskResultCore<void> &core) { core.finishWith(); }
+    void finishTask(const TaskPromise<void> &p) { p.finish(); }
 };
 
 } // namespace detail
 
 template<typename T> struct Task<T>::promise_type : detail::PromiseBase, detail::PromiseResult<T>
 {
-    template<typename... Args> explicit promise_type(Args &...args)
+    template<typename... Args>
+    explicit promise_type(Args &...args)
+        : m_producer(
+            detail::firstContext(args...), QStringLiteral("coroutine"), QStringLiteral("coroutine"))
     {
-        m_core = std::make_shared<detail::TaskResultCore<T>>(detail::firstContext(args...),
-            QStringLiteral("coroutine"), QStringLiteral("coroutine"));
-        m_core->attach();
-        state = std::make_shared<detail::CoroState>(m_core, m_core->context());
-        state->start(std::coroutine_handle<promise_type>::from_promise(*this));
+        state = std::make_shared<detail::CoroState>(
+            m_producer.handle(), m_producer.control(), detail::firstContext(args...));
+        state->start(std::coroutine_handle<promise_type>::from_promise(*this), m_producer);
     }
+    // Then m_producer goes: a frame destroyed before the end (cancelled while suspended, its
+    // context gone) ends the task Cancelled once the locals' destructors have run.
     ~promise_type() { state->frameDestroyed(); }
 
-    Task<T> get_return_object() { return Task<T>(m_core, state); }
+    Task<T> get_return_object() { return Task<T>(m_producer.handle(), state); }
     // Eager on the coroutine's thread; called from any other thread, it starts there instead.
     detail::StartAwaiter initial_suspend() noexcept { return detail::StartAwaiter { state.get() }; }
     std::suspend_never final_suspend() noexcept
     {
         // The body's scope has ended (locals destroyed); now the task ends.
         if (m_cancelled) {
-            m_core->finishCancelled();
+            m_producer.finishCancelled();
         } else if (m_error) {
-            m_core->fail(*m_error);
+            m_producer.fail(*m_error);
             state->failed();
         } else {
             state->completeProgress(); // whatever its weights added up to, it is done
-            this->finishCore(*m_core);
+            this->finishTask(m_producer);
         }
         return {};
     }
@@ -207,7 +210,7 @@ template<typename T> struct Task<T>::promise_type : detail::PromiseBase, detail:
     }
 
 private:
-    std::shared_ptr<detail::TaskResultCore<T>> m_core;
+    TaskPromise<T> m_producer;
     std::optional<Error> m_error;
     bool m_cancelled = false;
 };
@@ -222,7 +225,7 @@ namespace detail {
 template<typename U> struct HandleAwaiter
 {
     explicit HandleAwaiter(const TaskHandle<U> &t)
-        : core(static_cast<TaskResultCore<U> *>(t.core().get()))
+        : core(static_cast<TaskResultCore<U> *>(Access::core(t).get()))
     { }
     TaskResultCore<U> *core;
 
@@ -244,7 +247,7 @@ template<typename U> struct HandleAwaiter
             else
                 return core->value();
         }
-        return valueOf(TaskHandle<U>(shared())); // throws the failure or CancelledError
+        return valueOf(Access::typedHandle<U>(shared())); // throws failure or CancelledError
     }
 
 protected:

@@ -2,6 +2,7 @@
 #include <offload/modules/modulerunner.h>
 
 #include "offload/core/regularfile_p.h"
+#include <offload/core/taskpromise.h>
 
 #include <QDateTime>
 #include <QDir>
@@ -63,7 +64,7 @@ private:
 } // namespace detail
 
 using namespace detail;
-using ModuleCore = TaskResultCore<Module>;
+using Stamp = ModuleCatalog::Stamp;
 
 namespace {
 
@@ -107,12 +108,83 @@ std::optional<Module> locate(const QString &path, QString &error)
     return m;
 }
 
-std::shared_ptr<ModuleCore> newCore(QObject *context, const QString &path)
+// A description parsed from the sidecar .xml beside the module. Read on the caller's thread
+// (often the GUI thread): a FIFO, a device or a huge file is refused at once instead of
+// blocking or filling memory.
+void describeFromSidecar(const TaskPromise<Module> &task, Module module, const QFileInfo &sidecar,
+    ModuleCatalog &catalog, const Stamp &stamp)
 {
-    auto core = std::make_shared<ModuleCore>(
-        context, QStringLiteral("describe"), QFileInfo(path).fileName());
-    core->attach();
-    return core;
+    const QString fileName = sidecar.absoluteFilePath();
+    const RegularFileRead read
+        = readRegularFile(QFile::encodeName(fileName), sem::maxDescriptionBytes);
+    if (!read.ok()) {
+        task.fail(Error { ErrorKind::Launch,
+            QStringLiteral("cannot read the sidecar description %1").arg(read.error) });
+        return;
+    }
+    sem::ParseResult parsed = sem::parseDescription(read.data);
+    if (!parsed.ok()) {
+        task.fail(Error { ErrorKind::Protocol,
+            QStringLiteral("%1:%2:%3: %4")
+                .arg(fileName)
+                .arg(parsed.line)
+                .arg(parsed.column)
+                .arg(parsed.error) });
+        return;
+    }
+    module.description = std::move(*parsed.description);
+    module.descriptionSource = fileName;
+    catalog.store(module, stamp);
+    task.finish(std::move(module));
+}
+
+// Ends a describe from its `module --xml` run, on the thread that ended the run.
+void finishFromXmlRun(const TaskHandle<ProgramResult> &xmlRun, const TaskPromise<Module> &task,
+    Module m, ModuleCatalog &catalog, const Stamp &stamp)
+{
+    const QString who = QFileInfo(m.path).fileName();
+    switch (xmlRun.state()) {
+    case TaskState::Cancelled:
+        task.finishCancelled();
+        return;
+    case TaskState::Failed: {
+        Error e = xmlRun.error();
+        e.message = e.kind == ErrorKind::Timeout
+            ? QStringLiteral("%1 --xml printed no description within the timeout; it was stopped")
+                  .arg(who)
+            : QStringLiteral("%1 --xml failed: %2").arg(who, e.message);
+        e.partial = {};
+        task.fail(e);
+        return;
+    }
+    default:
+        break;
+    }
+    const ProgramResult &result = xmlRun.result();
+    if (result.droppedStdout > 0) { // only the newest bytes were kept: the start is gone
+        Error e { ErrorKind::Protocol,
+            QStringLiteral("%1 --xml printed more than %2 MiB, the most a description may be")
+                .arg(who)
+                .arg(sem::maxDescriptionBytes >> 20) };
+        e.origin = m.descriptionSource;
+        task.fail(e);
+        return;
+    }
+    sem::ParseResult parsed = sem::parseDescription(result.stdoutText);
+    if (!parsed.ok()) {
+        Error e { ErrorKind::Protocol,
+            QStringLiteral("%1 --xml printed no valid description (line %2, column %3: %4)")
+                .arg(who)
+                .arg(parsed.line)
+                .arg(parsed.column)
+                .arg(parsed.error) };
+        e.origin = m.descriptionSource;
+        task.fail(e);
+        return;
+    }
+    m.description = std::move(*parsed.description);
+    catalog.store(m, stamp);
+    task.finish(std::move(m));
 }
 
 } // namespace
@@ -134,52 +206,26 @@ int ModuleRunner::maxParallel() const
 TaskHandle<Module> ModuleRunner::describe(
     QObject *context, const QString &path, std::chrono::milliseconds xmlTimeout)
 {
-    auto core = newCore(context, path);
-    TaskHandle<Module> handle(core);
+    TaskPromise<Module> task(context, QStringLiteral("describe"), QFileInfo(path).fileName());
+    auto handle = task.handle();
     QString error;
     std::optional<Module> module = locate(path, error);
     if (!module) {
-        core->fail(Error { ErrorKind::Launch, error });
+        task.fail(Error { ErrorKind::Launch, error });
         return handle;
     }
     const QFileInfo info(module->path);
     const QFileInfo sidecar(sidecarOf(info));
-    const ModuleCatalog::Stamp stamp { info.lastModified(),
+    const Stamp stamp { info.lastModified(),
         sidecar.exists() ? sidecar.lastModified() : QDateTime() };
+    task.markStarting();
+    task.start();
     if (auto cached = m_catalog->find(module->path, stamp)) {
-        core->markStarting();
-        core->markRunning();
-        core->finishWith(std::move(*cached));
+        task.finish(std::move(*cached));
         return handle;
     }
-    core->markStarting();
-    core->markRunning();
-
     if (sidecar.exists()) {
-        // Read on the caller's thread (often the GUI thread): a FIFO, a device or a huge file
-        // is refused at once instead of blocking or filling memory.
-        const QString fileName = sidecar.absoluteFilePath();
-        const RegularFileRead read
-            = readRegularFile(QFile::encodeName(fileName), sem::maxDescriptionBytes);
-        if (!read.ok()) {
-            core->fail(Error { ErrorKind::Launch,
-                QStringLiteral("cannot read the sidecar description %1").arg(read.error) });
-            return handle;
-        }
-        sem::ParseResult parsed = sem::parseDescription(read.data);
-        if (!parsed.ok()) {
-            core->fail(Error { ErrorKind::Protocol,
-                QStringLiteral("%1:%2:%3: %4")
-                    .arg(fileName)
-                    .arg(parsed.line)
-                    .arg(parsed.column)
-                    .arg(parsed.error) });
-            return handle;
-        }
-        module->description = std::move(*parsed.description);
-        module->descriptionSource = sidecar.absoluteFilePath();
-        m_catalog->store(*module, stamp);
-        core->finishWith(std::move(*module));
+        describeFromSidecar(task, std::move(*module), sidecar, *m_catalog, stamp);
         return handle;
     }
 
@@ -194,54 +240,12 @@ TaskHandle<Module> ModuleRunner::describe(
     spec.name = QStringLiteral("%1 --xml").arg(info.fileName());
     auto xmlRun = m_discovery->run(context, std::move(spec));
     module->descriptionSource = QStringLiteral("%1 --xml").arg(module->path);
-    core->setCancelHandler([xmlRun]() mutable { xmlRun.cancel(); });
-    xmlRun.core()->addCompletionHook([core, catalog = m_catalog, m = std::move(*module), stamp](
-                                         TaskCore &done) mutable {
-        const QString who = QFileInfo(m.path).fileName();
-        switch (done.state()) {
-        case TaskState::Cancelled:
-            core->finishCancelled();
-            return;
-        case TaskState::Failed: {
-            Error e = done.error();
-            e.message = e.kind == ErrorKind::Timeout
-                ? QStringLiteral(
-                    "%1 --xml printed no description within the timeout; it was stopped")
-                      .arg(who)
-                : QStringLiteral("%1 --xml failed: %2").arg(who, e.message);
-            e.partial = {};
-            core->fail(e);
-            return;
-        }
-        default:
-            break;
-        }
-        const auto &result = static_cast<TaskResultCore<ProgramResult> &>(done).value();
-        if (result.droppedStdout > 0) { // only the newest bytes were kept: the start is gone
-            Error e { ErrorKind::Protocol,
-                QStringLiteral("%1 --xml printed more than %2 MiB, the most a description may be")
-                    .arg(who)
-                    .arg(sem::maxDescriptionBytes >> 20) };
-            e.origin = m.descriptionSource;
-            core->fail(e);
-            return;
-        }
-        sem::ParseResult parsed = sem::parseDescription(result.stdoutText);
-        if (!parsed.ok()) {
-            Error e { ErrorKind::Protocol,
-                QStringLiteral("%1 --xml printed no valid description (line %2, column %3: %4)")
-                    .arg(who)
-                    .arg(parsed.line)
-                    .arg(parsed.column)
-                    .arg(parsed.error) };
-            e.origin = m.descriptionSource;
-            core->fail(e);
-            return;
-        }
-        m.description = std::move(*parsed.description);
-        catalog->store(m, stamp);
-        core->finishWith(std::move(m));
-    });
+    task.setCancelHandler([xmlRun] { xmlRun.cancel(); });
+    xmlRun.onFinishedDirect(
+        [task = std::make_shared<TaskPromise<Module>>(std::move(task)), catalog = m_catalog,
+            m = std::move(*module), stamp](const TaskHandle<ProgramResult> &done) {
+            finishFromXmlRun(done, *task, m, *catalog, stamp);
+        });
     return handle;
 }
 
@@ -254,11 +258,10 @@ TaskHandle<ProgramResult> ModuleRunner::run(
     sem::CommandLine cl = sem::buildCommandLine(module.description, values,
         returns ? QString::fromLatin1(ProgramSpec::returnParameterFilePlaceholder) : QString());
     if (!cl.ok()) {
-        auto core = std::make_shared<TaskResultCore<ProgramResult>>(
+        TaskPromise<ProgramResult> task(
             context, QStringLiteral("program"), options.name.isEmpty() ? title : options.name);
-        core->attach();
-        core->fail(Error { ErrorKind::InvalidInput, cl.error, module.path });
-        return TaskHandle<ProgramResult>(core);
+        task.fail(Error { ErrorKind::InvalidInput, cl.error, module.path });
+        return task.handle();
     }
     ProgramSpec spec;
     spec.program = module.program;

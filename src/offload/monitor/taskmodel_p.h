@@ -43,7 +43,7 @@ struct TaskModelNode
 
     void snapshot()
     {
-        auto s = task.core()->monitorSnapshot();
+        auto s = task.snapshot();
         state = s.state;
         process = s.process;
         progress = std::move(s.progress);

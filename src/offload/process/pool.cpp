@@ -93,9 +93,9 @@ TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &met
     call->payload = payload;
     call->priority = options.priority;
     call->timeout = options.timeout.value_or(d->spec.callTimeout);
-    call->core = std::make_shared<CallCore>(context, QStringLiteral("worker"),
+    call->task.emplace(context, QStringLiteral("worker"),
         options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
-    TaskHandle<WorkerResult> handle(call->core);
+    auto handle = call->task->handle();
     submitToSupervisor(d, std::move(call));
     return handle;
 }
@@ -162,14 +162,14 @@ WorkerPool::Status PoolImpl::status() const
 
 void PoolImpl::enqueue(std::shared_ptr<CallState> call)
 {
-    if (isFinalState(call->core->state()))
+    if (isFinalState(call->task->state()))
         return; // cancelled before it reached us
     if (m_broken) {
-        call->core->fail(m_brokenError);
+        call->task->fail(m_brokenError);
         return;
     }
     if (m_stopping) {
-        call->core->requestCancel();
+        call->task->finishCancelled(); // never started
         return;
     }
     m_queue[call->priority].push_back(std::move(call));
@@ -188,7 +188,7 @@ std::shared_ptr<CallState> PoolImpl::takeNextQueued()
         level->second.pop_front();
         if (level->second.empty())
             m_queue.erase(level);
-        if (!isFinalState(call->core->state()))
+        if (!isFinalState(call->task->state()))
             return call;
     }
     return nullptr;
@@ -232,7 +232,7 @@ void PoolImpl::dispatch()
 
 void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
 {
-    if (!call->core->markRunning() && isFinalState(call->core->state()))
+    if (!call->task->start() && isFinalState(call->task->state()))
         return;
     ++call->attempts;
     call->worker = &w;
@@ -241,7 +241,7 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
         m_sup.cancelTimer(w.idleTimer);
         w.idleTimer = 0;
     }
-    call->core->setProcessInfo(w.lastSample); // never /proc here: that is the sampler's job
+    call->task->setProcessInfo(w.lastSample); // never /proc here: that is the sampler's job
     QJsonObject header { { QStringLiteral("type"), QStringLiteral("call") },
         { QStringLiteral("id"), qint64(call->id) }, { QStringLiteral("method"), call->method },
         { QStringLiteral("args"), call->args } };
@@ -254,7 +254,7 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
             e.message = QStringLiteral("call %1 exceeded its timeout of %2 ms")
                             .arg(call->method)
                             .arg(call->timeout.count());
-            call->core->fail(e);
+            call->task->fail(e);
             sendCancel(*call);
         });
     }
@@ -276,7 +276,7 @@ void PoolImpl::cancel(quint64 callId)
                 q.erase(it);
                 if (q.empty())
                     m_queue.erase(level); // an empty level must not stay: dispatch takes front()
-                call->core->finishCancelled();
+                call->task->finishCancelled();
                 return;
             }
         }
@@ -460,7 +460,7 @@ void PoolImpl::recoverIfWindowPassed()
 void PoolImpl::failQueued(const Error &error)
 {
     while (auto call = takeNextQueued())
-        call->core->fail(error);
+        call->task->fail(error);
 }
 
 // Keeps minWorkers alive and lets idle extras go.
@@ -511,7 +511,7 @@ void PoolImpl::sampleProcesses()
         busy = true;
         w->lastSample = sampleProcess(w->pid);
         for (auto &[id, call] : w->outstanding)
-            call->core->setProcessInfo(w->lastSample);
+            call->task->setProcessInfo(w->lastSample);
     }
     if (busy)
         m_sampleTimer = m_sup.addTimer(std::chrono::milliseconds(500),
@@ -531,7 +531,7 @@ void PoolImpl::shutdown(std::shared_ptr<std::promise<void>> done)
     m_stopping = true;
     m_stopped = std::move(done);
     while (auto call = takeNextQueued())
-        call->core->finishCancelled();
+        call->task->finishCancelled();
     for (auto &[i, w] : m_workers) {
         for (auto &[id, call] : w->outstanding)
             call->cancelling = true;

@@ -3,6 +3,7 @@
 // strong reference, so the pool outlives any callback of its own.
 #pragma once
 
+#include <offload/core/taskpromise.h>
 #include <offload/process/workerpool.h>
 
 #include "childprocess_p.h"
@@ -23,8 +24,6 @@
 
 namespace offload::detail {
 
-using CallCore = TaskResultCore<WorkerResult>;
-
 struct CallState
 {
     quint64 id = 0; // also the protocol id
@@ -33,7 +32,7 @@ struct CallState
     QByteArray payload;
     int priority = 0;
     std::chrono::milliseconds timeout { 0 };
-    std::shared_ptr<CallCore> core;
+    std::optional<TaskPromise<WorkerResult>> task; // set once, before it is submitted
     int attempts = 0;
     struct WorkerProc *worker = nullptr;
     uint64_t timeoutTimer = 0;

@@ -27,15 +27,14 @@
 namespace offload {
 namespace detail {
 
-using RunCore = TaskResultCore<ProgramResult>;
-
 constexpr qint64 maxReturnFileBytes = qint64(16) << 20;
 
 struct Run
 {
     quint64 id = 0;
     ProgramSpec spec;
-    std::shared_ptr<RunCore> core;
+    std::optional<TaskPromise<ProgramResult>> task; // set once, before it is submitted
+    bool stopRequested = false; // by shutdown: it ends Cancelled
     std::unique_ptr<ChildProcess> child;
     uint64_t wIn = 0;
     qsizetype stdinOffset = 0;
@@ -156,10 +155,10 @@ public:
 
     void enqueue(std::shared_ptr<Run> run)
     {
-        if (isFinalState(run->core->state()))
+        if (isFinalState(run->task->state()))
             return;
         if (m_stopping)
-            return void(run->core->requestCancel());
+            return void(run->task->finishCancelled()); // never started
         m_queue.push_back(std::move(run));
         startNext();
     }
@@ -170,7 +169,7 @@ public:
             if ((*it)->id == id) {
                 auto run = *it;
                 m_queue.erase(it);
-                run->core->finishCancelled();
+                run->task->finishCancelled();
                 return;
             }
         }
@@ -188,11 +187,11 @@ public:
     {
         m_stopping = true;
         while (!m_queue.empty()) {
-            m_queue.front()->core->finishCancelled();
+            m_queue.front()->task->finishCancelled();
             m_queue.pop_front();
         }
         for (auto &[id, run] : m_running) {
-            run->core->requestCancel();
+            run->stopRequested = true;
             stop(*run);
         }
         if (m_running.empty())
@@ -209,7 +208,7 @@ private:
         while (!m_stopping && int(m_running.size()) < maxParallel && !m_queue.empty()) {
             auto run = std::move(m_queue.front());
             m_queue.pop_front();
-            if (!isFinalState(run->core->state()))
+            if (!isFinalState(run->task->state()))
                 start(run);
         }
     }
@@ -217,7 +216,7 @@ private:
     void start(const std::shared_ptr<Run> &run)
     {
         ProgramSpec &s = run->spec;
-        if (!run->core->markStarting())
+        if (!run->task->markStarting())
             return;
         SpawnRequest req;
         req.program = s.program;
@@ -231,7 +230,7 @@ private:
             = s.stdinFd < 0 && (!s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw);
         req.stdinFd = s.stdinFd;
         if (s.returnParameterFile && !prepareReturnFile(*run, req.arguments)) {
-            run->core->fail(Error { ErrorKind::Launch,
+            run->task->fail(Error { ErrorKind::Launch,
                 QStringLiteral(
                     "cannot create a private directory for the return parameters in %1: %2")
                     .arg(QDir::tempPath(), QString::fromLocal8Bit(::strerror(errno))) });
@@ -262,15 +261,15 @@ private:
         if (!run->child) {
             QString ignored;
             collectReturnFile(*run, &ignored);
-            run->core->fail(error);
+            run->task->fail(error);
             return;
         }
-        run->core->setOutputResumeHandler([weak = std::weak_ptr<RunnerImpl>(self), id = run->id] {
+        run->task->setOutputResumeHandler([weak = std::weak_ptr<RunnerImpl>(self), id = run->id] {
             if (auto impl = weak.lock())
                 Supervisor::instance().post([impl, id] { impl->resumeOutput(id); });
         });
-        run->core->markRunning();
-        run->core->setProcessInfo(ProcessInfo { run->child->pid(), -1, -1 });
+        run->task->start();
+        run->task->setProcessInfo(ProcessInfo { run->child->pid(), -1, -1 });
         m_running.emplace(run->id, run);
         if (!m_sampleTimer)
             m_sampleTimer = sup().addTimer(
@@ -292,7 +291,7 @@ private:
     // Output for the task; false when its consumer is behind (the caller pauses the stream).
     bool forward(Run &run, OutputChunk::Stream stream, const QByteArray &bytes)
     {
-        const bool more = run.core->appendOutput(stream, bytes);
+        const bool more = run.task->appendOutput(stream, bytes);
         if (!more && !run.stopping) {
             if (stream == OutputChunk::Stdout)
                 run.child->setStdoutPaused(true);
@@ -353,7 +352,7 @@ private:
         }
         if (!changed)
             return;
-        run.core->updateProgress([&](Progress &p) {
+        run.task->updateProgress([&](Progress &p) {
             if (fraction)
                 p.setFraction(*fraction);
             if (text)
@@ -449,9 +448,29 @@ private:
         if (run.lines)
             linesError = run.lines->finish();
         updateProgress(run);
+        QString returnFileProblem;
+        ProgramResult r = resultOf(run, status, &returnFileProblem);
+        // A timeout and a flood of raw output are the program's failures even after a cancel;
+        // anything else after a cancel is the cancel's doing.
+        const bool cancelled = (run.stopRequested || run.task->isCancellationRequested())
+            && !run.timedOut && !run.rawOverflow;
+        if (cancelled)
+            run.task->finishCancelled();
+        else if (auto e = exitError(run, r, linesError, returnFileProblem))
+            run.task->fail(std::move(*e));
+        else
+            run.task->finish(std::move(r));
+        startNext();
+        if (m_stopping && m_running.empty() && m_stopped) {
+            auto done = std::move(m_stopped); // moved out: set_value may release the runner
+            done->set_value();
+        }
+    }
 
+    // Everything the program left: exit status, result, output tails, return parameters.
+    ProgramResult resultOf(Run &run, const ExitStatus &status, QString *returnFileProblem)
+    {
         ProgramResult r;
-        const bool signalled = status.signal != 0;
         r.exitCode = status.exitCode;
         r.signal = status.signal;
         r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -464,59 +483,51 @@ private:
         r.stderrText = run.err.tail(run.spec.outputLimit);
         r.droppedStdout = run.out.droppedBytes();
         r.droppedStderr = run.err.droppedBytes();
-        QString returnFileProblem;
-        r.returnParameters = collectReturnFile(run, &returnFileProblem);
+        r.returnParameters = collectReturnFile(run, returnFileProblem);
+        return r;
+    }
 
-        auto &core = *run.core;
-        Error e;
-        e.origin = run.spec.program;
-        e.stderrTail = run.err.tail(4096);
-        e.partial = QVariant::fromValue(r);
+    // Why a program that was not cancelled failed, most telling first; nothing if it did not.
+    static std::optional<Error> exitError(const Run &run, const ProgramResult &r,
+        const std::optional<QString> &linesError, const QString &returnFileProblem)
+    {
         const QString who = QFileInfo(run.spec.program).fileName();
+        Error e;
         if (run.timedOut) {
             e.kind = ErrorKind::Timeout;
             e.message = QStringLiteral("%1 exceeded its timeout of %2 ms")
                             .arg(who)
                             .arg(run.spec.timeout.count());
-            core.fail(e);
         } else if (run.rawOverflow) {
             e.kind = ErrorKind::Protocol;
             e.message = QStringLiteral(
                 "%1 wrote more than the %2 bytes of raw output allowed (ProgramSpec::rawLimit)")
                             .arg(who)
                             .arg(run.spec.rawLimit);
-            core.fail(e);
-        } else if (core.isCancellationRequested()) {
-            core.finishCancelled();
-        } else if (signalled) {
+        } else if (r.signal != 0) {
             e.kind = ErrorKind::Crash;
             e.signal = r.signal;
             e.message = QStringLiteral("%1 was killed by signal %2 (%3)")
                             .arg(who)
                             .arg(r.signal)
                             .arg(QString::fromLocal8Bit(::strsignal(r.signal)));
-            core.fail(e);
         } else if (r.exitCode != 0) {
             e.kind = ErrorKind::ExitCode;
             e.exitCode = r.exitCode;
             e.message = QStringLiteral("%1 exited with code %2").arg(who).arg(r.exitCode);
-            core.fail(e);
         } else if (linesError) {
             e.kind = ErrorKind::Protocol;
             e.message = QStringLiteral("%1: %2").arg(who, *linesError);
-            core.fail(e);
         } else if (!returnFileProblem.isEmpty()) {
             e.kind = ErrorKind::Protocol;
             e.message = QStringLiteral("%1: %2").arg(who, returnFileProblem);
-            core.fail(e);
         } else {
-            core.finishWith(std::move(r));
+            return std::nullopt;
         }
-        startNext();
-        if (m_stopping && m_running.empty() && m_stopped) {
-            auto done = std::move(m_stopped); // moved out: set_value may release the runner
-            done->set_value();
-        }
+        e.origin = run.spec.program;
+        e.stderrTail = run.err.tail(4096);
+        e.partial = QVariant::fromValue(r);
+        return e;
     }
 
     // At most twice a second while anything runs: RSS and CPU time of each main process into
@@ -528,7 +539,7 @@ private:
             return;
         for (auto &[id, run] : m_running)
             if (run->child)
-                run->core->setProcessInfo(sampleProcess(run->child->pid()));
+                run->task->setProcessInfo(sampleProcess(run->child->pid()));
         m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500),
             [self = shared_from_this()] { self->sampleProcesses(); });
     }
@@ -573,8 +584,8 @@ TaskHandle<ProgramResult> ProgramRunner::run(QObject *context, ProgramSpec spec)
         spec.stdinFd = ::fcntl(spec.stdinFd, F_DUPFD_CLOEXEC, 3);
     const QString name = spec.name.isEmpty() ? QFileInfo(spec.program).fileName() : spec.name;
     run->spec = std::move(spec);
-    run->core = std::make_shared<RunCore>(context, QStringLiteral("program"), name);
-    TaskHandle<ProgramResult> handle(run->core);
+    run->task.emplace(context, QStringLiteral("program"), name);
+    auto handle = run->task->handle();
     submitToSupervisor(d, std::move(run));
     return handle;
 }

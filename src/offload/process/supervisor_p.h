@@ -1,8 +1,10 @@
 // Private: the one supervisor thread that owns all process I/O for every pool and program run.
 // It waits in epoll on sockets, pipes and pidfds, runs timers, and executes commands posted by
-// other threads; everything it hands to tasks goes through TaskCore (so the GUI thread only
-// receives coalesced deliveries).
+// other threads; everything it hands to tasks goes through their TaskPromise (so the GUI thread
+// only receives coalesced deliveries).
 #pragma once
+
+#include <offload/core/taskpromise.h>
 
 #include <chrono>
 #include <cstdint>
@@ -70,20 +72,19 @@ private:
 };
 
 // The submit sequence of every task the supervisor runs (worker calls, program runs), on the
-// submitting thread: the item's task is attached to its context; refused (Cancelled, never
+// submitting thread, once the item's promise exists: refused (Cancelled, never
 // started) when its owner no longer accepts work; else given a cancel handler that reaches the
 // owner on the supervisor thread (while the owner lives), and queued there. Owner needs
 // `std::atomic<bool> accepting`, `enqueue(std::shared_ptr<Item>)` and `cancel(quint64 id)`;
-// Item needs `core` and `id`.
+// Item needs `task` (its TaskPromise) and `id`.
 template<typename Owner, typename Item>
 void submitToSupervisor(const std::shared_ptr<Owner> &owner, std::shared_ptr<Item> item)
 {
-    item->core->attach();
     if (!owner->accepting.load()) {
-        item->core->requestCancel();
+        item->task->finishCancelled();
         return;
     }
-    item->core->setCancelHandler([weak = std::weak_ptr<Owner>(owner), id = item->id] {
+    item->task->setCancelHandler([weak = std::weak_ptr<Owner>(owner), id = item->id] {
         if (auto o = weak.lock())
             Supervisor::instance().post([o, id] { o->cancel(id); });
     });

@@ -207,7 +207,7 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         qCInfo(lcWorkerLog, "%s[%lld]: %s", qPrintable(name), qint64(w.pid), qPrintable(text));
         const QByteArray line = (text + QLatin1Char('\n')).toUtf8();
         for (auto &[callId, call] : w.outstanding)
-            (void)call->core->appendOutput(OutputChunk::Log, line);
+            (void)call->task->appendOutput(OutputChunk::Log, line);
         return;
     }
     if (type == QLatin1String("progress") || type == QLatin1String("log")) {
@@ -215,14 +215,14 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         if (it == w.outstanding.end())
             return protocolFailure(
                 w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
-        auto &core = *it->second->core;
+        auto &task = *it->second->task;
         if (type == QLatin1String("log")) {
             // Log lines are small and rare; a worker flooding them is cut by the core's bound.
-            (void)core.appendOutput(
+            (void)task.appendOutput(
                 OutputChunk::Log, (str(h, "text") + QLatin1Char('\n')).toUtf8());
             return;
         }
-        core.updateProgress([&](Progress &p) {
+        task.updateProgress([&](Progress &p) {
             if (h.contains(QLatin1String("fraction")))
                 p.setFraction(h.value(QLatin1String("fraction")).toDouble());
             if (h.contains(QLatin1String("max"))) {
@@ -270,11 +270,11 @@ void PoolImpl::finishCall(
     auto call = std::move(w.outstanding[id]);
     w.outstanding.erase(id);
     detach(*call);
-    auto &core = *call->core;
-    if (call->cancelling || core.isCancellationRequested()) {
-        core.finishCancelled();
+    auto &task = *call->task;
+    if (call->cancelling || task.isCancellationRequested()) {
+        task.finishCancelled();
     } else if (!error) {
-        core.finishWith(WorkerResult { h.value(QLatin1String("value")), std::move(payload) });
+        task.finish(WorkerResult { h.value(QLatin1String("value")), std::move(payload) });
     } else {
         Error e;
         e.kind = ErrorKind::WorkerError;
@@ -282,7 +282,7 @@ void PoolImpl::finishCall(
         e.origin = str(h, "origin");
         e.traceback = str(h, "traceback");
         e.stderrTail = w.err.tail(4096);
-        core.fail(e);
+        task.fail(e);
     }
     // Escalation is only for calls that ignore cancel: once none is left, it is moot.
     const bool stillCancelling = std::any_of(w.outstanding.begin(), w.outstanding.end(),
@@ -313,7 +313,7 @@ void PoolImpl::onOutput(WorkerProc &w, bool isStderr, const char *data, size_t s
     const QByteArray chunk(data, qsizetype(size));
     // A worker's stdout/stderr is a log, not a result: bounded by the core, never paused.
     for (auto &[id, call] : w.outstanding)
-        (void)call->core->appendOutput(isStderr ? OutputChunk::Stderr : OutputChunk::Stdout, chunk);
+        (void)call->task->appendOutput(isStderr ? OutputChunk::Stderr : OutputChunk::Stdout, chunk);
 }
 
 // Kills a worker that broke the protocol (or never said hello, or stopped answering); its
@@ -400,18 +400,18 @@ void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
 
     for (const auto &[id, call] : outstanding) {
         detach(*call);
-        auto &core = *call->core;
-        if (call->cancelling || core.isCancellationRequested()) {
-            core.finishCancelled();
+        auto &task = *call->task;
+        if (call->cancelling || task.isCancellationRequested()) {
+            task.finishCancelled();
         } else if (!w.failure.isEmpty()) {
-            core.fail(failure);
+            task.fail(failure);
         } else if (w.killedForCancel && !m_stopping) {
             --call->attempts; // innocent: its worker was stopped for another call's sake
             m_queue[call->priority].push_front(call);
         } else if (call->attempts < spec.maxAttempts && !m_stopping) {
             m_queue[call->priority].push_front(call); // retried on a fresh worker
         } else {
-            core.fail(failure);
+            task.fail(failure);
         }
     }
 
