@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -203,6 +204,113 @@ void childSignalsToReset(sigset_t &set)
     reportAndExit(p.execPipe, stageExec);
 }
 
+// argv, envp and the working directory as exec needs them. Built before vfork: after it,
+// nothing may be allocated. Filled in place (argv and envp point into the stores).
+struct ExecImage
+{
+    QByteArray path;
+    QByteArrayList argStore, envStore;
+    std::vector<char *> argv, envp;
+    QByteArray workDir;
+};
+
+void prepareImage(const SpawnRequest &request, const QString &path, ExecImage &image)
+{
+    image.path = QFile::encodeName(path);
+    // argv[0] is the program as given; every argument and variable travels as bytes.
+    image.argStore = QByteArrayList { QFile::encodeName(request.program) };
+    image.argStore += request.arguments;
+    image.envStore = request.environment.toList();
+    for (QByteArray &s : image.argStore)
+        image.argv.push_back(s.data()); // data(): detached, NUL-terminated
+    image.argv.push_back(nullptr);
+    for (QByteArray &s : image.envStore)
+        image.envp.push_back(s.data());
+    image.envp.push_back(nullptr);
+    image.workDir = QFile::encodeName(request.workingDirectory);
+}
+
+// The pipes of one spawn, [0] the read end and [1] the write end; -1 where there is none.
+struct SpawnPipes
+{
+    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, exec[2] = { -1, -1 };
+    static void close(std::initializer_list<int> fds)
+    {
+        for (int fd : fds)
+            if (fd >= 0)
+                ::close(fd);
+    }
+};
+
+// Empty on success; else the reason, with every pipe made so far closed.
+QString openPipes(const SpawnRequest &request, SpawnPipes &p)
+{
+    if ((request.pipeStdin && ::pipe2(p.in, O_CLOEXEC) != 0)
+        || (request.pipeStdout && ::pipe2(p.out, O_CLOEXEC) != 0)
+        || (request.pipeStderr && ::pipe2(p.err, O_CLOEXEC) != 0)
+        || ::pipe2(p.exec, O_CLOEXEC) != 0) {
+        const int e = errno;
+        SpawnPipes::close(
+            { p.in[0], p.in[1], p.out[0], p.out[1], p.err[0], p.err[1], p.exec[0], p.exec[1] });
+        return QString::fromLocal8Bit(std::strerror(e));
+    }
+    if (!request.pipeStdin) {
+        p.in[0] = request.stdinFd >= 0 ? ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 10)
+                                       : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    for (int *fd : { &p.in[0], &p.out[1], &p.err[1] })
+        *fd = highFd(*fd);
+    return {};
+}
+
+// vfork: the child borrows our memory until exec instead of copying the page tables of a
+// large GUI process (measured: 48 us instead of 111 us to return). The child only makes
+// system calls and writes nothing of ours (errno aside), as vfork requires; what it needs is
+// in plan, in memory, so nothing the parent uses afterwards lives in a register. Every signal
+// is blocked across the vfork: the child inherits the mask and keeps it until its
+// dispositions are reset (execChild). Returns the pid, or -1 with forkErrno set.
+pid_t vforkChild(const ChildPlan &plan, int &forkErrno)
+{
+    sigset_t all, before;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &before);
+    const pid_t pid = ::vfork();
+    if (pid == 0)
+        execChild(plan);
+    forkErrno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    return pid;
+}
+
+// The child's report through the exec-error pipe: nothing (it reached exec: the pipe closed
+// empty) or the step that failed, with errno. A failed child is reaped here.
+std::optional<Error> readExecReport(
+    const SpawnRequest &request, pid_t pid, int execPipe, Spawned &out)
+{
+    int report[2] = { 0, 0 }; // errno, stage
+    ssize_t n;
+    do {
+        n = ::read(execPipe, report, sizeof report);
+    } while (n < 0 && errno == EINTR);
+    ::close(execPipe);
+    if (n != sizeof report)
+        return std::nullopt;
+    ::waitpid(pid, nullptr, 0);
+    out.joinCgroupFailed = report[1] == stageCgroup;
+    const QString why = QString::fromLocal8Bit(std::strerror(report[0]));
+    return launchError(request.program,
+        report[1] == stageCgroup      ? QStringLiteral("cannot join its cgroup: ") + why
+            : report[1] == stageChdir ? QStringLiteral("cannot enter the working directory: ") + why
+                                      : why);
+}
+
+int nonblocking(int fd)
+{
+    if (fd >= 0)
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
 } // namespace
 
 std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
@@ -215,99 +323,37 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         return launchError(request.program,
             QStringLiteral("working directory '%1' does not exist").arg(request.workingDirectory));
 
-    // Everything the child needs is prepared before fork: after it, no allocation.
-    const QByteArray pathBytes = QFile::encodeName(path);
-    // argv[0] is the program as given; every argument and variable travels as bytes.
-    QByteArrayList argStore { QFile::encodeName(request.program) };
-    argStore += request.arguments;
-    QByteArrayList envStore = request.environment.toList();
-    std::vector<char *> argv, envp;
-    for (QByteArray &s : argStore)
-        argv.push_back(s.data()); // data(): detached, NUL-terminated
-    argv.push_back(nullptr);
-    for (QByteArray &s : envStore)
-        envp.push_back(s.data());
-    envp.push_back(nullptr);
-    const QByteArray workDir = QFile::encodeName(request.workingDirectory);
-
-    int inPipe[2] = { -1, -1 }, outPipe[2] = { -1, -1 }, errPipe[2] = { -1, -1 },
-        execPipe[2] = { -1, -1 };
-    const auto closeAll = [&] {
-        for (int fd : { inPipe[0], inPipe[1], outPipe[0], outPipe[1], errPipe[0], errPipe[1],
-                 execPipe[0], execPipe[1] })
-            if (fd >= 0)
-                ::close(fd);
-    };
-    if ((request.pipeStdin && ::pipe2(inPipe, O_CLOEXEC) != 0)
-        || (request.pipeStdout && ::pipe2(outPipe, O_CLOEXEC) != 0)
-        || (request.pipeStderr && ::pipe2(errPipe, O_CLOEXEC) != 0)
-        || ::pipe2(execPipe, O_CLOEXEC) != 0) {
-        const int e = errno;
-        closeAll();
-        return launchError(request.program, QString::fromLocal8Bit(std::strerror(e)));
-    }
-    if (!request.pipeStdin) {
-        inPipe[0] = request.stdinFd >= 0 ? ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 10)
-                                         : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    for (int *fd : { &inPipe[0], &outPipe[1], &errPipe[1] })
-        *fd = highFd(*fd);
+    ExecImage image;
+    prepareImage(request, path, image);
+    SpawnPipes pipes;
+    reason = openPipes(request, pipes);
+    if (!reason.isEmpty())
+        return launchError(request.program, reason);
     ChildPlan plan;
-    plan.path = pathBytes.constData();
-    plan.argv = argv.data();
-    plan.envp = envp.data();
-    plan.workDir = workDir.isEmpty() ? nullptr : workDir.constData();
-    plan.stdinFd = inPipe[0];
-    plan.stdoutFd = outPipe[1];
-    plan.stderrFd = errPipe[1];
+    plan.path = image.path.constData();
+    plan.argv = image.argv.data();
+    plan.envp = image.envp.data();
+    plan.workDir = image.workDir.isEmpty() ? nullptr : image.workDir.constData();
+    plan.stdinFd = pipes.in[0];
+    plan.stdoutFd = pipes.out[1];
+    plan.stderrFd = pipes.err[1];
     plan.channel = request.channelFd >= 0 ? ::fcntl(request.channelFd, F_DUPFD_CLOEXEC, 10) : -1;
-    plan.execPipe = execPipe[1];
+    plan.execPipe = pipes.exec[1];
     plan.cgroupProcs = request.cgroupProcsFd;
     plan.dieWithParent = request.dieWithParent;
     plan.parent = ::getpid();
     plan.niceness = request.niceness;
-    // vfork: the child borrows our memory until exec instead of copying the page tables of a
-    // large GUI process (measured: 48 us instead of 111 us to return). The child only makes
-    // system calls and writes nothing of ours (errno aside), as vfork requires; what it needs
-    // is in plan, in memory, so nothing the parent uses afterwards lives in a register.
-    // Every signal is blocked across the vfork: the child inherits the mask and keeps it
-    // until its dispositions are reset (execChild).
-    sigset_t all, before;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &before);
-    const pid_t pid = ::vfork();
-    if (pid == 0)
-        execChild(plan);
-    const int forkErrno = errno;
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    // Parent: close the child's ends.
-    for (int fd : { inPipe[0], outPipe[1], errPipe[1], execPipe[1], plan.channel })
-        if (fd >= 0)
-            ::close(fd);
+
+    int forkErrno = 0;
+    const pid_t pid = vforkChild(plan, forkErrno);
+    SpawnPipes::close({ pipes.in[0], pipes.out[1], pipes.err[1], pipes.exec[1], plan.channel });
     if (pid < 0) {
-        for (int fd : { inPipe[1], outPipe[0], errPipe[0], execPipe[0] })
-            if (fd >= 0)
-                ::close(fd);
+        SpawnPipes::close({ pipes.in[1], pipes.out[0], pipes.err[0], pipes.exec[0] });
         return launchError(request.program, QString::fromLocal8Bit(std::strerror(forkErrno)));
     }
-    int report[2] = { 0, 0 }; // errno, stage
-    ssize_t n;
-    do {
-        n = ::read(execPipe[0], report, sizeof report);
-    } while (n < 0 && errno == EINTR);
-    ::close(execPipe[0]);
-    if (n == sizeof report) {
-        ::waitpid(pid, nullptr, 0);
-        for (int fd : { inPipe[1], outPipe[0], errPipe[0] })
-            if (fd >= 0)
-                ::close(fd);
-        out.joinCgroupFailed = report[1] == stageCgroup;
-        const QString why = QString::fromLocal8Bit(std::strerror(report[0]));
-        return launchError(request.program,
-            report[1] == stageCgroup ? QStringLiteral("cannot join its cgroup: ") + why
-                : report[1] == stageChdir
-                ? QStringLiteral("cannot enter the working directory: ") + why
-                : why);
+    if (auto failed = readExecReport(request, pid, pipes.exec[0], out)) {
+        SpawnPipes::close({ pipes.in[1], pipes.out[0], pipes.err[0] });
+        return failed;
     }
     out.pid = pid;
     out.pidfd = int(::syscall(SYS_pidfd_open, pid, 0)); // glibc's header lacks C linkage here
@@ -315,18 +361,14 @@ std::optional<Error> spawnProcess(const SpawnRequest &request, Spawned &out)
         const int e = errno;
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
+        SpawnPipes::close({ pipes.in[1], pipes.out[0], pipes.err[0] });
         return launchError(request.program,
             QStringLiteral("pidfd_open: %1").arg(QString::fromLocal8Bit(std::strerror(e))));
     }
     ::fcntl(out.pidfd, F_SETFD, FD_CLOEXEC);
-    const auto nonblocking = [](int fd) {
-        if (fd >= 0)
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        return fd;
-    };
-    out.stdinFd = nonblocking(inPipe[1]);
-    out.stdoutFd = nonblocking(outPipe[0]);
-    out.stderrFd = nonblocking(errPipe[0]);
+    out.stdinFd = nonblocking(pipes.in[1]);
+    out.stdoutFd = nonblocking(pipes.out[0]);
+    out.stderrFd = nonblocking(pipes.err[0]);
     return std::nullopt;
 }
 
