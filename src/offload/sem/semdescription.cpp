@@ -1,5 +1,7 @@
 #include <offload/sem/semdescription.h>
 
+#include "semrules_p.h"
+
 #include <QHash>
 #include <QSet>
 #include <QXmlStreamReader>
@@ -11,172 +13,7 @@ namespace offload::sem {
 
 namespace {
 
-// What Slicer's ModuleDescriptionParser reads of each parameter element's attributes.
-enum AttributeRule : unsigned {
-    Hidden = 1u << 0, // "true" or "false", anything else refused
-    MultipleIfTrue = 1u << 1, // multiple only if exactly "true", anything else ignored
-    Multiple = 1u << 2, // "true" or "false", anything else refused
-    CoordinateSystem = 1u << 3, // ijk, lps or ras
-    Type = 1u << 4, // one of TagRule::types (any value if it is empty)
-    FileExtensions = 1u << 5,
-    Reference = 1u << 6,
-    Aggregate = 1u << 7, // "true" or "false"
-    SoleMultiple = 1u << 8, // multiple="true" read only as the element's only attribute
-    OthersRefused = 1u << 9, // Slicer refuses other attributes (Offload warns); else ignored
-};
-
-struct TagRule
-{
-    unsigned attributes = 0;
-    QStringList types; // the values Slicer accepts for type=""; empty: any
-    QString defaultType; // what Slicer reads when type is not given
-};
-
-// The parameter elements Slicer's parser knows, and which attributes it reads on each.
-const QHash<QString, TagRule> &tagRules()
-{
-    static const QHash<QString, TagRule> rules = [] {
-        QHash<QString, TagRule> r;
-        const auto list = [](std::initializer_list<const char *> l) {
-            QStringList out;
-            for (const char *s : l)
-                out << QLatin1String(s);
-            return out;
-        };
-        for (const char *t : { "integer", "float", "double", "string" })
-            r.insert(QLatin1String(t), { Hidden | MultipleIfTrue, {}, {} });
-        for (const char *t : { "boolean", "integer-enumeration", "float-enumeration",
-                 "double-enumeration", "string-enumeration" })
-            r.insert(QLatin1String(t), { Hidden, {}, {} });
-        for (const char *t : { "integer-vector", "float-vector", "double-vector", "string-vector" })
-            r.insert(QLatin1String(t), { 0, {}, {} });
-        for (const char *t : { "point", "region" })
-            r.insert(QLatin1String(t), { Multiple | CoordinateSystem | OthersRefused, {}, {} });
-        // Slicer's check of pointfile's type lets every value through but "closedcurve" (a
-        // slip in its condition); Offload takes any value.
-        r.insert(QStringLiteral("pointfile"),
-            { Multiple | Type | FileExtensions | CoordinateSystem | OthersRefused, {},
-                QStringLiteral("point") });
-        r.insert(QStringLiteral("file"),
-            { Multiple | FileExtensions | OthersRefused, {}, QStringLiteral("scalar") });
-        r.insert(QStringLiteral("directory"), { SoleMultiple, {}, {} });
-        r.insert(QStringLiteral("transform"),
-            { Multiple | Type | FileExtensions | Reference | OthersRefused,
-                list({ "linear", "nonlinear", "bspline" }), QStringLiteral("unknown") });
-        r.insert(QStringLiteral("image"),
-            { Multiple | Type | FileExtensions | Hidden | Reference | OthersRefused,
-                list({ "any", "scalar", "label", "tensor", "diffusion-weighted", "vector", "signal",
-                    "multichannel", "dynamic-contrast-enhanced" }),
-                QStringLiteral("scalar") });
-        r.insert(QStringLiteral("geometry"),
-            { Multiple | Aggregate | Type | FileExtensions | Reference | OthersRefused,
-                list({ "fiberbundle", "model" }), QStringLiteral("scalar") });
-        r.insert(QStringLiteral("table"),
-            { Multiple | Reference | Hidden | Type | FileExtensions | OthersRefused,
-                list({ "color" }), QStringLiteral("scalar") });
-        r.insert(QStringLiteral("measurement"),
-            { Multiple | Reference | Hidden | Type | FileExtensions | OthersRefused, {},
-                QStringLiteral("scalar") });
-        return r;
-    }();
-    return rules;
-}
-
-// Elements that only mean something inside a parameter.
-bool isParameterChild(QStringView n)
-{
-    for (const char *c : { "name", "flag", "longflag", "default", "channel", "element", "index",
-             "constraints", "minimum", "maximum", "step", "reference" })
-        if (n == QLatin1String(c))
-            return true;
-    return false;
-}
-
-// Slicer trims spaces, tabs and line feeds around text, nothing else (a carriage return of a
-// line end never reaches it: XML turns line ends into line feeds).
-QString trimmed(const QString &s)
-{
-    const auto blank = [](QChar c) {
-        return c == QLatin1Char(' ') || c == QLatin1Char('\t') || c == QLatin1Char('\n');
-    };
-    qsizetype b = 0, e = s.size();
-    while (b < e && blank(s.at(b)))
-        ++b;
-    while (e > b && blank(s.at(e - 1)))
-        --e;
-    return s.mid(b, e - b);
-}
-
-QString stripDashes(const QString &flag)
-{
-    QString f = trimmed(flag);
-    qsizetype i = 0;
-    while (i < f.size() && f.at(i) == QLatin1Char('-'))
-        ++i;
-    return f.mid(i);
-}
-
-QStringList aliases(QStringView value)
-{
-    QStringList out;
-    for (const QString &a : value.toString().split(QLatin1Char(','), Qt::SkipEmptyParts))
-        out << stripDashes(a);
-    return out;
-}
-
-// Slicer's rule for names and long flags: letters, digits and underscores, not starting with a
-// digit (GenerateCLP makes C++ variables of them).
-bool isIdentifier(const QString &s)
-{
-    if (s.isEmpty() || s.at(0).isDigit())
-        return false;
-    for (QChar c : s) {
-        const char16_t u = c.unicode();
-        if (!(u == '_' || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z')
-                || (u >= '0' && u <= '9')))
-            return false;
-    }
-    return true;
-}
-
-// Where the document's DOCTYPE opens an internal subset ('['), or -1 if it has none. Only the
-// prolog is looked at (white space, the XML declaration, processing instructions, comments):
-// a DTD can appear nowhere else. Parameter entities declared in an internal subset are
-// expanded while the reader reads the DTD, before it reports it, so the subset has to be
-// refused before the reader sees it.
-qsizetype internalSubset(QByteArrayView doc)
-{
-    qsizetype i = 0;
-    const auto at = [&doc, &i](const char *s) { return doc.sliced(i).startsWith(s); };
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    for (;;) {
-        while (i < doc.size() && blank(doc[i]))
-            ++i;
-        if (at("<?") || at("<!--")) {
-            const bool pi = at("<?");
-            i = doc.indexOf(pi ? QByteArrayView("?>") : QByteArrayView("-->"), i + 2);
-            if (i < 0)
-                return -1;
-            i += pi ? 2 : 3;
-            continue;
-        }
-        if (!at("<!DOCTYPE"))
-            return -1;
-        char quote = 0; // the system and public identifiers may hold '[' and '>'
-        for (i += 9; i < doc.size(); ++i) {
-            const char c = doc[i];
-            if (quote)
-                quote = c == quote ? 0 : quote;
-            else if (c == '"' || c == '\'')
-                quote = c;
-            else if (c == '[')
-                return i;
-            else if (c == '>')
-                return -1;
-        }
-        return -1;
-    }
-}
+using namespace detail;
 
 class Parser
 {
@@ -487,133 +324,166 @@ private:
     // attributes are not read) and kept so that its value reaches the module as text.
     void readParameter(Description &d, Group &g, const QString &tag, bool unknownElement)
     {
-        QStringList &warnings = d.warnings;
         Parameter p;
         p.tag = tag;
         p.unknownElement = unknownElement;
         p.advanced = g.advanced;
         const qint64 line = m_xml.lineNumber(), column = m_xml.columnNumber();
         if (!unknownElement) {
-            readAttributes(p, tagRules().value(tag), warnings);
+            readAttributes(p, tagRules().value(tag), d.warnings);
             if (m_failed)
                 return;
         }
         QString name;
         while (nextStartElement()) {
-            const auto n = m_xml.name();
-            const qint64 l = m_xml.lineNumber(), c = m_xml.columnNumber();
-            if (n == QLatin1String("name")) {
-                name = text();
-                if (!name.isEmpty() && !isIdentifier(name)) // an empty one counts as none
-                    warn(warnings,
-                        QStringLiteral("<name> '%1' is not an identifier (letters, digits and "
-                                       "underscores, not starting with a digit): Slicer's "
-                                       "parser refuses the description; Offload reads it")
-                            .arg(name),
-                        l);
-            } else if (n == QLatin1String("flag")) {
-                const QXmlStreamAttributes a = m_xml.attributes();
-                p.flagAliases = aliases(a.value(QLatin1String("alias")));
-                p.deprecatedFlagAliases = aliases(a.value(QLatin1String("deprecatedalias")));
-                p.flag = stripDashes(text());
-                if (p.flag.size() > 1)
-                    warn(warnings,
-                        QStringLiteral("<flag> '%1' has more than one character: Slicer's parser "
-                                       "refuses the description; Offload passes it as -%1")
-                            .arg(p.flag),
-                        l);
-                if (p.index && !p.flag.isEmpty())
-                    return void(fail(
-                        QStringLiteral("<flag> cannot be given to a parameter with an <index>"), l,
-                        c));
-            } else if (n == QLatin1String("longflag")) {
-                const QXmlStreamAttributes a = m_xml.attributes();
-                p.longflagAliases = aliases(a.value(QLatin1String("alias")));
-                p.deprecatedLongflagAliases = aliases(a.value(QLatin1String("deprecatedalias")));
-                p.longflag = stripDashes(text());
-                if (!isIdentifier(p.longflag))
-                    warn(warnings,
-                        QStringLiteral("<longflag> '%1' is not an identifier (letters, digits "
-                                       "and underscores, not starting with a digit): Slicer's "
-                                       "parser refuses the description; Offload passes it as "
-                                       "--%1")
-                            .arg(p.longflag),
-                        l);
-                if (p.index && !p.longflag.isEmpty())
-                    return void(fail(
-                        QStringLiteral("<longflag> cannot be given to a parameter with an <index>"),
-                        l, c));
-            } else if (n == QLatin1String("label"))
-                p.label = text();
-            else if (n == QLatin1String("description"))
-                p.description = text();
-            else if (n == QLatin1String("default"))
-                p.defaultValue = text();
-            else if (n == QLatin1String("channel")) {
-                p.channel = text();
-                if (!p.channel.isEmpty() && p.channel != QLatin1String("input")
-                    && p.channel != QLatin1String("output"))
-                    warn(warnings,
-                        QStringLiteral("<channel> '%1' is neither input nor output (compared "
-                                       "case-sensitively, as Slicer does)")
-                            .arg(p.channel),
-                        l);
-            } else if (n == QLatin1String("element"))
-                p.elements << text();
-            else if (n == QLatin1String("index")) {
-                if (!p.flag.isEmpty() || !p.longflag.isEmpty())
-                    return void(fail(QStringLiteral("<index> cannot be given to a parameter with "
-                                                    "a <flag> or <longflag>"),
-                        l, c));
-                bool ok = false;
-                const int i = text().toInt(&ok);
-                if (!ok || i < 0)
-                    return void(
-                        fail(QStringLiteral("<index> is not a non-negative integer"), l, c));
-                p.index = i;
-            } else if (n == QLatin1String("constraints")) {
-                while (nextStartElement()) {
-                    if (!readConstraint(p, warnings))
-                        unknown(warnings);
-                    if (m_failed)
-                        return;
-                }
-            } else if (readConstraint(p, warnings)) {
-                // Slicer reads <minimum>, <maximum> and <step> outside <constraints> too.
-            } else if (n == QLatin1String("reference")) {
-                const QXmlStreamAttributes a = m_xml.attributes();
-                if (!a.isEmpty())
-                    p.forwardReferences.append({ a.value(QLatin1String("role")).toString(),
-                        a.value(QLatin1String("parameter")).toString() });
-                skipElement();
-            } else if (!readModuleField(d)) {
-                unknown(warnings);
-            }
+            readParameterChild(d, p, name);
             if (m_failed)
                 return;
         }
-        // As Slicer: <name>, else the longflag. Then, as Slicer does not, the flag.
+        nameParameter(p, name, line, d.warnings);
+        checkParameter(p, line, d.warnings);
+        m_lines.insert(
+            p.name, qMakePair(line, column)); // the latest wins: a duplicate points at itself
+        g.parameters.push_back(std::move(p));
+    }
+
+    // One element inside a parameter (the reader is on its start); name: its <name>, if any.
+    void readParameterChild(Description &d, Parameter &p, QString &name)
+    {
+        QStringList &warnings = d.warnings;
+        const auto n = m_xml.name();
+        const qint64 l = m_xml.lineNumber();
+        if (n == QLatin1String("name")) {
+            name = text();
+            if (!name.isEmpty() && !isIdentifier(name)) // an empty one counts as none
+                warn(warnings,
+                    QStringLiteral("<name> '%1' is not an identifier (letters, digits and "
+                                   "underscores, not starting with a digit): Slicer's "
+                                   "parser refuses the description; Offload reads it")
+                        .arg(name),
+                    l);
+        } else if (n == QLatin1String("flag") || n == QLatin1String("longflag")) {
+            readFlag(p, n == QLatin1String("longflag"), warnings);
+        } else if (n == QLatin1String("label")) {
+            p.label = text();
+        } else if (n == QLatin1String("description")) {
+            p.description = text();
+        } else if (n == QLatin1String("default")) {
+            p.defaultValue = text();
+        } else if (n == QLatin1String("channel")) {
+            p.channel = text();
+            if (!p.channel.isEmpty() && p.channel != QLatin1String("input")
+                && p.channel != QLatin1String("output"))
+                warn(warnings,
+                    QStringLiteral("<channel> '%1' is neither input nor output (compared "
+                                   "case-sensitively, as Slicer does)")
+                        .arg(p.channel),
+                    l);
+        } else if (n == QLatin1String("element")) {
+            p.elements << text();
+        } else if (n == QLatin1String("index")) {
+            readIndex(p);
+        } else if (n == QLatin1String("constraints")) {
+            while (nextStartElement()) {
+                if (!readConstraint(p, warnings))
+                    unknown(warnings);
+                if (m_failed)
+                    return;
+            }
+        } else if (readConstraint(p, warnings)) {
+            // Slicer reads <minimum>, <maximum> and <step> outside <constraints> too.
+        } else if (n == QLatin1String("reference")) {
+            const QXmlStreamAttributes a = m_xml.attributes();
+            if (!a.isEmpty())
+                p.forwardReferences.append({ a.value(QLatin1String("role")).toString(),
+                    a.value(QLatin1String("parameter")).toString() });
+            skipElement();
+        } else if (!readModuleField(d)) {
+            unknown(warnings);
+        }
+    }
+
+    // <flag> or <longflag>, with its aliases; a flag beside an <index> fails the description.
+    void readFlag(Parameter &p, bool longflag, QStringList &warnings)
+    {
+        const qint64 l = m_xml.lineNumber(), c = m_xml.columnNumber();
+        const QXmlStreamAttributes a = m_xml.attributes();
+        const QStringList alias = aliases(a.value(QLatin1String("alias")));
+        const QStringList deprecated = aliases(a.value(QLatin1String("deprecatedalias")));
+        const QString flag = stripDashes(text());
+        if (longflag) {
+            p.longflagAliases = alias;
+            p.deprecatedLongflagAliases = deprecated;
+            p.longflag = flag;
+            if (!isIdentifier(flag))
+                warn(warnings,
+                    QStringLiteral("<longflag> '%1' is not an identifier (letters, digits "
+                                   "and underscores, not starting with a digit): Slicer's "
+                                   "parser refuses the description; Offload passes it as "
+                                   "--%1")
+                        .arg(flag),
+                    l);
+        } else {
+            p.flagAliases = alias;
+            p.deprecatedFlagAliases = deprecated;
+            p.flag = flag;
+            if (flag.size() > 1)
+                warn(warnings,
+                    QStringLiteral("<flag> '%1' has more than one character: Slicer's parser "
+                                   "refuses the description; Offload passes it as -%1")
+                        .arg(flag),
+                    l);
+        }
+        if (p.index && !flag.isEmpty())
+            fail(QStringLiteral("<%1> cannot be given to a parameter with an <index>")
+                     .arg(longflag ? QStringLiteral("longflag") : QStringLiteral("flag")),
+                l, c);
+    }
+
+    // <index>: a non-negative integer, on a parameter without a flag.
+    void readIndex(Parameter &p)
+    {
+        const qint64 l = m_xml.lineNumber(), c = m_xml.columnNumber();
+        if (!p.flag.isEmpty() || !p.longflag.isEmpty())
+            return void(fail(QStringLiteral("<index> cannot be given to a parameter with "
+                                            "a <flag> or <longflag>"),
+                l, c));
+        bool ok = false;
+        const int i = text().toInt(&ok);
+        if (!ok || i < 0)
+            return void(fail(QStringLiteral("<index> is not a non-negative integer"), l, c));
+        p.index = i;
+    }
+
+    // As Slicer: <name>, else the longflag. Then, as Slicer does not, the flag.
+    void nameParameter(Parameter &p, const QString &name, qint64 line, QStringList &warnings)
+    {
         p.name = !name.isEmpty() ? name : p.longflag;
-        if (unknownElement)
+        if (p.unknownElement)
             warn(warnings,
                 QStringLiteral("<%1> is outside the schema (Slicer's parser refuses it); kept as "
                                "parameter '%2', its value passed to the module as text")
-                    .arg(tag, p.name),
+                    .arg(p.tag, p.name),
                 line);
         if (p.name.isEmpty() && !p.flag.isEmpty()) {
             p.name = p.flag;
             warn(warnings,
                 QStringLiteral("a <%1> parameter has neither <name> nor <longflag>: named '%2' "
                                "from its flag")
-                    .arg(tag, p.name),
+                    .arg(p.tag, p.name),
                 line);
         } else if (p.name.isEmpty()) {
             warn(warnings,
                 QStringLiteral("a <%1> parameter has no name (no <name>, <longflag> or <flag>): "
                                "its value is given under the empty name")
-                    .arg(tag),
+                    .arg(p.tag),
                 line);
         }
+    }
+
+    // What makes every value invalid is said, not refused.
+    void checkParameter(const Parameter &p, qint64 line, QStringList &warnings)
+    {
         if (p.minimum && p.maximum && *p.minimum > *p.maximum)
             warn(warnings,
                 QStringLiteral("parameter '%1': minimum %2 is greater than maximum %3; no value "
@@ -626,14 +496,11 @@ private:
             warn(warnings,
                 QStringLiteral("parameter '%1': step %2 is not positive").arg(p.name).arg(*p.step),
                 line);
-        if (!unknownElement && p.isEnumeration() && p.elements.isEmpty())
+        if (!p.unknownElement && p.isEnumeration() && p.elements.isEmpty())
             warn(warnings,
                 QStringLiteral("enumeration '%1' has no <element>: no value can be valid")
                     .arg(p.name),
                 line);
-        m_lines.insert(
-            p.name, qMakePair(line, column)); // the latest wins: a duplicate points at itself
-        g.parameters.push_back(std::move(p));
     }
 
     // <minimum>, <maximum> or <step>: returns false if the current element is none of them.
