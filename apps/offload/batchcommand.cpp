@@ -76,24 +76,26 @@ struct BatchOptions
 // Parses batch's arguments into o; a usage error's exit code if they are wrong.
 std::optional<int> parseOptions(const QStringList &args, BatchOptions &o)
 {
-    for (int i = 0; i < args.size(); ++i) {
-        if (args[i] == QLatin1String("--json")) {
-            o.json = true;
-        } else if (args[i] == QLatin1String("-j") && i + 1 < args.size()) {
-            bool ok = false;
-            o.parallel = args[++i].toInt(&ok);
-            if (!ok || o.parallel < 1 || o.parallel > 1024)
-                return usageError(QStringLiteral("-j needs a number from 1 to 1024"));
-        } else if (args[i].startsWith(QLatin1Char('-'))) {
-            return usageError(QStringLiteral("unknown option %1").arg(args[i]));
-        } else if (o.file.isEmpty()) {
-            o.file = args[i];
-        } else {
-            return usageError(QStringLiteral("batch takes one file"));
-        }
+    CommandLine cl(QStringLiteral("batch"));
+    const QCommandLineOption parallel(
+        QStringLiteral("j"), QStringLiteral("runs at a time"), QStringLiteral("N"));
+    cl.parser.addOption(cl.json);
+    cl.parser.addOption(parallel);
+    if (const auto code = cl.parse(args))
+        return code;
+    o.json = cl.parser.isSet(cl.json);
+    if (cl.parser.isSet(parallel)) {
+        bool ok = false;
+        o.parallel = cl.parser.value(parallel).toInt(&ok);
+        if (!ok || o.parallel < 1 || o.parallel > 1024)
+            return usageError(QStringLiteral("-j needs a number from 1 to 1024"));
     }
-    if (o.file.isEmpty())
+    const QStringList files = cl.parser.positionalArguments();
+    if (files.isEmpty())
         return usageError(QStringLiteral("batch needs a file of command lines"));
+    if (files.size() > 1)
+        return usageError(QStringLiteral("batch takes one file"));
+    o.file = files.first();
     return std::nullopt;
 }
 

@@ -106,24 +106,35 @@ int waitForRun(Reporter &rep, const TaskHandle<ProgramResult> &run,
     return code;
 }
 
-bool takeOption(QStringList &args, int &i, CommonOptions &o)
+CommandLine::CommandLine(const QString &command) : m_command(command) { }
+
+void CommandLine::addCommonOptions()
 {
-    if (args[i] == QLatin1String("--json")) {
-        o.json = true;
-        return true;
-    }
-    if (args[i] == QLatin1String("--timeout")) {
-        const auto t = i + 1 < args.size() ? parseSeconds(args[i + 1]) : std::nullopt;
+    parser.addOption(json);
+    parser.addOption(timeout);
+}
+
+std::optional<int> CommandLine::parse(const QStringList &args)
+{
+    // QCommandLineParser skips the first argument, the program's name.
+    if (!parser.parse(QStringList { QStringLiteral("offload ") + m_command } + args))
+        return usageError(parser.errorText());
+    return std::nullopt;
+}
+
+std::optional<int> CommandLine::readCommonOptions(CommonOptions &o) const
+{
+    o.json = parser.isSet(json);
+    if (parser.isSet(timeout)) {
+        const QString given = parser.value(timeout);
+        const auto t = parseSeconds(given);
         if (!t)
-            o.error = QStringLiteral(
-                "--timeout needs a number of seconds from 0 (none) to 1e7, got '%1'")
-                          .arg(i + 1 < args.size() ? args[i + 1] : QString());
-        else
-            o.timeout = *t;
-        ++i;
-        return true;
+            return usageError(
+                QStringLiteral("--timeout needs a number of seconds from 0 (none) to 1e7, got '%1'")
+                    .arg(given));
+        o.timeout = *t;
     }
-    return false;
+    return std::nullopt;
 }
 
 std::optional<Module> describeOrReport(

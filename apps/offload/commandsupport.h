@@ -6,6 +6,7 @@
 
 #include <offload/modules/modulerunner.h>
 
+#include <QCommandLineParser>
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
@@ -42,11 +43,29 @@ struct CommonOptions
 {
     bool json = false;
     std::chrono::milliseconds timeout { 0 };
-    QString error;
 };
-// Takes --json or --timeout S at args[i] (advancing i past a value); false if args[i] is
-// neither. A bad value is kept in o.error.
-bool takeOption(QStringList &args, int &i, CommonOptions &o);
+
+// One subcommand's options, parsed by QCommandLineParser (no --help of its own: the tool's
+// usage text covers every subcommand). Add options to parser, then parse().
+class CommandLine
+{
+public:
+    explicit CommandLine(const QString &command);
+    QCommandLineParser parser;
+    const QCommandLineOption json { QStringLiteral("json"), QStringLiteral("JSON events") };
+    const QCommandLineOption timeout { QStringLiteral("timeout"), QStringLiteral("seconds"),
+        QStringLiteral("S") };
+    // Adds --json and --timeout S.
+    void addCommonOptions();
+    // The arguments after the subcommand's name. nullopt: parsed; else the exit code of the
+    // usage error it printed.
+    std::optional<int> parse(const QStringList &args);
+    // --json and --timeout, after parse(); the exit code of a usage error if a value is wrong.
+    std::optional<int> readCommonOptions(CommonOptions &o) const;
+
+private:
+    QString m_command;
+};
 
 // Describes a module (waiting in the event loop) or parses an .xml file; on failure reports
 // it, sets code and returns nullopt.

@@ -107,16 +107,20 @@ void printModule(const Module &m)
 
 } // namespace
 
-int describeCommand(const QStringList &argsIn)
+int describeCommand(const QStringList &args)
 {
-    QStringList args = argsIn;
-    const bool json = args.removeAll(QStringLiteral("--json")) > 0;
-    if (args.size() != 1)
+    CommandLine cl(QStringLiteral("describe"));
+    cl.parser.addOption(cl.json);
+    if (const auto code = cl.parse(args))
+        return *code;
+    const QStringList paths = cl.parser.positionalArguments();
+    if (paths.size() != 1)
         return usageError(QStringLiteral("describe takes one module or .xml file"));
+    const bool json = cl.parser.isSet(cl.json);
     Reporter rep(json);
     ModuleRunner modules;
     int code = 0;
-    const std::optional<Module> m = describeOrReport(modules, args[0], rep, code);
+    const std::optional<Module> m = describeOrReport(modules, paths[0], rep, code);
     if (!m)
         return code;
     if (json)

@@ -20,29 +20,47 @@ int moduleCommand(const QStringList &argsIn)
     if (args.isEmpty() || args[0].startsWith(QLatin1Char('-')))
         return usageError(QStringLiteral("module needs a module path or name first"));
     const QString path = args.takeFirst();
-    CommonOptions common;
+    // The tool's own options go to QCommandLineParser; every other --NAME [VALUE] is one of the
+    // module's parameters, whose names only the module knows.
+    QStringList ours;
     QList<QPair<QString, QString>> raw;
-    QString paramsFile;
     for (int i = 0; i < args.size(); ++i) {
-        if (takeOption(args, i, common))
-            continue;
-        if (args[i] == QLatin1String("--params")) {
-            if (i + 1 >= args.size() || !paramsFile.isEmpty())
-                return usageError(QStringLiteral("--params takes one JSON parameter file"));
-            paramsFile = args[++i];
+        const QString &a = args[i];
+        const QString option = a.startsWith(QLatin1String("--"))
+            ? a.mid(2).section(QLatin1Char('='), 0, 0)
+            : QString();
+        if (option == QLatin1String("json")) {
+            ours << a;
             continue;
         }
-        if (!args[i].startsWith(QLatin1String("--")) || args[i].size() < 3)
-            return usageError(QStringLiteral("expected --NAME VALUE, got '%1'").arg(args[i]));
-        const QString name = args[i].mid(2);
+        if (option == QLatin1String("timeout") || option == QLatin1String("params")) {
+            ours << a;
+            if (!a.contains(QLatin1Char('=')) && i + 1 < args.size())
+                ours << args[++i];
+            continue;
+        }
+        if (option.isEmpty() || a.size() < 3)
+            return usageError(QStringLiteral("expected --NAME VALUE, got '%1'").arg(a));
+        const QString name = a.mid(2);
         if (std::any_of(raw.cbegin(), raw.cend(),
                 [&name](const auto &given) { return given.first == name; }))
             return usageError(QStringLiteral("--%1 is given more than once").arg(name));
         const bool hasValue = i + 1 < args.size() && !args[i + 1].startsWith(QLatin1String("--"));
         raw.append({ name, hasValue ? args[++i] : QString() });
     }
-    if (!common.error.isEmpty())
-        return usageError(common.error);
+    CommandLine cl(QStringLiteral("module"));
+    cl.addCommonOptions();
+    const QCommandLineOption params(
+        QStringLiteral("params"), QStringLiteral("JSON parameter file"), QStringLiteral("FILE"));
+    cl.parser.addOption(params);
+    CommonOptions common;
+    if (const auto code = cl.parse(ours))
+        return *code;
+    if (const auto code = cl.readCommonOptions(common))
+        return *code;
+    if (cl.parser.values(params).size() > 1)
+        return usageError(QStringLiteral("--params takes one JSON parameter file"));
+    const QString paramsFile = cl.parser.value(params);
     Reporter rep(common.json);
     ModuleRunner modules(1);
     int code = 0;

@@ -14,40 +14,38 @@
 using namespace offload;
 using namespace cli;
 
-int runCommand(const QStringList &argsIn, const QByteArrayList &raw)
+int runCommand(const QStringList &args, const QByteArrayList &raw)
 {
-    QStringList args = argsIn;
+    CommandLine cl(QStringLiteral("run"));
+    cl.addCommonOptions();
+    const QCommandLineOption progress(
+        QStringLiteral("progress"), QStringLiteral("how to read progress"), QStringLiteral("F"));
+    cl.parser.addOption(progress);
+    // Everything from the program on is the program's, options or not.
+    cl.parser.setOptionsAfterPositionalArgumentsMode(
+        QCommandLineParser::ParseAsPositionalArguments);
     CommonOptions common;
+    if (const auto code = cl.parse(args))
+        return *code;
+    if (const auto code = cl.readCommonOptions(common))
+        return *code;
     ProgramSpec spec;
-    int i = 0;
-    for (; i < args.size(); ++i) {
-        const QString &a = args[i];
-        if (a == QLatin1String("--")) {
-            ++i;
-            break;
-        }
-        if (takeOption(args, i, common))
-            continue;
-        if (a == QLatin1String("--progress") && i + 1 < args.size()) {
-            static const QMap<QString, ProgressFormat> formats { { "auto", ProgressFormat::Auto },
-                { "sem", ProgressFormat::Sem }, { "lines", ProgressFormat::Lines },
-                { "raw", ProgressFormat::Raw }, { "none", ProgressFormat::None } };
-            if (!formats.contains(args[++i]))
-                return usageError(
-                    QStringLiteral("--progress is one of auto, sem, lines, raw, none"));
-            spec.progress = formats.value(args[i]);
-            continue;
-        }
-        if (a.startsWith(QLatin1Char('-')))
-            return usageError(QStringLiteral("unknown option %1").arg(a));
-        break; // the program
+    if (cl.parser.isSet(progress)) {
+        static const QMap<QString, ProgressFormat> formats { { "auto", ProgressFormat::Auto },
+            { "sem", ProgressFormat::Sem }, { "lines", ProgressFormat::Lines },
+            { "raw", ProgressFormat::Raw }, { "none", ProgressFormat::None } };
+        const QString given = cl.parser.value(progress);
+        if (!formats.contains(given))
+            return usageError(QStringLiteral("--progress is one of auto, sem, lines, raw, none"));
+        spec.progress = formats.value(given);
     }
-    if (!common.error.isEmpty())
-        return usageError(common.error);
-    if (i >= args.size())
+    const QStringList program = cl.parser.positionalArguments();
+    if (program.isEmpty())
         return usageError(QStringLiteral("no program given"));
-    spec.program = args[i];
-    spec.arguments = raw.mid(i + 1);
+    // The positional arguments are the tail of the arguments (a leading "--" aside): the
+    // same tail of the bytes, so that each argument reaches the program exactly.
+    spec.program = program.first();
+    spec.arguments = raw.mid(raw.size() - program.size() + 1);
     spec.timeout = common.timeout;
     Reporter rep(common.json);
     if (spec.progress == ProgressFormat::Raw) {
