@@ -2,11 +2,15 @@
 // handle sees of each call, cancellation, a promise given up, and the direct end callback.
 #include <offload/core/taskpromise.h>
 
+#include <QEventLoop>
 #include <QTest>
 #include <QThread>
+#include <QTimer>
 
 #include <atomic>
+#include <memory>
 #include <thread>
+#include <vector>
 
 using namespace offload;
 using namespace std::chrono_literals;
@@ -26,6 +30,9 @@ private Q_SLOTS:
     void finishedDirectRunsOnTheFinishingThreadBeforeTheContextHearsOfIt();
     void finishedDirectAddedAfterTheEndRunsAtOnce();
     void controlReportsToTheSameTask();
+    void aCancelledQueuedTaskCannotStartWhileItsHandlerRuns();
+    void theLastOwnerMayGoInsideTheDirectCallback();
+    void aModalLoopInsideACallbackDeliversTheOtherTasks();
 };
 
 void tst_TaskPromise::aHandleSeesWhatThePromiseReports()
@@ -224,6 +231,84 @@ void tst_TaskPromise::controlReportsToTheSameTask()
     promise.handle().cancel();
     QVERIFY(control.isCancellationRequested());
     QVERIFY_THROWS_EXCEPTION(CancelledError, control.throwIfCancellationRequested());
+}
+
+void tst_TaskPromise::aCancelledQueuedTaskCannotStartWhileItsHandlerRuns()
+{
+    // The handler runs before the queued task is ended Cancelled: a producer dequeuing it on
+    // another thread in that moment must not be able to start it.
+    TaskPromise<int> promise(nullptr, QStringLiteral("import"), QStringLiteral("scan"));
+    bool startedInTheGap = false;
+    promise.setCancelHandler([&] { startedInTheGap = promise.markStarting() || promise.start(); });
+    promise.handle().cancel();
+    QVERIFY(!startedInTheGap);
+    QCOMPARE(promise.state(), TaskState::Cancelled);
+}
+
+void tst_TaskPromise::theLastOwnerMayGoInsideTheDirectCallback()
+{
+    // The promise is the task's only owner, and the callback that runs as it ends destroys it
+    // (an adapter erasing its bookkeeping): the end must finish without touching freed memory
+    // (ASan in CI sees it).
+    auto promise = std::make_unique<TaskPromise<int>>(
+        nullptr, QStringLiteral("import"), QStringLiteral("scan"));
+    std::weak_ptr<int> alive;
+    {
+        auto token = std::make_shared<int>(1);
+        alive = token;
+        promise->handle().onFinishedDirect(
+            [&promise, token](const TaskHandle<int> &) { promise.reset(); });
+    }
+    TaskPromise<int> *raw = promise.get();
+    QVERIFY(raw->finish(1));
+    QVERIFY(!promise);
+    QVERIFY(alive.expired()); // the callback's captures went with the task
+}
+
+void tst_TaskPromise::aModalLoopInsideACallbackDeliversTheOtherTasks()
+{
+    // A callback that opens a modal dialog runs a nested event loop in the middle of a
+    // delivery batch; the nested loop delivers other tasks, and the outer batch then goes on.
+    QObject context;
+    std::vector<TaskPromise<int>> batch;
+    std::vector<TaskHandle<int>> handles;
+    int delivered = 0;
+    // Each later callback ends two more tasks: their deliveries queue up while the outer
+    // batch is still being walked.
+    std::vector<TaskPromise<int>> followers;
+    int followersDelivered = 0;
+    for (int i = 0; i < 40; ++i) {
+        followers.emplace_back(&context, QStringLiteral("import"), QStringLiteral("f%1").arg(i));
+        followers.back().handle().onResult([&](int) { ++followersDelivered; });
+    }
+    for (int i = 0; i < 20; ++i) {
+        batch.emplace_back(&context, QStringLiteral("import"), QStringLiteral("t%1").arg(i));
+        handles.push_back(batch.back().handle());
+        handles.back().onResult([&, i](int) {
+            ++delivered;
+            if (i > 0) {
+                followers[size_t(2 * i)].finish(3);
+                followers[size_t(2 * i + 1)].finish(3);
+            }
+        });
+    }
+    TaskPromise<int> inner(&context, QStringLiteral("import"), QStringLiteral("inner"));
+    bool innerDelivered = false, modalDone = false;
+    inner.handle().onResult([&](int) { innerDelivered = true; });
+    handles.front().onResult([&](int) {
+        QEventLoop modal;
+        inner.handle().onFinished([&](const TaskHandle<int> &) { modal.quit(); });
+        inner.finish(2);
+        QTimer::singleShot(10000, &modal, &QEventLoop::quit); // bounded
+        modal.exec();
+        modalDone = true;
+    });
+    for (auto &p : batch)
+        p.finish(1); // one delivery batch for all twenty
+    QTRY_VERIFY_WITH_TIMEOUT(modalDone, 15000);
+    QVERIFY(innerDelivered);
+    QTRY_COMPARE_WITH_TIMEOUT(delivered, 20, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(followersDelivered, 38, 10000);
 }
 
 QTEST_MAIN(tst_TaskPromise)

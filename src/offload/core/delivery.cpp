@@ -236,9 +236,19 @@ bool Dispatcher::event(QEvent *e)
     m_queue->acquirePosted(); // before the first read of an event post() may have made
     if (e->type() == wakeEventType()) {
         t_dispatcher = this;
+        if (m_delivering) {
+            // A callback runs a nested event loop (a modal dialog): m_batch is being walked
+            // by the outer delivery, so this one takes its own.
+            std::vector<std::shared_ptr<TaskCore>> nested;
+            m_queue->takeInto(nested);
+            deliverAll(nested, false);
+            return true;
+        }
+        m_delivering = true;
         m_queue->takeInto(m_batch);
         const size_t size = m_batch.size();
         deliverAll(m_batch, false);
+        m_delivering = false;
         // Keep the buffer (a freed large one comes back as fresh, faulting pages) unless the
         // burst that grew it is over.
         if (m_batch.capacity() > 65536 && size < m_batch.capacity() / 8)

@@ -85,6 +85,7 @@ private:
     void acquireConstruction() const { (void)m_constructed.load(std::memory_order_acquire); }
     std::shared_ptr<DeliveryQueue> m_queue;
     std::vector<std::shared_ptr<TaskCore>> m_batch;
+    bool m_delivering = false; // walking m_batch (a callback may run a nested event loop)
     std::vector<std::shared_ptr<TaskCore>> m_delayed;
     QBasicTimer m_timer;
     std::atomic<bool> m_constructed { false };

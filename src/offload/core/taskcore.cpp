@@ -310,7 +310,9 @@ bool TaskCore::markStarting()
 {
     {
         std::lock_guard lock(d->mutex);
-        if (d->state != TaskState::Queued)
+        // A queued task whose cancel is under way (its handler runs, then it ends Cancelled)
+        // never starts.
+        if (d->state != TaskState::Queued || d->cancelRequested)
             return false;
         d->state = TaskState::Starting;
         m_publishedState.store(d->state, std::memory_order_release);
@@ -324,7 +326,8 @@ bool TaskCore::markRunning()
 {
     {
         std::lock_guard lock(d->mutex);
-        if (isFinalState(d->state) || d->state == TaskState::Running)
+        if (isFinalState(d->state) || d->state == TaskState::Running
+            || (d->state == TaskState::Queued && d->cancelRequested))
             return false;
         d->state = TaskState::Running;
         m_publishedState.store(d->state, std::memory_order_release);
@@ -417,6 +420,9 @@ bool TaskCore::finishCancelled()
 
 bool TaskCore::finalize(TaskState state, Error *error)
 {
+    // A completion hook may drop the last owner (a producer erasing its promise); the task
+    // must live until it has scheduled its final delivery.
+    const auto keep = weak_from_this().lock();
     std::vector<CoreCallback> hooks;
     std::function<void()> handler;
     std::condition_variable *waiters = nullptr;

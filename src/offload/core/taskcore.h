@@ -54,7 +54,7 @@ public:
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
 
-    struct Private; // taskcore_p.h
+    struct Private; // taskcore_p.h; named here for taskdelivery.cpp's helpers, not API
 
     // Consumer side: what a handle reads and registers.
     quint64 id() const;

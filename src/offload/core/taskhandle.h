@@ -44,7 +44,7 @@ public:
     // Why the task failed; empty (kind None, isEmpty()) unless it is Failed.
     Error error() const { return (void)state(), m_core->error(); }
     ProcessInfo processInfo() const { return m_core->processInfo(); }
-    // State, progress, name, times, parent and error summary read together under one lock
+    // State, progress, name, times and error summary read under one lock, and the parent
     // (what a monitor shows; reading it does not count as observing the end).
     TaskSnapshot snapshot() const { return m_core->snapshot(); }
     // The id of the task this one is a part of (setParent()); 0 if none.
@@ -175,8 +175,9 @@ public:
     }
 
     // Called once with this handle on the thread that ends the task, right after the final
-    // state is set: a pool thread, the process supervisor's thread, a coroutine's thread (or
-    // this thread, at once, if the task has already ended). For chaining work where no event
+    // state is set: a pool thread, the process supervisor's thread, a coroutine's thread, the
+    // thread that cancels a queued task or destroys an unfinished promise (or this thread, at
+    // once, if the task has already ended). For chaining work where no event
     // loop may be waited for (ModuleRunner::describe parses a program's output so). Keep it
     // short and non-blocking, and touch no widget from it; onFinished is the GUI's callback.
     template<typename F> const TaskHandle &onFinishedDirect(F &&cb) const

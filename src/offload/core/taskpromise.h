@@ -81,7 +81,8 @@ public:
         return m_core->appendOutput(stream, data);
     }
     // Runs once on the context's thread after appendOutput() returned false, when the output
-    // has been delivered (or never will be: the task ended).
+    // has been delivered. If the context is destroyed first, it never runs: the task is asked
+    // to cancel instead (the cancel handler), so stop producing there too.
     void setOutputResumeHandler(std::function<void()> handler) const
     {
         m_core->setOutputResumeHandler(std::move(handler));
@@ -107,9 +108,10 @@ protected:
 template<typename T> class TaskPromise : public TaskPromiseBase
 {
 public:
-    // A new Queued task. context: whose thread receives the handle's callbacks; if it is
-    // destroyed, the task is asked to cancel. nullptr: the calling thread's. kind is a short
-    // word for monitors ("import"), name what the user sees.
+    // A new Queued task, listed in monitors at once. context: whose thread receives the
+    // handle's callbacks; if it is destroyed, the task is asked to cancel. nullptr: the
+    // calling thread's, which then needs a running event loop for callbacks to arrive. kind is
+    // a short word for monitors ("import"), name what the user sees.
     TaskPromise(QObject *context, QString kind, QString name)
         : TaskPromiseBase(
             std::make_shared<detail::TaskResultCore<T>>(context, std::move(kind), std::move(name)))
@@ -126,7 +128,8 @@ public:
             std::static_pointer_cast<detail::TaskResultCore<T>>(m_core));
     }
 
-    // → Finished with value (stored first, so a reader that sees Finished sees it).
+    // → Finished with value (stored first, so a reader that sees Finished sees it). It does
+    // not look at a cancel request: a producer that honours one calls finishCancelled().
     template<typename U = T>
     requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>) bool finish(U &&value) const
     {

@@ -21,8 +21,8 @@ struct TaskTimes
     OFFLOAD_CORE_EXPORT std::chrono::milliseconds elapsed() const;
 };
 
-// What TaskHandleBase::snapshot() reads under one lock, so that the fields agree with each
-// other (a monitor reads thousands of these a tick). A plain value type.
+// What TaskHandleBase::snapshot() reads under one lock (parentId, atomic, just before), so
+// that the fields agree with each other (a monitor reads thousands a tick). A value type.
 struct TaskSnapshot
 {
     TaskState state = TaskState::Queued;

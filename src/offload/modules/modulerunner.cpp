@@ -243,8 +243,8 @@ TaskHandle<Module> ModuleRunner::describe(
     task.setCancelHandler([xmlRun] { xmlRun.cancel(); });
     xmlRun.onFinishedDirect(
         [task = std::make_shared<TaskPromise<Module>>(std::move(task)), catalog = m_catalog,
-            m = std::move(*module), stamp](const TaskHandle<ProgramResult> &done) {
-            finishFromXmlRun(done, *task, m, *catalog, stamp);
+            m = std::move(*module), stamp](const TaskHandle<ProgramResult> &done) mutable {
+            finishFromXmlRun(done, *task, std::move(m), *catalog, stamp); // called once
         });
     return handle;
 }
