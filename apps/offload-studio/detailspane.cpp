@@ -1,7 +1,7 @@
 #include "detailspane.h"
 
 #include "runcontroller.h"
-#include "shellquote.h"
+#include <offload/process/shellquote.h>
 
 #include <QHeaderView>
 #include <QLabel>
@@ -136,7 +136,7 @@ void DetailsPane::refresh()
     if (run) {
         setTail(m_stdout, run->stdoutTail);
         setTail(m_stderr, run->stderrTail);
-        const QString cmd = shellQuote(run->commandLine);
+        const QString cmd = offload::shellQuote(run->commandLine);
         if (m_command->toPlainText() != cmd)
             m_command->setPlainText(cmd);
         if (m_returns->rowCount() != run->returnValues.size()

@@ -1,8 +1,8 @@
 #include "monitorpanel.h"
 
 #include "runcontroller.h"
-#include "shellquote.h"
 #include "statedelegate.h"
+#include <offload/process/shellquote.h>
 
 #include <offload/monitor/taskmodel.h>
 #include <offload/widgets/progressdelegate.h>
@@ -249,7 +249,7 @@ bool MonitorPanel::trigger(quint64 taskId, const QString &action)
     else if (action == tr("Retry"))
         Q_EMIT retryRequested(taskId);
     else if (action == tr("Copy command line") && run)
-        QApplication::clipboard()->setText(shellQuote(run->commandLine));
+        QApplication::clipboard()->setText(offload::shellQuote(run->commandLine));
     else if (action == tr("Open output folder") && run)
         QDesktopServices::openUrl(QUrl::fromLocalFile(run->outputFolder));
     else if (action == tr("Show log"))

@@ -7,10 +7,10 @@
 #include "modulelibrary.h"
 #include "monitorpanel.h"
 #include "runcontroller.h"
-#include "shellquote.h"
 
 #include <offload/forms/moduleform.h>
 #include <offload/monitor/taskmodel.h>
+#include <offload/process/shellquote.h>
 
 #include <QApplication>
 #include <QClipboard>
@@ -409,7 +409,7 @@ QString StudioWindow::commandLineText() const
         m_formError->setText(error);
         return {};
     }
-    return shellQuote(argv);
+    return offload::shellQuote(argv);
 }
 
 void StudioWindow::loadRecord(const RunRecord &record)

@@ -2,6 +2,7 @@
 // the history. Runs offscreen in the suite and again under Xvfb (tst_studio_xvfb) where it also
 // saves screenshots.
 #include "../common/testsupport.h"
+#include <offload/process/shellquote.h>
 
 #include "batchdialog.h"
 #include "detailspane.h"
@@ -11,7 +12,6 @@
 #include "monitorpanel.h"
 #include "runcontroller.h"
 #include "scriptsession.h"
-#include "shellquote.h"
 #include "statedelegate.h"
 #include "studiowindow.h"
 
@@ -92,7 +92,6 @@ private Q_SLOTS:
     void init();
     void cleanup();
 
-    void shellQuoteReadsBackAsTheSameWords();
     void discoversBundledAndBrokenModulesWithoutBlocking();
     void threeConcurrentRunsCancelFailAndSurviveARestart();
     void batchOfTwentyNeverRunsMoreThanTwo();
@@ -169,35 +168,6 @@ QVariantMap tst_Studio::blurValues(int iterations, bool fail)
     return { { QStringLiteral("iterations"), iterations }, { QStringLiteral("fail"), fail },
         { QStringLiteral("summary"),
             m_dir->filePath(QStringLiteral("summary-%1.txt").arg(iterations)) } };
-}
-
-void tst_Studio::shellQuoteReadsBackAsTheSameWords()
-{
-    const QStringList words = { QStringLiteral("/bin/prog"), QStringLiteral("--a"), QString(),
-        QStringLiteral("it's"), QStringLiteral("two words"), QStringLiteral("$HOME"),
-        QStringLiteral("a\nb"), QStringLiteral("x=1"), QStringLiteral("*"), QStringLiteral("é") };
-    const QString line = shellQuote(words);
-    QCOMPARE(line.left(14), QStringLiteral("/bin/prog --a "));
-    // sh reads the line back: each word on its own line, framed. Run through Offload's runner,
-    // not QProcess: Qt 6.4 starts a QProcess with glibc's clone(CLONE_VM | CLONE_VFORK), and
-    // GCC 12's ThreadSanitizer intercepts clone() and marks the shared memory as "after a
-    // multi-threaded fork", after which every new thread of this test aborts the process.
-    offload::ProgramRunner runner(1);
-    offload::ProgramSpec spec;
-    spec.program = QStringLiteral("/bin/sh");
-    spec.arguments = { "-c",
-        QStringLiteral("for w in %1; do printf '[%s]' \"$w\"; done")
-            .arg(shellQuote(words.mid(1)))
-            .toUtf8() };
-    spec.progress = offload::ProgressFormat::None;
-    const auto sh = runner.run(this, spec);
-    QTRY_VERIFY_WITH_TIMEOUT(sh.isFinal(), 20000);
-    QCOMPARE(sh.state(), TaskState::Finished);
-    QString expected;
-    for (const QString &w : words.mid(1))
-        expected += QLatin1Char('[') + w + QLatin1Char(']');
-    QCOMPARE(QString::fromUtf8(sh.result().stdoutText), expected);
-    QCOMPARE(shellQuote({ QStringLiteral("x=1") }), QStringLiteral("'x=1'")); // not an assignment
 }
 
 void tst_Studio::discoversBundledAndBrokenModulesWithoutBlocking()
@@ -451,7 +421,7 @@ void tst_Studio::monitorFiltersAndContextMenu()
     QVERIFY(actions.contains(QStringLiteral("Open output folder")));
     QVERIFY(!actions.contains(QStringLiteral("Cancel")));
     QVERIFY(m->trigger(failing, QStringLiteral("Copy command line")));
-    QCOMPARE(QApplication::clipboard()->text(), shellQuote(c->info(failing)->commandLine));
+    QCOMPARE(QApplication::clipboard()->text(), offload::shellQuote(c->info(failing)->commandLine));
     QSignalSpy started(c, &RunController::runStarted);
     QVERIFY(m->trigger(failing, QStringLiteral("Retry")));
     QCOMPARE(started.count(), 1);
@@ -587,7 +557,8 @@ void tst_Studio::copyCommandLineIsShellQuoted()
                 .isEmpty());
     const QString line = w->commandLineText();
     QVERIFY2(line.endsWith(QLatin1String("'/tmp/it'\\''s here.txt'")), qPrintable(line));
-    QVERIFY(line.startsWith(shellQuote({ binPath(QStringLiteral("offload-example-blur")) })));
+    QVERIFY(
+        line.startsWith(offload::shellQuote({ binPath(QStringLiteral("offload-example-blur")) })));
 }
 
 void tst_Studio::droppingAFolderAddsItsModules()

@@ -50,6 +50,29 @@ QString errorKindName(ErrorKind kind)
         return QStringLiteral("launch");
     case ErrorKind::InvalidInput:
         return QStringLiteral("invalid input");
+    case ErrorKind::Remote:
+        return QStringLiteral("remote");
+    }
+    return QStringLiteral("unknown");
+}
+
+QString remoteFailureName(RemoteFailure failure)
+{
+    switch (failure) {
+    case RemoteFailure::None:
+        return QStringLiteral("none");
+    case RemoteFailure::HostUnreachable:
+        return QStringLiteral("host unreachable");
+    case RemoteFailure::AuthenticationRefused:
+        return QStringLiteral("authentication refused");
+    case RemoteFailure::HostKeyChanged:
+        return QStringLiteral("host key changed");
+    case RemoteFailure::HostKeyUnknown:
+        return QStringLiteral("host key unknown");
+    case RemoteFailure::ConnectionLost:
+        return QStringLiteral("connection lost");
+    case RemoteFailure::ProgramMissing:
+        return QStringLiteral("remote program missing");
     }
     return QStringLiteral("unknown");
 }
@@ -67,6 +90,10 @@ QString Error::summary() const
     if (isEmpty())
         return {};
     QString s = errorKindName(kind);
+    if (remoteFailure != RemoteFailure::None && kind != ErrorKind::Remote)
+        s += QStringLiteral(" [%1]").arg(remoteFailureName(remoteFailure));
+    else if (remoteFailure != RemoteFailure::None)
+        s = remoteFailureName(remoteFailure);
     if (!origin.isEmpty())
         s += QStringLiteral(" (%1)").arg(origin);
     if (signal)

@@ -24,7 +24,22 @@ enum class ErrorKind : quint8 {
     Protocol, // a peer sent bytes that break the protocol
     Launch, // the program could not be started (missing, not executable, no hello)
     InvalidInput, // the task's inputs were rejected before any work started
+    Remote, // the launcher (ssh) could not reach the remote side or lost it; see RemoteFailure
 };
+
+// How a remote launcher failed, apart from the program itself: set on errors of remote work
+// (kind Remote, or Launch for ProgramMissing), None for everything else.
+enum class RemoteFailure : quint8 {
+    None,
+    HostUnreachable, // no route, connection refused or timed out, name not resolved
+    AuthenticationRefused, // the server refused every key offered (no password is ever asked)
+    HostKeyChanged, // the server's key differs from the one in known_hosts
+    HostKeyUnknown, // known_hosts has no key for the server (strict checking)
+    ConnectionLost, // the connection broke while the program ran; its fate is unknown
+    ProgramMissing, // the program (or the working directory) does not exist over there
+};
+
+OFFLOAD_CORE_EXPORT QString remoteFailureName(RemoteFailure failure);
 
 OFFLOAD_CORE_EXPORT QString errorKindName(ErrorKind kind);
 
@@ -42,6 +57,7 @@ struct OFFLOAD_CORE_EXPORT Error
     // What the task produced before it failed, if anything (a program run's ProgramResult,
     // with a module's return parameters); invalid otherwise. Marked partial by being here.
     QVariant partial;
+    RemoteFailure remoteFailure = RemoteFailure::None; // for remote work: the launcher's part
 
     // One line for a status bar or a log: "exception (std::runtime_error): disk full"; "" if
     // empty.

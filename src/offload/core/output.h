@@ -5,6 +5,7 @@
 
 #include <QByteArray>
 #include <QMetaType>
+#include <QString>
 
 namespace offload {
 
@@ -19,9 +20,10 @@ struct OutputChunk
 // The process running a task, sampled from /proc (at most twice a second). -1: unknown.
 struct ProcessInfo
 {
-    qint64 pid = -1;
+    qint64 pid = -1; // on the machine that location names
     qint64 rssBytes = -1;
     double cpuSeconds = -1;
+    QString location; // where it runs: empty for this machine, else e.g. "ssh://user@host"
     friend bool operator==(const ProcessInfo &, const ProcessInfo &) = default;
 };
 

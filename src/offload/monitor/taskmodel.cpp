@@ -133,6 +133,10 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const
         // Live for running rows (see broadcastElapsed), the final figure for ended ones.
         return isFinalState(r.state) ? formatElapsed(r.elapsed, true)
                                      : formatElapsed(r.task.elapsed(), false);
+    case Column::Where:
+        if (!r.process.location.isEmpty())
+            return r.process.location;
+        return r.process.pid > 0 ? QVariant(QStringLiteral("local")) : QVariant();
     case Column::Pid:
         return r.process.pid > 0 ? QVariant(r.process.pid) : QVariant();
     case Column::Memory:
@@ -154,7 +158,7 @@ QVariant TaskModel::headerData(int section, Qt::Orientation orientation, int rol
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractItemModel::headerData(section, orientation, role);
     static const char *const names[] = { "Name", "Kind", "State", "Progress", "Stage", "Text",
-        "Elapsed", "PID", "Memory", "CPU", "Error" };
+        "Elapsed", "Where", "PID", "Memory", "CPU", "Error" };
     if (section < 0 || section >= ColumnCount)
         return {};
     return tr(names[section]);
@@ -286,7 +290,7 @@ bool TaskModel::Private::applyPending(std::chrono::microseconds budget)
         if (n->progress.text != oldProgress.text)
             mark(Column::Text, Column::Text);
         if (!(n->process == oldProcess))
-            mark(Column::Pid, Column::Cpu);
+            mark(Column::Where, Column::Cpu);
         if (n->error != oldError || n->state != oldState)
             mark(Column::Error, Column::Error);
         if (n->declaredParent != oldParent)

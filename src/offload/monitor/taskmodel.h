@@ -46,7 +46,8 @@ public:
         Stage,
         Text,
         Elapsed,
-        Pid,
+        Where, // "local" for a process on this machine, else e.g. "ssh://user@host"
+        Pid, // on the machine Where names
         Memory,
         Cpu,
         Error,

@@ -1,5 +1,6 @@
 #include "childprocess_p.h"
 #include "io_p.h"
+#include "procstat_p.h"
 
 #include <csignal>
 
@@ -59,9 +60,9 @@ std::unique_ptr<ChildProcess> ChildProcess::start(
 ChildProcess::~ChildProcess()
 {
     m_alive.reset();
-    for (uint64_t *t : { &m_stepTimer, &m_lingerTimer })
-        if (*t)
-            m_sup.cancelTimer(*t);
+    m_stopSequence.reset();
+    if (m_lingerTimer)
+        m_sup.cancelTimer(m_lingerTimer);
     if (!m_reaped && m_pid > 0) {
         m_tree->killAll();
         siginfo_t info {};
@@ -153,40 +154,20 @@ void ChildProcess::drainOutput()
     }
 }
 
+ProcessInfo ChildProcess::sample() const
+{
+    return sampleProcess(m_pid);
+}
+
 void ChildProcess::stop(StopPolicy policy)
 {
     if (m_reaped)
         return;
-    if (m_stepTimer)
-        m_sup.cancelTimer(m_stepTimer);
-    m_stepTimer = 0;
     m_stopping = true;
-    m_policy = std::move(policy);
-    runStep(0);
-}
-
-void ChildProcess::runStep(size_t index)
-{
-    if (m_reaped || index >= m_policy.size())
-        return;
-    const StopStep &step = m_policy[index];
-    switch (step.action) {
-    case StopStep::Call:
-        if (step.call)
-            step.call();
-        break;
-    case StopStep::Signal:
-        m_tree->signalAll(step.signal);
-        break;
-    case StopStep::Kill:
-        m_tree->killAll();
-        break;
-    }
-    if (index + 1 < m_policy.size())
-        m_stepTimer = m_sup.addTimer(step.then, guarded([this, index] {
-            m_stepTimer = 0;
-            runStep(index + 1);
-        }));
+    if (!m_stopSequence)
+        m_stopSequence = std::make_unique<StopSequence>(StopSequence::Actions {
+            [this](int signal) { m_tree->signalAll(signal); }, [this] { m_tree->killAll(); } });
+    m_stopSequence->start(std::move(policy));
 }
 
 void ChildProcess::onPidfd()
@@ -206,9 +187,8 @@ void ChildProcess::onPidfd()
     m_pidWatch = 0;
     ::close(m_pidfd);
     m_pidfd = -1;
-    if (m_stepTimer)
-        m_sup.cancelTimer(m_stepTimer);
-    m_stepTimer = 0;
+    if (m_stopSequence)
+        m_stopSequence->cancel();
     finishIfDone();
 }
 

@@ -5,8 +5,8 @@
 // Supervisor thread only.
 #pragma once
 
+#include "launch_p.h"
 #include "processtree_p.h"
-#include "spawn_p.h"
 #include "supervisor_p.h"
 
 #include <chrono>
@@ -16,73 +16,30 @@
 
 namespace offload::detail {
 
-// One step of stopping a child: an action, then how long to wait before the next step.
-struct StopStep
-{
-    enum Action { Call, Signal, Kill };
-    Action action = Kill;
-    int signal = 0; // Signal: sent to every process of the tree
-    std::function<void()> call; // Call: e.g. send the worker a cancel or bye message
-    std::chrono::milliseconds then { 0 };
-
-    static StopStep message(std::function<void()> fn, std::chrono::milliseconds then)
-    {
-        return { Call, 0, std::move(fn), then };
-    }
-    static StopStep sendSignal(int signal, std::chrono::milliseconds then)
-    {
-        return { Signal, signal, {}, then };
-    }
-    static StopStep kill() { return { Kill, 0, {}, std::chrono::milliseconds(0) }; }
-};
-using StopPolicy = std::vector<StopStep>;
-
-// SIGTERM to the whole tree, grace, SIGKILL to the whole tree.
-inline StopPolicy terminateThenKill(std::chrono::milliseconds grace)
-{
-    return { StopStep::sendSignal(15, grace), StopStep::kill() };
-}
-
-struct ExitStatus
-{
-    int exitCode = -1; // -1 when killed by a signal
-    int signal = 0; // non-zero when killed by a signal
-};
-
-class ChildProcess
+class ChildProcess final : public Process
 {
 public:
-    using DataHandler = std::function<void(const char *data, size_t size)>;
-    struct Handlers
-    {
-        DataHandler stdoutData; // each chunk as it is read; size 0 once at the end of the stream
-        DataHandler stderrData;
-        // Last call of all; the handler may destroy the ChildProcess.
-        std::function<void(const ExitStatus &)> exited;
-    };
-
     // Spawns request (its cgroupProcsFd is set here). nullptr and *error on failure.
     static std::unique_ptr<ChildProcess> start(
         SpawnRequest request, Handlers handlers, Error *error);
     // A child still running is killed with its tree and reaped here (SIGKILL: prompt).
-    ~ChildProcess();
+    ~ChildProcess() override;
     ChildProcess(const ChildProcess &) = delete;
     ChildProcess &operator=(const ChildProcess &) = delete;
 
     pid_t pid() const { return m_pid; }
-    int stdinFd() const { return m_stdinFd; } // non-blocking; the owner writes
-    void closeStdin();
+    ProcessInfo sample() const override;
+    int stdinFd() const override { return m_stdinFd; }
+    void closeStdin() override;
     ProcessTree::Mechanism treeMechanism() const { return m_tree->mechanism(); }
 
-    // Runs the policy's steps from the first; replaces a policy already running.
-    void stop(StopPolicy policy);
-    bool isStopping() const { return m_stopping; }
-    // Back-pressure: while paused, a stream's pipe is not read (the child blocks when it
-    // fills). Its exit is then reported only after the pipe has been read to the end.
-    void setStdoutPaused(bool paused) { setPaused(m_out, paused); }
-    void setStderrPaused(bool paused) { setPaused(m_err, paused); }
-    // Reads what the output pipes hold right now (bounded), e.g. before a call's answer.
-    void drainOutput();
+    void stop(StopPolicy policy) override;
+    bool isStopping() const override { return m_stopping; }
+    // A paused pipe is not read; the exit is then reported only after it has been read to
+    // the end.
+    void setStdoutPaused(bool paused) override { setPaused(m_out, paused); }
+    void setStderrPaused(bool paused) override { setPaused(m_err, paused); }
+    void drainOutput() override;
 
 private:
     struct Stream
@@ -97,7 +54,6 @@ private:
     void readStream(Stream &s);
     void closeStream(Stream &s);
     void setPaused(Stream &s, bool paused);
-    void runStep(size_t index);
     void onPidfd();
     void finishIfDone();
     template<typename F> auto guarded(F fn)
@@ -115,8 +71,8 @@ private:
     int m_pidfd = -1, m_stdinFd = -1;
     uint64_t m_pidWatch = 0;
     Stream m_out, m_err;
-    StopPolicy m_policy;
-    uint64_t m_stepTimer = 0, m_lingerTimer = 0;
+    std::unique_ptr<StopSequence> m_stopSequence;
+    uint64_t m_lingerTimer = 0;
     bool m_stopping = false;
     bool m_reaped = false;
     ExitStatus m_status;

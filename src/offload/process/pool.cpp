@@ -1,6 +1,5 @@
 // WorkerPool facade and the pool's queueing, dispatch, cancellation and shutdown policy.
 #include "pool_p.h"
-#include "procstat_p.h"
 #include "spawn_p.h"
 
 #include <QCoreApplication>
@@ -119,6 +118,8 @@ PoolImpl::PoolImpl(WorkerPoolSpec s)
         s.minWorkers = std::clamp(s.minWorkers, 0, s.maxWorkers);
         s.prestart = std::clamp(std::max(s.prestart, s.minWorkers), 0, s.maxWorkers);
         s.maxAttempts = std::max(1, s.maxAttempts);
+        if (!s.launcher.isLocal())
+            s.stdioChannel = true; // no descriptor can be handed over a connection
         return s;
     }())
     , name(spec.name.isEmpty() ? QFileInfo(spec.program).fileName() : spec.name)
@@ -149,7 +150,7 @@ WorkerPool::Status PoolImpl::status() const
     for (const auto &[i, w] : m_workers) {
         s.ready += w->state == WorkerProc::Ready ? 1 : 0;
         s.busy += w->outstanding.empty() ? 0 : 1;
-        s.pids.push_back(w->pid);
+        s.pids.push_back(w->child ? w->child->sample().pid : w->pid);
     }
     for (const auto &[p, q] : m_queue)
         s.queued += int(q.size());
@@ -347,7 +348,7 @@ void PoolImpl::spawnWorker()
         req.channelFd = pair[1];
     }
     const int index = w->index;
-    ChildProcess::Handlers handlers;
+    Process::Handlers handlers;
     const auto self = shared_from_this();
     const auto forWorker = [this, self, index](auto fn) {
         return [this, self, index, fn](const char *data, size_t size) {
@@ -374,7 +375,7 @@ void PoolImpl::spawnWorker()
     };
     w->spawnedAt = Supervisor::Clock::now();
     Error error;
-    w->child = ChildProcess::start(std::move(req), std::move(handlers), &error);
+    w->child = startProcess(spec.launcher, std::move(req), std::move(handlers), &error);
     if (pair[1] >= 0)
         ::close(pair[1]);
     if (!w->child) {
@@ -383,8 +384,8 @@ void PoolImpl::spawnWorker()
         breakPool(error); // a missing or unexecutable program will not fix itself
         return;
     }
-    w->pid = w->child->pid();
-    w->lastSample.pid = w->pid;
+    w->lastSample = w->child->sample();
+    w->pid = w->lastSample.pid;
     if (!spec.stdioChannel) {
         w->sock = pair[0];
         ::fcntl(w->sock, F_SETFL, ::fcntl(w->sock, F_GETFL) | O_NONBLOCK);
@@ -509,7 +510,8 @@ void PoolImpl::sampleProcesses()
         if (w->outstanding.empty())
             continue;
         busy = true;
-        w->lastSample = sampleProcess(w->pid);
+        w->lastSample = w->child ? w->child->sample() : ProcessInfo { w->pid, -1, -1, {} };
+        w->pid = w->lastSample.pid;
         for (auto &[id, call] : w->outstanding)
             call->task->setProcessInfo(w->lastSample);
     }

@@ -6,7 +6,7 @@
 #include <offload/core/taskpromise.h>
 #include <offload/process/workerpool.h>
 
-#include "childprocess_p.h"
+#include "launch_p.h"
 #include "logring_p.h"
 #include "qtframes_p.h"
 #include "supervisor_p.h"
@@ -44,7 +44,7 @@ struct WorkerProc
     enum State { Starting, Ready, Stopping };
     int index = 0;
     pid_t pid = -1;
-    std::unique_ptr<ChildProcess> child;
+    std::unique_ptr<Process> child;
     int sock = -1; // socket channel: our end (stdio channel: the child's stdin and stdout)
     uint64_t wSock = 0; // socket channel: readable (and writable while a write waits)
     uint64_t wStdin = 0; // stdio channel: writable, only while a write waits

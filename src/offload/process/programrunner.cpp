@@ -3,9 +3,8 @@
 #include <offload/process/progresslinescanner.h>
 #include <offload/process/semtagscanner.h>
 
-#include "childprocess_p.h"
+#include "launch_p.h"
 #include "logring_p.h"
-#include "procstat_p.h"
 #include "supervisor_p.h"
 
 #include <offload/core/regularfile_p.h>
@@ -35,7 +34,7 @@ struct Run
     ProgramSpec spec;
     std::optional<TaskPromise<ProgramResult>> task; // set once, before it is submitted
     bool stopRequested = false; // by shutdown: it ends Cancelled
-    std::unique_ptr<ChildProcess> child;
+    std::unique_ptr<Process> child;
     uint64_t wIn = 0;
     qsizetype stdinOffset = 0;
     std::unique_ptr<SemTagScanner> sem;
@@ -229,6 +228,13 @@ private:
         req.pipeStdin
             = s.stdinFd < 0 && (!s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw);
         req.stdinFd = s.stdinFd;
+        if (s.returnParameterFile && !s.launcher.isLocal()) {
+            run->task->fail(Error { ErrorKind::InvalidInput,
+                QStringLiteral("a return-parameter file is not yet supported on %1")
+                    .arg(s.launcher.toString()),
+                s.program });
+            return;
+        }
         if (s.returnParameterFile && !prepareReturnFile(*run, req.arguments)) {
             run->task->fail(Error { ErrorKind::Launch,
                 QStringLiteral(
@@ -242,7 +248,7 @@ private:
         run->started = Supervisor::Clock::now();
         const auto self = shared_from_this();
         Run *r = run.get();
-        ChildProcess::Handlers handlers;
+        Process::Handlers handlers;
         handlers.stdoutData = [self, r](const char *data, size_t n) {
             if (n > 0)
                 self->onStdout(*r, data, qsizetype(n));
@@ -253,7 +259,7 @@ private:
         };
         handlers.exited = [self, r](const ExitStatus &status) { self->onExit(*r, status); };
         Error error;
-        run->child = ChildProcess::start(std::move(req), std::move(handlers), &error);
+        run->child = startProcess(s.launcher, std::move(req), std::move(handlers), &error);
         if (s.stdinFd >= 0) {
             ::close(s.stdinFd); // the child has its own copy now
             s.stdinFd = -1;
@@ -269,7 +275,7 @@ private:
                 Supervisor::instance().post([impl, id] { impl->resumeOutput(id); });
         });
         run->task->start();
-        run->task->setProcessInfo(ProcessInfo { run->child->pid(), -1, -1 });
+        run->task->setProcessInfo(run->child->sample());
         m_running.emplace(run->id, run);
         if (!m_sampleTimer)
             m_sampleTimer = sup().addTimer(
@@ -456,7 +462,7 @@ private:
             && !run.timedOut && !run.rawOverflow;
         if (cancelled)
             run.task->finishCancelled();
-        else if (auto e = exitError(run, r, linesError, returnFileProblem))
+        else if (auto e = exitError(run, r, status, linesError, returnFileProblem))
             run.task->fail(std::move(*e));
         else
             run.task->finish(std::move(r));
@@ -489,7 +495,8 @@ private:
 
     // Why a program that was not cancelled failed, most telling first; nothing if it did not.
     static std::optional<Error> exitError(const Run &run, const ProgramResult &r,
-        const std::optional<QString> &linesError, const QString &returnFileProblem)
+        const ExitStatus &status, const std::optional<QString> &linesError,
+        const QString &returnFileProblem)
     {
         const QString who = QFileInfo(run.spec.program).fileName();
         Error e;
@@ -504,6 +511,8 @@ private:
                 "%1 wrote more than the %2 bytes of raw output allowed (ProgramSpec::rawLimit)")
                             .arg(who)
                             .arg(run.spec.rawLimit);
+        } else if (status.failure) { // the launcher's: the host, the connection, the program
+            e = *status.failure;
         } else if (r.signal != 0) {
             e.kind = ErrorKind::Crash;
             e.signal = r.signal;
@@ -525,7 +534,8 @@ private:
             return std::nullopt;
         }
         e.origin = run.spec.program;
-        e.stderrTail = run.err.tail(4096);
+        if (!run.err.tail(1).isEmpty() || e.stderrTail.isEmpty())
+            e.stderrTail = run.err.tail(4096); // else the launcher's own words stay
         e.partial = QVariant::fromValue(r);
         return e;
     }
@@ -539,7 +549,7 @@ private:
             return;
         for (auto &[id, run] : m_running)
             if (run->child)
-                run->task->setProcessInfo(sampleProcess(run->child->pid()));
+                run->task->setProcessInfo(run->child->sample());
         m_sampleTimer = sup().addTimer(std::chrono::milliseconds(500),
             [self = shared_from_this()] { self->sampleProcesses(); });
     }

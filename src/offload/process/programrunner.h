@@ -4,6 +4,7 @@
 #include <offload/core/taskhandle.h>
 #include <offload/process/environment.h>
 #include <offload/process/export.h>
+#include <offload/process/launcher.h>
 
 #include <QByteArrayList>
 #include <QJsonValue>
@@ -44,6 +45,10 @@ struct ProgramSpec
     qint64 rawLimit = qint64(1) << 30; // Raw: more stdout than this fails the run (kind protocol)
     int niceness = 10;
     QString name; // for the monitor; default the program's file name
+    // Where it runs (see Launcher): over ssh, program, arguments and workingDirectory name
+    // things over there, stdin and stdout pass through the connection, and cancel stops the
+    // remote tree. A return-parameter file is not yet supported there.
+    Launcher launcher;
     // SEM return parameters: the runner makes a private (0700) temporary directory, passes a
     // file in it (replacing every argument equal to returnParameterFilePlaceholder, else as
     // "--returnparameterfile <file>" at the end), reads the file after the program exits,

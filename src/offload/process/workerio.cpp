@@ -387,10 +387,19 @@ void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
     const auto outstanding = std::move(w.outstanding);
     w.outstanding.clear();
 
+    if (status.failure && w.failure.isEmpty()) { // the launcher's: never retried on its own
+        w.failure = status.failure->message;
+        w.failureKind = status.failure->kind;
+    }
     Error failure;
     failure.origin = spec.program;
     failure.stderrTail = w.err.tail(4096);
-    if (!w.failure.isEmpty()) {
+    if (status.failure) {
+        const QByteArray tail = failure.stderrTail;
+        failure = *status.failure;
+        if (failure.stderrTail.isEmpty())
+            failure.stderrTail = tail;
+    } else if (!w.failure.isEmpty()) {
         failure.kind = w.failureKind;
         failure.message
             = QStringLiteral("worker %1 (pid %2): %3").arg(name).arg(w.pid).arg(w.failure);
@@ -456,7 +465,7 @@ void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
     }
     const int index = w.index;
     releaseWorker(w);
-    m_workers.erase(index); // destroys the ChildProcess (already reaped)
+    m_workers.erase(index); // destroys the Process (already reaped)
     if (unexpected && !m_stopping)
         noteUnexpectedExit(failure);
     if (m_stopping) {

@@ -4,6 +4,7 @@
 #include <offload/core/taskhandle.h>
 #include <offload/process/environment.h>
 #include <offload/process/export.h>
+#include <offload/process/launcher.h>
 
 #include <QByteArrayList>
 #include <QJsonValue>
@@ -34,6 +35,9 @@ struct WorkerPoolSpec
     Environment environment = Environment::inherited();
     QString workingDirectory;
     QString name; // for the monitor and errors; default: the program's file name
+    // Where the workers run (see Launcher). Over ssh the channel is always stdin/stdout
+    // (stdioChannel is implied) and a worker exits when its stdin ends.
+    Launcher launcher;
 
     int minWorkers = 0; // kept running even when idle
     int maxWorkers = 0; // 0: the number of cores

@@ -33,12 +33,12 @@ TaskMonitorWidget::TaskMonitorWidget(TaskModel *model, QWidget *parent)
     m_view->setItemDelegateForColumn(
         int(TaskModel::Column::Progress), new ProgressDelegate(m_view));
     m_view->header()->setStretchLastSection(true);
-    const std::pair<TaskModel::Column, int> widths[]
-        = { { TaskModel::Column::Name, 170 }, { TaskModel::Column::Kind, 60 },
-              { TaskModel::Column::State, 75 }, { TaskModel::Column::Progress, 150 },
-              { TaskModel::Column::Stage, 115 }, { TaskModel::Column::Text, 150 },
-              { TaskModel::Column::Elapsed, 60 }, { TaskModel::Column::Pid, 60 },
-              { TaskModel::Column::Memory, 75 }, { TaskModel::Column::Cpu, 55 } };
+    const std::pair<TaskModel::Column, int> widths[] = { { TaskModel::Column::Name, 170 },
+        { TaskModel::Column::Kind, 60 }, { TaskModel::Column::State, 75 },
+        { TaskModel::Column::Progress, 150 }, { TaskModel::Column::Stage, 115 },
+        { TaskModel::Column::Text, 150 }, { TaskModel::Column::Elapsed, 60 },
+        { TaskModel::Column::Where, 90 }, { TaskModel::Column::Pid, 60 },
+        { TaskModel::Column::Memory, 75 }, { TaskModel::Column::Cpu, 55 } };
     for (auto [column, width] : widths)
         m_view->setColumnWidth(int(column), width);
 

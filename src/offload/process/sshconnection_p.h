@@ -1,0 +1,69 @@
+// Private: one shared ssh connection per target. Its master is a system ssh client with
+// ControlMaster whose own session runs Offload's control script (sshremote_p.h): runs open
+// sessions over it, stops go to the control script as one line each, and when the master
+// goes (closed, or the application died), the script stops every run still registered.
+// Supervisor thread only.
+#pragma once
+
+#include "childprocess_p.h"
+
+#include <offload/process/launcher.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace offload::detail {
+
+class SshConnection : public std::enable_shared_from_this<SshConnection>
+{
+public:
+    enum class State { Connecting, Ready, Failed, Closed };
+
+    // The open (or opening) connection to target, a new one if there is none.
+    static std::shared_ptr<SshConnection> get(const SshTarget &target);
+    ~SshConnection();
+
+    // fn(nullptr) once the connection is ready, fn(&error) if it failed; always called later
+    // from the loop, never from within whenReady.
+    void whenReady(std::function<void(const Error *)> fn);
+    State state() const { return m_state; }
+    const SshTarget &target() const { return m_target; }
+    QString name() const; // "ssh://user@host:port"
+    QByteArray registryDir() const { return m_registryDir; }
+    QString controlPath() const;
+
+    // A run holds the connection open (the idle timeout starts when the last one went).
+    void addUser();
+    void removeUser();
+    // A session over the master while it has room for one (the server's MaxSessions less
+    // the control script's own), else false: the caller connects directly.
+    bool takeSession();
+    void returnSession();
+    // Sends signal to the run named by nonce (its whole tree); false if there is no control
+    // session to send it to (the caller then ends its local client).
+    bool signalRun(int signal, const QByteArray &nonce);
+
+private:
+    explicit SshConnection(const SshTarget &target);
+    void open();
+    void close();
+    void onMasterStdout(const char *data, size_t size);
+    void onMasterExit(const ExitStatus &status);
+    void flushControl();
+    void settle(const Error *error);
+
+    SshTarget m_target;
+    State m_state = State::Connecting;
+    std::unique_ptr<ChildProcess> m_master;
+    QByteArray m_stdoutBuf, m_stderrTail;
+    QByteArray m_registryDir;
+    QString m_socket;
+    QByteArray m_pending; // control lines not yet written
+    uint64_t m_writeWatch = 0, m_idleTimer = 0, m_closeTimer = 0;
+    int m_users = 0, m_sessions = 0;
+    std::vector<std::function<void(const Error *)>> m_waiters;
+    Error m_error;
+};
+
+} // namespace offload::detail

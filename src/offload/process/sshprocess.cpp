@@ -1,0 +1,407 @@
+#include "sshprocess_p.h"
+#include "sshremote_p.h"
+
+#include <QFileInfo>
+#include <QRandomGenerator>
+
+#include <csignal>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace offload::detail {
+
+namespace {
+constexpr qsizetype keptStderr = 4096; // for a failure's message
+constexpr qsizetype keptPrelude = 16 * 1024;
+// After the control script was asked to SIGKILL the run, the local client is given this long
+// to see its session end before it is killed too.
+constexpr std::chrono::milliseconds localKillAfter { 3000 };
+
+void keepTail(QByteArray &buf, const char *data, qsizetype n, qsizetype limit)
+{
+    buf.append(data, n);
+    if (buf.size() > limit)
+        buf.remove(0, buf.size() - limit);
+}
+
+QByteArray makeNonce()
+{
+    quint64 words[2];
+    QRandomGenerator::system()->fillRange(words);
+    return (QByteArray::number(words[0], 16) + QByteArray::number(words[1], 16)).left(24);
+}
+} // namespace
+
+std::unique_ptr<Process> SshProcess::start(
+    const SshTarget &target, SpawnRequest request, Handlers handlers, Error *error)
+{
+    const auto fail = [&](ErrorKind kind, const QString &why) -> std::unique_ptr<Process> {
+        *error = Error { kind,
+            QStringLiteral("cannot start '%1' over ssh: %2").arg(request.program, why),
+            request.program };
+        return nullptr;
+    };
+    if (target.host.isEmpty() || target.host.startsWith(QLatin1Char('-')))
+        return fail(ErrorKind::InvalidInput, QStringLiteral("no valid host name given"));
+    if (request.program.isEmpty() || request.program.startsWith(QLatin1Char('-')))
+        return fail(ErrorKind::Launch, QStringLiteral("no valid program name given"));
+    std::unique_ptr<SshProcess> p(new SshProcess);
+    ssh::environmentChanges(request.environment, Environment::inherited(), &p->m_run.setVariables,
+        &p->m_run.unsetVariables);
+    // A name no shell can have cannot be set over there: an error if the caller set it; one
+    // only inherited here cannot exist there either.
+    p->m_run.unsetVariables.removeIf(
+        [](const QByteArray &name) { return !ssh::validVariableName(name); });
+    for (const QByteArray &entry : p->m_run.setVariables) {
+        const QByteArray name = entry.left(entry.indexOf('='));
+        if (!ssh::validVariableName(name))
+            return fail(ErrorKind::InvalidInput,
+                QStringLiteral("'%1' is not a variable name a shell can set")
+                    .arg(QString::fromLocal8Bit(name)));
+    }
+    p->m_run.nonce = makeNonce();
+    p->m_run.program = QFile::encodeName(request.program);
+    p->m_run.arguments = request.arguments;
+    p->m_run.workingDirectory = QFile::encodeName(request.workingDirectory);
+    p->m_run.niceness = request.niceness;
+    p->m_marker = ssh::markerPrefix(p->m_run.nonce);
+    p->m_handlers = std::move(handlers);
+    if (request.pipeStdin) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            return fail(ErrorKind::Launch, QString::fromLocal8Bit(::strerror(errno)));
+        p->m_stdinRead = fds[0];
+        p->m_stdinWrite = fds[1];
+        ::fcntl(p->m_stdinWrite, F_SETFL, ::fcntl(p->m_stdinWrite, F_GETFL) | O_NONBLOCK);
+    } else if (request.stdinFd >= 0) {
+        p->m_stdinRead = ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 3);
+    }
+    p->m_conn = SshConnection::get(target);
+    p->m_where = p->m_conn->name();
+    p->m_conn->addUser();
+    SshProcess *self = p.get();
+    p->m_conn->whenReady([self, weak = std::weak_ptr<int>(p->m_alive)](const Error *e) {
+        if (weak.lock())
+            self->onReady(e);
+    });
+    return p;
+}
+
+SshProcess::~SshProcess()
+{
+    m_alive.reset();
+    for (uint64_t t : { m_localKillTimer, m_finishTimer })
+        if (t)
+            m_sup.cancelTimer(t);
+    m_stopSequence.reset();
+    if (m_session && m_conn)
+        m_conn->signalRun(SIGKILL, m_run.nonce); // the remote tree goes with the local client
+    m_session.reset();
+    if (m_conn) {
+        if (m_mux)
+            m_conn->returnSession();
+        m_conn->removeUser();
+    }
+    for (int fd : { m_stdinRead, m_stdinWrite })
+        if (fd >= 0)
+            ::close(fd);
+}
+
+ProcessInfo SshProcess::sample() const
+{
+    ProcessInfo info;
+    info.pid = m_pgid;
+    info.location = m_where;
+    return info;
+}
+
+void SshProcess::closeStdin()
+{
+    if (m_stdinWrite >= 0)
+        ::close(m_stdinWrite);
+    m_stdinWrite = -1;
+}
+
+void SshProcess::onReady(const Error *error)
+{
+    if (m_finished || m_stopping)
+        return; // stop() already ended it
+    if (error) {
+        ExitStatus status;
+        status.failure = *error;
+        return finishLater(status);
+    }
+    spawnSession();
+}
+
+void SshProcess::spawnSession()
+{
+    m_run.registryDir = m_conn->registryDir();
+    m_mux = m_conn->takeSession();
+    SpawnRequest req;
+    req.program = QStringLiteral("ssh");
+    QStringList args = ssh::baseArguments(m_conn->target());
+    if (m_mux)
+        args << QStringLiteral("-S") << m_conn->controlPath() << QStringLiteral("-o")
+             << QStringLiteral("ControlMaster=no");
+    else
+        args << QStringLiteral("-S") << QStringLiteral("none");
+    args << QStringLiteral("--") << m_conn->target().host;
+    req.arguments = toArguments(args);
+    req.arguments << ssh::runCommand(m_run);
+    req.stdinFd = m_stdinRead;
+    req.niceness = 0; // the remote program gets the niceness
+    const std::weak_ptr<int> weak = m_alive;
+    Handlers h;
+    h.stdoutData = [this, weak](const char *d, size_t n) {
+        if (weak.lock())
+            onStdout(d, n);
+    };
+    h.stderrData = [this, weak](const char *d, size_t n) {
+        if (weak.lock())
+            onStderr(d, n);
+    };
+    h.exited = [this, weak](const ExitStatus &s) {
+        if (weak.lock())
+            onSessionExit(s);
+    };
+    Error error;
+    m_session = ChildProcess::start(std::move(req), std::move(h), &error);
+    if (m_stdinRead >= 0)
+        ::close(m_stdinRead); // the client has its own copy
+    m_stdinRead = -1;
+    if (!m_session) {
+        ExitStatus status;
+        status.failure = error;
+        return finishLater(status);
+    }
+    m_session->setStdoutPaused(m_outPaused);
+    m_session->setStderrPaused(m_errPaused);
+}
+
+void SshProcess::onStdout(const char *data, size_t size)
+{
+    if (size == 0) {
+        m_outHold.clear();
+        return m_handlers.stdoutData(nullptr, 0);
+    }
+    if (m_outStarted)
+        return m_handlers.stdoutData(data, size);
+    m_outHold.append(data, qsizetype(size));
+    const qsizetype at = m_outHold.indexOf(m_marker);
+    const qsizetype end = at < 0 ? -1 : m_outHold.indexOf('\n', at);
+    if (end < 0) {
+        // Before the wrapper's marker everything is a login script's: dropped, bounded.
+        const qsizetype keep = m_marker.size() + 64;
+        if (m_outHold.size() > keep)
+            m_outHold.remove(0, m_outHold.size() - keep);
+        return;
+    }
+    const QByteArray word = m_outHold.mid(at + m_marker.size(), end - at - m_marker.size());
+    const QByteArray rest = m_outHold.mid(end + 1);
+    m_outHold.clear();
+    onMarker(word);
+    if (!word.startsWith("pid:"))
+        return;
+    m_outStarted = true;
+    if (!rest.isEmpty())
+        m_handlers.stdoutData(rest.constData(), size_t(rest.size()));
+}
+
+void SshProcess::onStderr(const char *data, size_t size)
+{
+    QByteArray buf = m_errHold + QByteArray(data, qsizetype(size));
+    m_errHold.clear();
+    const auto pass = [this](const char *d, qsizetype n) {
+        if (n <= 0)
+            return;
+        if (!m_errStarted)
+            return keepTail(m_prelude, d, n, keptPrelude);
+        keepTail(m_errTail, d, n, keptStderr);
+        m_handlers.stderrData(d, size_t(n));
+    };
+    qsizetype pos = 0;
+    while (pos < buf.size()) {
+        const qsizetype at = buf.indexOf(m_marker, pos);
+        if (at < 0)
+            break;
+        const qsizetype end = buf.indexOf('\n', at);
+        if (end < 0) {
+            if (size == 0 || buf.size() - at > m_marker.size() + 64)
+                break; // not a marker after all (or the stream ended)
+            pass(buf.constData() + pos, at - pos);
+            m_errHold = buf.mid(at);
+            return;
+        }
+        pass(buf.constData() + pos, at - pos);
+        onMarker(buf.mid(at + m_marker.size(), end - at - m_marker.size()));
+        m_errStarted = true;
+        pos = end + 1;
+    }
+    // A tail that may be the start of a marker waits for the next chunk.
+    qsizetype hold = buf.size();
+    if (size > 0) {
+        const qsizetype rs = buf.lastIndexOf('\036');
+        if (rs >= pos && m_marker.startsWith(buf.mid(rs)))
+            hold = rs;
+    }
+    pass(buf.constData() + pos, hold - pos);
+    m_errHold = buf.mid(hold);
+    if (size == 0)
+        m_handlers.stderrData(nullptr, 0);
+}
+
+void SshProcess::onMarker(const QByteArray &word)
+{
+    if (word.startsWith("pid:"))
+        m_pgid = word.mid(4).toLongLong();
+    else if (word.startsWith("exit:"))
+        m_exitStatus = word.mid(5).toInt();
+    else
+        m_word = word;
+}
+
+Error SshProcess::remoteError(ErrorKind kind, RemoteFailure failure, const QString &message) const
+{
+    Error e;
+    e.kind = kind;
+    e.remoteFailure = failure;
+    e.origin = QFile::decodeName(m_run.program);
+    e.message = message;
+    e.stderrTail = m_prelude.right(keptStderr);
+    return e;
+}
+
+void SshProcess::onSessionExit(const ExitStatus &local)
+{
+    ExitStatus out;
+    const QString program = QFile::decodeName(m_run.program);
+    if (m_exitStatus) {
+        const int s = *m_exitStatus;
+        // The shell's convention: 128 + N for a program killed by signal N.
+        if (s > 128 && s <= 128 + 64)
+            out.signal = s - 128;
+        else
+            out.exitCode = s;
+    } else if (m_word == "missing") {
+        out.failure = remoteError(ErrorKind::Launch, RemoteFailure::ProgramMissing,
+            QStringLiteral("cannot start '%1' on %2: no such program").arg(program, m_where));
+    } else if (m_word == "nodir") {
+        out.failure = remoteError(ErrorKind::Launch, RemoteFailure::ProgramMissing,
+            QStringLiteral("cannot start '%1' on %2: working directory '%3' does not exist")
+                .arg(program, m_where, QFile::decodeName(m_run.workingDirectory)));
+    } else if (m_word == "nogroup") {
+        out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
+            QStringLiteral("cannot start '%1' on %2: it cannot have a process group of its "
+                           "own there (no setsid), so it could not be stopped")
+                .arg(program, m_where));
+    } else if (m_word == "stopped") {
+        out.signal = SIGTERM;
+    } else if (m_pgid > 0 && (m_killSent || m_lastSignal)) {
+        out.signal = m_killSent ? SIGKILL : m_lastSignal;
+    } else if (m_pgid > 0) {
+        out.failure = ssh::classifyFailure(m_where, m_errTail, local.exitCode, true);
+        out.failure->origin = program;
+    } else if (m_stopping) {
+        out.signal = SIGKILL; // stopped before it ran
+    } else {
+        out.failure = ssh::classifyFailure(m_where, m_prelude, local.exitCode, false);
+        out.failure->origin = program;
+    }
+    m_finished = true;
+    if (m_localKillTimer)
+        m_sup.cancelTimer(m_localKillTimer);
+    m_localKillTimer = 0;
+    if (m_stopSequence)
+        m_stopSequence->cancel();
+    m_session.reset(); // reaped already; allowed from its exit handler
+    if (m_mux)
+        m_conn->returnSession();
+    m_mux = false;
+    if (auto exited = std::move(m_handlers.exited))
+        exited(out); // last: may destroy this
+}
+
+void SshProcess::finishLater(ExitStatus status)
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    m_finishTimer = m_sup.addTimer(std::chrono::milliseconds(0),
+        [this, weak = std::weak_ptr<int>(m_alive), status = std::move(status)] {
+            if (!weak.lock())
+                return;
+            m_finishTimer = 0;
+            m_handlers.stdoutData(nullptr, 0);
+            if (!weak.lock())
+                return;
+            m_handlers.stderrData(nullptr, 0);
+            if (!weak.lock())
+                return;
+            if (auto exited = std::move(m_handlers.exited))
+                exited(status);
+        });
+}
+
+void SshProcess::stop(StopPolicy policy)
+{
+    if (m_finished)
+        return;
+    m_stopping = true;
+    if (!m_session)
+        return finishLater(ExitStatus { -1, SIGKILL, std::nullopt }); // still connecting
+    if (!m_stopSequence)
+        m_stopSequence = std::make_unique<StopSequence>(StopSequence::Actions {
+            [this](int signal) { signalRemote(signal); }, [this] { killRemote(); } });
+    m_stopSequence->start(std::move(policy));
+}
+
+void SshProcess::signalRemote(int signal)
+{
+    if (!m_session)
+        return;
+    m_lastSignal = signal;
+    if (!m_conn->signalRun(signal, m_run.nonce))
+        m_session->stop({ StopStep::kill() }); // no control session: the client at least
+}
+
+void SshProcess::killRemote()
+{
+    if (!m_session)
+        return;
+    m_killSent = true;
+    if (!m_conn->signalRun(SIGKILL, m_run.nonce))
+        return m_session->stop({ StopStep::kill() });
+    if (!m_localKillTimer)
+        m_localKillTimer
+            = m_sup.addTimer(localKillAfter, [this, weak = std::weak_ptr<int>(m_alive)] {
+                  if (!weak.lock())
+                      return;
+                  m_localKillTimer = 0;
+                  if (m_session)
+                      m_session->stop({ StopStep::kill() });
+              });
+}
+
+void SshProcess::setStdoutPaused(bool paused)
+{
+    m_outPaused = paused;
+    if (m_session)
+        m_session->setStdoutPaused(paused);
+}
+
+void SshProcess::setStderrPaused(bool paused)
+{
+    m_errPaused = paused;
+    if (m_session)
+        m_session->setStderrPaused(paused);
+}
+
+void SshProcess::drainOutput()
+{
+    if (m_session)
+        m_session->drainOutput();
+}
+
+} // namespace offload::detail

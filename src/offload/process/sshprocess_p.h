@@ -1,0 +1,67 @@
+// Private: a program run on a host over ssh, as a Process. Its session goes over the
+// target's shared connection (sshconnection_p.h) and runs the wrapper of sshremote_p.h: the
+// bytes before the wrapper's first marker (a login script's chatter) never reach the
+// program's streams; its exit status comes in a marker on stderr; stopping it signals its
+// whole remote tree through the control script, because killing the local ssh client would
+// leave a quiet remote program running. Supervisor thread only.
+#pragma once
+
+#include "sshconnection_p.h"
+#include "sshremote_p.h"
+
+namespace offload::detail {
+
+class SshProcess final : public Process
+{
+public:
+    static std::unique_ptr<Process> start(
+        const SshTarget &target, SpawnRequest request, Handlers handlers, Error *error);
+    ~SshProcess() override;
+
+    ProcessInfo sample() const override;
+    int stdinFd() const override { return m_stdinWrite; }
+    void closeStdin() override;
+    void stop(StopPolicy policy) override;
+    bool isStopping() const override { return m_stopping; }
+    void setStdoutPaused(bool paused) override;
+    void setStderrPaused(bool paused) override;
+    void drainOutput() override;
+
+private:
+    SshProcess() = default;
+    void onReady(const Error *error);
+    void spawnSession();
+    void onStdout(const char *data, size_t size);
+    void onStderr(const char *data, size_t size);
+    void onMarker(const QByteArray &word);
+    void onSessionExit(const ExitStatus &status);
+    void signalRemote(int signal);
+    void killRemote();
+    void finishLater(ExitStatus status);
+    Error remoteError(ErrorKind kind, RemoteFailure failure, const QString &message) const;
+
+    Supervisor &m_sup = Supervisor::instance();
+    std::shared_ptr<int> m_alive = std::make_shared<int>(0);
+    std::shared_ptr<SshConnection> m_conn;
+    QString m_where;
+    ssh::RemoteRun m_run;
+    Handlers m_handlers;
+    std::unique_ptr<ChildProcess> m_session;
+    bool m_mux = false;
+    int m_stdinRead = -1, m_stdinWrite = -1; // the session's stdin, made before it exists
+    QByteArray m_marker; // "\036offload:<nonce>:"
+    QByteArray m_outHold, m_errHold; // bytes that may still be (part of) a marker
+    QByteArray m_prelude; // stderr before the wrapper spoke: ssh's and login scripts' words
+    QByteArray m_errTail; // the last stderr bytes, for a failure's message
+    bool m_outStarted = false, m_errStarted = false;
+    bool m_outPaused = false, m_errPaused = false;
+    QByteArray m_word; // missing, nodir, nogroup, stopped
+    std::optional<int> m_exitStatus; // from the exit marker
+    qint64 m_pgid = -1;
+    bool m_stopping = false, m_killSent = false, m_finished = false;
+    int m_lastSignal = 0;
+    std::unique_ptr<StopSequence> m_stopSequence;
+    uint64_t m_localKillTimer = 0, m_finishTimer = 0;
+};
+
+} // namespace offload::detail

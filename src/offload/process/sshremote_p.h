@@ -1,0 +1,61 @@
+// Private: what Offload sends to a host over ssh and how it reads the answers: the ssh
+// client's arguments, the POSIX shell scripts that run over there, the markers they print,
+// and the classification of ssh's own failures. Pure functions; any thread.
+#pragma once
+
+#include <offload/core/error.h>
+#include <offload/process/environment.h>
+#include <offload/process/launcher.h>
+
+#include <QByteArrayList>
+
+namespace offload::detail::ssh {
+
+// Options every ssh invocation of a target shares (no password prompt ever: BatchMode; no
+// tty, agent or X11 forwarding; no escape character, so binary data passes), ending with
+// "--" and the destination.
+QStringList baseArguments(const SshTarget &target);
+
+// The remote command of the master connection: Offload's control script, which prints
+// "\036offload:ready:<dir>" once it runs, then reads "sig SIGNAL NONCE" lines from stdin and
+// signals that run's process group and every descendant of its members (a process that left
+// the group by setsid() included, its pid remembered for a later SIGKILL). On EOF of stdin
+// (the application closed or lost the connection) it stops every run still registered in
+// <dir> (SIGTERM, 1 s, SIGKILL) and removes <dir>.
+QByteArray controlCommand();
+
+// The remote command of one program: checks and reports before it runs anything, in
+// "\036offload:<nonce>:<word>" lines on stdout and stderr, where word is "pid:<PGID>" (then
+// the program runs, in its own process group, registered in registryDir), "missing" (no
+// such program), "nodir" (no such working directory), "stopped" (stopped before it ran) or
+// "nogroup"; then on stderr, after
+// the program ended, "exit:<status>", and every process left in its group is killed.
+// Variables are validated by the caller (validVariableName).
+struct RemoteRun
+{
+    QByteArray nonce;
+    QByteArray registryDir;
+    QByteArray workingDirectory;
+    int niceness = 0;
+    QByteArrayList setVariables; // "NAME=value"
+    QByteArrayList unsetVariables; // "NAME"
+    QByteArray program;
+    QByteArrayList arguments;
+};
+QByteArray runCommand(const RemoteRun &run);
+
+bool validVariableName(const QByteArray &name);
+// What to set and unset over there: the variables of environment that differ from local.
+void environmentChanges(const Environment &environment, const Environment &local,
+    QByteArrayList *set, QByteArrayList *unset);
+
+// The marker prefix of a run: "\036offload:<nonce>:".
+QByteArray markerPrefix(const QByteArray &nonce);
+
+// ssh's failure from its stderr: the kind (HostKeyChanged, AuthenticationRefused, ...) and
+// its own most telling line. connected: the connection had been up (else an unrecognised
+// failure is HostUnreachable, after it ConnectionLost).
+Error classifyFailure(
+    const QString &target, const QByteArray &stderrText, int exitCode, bool connected);
+
+} // namespace offload::detail::ssh

@@ -1,0 +1,445 @@
+// Program runs and worker pools through the ssh launcher, against the testbed's sshd
+// (scripts/testbed up; OFFLOAD_TEST_SSH_CONFIG names its client configuration). Also the
+// quoting every remote command line is built with, and parsing of --on addresses.
+#include <offload/process/launcher.h>
+#include <offload/process/programrunner.h>
+#include <offload/process/shellquote.h>
+#include <offload/process/workerpool.h>
+
+#include "../common/testsupport.h"
+#include "processtestsupport.h"
+
+#include <QDir>
+#include <QJsonObject>
+#include <QScopeGuard>
+#include <QSysInfo>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <pwd.h>
+
+using namespace offload;
+
+namespace {
+
+// The payloads no parameter value may use to run a command over there.
+const QByteArrayList hostileWords = { "a;touch /tmp/offload-pwned", "$(touch /tmp/offload-pwned)",
+    "`touch /tmp/offload-pwned`", "it's", "\"double\"", "two words", "line\nbreak", "", "é ü 日本",
+    QByteArray("\xff\xfe invalid utf-8"), "back\\slash", "$HOME", "*", "~", "=x", "a'b\"c$d`e",
+    "--option", "-", "%s", "!" };
+
+QByteArray framed(const QByteArrayList &words)
+{
+    QByteArray out;
+    for (const QByteArray &w : words)
+        out += '[' + w + ']';
+    return out;
+}
+
+// Processes of the testbed's remote user that are alive (not zombies).
+QList<qint64> processesOf(uid_t uid)
+{
+    QList<qint64> pids;
+    for (const QString &entry : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        bool ok = false;
+        const qint64 pid = entry.toLongLong(&ok);
+        QFile status(QStringLiteral("/proc/%1/status").arg(entry));
+        if (!ok || !status.open(QIODevice::ReadOnly))
+            continue;
+        for (const QByteArray &line : status.readAll().split('\n'))
+            if (line.startsWith("Uid:") && line.simplified().split(' ').value(1).toUInt() == uid
+                && processExists(pid))
+                pids << pid;
+    }
+    return pids;
+}
+
+// How many of them have needle in their command line.
+int countMatching(uid_t uid, const QByteArray &needle)
+{
+    int n = 0;
+    for (qint64 pid : processesOf(uid)) {
+        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
+        if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().replace('\0', ' ').contains(needle))
+            ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+class tst_Ssh : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void cleanup();
+    void quotedWordsReadBackExactly();
+    void parsesPlacesToRun();
+    void argumentsCannotInjectCommands();
+    void outputExitCodeAndProgressComeBack();
+    void environmentAndWorkingDirectoryApply();
+    void missingProgramIsItsOwnError();
+    void failuresOfSshAreDistinct();
+    void cancelLeavesNothingBehind();
+    void timeoutStopsTheRemoteTree();
+    void workerPoolCallsOverSsh();
+    void manyRunsShareOneConnection();
+    void loginScriptChatterNeverReachesTheProgram();
+
+private:
+    void requireTestbed();
+    SshTarget target() const;
+    ProgramResult runOk(ProgramSpec spec);
+    QString m_config;
+    uid_t m_uid = 0;
+};
+
+void tst_Ssh::initTestCase()
+{
+    m_config = qEnvironmentVariable("OFFLOAD_TEST_SSH_CONFIG");
+    if (const passwd *pw = ::getpwnam("offloadtest"))
+        m_uid = pw->pw_uid;
+    QFile::remove(QStringLiteral("/tmp/offload-pwned"));
+}
+
+void tst_Ssh::cleanup()
+{
+    QVERIFY(!QFile::exists(QStringLiteral("/tmp/offload-pwned")));
+}
+
+void tst_Ssh::requireTestbed()
+{
+    if (m_config.isEmpty())
+        QSKIP("no ssh testbed: OFFLOAD_TEST_SSH_CONFIG is not set (scripts/testbed up sets it; "
+              "scripts/test runs it where it can)");
+}
+
+SshTarget tst_Ssh::target() const
+{
+    SshTarget t;
+    t.host = QStringLiteral("offload-test");
+    t.configFile = m_config;
+    t.idleTimeout = std::chrono::seconds(2);
+    return t;
+}
+
+// A program of this build, to run over there. Built with ThreadSanitizer, it needs ASLR off
+// (as scripts/test runs ctest under setarch -R), which the remote login does not inherit.
+QString remoteBinary(const char *name, QByteArrayList *arguments)
+{
+#ifdef __SANITIZE_THREAD__
+    *arguments = QByteArrayList { QSysInfo::currentCpuArchitecture() == QLatin1String("x86_64")
+            ? QByteArray("x86_64")
+            : QSysInfo::currentCpuArchitecture().toLatin1(),
+        "-R", QFile::encodeName(binPath(name)) }
+        + *arguments;
+    return QStringLiteral("/usr/bin/setarch");
+#else
+    Q_UNUSED(arguments);
+    return binPath(name);
+#endif
+}
+
+ProgramResult tst_Ssh::runOk(ProgramSpec spec)
+{
+    spec.launcher = Launcher::ssh(target());
+    ProgramRunner runner(1);
+    auto t = runner.run(this, std::move(spec));
+    [&] { QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000); }();
+    if (t.state() != TaskState::Finished)
+        qWarning() << t.error().summary() << t.error().stderrTail;
+    [&] { QCOMPARE(t.state(), TaskState::Finished); }();
+    return t.state() == TaskState::Finished ? t.result() : ProgramResult {};
+}
+
+void tst_Ssh::quotedWordsReadBackExactly()
+{
+    // A local /bin/sh reads the quoted line back word for word.
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments
+        = { "-c", "for w in " + shellQuote(hostileWords) + "; do printf '[%s]' \"$w\"; done" };
+    spec.progress = ProgressFormat::None;
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 20000);
+    QCOMPARE(t.state(), TaskState::Finished);
+    QCOMPARE(t.result().stdoutText, framed(hostileWords));
+    QCOMPARE(shellQuote(QByteArrayList { "x=1" }), QByteArray("'x=1'")); // not an assignment
+    QCOMPARE(shellQuote(QByteArrayList { "/bin/prog", "--a=b", "it's" }),
+        QByteArray("/bin/prog --a=b 'it'\\''s'"));
+    QCOMPARE(shellQuote(QStringList { QStringLiteral("é") }), QStringLiteral("'é'"));
+}
+
+void tst_Ssh::parsesPlacesToRun()
+{
+    QCOMPARE(Launcher::parse(QStringLiteral("local"))->kind(), Launcher::Kind::Local);
+    const auto l = Launcher::parse(QStringLiteral("ssh://alice@example.org:2222"));
+    QVERIFY(l);
+    QCOMPARE(l->sshTarget().user, QStringLiteral("alice"));
+    QCOMPARE(l->sshTarget().host, QStringLiteral("example.org"));
+    QCOMPARE(l->sshTarget().port, 2222);
+    QCOMPARE(l->toString(), QStringLiteral("ssh://alice@example.org:2222"));
+    QCOMPARE(
+        Launcher::parse(QStringLiteral("ssh://[::1]"))->toString(), QStringLiteral("ssh://[::1]"));
+    QString error;
+    for (const char *bad : { "ssh://", "ssh://-oProxyCommand=x", "ssh://a:b@host", "ftp://h",
+             "ssh://host/path", "somewhere" }) {
+        error.clear();
+        QVERIFY2(!Launcher::parse(QString::fromLatin1(bad), &error), bad);
+        QVERIFY2(!error.isEmpty(), bad);
+    }
+}
+
+void tst_Ssh::argumentsCannotInjectCommands()
+{
+    requireTestbed();
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/usr/bin/printf");
+    spec.arguments = QByteArrayList { "[%s]" } + hostileWords;
+    spec.progress = ProgressFormat::Raw;
+    const ProgramResult r = runOk(spec);
+    QCOMPARE(r.raw, framed(hostileWords));
+}
+
+void tst_Ssh::outputExitCodeAndProgressComeBack()
+{
+    requireTestbed();
+    ProgramSpec spec;
+    spec.arguments = { "lines" };
+    spec.program = remoteBinary("testprogram", &spec.arguments);
+    const ProgramResult r = runOk(spec);
+    QCOMPARE(r.json.toObject().value(QStringLiteral("answer")).toInt(), 42);
+    QCOMPARE(r.stdoutText, QByteArray("hello\n"));
+
+    ProgramRunner runner(1);
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c", "echo to-stderr >&2; exit 3" };
+    spec.launcher = Launcher::ssh(target());
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Failed);
+    QCOMPARE(t.error().kind, ErrorKind::ExitCode);
+    QCOMPARE(t.error().exitCode, 3);
+    QCOMPARE(t.error().stderrTail, QByteArray("to-stderr\n")); // no marker, no ssh noise
+    QCOMPARE(t.processInfo().location, QStringLiteral("ssh://offload-test"));
+}
+
+void tst_Ssh::environmentAndWorkingDirectoryApply()
+{
+    requireTestbed();
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c", "printf '%s|%s|%s' \"$OFFLOAD_X\" \"$(pwd)\" \"${LANG-unset}\"" };
+    spec.environment.insert("OFFLOAD_X", "a b;$(c)");
+    spec.environment.remove("LANG");
+    spec.workingDirectory = QStringLiteral("/tmp");
+    spec.progress = ProgressFormat::None;
+    const ProgramResult r = runOk(spec);
+    QCOMPARE(r.stdoutText, QByteArray("a b;$(c)|/tmp|unset"));
+}
+
+void tst_Ssh::missingProgramIsItsOwnError()
+{
+    requireTestbed();
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/nonexistent/program");
+    spec.launcher = Launcher::ssh(target());
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Failed);
+    QCOMPARE(t.error().kind, ErrorKind::Launch);
+    QCOMPARE(t.error().remoteFailure, RemoteFailure::ProgramMissing);
+    QVERIFY2(t.error().message.contains(QStringLiteral("/nonexistent/program")),
+        qPrintable(t.error().message));
+}
+
+void tst_Ssh::failuresOfSshAreDistinct()
+{
+    requireTestbed();
+    QTemporaryDir dir;
+    QFile empty(dir.filePath(QStringLiteral("known_hosts")));
+    QVERIFY(empty.open(QIODevice::WriteOnly));
+    empty.close();
+    QFile changed(dir.filePath(QStringLiteral("changed_hosts")));
+    QVERIFY(changed.open(QIODevice::WriteOnly));
+    // A key that is not the server's, for the server's name.
+    changed.write("[127.0.0.1]:2222 ssh-ed25519 "
+                  "AAAAC3NzaC1lZDI1NTE5AAAAIGs2Yf0L5rjPZQw0VmlkmRJYXWJK4VGvqWVoZ0cfZ0m1\n");
+    changed.close();
+    struct Case
+    {
+        SshTarget target;
+        RemoteFailure expected;
+    };
+    SshTarget unreachable = target();
+    unreachable.port = 1; // nothing listens there
+    SshTarget unknownKey = target();
+    unknownKey.knownHostsFile = empty.fileName();
+    SshTarget changedKey = target();
+    changedKey.knownHostsFile = changed.fileName();
+    SshTarget refused = target();
+    refused.user = QStringLiteral("nobody"); // the key is not authorised for that user
+    const Case cases[] = { { unreachable, RemoteFailure::HostUnreachable },
+        { unknownKey, RemoteFailure::HostKeyUnknown },
+        { changedKey, RemoteFailure::HostKeyChanged },
+        { refused, RemoteFailure::AuthenticationRefused } };
+    ProgramRunner runner(4);
+    for (const Case &c : cases) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/true");
+        spec.launcher = Launcher::ssh(c.target);
+        auto t = runner.run(this, spec);
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+        QCOMPARE(t.state(), TaskState::Failed);
+        QCOMPARE(t.error().kind, ErrorKind::Remote);
+        QCOMPARE(remoteFailureName(t.error().remoteFailure), remoteFailureName(c.expected));
+        QVERIFY(!t.error().message.isEmpty());
+    }
+}
+
+void tst_Ssh::cancelLeavesNothingBehind()
+{
+    requireTestbed();
+    QVERIFY(m_uid > 0);
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    // A child, a grandchild, and a process that left the group with setsid; all quiet.
+    spec.arguments
+        = { "-c", "sleep 307 & sh -c 'sleep 308' & setsid sleep 309 & echo started; wait" };
+    spec.progress = ProgressFormat::None;
+    spec.cancelGrace = std::chrono::milliseconds(500);
+    spec.launcher = Launcher::ssh(target());
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(countMatching(m_uid, "sleep 30") >= 3, 30000);
+    t.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Cancelled);
+    // Only the connection's own processes remain (sshd's session and the control script).
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(m_uid, "sleep 30"), 0, 10000);
+}
+
+void tst_Ssh::timeoutStopsTheRemoteTree()
+{
+    requireTestbed();
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sleep");
+    spec.arguments = { "311" };
+    spec.timeout = std::chrono::milliseconds(1500);
+    spec.launcher = Launcher::ssh(target());
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Failed);
+    QCOMPARE(t.error().kind, ErrorKind::Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(m_uid, "311"), 0, 10000);
+}
+
+void tst_Ssh::workerPoolCallsOverSsh()
+{
+    requireTestbed();
+    WorkerPoolSpec spec;
+    spec.program = remoteBinary("testworker", &spec.arguments);
+    spec.maxWorkers = 2;
+    spec.cancelGrace = std::chrono::milliseconds(500);
+    spec.launcher = Launcher::ssh(target());
+    WorkerPool pool(spec);
+    auto add = pool.submit(this, QStringLiteral("add"), QJsonObject { { "a", 2 }, { "b", 3 } });
+    auto echo = pool.submit(
+        this, QStringLiteral("echo"), QJsonValue(QStringLiteral("x")), QByteArray(1 << 20, 'p'));
+    auto progress = pool.submit(this, QStringLiteral("progress"), QJsonObject { { "steps", 5 } });
+    QTRY_VERIFY_WITH_TIMEOUT(add.isFinal() && echo.isFinal() && progress.isFinal(), 30000);
+    QCOMPARE(add.state(), TaskState::Finished);
+    QCOMPARE(add.result().value.toDouble(), 5.0);
+    QCOMPARE(echo.result().payload.size(), 1 << 20);
+    QCOMPARE(progress.state(), TaskState::Finished);
+    auto fail = pool.submit(this, QStringLiteral("fail"));
+    QTRY_VERIFY_WITH_TIMEOUT(fail.isFinal(), 30000);
+    QCOMPARE(fail.error().kind, ErrorKind::WorkerError);
+    auto stubborn = pool.submit(this, QStringLiteral("stubborn"), QJsonObject { { "ms", 60000 } });
+    QTRY_VERIFY_WITH_TIMEOUT(stubborn.state() == TaskState::Running, 30000);
+    stubborn.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(stubborn.isFinal(), 30000);
+    QCOMPARE(stubborn.state(), TaskState::Cancelled);
+    auto crash = pool.submit(this, QStringLiteral("crash"), QJsonObject { { "how", "segfault" } });
+    QTRY_VERIFY_WITH_TIMEOUT(crash.isFinal(), 30000);
+    QCOMPARE(crash.state(), TaskState::Failed);
+    QCOMPARE(crash.error().kind, ErrorKind::Crash);
+    pool.shutdown();
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(m_uid, "testworker"), 0, 10000);
+}
+
+void tst_Ssh::manyRunsShareOneConnection()
+{
+    requireTestbed();
+    // More runs at once than the server's MaxSessions (10): the rest connect directly.
+    ProgramRunner runner(14);
+    QList<TaskHandle<ProgramResult>> tasks;
+    for (int i = 0; i < 14; ++i) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/sh");
+        spec.arguments = { "-c", "sleep 1; echo " + QByteArray::number(i) };
+        spec.progress = ProgressFormat::None;
+        spec.launcher = Launcher::ssh(target());
+        tasks << runner.run(this, spec);
+    }
+    for (int i = 0; i < tasks.size(); ++i) {
+        QTRY_VERIFY_WITH_TIMEOUT(tasks[i].isFinal(), 60000);
+        QCOMPARE(tasks[i].state(), TaskState::Finished);
+        QCOMPARE(tasks[i].result().stdoutText, QByteArray::number(i) + '\n');
+    }
+}
+
+void tst_Ssh::loginScriptChatterNeverReachesTheProgram()
+{
+    requireTestbed();
+    const passwd *pw = ::getpwnam("offloadtest");
+    QVERIFY(pw);
+    const QString bashrc = QFile::decodeName(pw->pw_dir) + QStringLiteral("/.bashrc");
+    QFile file(bashrc);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray original = file.readAll();
+    file.close();
+    const auto restore = qScopeGuard([&] {
+        QFile f(bashrc);
+        if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            f.write(original);
+    });
+    // A login script that talks on both streams before anything of ours runs.
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write(
+        "echo 'welcome to the cluster'; printf '\\036offload:x\\n'; echo motd >&2\n" + original);
+    file.close();
+
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c", "echo out; echo err >&2" };
+    spec.progress = ProgressFormat::None;
+    SshTarget fresh = target();
+    fresh.idleTimeout = std::chrono::seconds(1);
+    fresh.options << QStringLiteral("ConnectionAttempts=1"); // a connection of its own
+    spec.launcher = Launcher::ssh(fresh);
+    ProgramRunner runner(1);
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Finished);
+    QCOMPARE(t.result().stdoutText, QByteArray("out\n"));
+    QCOMPARE(t.result().stderrText, QByteArray("err\n"));
+
+    // The worker protocol on stdout survives it too.
+    WorkerPoolSpec ws;
+    ws.program = remoteBinary("testworker", &ws.arguments);
+    ws.launcher = Launcher::ssh(fresh);
+    WorkerPool pool(ws);
+    auto add = pool.submit(this, QStringLiteral("add"), QJsonObject { { "a", 1 }, { "b", 2 } });
+    QTRY_VERIFY_WITH_TIMEOUT(add.isFinal(), 30000);
+    QCOMPARE(add.state(), TaskState::Finished);
+    QCOMPARE(add.result().value.toDouble(), 3.0);
+}
+
+QTEST_GUILESS_MAIN(tst_Ssh)
+#include "tst_ssh.moc"
