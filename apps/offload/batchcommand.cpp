@@ -71,6 +71,7 @@ struct BatchOptions
     bool json = false;
     int parallel = 0; // 0: ProgramRunner's default
     QString file;
+    Launcher launcher;
 };
 
 // Parses batch's arguments into o; a usage error's exit code if they are wrong.
@@ -81,7 +82,11 @@ std::optional<int> parseOptions(const QStringList &args, BatchOptions &o)
         QStringLiteral("j"), QStringLiteral("runs at a time"), QStringLiteral("N"));
     cl.parser.addOption(cl.json);
     cl.parser.addOption(parallel);
+    cl.parser.addOption(cl.on);
+    cl.parser.addOption(cl.sshConfig);
     if (const auto code = cl.parse(args))
+        return code;
+    if (const auto code = cl.readLauncher(o.launcher))
         return code;
     o.json = cl.parser.isSet(cl.json);
     if (cl.parser.isSet(parallel)) {
@@ -146,10 +151,11 @@ std::optional<int> readBatchFile(const QString &file, BatchFile &out)
 class BatchRun
 {
 public:
-    BatchRun(const BatchFile &batch, Reporter &rep, int parallel)
+    BatchRun(const BatchFile &batch, Reporter &rep, int parallel, Launcher launcher)
         : m_batch(batch)
         , m_rep(rep)
         , m_runner(parallel)
+        , m_launcher(std::move(launcher))
         , m_fractions(batch.commands.size(), 0.0)
         , m_isRunning(batch.commands.size(), 0)
     { }
@@ -205,6 +211,7 @@ private:
         ProgramSpec spec;
         spec.program = QFile::decodeName(argv.first());
         spec.arguments = argv.mid(1);
+        spec.launcher = m_launcher;
         auto run = m_runner.run(qApp, spec);
         run.onStateChanged([this, n](TaskState s) {
             if (s == TaskState::Running && !m_isRunning[size_t(n)]) {
@@ -269,6 +276,7 @@ private:
     const BatchFile &m_batch;
     Reporter &m_rep;
     ProgramRunner m_runner;
+    const Launcher m_launcher;
     std::vector<TaskHandle<ProgramResult>> m_runs;
     std::vector<double> m_fractions;
     std::vector<char> m_isRunning;
@@ -287,7 +295,7 @@ int batchCommand(const QStringList &args)
     if (const auto code = readBatchFile(options.file, batch))
         return *code;
     Reporter rep(options.json);
-    BatchRun run(batch, rep, options.parallel);
+    BatchRun run(batch, rep, options.parallel, options.launcher);
     run.exec();
     return run.summarise();
 }

@@ -112,6 +112,8 @@ void CommandLine::addCommonOptions()
 {
     parser.addOption(json);
     parser.addOption(timeout);
+    parser.addOption(on);
+    parser.addOption(sshConfig);
 }
 
 std::optional<int> CommandLine::parse(const QStringList &args)
@@ -134,6 +136,30 @@ std::optional<int> CommandLine::readCommonOptions(CommonOptions &o) const
                     .arg(given));
         o.timeout = *t;
     }
+    return readLauncher(o.launcher);
+}
+
+std::optional<int> CommandLine::readLauncher(offload::Launcher &launcher) const
+{
+    if (!parser.isSet(on)) {
+        if (parser.isSet(sshConfig))
+            return usageError(QStringLiteral("--ssh-config needs --on ssh://..."));
+        return std::nullopt;
+    }
+    if (parser.values(on).size() > 1 || parser.values(sshConfig).size() > 1)
+        return usageError(QStringLiteral("--on and --ssh-config are given once each"));
+    QString why;
+    auto parsed = offload::Launcher::parse(parser.value(on), &why);
+    if (!parsed)
+        return usageError(QStringLiteral("--on: %1").arg(why));
+    if (parser.isSet(sshConfig)) {
+        if (parsed->isLocal())
+            return usageError(QStringLiteral("--ssh-config needs --on ssh://..."));
+        offload::SshTarget t = parsed->sshTarget();
+        t.configFile = parser.value(sshConfig);
+        parsed = offload::Launcher::ssh(t);
+    }
+    launcher = *parsed;
     return std::nullopt;
 }
 

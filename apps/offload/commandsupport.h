@@ -5,6 +5,7 @@
 #include "reporter.h"
 
 #include <offload/modules/modulerunner.h>
+#include <offload/process/launcher.h>
 
 #include <QCommandLineParser>
 #include <QJsonObject>
@@ -43,6 +44,7 @@ struct CommonOptions
 {
     bool json = false;
     std::chrono::milliseconds timeout { 0 };
+    offload::Launcher launcher; // --on local|ssh://[user@]host[:port]
 };
 
 // One subcommand's options, parsed by QCommandLineParser (no --help of its own: the tool's
@@ -55,13 +57,20 @@ public:
     const QCommandLineOption json { QStringLiteral("json"), QStringLiteral("JSON events") };
     const QCommandLineOption timeout { QStringLiteral("timeout"), QStringLiteral("seconds"),
         QStringLiteral("S") };
-    // Adds --json and --timeout S.
+    const QCommandLineOption on { QStringLiteral("on"), QStringLiteral("where to run"),
+        QStringLiteral("PLACE") };
+    const QCommandLineOption sshConfig { QStringLiteral("ssh-config"),
+        QStringLiteral("ssh client configuration"), QStringLiteral("FILE") };
+    // Adds --json, --timeout S, --on PLACE and --ssh-config FILE.
     void addCommonOptions();
     // The arguments after the subcommand's name. nullopt: parsed; else the exit code of the
     // usage error it printed.
     std::optional<int> parse(const QStringList &args);
-    // --json and --timeout, after parse(); the exit code of a usage error if a value is wrong.
+    // --json, --timeout and --on (if added), after parse(); the exit code of a usage error if
+    // a value is wrong.
     std::optional<int> readCommonOptions(CommonOptions &o) const;
+    // --on and --ssh-config alone (batch has no --timeout).
+    std::optional<int> readLauncher(offload::Launcher &launcher) const;
 
 private:
     QString m_command;

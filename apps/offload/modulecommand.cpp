@@ -33,7 +33,8 @@ int moduleCommand(const QStringList &argsIn)
             ours << a;
             continue;
         }
-        if (option == QLatin1String("timeout") || option == QLatin1String("params")) {
+        if (option == QLatin1String("timeout") || option == QLatin1String("params")
+            || option == QLatin1String("on") || option == QLatin1String("ssh-config")) {
             ours << a;
             if (!a.contains(QLatin1Char('=')) && i + 1 < args.size())
                 ours << args[++i];
@@ -88,6 +89,7 @@ int moduleCommand(const QStringList &argsIn)
     }
     ModuleRunOptions options;
     options.timeout = common.timeout;
+    options.launcher = common.launcher;
     const auto run = modules.run(qApp, *module, values, options);
     return waitForRun(rep, run, [&](const TaskHandle<ProgramResult> &t) {
         const std::optional<ProgramResult> r = anyResult(t);

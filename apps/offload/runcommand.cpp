@@ -47,6 +47,7 @@ int runCommand(const QStringList &args, const QByteArrayList &raw)
     spec.program = program.first();
     spec.arguments = raw.mid(raw.size() - program.size() + 1);
     spec.timeout = common.timeout;
+    spec.launcher = common.launcher;
     Reporter rep(common.json);
     if (spec.progress == ProgressFormat::Raw) {
         // Streamed both ways, never held whole: the program reads our stdin itself, and its

@@ -1,6 +1,7 @@
 // Program runs and worker pools through the ssh launcher, against the testbed's sshd
 // (scripts/testbed up; OFFLOAD_TEST_SSH_CONFIG names its client configuration). Also the
 // quoting every remote command line is built with, and parsing of --on addresses.
+#include <offload/modules/modulerunner.h>
 #include <offload/process/launcher.h>
 #include <offload/process/programrunner.h>
 #include <offload/process/shellquote.h>
@@ -10,6 +11,7 @@
 #include "processtestsupport.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QJsonObject>
 #include <QScopeGuard>
 #include <QSysInfo>
@@ -87,6 +89,9 @@ private Q_SLOTS:
     void workerPoolCallsOverSsh();
     void manyRunsShareOneConnection();
     void loginScriptChatterNeverReachesTheProgram();
+    void returnParameterFilesComeBack();
+    void moduleRunsOverSsh();
+    void commandLineToolRunsThere();
 
 private:
     void requireTestbed();
@@ -439,6 +444,103 @@ void tst_Ssh::loginScriptChatterNeverReachesTheProgram()
     QTRY_VERIFY_WITH_TIMEOUT(add.isFinal(), 30000);
     QCOMPARE(add.state(), TaskState::Finished);
     QCOMPARE(add.result().value.toDouble(), 3.0);
+}
+
+void tst_Ssh::returnParameterFilesComeBack()
+{
+    requireTestbed();
+    ProgramRunner runner(3);
+    const auto start = [&](const QByteArray &script) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/sh");
+        spec.arguments = { "-c", script, "sh", ProgramSpec::returnParameterFilePlaceholder };
+        spec.progress = ProgressFormat::None;
+        spec.returnParameterFile = true;
+        spec.launcher = Launcher::ssh(target());
+        return runner.run(this, spec);
+    };
+    auto written = start("printf 'a = 1\\nb = x y\\n' > \"$1\"; echo \"$1\"");
+    auto none = start("true");
+    auto fifo = start("mkfifo \"$1\"");
+    auto failed = start("printf 'c = 2\\n' > \"$1\"; exit 4");
+    for (auto *t : { &written, &none, &fifo, &failed })
+        QTRY_VERIFY_WITH_TIMEOUT(t->isFinal(), 30000);
+    QCOMPARE(written.state(), TaskState::Finished);
+    QCOMPARE(written.result().returnParameters, QByteArray("a = 1\nb = x y\n"));
+    // The private directory over there is gone afterwards.
+    const QByteArray path = written.result().stdoutText.trimmed();
+    QVERIFY(path.endsWith("/returnparameters.txt"));
+    QVERIFY(!QFileInfo::exists(QFile::decodeName(path).section(QLatin1Char('/'), 0, -2)));
+    QCOMPARE(none.state(), TaskState::Finished);
+    QVERIFY(!none.result().returnParameters);
+    QCOMPARE(fifo.state(), TaskState::Failed);
+    QCOMPARE(fifo.error().kind, ErrorKind::Protocol);
+    QVERIFY2(fifo.error().message.contains(QStringLiteral("not a regular file")),
+        qPrintable(fifo.error().message));
+    QCOMPARE(failed.state(), TaskState::Failed);
+    QCOMPARE(failed.error().exitCode, 4);
+    QCOMPARE(failed.error().partial.value<ProgramResult>().returnParameters, QByteArray("c = 2\n"));
+}
+
+void tst_Ssh::moduleRunsOverSsh()
+{
+    requireTestbed();
+    ModuleRunner runner;
+    auto described = runner.describe(this, binPath("offload-example-blur"));
+    QTRY_VERIFY_WITH_TIMEOUT(described.isFinal(), 30000);
+    QCOMPARE(described.state(), TaskState::Finished);
+    Module m = described.result();
+#ifdef __SANITIZE_THREAD__
+    QByteArrayList launch;
+    m.program = remoteBinary("offload-example-blur", &launch);
+    m.launchArguments = QStringList { QString::fromLatin1(launch[0]), QStringLiteral("-R"), m.path }
+        + m.launchArguments;
+#endif
+    const QString summary
+        = QStringLiteral("/tmp/offload-ssh-summary-%1.txt").arg(QCoreApplication::applicationPid());
+    const auto removeSummary = qScopeGuard([&] { QFile::remove(summary); });
+    ModuleRunOptions options;
+    options.launcher = Launcher::ssh(target());
+    QList<Progress> progress;
+    auto run = runner.run(
+        this, m, { { "iterations", 40 }, { "method", "box" }, { "summary", summary } }, options);
+    run.onProgress([&](const Progress &p) { progress << p; });
+    QTRY_VERIFY_WITH_TIMEOUT(run.isFinal(), 60000);
+    QCOMPARE(run.state(), TaskState::Finished);
+    const sem::ReturnValues rv = ModuleRunner::returnValues(m, run.result());
+    QVERIFY2(rv.warnings.isEmpty(), qPrintable(rv.warnings.join('\n')));
+    QCOMPARE(rv.values.value("status").toString(), QStringLiteral("ok"));
+    QCOMPARE(rv.values.value("checksum").typeId(), QMetaType::LongLong);
+    QTRY_VERIFY_WITH_TIMEOUT(!progress.isEmpty() && progress.last().fraction() == 1.0, 5000);
+    QVERIFY(QFileInfo(summary).isFile()); // written over there, by the remote user
+    QCOMPARE(QFileInfo(summary).ownerId(), m_uid);
+}
+
+void tst_Ssh::commandLineToolRunsThere()
+{
+    requireTestbed();
+    if (!QFileInfo::exists(binPath("offload")))
+        QSKIP("the offload tool is not built (OFFLOAD_BUILD_APPS=OFF)");
+    ProgramRunner runner(2);
+    const auto tool = [&](const QByteArrayList &args) {
+        ProgramSpec spec;
+        spec.program = binPath("offload");
+        spec.arguments = args;
+        spec.progress = ProgressFormat::None;
+        return runner.run(this, spec);
+    };
+    const QByteArray config = QFile::encodeName(m_config);
+    auto ok = tool({ "run", "--on", "ssh://offload-test", "--ssh-config", config, "--", "/bin/sh",
+        "-c", "whoami; exit 3" });
+    auto refused = tool(
+        { "run", "--on", "ssh://nobody@offload-test", "--ssh-config", config, "--", "/bin/true" });
+    for (auto *t : { &ok, &refused })
+        QTRY_VERIFY_WITH_TIMEOUT(t->isFinal(), 30000);
+    QCOMPARE(ok.error().exitCode, 3); // the remote program's code is the tool's
+    QVERIFY(ok.error().partial.value<ProgramResult>().stdoutText.contains("offloadtest"));
+    QCOMPARE(refused.error().exitCode, 1);
+    QVERIFY2(refused.error().stderrTail.contains("authentication refused"),
+        refused.error().stderrTail.constData());
 }
 
 QTEST_GUILESS_MAIN(tst_Ssh)

@@ -271,6 +271,7 @@ TaskHandle<ProgramResult> ModuleRunner::run(
     spec.cancelGrace = options.cancelGrace;
     spec.environment = options.environment;
     spec.workingDirectory = options.workingDirectory;
+    spec.launcher = options.launcher;
     spec.returnParameterFile = returns;
     spec.name = options.name.isEmpty() ? title : options.name;
     return m_runs->run(context, std::move(spec));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <offload/modules/export.h>
+#include <offload/process/launcher.h>
 #include <offload/process/programrunner.h>
 #include <offload/sem/commandline.h>
 #include <offload/sem/semdescription.h>
@@ -36,6 +37,9 @@ struct ModuleRunOptions
     Environment environment = Environment::inherited();
     QString workingDirectory;
     QString name; // for the monitor; default the module's title
+    // Where it runs. The module is described here and run at the same path over there (a
+    // shared file system or the same installation); file parameters name files over there.
+    Launcher launcher;
 };
 
 // Discovery: a sidecar "<dir>/<base name>.xml" next to the module is read if present, else the

@@ -51,6 +51,10 @@ struct ExitStatus
     // The launcher's own failure (the host unreachable, the connection lost, the program
     // missing over there): the program's status above then means nothing.
     std::optional<Error> failure;
+    // SpawnRequest::returnFileArgument's file: its bytes, nothing if it was not written, or
+    // why it could not be taken (returnFileProblem).
+    std::optional<QByteArray> returnFile;
+    QString returnFileProblem;
 };
 
 class Process

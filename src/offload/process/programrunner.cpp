@@ -229,13 +229,14 @@ private:
             = s.stdinFd < 0 && (!s.stdinData.isEmpty() || s.progress == ProgressFormat::Raw);
         req.stdinFd = s.stdinFd;
         if (s.returnParameterFile && !s.launcher.isLocal()) {
-            run->task->fail(Error { ErrorKind::InvalidInput,
-                QStringLiteral("a return-parameter file is not yet supported on %1")
-                    .arg(s.launcher.toString()),
-                s.program });
-            return;
+            // The launcher makes the private file over there and brings its bytes back.
+            req.returnFileArgument = ProgramSpec::returnParameterFilePlaceholder;
+            if (!req.arguments.contains(req.returnFileArgument))
+                req.arguments << QByteArrayLiteral("--returnparameterfile")
+                              << req.returnFileArgument;
         }
-        if (s.returnParameterFile && !prepareReturnFile(*run, req.arguments)) {
+        if (s.returnParameterFile && s.launcher.isLocal()
+            && !prepareReturnFile(*run, req.arguments)) {
             run->task->fail(Error { ErrorKind::Launch,
                 QStringLiteral(
                     "cannot create a private directory for the return parameters in %1: %2")
@@ -489,7 +490,12 @@ private:
         r.stderrText = run.err.tail(run.spec.outputLimit);
         r.droppedStdout = run.out.droppedBytes();
         r.droppedStderr = run.err.droppedBytes();
-        r.returnParameters = collectReturnFile(run, returnFileProblem);
+        if (run.spec.launcher.isLocal()) {
+            r.returnParameters = collectReturnFile(run, returnFileProblem);
+        } else {
+            r.returnParameters = status.returnFile;
+            *returnFileProblem = status.returnFileProblem;
+        }
         return r;
     }
 

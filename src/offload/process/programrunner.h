@@ -46,8 +46,8 @@ struct ProgramSpec
     int niceness = 10;
     QString name; // for the monitor; default the program's file name
     // Where it runs (see Launcher): over ssh, program, arguments and workingDirectory name
-    // things over there, stdin and stdout pass through the connection, and cancel stops the
-    // remote tree. A return-parameter file is not yet supported there.
+    // things over there, stdin and stdout pass through the connection, cancel stops the
+    // remote tree, and a return-parameter file is made over there and its bytes brought back.
     Launcher launcher;
     // SEM return parameters: the runner makes a private (0700) temporary directory, passes a
     // file in it (replacing every argument equal to returnParameterFilePlaceholder, else as

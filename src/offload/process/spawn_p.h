@@ -32,6 +32,9 @@ struct SpawnRequest
     // it and every descendant can be killed at once; -1: none.
     int cgroupProcsFd = -1;
     bool dieWithParent = true; // PR_SET_DEATHSIG SIGKILL (off only for the tree guard)
+    // Remote launchers: every argument equal to this becomes a file in a private directory
+    // over there, whose contents come back in ExitStatus::returnFile. Empty: none.
+    QByteArray returnFileArgument;
 };
 
 struct Spawned

@@ -163,9 +163,11 @@ void SshConnection::settle(const Error *error)
 
 void SshConnection::onMasterStdout(const char *data, size_t size)
 {
-    if (m_state != State::Connecting || size == 0)
-        return; // after ready the control script says nothing more
+    if (size == 0 || (m_state != State::Connecting && m_state != State::Ready))
+        return;
     m_stdoutBuf.append(data, qsizetype(size));
+    if (m_state == State::Ready)
+        return readAnswers();
     static const QByteArray ready = "\036offload:ready:";
     const qsizetype at = m_stdoutBuf.indexOf(ready);
     const qsizetype end = at < 0 ? -1 : m_stdoutBuf.indexOf('\n', at);
@@ -175,11 +177,68 @@ void SshConnection::onMasterStdout(const char *data, size_t size)
         return;
     }
     m_registryDir = m_stdoutBuf.mid(at + ready.size(), end - at - ready.size());
-    m_stdoutBuf.clear();
+    m_stdoutBuf.remove(0, end + 1);
     m_state = State::Ready;
     if (m_users == 0)
         removeUser(); // nobody is waiting any more: start the idle timeout
     settle(nullptr);
+}
+
+// The control script's answers to "get": a header line, then the file's bytes.
+void SshConnection::readAnswers()
+{
+    static const QByteArray header = "\036offload:file:";
+    constexpr qsizetype maxFile = qsizetype(16) << 20;
+    for (;;) {
+        const qsizetype at = m_stdoutBuf.indexOf(header);
+        const qsizetype end = at < 0 ? -1 : m_stdoutBuf.indexOf('\n', at);
+        if (at < 0 && m_stdoutBuf.size() > header.size()) // nothing of ours: bounded
+            m_stdoutBuf.remove(0, m_stdoutBuf.size() - header.size());
+        if (end < 0)
+            return;
+        // NONCE:STATUS:SIZE
+        const QList<QByteArray> f
+            = m_stdoutBuf.mid(at + header.size(), end - at - header.size()).split(':');
+        const qsizetype size = f.size() == 3 ? f[2].toLongLong() : -1;
+        if (size < 0 || size > maxFile) { // not ours: skip the line
+            m_stdoutBuf.remove(0, end + 1);
+            continue;
+        }
+        if (m_stdoutBuf.size() - (end + 1) < size)
+            return; // the rest of the file is on its way
+        const QByteArray bytes = m_stdoutBuf.mid(end + 1, size);
+        m_stdoutBuf.remove(0, end + 1 + size);
+        const auto it = m_fetches.find(f[0]);
+        if (it == m_fetches.end())
+            continue;
+        const FileHandler fn = std::move(it->second);
+        m_fetches.erase(it);
+        if (f[1] == "ok")
+            fn(bytes, {});
+        else if (f[1] == "missing")
+            fn(std::nullopt, {});
+        else if (f[1] == "toolarge")
+            fn(std::nullopt, QStringLiteral("the return-parameter file is over 16 MiB"));
+        else
+            fn(std::nullopt,
+                QStringLiteral("the return-parameter file is not a regular file (a FIFO, a "
+                               "symbolic link)"));
+    }
+}
+
+void SshConnection::fetchReturnFile(const QByteArray &nonce, FileHandler fn)
+{
+    if (m_state != State::Ready || !m_master || m_master->stdinFd() < 0) {
+        Supervisor::instance().post([fn = std::move(fn)] {
+            fn(std::nullopt,
+                QStringLiteral("the return-parameter file could not be fetched: "
+                               "the connection had closed"));
+        });
+        return;
+    }
+    m_fetches[nonce] = std::move(fn);
+    m_pending += "get - " + nonce + '\n';
+    flushControl();
 }
 
 void SshConnection::onMasterExit(const ExitStatus &status)
@@ -198,6 +257,12 @@ void SshConnection::onMasterExit(const ExitStatus &status)
     forget(openConnections(), this);
     forget(closingConnections(), this);
     settle(&m_error);
+    auto fetches = std::move(m_fetches);
+    m_fetches.clear();
+    for (auto &[nonce, fn] : fetches)
+        fn(std::nullopt,
+            QStringLiteral("the return-parameter file could not be fetched: the connection "
+                           "closed"));
 }
 
 void SshConnection::addUser()

@@ -10,7 +10,9 @@
 #include <offload/process/launcher.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace offload::detail {
@@ -43,12 +45,18 @@ public:
     // Sends signal to the run named by nonce (its whole tree); false if there is no control
     // session to send it to (the caller then ends its local client).
     bool signalRun(int signal, const QByteArray &nonce);
+    // Fetches the run's return-parameter file (and removes it over there). fn is called
+    // later from the loop: the bytes, nothing if the run wrote none, or a problem sentence.
+    using FileHandler
+        = std::function<void(const std::optional<QByteArray> &file, const QString &problem)>;
+    void fetchReturnFile(const QByteArray &nonce, FileHandler fn);
 
 private:
     explicit SshConnection(const SshTarget &target);
     void open();
     void close();
     void onMasterStdout(const char *data, size_t size);
+    void readAnswers();
     void onMasterExit(const ExitStatus &status);
     void flushControl();
     void settle(const Error *error);
@@ -63,6 +71,7 @@ private:
     uint64_t m_writeWatch = 0, m_idleTimer = 0, m_closeTimer = 0;
     int m_users = 0, m_sessions = 0;
     std::vector<std::function<void(const Error *)>> m_waiters;
+    std::map<QByteArray, FileHandler> m_fetches; // by nonce
     Error m_error;
 };
 

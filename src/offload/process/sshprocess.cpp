@@ -65,6 +65,7 @@ std::unique_ptr<Process> SshProcess::start(
     p->m_run.arguments = request.arguments;
     p->m_run.workingDirectory = QFile::encodeName(request.workingDirectory);
     p->m_run.niceness = request.niceness;
+    p->m_run.returnFilePlaceholder = request.returnFileArgument;
     p->m_marker = ssh::markerPrefix(p->m_run.nonce);
     p->m_handlers = std::move(handlers);
     if (request.pipeStdin) {
@@ -291,6 +292,11 @@ void SshProcess::onSessionExit(const ExitStatus &local)
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::ProgramMissing,
             QStringLiteral("cannot start '%1' on %2: working directory '%3' does not exist")
                 .arg(program, m_where, QFile::decodeName(m_run.workingDirectory)));
+    } else if (m_word == "notemp") {
+        out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
+            QStringLiteral("cannot start '%1' on %2: no private directory for its "
+                           "return-parameter file could be made")
+                .arg(program, m_where));
     } else if (m_word == "nogroup") {
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
             QStringLiteral("cannot start '%1' on %2: it cannot have a process group of its "
@@ -319,8 +325,24 @@ void SshProcess::onSessionExit(const ExitStatus &local)
     if (m_mux)
         m_conn->returnSession();
     m_mux = false;
+    if (m_run.returnFilePlaceholder.isEmpty() || m_pgid <= 0)
+        return reportExit(std::move(out));
+    // The program ran: its return-parameter file comes back before the exit is reported.
+    m_conn->fetchReturnFile(m_run.nonce,
+        [this, weak = std::weak_ptr<int>(m_alive), out](
+            const std::optional<QByteArray> &file, const QString &problem) mutable {
+            if (!weak.lock())
+                return;
+            out.returnFile = file;
+            out.returnFileProblem = problem;
+            reportExit(std::move(out));
+        });
+}
+
+void SshProcess::reportExit(ExitStatus status)
+{
     if (auto exited = std::move(m_handlers.exited))
-        exited(out); // last: may destroy this
+        exited(status); // last: may destroy this
 }
 
 void SshProcess::finishLater(ExitStatus status)

@@ -38,6 +38,7 @@ private:
     void signalRemote(int signal);
     void killRemote();
     void finishLater(ExitStatus status);
+    void reportExit(ExitStatus status);
     Error remoteError(ErrorKind kind, RemoteFailure failure, const QString &message) const;
 
     Supervisor &m_sup = Supervisor::instance();

@@ -40,16 +40,39 @@ hit() {
   if [ "$1" = 9 ]; then rm -f "$f" "$f.esc" "$f.stop"; fi
 }
 all() { for f in "$d"/*; do n=${f##*/}; case $n in ''|*[!0-9a-f]*) ;; *) hit "$1" "$n" ;; esac; done; }
+# A run's return-parameter file, sent as "\036offload:file:NONCE:STATUS:SIZE" and SIZE bytes
+# (a snapshot, so that the size holds); its private directory goes.
+get() {
+  r=$d/$1.rp; t=; s=missing; n=0
+  [ -f "$r" ] && read -r t < "$r"
+  f=$t/returnparameters.txt
+  if [ -z "$t" ]; then :
+  elif [ -L "$f" ]; then s=notregular
+  elif [ -f "$f" ]; then
+    if cp "$f" "$d/$1.snap" 2>/dev/null; then
+      n=$(wc -c < "$d/$1.snap"); n=$((n + 0))
+      if [ "$n" -gt 16777216 ]; then s=toolarge n=0; else s=ok; fi
+    fi
+  elif [ -e "$f" ]; then s=notregular
+  fi
+  printf '\036offload:file:%s:%s:%s\n' "$1" "$s" "$n"
+  [ "$s" != ok ] || cat "$d/$1.snap"
+  rm -f "$d/$1.snap" "$r"
+  if [ -n "$t" ]; then rm -f "$f"; rmdir "$t" 2>/dev/null; fi
+}
 printf '\036offload:ready:%s\n' "$d"
 while read -r c s g; do
-  [ "$c" = sig ] || continue
-  case $s in ''|*[!0-9]*) continue ;; esac
   case $g in ''|*[!0-9a-f]*) continue ;; esac
-  hit "$s" "$g"
+  case $c:$s in
+    get:-) get "$g" ;;
+    sig:*[!0-9]*|sig:) ;;
+    sig:*) hit "$s" "$g" ;;
+  esac
 done
 all 15
 [ -z "$(ls "$d")" ] || sleep 1
 all 9
+for r in "$d"/*.rp; do [ -f "$r" ] && read -r t < "$r" && rm -f "$t/returnparameters.txt" && rmdir "$t"; done 2>/dev/null
 rm -rf "$d"
 )SH";
 
@@ -59,8 +82,8 @@ const char runScript[] = R"SH(
 if ! kill -0 -$$ 2>/dev/null && command -v setsid >/dev/null 2>&1; then
   exec setsid /bin/sh -c 'eval "$0"' "$0" "$@"
 fi
-n=$1 d=$2 w=$3 ni=$4 e=$5
-shift 5
+n=$1 d=$2 w=$3 ni=$4 e=$5 rp=$6
+shift 6
 m() { printf '\036offload:%s:%s\n' "$n" "$1"; printf '\036offload:%s:%s\n' "$n" "$1" >&2; }
 kill -0 -$$ 2>/dev/null || { m nogroup; exit 126; }
 while [ "$e" -gt 0 ]; do
@@ -72,6 +95,15 @@ case $1 in
   */*) [ -f "$1" ] && [ -x "$1" ] ;;
   *) command -v "$1" >/dev/null 2>&1 ;;
 esac || { m missing; exit 127; }
+# The return-parameter file: a private directory, its path put in for the placeholder.
+if [ -n "$rp" ] && [ -n "$d" ]; then
+  t=$(mktemp -d "${TMPDIR:-/tmp}/offload-return.XXXXXX") || { m notemp; exit 126; }
+  echo "$t" > "$d/$n.rp"
+  for a do
+    shift
+    if [ "$a" = "$rp" ]; then set -- "$@" "$t/returnparameters.txt"; else set -- "$@" "$a"; fi
+  done
+fi
 if [ -n "$d" ]; then
   st=; [ -r /proc/$$/stat ] && st=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)
   echo "$$ $st" > "$d/$n" 2>/dev/null
@@ -133,7 +165,8 @@ QByteArray runCommand(const RemoteRun &r)
 {
     QByteArrayList args { r.nonce, r.registryDir, r.workingDirectory,
         QByteArray::number(qMax(0, r.niceness)),
-        QByteArray::number(r.setVariables.size() + r.unsetVariables.size()) };
+        QByteArray::number(r.setVariables.size() + r.unsetVariables.size()),
+        r.returnFilePlaceholder };
     for (const QByteArray &name : r.unsetVariables)
         args << '-' + name;
     args += r.setVariables;
@@ -217,7 +250,7 @@ Error classifyFailure(
     }
     if (said.isEmpty())
         said = QStringLiteral("ssh exited with code %1").arg(exitCode);
-    e.message = QStringLiteral("%1: %2").arg(remoteFailureName(e.remoteFailure), said);
+    e.message = QStringLiteral("%1: %2").arg(target, said);
     return e;
 }
 

@@ -19,7 +19,9 @@ QStringList baseArguments(const SshTarget &target);
 // The remote command of the master connection: Offload's control script, which prints
 // "\036offload:ready:<dir>" once it runs, then reads "sig SIGNAL NONCE" lines from stdin and
 // signals that run's process group and every descendant of its members (a process that left
-// the group by setsid() included, its pid remembered for a later SIGKILL). On EOF of stdin
+// the group by setsid() included, its pid remembered for a later SIGKILL), and "get - NONCE"
+// lines, answered with "\036offload:file:NONCE:STATUS:SIZE" (STATUS ok, missing, notregular or
+// toolarge) and SIZE bytes of the run's return-parameter file. On EOF of stdin
 // (the application closed or lost the connection) it stops every run still registered in
 // <dir> (SIGTERM, 1 s, SIGKILL) and removes <dir>.
 QByteArray controlCommand();
@@ -27,8 +29,8 @@ QByteArray controlCommand();
 // The remote command of one program: checks and reports before it runs anything, in
 // "\036offload:<nonce>:<word>" lines on stdout and stderr, where word is "pid:<PGID>" (then
 // the program runs, in its own process group, registered in registryDir), "missing" (no
-// such program), "nodir" (no such working directory), "stopped" (stopped before it ran) or
-// "nogroup"; then on stderr, after
+// such program), "nodir" (no such working directory), "stopped" (stopped before it ran),
+// "notemp" (no private directory for the return file) or "nogroup"; then on stderr, after
 // the program ended, "exit:<status>", and every process left in its group is killed.
 // Variables are validated by the caller (validVariableName).
 struct RemoteRun
@@ -41,6 +43,9 @@ struct RemoteRun
     QByteArrayList unsetVariables; // "NAME"
     QByteArray program;
     QByteArrayList arguments;
+    // Every argument equal to it becomes the path of a file in a private directory over
+    // there, fetched afterwards through the control script ("get - NONCE"); empty: none.
+    QByteArray returnFilePlaceholder;
 };
 QByteArray runCommand(const RemoteRun &run);
 
