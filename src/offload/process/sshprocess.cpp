@@ -12,18 +12,9 @@
 namespace offload::detail {
 
 namespace {
-constexpr qsizetype keptStderr = 4096; // for a failure's message
-constexpr qsizetype keptPrelude = 16 * 1024;
 // After the control script was asked to SIGKILL the run, the local client is given this long
 // to see its session end before it is killed too.
 constexpr std::chrono::milliseconds localKillAfter { 3000 };
-
-void keepTail(QByteArray &buf, const char *data, qsizetype n, qsizetype limit)
-{
-    buf.append(data, n);
-    if (buf.size() > limit)
-        buf.remove(0, buf.size() - limit);
-}
 
 QByteArray makeNonce()
 {
@@ -66,8 +57,11 @@ std::unique_ptr<Process> SshProcess::start(
     p->m_run.workingDirectory = QFile::encodeName(request.workingDirectory);
     p->m_run.niceness = request.niceness;
     p->m_run.returnFilePlaceholder = request.returnFileArgument;
-    p->m_marker = ssh::markerPrefix(p->m_run.nonce);
     p->m_handlers = std::move(handlers);
+    p->m_streams = std::make_unique<WrapperStreams>(
+        ssh::markerPrefix(p->m_run.nonce),
+        [self = p.get()](const char *d, size_t n) { self->m_handlers.stdoutData(d, n); },
+        [self = p.get()](const char *d, size_t n) { self->m_handlers.stderrData(d, n); });
     if (request.pipeStdin) {
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0)
@@ -112,7 +106,7 @@ SshProcess::~SshProcess()
 ProcessInfo SshProcess::sample() const
 {
     ProcessInfo info;
-    info.pid = m_pgid;
+    info.pid = m_streams->pid();
     info.location = m_where;
     return info;
 }
@@ -157,11 +151,11 @@ void SshProcess::spawnSession()
     Handlers h;
     h.stdoutData = [this, weak](const char *d, size_t n) {
         if (weak.lock())
-            onStdout(d, n);
+            m_streams->stdoutData(d, n);
     };
     h.stderrData = [this, weak](const char *d, size_t n) {
         if (weak.lock())
-            onStderr(d, n);
+            m_streams->stderrData(d, n);
     };
     h.exited = [this, weak](const ExitStatus &s) {
         if (weak.lock())
@@ -181,88 +175,6 @@ void SshProcess::spawnSession()
     m_session->setStderrPaused(m_errPaused);
 }
 
-void SshProcess::onStdout(const char *data, size_t size)
-{
-    if (size == 0) {
-        m_outHold.clear();
-        return m_handlers.stdoutData(nullptr, 0);
-    }
-    if (m_outStarted)
-        return m_handlers.stdoutData(data, size);
-    m_outHold.append(data, qsizetype(size));
-    const qsizetype at = m_outHold.indexOf(m_marker);
-    const qsizetype end = at < 0 ? -1 : m_outHold.indexOf('\n', at);
-    if (end < 0) {
-        // Before the wrapper's marker everything is a login script's: dropped, bounded.
-        const qsizetype keep = m_marker.size() + 64;
-        if (m_outHold.size() > keep)
-            m_outHold.remove(0, m_outHold.size() - keep);
-        return;
-    }
-    const QByteArray word = m_outHold.mid(at + m_marker.size(), end - at - m_marker.size());
-    const QByteArray rest = m_outHold.mid(end + 1);
-    m_outHold.clear();
-    onMarker(word);
-    if (!word.startsWith("pid:"))
-        return;
-    m_outStarted = true;
-    if (!rest.isEmpty())
-        m_handlers.stdoutData(rest.constData(), size_t(rest.size()));
-}
-
-void SshProcess::onStderr(const char *data, size_t size)
-{
-    QByteArray buf = m_errHold + QByteArray(data, qsizetype(size));
-    m_errHold.clear();
-    const auto pass = [this](const char *d, qsizetype n) {
-        if (n <= 0)
-            return;
-        if (!m_errStarted)
-            return keepTail(m_prelude, d, n, keptPrelude);
-        keepTail(m_errTail, d, n, keptStderr);
-        m_handlers.stderrData(d, size_t(n));
-    };
-    qsizetype pos = 0;
-    while (pos < buf.size()) {
-        const qsizetype at = buf.indexOf(m_marker, pos);
-        if (at < 0)
-            break;
-        const qsizetype end = buf.indexOf('\n', at);
-        if (end < 0) {
-            if (size == 0 || buf.size() - at > m_marker.size() + 64)
-                break; // not a marker after all (or the stream ended)
-            pass(buf.constData() + pos, at - pos);
-            m_errHold = buf.mid(at);
-            return;
-        }
-        pass(buf.constData() + pos, at - pos);
-        onMarker(buf.mid(at + m_marker.size(), end - at - m_marker.size()));
-        m_errStarted = true;
-        pos = end + 1;
-    }
-    // A tail that may be the start of a marker waits for the next chunk.
-    qsizetype hold = buf.size();
-    if (size > 0) {
-        const qsizetype rs = buf.lastIndexOf('\036');
-        if (rs >= pos && m_marker.startsWith(buf.mid(rs)))
-            hold = rs;
-    }
-    pass(buf.constData() + pos, hold - pos);
-    m_errHold = buf.mid(hold);
-    if (size == 0)
-        m_handlers.stderrData(nullptr, 0);
-}
-
-void SshProcess::onMarker(const QByteArray &word)
-{
-    if (word.startsWith("pid:"))
-        m_pgid = word.mid(4).toLongLong();
-    else if (word.startsWith("exit:"))
-        m_exitStatus = word.mid(5).toInt();
-    else
-        m_word = word;
-}
-
 Error SshProcess::remoteError(ErrorKind kind, RemoteFailure failure, const QString &message) const
 {
     Error e;
@@ -270,7 +182,7 @@ Error SshProcess::remoteError(ErrorKind kind, RemoteFailure failure, const QStri
     e.remoteFailure = failure;
     e.origin = QFile::decodeName(m_run.program);
     e.message = message;
-    e.stderrTail = m_prelude.right(keptStderr);
+    e.stderrTail = m_streams->prelude().right(4096);
     return e;
 }
 
@@ -278,41 +190,42 @@ void SshProcess::onSessionExit(const ExitStatus &local)
 {
     ExitStatus out;
     const QString program = QFile::decodeName(m_run.program);
-    if (m_exitStatus) {
-        const int s = *m_exitStatus;
+    const WrapperStreams &w = *m_streams;
+    const QByteArray refusal = w.refusal();
+    if (const auto s = w.exitStatus()) {
         // The shell's convention: 128 + N for a program killed by signal N.
-        if (s > 128 && s <= 128 + 64)
-            out.signal = s - 128;
+        if (*s > 128 && *s <= 128 + 64)
+            out.signal = *s - 128;
         else
-            out.exitCode = s;
-    } else if (m_word == "missing") {
+            out.exitCode = *s;
+    } else if (refusal == "missing") {
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::ProgramMissing,
             QStringLiteral("cannot start '%1' on %2: no such program").arg(program, m_where));
-    } else if (m_word == "nodir") {
+    } else if (refusal == "nodir") {
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::ProgramMissing,
             QStringLiteral("cannot start '%1' on %2: working directory '%3' does not exist")
                 .arg(program, m_where, QFile::decodeName(m_run.workingDirectory)));
-    } else if (m_word == "notemp") {
+    } else if (refusal == "notemp") {
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
             QStringLiteral("cannot start '%1' on %2: no private directory for its "
                            "return-parameter file could be made")
                 .arg(program, m_where));
-    } else if (m_word == "nogroup") {
+    } else if (refusal == "nogroup") {
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
             QStringLiteral("cannot start '%1' on %2: it cannot have a process group of its "
                            "own there (no setsid), so it could not be stopped")
                 .arg(program, m_where));
-    } else if (m_word == "stopped") {
+    } else if (refusal == "stopped") {
         out.signal = SIGTERM;
-    } else if (m_pgid > 0 && (m_killSent || m_lastSignal)) {
+    } else if (w.started() && (m_killSent || m_lastSignal)) {
         out.signal = m_killSent ? SIGKILL : m_lastSignal;
-    } else if (m_pgid > 0) {
-        out.failure = ssh::classifyFailure(m_where, m_errTail, local.exitCode, true);
+    } else if (w.started()) {
+        out.failure = ssh::classifyFailure(m_where, w.stderrTail(), local.exitCode, true);
         out.failure->origin = program;
     } else if (m_stopping) {
         out.signal = SIGKILL; // stopped before it ran
     } else {
-        out.failure = ssh::classifyFailure(m_where, m_prelude, local.exitCode, false);
+        out.failure = ssh::classifyFailure(m_where, w.prelude(), local.exitCode, false);
         out.failure->origin = program;
     }
     m_finished = true;
@@ -325,7 +238,7 @@ void SshProcess::onSessionExit(const ExitStatus &local)
     if (m_mux)
         m_conn->returnSession();
     m_mux = false;
-    if (m_run.returnFilePlaceholder.isEmpty() || m_pgid <= 0)
+    if (m_run.returnFilePlaceholder.isEmpty() || !m_streams->started())
         return reportExit(std::move(out));
     // The program ran: its return-parameter file comes back before the exit is reported.
     m_conn->fetchReturnFile(m_run.nonce,

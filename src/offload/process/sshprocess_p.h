@@ -8,6 +8,7 @@
 
 #include "sshconnection_p.h"
 #include "sshremote_p.h"
+#include "wrapperstreams_p.h"
 
 namespace offload::detail {
 
@@ -31,9 +32,6 @@ private:
     SshProcess() = default;
     void onReady(const Error *error);
     void spawnSession();
-    void onStdout(const char *data, size_t size);
-    void onStderr(const char *data, size_t size);
-    void onMarker(const QByteArray &word);
     void onSessionExit(const ExitStatus &status);
     void signalRemote(int signal);
     void killRemote();
@@ -50,15 +48,8 @@ private:
     std::unique_ptr<ChildProcess> m_session;
     bool m_mux = false;
     int m_stdinRead = -1, m_stdinWrite = -1; // the session's stdin, made before it exists
-    QByteArray m_marker; // "\036offload:<nonce>:"
-    QByteArray m_outHold, m_errHold; // bytes that may still be (part of) a marker
-    QByteArray m_prelude; // stderr before the wrapper spoke: ssh's and login scripts' words
-    QByteArray m_errTail; // the last stderr bytes, for a failure's message
-    bool m_outStarted = false, m_errStarted = false;
+    std::unique_ptr<WrapperStreams> m_streams;
     bool m_outPaused = false, m_errPaused = false;
-    QByteArray m_word; // missing, nodir, nogroup, stopped
-    std::optional<int> m_exitStatus; // from the exit marker
-    qint64 m_pgid = -1;
     bool m_stopping = false, m_killSent = false, m_finished = false;
     int m_lastSignal = 0;
     std::unique_ptr<StopSequence> m_stopSequence;

@@ -110,7 +110,7 @@ if [ -n "$d" ]; then
   if [ -e "$d/$n.stop" ]; then rm -f "$d/$n" "$d/$n.stop"; m stopped; exit 143; fi
 fi
 trap : HUP INT TERM
-m pid:$$
+m "pid:$$ ${SLURM_JOB_ID-} ${SLURMD_NODENAME-}"
 if [ "$ni" -gt 0 ]; then nice -n "$ni" "$@"; else "$@"; fi
 s=$?
 [ -n "$d" ] && rm -f "$d/$n"

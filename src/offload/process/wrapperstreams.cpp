@@ -1,0 +1,113 @@
+#include "wrapperstreams_p.h"
+
+namespace offload::detail {
+
+namespace {
+constexpr qsizetype keptStderr = 4096; // for a failure's message
+constexpr qsizetype keptPrelude = 16 * 1024;
+constexpr qsizetype maxWord = 256; // a marker's word is short: anything longer is not one
+
+void keepTail(QByteArray &buf, const char *data, qsizetype n, qsizetype limit)
+{
+    buf.append(data, n);
+    if (buf.size() > limit)
+        buf.remove(0, buf.size() - limit);
+}
+} // namespace
+
+WrapperStreams::WrapperStreams(
+    QByteArray marker, Process::DataHandler stdoutData, Process::DataHandler stderrData)
+    : m_marker(std::move(marker)), m_out(std::move(stdoutData)), m_err(std::move(stderrData))
+{ }
+
+void WrapperStreams::stdoutData(const char *data, size_t size)
+{
+    if (size == 0) {
+        m_outHold.clear();
+        return m_out(nullptr, 0);
+    }
+    if (m_outStarted)
+        return m_out(data, size);
+    m_outHold.append(data, qsizetype(size));
+    const qsizetype at = m_outHold.indexOf(m_marker);
+    const qsizetype end = at < 0 ? -1 : m_outHold.indexOf('\n', at);
+    if (end < 0) {
+        // Before the wrapper's marker everything is a login script's: dropped, bounded.
+        const qsizetype keep = m_marker.size() + maxWord;
+        if (m_outHold.size() > keep)
+            m_outHold.remove(0, m_outHold.size() - keep);
+        return;
+    }
+    const QByteArray word = m_outHold.mid(at + m_marker.size(), end - at - m_marker.size());
+    const QByteArray rest = m_outHold.mid(end + 1);
+    m_outHold.clear();
+    onMarker(word);
+    if (!word.startsWith("pid:"))
+        return;
+    m_outStarted = true;
+    if (!rest.isEmpty())
+        m_out(rest.constData(), size_t(rest.size()));
+}
+
+void WrapperStreams::stderrData(const char *data, size_t size)
+{
+    QByteArray buf = m_errHold + QByteArray(data, qsizetype(size));
+    m_errHold.clear();
+    const auto pass = [this](const char *d, qsizetype n) {
+        if (n <= 0)
+            return;
+        if (!m_errStarted)
+            return keepTail(m_prelude, d, n, keptPrelude);
+        keepTail(m_errTail, d, n, keptStderr);
+        m_err(d, size_t(n));
+    };
+    qsizetype pos = 0;
+    while (pos < buf.size()) {
+        const qsizetype at = buf.indexOf(m_marker, pos);
+        if (at < 0)
+            break;
+        const qsizetype end = buf.indexOf('\n', at);
+        if (end < 0 || end - at > m_marker.size() + maxWord) {
+            if (end >= 0 || size == 0 || buf.size() - at > m_marker.size() + maxWord)
+                break; // not a marker after all (or the stream ended)
+            pass(buf.constData() + pos, at - pos);
+            m_errHold = buf.mid(at); // the rest of the marker is on its way
+            return;
+        }
+        pass(buf.constData() + pos, at - pos);
+        onMarker(buf.mid(at + m_marker.size(), end - at - m_marker.size()));
+        m_errStarted = true;
+        pos = end + 1;
+    }
+    // A tail that may be the start of a marker waits for the next chunk.
+    qsizetype hold = buf.size();
+    if (size > 0) {
+        const qsizetype rs = buf.lastIndexOf('\036');
+        if (rs >= pos && m_marker.startsWith(buf.mid(rs)))
+            hold = rs;
+    }
+    pass(buf.constData() + pos, hold - pos);
+    m_errHold = buf.mid(hold);
+    if (size == 0)
+        m_err(nullptr, 0);
+}
+
+void WrapperStreams::onMarker(const QByteArray &word)
+{
+    if (word.startsWith("pid:")) {
+        // "pid:PID JOB NODE": the job and node are Slurm's, empty elsewhere.
+        const QList<QByteArray> f = word.mid(4).split(' ');
+        m_pid = f.value(0).toLongLong();
+        m_job = f.value(1);
+        m_node = f.value(2);
+    } else if (word.startsWith("exit:")) {
+        bool ok = false;
+        const int s = word.mid(5).toInt(&ok);
+        if (ok)
+            m_exit = s;
+    } else if (m_refusal.isEmpty()) {
+        m_refusal = word;
+    }
+}
+
+} // namespace offload::detail

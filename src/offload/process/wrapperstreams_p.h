@@ -1,0 +1,48 @@
+// Private: the output of a program started by Offload's wrapper script (sshremote_p.h), over
+// ssh or as a Slurm step. Bytes before the wrapper's first marker are a login script's or the
+// launcher's own (kept as the prelude, never passed on); markers are taken out of the
+// streams and read; everything else reaches the handlers in order. Supervisor thread only.
+#pragma once
+
+#include "launch_p.h"
+
+#include <QByteArray>
+
+#include <optional>
+
+namespace offload::detail {
+
+class WrapperStreams
+{
+public:
+    WrapperStreams(
+        QByteArray marker, Process::DataHandler stdoutData, Process::DataHandler stderrData);
+
+    // The streams as the launcher's client reads them; size 0 at each one's end.
+    void stdoutData(const char *data, size_t size);
+    void stderrData(const char *data, size_t size);
+
+    bool started() const { return m_pid > 0; } // the program is running (or ran)
+    qint64 pid() const { return m_pid; } // its pid (and process group) over there
+    QByteArray job() const { return m_job; } // a Slurm job id, empty elsewhere
+    QByteArray node() const { return m_node; } // a Slurm node, empty elsewhere
+    // Why the wrapper did not run the program: missing, nodir, notemp, stopped, nogroup.
+    QByteArray refusal() const { return m_refusal; }
+    std::optional<int> exitStatus() const { return m_exit; } // from the exit marker
+    const QByteArray &prelude() const { return m_prelude; } // stderr before the wrapper spoke
+    const QByteArray &stderrTail() const { return m_errTail; } // the program's, bounded
+
+private:
+    void onMarker(const QByteArray &word);
+
+    QByteArray m_marker;
+    Process::DataHandler m_out, m_err;
+    QByteArray m_outHold, m_errHold; // bytes that may still be (part of) a marker
+    QByteArray m_prelude, m_errTail;
+    bool m_outStarted = false, m_errStarted = false;
+    qint64 m_pid = -1;
+    QByteArray m_job, m_node, m_refusal;
+    std::optional<int> m_exit;
+};
+
+} // namespace offload::detail
