@@ -92,6 +92,8 @@ private Q_SLOTS:
     void returnParameterFilesComeBack();
     void moduleRunsOverSsh();
     void commandLineToolRunsThere();
+    void variablesAndNamesCannotSteerTheWrapper();
+    void aDaemonHoldingTheStreamsDoesNotHoldTheRun();
 
 private:
     void requireTestbed();
@@ -541,6 +543,76 @@ void tst_Ssh::commandLineToolRunsThere()
     QCOMPARE(refused.error().exitCode, 1);
     QVERIFY2(refused.error().stderrTail.contains("authentication refused"),
         refused.error().stderrTail.constData());
+}
+
+void tst_Ssh::variablesAndNamesCannotSteerTheWrapper()
+{
+    requireTestbed();
+    ProgramRunner runner(4);
+    // Names a shell script might use for itself, a value bash would evaluate, and IFS (which
+    // the program's own shell resets; the wrapper must not split by it).
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c", "printf '%s|' \"$e\" \"$n\" \"$d\" \"$w\" \"$PATH\"; pwd" };
+    spec.progress = ProgressFormat::None;
+    spec.workingDirectory = QStringLiteral("/tmp");
+    spec.launcher = Launcher::ssh(target());
+    const QByteArrayList sets = { "e=x[$(touch /tmp/offload-pwned)]", "n=x", "d=/home", "w=/",
+        "IFS=0123456789", "PATH=/nonexistent:/usr/bin:/bin" };
+    for (const QByteArray &kv : sets)
+        spec.environment.insert(kv.left(kv.indexOf('=')), kv.mid(kv.indexOf('=') + 1));
+    auto t = runner.run(this, spec);
+    // A builtin's name runs the program of that name, as exec would find it.
+    ProgramSpec echo;
+    echo.program = QStringLiteral("echo");
+    echo.arguments = { "-e", "a\\tb" };
+    echo.progress = ProgressFormat::None;
+    auto remoteEcho = runner.run(this, [&] {
+        ProgramSpec s = echo;
+        s.launcher = Launcher::ssh(target());
+        return s;
+    }());
+    auto localEcho = runner.run(this, echo);
+    // A variable of the wrapper's own is refused before anything runs.
+    ProgramSpec reserved = spec;
+    reserved.environment.insert("_offload_n", "x");
+    auto refused = runner.run(this, reserved);
+    for (auto *h : { &t, &remoteEcho, &localEcho, &refused })
+        QTRY_VERIFY_WITH_TIMEOUT(h->isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Finished);
+    QCOMPARE(t.result().stdoutText,
+        QByteArray("x[$(touch /tmp/offload-pwned)]|x|/home|/|"
+                   "/nonexistent:/usr/bin:/bin|/tmp\n"));
+    QVERIFY(t.processInfo().pid > 0); // known although the run was short
+    QCOMPARE(remoteEcho.state(), TaskState::Finished);
+    QCOMPARE(remoteEcho.result().stdoutText, localEcho.result().stdoutText);
+    QCOMPARE(refused.state(), TaskState::Failed);
+    QCOMPARE(refused.error().kind, ErrorKind::InvalidInput);
+}
+
+void tst_Ssh::aDaemonHoldingTheStreamsDoesNotHoldTheRun()
+{
+    requireTestbed();
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c", "(setsid sleep 313 &); echo done" };
+    spec.progress = ProgressFormat::None;
+    spec.launcher = Launcher::ssh(target());
+    auto t = runner.run(this, spec);
+    // It ends long before the daemon would (its output stream is let go a moment after the
+    // program's exit, as for a local run).
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 20000);
+    QCOMPARE(t.state(), TaskState::Finished);
+    QCOMPARE(t.result().stdoutText, QByteArray("done\n"));
+    // The escaped daemon is the program's own business; the test removes it.
+    ProgramSpec kill;
+    kill.program = QStringLiteral("/usr/bin/pkill");
+    kill.arguments = { "-u", "offloadtest", "-f", "sleep 313" };
+    kill.progress = ProgressFormat::None;
+    auto k = runner.run(this, kill);
+    QTRY_VERIFY_WITH_TIMEOUT(k.isFinal(), 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(m_uid, "sleep 313"), 0, 10000);
 }
 
 QTEST_GUILESS_MAIN(tst_Ssh)

@@ -62,12 +62,16 @@ class Process
 public:
     using DataHandler = std::function<void(const char *data, size_t size)>;
     // The state contract: each handler is called from the supervisor's loop, never from
-    // inside a member function of the Process.
+    // inside a member function of the Process, except that drainOutput() delivers what the
+    // streams hold at once.
     struct Handlers
     {
         // The program's stdout, each chunk as it is read, in order; size 0 once at its end.
         DataHandler stdoutData;
         DataHandler stderrData; // the same for stderr
+        // Optional: a remote program's pid (sample()) has become known; not called locally,
+        // where it is known when start returns.
+        std::function<void()> located;
         // Last call of all, once, after both streams ended; the handler may destroy the
         // Process.
         std::function<void(const ExitStatus &)> exited;

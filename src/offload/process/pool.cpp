@@ -369,6 +369,12 @@ void PoolImpl::spawnWorker()
         });
     handlers.stderrData = forWorker(
         [this](WorkerProc &w, const char *data, size_t size) { onOutput(w, true, data, size); });
+    handlers.located = [this, self, index] {
+        if (WorkerProc *w = worker(index); w && w->child) {
+            w->lastSample = w->child->sample();
+            w->pid = w->lastSample.pid;
+        }
+    };
     handlers.exited = [this, self, index](const ExitStatus &status) {
         if (WorkerProc *w = worker(index))
             onExit(*w, status);

@@ -259,6 +259,10 @@ private:
                 self->onStderr(*r, data, qsizetype(n));
         };
         handlers.exited = [self, r](const ExitStatus &status) { self->onExit(*r, status); };
+        handlers.located = [r] {
+            if (r->child)
+                r->task->setProcessInfo(r->child->sample());
+        };
         Error error;
         run->child = startProcess(s.launcher, std::move(req), std::move(handlers), &error);
         if (s.stdinFd >= 0) {

@@ -6,6 +6,7 @@
 #include <QFileInfo>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -52,8 +53,18 @@ QString socketDirectory()
                 stale.remove(f);
             tmp.rmdir(name);
         }
-        QByteArray pattern = "/tmp/offload-ssh-" + QByteArray::number(::getpid()) + "-XXXXXX";
-        return ::mkdtemp(pattern.data()) ? QFile::decodeName(pattern) : QString();
+        static QByteArray pattern
+            = "/tmp/offload-ssh-" + QByteArray::number(::getpid()) + "-XXXXXX";
+        if (!::mkdtemp(pattern.data()))
+            return QString();
+        // At exit the masters go (they die with us); their sockets and the directory too.
+        std::atexit([] {
+            QDir d(QFile::decodeName(pattern));
+            for (const QString &f : d.entryList(QDir::System | QDir::Files | QDir::Hidden))
+                d.remove(f);
+            ::rmdir(pattern.constData());
+        });
+        return QFile::decodeName(pattern);
     }();
     return dir;
 }

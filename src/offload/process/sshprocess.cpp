@@ -15,6 +15,8 @@ namespace {
 // After the control script was asked to SIGKILL the run, the local client is given this long
 // to see its session end before it is killed too.
 constexpr std::chrono::milliseconds localKillAfter { 3000 };
+// After the exit marker, as ChildProcess lingers after the exit of its main process.
+constexpr std::chrono::milliseconds lingerAfterExit { 1000 };
 
 QByteArray makeNonce()
 {
@@ -86,7 +88,7 @@ std::unique_ptr<Process> SshProcess::start(
 SshProcess::~SshProcess()
 {
     m_alive.reset();
-    for (uint64_t t : { m_localKillTimer, m_finishTimer })
+    for (uint64_t t : { m_localKillTimer, m_finishTimer, m_lingerTimer })
         if (t)
             m_sup.cancelTimer(t);
     m_stopSequence.reset();
@@ -150,12 +152,18 @@ void SshProcess::spawnSession()
     const std::weak_ptr<int> weak = m_alive;
     Handlers h;
     h.stdoutData = [this, weak](const char *d, size_t n) {
+        if (!weak.lock())
+            return;
+        m_streams->stdoutData(d, n);
         if (weak.lock())
-            m_streams->stdoutData(d, n);
+            afterOutput();
     };
     h.stderrData = [this, weak](const char *d, size_t n) {
+        if (!weak.lock())
+            return;
+        m_streams->stderrData(d, n);
         if (weak.lock())
-            m_streams->stderrData(d, n);
+            afterOutput();
     };
     h.exited = [this, weak](const ExitStatus &s) {
         if (weak.lock())
@@ -173,6 +181,26 @@ void SshProcess::spawnSession()
     }
     m_session->setStdoutPaused(m_outPaused);
     m_session->setStderrPaused(m_errPaused);
+}
+
+// What the markers read so far mean for the owner: the pid is known; the program has ended.
+void SshProcess::afterOutput()
+{
+    if (m_streams->started() && !m_located) {
+        m_located = true;
+        if (m_handlers.located)
+            m_handlers.located();
+    }
+    // Exited over there, but an escaped descendant still holds the streams: the session
+    // is given a moment for the rest of the output, then ended here.
+    if (m_streams->exitStatus() && !m_lingerTimer && m_session)
+        m_lingerTimer = m_sup.addTimer(lingerAfterExit, [this, weak = std::weak_ptr<int>(m_alive)] {
+            if (!weak.lock())
+                return;
+            m_lingerTimer = 0;
+            if (m_session)
+                m_session->stop({ StopStep::kill() });
+        });
 }
 
 Error SshProcess::remoteError(ErrorKind kind, RemoteFailure failure, const QString &message) const
@@ -210,6 +238,11 @@ void SshProcess::onSessionExit(const ExitStatus &local)
             QStringLiteral("cannot start '%1' on %2: no private directory for its "
                            "return-parameter file could be made")
                 .arg(program, m_where));
+    } else if (refusal == "noregister") {
+        out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
+            QStringLiteral("cannot start '%1' on %2: it could not be registered for cancel "
+                           "(the connection's control directory is gone)")
+                .arg(program, m_where));
     } else if (refusal == "nogroup") {
         out.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
             QStringLiteral("cannot start '%1' on %2: it cannot have a process group of its "
@@ -229,9 +262,11 @@ void SshProcess::onSessionExit(const ExitStatus &local)
         out.failure->origin = program;
     }
     m_finished = true;
-    if (m_localKillTimer)
-        m_sup.cancelTimer(m_localKillTimer);
-    m_localKillTimer = 0;
+    for (uint64_t *t : { &m_localKillTimer, &m_lingerTimer }) {
+        if (*t)
+            m_sup.cancelTimer(*t);
+        *t = 0;
+    }
     if (m_stopSequence)
         m_stopSequence->cancel();
     m_session.reset(); // reaped already; allowed from its exit handler

@@ -35,6 +35,7 @@ private:
     void onSessionExit(const ExitStatus &status);
     void signalRemote(int signal);
     void killRemote();
+    void afterOutput();
     void finishLater(ExitStatus status);
     void reportExit(ExitStatus status);
     Error remoteError(ErrorKind kind, RemoteFailure failure, const QString &message) const;
@@ -53,7 +54,8 @@ private:
     bool m_stopping = false, m_killSent = false, m_finished = false;
     int m_lastSignal = 0;
     std::unique_ptr<StopSequence> m_stopSequence;
-    uint64_t m_localKillTimer = 0, m_finishTimer = 0;
+    uint64_t m_localKillTimer = 0, m_finishTimer = 0, m_lingerTimer = 0;
+    bool m_located = false;
 };
 
 } // namespace offload::detail

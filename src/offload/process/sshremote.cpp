@@ -14,6 +14,7 @@ namespace {
 // differs) is left alone. A stop that comes before the registration leaves $d/<nonce>.stop,
 // which the run checks after registering: one of the two always sees the other.
 const char controlScript[] = R"SH(
+shift
 d=$(mktemp -d "${TMPDIR:-/tmp}/offload-ssh.XXXXXX") || exit 1
 started() { [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
 tree() {
@@ -39,7 +40,13 @@ hit() {
   fi
   if [ "$1" = 9 ]; then rm -f "$f" "$f.esc" "$f.stop"; fi
 }
-all() { for f in "$d"/*; do n=${f##*/}; case $n in ''|*[!0-9a-f]*) ;; *) hit "$1" "$n" ;; esac; done; }
+all() {
+  hits=0
+  for f in "$d"/*; do
+    n=${f##*/}
+    case $n in ''|*[!0-9a-f]*) ;; *) hits=1; hit "$1" "$n" ;; esac
+  done
+}
 # A run's return-parameter file, sent as "\036offload:file:NONCE:STATUS:SIZE" and SIZE bytes
 # (a snapshot, so that the size holds); its private directory goes.
 get() {
@@ -70,59 +77,92 @@ while read -r c s g; do
   esac
 done
 all 15
-[ -z "$(ls "$d")" ] || sleep 1
+[ "$hits" = 0 ] || sleep 1
 all 9
 for r in "$d"/*.rp; do [ -f "$r" ] && read -r t < "$r" && rm -f "$t/returnparameters.txt" && rmdir "$t"; done 2>/dev/null
 rm -rf "$d"
 )SH";
 
 // The wrapper of one program (see runCommand). It runs as its own process group's leader
-// (sshd makes every session one; setsid where not), so the group is the program's tree.
+// (sshd makes every session one; setsid where not), so the group is the program's tree. Its
+// variables carry a prefix that validVariableName refuses, and the spec's variables are set
+// only in the subshells that look the program up and become it, so no value of theirs can
+// change what this script does.
 const char runScript[] = R"SH(
-if ! kill -0 -$$ 2>/dev/null && command -v setsid >/dev/null 2>&1; then
-  exec setsid /bin/sh -c 'eval "$0"' "$0" "$@"
+_offload_s=$1; shift
+if ! kill -0 -"$$" 2>/dev/null && command -v setsid >/dev/null 2>&1; then
+  exec setsid /bin/sh -c 'eval "$1"' offload-run "$_offload_s" "$@"
 fi
-n=$1 d=$2 w=$3 ni=$4 e=$5 rp=$6
+_offload_n=$1 _offload_d=$2 _offload_w=$3 _offload_ni=$4 _offload_e=$5 _offload_rp=$6
 shift 6
-m() { printf '\036offload:%s:%s\n' "$n" "$1"; printf '\036offload:%s:%s\n' "$n" "$1" >&2; }
-kill -0 -$$ 2>/dev/null || { m nogroup; exit 126; }
-while [ "$e" -gt 0 ]; do
-  case $1 in -*) unset -v "${1#-}" ;; *) export "$1" ;; esac
-  shift; e=$((e - 1))
-done
-if [ -n "$w" ] && ! cd "$w" 2>/dev/null; then m nodir; exit 127; fi
-case $1 in
-  */*) [ -f "$1" ] && [ -x "$1" ] ;;
-  *) command -v "$1" >/dev/null 2>&1 ;;
-esac || { m missing; exit 127; }
+_offload_m() {
+  printf '\036offload:%s:%s\n' "$_offload_n" "$1"; printf '\036offload:%s:%s\n' "$_offload_n" "$1" >&2
+}
+kill -0 -"$$" 2>/dev/null || { _offload_m nogroup; exit 126; }
+_offload_env() {
+  _offload_k=0
+  while [ "$_offload_k" -lt "$_offload_e" ]; do
+    case $1 in -*) unset -v "${1#-}" ;; *) export "$1" ;; esac
+    shift; _offload_k=$((_offload_k + 1))
+  done
+}
+if [ -n "$_offload_w" ] && ! CDPATH= cd -P -- "$_offload_w" 2>/dev/null; then
+  _offload_m nodir; exit 127
+fi
+# The program as exec finds it with the spec's PATH: a file, never a builtin or a function.
+_offload_p=$(
+  _offload_env "$@"; shift "$_offload_e"; set -f
+  case $1 in
+    */*) [ -f "$1" ] && [ -x "$1" ] && printf '%s' "$1" ;;
+    *) IFS=:
+       for _offload_x in ${PATH-/usr/bin:/bin}; do
+         _offload_x=${_offload_x:-.}/$1
+         if [ -f "$_offload_x" ] && [ -x "$_offload_x" ]; then printf '%s' "$_offload_x"; break; fi
+       done ;;
+  esac)
+[ -n "$_offload_p" ] || { _offload_m missing; exit 127; }
+_offload_nice=
+[ "$_offload_ni" -le 0 ] || _offload_nice=$(command -v nice)
 # The return-parameter file: a private directory, its path put in for the placeholder.
-if [ -n "$rp" ] && [ -n "$d" ]; then
-  t=$(mktemp -d "${TMPDIR:-/tmp}/offload-return.XXXXXX") || { m notemp; exit 126; }
-  echo "$t" > "$d/$n.rp"
-  for a do
+if [ -n "$_offload_rp" ] && [ -n "$_offload_d" ]; then
+  _offload_t=$(mktemp -d "${TMPDIR:-/tmp}/offload-return.XXXXXX") || { _offload_m notemp; exit 126; }
+  echo "$_offload_t" > "$_offload_d/$_offload_n.rp"
+  for _offload_a do
     shift
-    if [ "$a" = "$rp" ]; then set -- "$@" "$t/returnparameters.txt"; else set -- "$@" "$a"; fi
+    if [ "$_offload_a" = "$_offload_rp" ]; then _offload_a=$_offload_t/returnparameters.txt; fi
+    set -- "$@" "$_offload_a"
   done
 fi
-if [ -n "$d" ]; then
-  st=; [ -r /proc/$$/stat ] && st=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)
-  echo "$$ $st" > "$d/$n" 2>/dev/null
-  if [ -e "$d/$n.stop" ]; then rm -f "$d/$n" "$d/$n.stop"; m stopped; exit 143; fi
+# Registered atomically (a stop that reads it sees all of it), then the stop file checked.
+if [ -n "$_offload_d" ]; then
+  _offload_st=
+  [ -r "/proc/$$/stat" ] && _offload_st=$(sed 's/.*) //' "/proc/$$/stat" | cut -d' ' -f20)
+  { echo "$$ $_offload_st" > "$_offload_d/$_offload_n.new" \
+    && mv -f "$_offload_d/$_offload_n.new" "$_offload_d/$_offload_n"; } 2>/dev/null \
+    || { _offload_m noregister; exit 126; }
+  if [ -e "$_offload_d/$_offload_n.stop" ]; then
+    rm -f "$_offload_d/$_offload_n" "$_offload_d/$_offload_n.stop"; _offload_m stopped; exit 143
+  fi
 fi
 trap : HUP INT TERM
-m "pid:$$ ${SLURM_JOB_ID-} ${SLURMD_NODENAME-}"
-if [ "$ni" -gt 0 ]; then nice -n "$ni" "$@"; else "$@"; fi
-s=$?
-[ -n "$d" ] && rm -f "$d/$n"
-printf '\036offload:%s:exit:%s\n' "$n" "$s" >&2
-kill -9 -$$
+_offload_m "pid:$$ ${SLURM_JOB_ID-} ${SLURMD_NODENAME-}"
+(
+  _offload_env "$@"; shift "$_offload_e"; shift
+  if [ -n "$_offload_nice" ]; then exec "$_offload_nice" -n "$_offload_ni" "$_offload_p" "$@"; fi
+  exec "$_offload_p" "$@"
+)
+_offload_c=$?
+[ -z "$_offload_d" ] || rm -f "$_offload_d/$_offload_n" "$_offload_d/$_offload_n.esc" "$_offload_d/$_offload_n.stop"
+printf '\036offload:%s:exit:%s\n' "$_offload_n" "$_offload_c" >&2
+kill -9 -"$$"
 )SH";
 
-QByteArray viaSh(const char *script, const QByteArrayList &arguments)
+QByteArray viaSh(const QByteArray &name, const char *script, const QByteArrayList &arguments)
 {
     // The login shell reads one line of plain words and single-quoted ones; the script runs
-    // in /bin/sh whatever the login shell is ($0 holds it, so it can run itself again).
-    QByteArrayList words { "exec", "/bin/sh", "-c", "eval \"$0\"", QByteArray(script) };
+    // in /bin/sh whatever the login shell is ($1 holds it, so it can run itself again; $0
+    // names it in the shell's messages).
+    QByteArrayList words { "exec", "/bin/sh", "-c", "eval \"$1\"", name, QByteArray(script) };
     words += arguments;
     return shellQuote(words);
 }
@@ -158,7 +198,7 @@ QStringList baseArguments(const SshTarget &t)
 
 QByteArray controlCommand()
 {
-    return viaSh(controlScript, {});
+    return viaSh("offload-control", controlScript, {});
 }
 
 QByteArray runCommand(const RemoteRun &r)
@@ -172,12 +212,13 @@ QByteArray runCommand(const RemoteRun &r)
     args += r.setVariables;
     args << r.program;
     args += r.arguments;
-    return viaSh(runScript, args);
+    return viaSh("offload-run", runScript, args);
 }
 
 bool validVariableName(const QByteArray &name)
 {
-    if (name.isEmpty() || (name[0] >= '0' && name[0] <= '9'))
+    // The wrapper's own variables start with _offload_: no spec may set those.
+    if (name.isEmpty() || (name[0] >= '0' && name[0] <= '9') || name.startsWith("_offload_"))
         return false;
     for (const char c : name)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
@@ -210,11 +251,32 @@ QByteArray markerPrefix(const QByteArray &nonce)
 Error classifyFailure(
     const QString &target, const QByteArray &stderrText, int exitCode, bool connected)
 {
-    const QString text = QString::fromLocal8Bit(stderrText);
     Error e;
     e.kind = ErrorKind::Remote;
     e.origin = target;
     e.stderrTail = stderrText.right(4096);
+    // Only lines of ssh's own are read: a login script or the program may print anything,
+    // "Permission denied" included. ssh reports its failures with exit status 255.
+    const QStringList lines = QString::fromLocal8Bit(stderrText).split(QLatin1Char('\n'));
+    static const char *const sshLines[] = { "ssh: ", "Host key verification failed", "@",
+        "Permission denied", "Too many authentication failures", "Connection to ",
+        "Connection closed by", "Connection reset by", "client_loop: ", "mux_client",
+        "Control socket", "kex_exchange_identification", "No ", "Write failed", "packet_write_wait",
+        "Timeout, server", "banner exchange" };
+    QStringList own;
+    for (const QString &raw : lines) {
+        const QString l = raw.trimmed();
+        for (const char *start : sshLines) {
+            // "user@host: Permission denied (publickey)." starts with the destination.
+            if (l.startsWith(QLatin1String(start))
+                || (l.contains(QLatin1String(": "))
+                    && l.section(QLatin1String(": "), 1).startsWith(QLatin1String(start)))) {
+                own << l;
+                break;
+            }
+        }
+    }
+    const QString ownText = own.join(QLatin1Char('\n'));
     struct Rule
     {
         const char *needle;
@@ -233,23 +295,32 @@ Error classifyFailure(
         { "Network is unreachable", RemoteFailure::HostUnreachable },
         { "Operation timed out", RemoteFailure::HostUnreachable },
     };
-    e.remoteFailure = connected ? RemoteFailure::ConnectionLost : RemoteFailure::HostUnreachable;
-    for (const Rule &r : rules) {
-        if (text.contains(QLatin1String(r.needle))) {
-            e.remoteFailure = r.failure;
-            break;
+    QString said = own.isEmpty() ? QString() : own.last();
+    if (connected) {
+        // The program ran: whatever ssh said, the connection is what failed.
+        e.remoteFailure = RemoteFailure::ConnectionLost;
+        if (said.isEmpty())
+            said = QStringLiteral("the connection ended before the program's exit was reported");
+    } else if (exitCode == 255) {
+        e.remoteFailure = RemoteFailure::HostUnreachable;
+        for (const Rule &r : rules) {
+            if (ownText.contains(QLatin1String(r.needle))) {
+                e.remoteFailure = r.failure;
+                break;
+            }
         }
+        if (said.isEmpty())
+            said = QStringLiteral("ssh exited with code 255");
+    } else {
+        // ssh got in, but the remote side ended before anything of Offload's ran there.
+        e.remoteFailure = RemoteFailure::None;
+        QString last;
+        for (auto it = lines.rbegin(); it != lines.rend() && last.isEmpty(); ++it)
+            last = it->trimmed();
+        said = QStringLiteral("the remote side ended with code %1 before the program started%2")
+                   .arg(exitCode)
+                   .arg(last.isEmpty() ? QString() : QStringLiteral(": ") + last.left(300));
     }
-    // ssh's own words: its last line that is not blank or part of the warning banner.
-    QString said;
-    const QStringList lines = text.split(QLatin1Char('\n'));
-    for (auto it = lines.rbegin(); it != lines.rend() && said.isEmpty(); ++it) {
-        const QString l = it->trimmed();
-        if (!l.isEmpty() && !l.startsWith(QLatin1Char('@')))
-            said = l;
-    }
-    if (said.isEmpty())
-        said = QStringLiteral("ssh exited with code %1").arg(exitCode);
     e.message = QStringLiteral("%1: %2").arg(target, said);
     return e;
 }

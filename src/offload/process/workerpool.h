@@ -104,7 +104,7 @@ public:
         double lastStartupMs = -1; // spawn to hello of the most recent worker, -1 before any
         bool broken = false;
         Error brokenError;
-        std::vector<qint64> pids;
+        std::vector<qint64> pids; // on the launcher's host (-1 while a remote one starts)
     };
     Status status() const;
 
