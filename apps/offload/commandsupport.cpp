@@ -155,6 +155,8 @@ std::optional<int> CommandLine::readLauncher(offload::Launcher &launcher) const
     if (parser.isSet(sshConfig)) {
         if (parsed->isLocal())
             return usageError(QStringLiteral("--ssh-config needs --on ssh://..."));
+        if (parsed->kind() != offload::Launcher::Kind::Ssh)
+            return usageError(QStringLiteral("--ssh-config needs --on ssh://..."));
         offload::SshTarget t = parsed->sshTarget();
         t.configFile = parser.value(sshConfig);
         parsed = offload::Launcher::ssh(t);

@@ -9,12 +9,12 @@
 
 #include "../common/testsupport.h"
 #include "processtestsupport.h"
+#include "remotetestsupport.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonObject>
 #include <QScopeGuard>
-#include <QSysInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -36,36 +36,6 @@ QByteArray framed(const QByteArrayList &words)
     for (const QByteArray &w : words)
         out += '[' + w + ']';
     return out;
-}
-
-// Processes of the testbed's remote user that are alive (not zombies).
-QList<qint64> processesOf(uid_t uid)
-{
-    QList<qint64> pids;
-    for (const QString &entry : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
-        bool ok = false;
-        const qint64 pid = entry.toLongLong(&ok);
-        QFile status(QStringLiteral("/proc/%1/status").arg(entry));
-        if (!ok || !status.open(QIODevice::ReadOnly))
-            continue;
-        for (const QByteArray &line : status.readAll().split('\n'))
-            if (line.startsWith("Uid:") && line.simplified().split(' ').value(1).toUInt() == uid
-                && processExists(pid))
-                pids << pid;
-    }
-    return pids;
-}
-
-// How many of them have needle in their command line.
-int countMatching(uid_t uid, const QByteArray &needle)
-{
-    int n = 0;
-    for (qint64 pid : processesOf(uid)) {
-        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
-        if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().replace('\0', ' ').contains(needle))
-            ++n;
-    }
-    return n;
 }
 
 } // namespace
@@ -130,23 +100,6 @@ SshTarget tst_Ssh::target() const
     t.configFile = m_config;
     t.idleTimeout = std::chrono::seconds(2);
     return t;
-}
-
-// A program of this build, to run over there. Built with ThreadSanitizer, it needs ASLR off
-// (as scripts/test runs ctest under setarch -R), which the remote login does not inherit.
-QString remoteBinary(const char *name, QByteArrayList *arguments)
-{
-#ifdef __SANITIZE_THREAD__
-    *arguments = QByteArrayList { QSysInfo::currentCpuArchitecture() == QLatin1String("x86_64")
-            ? QByteArray("x86_64")
-            : QSysInfo::currentCpuArchitecture().toLatin1(),
-        "-R", QFile::encodeName(binPath(name)) }
-        + *arguments;
-    return QStringLiteral("/usr/bin/setarch");
-#else
-    Q_UNUSED(arguments);
-    return binPath(name);
-#endif
 }
 
 ProgramResult tst_Ssh::runOk(ProgramSpec spec)

@@ -73,6 +73,16 @@ QString remoteFailureName(RemoteFailure failure)
         return QStringLiteral("connection lost");
     case RemoteFailure::ProgramMissing:
         return QStringLiteral("remote program missing");
+    case RemoteFailure::NodeFailure:
+        return QStringLiteral("node failure");
+    case RemoteFailure::Preempted:
+        return QStringLiteral("preempted");
+    case RemoteFailure::TimeLimit:
+        return QStringLiteral("time limit");
+    case RemoteFailure::OutOfMemory:
+        return QStringLiteral("out of memory");
+    case RemoteFailure::CancelledElsewhere:
+        return QStringLiteral("cancelled elsewhere");
     }
     return QStringLiteral("unknown");
 }

@@ -24,7 +24,7 @@ enum class ErrorKind : quint8 {
     Protocol, // a peer sent bytes that break the protocol
     Launch, // the program could not be started (missing, not executable, no hello)
     InvalidInput, // the task's inputs were rejected before any work started
-    Remote, // the launcher (ssh) could not reach the remote side or lost it; see RemoteFailure
+    Remote, // the launcher (ssh, Slurm) could not reach the remote side or lost it; see RemoteFailure
 };
 
 // How a remote launcher failed, apart from the program itself: set on errors of remote work
@@ -37,6 +37,11 @@ enum class RemoteFailure : quint8 {
     HostKeyUnknown, // known_hosts has no key for the server (strict checking)
     ConnectionLost, // the connection broke while the program ran; its fate is unknown
     ProgramMissing, // the program (or the working directory) does not exist over there
+    NodeFailure, // Slurm: the node running the job failed or was taken down
+    Preempted, // Slurm: the job was preempted by another
+    TimeLimit, // Slurm: the job reached its time limit (kind Timeout)
+    OutOfMemory, // Slurm: the job was killed for exceeding its memory (kind Crash)
+    CancelledElsewhere, // Slurm: someone cancelled the job (scancel from a shell)
 };
 
 OFFLOAD_CORE_EXPORT QString remoteFailureName(RemoteFailure failure);

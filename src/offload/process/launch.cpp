@@ -1,5 +1,6 @@
 #include "childprocess_p.h"
 #include "launch_p.h"
+#include "slurmprocess_p.h"
 #include "sshprocess_p.h"
 #include "supervisor_p.h"
 
@@ -14,6 +15,9 @@ std::unique_ptr<Process> startProcess(
     case Launcher::Kind::Ssh:
         return SshProcess::start(
             launcher.sshTarget(), std::move(request), std::move(handlers), error);
+    case Launcher::Kind::Slurm:
+        return SlurmProcess::start(
+            launcher.slurmTarget(), std::move(request), std::move(handlers), error);
     }
     return nullptr;
 }

@@ -72,6 +72,9 @@ public:
         // Optional: a remote program's pid (sample()) has become known; not called locally,
         // where it is known when start returns.
         std::function<void()> located;
+        // Optional: a job waits in a queue (Slurm), for the reason given; called again
+        // when the reason changes.
+        std::function<void(const QString &reason)> pending;
         // Last call of all, once, after both streams ended; the handler may destroy the
         // Process.
         std::function<void(const ExitStatus &)> exited;

@@ -12,6 +12,14 @@ Launcher Launcher::ssh(SshTarget target)
     return l;
 }
 
+Launcher Launcher::slurm(SlurmTarget target)
+{
+    Launcher l;
+    l.m_kind = Kind::Slurm;
+    l.m_slurm = std::move(target);
+    return l;
+}
+
 std::optional<Launcher> Launcher::parse(const QString &text, QString *error)
 {
     const auto fail = [error](const QString &why) -> std::optional<Launcher> {
@@ -21,9 +29,25 @@ std::optional<Launcher> Launcher::parse(const QString &text, QString *error)
     };
     if (text == QLatin1String("local"))
         return local();
+    for (const char *scheme : { "slurm", "sbatch" }) {
+        const QString name = QLatin1String(scheme);
+        if (text != name && !text.startsWith(name + QLatin1Char(':')))
+            continue;
+        SlurmTarget t;
+        t.batch = name == QLatin1String("sbatch");
+        t.partition = text.mid(name.size() + 1);
+        if (text.size() > name.size() && t.partition.isEmpty())
+            return fail(QStringLiteral("'%1': no partition after ':'").arg(text));
+        for (const QChar c : t.partition)
+            if (!(c.isLetterOrNumber() || c == QLatin1Char('_') || c == QLatin1Char('-')
+                    || c == QLatin1Char('.') || c == QLatin1Char(',')))
+                return fail(QStringLiteral("'%1' is not a partition name").arg(t.partition));
+        return slurm(std::move(t));
+    }
     if (!text.startsWith(QLatin1String("ssh://")))
-        return fail(QStringLiteral("'%1' is not a place to run: use local or "
-                                   "ssh://[user@]host[:port]")
+        return fail(QStringLiteral("'%1' is not a place to run: use local, "
+                                   "ssh://[user@]host[:port], slurm[:PARTITION] or "
+                                   "sbatch[:PARTITION]")
                         .arg(text));
     const QUrl url(text, QUrl::StrictMode);
     if (!url.isValid() || url.host().isEmpty() || !url.password().isEmpty()
@@ -46,6 +70,9 @@ QString Launcher::toString() const
 {
     if (m_kind == Kind::Local)
         return QStringLiteral("local");
+    if (m_kind == Kind::Slurm)
+        return QLatin1String(m_slurm.batch ? "sbatch" : "slurm")
+            + (m_slurm.partition.isEmpty() ? QString() : QLatin1Char(':') + m_slurm.partition);
     QString s = QStringLiteral("ssh://");
     if (!m_ssh.user.isEmpty())
         s += m_ssh.user + QLatin1Char('@');

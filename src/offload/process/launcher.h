@@ -36,6 +36,27 @@ struct SshTarget
     friend bool operator==(const SshTarget &, const SshTarget &) = default;
 };
 
+// A Slurm cluster reached with its own client commands (srun, sbatch, squeue, scontrol,
+// scancel) from this machine. A run is an srun step (output streamed live; worker pools run
+// so) or, with batch, an sbatch job (it may wait in the queue for long; its output is read
+// from its files, which must be visible here and on the nodes). A job waiting in the queue
+// is a Queued task whose progress text gives Slurm's reason. The state of every job of the
+// application comes from one squeue per interval, never one per task.
+struct SlurmTarget
+{
+    QString partition; // empty: the cluster's default
+    bool batch = false; // sbatch instead of srun (not for worker pools)
+    QStringList options; // more srun/sbatch options, e.g. "--mem=4G", "--time=30"
+    // How often squeue is asked while jobs wait or run; with nothing changing it backs off
+    // to 4 times this, and a new job brings the next query within 2 s.
+    std::chrono::seconds pollInterval { 30 };
+    // Where batch jobs write their output (a directory here that the nodes see too); empty:
+    // ~/.cache/offload/slurm.
+    QString outputDirectory;
+
+    friend bool operator==(const SlurmTarget &, const SlurmTarget &) = default;
+};
+
 // Where work runs. A value type; any thread. The default is this machine.
 // Over ssh the program, its arguments and working directory name things on the remote host;
 // the variables of ProgramSpec/WorkerPoolSpec::environment that differ from this process's
@@ -44,19 +65,23 @@ struct SshTarget
 class OFFLOAD_PROCESS_EXPORT Launcher
 {
 public:
-    enum class Kind { Local, Ssh };
+    enum class Kind { Local, Ssh, Slurm };
 
     Launcher() = default;
     static Launcher local() { return {}; }
     static Launcher ssh(SshTarget target);
-    // "local", or "ssh://[user@]host[:port]" (an IPv6 address in brackets). nullopt and
-    // *error (one sentence) for anything else.
+    static Launcher slurm(SlurmTarget target);
+    // "local", "ssh://[user@]host[:port]" (an IPv6 address in brackets), "slurm[:PARTITION]"
+    // (srun steps) or "sbatch[:PARTITION]" (batch jobs). nullopt and *error (one sentence)
+    // for anything else.
     static std::optional<Launcher> parse(const QString &text, QString *error = nullptr);
 
     Kind kind() const { return m_kind; }
     bool isLocal() const { return m_kind == Kind::Local; }
     const SshTarget &sshTarget() const { return m_ssh; }
-    // "local" or "ssh://user@host:port", as the monitor shows it.
+    const SlurmTarget &slurmTarget() const { return m_slurm; }
+    // "local", "ssh://user@host:port", "slurm:PARTITION" or "sbatch:PARTITION", as the
+    // monitor shows it.
     QString toString() const;
 
     friend bool operator==(const Launcher &, const Launcher &) = default;
@@ -64,6 +89,7 @@ public:
 private:
     Kind m_kind = Kind::Local;
     SshTarget m_ssh;
+    SlurmTarget m_slurm;
 };
 
 } // namespace offload

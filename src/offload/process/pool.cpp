@@ -373,6 +373,8 @@ void PoolImpl::spawnWorker()
         if (WorkerProc *w = worker(index); w && w->child) {
             w->lastSample = w->child->sample();
             w->pid = w->lastSample.pid;
+            if (spec.launcher.kind() == Launcher::Kind::Slurm)
+                armHello(*w); // a job's start-up is counted from when it runs
         }
     };
     handlers.exited = [this, self, index](const ExitStatus &status) {
@@ -398,17 +400,25 @@ void PoolImpl::spawnWorker()
         w->wSock = watchWorker(
             w->sock, index, [this](WorkerProc &w, uint32_t events) { onSocket(w, events); });
     }
-    w->helloTimer = workerTimer(spec.startTimeout, index, [this](WorkerProc &w) {
+    WorkerProc &ref = *w;
+    if (spec.launcher.kind() != Launcher::Kind::Slurm)
+        armHello(ref);
+    m_workers.emplace(index, std::move(w));
+    write(ref,
+        encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("hello") },
+            { QStringLiteral("protocol"), protocol::version } }));
+}
+
+void PoolImpl::armHello(WorkerProc &w)
+{
+    if (w.helloTimer || w.everReady)
+        return;
+    w.helloTimer = workerTimer(spec.startTimeout, w.index, [this](WorkerProc &w) {
         w.helloTimer = 0;
         protocolFailure(w,
             QStringLiteral("no hello within %1 ms of starting").arg(spec.startTimeout.count()),
             ErrorKind::Launch);
     });
-    WorkerProc &ref = *w;
-    m_workers.emplace(index, std::move(w));
-    write(ref,
-        encodeQtFrame({ { QStringLiteral("type"), QStringLiteral("hello") },
-            { QStringLiteral("protocol"), protocol::version } }));
 }
 
 // The restart limit is a rate: more unexpected exits than restartLimit within restartWindow

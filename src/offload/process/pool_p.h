@@ -93,6 +93,7 @@ private:
     void dispatch();
     void send(const std::shared_ptr<CallState> &call, WorkerProc &w);
     void spawnWorker();
+    void armHello(WorkerProc &w);
     void escalateCancel(WorkerProc &w);
     void sendCancel(CallState &call);
     void noteUnexpectedExit(const Error &cause);

@@ -215,7 +215,9 @@ private:
     void start(const std::shared_ptr<Run> &run)
     {
         ProgramSpec &s = run->spec;
-        if (!run->task->markStarting())
+        // A Slurm job is a Queued task until it runs (it may wait in Slurm's queue for long).
+        const bool queuedUntilRunning = s.launcher.kind() == Launcher::Kind::Slurm;
+        if (!queuedUntilRunning && !run->task->markStarting())
             return;
         SpawnRequest req;
         req.program = s.program;
@@ -259,9 +261,20 @@ private:
                 self->onStderr(*r, data, qsizetype(n));
         };
         handlers.exited = [self, r](const ExitStatus &status) { self->onExit(*r, status); };
-        handlers.located = [r] {
-            if (r->child)
-                r->task->setProcessInfo(r->child->sample());
+        handlers.located = [self, r, queuedUntilRunning] {
+            if (!r->child)
+                return;
+            r->task->setProcessInfo(r->child->sample());
+            if (!queuedUntilRunning)
+                return;
+            if (!r->task->markStarting() || !r->task->start())
+                return self->stop(*r); // cancelled while it waited
+            self->armTimeout(*r);
+        };
+        handlers.pending = [r](const QString &reason) {
+            r->task->updateProgress([&](Progress &p) {
+                p.text = QStringLiteral("waiting in Slurm's queue (%1)").arg(reason);
+            });
         };
         Error error;
         run->child = startProcess(s.launcher, std::move(req), std::move(handlers), &error);
@@ -279,7 +292,8 @@ private:
             if (auto impl = weak.lock())
                 Supervisor::instance().post([impl, id] { impl->resumeOutput(id); });
         });
-        run->task->start();
+        if (!queuedUntilRunning)
+            run->task->start();
         run->task->setProcessInfo(run->child->sample());
         m_running.emplace(run->id, run);
         if (!m_sampleTimer)
@@ -290,13 +304,20 @@ private:
                 run->child->stdinFd(), EPOLLOUT, [self, r](uint32_t) { self->writeStdin(*r); });
             writeStdin(*run);
         }
-        if (s.timeout.count() > 0) {
-            run->timeoutTimer = sup().addTimer(s.timeout, [self, r] {
-                r->timeoutTimer = 0;
-                r->timedOut = true;
-                self->stop(*r);
-            });
-        }
+        if (!queuedUntilRunning)
+            armTimeout(*run);
+    }
+
+    // The timeout counts from the moment the program runs.
+    void armTimeout(Run &run)
+    {
+        if (run.spec.timeout.count() <= 0 || run.timeoutTimer)
+            return;
+        run.timeoutTimer = sup().addTimer(run.spec.timeout, [self = shared_from_this(), r = &run] {
+            r->timeoutTimer = 0;
+            r->timedOut = true;
+            self->stop(*r);
+        });
     }
 
     // Output for the task; false when its consumer is behind (the caller pauses the stream).

@@ -18,12 +18,6 @@ constexpr std::chrono::milliseconds localKillAfter { 3000 };
 // After the exit marker, as ChildProcess lingers after the exit of its main process.
 constexpr std::chrono::milliseconds lingerAfterExit { 1000 };
 
-QByteArray makeNonce()
-{
-    quint64 words[2];
-    QRandomGenerator::system()->fillRange(words);
-    return (QByteArray::number(words[0], 16) + QByteArray::number(words[1], 16)).left(24);
-}
 } // namespace
 
 std::unique_ptr<Process> SshProcess::start(
@@ -40,25 +34,10 @@ std::unique_ptr<Process> SshProcess::start(
     if (request.program.isEmpty() || request.program.startsWith(QLatin1Char('-')))
         return fail(ErrorKind::Launch, QStringLiteral("no valid program name given"));
     std::unique_ptr<SshProcess> p(new SshProcess);
-    ssh::environmentChanges(request.environment, Environment::inherited(), &p->m_run.setVariables,
-        &p->m_run.unsetVariables);
-    // A name no shell can have cannot be set over there: an error if the caller set it; one
-    // only inherited here cannot exist there either.
-    p->m_run.unsetVariables.removeIf(
-        [](const QByteArray &name) { return !ssh::validVariableName(name); });
-    for (const QByteArray &entry : p->m_run.setVariables) {
-        const QByteArray name = entry.left(entry.indexOf('='));
-        if (!ssh::validVariableName(name))
-            return fail(ErrorKind::InvalidInput,
-                QStringLiteral("'%1' is not a variable name a shell can set")
-                    .arg(QString::fromLocal8Bit(name)));
+    if (auto problem = ssh::prepareRun(request, p->m_run)) {
+        *error = *problem;
+        return nullptr;
     }
-    p->m_run.nonce = makeNonce();
-    p->m_run.program = QFile::encodeName(request.program);
-    p->m_run.arguments = request.arguments;
-    p->m_run.workingDirectory = QFile::encodeName(request.workingDirectory);
-    p->m_run.niceness = request.niceness;
-    p->m_run.returnFilePlaceholder = request.returnFileArgument;
     p->m_handlers = std::move(handlers);
     p->m_streams = std::make_unique<WrapperStreams>(
         ssh::markerPrefix(p->m_run.nonce),

@@ -3,6 +3,7 @@
 #include <offload/process/shellquote.h>
 
 #include <QFile>
+#include <QRandomGenerator>
 
 namespace offload::detail::ssh {
 
@@ -124,9 +125,9 @@ _offload_p=$(
 _offload_nice=
 [ "$_offload_ni" -le 0 ] || _offload_nice=$(command -v nice)
 # The return-parameter file: a private directory, its path put in for the placeholder.
-if [ -n "$_offload_rp" ] && [ -n "$_offload_d" ]; then
+if [ -n "$_offload_rp" ]; then
   _offload_t=$(mktemp -d "${TMPDIR:-/tmp}/offload-return.XXXXXX") || { _offload_m notemp; exit 126; }
-  echo "$_offload_t" > "$_offload_d/$_offload_n.rp"
+  [ -z "$_offload_d" ] || echo "$_offload_t" > "$_offload_d/$_offload_n.rp"
   for _offload_a do
     shift
     if [ "$_offload_a" = "$_offload_rp" ]; then _offload_a=$_offload_t/returnparameters.txt; fi
@@ -153,9 +154,37 @@ _offload_m "pid:$$ ${SLURM_JOB_ID-} ${SLURMD_NODENAME-}"
 )
 _offload_c=$?
 [ -z "$_offload_d" ] || rm -f "$_offload_d/$_offload_n" "$_offload_d/$_offload_n.esc" "$_offload_d/$_offload_n.stop"
+# What is left of the group goes (this script stays: it must end by itself, as Slurm drops
+# a killed task's last output).
+for _offload_q in $(ps -e -o pid= -o pgid= | awk -v g="$$" '$2 == g && $1 != g { print $1 }'); do
+  kill -9 "$_offload_q" 2>/dev/null
+done
+# Without a control script (Slurm) the return-parameter file follows on stderr, as
+# "file:STATUS:SIZE" and SIZE bytes of a snapshot, now that nothing else of the group writes.
+if [ -n "$_offload_rp" ] && [ -z "$_offload_d" ]; then
+  _offload_f=$_offload_t/returnparameters.txt _offload_r=missing _offload_z=0
+  if [ -L "$_offload_f" ]; then _offload_r=notregular
+  elif [ -f "$_offload_f" ]; then
+    if cp "$_offload_f" "$_offload_t/.snapshot" 2>/dev/null; then
+      _offload_z=$(wc -c < "$_offload_t/.snapshot"); _offload_z=$((_offload_z + 0))
+      if [ "$_offload_z" -gt 16777216 ]; then _offload_r=toolarge _offload_z=0; else _offload_r=ok; fi
+    fi
+  elif [ -e "$_offload_f" ]; then _offload_r=notregular
+  fi
+  printf '\036offload:%s:file:%s:%s\n' "$_offload_n" "$_offload_r" "$_offload_z" >&2
+  [ "$_offload_r" != ok ] || cat "$_offload_t/.snapshot" >&2
+  rm -f "$_offload_f" "$_offload_t/.snapshot"; rmdir "$_offload_t" 2>/dev/null
+fi
 printf '\036offload:%s:exit:%s\n' "$_offload_n" "$_offload_c" >&2
-kill -9 -"$$"
+exit "$_offload_c"
 )SH";
+
+QByteArrayList shWords(const QByteArray &name, const char *script, const QByteArrayList &arguments)
+{
+    QByteArrayList words { "/bin/sh", "-c", "eval \"$1\"", name, QByteArray(script) };
+    words += arguments;
+    return words;
+}
 
 QByteArray viaSh(const QByteArray &name, const char *script, const QByteArrayList &arguments)
 {
@@ -201,7 +230,7 @@ QByteArray controlCommand()
     return viaSh("offload-control", controlScript, {});
 }
 
-QByteArray runCommand(const RemoteRun &r)
+QByteArrayList runArguments(const RemoteRun &r)
 {
     QByteArrayList args { r.nonce, r.registryDir, r.workingDirectory,
         QByteArray::number(qMax(0, r.niceness)),
@@ -212,7 +241,43 @@ QByteArray runCommand(const RemoteRun &r)
     args += r.setVariables;
     args << r.program;
     args += r.arguments;
-    return viaSh("offload-run", runScript, args);
+    return shWords("offload-run", runScript, args);
+}
+
+QByteArray runCommand(const RemoteRun &r)
+{
+    return shellQuote(QByteArrayList { "exec" } + runArguments(r));
+}
+
+std::optional<Error> prepareRun(const SpawnRequest &request, RemoteRun &run)
+{
+    const auto fail = [&](ErrorKind kind, const QString &why) {
+        return Error { kind, QStringLiteral("cannot start '%1': %2").arg(request.program, why),
+            request.program };
+    };
+    if (request.program.isEmpty() || request.program.startsWith(QLatin1Char('-')))
+        return fail(ErrorKind::Launch, QStringLiteral("no valid program name given"));
+    environmentChanges(
+        request.environment, Environment::inherited(), &run.setVariables, &run.unsetVariables);
+    // A name no shell can have cannot be set over there: an error if the caller set it; one
+    // only inherited here cannot exist there either.
+    run.unsetVariables.removeIf([](const QByteArray &name) { return !validVariableName(name); });
+    for (const QByteArray &entry : run.setVariables) {
+        const QByteArray name = entry.left(entry.indexOf('='));
+        if (!validVariableName(name))
+            return fail(ErrorKind::InvalidInput,
+                QStringLiteral("'%1' is not a variable name a shell can set over there")
+                    .arg(QString::fromLocal8Bit(name)));
+    }
+    quint64 words[2];
+    QRandomGenerator::system()->fillRange(words);
+    run.nonce = (QByteArray::number(words[0], 16) + QByteArray::number(words[1], 16)).left(24);
+    run.program = QFile::encodeName(request.program);
+    run.arguments = request.arguments;
+    run.workingDirectory = QFile::encodeName(request.workingDirectory);
+    run.niceness = request.niceness;
+    run.returnFilePlaceholder = request.returnFileArgument;
+    return std::nullopt;
 }
 
 bool validVariableName(const QByteArray &name)

@@ -7,6 +7,10 @@
 #include <offload/process/environment.h>
 #include <offload/process/launcher.h>
 
+#include "spawn_p.h"
+
+#include <optional>
+
 #include <QByteArrayList>
 
 namespace offload::detail::ssh {
@@ -30,7 +34,9 @@ QByteArray controlCommand();
 // "\036offload:<nonce>:<word>" lines on stdout and stderr, where word is "pid:<PGID>" (then
 // the program runs, in its own process group, registered in registryDir), "missing" (no
 // such program), "nodir" (no such working directory), "stopped" (stopped before it ran),
-// "notemp" (no private directory for the return file) or "nogroup"; then on stderr, after
+// "notemp" (no private directory for the return file) or "nogroup"; without registryDir
+// (Slurm), "file:STATUS:SIZE" and SIZE bytes of the return-parameter file on stderr; then
+// on stderr, after
 // the program ended, "exit:<status>", and every process left in its group is killed.
 // Variables are validated by the caller (validVariableName).
 struct RemoteRun
@@ -47,7 +53,10 @@ struct RemoteRun
     // there, fetched afterwards through the control script ("get - NONCE"); empty: none.
     QByteArray returnFilePlaceholder;
 };
-QByteArray runCommand(const RemoteRun &run);
+QByteArray runCommand(const RemoteRun &run); // for a login shell: quoted
+QByteArrayList runArguments(const RemoteRun &run); // argv, for a launcher that executes it
+// A RemoteRun for request (a fresh nonce, the variables that differ from ours), or why not.
+std::optional<Error> prepareRun(const SpawnRequest &request, RemoteRun &run);
 
 bool validVariableName(const QByteArray &name);
 // What to set and unset over there: the variables of environment that differ from local.

@@ -1,5 +1,7 @@
 #include "wrapperstreams_p.h"
 
+#include <algorithm>
+
 namespace offload::detail {
 
 namespace {
@@ -53,6 +55,16 @@ void WrapperStreams::stderrData(const char *data, size_t size)
 {
     QByteArray buf = m_errHold + QByteArray(data, qsizetype(size));
     m_errHold.clear();
+    // The bytes of a return-parameter file that a "file" marker announced are its, not text.
+    const auto takeFile = [this](const QByteArray &b, qsizetype &at) {
+        const qsizetype n = std::min<qsizetype>(m_fileRemaining, b.size() - at);
+        m_file->append(b.constData() + at, n);
+        m_fileRemaining -= n;
+        at += n;
+    };
+    qsizetype start = 0;
+    if (m_fileRemaining > 0)
+        takeFile(buf, start);
     const auto pass = [this](const char *d, qsizetype n) {
         if (n <= 0)
             return;
@@ -61,7 +73,7 @@ void WrapperStreams::stderrData(const char *data, size_t size)
         keepTail(m_errTail, d, n, keptStderr);
         m_err(d, size_t(n));
     };
-    qsizetype pos = 0;
+    qsizetype pos = start;
     while (pos < buf.size()) {
         const qsizetype at = buf.indexOf(m_marker, pos);
         if (at < 0)
@@ -78,6 +90,8 @@ void WrapperStreams::stderrData(const char *data, size_t size)
         onMarker(buf.mid(at + m_marker.size(), end - at - m_marker.size()));
         m_errStarted = true;
         pos = end + 1;
+        if (m_fileRemaining > 0)
+            takeFile(buf, pos);
     }
     // A tail that may be the start of a marker waits for the next chunk.
     qsizetype hold = buf.size();
@@ -100,6 +114,12 @@ void WrapperStreams::onMarker(const QByteArray &word)
         m_pid = f.value(0).toLongLong();
         m_job = f.value(1);
         m_node = f.value(2);
+    } else if (word.startsWith("file:")) {
+        // "file:STATUS:SIZE"
+        const QList<QByteArray> f = word.mid(5).split(':');
+        m_fileStatus = f.value(0);
+        m_file = QByteArray();
+        m_fileRemaining = std::clamp<qsizetype>(f.value(1).toLongLong(), 0, qsizetype(16) << 20);
     } else if (word.startsWith("exit:")) {
         bool ok = false;
         const int s = word.mid(5).toInt(&ok);

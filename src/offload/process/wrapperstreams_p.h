@@ -31,6 +31,10 @@ public:
     std::optional<int> exitStatus() const { return m_exit; } // from the exit marker
     const QByteArray &prelude() const { return m_prelude; } // stderr before the wrapper spoke
     const QByteArray &stderrTail() const { return m_errTail; } // the program's, bounded
+    // A return-parameter file sent on stderr (Slurm): "ok" with its bytes, "missing",
+    // "notregular" or "toolarge"; empty if none was sent (or it was cut short).
+    QByteArray fileStatus() const { return m_fileRemaining > 0 ? QByteArray() : m_fileStatus; }
+    std::optional<QByteArray> file() const { return m_fileRemaining > 0 ? std::nullopt : m_file; }
 
 private:
     void onMarker(const QByteArray &word);
@@ -43,6 +47,9 @@ private:
     qint64 m_pid = -1;
     QByteArray m_job, m_node, m_refusal;
     std::optional<int> m_exit;
+    QByteArray m_fileStatus;
+    std::optional<QByteArray> m_file;
+    qsizetype m_fileRemaining = 0;
 };
 
 } // namespace offload::detail

@@ -1,0 +1,268 @@
+#include "childprocess_p.h"
+#include "slurm_p.h"
+
+#include <QRegularExpression>
+
+#include <unistd.h>
+
+namespace offload::detail::slurm {
+
+namespace {
+
+constexpr qsizetype maxCommandOutput = qsizetype(8) << 20;
+
+struct Command
+{
+    std::unique_ptr<ChildProcess> process;
+    QByteArray out, err;
+    CommandHandler fn;
+    uint64_t timer = 0;
+    bool timedOut = false;
+};
+
+std::map<uint64_t, Command> &commands()
+{
+    static auto *map = new std::map<uint64_t, Command>;
+    return *map;
+}
+
+} // namespace
+
+void runCommand(const QStringList &argv, CommandHandler fn, std::chrono::milliseconds timeout)
+{
+    static uint64_t next = 1;
+    const uint64_t id = next++;
+    Supervisor &sup = Supervisor::instance();
+    SpawnRequest req;
+    req.program = argv.value(0);
+    req.arguments = toArguments(argv.mid(1));
+    req.niceness = 0;
+    Process::Handlers h;
+    const auto append = [id](bool err) {
+        return [id, err](const char *d, size_t n) {
+            auto it = commands().find(id);
+            if (it == commands().end() || n == 0)
+                return;
+            QByteArray &buf = err ? it->second.err : it->second.out;
+            if (buf.size() < maxCommandOutput)
+                buf.append(d, qsizetype(n));
+        };
+    };
+    h.stdoutData = append(false);
+    h.stderrData = append(true);
+    h.exited = [id](const ExitStatus &status) {
+        auto it = commands().find(id);
+        if (it == commands().end())
+            return;
+        Command c = std::move(it->second);
+        commands().erase(it); // destroys nothing: c holds the process now
+        if (c.timer)
+            Supervisor::instance().cancelTimer(c.timer);
+        const int code = c.timedOut || status.signal ? -1 : status.exitCode;
+        c.fn(code, c.out, c.err); // c (and the process, as its exit handler allows) goes now
+    };
+    Error error;
+    Command c;
+    c.fn = std::move(fn);
+    c.process = ChildProcess::start(std::move(req), std::move(h), &error);
+    if (!c.process) {
+        sup.post([fn = std::move(c.fn), error] { fn(-1, {}, error.message.toLocal8Bit()); });
+        return;
+    }
+    c.timer = sup.addTimer(timeout, [id] {
+        auto it = commands().find(id);
+        if (it == commands().end())
+            return;
+        it->second.timer = 0;
+        it->second.timedOut = true;
+        it->second.process->stop({ StopStep::kill() });
+    });
+    commands().emplace(id, std::move(c));
+}
+
+std::vector<JobInfo> parseQueue(const QByteArray &text)
+{
+    std::vector<JobInfo> jobs;
+    for (const QByteArray &line : text.split('\n')) {
+        const QList<QByteArray> f = line.trimmed().split('|');
+        if (f.size() < 6 || f[0].isEmpty())
+            continue;
+        JobInfo j;
+        j.id = f[0];
+        j.name = f[1];
+        j.state = f[2];
+        j.reason = QString::fromUtf8(f[3]);
+        j.node = QString::fromUtf8(f[4]);
+        j.elapsed = QString::fromUtf8(f[5]);
+        jobs.push_back(std::move(j));
+    }
+    return jobs;
+}
+
+RemoteFailure failureFromNotice(const QByteArray &stderrText, bool *cancelled)
+{
+    // slurmstepd: "*** JOB 12 ON n1 CANCELLED AT 2026-12-01T17:42:52 DUE TO TIME LIMIT ***"
+    // (or STEP 12.0), "... DUE TO NODE FAILURE", "... DUE TO PREEMPTION", or without a
+    // reason when someone ran scancel.
+    static const QRegularExpression notice(QStringLiteral(
+        R"(\*\*\* (?:JOB|STEP) [0-9.]+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z ]+?))? \*\*\*)"));
+    const QString text = QString::fromLocal8Bit(stderrText);
+    if (text.contains(QLatin1String("oom-kill")) || text.contains(QLatin1String("oom_kill")))
+        return RemoteFailure::OutOfMemory;
+    QRegularExpressionMatchIterator it = notice.globalMatch(text);
+    QRegularExpressionMatch last;
+    while (it.hasNext())
+        last = it.next();
+    if (!last.hasMatch())
+        return RemoteFailure::None;
+    const QString why = last.captured(1);
+    if (why.startsWith(QLatin1String("TIME LIMIT")))
+        return RemoteFailure::TimeLimit;
+    if (why.startsWith(QLatin1String("NODE FAIL")))
+        return RemoteFailure::NodeFailure;
+    if (why.startsWith(QLatin1String("PREEMPTION")))
+        return RemoteFailure::Preempted;
+    if (cancelled)
+        *cancelled = true;
+    return RemoteFailure::CancelledElsewhere; // the caller knows whether it was ours
+}
+
+RemoteFailure failureFromState(const QByteArray &state)
+{
+    if (state.startsWith("TIMEOUT") || state.startsWith("DEADLINE"))
+        return RemoteFailure::TimeLimit;
+    if (state.startsWith("NODE_FAIL") || state.startsWith("BOOT_FAIL"))
+        return RemoteFailure::NodeFailure;
+    if (state.startsWith("PREEMPTED"))
+        return RemoteFailure::Preempted;
+    if (state.startsWith("OUT_OF_MEMORY"))
+        return RemoteFailure::OutOfMemory;
+    if (state.startsWith("CANCELLED"))
+        return RemoteFailure::CancelledElsewhere;
+    return RemoteFailure::None;
+}
+
+QByteArray stateFromScontrol(const QByteArray &text)
+{
+    const qsizetype at = text.indexOf("JobState=");
+    if (at < 0)
+        return {};
+    qsizetype end = at + 9;
+    while (end < text.size() && text[end] != ' ' && text[end] != '\n')
+        ++end;
+    return text.mid(at + 9, end - at - 9);
+}
+
+ErrorKind kindOf(RemoteFailure failure)
+{
+    switch (failure) {
+    case RemoteFailure::TimeLimit:
+        return ErrorKind::Timeout;
+    case RemoteFailure::OutOfMemory:
+        return ErrorKind::Crash;
+    case RemoteFailure::ProgramMissing:
+        return ErrorKind::Launch;
+    default:
+        return ErrorKind::Remote;
+    }
+}
+
+Queue &Queue::instance()
+{
+    static auto *queue = new Queue;
+    return *queue;
+}
+
+uint64_t Queue::watch(const QByteArray &jobName, std::chrono::seconds interval, Listener listener)
+{
+    const uint64_t token = m_next++;
+    m_watches.emplace(token,
+        Watch { jobName, interval, std::make_shared<Listener>(std::move(listener)), {}, false,
+            std::chrono::steady_clock::now() });
+    m_interval = std::chrono::milliseconds(0); // back to the shortest interval
+    schedule(std::chrono::seconds(2));
+    return token;
+}
+
+void Queue::unwatch(uint64_t token)
+{
+    m_watches.erase(token);
+    if (m_watches.empty() && m_timer) {
+        Supervisor::instance().cancelTimer(m_timer);
+        m_timer = 0;
+    }
+}
+
+void Queue::schedule(std::chrono::milliseconds within)
+{
+    Supervisor &sup = Supervisor::instance();
+    const auto due = std::chrono::steady_clock::now() + within;
+    if (m_timer && m_due <= due)
+        return; // a query comes sooner anyway
+    if (m_timer)
+        sup.cancelTimer(m_timer);
+    m_due = due;
+    m_timer = sup.addTimer(within, [this] {
+        m_timer = 0;
+        poll();
+    });
+}
+
+void Queue::poll()
+{
+    if (m_watches.empty() || m_querying)
+        return;
+    m_querying = true;
+    runCommand({ QStringLiteral("squeue"), QStringLiteral("-h"), QStringLiteral("-t"),
+                   QStringLiteral("all"), QStringLiteral("-u"), QString::number(::getuid()),
+                   QStringLiteral("-o"), QStringLiteral("%i|%j|%T|%r|%N|%M") },
+        [this](int code, const QByteArray &out, const QByteArray &) { onResult(code, out); });
+}
+
+void Queue::onResult(int code, const QByteArray &out)
+{
+    m_querying = false;
+    if (m_watches.empty())
+        return;
+    std::chrono::seconds base = m_watches.begin()->second.interval;
+    for (const auto &[token, w] : m_watches)
+        base = std::min(base, w.interval);
+    bool changed = false;
+    if (code == 0) {
+        std::map<QByteArray, JobInfo> byName;
+        for (JobInfo &j : parseQueue(out))
+            byName[j.name] = std::move(j);
+        // Listeners may unwatch (themselves or others): walk a copy of the tokens.
+        std::vector<uint64_t> tokens;
+        for (const auto &[token, w] : m_watches)
+            tokens.push_back(token);
+        for (uint64_t token : tokens) {
+            auto it = m_watches.find(token);
+            if (it == m_watches.end())
+                continue;
+            Watch &w = it->second;
+            const auto found = byName.find(w.name);
+            const JobInfo *job = found == byName.end() ? nullptr : &found->second;
+            const bool same = job && w.last && w.last->state == job->state
+                && w.last->reason == job->reason && w.last->node == job->node;
+            if (same || (!job && !w.seen && !w.last))
+                continue; // unchanged, or not submitted yet
+            changed = true;
+            w.seen = w.seen || job;
+            w.last = job ? std::optional<JobInfo>(*job) : std::nullopt;
+            const auto listener = w.listener; // the watch may go inside
+            (*listener)(job);
+        }
+    }
+    const auto baseMs = std::chrono::duration_cast<std::chrono::milliseconds>(base);
+    m_interval = changed || m_interval.count() == 0 ? baseMs : std::min(m_interval * 2, baseMs * 4);
+    // A job just submitted is looked for again soon, for its first 10 s.
+    std::chrono::milliseconds next = m_interval;
+    for (const auto &[token, w] : m_watches)
+        if (!w.seen && std::chrono::steady_clock::now() - w.created < std::chrono::seconds(10))
+            next = std::min<std::chrono::milliseconds>(next, std::chrono::seconds(2));
+    if (!m_watches.empty())
+        schedule(next);
+}
+
+} // namespace offload::detail::slurm

@@ -1,0 +1,536 @@
+#include "slurmprocess_p.h"
+
+#include <offload/process/shellquote.h>
+
+#include <QDir>
+#include <QFile>
+
+#include <csignal>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace offload::detail {
+
+namespace {
+constexpr std::chrono::milliseconds tailInterval { 500 }; // reading a batch job's files
+constexpr std::chrono::milliseconds localKillAfter { 3000 };
+constexpr std::chrono::milliseconds lingerAfterExit { 1000 };
+constexpr qint64 maxReadPerTick = qint64(4) << 20;
+
+bool isFinalState(const QByteArray &state)
+{
+    return !state.isEmpty() && state != "PENDING" && state != "RUNNING" && state != "CONFIGURING"
+        && state != "COMPLETING" && state != "SUSPENDED" && state != "REQUEUED"
+        && state != "RESIZING" && state != "STAGE_OUT" && state != "SIGNALING"
+        && state != "STOPPED";
+}
+
+QString outputDirectory(const SlurmTarget &t)
+{
+    return t.outputDirectory.isEmpty() ? QDir::homePath() + QStringLiteral("/.cache/offload/slurm")
+                                       : t.outputDirectory;
+}
+} // namespace
+
+std::unique_ptr<Process> SlurmProcess::start(
+    const SlurmTarget &target, SpawnRequest request, Handlers handlers, Error *error)
+{
+    std::unique_ptr<SlurmProcess> p(new SlurmProcess);
+    if (auto problem = ssh::prepareRun(request, p->m_run)) {
+        *error = *problem;
+        return nullptr;
+    }
+    const auto fail = [&](ErrorKind kind, const QString &why) -> std::unique_ptr<Process> {
+        *error = Error { kind,
+            QStringLiteral("cannot run '%1' with Slurm: %2").arg(request.program, why),
+            request.program };
+        return nullptr;
+    };
+    p->m_target = target;
+    p->m_jobName = "offload-" + p->m_run.nonce;
+    p->m_handlers = std::move(handlers);
+    p->m_streams = std::make_unique<WrapperStreams>(
+        ssh::markerPrefix(p->m_run.nonce),
+        [self = p.get()](const char *d, size_t n) { self->m_handlers.stdoutData(d, n); },
+        [self = p.get()](const char *d, size_t n) { self->m_handlers.stderrData(d, n); });
+    if (target.batch) {
+        if (request.pipeStdin || request.stdinFd >= 0)
+            return fail(ErrorKind::InvalidInput,
+                QStringLiteral("a batch job reads no input; run it as an srun step (slurm:)"));
+        const QString dir = outputDirectory(target);
+        if (!QDir().mkpath(dir))
+            return fail(ErrorKind::Launch,
+                QStringLiteral("cannot create the directory for job output %1").arg(dir));
+        p->m_outFile
+            = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".out");
+        p->m_errFile
+            = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".err");
+        p->submitBatch();
+    } else if (!p->startStep(request, error)) {
+        return nullptr;
+    }
+    SlurmProcess *self = p.get();
+    p->m_queueWatch = slurm::Queue::instance().watch(p->m_jobName, target.pollInterval,
+        [self, weak = std::weak_ptr<int>(p->m_alive)](const slurm::JobInfo *job) {
+            if (weak.lock())
+                self->onQueue(job);
+        });
+    return p;
+}
+
+SlurmProcess::~SlurmProcess()
+{
+    m_alive.reset();
+    for (uint64_t t : { m_localKillTimer, m_finishTimer, m_lingerTimer, m_tailTimer })
+        if (t)
+            m_sup.cancelTimer(t);
+    m_stopSequence.reset();
+    if (m_queueWatch)
+        slurm::Queue::instance().unwatch(m_queueWatch);
+    if (!m_reported) // given up while it waits or runs: the job goes too
+        slurm::runCommand(
+            { QStringLiteral("scancel"), QStringLiteral("-s"), QStringLiteral("KILL"),
+                QStringLiteral("--full"), QStringLiteral("-n"), QString::fromLatin1(m_jobName) },
+            [](int, const QByteArray &, const QByteArray &) {});
+    m_step.reset();
+    for (int fd : { m_stdinRead, m_stdinWrite })
+        if (fd >= 0)
+            ::close(fd);
+    for (const QString &f : { m_outFile, m_errFile })
+        if (!f.isEmpty())
+            QFile::remove(f);
+}
+
+QStringList SlurmProcess::wrapperArgv() const
+{
+    QStringList argv;
+    for (const QByteArray &w : ssh::runArguments(m_run))
+        argv << QFile::decodeName(w); // srun and sbatch take text; arguments are UTF-8 here
+    return argv;
+}
+
+bool SlurmProcess::startStep(const SpawnRequest &request, Error *error)
+{
+    if (request.pipeStdin) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            *error = Error { ErrorKind::Launch, QString::fromLocal8Bit(::strerror(errno)) };
+            return false;
+        }
+        m_stdinRead = fds[0];
+        m_stdinWrite = fds[1];
+        ::fcntl(m_stdinWrite, F_SETFL, ::fcntl(m_stdinWrite, F_GETFL) | O_NONBLOCK);
+    } else if (request.stdinFd >= 0) {
+        m_stdinRead = ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 3);
+    }
+    SpawnRequest req;
+    req.program = QStringLiteral("srun");
+    QStringList args { QStringLiteral("-u"),
+        QStringLiteral("--job-name=") + QString::fromLatin1(m_jobName) };
+    if (!m_target.partition.isEmpty())
+        args << QStringLiteral("--partition=") + m_target.partition;
+    args += m_target.options;
+    args << QStringLiteral("--");
+    req.arguments = toArguments(args) + ssh::runArguments(m_run);
+    req.stdinFd = m_stdinRead;
+    req.niceness = 0; // the program gets the niceness, on its node
+    const std::weak_ptr<int> weak = m_alive;
+    Handlers h;
+    h.stdoutData = [this, weak](const char *d, size_t n) {
+        if (!weak.lock())
+            return;
+        m_streams->stdoutData(d, n);
+        if (weak.lock())
+            afterOutput();
+    };
+    h.stderrData = [this, weak](const char *d, size_t n) {
+        if (!weak.lock())
+            return;
+        m_streams->stderrData(d, n);
+        if (weak.lock())
+            afterOutput();
+    };
+    h.exited = [this, weak](const ExitStatus &s) {
+        if (weak.lock())
+            onStepExit(s);
+    };
+    m_step = ChildProcess::start(std::move(req), std::move(h), error);
+    if (m_stdinRead >= 0)
+        ::close(m_stdinRead);
+    m_stdinRead = -1;
+    return bool(m_step);
+}
+
+void SlurmProcess::submitBatch()
+{
+    QStringList args { QStringLiteral("sbatch"), QStringLiteral("--parsable"),
+        QStringLiteral("--job-name=") + QString::fromLatin1(m_jobName),
+        QStringLiteral("--output=") + m_outFile, QStringLiteral("--error=") + m_errFile };
+    if (!m_target.partition.isEmpty())
+        args << QStringLiteral("--partition=") + m_target.partition;
+    args += m_target.options;
+    args << QStringLiteral("--wrap=")
+            + QString::fromUtf8(shellQuote(QByteArrayList { "exec" } + ssh::runArguments(m_run)));
+    slurm::runCommand(args,
+        [this, weak = std::weak_ptr<int>(m_alive)](
+            int code, const QByteArray &out, const QByteArray &err) {
+            if (weak.lock())
+                onSubmitted(code, out, err);
+        });
+}
+
+void SlurmProcess::onSubmitted(int code, const QByteArray &out, const QByteArray &err)
+{
+    if (code != 0) {
+        ExitStatus s;
+        const QByteArray said = err.trimmed().isEmpty() ? out.trimmed() : err.trimmed();
+        s.failure = failure(ErrorKind::Launch, RemoteFailure::None,
+            QStringLiteral("sbatch refused the job: %1")
+                .arg(said.isEmpty() ? QStringLiteral("exit code %1").arg(code)
+                                    : QString::fromLocal8Bit(said.right(1000))));
+        return finishLater(s);
+    }
+    m_jobId = out.trimmed().split(';').value(0); // "ID" or "ID;CLUSTER"
+    if (m_stopping) // cancelled while it was being submitted
+        return signalJob(SIGKILL);
+    m_tailTimer = m_sup.addTimer(tailInterval, [this, weak = std::weak_ptr<int>(m_alive)] {
+        if (!weak.lock())
+            return;
+        m_tailTimer = 0;
+        readFiles();
+    });
+}
+
+// A batch job's output, from its files (on storage that the node and this machine share).
+void SlurmProcess::readFiles()
+{
+    const std::weak_ptr<int> weak = m_alive;
+    const auto tail = [&](const QString &path, qint64 &offset, bool err) {
+        if (err ? m_errPaused : m_outPaused)
+            return;
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly) || !f.seek(offset))
+            return;
+        const QByteArray bytes = f.read(maxReadPerTick);
+        if (bytes.isEmpty())
+            return;
+        offset += bytes.size();
+        if (err)
+            m_streams->stderrData(bytes.constData(), size_t(bytes.size()));
+        else
+            m_streams->stdoutData(bytes.constData(), size_t(bytes.size()));
+    };
+    tail(m_outFile, m_outOffset, false);
+    if (!weak.lock())
+        return;
+    tail(m_errFile, m_errOffset, true);
+    if (!weak.lock())
+        return;
+    afterOutput();
+    if (!weak.lock() || m_finished)
+        return;
+    // Ended: the exit marker is in (the wrapper writes it last), or the job left the queue.
+    if (m_streams->exitStatus() || m_gone)
+        return finish(0);
+    m_tailTimer = m_sup.addTimer(tailInterval, [this, weak] {
+        if (!weak.lock())
+            return;
+        m_tailTimer = 0;
+        readFiles();
+    });
+}
+
+void SlurmProcess::onQueue(const slurm::JobInfo *job)
+{
+    if (!job) {
+        if (m_target.batch && !m_jobId.isEmpty())
+            m_gone = true; // readFiles() concludes
+        return;
+    }
+    m_jobId = job->id;
+    if (!job->node.isEmpty() && job->state != "PENDING")
+        m_node = job->node;
+    if (job->state == "PENDING") {
+        m_pendingReason = job->reason;
+        if (m_handlers.pending)
+            m_handlers.pending(job->reason);
+        return;
+    }
+    if (m_target.batch && isFinalState(job->state))
+        m_gone = true; // the files are read to the end, then it is concluded
+}
+
+void SlurmProcess::afterOutput()
+{
+    if (m_streams->started() && !m_located) {
+        m_located = true;
+        m_jobId = m_jobId.isEmpty() ? m_streams->job() : m_jobId;
+        m_node = QString::fromLocal8Bit(m_streams->node());
+        if (m_handlers.located)
+            m_handlers.located();
+    }
+    if (m_streams->exitStatus() && !m_lingerTimer && m_step)
+        m_lingerTimer = m_sup.addTimer(lingerAfterExit, [this, weak = std::weak_ptr<int>(m_alive)] {
+            if (!weak.lock())
+                return;
+            m_lingerTimer = 0;
+            if (m_step)
+                m_step->stop({ StopStep::kill() });
+        });
+}
+
+void SlurmProcess::onStepExit(const ExitStatus &local)
+{
+    m_step.reset(); // reaped already; allowed from its exit handler
+    finish(local.exitCode);
+}
+
+// The job is over: how it ended, asking scontrol when neither the wrapper nor slurmstepd
+// said.
+void SlurmProcess::finish(int clientCode)
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    for (uint64_t *t : { &m_localKillTimer, &m_lingerTimer, &m_tailTimer }) {
+        if (*t)
+            m_sup.cancelTimer(*t);
+        *t = 0;
+    }
+    if (m_stopSequence)
+        m_stopSequence->cancel();
+    const bool told = m_streams->exitStatus() || !m_streams->refusal().isEmpty()
+        || slurm::failureFromNotice(m_streams->prelude() + m_streams->stderrTail())
+            != RemoteFailure::None;
+    if (told || m_jobId.isEmpty()) {
+        ExitStatus s;
+        s.exitCode = clientCode;
+        return conclude(s, {});
+    }
+    slurm::runCommand(
+        { QStringLiteral("scontrol"), QStringLiteral("show"), QStringLiteral("job"),
+            QString::fromLatin1(m_jobId) },
+        [this, weak = std::weak_ptr<int>(m_alive), clientCode](
+            int, const QByteArray &out, const QByteArray &) {
+            if (!weak.lock())
+                return;
+            ExitStatus s;
+            s.exitCode = clientCode;
+            conclude(s, slurm::stateFromScontrol(out));
+        },
+        std::chrono::seconds(10));
+}
+
+Error SlurmProcess::failure(ErrorKind kind, RemoteFailure why, const QString &message) const
+{
+    Error e;
+    e.kind = kind;
+    e.remoteFailure = why;
+    e.origin = QFile::decodeName(m_run.program);
+    e.message = message;
+    e.stderrTail = (m_streams->prelude() + m_streams->stderrTail()).right(4096);
+    return e;
+}
+
+void SlurmProcess::conclude(ExitStatus local, const QByteArray &finalState)
+{
+    const WrapperStreams &w = *m_streams;
+    const QString program = QFile::decodeName(m_run.program);
+    const QString job = m_jobId.isEmpty()
+        ? QStringLiteral("the Slurm job")
+        : QStringLiteral("Slurm job %1").arg(QString::fromLatin1(m_jobId));
+    bool cancelNotice = false;
+    RemoteFailure why = slurm::failureFromNotice(w.prelude() + w.stderrTail(), &cancelNotice);
+    if (why == RemoteFailure::None && !w.exitStatus())
+        why = slurm::failureFromState(finalState);
+    if (why == RemoteFailure::CancelledElsewhere && m_cancelSent)
+        why = RemoteFailure::None; // our own cancel
+    ExitStatus out;
+    const QByteArray refusal = w.refusal();
+    if (why != RemoteFailure::None) {
+        static const QMap<RemoteFailure, QString> what {
+            { RemoteFailure::TimeLimit, QStringLiteral("%1 reached its time limit") },
+            { RemoteFailure::NodeFailure, QStringLiteral("%1 failed with its node") },
+            { RemoteFailure::Preempted, QStringLiteral("%1 was preempted") },
+            { RemoteFailure::OutOfMemory, QStringLiteral("%1 ran out of memory") },
+            { RemoteFailure::CancelledElsewhere,
+                QStringLiteral("%1 was cancelled outside the application (scancel)") },
+        };
+        out.failure = failure(slurm::kindOf(why), why, what.value(why).arg(job));
+    } else if (const auto s = w.exitStatus()) {
+        if (*s > 128 && *s <= 128 + 64)
+            out.signal = *s - 128;
+        else
+            out.exitCode = *s;
+        if (!m_run.returnFilePlaceholder.isEmpty()) {
+            const QByteArray st = w.fileStatus();
+            if (st == "ok")
+                out.returnFile = w.file();
+            else if (st == "toolarge")
+                out.returnFileProblem = QStringLiteral("the return-parameter file is over 16 MiB");
+            else if (st == "notregular")
+                out.returnFileProblem = QStringLiteral(
+                    "the return-parameter file is not a regular file (a FIFO, a symbolic link)");
+        }
+    } else if (refusal == "missing") {
+        out.failure = failure(ErrorKind::Launch, RemoteFailure::ProgramMissing,
+            QStringLiteral("cannot start '%1' on %2: no such program").arg(program, m_node));
+    } else if (refusal == "nodir") {
+        out.failure = failure(ErrorKind::Launch, RemoteFailure::ProgramMissing,
+            QStringLiteral("cannot start '%1' on %2: working directory '%3' does not exist")
+                .arg(program, m_node, QFile::decodeName(m_run.workingDirectory)));
+    } else if (!refusal.isEmpty() && refusal != "stopped") {
+        out.failure = failure(ErrorKind::Launch, RemoteFailure::None,
+            QStringLiteral("cannot start '%1' in %2 (%3)")
+                .arg(program, job, QString::fromLatin1(refusal)));
+    } else if (m_cancelSent || m_stopping || refusal == "stopped") {
+        out.signal = m_killSent || !m_lastSignal ? SIGKILL : m_lastSignal;
+    } else {
+        // srun or the job ended without the wrapper's word: srun's own, if it said anything.
+        QString said;
+        const QList<QByteArray> lines = (w.prelude() + w.stderrTail()).trimmed().split('\n');
+        for (auto it = lines.rbegin(); it != lines.rend() && said.isEmpty(); ++it)
+            if (it->startsWith("srun:") || it->startsWith("sbatch:") || it->contains("slurmstepd"))
+                said = QString::fromLocal8Bit(it->trimmed());
+        out.failure
+            = failure(w.started() ? ErrorKind::Remote : ErrorKind::Launch, RemoteFailure::None,
+                QStringLiteral("%1 ended%2 without its program's exit being reported%3")
+                    .arg(job,
+                        finalState.isEmpty()
+                            ? QString()
+                            : QStringLiteral(" (%1)").arg(QString::fromLatin1(finalState)),
+                        said.isEmpty() ? QString() : QStringLiteral(": ") + said));
+        Q_UNUSED(local);
+    }
+    report(std::move(out));
+}
+
+void SlurmProcess::report(ExitStatus status)
+{
+    if (m_reported)
+        return;
+    m_reported = true;
+    if (m_queueWatch)
+        slurm::Queue::instance().unwatch(m_queueWatch);
+    m_queueWatch = 0;
+    const std::weak_ptr<int> weak = m_alive;
+    if (m_target.batch) { // the files' streams end here (a step's ended with srun's)
+        m_streams->stdoutData(nullptr, 0);
+        if (!weak.lock())
+            return;
+        m_streams->stderrData(nullptr, 0);
+        if (!weak.lock())
+            return;
+    }
+    if (auto exited = std::move(m_handlers.exited))
+        exited(status); // last: may destroy this
+}
+
+void SlurmProcess::finishLater(ExitStatus status)
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    m_finishTimer = m_sup.addTimer(std::chrono::milliseconds(0),
+        [this, weak = std::weak_ptr<int>(m_alive), status = std::move(status)] {
+            if (!weak.lock())
+                return;
+            m_finishTimer = 0;
+            if (!m_target.batch) { // the step's streams had not ended
+                m_handlers.stdoutData(nullptr, 0);
+                if (!weak.lock())
+                    return;
+                m_handlers.stderrData(nullptr, 0);
+                if (!weak.lock())
+                    return;
+            }
+            report(status);
+        });
+}
+
+ProcessInfo SlurmProcess::sample() const
+{
+    ProcessInfo info;
+    info.pid = m_streams->pid();
+    info.location = m_jobId.isEmpty()
+        ? Launcher::slurm(m_target).toString()
+        : QStringLiteral("slurm job %1%2")
+              .arg(QString::fromLatin1(m_jobId),
+                  m_node.isEmpty() ? QString() : QStringLiteral(" on ") + m_node);
+    return info;
+}
+
+void SlurmProcess::closeStdin()
+{
+    if (m_stdinWrite >= 0)
+        ::close(m_stdinWrite);
+    m_stdinWrite = -1;
+}
+
+void SlurmProcess::stop(StopPolicy policy)
+{
+    if (m_finished)
+        return;
+    m_stopping = true;
+    if (m_target.batch && m_jobId.isEmpty())
+        return; // still being submitted: cancelled the moment it is (onSubmitted)
+    if (!m_stopSequence)
+        m_stopSequence = std::make_unique<StopSequence>(StopSequence::Actions {
+            [this](int signal) { signalJob(signal); }, [this] { killJob(); } });
+    m_stopSequence->start(std::move(policy));
+}
+
+void SlurmProcess::signalJob(int signal)
+{
+    m_cancelSent = true;
+    m_lastSignal = signal;
+    QStringList args { QStringLiteral("scancel") };
+    // A job that has not started is simply taken out of the queue; a running one gets the
+    // signal in every process (--full: the batch script's too).
+    if (m_located)
+        args << QStringLiteral("--signal=%1").arg(signal) << QStringLiteral("--full");
+    args << QStringLiteral("--name=") + QString::fromLatin1(m_jobName);
+    slurm::runCommand(args, [](int, const QByteArray &, const QByteArray &) {});
+    if (m_target.batch && !m_located)
+        m_gone = true; // nothing ran; readFiles() concludes
+}
+
+void SlurmProcess::killJob()
+{
+    m_killSent = true;
+    signalJob(SIGKILL);
+    if (m_step && !m_localKillTimer)
+        m_localKillTimer
+            = m_sup.addTimer(localKillAfter, [this, weak = std::weak_ptr<int>(m_alive)] {
+                  if (!weak.lock())
+                      return;
+                  m_localKillTimer = 0;
+                  if (m_step)
+                      m_step->stop({ StopStep::kill() });
+              });
+    if (m_target.batch) // the queue is slow to tell: the job's end is looked up now
+        m_gone = true;
+}
+
+void SlurmProcess::setStdoutPaused(bool paused)
+{
+    m_outPaused = paused;
+    if (m_step)
+        m_step->setStdoutPaused(paused);
+}
+
+void SlurmProcess::setStderrPaused(bool paused)
+{
+    m_errPaused = paused;
+    if (m_step)
+        m_step->setStderrPaused(paused);
+}
+
+void SlurmProcess::drainOutput()
+{
+    if (m_step)
+        m_step->drainOutput();
+}
+
+} // namespace offload::detail

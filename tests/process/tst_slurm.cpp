@@ -1,0 +1,423 @@
+// Program runs and worker pools through the Slurm launcher (srun steps and sbatch jobs),
+// against the testbed's one-node cluster (scripts/testbed up; OFFLOAD_TEST_SLURM=1). The
+// jobs run as this user, on this machine: what they leave behind is visible here.
+#include <offload/process/launcher.h>
+#include <offload/process/programrunner.h>
+#include <offload/process/workerpool.h>
+
+#include "../common/testsupport.h"
+#include "processtestsupport.h"
+#include "remotetestsupport.h"
+
+#include <QJsonObject>
+#include <QTest>
+
+#include <unistd.h>
+
+using namespace offload;
+using namespace std::chrono_literals;
+
+class tst_Slurm : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void parsesPlaces();
+    void stepAndBatchRunsComeBack();
+    void missingProgramAndBadPartitionAreLaunchErrors();
+    void returnParameterFilesComeBack();
+    void cancelLeavesNothingBehind();
+    void pendingJobIsQueuedWithTheReason();
+    void cancelledElsewhereIsItsOwnError();
+    void workerPoolRunsAsSteps();
+    void timeLimitIsATimeout();
+    void nodeFailureIsItsOwnError(); // last: it takes the node down and back
+
+private:
+    void requireTestbed();
+    SlurmTarget target(bool batch = false) const;
+    // Slurm's own view of a job by name: its state, or "" when squeue does not list it.
+    QByteArray stateOf(const QByteArray &namePart);
+    QByteArray command(const QStringList &argv);
+
+    bool m_enabled = false;
+    std::unique_ptr<ProgramRunner> m_longRunner;
+    TaskHandle<ProgramResult> m_overTime; // started first: Slurm enforces limits each minute
+};
+
+void tst_Slurm::initTestCase()
+{
+    m_enabled = qEnvironmentVariable("OFFLOAD_TEST_SLURM") == QLatin1String("1");
+    if (!m_enabled)
+        return;
+    m_longRunner = std::make_unique<ProgramRunner>(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sleep");
+    spec.arguments = { "3999" };
+    SlurmTarget t = target();
+    t.options << QStringLiteral("--time=1"); // one minute, the smallest limit Slurm keeps
+    spec.launcher = Launcher::slurm(t);
+    m_overTime = m_longRunner->run(this, spec);
+}
+
+void tst_Slurm::cleanupTestCase()
+{
+    if (!m_enabled)
+        return;
+    m_longRunner.reset();
+    // Nothing of the tests' jobs is left, in the queue or as a process.
+    QTRY_VERIFY_WITH_TIMEOUT(!command({ QStringLiteral("squeue"), QStringLiteral("-h"),
+                                          QStringLiteral("-o"), QStringLiteral("%j %T") })
+                                  .contains("offload-"),
+        30000);
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(::getuid(), "sleep 3"), 0, 15000);
+}
+
+void tst_Slurm::requireTestbed()
+{
+    if (!m_enabled)
+        QSKIP("no Slurm testbed: OFFLOAD_TEST_SLURM is not 1 (scripts/testbed up sets it; "
+              "scripts/test runs it where it can)");
+}
+
+SlurmTarget tst_Slurm::target(bool batch) const
+{
+    SlurmTarget t;
+    t.partition = qEnvironmentVariable("OFFLOAD_TEST_SLURM_PARTITION", QStringLiteral("debug"));
+    t.batch = batch;
+    t.pollInterval = 1s;
+    return t;
+}
+
+QByteArray tst_Slurm::command(const QStringList &argv)
+{
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = argv.first();
+    spec.arguments = toArguments(argv.mid(1));
+    spec.progress = ProgressFormat::None;
+    auto t = runner.run(this, spec);
+    [&] { QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000); }();
+    return t.state() == TaskState::Finished ? t.result().stdoutText : QByteArray();
+}
+
+QByteArray tst_Slurm::stateOf(const QByteArray &namePart)
+{
+    const QByteArray out
+        = command({ QStringLiteral("squeue"), QStringLiteral("-h"), QStringLiteral("-t"),
+            QStringLiteral("all"), QStringLiteral("-o"), QStringLiteral("%j %T") });
+    for (const QByteArray &line : out.split('\n'))
+        if (line.contains(namePart))
+            return line.split(' ').value(1);
+    return {};
+}
+
+void tst_Slurm::parsesPlaces()
+{
+    const auto step = Launcher::parse(QStringLiteral("slurm:debug"));
+    QVERIFY(step);
+    QCOMPARE(step->kind(), Launcher::Kind::Slurm);
+    QCOMPARE(step->slurmTarget().partition, QStringLiteral("debug"));
+    QVERIFY(!step->slurmTarget().batch);
+    QCOMPARE(step->toString(), QStringLiteral("slurm:debug"));
+    const auto batch = Launcher::parse(QStringLiteral("sbatch"));
+    QVERIFY(batch && batch->slurmTarget().batch && batch->slurmTarget().partition.isEmpty());
+    QString error;
+    for (const char *bad : { "slurm:", "slurm:a b", "slurm:$(x)", "sbatch:;", "slurmx" }) {
+        error.clear();
+        QVERIFY2(!Launcher::parse(QString::fromLatin1(bad), &error), bad);
+        QVERIFY2(!error.isEmpty(), bad);
+    }
+}
+
+void tst_Slurm::stepAndBatchRunsComeBack()
+{
+    requireTestbed();
+    ProgramRunner runner(4);
+    QList<TaskHandle<ProgramResult>> runs;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.arguments = { "lines" };
+        spec.program = remoteBinary("testprogram", &spec.arguments);
+        spec.launcher = Launcher::slurm(target(batch));
+        runs << runner.run(this, spec);
+        ProgramSpec failing;
+        failing.program = QStringLiteral("/bin/sh");
+        failing.arguments = { "-c", "echo to-stderr >&2; exit 3" };
+        failing.launcher = Launcher::slurm(target(batch));
+        runs << runner.run(this, failing);
+    }
+    for (auto &t : runs)
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+    for (int i : { 0, 2 }) {
+        QCOMPARE(runs[i].state(), TaskState::Finished);
+        QCOMPARE(runs[i].result().json.toObject().value(QStringLiteral("answer")).toInt(), 42);
+        QCOMPARE(runs[i].result().stdoutText, QByteArray("hello\n"));
+        QVERIFY2(runs[i].processInfo().location.startsWith(QStringLiteral("slurm job ")),
+            qPrintable(runs[i].processInfo().location));
+        QCOMPARE(runs[i].progress().fraction(), 1.0);
+    }
+    for (int i : { 1, 3 }) {
+        QCOMPARE(runs[i].state(), TaskState::Failed);
+        QCOMPARE(runs[i].error().kind, ErrorKind::ExitCode);
+        QCOMPARE(runs[i].error().exitCode, 3);
+        QVERIFY2(runs[i].error().stderrTail.startsWith("to-stderr\n"),
+            runs[i].error().stderrTail.constData());
+    }
+}
+
+void tst_Slurm::missingProgramAndBadPartitionAreLaunchErrors()
+{
+    requireTestbed();
+    ProgramRunner runner(4);
+    QList<TaskHandle<ProgramResult>> missing, badPartition;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/nonexistent/program");
+        spec.launcher = Launcher::slurm(target(batch));
+        missing << runner.run(this, spec);
+        SlurmTarget bad = target(batch);
+        bad.partition = QStringLiteral("nosuchpartition");
+        spec.program = QStringLiteral("/bin/true");
+        spec.launcher = Launcher::slurm(bad);
+        badPartition << runner.run(this, spec);
+    }
+    for (auto &t : missing + badPartition)
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+    for (auto &t : missing) {
+        QCOMPARE(t.state(), TaskState::Failed);
+        QCOMPARE(t.error().kind, ErrorKind::Launch);
+        QCOMPARE(t.error().remoteFailure, RemoteFailure::ProgramMissing);
+    }
+    for (auto &t : badPartition) {
+        QCOMPARE(t.state(), TaskState::Failed);
+        QCOMPARE(t.error().kind, ErrorKind::Launch);
+        QVERIFY2(t.error().message.contains(QStringLiteral("artition")),
+            qPrintable(t.error().message)); // Slurm's own words
+    }
+}
+
+void tst_Slurm::returnParameterFilesComeBack()
+{
+    requireTestbed();
+    ProgramRunner runner(4);
+    QList<TaskHandle<ProgramResult>> written, fifo;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/sh");
+        spec.arguments = { "-c", "printf 'a = 1\\nb = x y\\n' > \"$1\"; sleep 30 & echo done", "sh",
+            ProgramSpec::returnParameterFilePlaceholder };
+        spec.returnParameterFile = true;
+        spec.launcher = Launcher::slurm(target(batch));
+        written << runner.run(this, spec);
+        spec.arguments
+            = { "-c", "mkfifo \"$1\"", "sh", ProgramSpec::returnParameterFilePlaceholder };
+        fifo << runner.run(this, spec);
+    }
+    for (auto &t : written + fifo)
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+    for (auto &t : written) {
+        QCOMPARE(t.state(), TaskState::Finished);
+        QCOMPARE(t.result().returnParameters, QByteArray("a = 1\nb = x y\n"));
+        QCOMPARE(t.result().stdoutText, QByteArray("done\n"));
+    }
+    for (auto &t : fifo) {
+        QCOMPARE(t.state(), TaskState::Failed);
+        QCOMPARE(t.error().kind, ErrorKind::Protocol);
+    }
+}
+
+void tst_Slurm::cancelLeavesNothingBehind()
+{
+    requireTestbed();
+    ProgramRunner runner(2);
+    QList<TaskHandle<ProgramResult>> runs;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/sh");
+        // A child, a grandchild, and one that left the group with setsid; all quiet.
+        spec.arguments = { "-c",
+            batch ? "sleep 337 & sh -c 'sleep 338' & setsid sleep 339 & wait"
+                  : "sleep 334 & sh -c 'sleep 335' & setsid sleep 336 & wait" };
+        spec.progress = ProgressFormat::None;
+        spec.cancelGrace = 500ms;
+        spec.launcher = Launcher::slurm(target(batch));
+        runs << runner.run(this, spec);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(countMatching(::getuid(), "sleep 33") >= 6, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        runs[0].state() == TaskState::Running && runs[1].state() == TaskState::Running, 30000);
+    for (auto &t : runs)
+        t.cancel();
+    for (auto &t : runs) {
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+        QCOMPARE(t.state(), TaskState::Cancelled);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(::getuid(), "sleep 33"), 0, 20000);
+}
+
+void tst_Slurm::pendingJobIsQueuedWithTheReason()
+{
+    requireTestbed();
+    // Every idle CPU of the node taken by jobs of someone else's (for this test: plain
+    // sbatch). sinfo's %C is allocated/idle/other/total.
+    const int cpus = command({ QStringLiteral("sinfo"), QStringLiteral("-h"), QStringLiteral("-o"),
+                                 QStringLiteral("%C") })
+                         .trimmed()
+                         .split('/')
+                         .value(1)
+                         .toInt();
+    QVERIFY(cpus > 0);
+    ProgramRunner runner(2); // before the guard below: stopped after the blockers went
+    QList<QByteArray> blockers;
+    for (int i = 0; i < cpus; ++i)
+        blockers << command(
+            { QStringLiteral("sbatch"), QStringLiteral("--parsable"),
+                QStringLiteral("--job-name=blocker"), QStringLiteral("--output=/dev/null"),
+                QStringLiteral("--wrap=exec sleep 341") })
+                        .trimmed();
+    const auto unblock = qScopeGuard([&] {
+        command(QStringList { QStringLiteral("scancel") } + [&] {
+            QStringList ids;
+            for (const QByteArray &b : blockers)
+                ids << QString::fromLatin1(b);
+            return ids;
+        }());
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(::getuid(), "sleep 341"), cpus, 30000);
+
+    QList<TaskHandle<ProgramResult>> waiting;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/true");
+        spec.launcher = Launcher::slurm(target(batch));
+        waiting << runner.run(this, spec);
+    }
+    for (auto &t : waiting) {
+        // Resources for the first, Priority (behind the first) for the other.
+        QTRY_VERIFY_WITH_TIMEOUT(
+            t.progress().text.startsWith(QStringLiteral("waiting in Slurm's queue (")), 30000);
+        QCOMPARE(t.state(), TaskState::Queued);
+        t.cancel();
+    }
+    for (auto &t : waiting) {
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+        QCOMPARE(t.state(), TaskState::Cancelled);
+    }
+    // Out of the queue: they never ran.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            const QByteArray q = command({ QStringLiteral("squeue"), QStringLiteral("-h"),
+                QStringLiteral("-o"), QStringLiteral("%j") });
+            return !q.contains("offload-");
+        }(),
+        30000);
+}
+
+void tst_Slurm::cancelledElsewhereIsItsOwnError()
+{
+    requireTestbed();
+    ProgramRunner runner(2);
+    QList<TaskHandle<ProgramResult>> runs;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.program = QStringLiteral("/bin/sleep");
+        spec.arguments = { batch ? "343" : "342" };
+        spec.launcher = Launcher::slurm(target(batch));
+        runs << runner.run(this, spec);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(
+        runs[0].state() == TaskState::Running && runs[1].state() == TaskState::Running, 60000);
+    // Someone runs scancel from a shell, for every job of the tests.
+    const QByteArray jobs = command({ QStringLiteral("squeue"), QStringLiteral("-h"),
+        QStringLiteral("-o"), QStringLiteral("%i %j") });
+    for (const QByteArray &line : jobs.split('\n'))
+        if (line.contains("offload-") && !line.isEmpty())
+            command({ QStringLiteral("scancel"), QString::fromLatin1(line.split(' ').first()) });
+    for (auto &t : runs) {
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+        QCOMPARE(t.state(), TaskState::Failed);
+        QCOMPARE(remoteFailureName(t.error().remoteFailure),
+            remoteFailureName(RemoteFailure::CancelledElsewhere));
+    }
+}
+
+void tst_Slurm::workerPoolRunsAsSteps()
+{
+    requireTestbed();
+    WorkerPoolSpec spec;
+    spec.program = remoteBinary("testworker", &spec.arguments);
+    spec.maxWorkers = 1;
+    spec.cancelGrace = 500ms;
+    spec.launcher = Launcher::slurm(target());
+    WorkerPool pool(spec);
+    auto add = pool.submit(this, QStringLiteral("add"), QJsonObject { { "a", 2 }, { "b", 3 } });
+    auto echo = pool.submit(
+        this, QStringLiteral("echo"), QJsonValue(QStringLiteral("x")), QByteArray(1 << 20, 'p'));
+    QTRY_VERIFY_WITH_TIMEOUT(add.isFinal() && echo.isFinal(), 60000);
+    QCOMPARE(add.state(), TaskState::Finished);
+    QCOMPARE(add.result().value.toDouble(), 5.0);
+    QCOMPARE(echo.result().payload, QByteArray(1 << 20, 'p'));
+    auto stubborn = pool.submit(this, QStringLiteral("stubborn"), QJsonObject { { "ms", 60000 } });
+    QTRY_VERIFY_WITH_TIMEOUT(stubborn.state() == TaskState::Running, 30000);
+    stubborn.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(stubborn.isFinal(), 30000);
+    QCOMPARE(stubborn.state(), TaskState::Cancelled);
+    pool.shutdown();
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(::getuid(), "testworker"), 0, 20000);
+
+    WorkerPoolSpec batch = spec;
+    batch.launcher = Launcher::slurm(target(true));
+    WorkerPool refused(batch);
+    auto call = refused.submit(this, QStringLiteral("add"));
+    QTRY_VERIFY_WITH_TIMEOUT(call.isFinal(), 30000);
+    QCOMPARE(call.state(), TaskState::Failed);
+    QCOMPARE(call.error().kind, ErrorKind::InvalidInput);
+}
+
+void tst_Slurm::timeLimitIsATimeout()
+{
+    requireTestbed();
+    // Started in initTestCase with a limit of one minute; Slurm looks every 30 s or so.
+    QTRY_VERIFY_WITH_TIMEOUT(m_overTime.isFinal(), 150000);
+    QCOMPARE(m_overTime.state(), TaskState::Failed);
+    QCOMPARE(m_overTime.error().kind, ErrorKind::Timeout);
+    QCOMPARE(m_overTime.error().remoteFailure, RemoteFailure::TimeLimit);
+}
+
+void tst_Slurm::nodeFailureIsItsOwnError()
+{
+    requireTestbed();
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sleep");
+    spec.arguments = { "344" };
+    spec.launcher = Launcher::slurm(target());
+    auto t = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(t.state() == TaskState::Running, 60000);
+    const QByteArray node = t.processInfo().location.section(QLatin1Char(' '), -1).toLatin1();
+    QVERIFY(!node.isEmpty());
+    const auto resume = qScopeGuard([&] {
+        command({ QStringLiteral("scontrol"), QStringLiteral("update"),
+            QStringLiteral("nodename=") + QString::fromLatin1(node),
+            QStringLiteral("state=resume") });
+        QTRY_VERIFY_WITH_TIMEOUT(command({ QStringLiteral("sinfo"), QStringLiteral("-h"),
+                                             QStringLiteral("-o"), QStringLiteral("%T") })
+                                     .trimmed()
+                                     .startsWith("idle"),
+            30000);
+    });
+    // The node goes down under the job, as when it fails.
+    command({ QStringLiteral("scontrol"), QStringLiteral("update"),
+        QStringLiteral("nodename=") + QString::fromLatin1(node), QStringLiteral("state=down"),
+        QStringLiteral("reason=offload-test") });
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+    QCOMPARE(t.state(), TaskState::Failed);
+    QCOMPARE(
+        remoteFailureName(t.error().remoteFailure), remoteFailureName(RemoteFailure::NodeFailure));
+}
+
+QTEST_GUILESS_MAIN(tst_Slurm)
+#include "tst_slurm.moc"
