@@ -24,7 +24,8 @@ enum class ErrorKind : quint8 {
     Protocol, // a peer sent bytes that break the protocol
     Launch, // the program could not be started (missing, not executable, no hello)
     InvalidInput, // the task's inputs were rejected before any work started
-    Remote, // the launcher (ssh, Slurm) could not reach the remote side or lost it; see RemoteFailure
+    Remote, // the launcher (ssh, Slurm) could not reach the remote side or lost it; see
+            // RemoteFailure
 };
 
 // How a remote launcher failed, apart from the program itself: set on errors of remote work
