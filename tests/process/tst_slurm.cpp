@@ -9,8 +9,11 @@
 #include "processtestsupport.h"
 #include "remotetestsupport.h"
 
+#include <QFileInfo>
 #include <QJsonObject>
 #include <QTest>
+
+#include <csignal>
 
 #include <unistd.h>
 
@@ -32,6 +35,7 @@ private Q_SLOTS:
     void pendingJobIsQueuedWithTheReason();
     void cancelledElsewhereIsItsOwnError();
     void workerPoolRunsAsSteps();
+    void jobsGoWithAKilledApplication();
     void timeLimitIsATimeout();
     void nodeFailureIsItsOwnError(); // last: it takes the node down and back
 
@@ -375,6 +379,46 @@ void tst_Slurm::workerPoolRunsAsSteps()
     QTRY_VERIFY_WITH_TIMEOUT(call.isFinal(), 30000);
     QCOMPARE(call.state(), TaskState::Failed);
     QCOMPARE(call.error().kind, ErrorKind::InvalidInput);
+}
+
+void tst_Slurm::jobsGoWithAKilledApplication()
+{
+    requireTestbed();
+    if (!QFileInfo::exists(binPath("offload")))
+        QSKIP("the offload tool is not built (OFFLOAD_BUILD_APPS=OFF)");
+    ProgramRunner runner(2);
+    QList<TaskHandle<ProgramResult>> tools;
+    for (const char *place : { "slurm", "sbatch" }) {
+        ProgramSpec spec;
+        spec.program = binPath("offload");
+        spec.arguments = { "run", "--on", place, "--", "/bin/sleep",
+            place == QByteArray("slurm") ? "346" : "347" };
+        spec.progress = ProgressFormat::None;
+        tools << runner.run(this, spec);
+    }
+    // Both jobs run (the sleep itself, not only command lines that name it).
+    const auto sleeping = [](const char *n) {
+        int count = 0;
+        for (qint64 pid : processesOf(::getuid())) {
+            QFile comm(QStringLiteral("/proc/%1/comm").arg(pid));
+            QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
+            if (comm.open(QIODevice::ReadOnly) && comm.readAll().trimmed() == "sleep"
+                && cmd.open(QIODevice::ReadOnly) && cmd.readAll().contains(n))
+                ++count;
+        }
+        return count;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(sleeping("346") == 1 && sleeping("347") == 1, 60000);
+    // The application dies at once, with no chance to clean up.
+    for (auto &t : tools)
+        QVERIFY(::kill(pid_t(t.processInfo().pid), SIGKILL) == 0);
+    for (auto &t : tools)
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(sleeping("346") == 0 && sleeping("347") == 0, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(!command({ QStringLiteral("squeue"), QStringLiteral("-h"),
+                                          QStringLiteral("-o"), QStringLiteral("%j") })
+                                  .contains("offload-"),
+        30000);
 }
 
 void tst_Slurm::timeLimitIsATimeout()

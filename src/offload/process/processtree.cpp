@@ -7,6 +7,7 @@
 #include <QFile>
 #include <QLoggingCategory>
 #include <QRegularExpression>
+#include <QStandardPaths>
 
 #include <algorithm>
 #include <mutex>
@@ -79,18 +80,22 @@ QByteArray ownCgroupDirectory()
     return {};
 }
 
-// The script of the guard process: collects "+PGID" / "-PGID" lines; when the pipe closes (we
-// exited or died), kills the groups still registered and the whole cgroup subtree ($1), waits
+// The script of the guard process: collects "+PGID" / "-PGID" lines, and "+jNAME" / "-jNAME"
+// for Slurm jobs; when the pipe closes (we exited or died), kills the groups still
+// registered, cancels the jobs (with scancel, $2) and the whole cgroup subtree ($1), waits
 // (bounded) until it is empty and removes it.
 constexpr const char *guardScript = R"sh(trap '' HUP INT TERM PIPE QUIT
-groups=' '
+groups=' ' jobs=' '
 while IFS= read -r line; do
   case $line in
+    +j*) jobs="$jobs${line#+j} " ;;
+    -j*) j=${line#-j}; case $jobs in *" $j "*) jobs="${jobs%% $j *} ${jobs#* $j }" ;; esac ;;
     +*) groups="$groups${line#+} " ;;
     -*) pg=${line#-}; case $groups in *" $pg "*) groups="${groups%% $pg *} ${groups#* $pg }" ;; esac ;;
   esac
 done
 for pg in $groups; do kill -9 -$pg 2>/dev/null; done
+if [ -n "$2" ]; then for j in $jobs; do "$2" --name="$j" >/dev/null 2>&1; done; fi
 if [ -n "$1" ] && [ -d "$1" ]; then
   echo 1 > "$1/cgroup.kill" 2>/dev/null
   i=0
@@ -173,7 +178,23 @@ public:
             m_groups.insert(group);
         else
             m_groups.erase(group);
-        if (!writeGuardLocked(op + QByteArray::number(group) + '\n')) {
+        tellGuardLocked(op + QByteArray::number(group) + '\n');
+    }
+
+    void tellGuardJob(char op, const QByteArray &name)
+    {
+        std::lock_guard lock(m_mutex);
+        startGuardLocked();
+        if (op == '+')
+            m_jobs.insert(name);
+        else
+            m_jobs.erase(name);
+        tellGuardLocked(op + QByteArray("j") + name + '\n');
+    }
+
+    void tellGuardLocked(const QByteArray &line)
+    {
+        if (!writeGuardLocked(line)) {
             // A guard that does not read (stopped, or killed and not yet seen) must never
             // block the supervisor thread: it is replaced.
             qCWarning(lcProcessTree, "the guard process stopped reading; replacing it");
@@ -219,7 +240,9 @@ private:
             return;
         SpawnRequest req;
         req.program = QStringLiteral("/bin/sh");
-        req.arguments = { "-c", guardScript, "offload-guard", m_base };
+        // scancel as found now: the guard's PATH is the system's only.
+        const QString scancel = QStandardPaths::findExecutable(QStringLiteral("scancel"));
+        req.arguments = { "-c", guardScript, "offload-guard", m_base, QFile::encodeName(scancel) };
         req.environment = Environment();
         req.environment.insert("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         req.niceness = 0;
@@ -248,6 +271,8 @@ private:
         QByteArray all;
         for (pid_t g : m_groups)
             all += '+' + QByteArray::number(g) + '\n';
+        for (const QByteArray &j : m_jobs)
+            all += "+j" + j + '\n';
         if (!all.isEmpty() && !writeGuardLocked(all))
             qCWarning(lcProcessTree, "the new guard process could not be told every process group");
     }
@@ -302,6 +327,7 @@ private:
     std::vector<QByteArray> m_free, m_draining;
     int m_next = 0;
     std::set<pid_t> m_groups; // process groups registered with the guard
+    std::set<QByteArray> m_jobs; // Slurm job names registered with the guard
     int m_guardFd = -1, m_guardPidfd = -1;
     pid_t m_guardPid = -1;
     uint64_t m_guardWatch = 0;
@@ -371,6 +397,11 @@ void ProcessTree::reaped()
     if (m_leader > 0 && mechanism() == Mechanism::ProcessGroup)
         Registry::instance().tellGuard('-', m_leader);
     m_leader = -1;
+}
+
+void ProcessTree::guardJob(const QByteArray &name, bool guarded)
+{
+    Registry::instance().tellGuardJob(guarded ? '+' : '-', name);
 }
 
 void ProcessTree::disableCgroups()

@@ -46,6 +46,8 @@ public:
 
     // After a child could not join its cgroup (delegation rules): process groups from now on.
     static void disableCgroups();
+    // A Slurm job (by its unique name) that the guard cancels if the application dies.
+    static void guardJob(const QByteArray &name, bool guarded);
 
 private:
     ProcessTree() = default;

@@ -70,6 +70,7 @@ std::unique_ptr<Process> SlurmProcess::start(
     } else if (!p->startStep(request, error)) {
         return nullptr;
     }
+    ProcessTree::guardJob(p->m_jobName, true); // cancelled if the application dies
     SlurmProcess *self = p.get();
     p->m_queueWatch = slurm::Queue::instance().watch(p->m_jobName, target.pollInterval,
         [self, weak = std::weak_ptr<int>(p->m_alive)](const slurm::JobInfo *job) {
@@ -94,6 +95,7 @@ SlurmProcess::~SlurmProcess()
                 QStringLiteral("--full"), QStringLiteral("-n"), QString::fromLatin1(m_jobName) },
             [](int, const QByteArray &, const QByteArray &) {});
     m_step.reset();
+    ProcessTree::guardJob(m_jobName, false);
     for (int fd : { m_stdinRead, m_stdinWrite })
         if (fd >= 0)
             ::close(fd);
