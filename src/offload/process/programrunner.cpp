@@ -269,6 +269,7 @@ private:
                 return;
             if (!r->task->markStarting() || !r->task->start())
                 return self->stop(*r); // cancelled while it waited
+            r->task->updateProgress([](Progress &p) { p.text.clear(); }); // no longer waiting
             self->armTimeout(*r);
         };
         handlers.pending = [r](const QString &reason) {

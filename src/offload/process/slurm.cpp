@@ -101,30 +101,36 @@ std::vector<JobInfo> parseQueue(const QByteArray &text)
 
 RemoteFailure failureFromNotice(const QByteArray &stderrText, bool *cancelled)
 {
-    // slurmstepd: "*** JOB 12 ON n1 CANCELLED AT 2026-12-01T17:42:52 DUE TO TIME LIMIT ***"
-    // (or STEP 12.0), "... DUE TO NODE FAILURE", "... DUE TO PREEMPTION", or without a
-    // reason when someone ran scancel.
+    // slurmstepd's own lines only ("slurmstepd-n1: error: *** JOB 12 ON n1 CANCELLED AT ...
+    // DUE TO TIME LIMIT ***", "slurmstepd: error: Detected 1 oom_kill event ..."): the
+    // program may print anything, these words included.
     static const QRegularExpression notice(QStringLiteral(
         R"(\*\*\* (?:JOB|STEP) [0-9.]+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z ]+?))? \*\*\*)"));
-    const QString text = QString::fromLocal8Bit(stderrText);
-    if (text.contains(QLatin1String("oom-kill")) || text.contains(QLatin1String("oom_kill")))
-        return RemoteFailure::OutOfMemory;
-    QRegularExpressionMatchIterator it = notice.globalMatch(text);
-    QRegularExpressionMatch last;
-    while (it.hasNext())
-        last = it.next();
-    if (!last.hasMatch())
-        return RemoteFailure::None;
-    const QString why = last.captured(1);
-    if (why.startsWith(QLatin1String("TIME LIMIT")))
-        return RemoteFailure::TimeLimit;
-    if (why.startsWith(QLatin1String("NODE FAIL")))
-        return RemoteFailure::NodeFailure;
-    if (why.startsWith(QLatin1String("PREEMPTION")))
-        return RemoteFailure::Preempted;
+    RemoteFailure found = RemoteFailure::None;
+    for (const QByteArray &raw : stderrText.split('\n')) {
+        const QString line = QString::fromLocal8Bit(raw.trimmed());
+        if (!line.contains(QLatin1String("slurmstepd")))
+            continue;
+        if (line.contains(QLatin1String("oom-kill")) || line.contains(QLatin1String("oom_kill"))) {
+            found = RemoteFailure::OutOfMemory;
+            continue;
+        }
+        const QRegularExpressionMatch m = notice.match(line);
+        if (!m.hasMatch())
+            continue;
+        const QString why = m.captured(1);
+        if (why.startsWith(QLatin1String("TIME LIMIT")))
+            found = RemoteFailure::TimeLimit;
+        else if (why.startsWith(QLatin1String("NODE FAIL")))
+            found = RemoteFailure::NodeFailure;
+        else if (why.startsWith(QLatin1String("PREEMPTION")))
+            found = RemoteFailure::Preempted;
+        else
+            found = RemoteFailure::CancelledElsewhere; // the caller knows whether it was ours
+    }
     if (cancelled)
-        *cancelled = true;
-    return RemoteFailure::CancelledElsewhere; // the caller knows whether it was ours
+        *cancelled = found == RemoteFailure::CancelledElsewhere;
+    return found;
 }
 
 RemoteFailure failureFromState(const QByteArray &state)
@@ -176,6 +182,7 @@ Queue &Queue::instance()
 uint64_t Queue::watch(const QByteArray &jobName, std::chrono::seconds interval, Listener listener)
 {
     const uint64_t token = m_next++;
+    interval = std::max(interval, std::chrono::seconds(1)); // never a busy loop of squeue
     m_watches.emplace(token,
         Watch { jobName, interval, std::make_shared<Listener>(std::move(listener)), {}, false,
             std::chrono::steady_clock::now() });
@@ -245,8 +252,8 @@ void Queue::onResult(int code, const QByteArray &out)
             const JobInfo *job = found == byName.end() ? nullptr : &found->second;
             const bool same = job && w.last && w.last->state == job->state
                 && w.last->reason == job->reason && w.last->node == job->node;
-            if (same || (!job && !w.seen && !w.last))
-                continue; // unchanged, or not submitted yet
+            if (same || (!job && !w.last))
+                continue; // unchanged, not submitted yet, or already told it is gone
             changed = true;
             w.seen = w.seen || job;
             w.last = job ? std::optional<JobInfo>(*job) : std::nullopt;

@@ -59,7 +59,9 @@ std::unique_ptr<Process> SlurmProcess::start(
             return fail(ErrorKind::InvalidInput,
                 QStringLiteral("a batch job reads no input; run it as an srun step (slurm:)"));
         const QString dir = outputDirectory(target);
-        if (!QDir().mkpath(dir))
+        if (!QDir().mkpath(dir)
+            || !QFile::setPermissions(
+                dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner))
             return fail(ErrorKind::Launch,
                 QStringLiteral("cannot create the directory for job output %1").arg(dir));
         p->m_outFile
@@ -128,7 +130,16 @@ bool SlurmProcess::startStep(const SpawnRequest &request, Error *error)
     }
     SpawnRequest req;
     req.program = QStringLiteral("srun");
-    QStringList args { QStringLiteral("-u"),
+    // One task on one node, in a job of its own even when this application runs inside an
+    // allocation (whose SLURM_ variables would make srun a step of it).
+    for (const QByteArray &entry : Environment::inherited().toList()) {
+        const QByteArray name = entry.left(entry.indexOf('='));
+        if ((name.startsWith("SLURM_") && name != "SLURM_CONF") || name.startsWith("SBATCH_")
+            || name.startsWith("SRUN_"))
+            req.environment.remove(name);
+    }
+    QStringList args { QStringLiteral("-u"), QStringLiteral("--ntasks=1"),
+        QStringLiteral("--nodes=1"),
         QStringLiteral("--job-name=") + QString::fromLatin1(m_jobName) };
     if (!m_target.partition.isEmpty())
         args << QStringLiteral("--partition=") + m_target.partition;
@@ -168,7 +179,12 @@ void SlurmProcess::submitBatch()
 {
     QStringList args { QStringLiteral("sbatch"), QStringLiteral("--parsable"),
         QStringLiteral("--job-name=") + QString::fromLatin1(m_jobName),
-        QStringLiteral("--output=") + m_outFile, QStringLiteral("--error=") + m_errFile };
+        // Requeued, a job would run again into truncated files: Offload reports its failure.
+        QStringLiteral("--no-requeue"), QStringLiteral("--ntasks=1"),
+        QStringLiteral("--output=")
+            + QString(m_outFile).replace(QLatin1Char('%'), QStringLiteral("%%")),
+        QStringLiteral("--error=")
+            + QString(m_errFile).replace(QLatin1Char('%'), QStringLiteral("%%")) };
     if (!m_target.partition.isEmpty())
         args << QStringLiteral("--partition=") + m_target.partition;
     args += m_target.options;
@@ -194,8 +210,11 @@ void SlurmProcess::onSubmitted(int code, const QByteArray &out, const QByteArray
         return finishLater(s);
     }
     m_jobId = out.trimmed().split(';').value(0); // "ID" or "ID;CLUSTER"
-    if (m_stopping) // cancelled while it was being submitted
-        return signalJob(SIGKILL);
+    if (m_stopping) { // cancelled while it was being submitted: out of the queue, and over
+        signalJob(SIGKILL);
+        m_gone = true;
+        return readFiles();
+    }
     m_tailTimer = m_sup.addTimer(tailInterval, [this, weak = std::weak_ptr<int>(m_alive)] {
         if (!weak.lock())
             return;
@@ -208,34 +227,42 @@ void SlurmProcess::onSubmitted(int code, const QByteArray &out, const QByteArray
 void SlurmProcess::readFiles()
 {
     const std::weak_ptr<int> weak = m_alive;
+    // One chunk of a file from its offset; true if there was any.
     const auto tail = [&](const QString &path, qint64 &offset, bool err) {
         if (err ? m_errPaused : m_outPaused)
-            return;
+            return false;
         QFile f(path);
         if (!f.open(QIODevice::ReadOnly) || !f.seek(offset))
-            return;
+            return false;
         const QByteArray bytes = f.read(maxReadPerTick);
         if (bytes.isEmpty())
-            return;
+            return false;
         offset += bytes.size();
         if (err)
             m_streams->stderrData(bytes.constData(), size_t(bytes.size()));
         else
             m_streams->stdoutData(bytes.constData(), size_t(bytes.size()));
+        return true;
     };
-    tail(m_outFile, m_outOffset, false);
-    if (!weak.lock())
-        return;
-    tail(m_errFile, m_errOffset, true);
-    if (!weak.lock())
-        return;
+    // Ended: the exit marker is in (the wrapper writes it last), or the job left the queue.
+    // Then both files are read to their ends before it is concluded.
+    const bool ending = m_streams->exitStatus() || m_gone;
+    bool more = true;
+    for (int round = 0; more && round < (ending ? 64 : 1); ++round) {
+        more = tail(m_errFile, m_errOffset, true);
+        if (!weak.lock())
+            return;
+        more = tail(m_outFile, m_outOffset, false) || more;
+        if (!weak.lock())
+            return;
+    }
     afterOutput();
     if (!weak.lock() || m_finished)
         return;
-    // Ended: the exit marker is in (the wrapper writes it last), or the job left the queue.
-    if (m_streams->exitStatus() || m_gone)
+    const bool paused = m_outPaused || m_errPaused;
+    if ((m_streams->exitStatus() || m_gone) && !more && !paused)
         return finish(0);
-    m_tailTimer = m_sup.addTimer(tailInterval, [this, weak] {
+    m_tailTimer = m_sup.addTimer(more ? std::chrono::milliseconds(0) : tailInterval, [this, weak] {
         if (!weak.lock())
             return;
         m_tailTimer = 0;
@@ -277,9 +304,18 @@ void SlurmProcess::afterOutput()
             if (!weak.lock())
                 return;
             m_lingerTimer = 0;
-            if (m_step)
-                m_step->stop({ StopStep::kill() });
+            endStepHere();
         });
+}
+
+// srun ended here: its job is cancelled first (a killed srun leaves its allocation behind).
+void SlurmProcess::endStepHere()
+{
+    slurm::runCommand(
+        { QStringLiteral("scancel"), QStringLiteral("--name=") + QString::fromLatin1(m_jobName) },
+        [](int, const QByteArray &, const QByteArray &) {});
+    if (m_step)
+        m_step->stop({ StopStep::kill() });
 }
 
 void SlurmProcess::onStepExit(const ExitStatus &local)
@@ -342,8 +378,12 @@ void SlurmProcess::conclude(ExitStatus local, const QByteArray &finalState)
     const QString job = m_jobId.isEmpty()
         ? QStringLiteral("the Slurm job")
         : QStringLiteral("Slurm job %1").arg(QString::fromLatin1(m_jobId));
-    bool cancelNotice = false;
-    RemoteFailure why = slurm::failureFromNotice(w.prelude() + w.stderrTail(), &cancelNotice);
+    // Slurm's reason counts when the program did not end by itself: no exit reported, or an
+    // exit by a signal (the wrapper passes on the program's death by Slurm's SIGTERM/KILL).
+    const bool signalled = w.exitStatus() && *w.exitStatus() > 128;
+    RemoteFailure why = RemoteFailure::None;
+    if (!w.exitStatus() || signalled)
+        why = slurm::failureFromNotice(w.prelude() + w.stderrTail());
     if (why == RemoteFailure::None && !w.exitStatus())
         why = slurm::failureFromState(finalState);
     if (why == RemoteFailure::CancelledElsewhere && m_cancelSent)
@@ -508,8 +548,7 @@ void SlurmProcess::killJob()
                   if (!weak.lock())
                       return;
                   m_localKillTimer = 0;
-                  if (m_step)
-                      m_step->stop({ StopStep::kill() });
+                  endStepHere();
               });
     if (m_target.batch) // the queue is slow to tell: the job's end is looked up now
         m_gone = true;

@@ -40,6 +40,7 @@ private:
     void readFiles();
     void afterOutput();
     void onStepExit(const ExitStatus &local);
+    void endStepHere();
     void finish(int clientCode);
     void conclude(ExitStatus status, const QByteArray &finalState);
     void report(ExitStatus status);
