@@ -340,12 +340,12 @@ void tst_Slurm::cancelledElsewhereIsItsOwnError()
     }
     QTRY_VERIFY_WITH_TIMEOUT(
         runs[0].state() == TaskState::Running && runs[1].state() == TaskState::Running, 60000);
-    // Someone runs scancel from a shell, for every job of the tests.
-    const QByteArray jobs = command({ QStringLiteral("squeue"), QStringLiteral("-h"),
-        QStringLiteral("-o"), QStringLiteral("%i %j") });
-    for (const QByteArray &line : jobs.split('\n'))
-        if (line.contains("offload-") && !line.isEmpty())
-            command({ QStringLiteral("scancel"), QString::fromLatin1(line.split(' ').first()) });
+    // Someone runs scancel from a shell, for these two jobs ("slurm job N on NODE").
+    for (auto &t : runs) {
+        const QString job = t.processInfo().location.section(QLatin1Char(' '), 2, 2);
+        QVERIFY2(!job.isEmpty(), qPrintable(t.processInfo().location));
+        command({ QStringLiteral("scancel"), job });
+    }
     for (auto &t : runs) {
         QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
         QCOMPARE(t.state(), TaskState::Failed);
@@ -376,7 +376,19 @@ void tst_Slurm::workerPoolRunsAsSteps()
     QTRY_VERIFY_WITH_TIMEOUT(stubborn.isFinal(), 30000);
     QCOMPARE(stubborn.state(), TaskState::Cancelled);
     pool.shutdown();
-    QTRY_COMPARE_WITH_TIMEOUT(countMatching(::getuid(), "testworker"), 0, 20000);
+    // No worker of a job is left (other tests may run local workers meanwhile).
+    const auto jobWorkers = [] {
+        int n = 0;
+        for (qint64 pid : processesOf(::getuid())) {
+            QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
+            QFile env(QStringLiteral("/proc/%1/environ").arg(pid));
+            if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().contains("testworker")
+                && env.open(QIODevice::ReadOnly) && env.readAll().contains("SLURM_JOB_ID="))
+                ++n;
+        }
+        return n;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(jobWorkers(), 0, 20000);
 
     WorkerPoolSpec batch = spec;
     batch.launcher = Launcher::slurm(target(true));
@@ -440,7 +452,9 @@ void tst_Slurm::timeLimitIsATimeout()
     // Started in initTestCase with a limit of one minute; Slurm looks every 30 s or so.
     QTRY_VERIFY_WITH_TIMEOUT(m_overTime.isFinal(), 150000);
     QCOMPARE(m_overTime.state(), TaskState::Failed);
-    QCOMPARE(m_overTime.error().kind, ErrorKind::Timeout);
+    QVERIFY2(m_overTime.error().kind == ErrorKind::Timeout,
+        qPrintable(m_overTime.error().summary() + QLatin1Char('\n')
+            + QString::fromLocal8Bit(m_overTime.error().stderrTail)));
     QCOMPARE(m_overTime.error().remoteFailure, RemoteFailure::TimeLimit);
 }
 

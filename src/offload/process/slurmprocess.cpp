@@ -134,8 +134,14 @@ bool SlurmProcess::startStep(const SpawnRequest &request, Error *error)
     // allocation (whose SLURM_ variables would make srun a step of it).
     for (const QByteArray &entry : Environment::inherited().toList()) {
         const QByteArray name = entry.left(entry.indexOf('='));
-        if ((name.startsWith("SLURM_") && name != "SLURM_CONF") || name.startsWith("SBATCH_")
-            || name.startsWith("SRUN_"))
+        // The job's own (its id, size, nodes), not srun's input options (SLURM_PARTITION,
+        // SLURM_TIMELIMIT, ... stay).
+        static const char *const jobVariables[] = { "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_NNODES",
+            "SLURM_NODELIST", "SLURM_TASKS_PER_NODE", "SLURM_CPUS_ON_NODE" };
+        bool ofTheJob = name.startsWith("SLURM_JOB") || name.startsWith("SLURM_STEP");
+        for (const char *v : jobVariables)
+            ofTheJob = ofTheJob || name == v;
+        if (ofTheJob)
             req.environment.remove(name);
     }
     QStringList args { QStringLiteral("-u"), QStringLiteral("--ntasks=1"),
