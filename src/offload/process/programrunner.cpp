@@ -5,9 +5,9 @@
 
 #include "launch_p.h"
 #include "logring_p.h"
+#include "returnfile_p.h"
 #include "supervisor_p.h"
 
-#include <offload/core/regularfile_p.h>
 
 #include <QDir>
 #include <QFile>
@@ -25,8 +25,6 @@
 
 namespace offload {
 namespace detail {
-
-constexpr qint64 maxReturnFileBytes = qint64(16) << 20;
 
 struct Run
 {
@@ -55,94 +53,6 @@ struct Run
             ::close(spec.stdinFd); // our duplicate
     }
 };
-
-QByteArray returnFilePath(const Run &run)
-{
-    return run.returnDir + "/returnparameters.txt";
-}
-
-// Return-parameter directories are named after the process that made them, so that one left
-// behind by a process that was killed can be recognised and removed later.
-QByteArray returnDirPrefix()
-{
-    return QFile::encodeName(QDir::tempPath()) + "/offload-return-";
-}
-
-// On the supervisor thread when a runner is made: removes the return-parameter directories
-// of Offload processes that no longer exist (only the file we put there, then the directory).
-void removeStaleReturnDirs()
-{
-    const QDir tmp(QDir::tempPath());
-    for (const QString &name :
-        tmp.entryList({ QStringLiteral("offload-return-*") }, QDir::Dirs | QDir::NoSymLinks)) {
-        const QStringList parts = name.split(QLatin1Char('-')); // offload, return, PID, XXXXXX
-        bool ok = false;
-        const qint64 pid = parts.size() == 4 ? parts[2].toLongLong(&ok) : 0;
-        if (!ok || pid <= 0 || pid == ::getpid()
-            || QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)))
-            continue;
-        const QByteArray dir = QFile::encodeName(tmp.filePath(name));
-        ::unlink((dir + "/returnparameters.txt").constData());
-        ::rmdir(dir.constData()); // fails if anything else is in it: left alone
-    }
-}
-
-// Reads the return-parameter file (never blocking, bounded) and removes the private
-// directory. A file that is there but cannot be taken as it is gives an error sentence.
-std::optional<QByteArray> collectReturnFile(Run &run, QString *problem)
-{
-    if (run.returnDir.isEmpty())
-        return std::nullopt;
-    std::optional<QByteArray> text;
-    // The directory itself may have been replaced (by a symbolic link elsewhere): opened
-    // without following, and everything below done relative to it.
-    const int dir
-        = ::open(run.returnDir.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dir < 0) {
-        if (problem)
-            *problem
-                = QStringLiteral("the return-parameter directory %1 was replaced by something else")
-                      .arg(QFile::decodeName(run.returnDir));
-        ::unlink(run.returnDir.constData()); // a link or file where our directory was
-        run.returnDir.clear();
-        return text;
-    }
-    const QByteArray name = "returnparameters.txt";
-    const RegularFileRead file
-        = readRegularFileAt(dir, name, maxReturnFileBytes, SymlinkPolicy::Refuse);
-    if (file.ok())
-        text = file.data;
-    else if (file.status != RegularFileRead::Missing && problem)
-        *problem = QStringLiteral("the return-parameter file %1%2")
-                       .arg(QFile::decodeName(returnFilePath(run)),
-                           file.error.mid(file.error.indexOf(QLatin1Char(':'))));
-    ::unlinkat(dir, name.constData(), 0); // whatever it is (a FIFO too); never followed
-    ::close(dir);
-    ::rmdir(
-        run.returnDir.constData()); // fails if the program left more files: they stay, as its own
-    run.returnDir.clear();
-    return text;
-}
-
-// Creates the 0700 directory and puts its file into the arguments; false with errno on failure.
-bool prepareReturnFile(Run &run, QByteArrayList &arguments)
-{
-    QByteArray pattern = returnDirPrefix() + QByteArray::number(::getpid()) + "-XXXXXX";
-    if (!::mkdtemp(pattern.data())) // mkdtemp creates the directory with mode 0700
-        return false;
-    run.returnDir = pattern;
-    const QByteArray file = returnFilePath(run);
-    bool placed = false;
-    for (QByteArray &arg : arguments) {
-        if (arg == ProgramSpec::returnParameterFilePlaceholder) {
-            arg = file;
-            placed = true;
-        }
-    }
-    if (!placed)
-        arguments << QByteArrayLiteral("--returnparameterfile") << file;
-    return true;
-}
 
 class RunnerImpl : public std::enable_shared_from_this<RunnerImpl>
 {
@@ -238,7 +148,7 @@ private:
                               << req.returnFileArgument;
         }
         if (s.returnParameterFile && s.launcher.isLocal()
-            && !prepareReturnFile(*run, req.arguments)) {
+            && !prepareReturnFile(run->returnDir, req.arguments)) {
             run->task->fail(Error { ErrorKind::Launch,
                 QStringLiteral(
                     "cannot create a private directory for the return parameters in %1: %2")
@@ -285,7 +195,7 @@ private:
         }
         if (!run->child) {
             QString ignored;
-            collectReturnFile(*run, &ignored);
+            collectReturnFile(run->returnDir, &ignored);
             run->task->fail(error);
             return;
         }
@@ -517,7 +427,7 @@ private:
         r.droppedStdout = run.out.droppedBytes();
         r.droppedStderr = run.err.droppedBytes();
         if (run.spec.launcher.isLocal()) {
-            r.returnParameters = collectReturnFile(run, returnFileProblem);
+            r.returnParameters = collectReturnFile(run.returnDir, returnFileProblem);
         } else {
             r.returnParameters = status.returnFile;
             *returnFileProblem = status.returnFileProblem;
