@@ -8,7 +8,6 @@
 #include "returnfile_p.h"
 #include "supervisor_p.h"
 
-
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
