@@ -7,15 +7,10 @@
 
 #include <csignal>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 namespace offload::detail {
 
 namespace {
 constexpr std::chrono::milliseconds tailInterval { 500 }; // reading a batch job's files
-constexpr std::chrono::milliseconds localKillAfter { 3000 };
-constexpr std::chrono::milliseconds lingerAfterExit { 1000 };
 constexpr qint64 maxReadPerTick = qint64(4) << 20;
 
 bool isFinalState(const QByteArray &state)
@@ -37,10 +32,8 @@ std::unique_ptr<Process> SlurmProcess::start(
     const SlurmTarget &target, SpawnRequest request, Handlers handlers, Error *error)
 {
     std::unique_ptr<SlurmProcess> p(new SlurmProcess);
-    if (auto problem = ssh::prepareRun(request, p->m_run)) {
-        *error = *problem;
+    if (!p->prepare(request, std::move(handlers), error))
         return nullptr;
-    }
     const auto fail = [&](ErrorKind kind, const QString &why) -> std::unique_ptr<Process> {
         *error = Error { kind,
             QStringLiteral("cannot run '%1' with Slurm: %2").arg(request.program, why),
@@ -49,11 +42,6 @@ std::unique_ptr<Process> SlurmProcess::start(
     };
     p->m_target = target;
     p->m_jobName = "offload-" + p->m_run.nonce;
-    p->m_handlers = std::move(handlers);
-    p->m_streams = std::make_unique<WrapperStreams>(
-        ssh::markerPrefix(p->m_run.nonce),
-        [self = p.get()](const char *d, size_t n) { self->m_handlers.stdoutData(d, n); },
-        [self = p.get()](const char *d, size_t n) { self->m_handlers.stderrData(d, n); });
     if (target.batch) {
         if (request.pipeStdin || request.stdinFd >= 0)
             return fail(ErrorKind::InvalidInput,
@@ -69,7 +57,7 @@ std::unique_ptr<Process> SlurmProcess::start(
         p->m_errFile
             = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".err");
         p->submitBatch();
-    } else if (!p->startStep(request, error)) {
+    } else if (!p->openStdin(request, error) || !p->startStep(error)) {
         return nullptr;
     }
     ProcessTree::guardJob(p->m_jobName, true); // cancelled if the application dies
@@ -85,10 +73,8 @@ std::unique_ptr<Process> SlurmProcess::start(
 SlurmProcess::~SlurmProcess()
 {
     m_alive.reset();
-    for (uint64_t t : { m_localKillTimer, m_finishTimer, m_lingerTimer, m_tailTimer })
-        if (t)
-            m_sup.cancelTimer(t);
-    m_stopSequence.reset();
+    if (m_tailTimer)
+        m_sup.cancelTimer(m_tailTimer);
     if (m_queueWatch)
         slurm::Queue::instance().unwatch(m_queueWatch);
     if (!m_reported) // given up while it waits or runs: the job goes too
@@ -96,38 +82,15 @@ SlurmProcess::~SlurmProcess()
             { QStringLiteral("scancel"), QStringLiteral("-s"), QStringLiteral("KILL"),
                 QStringLiteral("--full"), QStringLiteral("-n"), QString::fromLatin1(m_jobName) },
             [](int, const QByteArray &, const QByteArray &) {});
-    m_step.reset();
+    m_client.reset();
     ProcessTree::guardJob(m_jobName, false);
-    for (int fd : { m_stdinRead, m_stdinWrite })
-        if (fd >= 0)
-            ::close(fd);
     for (const QString &f : { m_outFile, m_errFile })
         if (!f.isEmpty())
             QFile::remove(f);
 }
 
-QStringList SlurmProcess::wrapperArgv() const
+bool SlurmProcess::startStep(Error *error)
 {
-    QStringList argv;
-    for (const QByteArray &w : ssh::runArguments(m_run))
-        argv << QFile::decodeName(w); // srun and sbatch take text; arguments are UTF-8 here
-    return argv;
-}
-
-bool SlurmProcess::startStep(const SpawnRequest &request, Error *error)
-{
-    if (request.pipeStdin) {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) {
-            *error = Error { ErrorKind::Launch, QString::fromLocal8Bit(::strerror(errno)) };
-            return false;
-        }
-        m_stdinRead = fds[0];
-        m_stdinWrite = fds[1];
-        ::fcntl(m_stdinWrite, F_SETFL, ::fcntl(m_stdinWrite, F_GETFL) | O_NONBLOCK);
-    } else if (request.stdinFd >= 0) {
-        m_stdinRead = ::fcntl(request.stdinFd, F_DUPFD_CLOEXEC, 3);
-    }
     SpawnRequest req;
     req.program = QStringLiteral("srun");
     // One task on one node, in a job of its own even when this application runs inside an
@@ -152,33 +115,7 @@ bool SlurmProcess::startStep(const SpawnRequest &request, Error *error)
     args += m_target.options;
     args << QStringLiteral("--");
     req.arguments = toArguments(args) + ssh::runArguments(m_run);
-    req.stdinFd = m_stdinRead;
-    req.niceness = 0; // the program gets the niceness, on its node
-    const std::weak_ptr<int> weak = m_alive;
-    Handlers h;
-    h.stdoutData = [this, weak](const char *d, size_t n) {
-        if (!weak.lock())
-            return;
-        m_streams->stdoutData(d, n);
-        if (weak.lock())
-            afterOutput();
-    };
-    h.stderrData = [this, weak](const char *d, size_t n) {
-        if (!weak.lock())
-            return;
-        m_streams->stderrData(d, n);
-        if (weak.lock())
-            afterOutput();
-    };
-    h.exited = [this, weak](const ExitStatus &s) {
-        if (weak.lock())
-            onStepExit(s);
-    };
-    m_step = ChildProcess::start(std::move(req), std::move(h), error);
-    if (m_stdinRead >= 0)
-        ::close(m_stdinRead);
-    m_stdinRead = -1;
-    return bool(m_step);
+    return startClient(std::move(req), error);
 }
 
 void SlurmProcess::submitBatch()
@@ -209,7 +146,7 @@ void SlurmProcess::onSubmitted(int code, const QByteArray &out, const QByteArray
     if (code != 0) {
         ExitStatus s;
         const QByteArray said = err.trimmed().isEmpty() ? out.trimmed() : err.trimmed();
-        s.failure = failure(ErrorKind::Launch, RemoteFailure::None,
+        s.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
             QStringLiteral("sbatch refused the job: %1")
                 .arg(said.isEmpty() ? QStringLiteral("exit code %1").arg(code)
                                     : QString::fromLocal8Bit(said.right(1000))));
@@ -267,7 +204,7 @@ void SlurmProcess::readFiles()
         return;
     const bool paused = m_outPaused || m_errPaused;
     if ((m_streams->exitStatus() || m_gone) && !more && !paused)
-        return finish(0);
+        return finish();
     m_tailTimer = m_sup.addTimer(more ? std::chrono::milliseconds(0) : tailInterval, [this, weak] {
         if (!weak.lock())
             return;
@@ -296,94 +233,65 @@ void SlurmProcess::onQueue(const slurm::JobInfo *job)
         m_gone = true; // the files are read to the end, then it is concluded
 }
 
-void SlurmProcess::afterOutput()
+void SlurmProcess::onLocated()
 {
-    if (m_streams->started() && !m_located) {
-        m_located = true;
-        m_jobId = m_jobId.isEmpty() ? m_streams->job() : m_jobId;
-        m_node = QString::fromLocal8Bit(m_streams->node());
-        if (m_handlers.located)
-            m_handlers.located();
-    }
-    if (m_streams->exitStatus() && !m_lingerTimer && m_step)
-        m_lingerTimer = m_sup.addTimer(lingerAfterExit, [this, weak = std::weak_ptr<int>(m_alive)] {
-            if (!weak.lock())
-                return;
-            m_lingerTimer = 0;
-            endStepHere();
-        });
+    m_jobId = m_jobId.isEmpty() ? m_streams->job() : m_jobId;
+    m_node = QString::fromLocal8Bit(m_streams->node());
 }
 
 // srun ended here: its job is cancelled first (a killed srun leaves its allocation behind).
-void SlurmProcess::endStepHere()
+void SlurmProcess::endClientHere()
 {
     slurm::runCommand(
         { QStringLiteral("scancel"), QStringLiteral("--name=") + QString::fromLatin1(m_jobName) },
         [](int, const QByteArray &, const QByteArray &) {});
-    if (m_step)
-        m_step->stop({ StopStep::kill() });
+    WrappedProcess::endClientHere();
 }
 
-void SlurmProcess::onStepExit(const ExitStatus &local)
+void SlurmProcess::onClientExit(const ExitStatus &)
 {
-    m_step.reset(); // reaped already; allowed from its exit handler
-    finish(local.exitCode);
+    m_client.reset(); // reaped already; allowed from its exit handler
+    finish();
 }
 
 // The job is over: how it ended, asking scontrol when neither the wrapper nor slurmstepd
 // said.
-void SlurmProcess::finish(int clientCode)
+void SlurmProcess::finish()
 {
     if (m_finished)
         return;
     m_finished = true;
-    for (uint64_t *t : { &m_localKillTimer, &m_lingerTimer, &m_tailTimer }) {
-        if (*t)
-            m_sup.cancelTimer(*t);
-        *t = 0;
-    }
+    stopTimers();
+    if (m_tailTimer)
+        m_sup.cancelTimer(m_tailTimer);
+    m_tailTimer = 0;
     if (m_stopSequence)
         m_stopSequence->cancel();
     const bool told = m_streams->exitStatus() || !m_streams->refusal().isEmpty()
         || slurm::failureFromNotice(m_streams->prelude() + m_streams->stderrTail())
             != RemoteFailure::None;
-    if (told || m_jobId.isEmpty()) {
-        ExitStatus s;
-        s.exitCode = clientCode;
-        return conclude(s, {});
-    }
+    if (told || m_jobId.isEmpty())
+        return conclude({});
     slurm::runCommand(
         { QStringLiteral("scontrol"), QStringLiteral("show"), QStringLiteral("job"),
             QString::fromLatin1(m_jobId) },
-        [this, weak = std::weak_ptr<int>(m_alive), clientCode](
-            int, const QByteArray &out, const QByteArray &) {
-            if (!weak.lock())
-                return;
-            ExitStatus s;
-            s.exitCode = clientCode;
-            conclude(s, slurm::stateFromScontrol(out));
+        [this, weak = std::weak_ptr<int>(m_alive)](int, const QByteArray &out, const QByteArray &) {
+            if (weak.lock())
+                conclude(slurm::stateFromScontrol(out));
         },
         std::chrono::seconds(10));
 }
 
-Error SlurmProcess::failure(ErrorKind kind, RemoteFailure why, const QString &message) const
+QString SlurmProcess::jobName() const
 {
-    Error e;
-    e.kind = kind;
-    e.remoteFailure = why;
-    e.origin = QFile::decodeName(m_run.program);
-    e.message = message;
-    e.stderrTail = (m_streams->prelude() + m_streams->stderrTail()).right(4096);
-    return e;
+    return m_jobId.isEmpty() ? QStringLiteral("the Slurm job")
+                             : QStringLiteral("Slurm job %1").arg(QString::fromLatin1(m_jobId));
 }
 
-void SlurmProcess::conclude(ExitStatus local, const QByteArray &finalState)
+void SlurmProcess::conclude(const QByteArray &finalState)
 {
     const WrapperStreams &w = *m_streams;
-    const QString program = QFile::decodeName(m_run.program);
-    const QString job = m_jobId.isEmpty()
-        ? QStringLiteral("the Slurm job")
-        : QStringLiteral("Slurm job %1").arg(QString::fromLatin1(m_jobId));
+    const QString job = jobName();
     // Slurm's reason counts when the program did not end by itself: no exit reported, or an
     // exit by a signal (the wrapper passes on the program's death by Slurm's SIGTERM/KILL).
     const bool signalled = w.exitStatus() && *w.exitStatus() > 128;
@@ -395,7 +303,6 @@ void SlurmProcess::conclude(ExitStatus local, const QByteArray &finalState)
     if (why == RemoteFailure::CancelledElsewhere && m_cancelSent)
         why = RemoteFailure::None; // our own cancel
     ExitStatus out;
-    const QByteArray refusal = w.refusal();
     if (why != RemoteFailure::None) {
         static const QMap<RemoteFailure, QString> what {
             { RemoteFailure::TimeLimit, QStringLiteral("%1 reached its time limit") },
@@ -405,34 +312,20 @@ void SlurmProcess::conclude(ExitStatus local, const QByteArray &finalState)
             { RemoteFailure::CancelledElsewhere,
                 QStringLiteral("%1 was cancelled outside the application (scancel)") },
         };
-        out.failure = failure(slurm::kindOf(why), why, what.value(why).arg(job));
-    } else if (const auto s = w.exitStatus()) {
-        if (*s > 128 && *s <= 128 + 64)
-            out.signal = *s - 128;
-        else
-            out.exitCode = *s;
-        if (!m_run.returnFilePlaceholder.isEmpty()) {
-            const QByteArray st = w.fileStatus();
-            if (st == "ok")
-                out.returnFile = w.file();
-            else if (st == "toolarge")
-                out.returnFileProblem = QStringLiteral("the return-parameter file is over 16 MiB");
-            else if (st == "notregular")
-                out.returnFileProblem = QStringLiteral(
-                    "the return-parameter file is not a regular file (a FIFO, a symbolic link)");
-        }
-    } else if (refusal == "missing") {
-        out.failure = failure(ErrorKind::Launch, RemoteFailure::ProgramMissing,
-            QStringLiteral("cannot start '%1' on %2: no such program").arg(program, m_node));
-    } else if (refusal == "nodir") {
-        out.failure = failure(ErrorKind::Launch, RemoteFailure::ProgramMissing,
-            QStringLiteral("cannot start '%1' on %2: working directory '%3' does not exist")
-                .arg(program, m_node, QFile::decodeName(m_run.workingDirectory)));
-    } else if (!refusal.isEmpty() && refusal != "stopped") {
-        out.failure = failure(ErrorKind::Launch, RemoteFailure::None,
-            QStringLiteral("cannot start '%1' in %2 (%3)")
-                .arg(program, job, QString::fromLatin1(refusal)));
-    } else if (m_cancelSent || m_stopping || refusal == "stopped") {
+        out.failure = remoteError(slurm::kindOf(why), why, what.value(why).arg(job));
+    } else if (auto verdict = wrapperVerdict(m_node.isEmpty() ? job : m_node)) {
+        out = std::move(*verdict);
+        const QByteArray st = w.exitStatus() && !m_run.returnFilePlaceholder.isEmpty()
+            ? w.fileStatus()
+            : QByteArray();
+        if (st == "ok")
+            out.returnFile = w.file();
+        else if (st == "toolarge")
+            out.returnFileProblem = QStringLiteral("the return-parameter file is over 16 MiB");
+        else if (st == "notregular")
+            out.returnFileProblem = QStringLiteral(
+                "the return-parameter file is not a regular file (a FIFO, a symbolic link)");
+    } else if (m_cancelSent || m_stopping) {
         out.signal = m_killSent || !m_lastSignal ? SIGKILL : m_lastSignal;
     } else {
         // srun or the job ended without the wrapper's word: srun's own, if it said anything.
@@ -442,59 +335,25 @@ void SlurmProcess::conclude(ExitStatus local, const QByteArray &finalState)
             if (it->startsWith("srun:") || it->startsWith("sbatch:") || it->contains("slurmstepd"))
                 said = QString::fromLocal8Bit(it->trimmed());
         out.failure
-            = failure(w.started() ? ErrorKind::Remote : ErrorKind::Launch, RemoteFailure::None,
+            = remoteError(w.started() ? ErrorKind::Remote : ErrorKind::Launch, RemoteFailure::None,
                 QStringLiteral("%1 ended%2 without its program's exit being reported%3")
                     .arg(job,
                         finalState.isEmpty()
                             ? QString()
                             : QStringLiteral(" (%1)").arg(QString::fromLatin1(finalState)),
                         said.isEmpty() ? QString() : QStringLiteral(": ") + said));
-        Q_UNUSED(local);
     }
     report(std::move(out));
 }
 
-void SlurmProcess::report(ExitStatus status)
+void SlurmProcess::beforeReport()
 {
-    if (m_reported)
-        return;
-    m_reported = true;
     if (m_queueWatch)
         slurm::Queue::instance().unwatch(m_queueWatch);
     m_queueWatch = 0;
-    const std::weak_ptr<int> weak = m_alive;
-    if (m_target.batch) { // the files' streams end here (a step's ended with srun's)
-        m_streams->stdoutData(nullptr, 0);
-        if (!weak.lock())
-            return;
-        m_streams->stderrData(nullptr, 0);
-        if (!weak.lock())
-            return;
-    }
-    if (auto exited = std::move(m_handlers.exited))
-        exited(status); // last: may destroy this
-}
-
-void SlurmProcess::finishLater(ExitStatus status)
-{
-    if (m_finished)
-        return;
-    m_finished = true;
-    m_finishTimer = m_sup.addTimer(std::chrono::milliseconds(0),
-        [this, weak = std::weak_ptr<int>(m_alive), status = std::move(status)] {
-            if (!weak.lock())
-                return;
-            m_finishTimer = 0;
-            if (!m_target.batch) { // the step's streams had not ended
-                m_handlers.stdoutData(nullptr, 0);
-                if (!weak.lock())
-                    return;
-                m_handlers.stderrData(nullptr, 0);
-                if (!weak.lock())
-                    return;
-            }
-            report(status);
-        });
+    if (m_tailTimer)
+        m_sup.cancelTimer(m_tailTimer);
+    m_tailTimer = 0;
 }
 
 ProcessInfo SlurmProcess::sample() const
@@ -507,13 +366,6 @@ ProcessInfo SlurmProcess::sample() const
               .arg(QString::fromLatin1(m_jobId),
                   m_node.isEmpty() ? QString() : QStringLiteral(" on ") + m_node);
     return info;
-}
-
-void SlurmProcess::closeStdin()
-{
-    if (m_stdinWrite >= 0)
-        ::close(m_stdinWrite);
-    m_stdinWrite = -1;
 }
 
 void SlurmProcess::stop(StopPolicy policy)
@@ -548,36 +400,9 @@ void SlurmProcess::killJob()
 {
     m_killSent = true;
     signalJob(SIGKILL);
-    if (m_step && !m_localKillTimer)
-        m_localKillTimer
-            = m_sup.addTimer(localKillAfter, [this, weak = std::weak_ptr<int>(m_alive)] {
-                  if (!weak.lock())
-                      return;
-                  m_localKillTimer = 0;
-                  endStepHere();
-              });
+    endClientSoon();
     if (m_target.batch) // the queue is slow to tell: the job's end is looked up now
         m_gone = true;
-}
-
-void SlurmProcess::setStdoutPaused(bool paused)
-{
-    m_outPaused = paused;
-    if (m_step)
-        m_step->setStdoutPaused(paused);
-}
-
-void SlurmProcess::setStderrPaused(bool paused)
-{
-    m_errPaused = paused;
-    if (m_step)
-        m_step->setStderrPaused(paused);
-}
-
-void SlurmProcess::drainOutput()
-{
-    if (m_step)
-        m_step->drainOutput();
 }
 
 } // namespace offload::detail
