@@ -57,8 +57,10 @@ std::unique_ptr<Process> SlurmProcess::start(
         p->m_errFile
             = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".err");
         p->submitBatch();
-    } else if (!p->openStdin(request, error) || !p->startStep(error)) {
-        return nullptr;
+    } else {
+        p->m_streams->setClientLinePrefix("srun: ");
+        if (!p->openStdin(request, error) || !p->startStep(error))
+            return nullptr;
     }
     ProcessTree::guardJob(p->m_jobName, true); // cancelled if the application dies
     SlurmProcess *self = p.get();

@@ -70,6 +70,8 @@ void WrapperStreams::stderrData(const char *data, size_t size)
             return;
         if (!m_errStarted)
             return keepTail(m_prelude, d, n, keptPrelude);
+        if (m_exit && !m_clientPrefix.isEmpty())
+            return passAfterExit(d, n, false);
         keepTail(m_errTail, d, n, keptStderr);
         m_err(d, size_t(n));
     };
@@ -102,8 +104,34 @@ void WrapperStreams::stderrData(const char *data, size_t size)
     }
     pass(buf.constData() + pos, hold - pos);
     m_errHold = buf.mid(hold);
-    if (size == 0)
+    if (size == 0) {
+        passAfterExit(nullptr, 0, true);
         m_err(nullptr, 0);
+    }
+}
+
+void WrapperStreams::passAfterExit(const char *data, qsizetype size, bool end)
+{
+    m_afterHold.append(data, size);
+    qsizetype pos = 0;
+    while (pos < m_afterHold.size()) {
+        const qsizetype nl = m_afterHold.indexOf('\n', pos);
+        const qsizetype stop = nl < 0 ? m_afterHold.size() : nl + 1;
+        const QByteArrayView line(m_afterHold.constData() + pos, stop - pos);
+        // A line begun that may be the client's waits for its end (bounded).
+        if (m_afterLineStart && nl < 0 && !end && line.size() < keptStderr
+            && (line.startsWith(m_clientPrefix) || QByteArrayView(m_clientPrefix).startsWith(line)))
+            break;
+        if (m_afterLineStart && line.startsWith(m_clientPrefix)) {
+            keepTail(m_prelude, line.data(), line.size(), keptPrelude);
+        } else {
+            keepTail(m_errTail, line.data(), line.size(), keptStderr);
+            m_err(line.data(), size_t(line.size()));
+        }
+        m_afterLineStart = nl >= 0;
+        pos = stop;
+    }
+    m_afterHold.remove(0, pos);
 }
 
 void WrapperStreams::onMarker(const QByteArray &word)

@@ -18,6 +18,11 @@ public:
     WrapperStreams(
         QByteArray marker, Process::DataHandler stdoutData, Process::DataHandler stderrData);
 
+    // After the program's exit marker, stderr lines that begin with prefix are the client's
+    // own (srun's "srun: error: ... Exited with exit code 3"): kept with the prelude, not
+    // passed on. Other lines still are (an escaped descendant's).
+    void setClientLinePrefix(QByteArray prefix) { m_clientPrefix = std::move(prefix); }
+
     // The streams as the launcher's client reads them; size 0 at each one's end.
     void stdoutData(const char *data, size_t size);
     void stderrData(const char *data, size_t size);
@@ -29,7 +34,8 @@ public:
     // Why the wrapper did not run the program: missing, nodir, notemp, stopped, nogroup.
     QByteArray refusal() const { return m_refusal; }
     std::optional<int> exitStatus() const { return m_exit; } // from the exit marker
-    const QByteArray &prelude() const { return m_prelude; } // stderr before the wrapper spoke
+    // stderr before the wrapper spoke, and the client's lines after the program ended
+    const QByteArray &prelude() const { return m_prelude; }
     const QByteArray &stderrTail() const { return m_errTail; } // the program's, bounded
     // A return-parameter file sent on stderr (Slurm): "ok" with its bytes, "missing",
     // "notregular" or "toolarge"; empty if none was sent (or it was cut short).
@@ -38,6 +44,7 @@ public:
 
 private:
     void onMarker(const QByteArray &word);
+    void passAfterExit(const char *data, qsizetype size, bool end);
 
     QByteArray m_marker;
     Process::DataHandler m_out, m_err;
@@ -50,6 +57,8 @@ private:
     QByteArray m_fileStatus;
     std::optional<QByteArray> m_file;
     qsizetype m_fileRemaining = 0;
+    QByteArray m_clientPrefix, m_afterHold; // stderr after the exit marker, by lines
+    bool m_afterLineStart = true;
 };
 
 } // namespace offload::detail
