@@ -10,6 +10,20 @@
 #include <sys/types.h>
 #include <sys/utsname.h>
 
+// The payloads no parameter value may use to run a command over there.
+inline const QByteArrayList hostileWords = { "a;touch /tmp/offload-pwned",
+    "$(touch /tmp/offload-pwned)", "`touch /tmp/offload-pwned`", "it's", "\"double\"", "two words",
+    "line\nbreak", "", "é ü 日本", QByteArray("\xff\xfe invalid utf-8"), "back\\slash", "$HOME",
+    "*", "~", "=x", "a'b\"c$d`e", "--option", "-", "%s", "!" };
+
+inline QByteArray framed(const QByteArrayList &words)
+{
+    QByteArray out;
+    for (const QByteArray &w : words)
+        out += '[' + w + ']';
+    return out;
+}
+
 // Processes of the testbed's remote user that are alive (not zombies).
 inline QList<qint64> processesOf(uid_t uid)
 {

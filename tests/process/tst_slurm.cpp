@@ -159,7 +159,7 @@ void tst_Slurm::parsesPlaces()
 void tst_Slurm::stepAndBatchRunsComeBack()
 {
     requireTestbed();
-    ProgramRunner runner(4);
+    ProgramRunner runner(6);
     QList<TaskHandle<ProgramResult>> runs;
     for (bool batch : { false, true }) {
         ProgramSpec spec;
@@ -172,10 +172,20 @@ void tst_Slurm::stepAndBatchRunsComeBack()
         failing.arguments = { "-c", "echo to-stderr >&2; exit 3" };
         failing.launcher = Launcher::slurm(target(batch));
         runs << runner.run(this, failing);
+        ProgramSpec hostile; // every byte of every argument arrives as it was
+        hostile.program = QStringLiteral("/usr/bin/printf");
+        hostile.arguments = QByteArrayList { "[%s]" } + hostileWords;
+        hostile.progress = ProgressFormat::None;
+        hostile.launcher = Launcher::slurm(target(batch));
+        runs << runner.run(this, hostile);
     }
     for (auto &t : runs)
         QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
-    for (int i : { 0, 2 }) {
+    for (int i : { 2, 5 }) {
+        QVERIFY2(runs[i].state() == TaskState::Finished, qPrintable(runs[i].error().message));
+        QCOMPARE(runs[i].result().stdoutText, framed(hostileWords));
+    }
+    for (int i : { 0, 3 }) {
         QCOMPARE(runs[i].state(), TaskState::Finished);
         QCOMPARE(runs[i].result().json.toObject().value(QStringLiteral("answer")).toInt(), 42);
         QCOMPARE(runs[i].result().stdoutText, QByteArray("hello\n"));
@@ -183,7 +193,7 @@ void tst_Slurm::stepAndBatchRunsComeBack()
             qPrintable(runs[i].processInfo().location));
         QCOMPARE(runs[i].progress().fraction(), 1.0);
     }
-    for (int i : { 1, 3 }) {
+    for (int i : { 1, 4 }) {
         QCOMPARE(runs[i].state(), TaskState::Failed);
         QCOMPARE(runs[i].error().kind, ErrorKind::ExitCode);
         QCOMPARE(runs[i].error().exitCode, 3);

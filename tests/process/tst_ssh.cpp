@@ -22,23 +22,7 @@
 
 using namespace offload;
 
-namespace {
-
-// The payloads no parameter value may use to run a command over there.
-const QByteArrayList hostileWords = { "a;touch /tmp/offload-pwned", "$(touch /tmp/offload-pwned)",
-    "`touch /tmp/offload-pwned`", "it's", "\"double\"", "two words", "line\nbreak", "", "é ü 日本",
-    QByteArray("\xff\xfe invalid utf-8"), "back\\slash", "$HOME", "*", "~", "=x", "a'b\"c$d`e",
-    "--option", "-", "%s", "!" };
-
-QByteArray framed(const QByteArrayList &words)
-{
-    QByteArray out;
-    for (const QByteArray &w : words)
-        out += '[' + w + ']';
-    return out;
-}
-
-} // namespace
+namespace { } // namespace
 
 class tst_Ssh : public QObject
 {

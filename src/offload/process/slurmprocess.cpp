@@ -56,6 +56,8 @@ std::unique_ptr<Process> SlurmProcess::start(
             = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".out");
         p->m_errFile
             = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".err");
+        p->m_scriptFile
+            = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".sh");
         p->submitBatch();
     } else {
         p->m_streams->setClientLinePrefix("srun: ");
@@ -86,7 +88,7 @@ SlurmProcess::~SlurmProcess()
             [](int, const QByteArray &, const QByteArray &) {});
     m_client.reset();
     ProcessTree::guardJob(m_jobName, false);
-    for (const QString &f : { m_outFile, m_errFile })
+    for (const QString &f : { m_outFile, m_errFile, m_scriptFile })
         if (!f.isEmpty())
             QFile::remove(f);
 }
@@ -133,8 +135,21 @@ void SlurmProcess::submitBatch()
     if (!m_target.partition.isEmpty())
         args << QStringLiteral("--partition=") + m_target.partition;
     args += m_target.options;
-    args << QStringLiteral("--wrap=")
-            + QString::fromUtf8(shellQuote(QByteArrayList { "exec" } + ssh::runArguments(m_run)));
+    // The job's script in a file, not --wrap: sbatch takes its options as text, and an
+    // argument need not be UTF-8. sbatch sends the script's bytes to the controller.
+    QFile script(m_scriptFile);
+    const QByteArray text
+        = "#!/bin/sh\n" + shellQuote(QByteArrayList { "exec" } + ssh::runArguments(m_run)) + '\n';
+    if (!script.open(QIODevice::WriteOnly | QIODevice::NewOnly, QFileDevice::ReadOwner)
+        || script.write(text) != text.size() || !script.flush()) {
+        ExitStatus s;
+        s.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,
+            QStringLiteral("cannot write the job's script %1: %2")
+                .arg(m_scriptFile, script.errorString()));
+        return finishLater(s);
+    }
+    script.close();
+    args << QStringLiteral("--") << m_scriptFile;
     slurm::runCommand(args,
         [this, weak = std::weak_ptr<int>(m_alive)](
             int code, const QByteArray &out, const QByteArray &err) {
@@ -145,7 +160,12 @@ void SlurmProcess::submitBatch()
 
 void SlurmProcess::onSubmitted(int code, const QByteArray &out, const QByteArray &err)
 {
+    QFile::remove(m_scriptFile); // the controller has its copy
     if (code != 0) {
+        if (code < 0) // sbatch did not answer in time: a job it may have submitted still goes
+            slurm::runCommand({ QStringLiteral("scancel"),
+                                  QStringLiteral("--name=") + QString::fromLatin1(m_jobName) },
+                [](int, const QByteArray &, const QByteArray &) {});
         ExitStatus s;
         const QByteArray said = err.trimmed().isEmpty() ? out.trimmed() : err.trimmed();
         s.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,

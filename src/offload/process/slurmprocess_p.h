@@ -44,7 +44,7 @@ private:
     QByteArray m_jobId;
     QString m_node, m_pendingReason;
     // sbatch: the job's output files, read from these offsets
-    QString m_outFile, m_errFile;
+    QString m_outFile, m_errFile, m_scriptFile;
     qint64 m_outOffset = 0, m_errOffset = 0;
     uint64_t m_tailTimer = 0;
     bool m_gone = false; // the job has left the queue (or ended)
