@@ -9,8 +9,11 @@
 #include "processtestsupport.h"
 #include "remotetestsupport.h"
 
+#include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
 #include <QJsonObject>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <csignal>
@@ -49,6 +52,7 @@ private Q_SLOTS:
     void stepAndBatchRunsComeBack();
     void missingProgramAndBadPartitionAreLaunchErrors();
     void returnParameterFilesComeBack();
+    void batchFilesGoAndStaleOnesAreSwept();
     void cancelLeavesNothingBehind();
     void pendingJobIsQueuedWithTheReason();
     void cancelledElsewhereIsItsOwnError();
@@ -262,6 +266,42 @@ void tst_Slurm::returnParameterFilesComeBack()
         QCOMPARE(t.state(), TaskState::Failed);
         QCOMPARE(t.error().kind, ErrorKind::Protocol);
     }
+}
+
+void tst_Slurm::batchFilesGoAndStaleOnesAreSwept()
+{
+    requireTestbed();
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    // Left by an application that crashed days ago (Slurm lists no such job), one written a
+    // moment ago, and a file that is not Offload's.
+    const auto make = [&](const char *name, int daysOld) {
+        QFile f(dir.filePath(QString::fromLatin1(name)));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        QVERIFY(f.write("x") == 1 && f.flush()); // written before its time is set
+        QVERIFY(f.setFileTime(
+            QDateTime::currentDateTimeUtc().addDays(-daysOld), QFileDevice::FileModificationTime));
+    };
+    make("offload-0123stale.out", 2);
+    make("offload-0123stale.err", 2);
+    make("offload-0456stale.sh", 3);
+    make("offload-0789fresh.out", 0);
+    make("unrelated.out", 5);
+    SlurmTarget t = target(true);
+    t.outputDirectory = dir.path();
+    ProgramRunner runner(1);
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/echo");
+    spec.arguments = { "hi" };
+    spec.launcher = Launcher::slurm(t);
+    auto run = runner.run(this, spec);
+    QTRY_VERIFY_WITH_TIMEOUT(run.isFinal(), 60000);
+    QCOMPARE(run.state(), TaskState::Finished);
+    QCOMPARE(run.result().stdoutText, QByteArray("hi\n"));
+    // The job's own files went with it; the stale ones were swept.
+    QTRY_COMPARE_WITH_TIMEOUT(QDir(dir.path()).entryList(QDir::Files, QDir::Name),
+        QStringList({ QStringLiteral("offload-0789fresh.out"), QStringLiteral("unrelated.out") }),
+        10000);
 }
 
 void tst_Slurm::cancelLeavesNothingBehind()

@@ -2,10 +2,14 @@
 
 #include <offload/process/shellquote.h>
 
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QSet>
 
 #include <csignal>
+
+#include <unistd.h>
 
 namespace offload::detail {
 
@@ -25,6 +29,36 @@ QString outputDirectory(const SlurmTarget &t)
 {
     return t.outputDirectory.isEmpty() ? QDir::homePath() + QStringLiteral("/.cache/offload/slurm")
                                        : t.outputDirectory;
+}
+
+// A batch job's files outlive an application that crashed (its guard cancels the job but
+// cannot remove them). Once per directory and process: the files of Offload's jobs that Slurm
+// no longer lists and that no one wrote to for a day are removed. A day, because a
+// running application reads its job's files to their end only after the job has left.
+void sweepStaleFiles(const QString &dir)
+{
+    static QSet<QString> swept;
+    if (swept.contains(dir))
+        return;
+    swept.insert(dir);
+    slurm::runCommand({ QStringLiteral("squeue"), QStringLiteral("-h"), QStringLiteral("-t"),
+                          QStringLiteral("all"), QStringLiteral("-u"), QString::number(::getuid()),
+                          QStringLiteral("-o"), QStringLiteral("%j") },
+        [dir](int code, const QByteArray &out, const QByteArray &) {
+            if (code != 0)
+                return; // without Slurm's word nothing is known to be stale
+            QSet<QString> listed;
+            for (const QByteArray &name : out.split('\n'))
+                listed.insert(QString::fromUtf8(name.trimmed()));
+            const QDateTime dayAgo = QDateTime::currentDateTimeUtc().addDays(-1);
+            const QFileInfoList files = QDir(dir).entryInfoList(
+                { QStringLiteral("offload-*.out"), QStringLiteral("offload-*.err"),
+                    QStringLiteral("offload-*.sh") },
+                QDir::Files | QDir::System | QDir::Hidden);
+            for (const QFileInfo &f : files)
+                if (!listed.contains(f.completeBaseName()) && f.lastModified() < dayAgo)
+                    QFile::remove(f.absoluteFilePath());
+        });
 }
 } // namespace
 
@@ -52,6 +86,7 @@ std::unique_ptr<Process> SlurmProcess::start(
                 dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner))
             return fail(ErrorKind::Launch,
                 QStringLiteral("cannot create the directory for job output %1").arg(dir));
+        sweepStaleFiles(dir);
         p->m_outFile
             = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".out");
         p->m_errFile
