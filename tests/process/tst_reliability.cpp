@@ -112,6 +112,7 @@ private Q_SLOTS:
     void cancelKillsADescendantThatCalledSetsid();
     void exitOfTheMainProcessKillsADescendantThatCalledSetsid();
     void anotherProgramsCgroupNamedLikeOursIsLeftAlone();
+    void staleCgroupsWithNestedOnesAreRemoved();
     void applicationKilledWithSigkillTakesEveryDescendantWithIt_data();
     void applicationKilledWithSigkillTakesEveryDescendantWithIt();
     // Workers
@@ -311,6 +312,36 @@ void tst_Reliability::anotherProgramsCgroupNamedLikeOursIsLeftAlone()
     daemon.waitForFinished(10000);
     QTRY_VERIFY_WITH_TIMEOUT(QDir().rmdir(foreign) || !QDir(foreign).exists(), 10000);
     QVERIFY2(survived, "Offload killed another program's cgroup that only shared its prefix");
+}
+
+void tst_Reliability::staleCgroupsWithNestedOnesAreRemoved()
+{
+    // An Offload application run by another (a tool, a module that uses Offload) has its
+    // cgroup inside one of its parent's; killed together, neither guard removed anything.
+    const QString own = writableOwnCgroup();
+    if (own.isEmpty())
+        QSKIP("no writable cgroup v2 here");
+    const auto deadPid = [](qint64 from) {
+        while (QFile::exists(QStringLiteral("/proc/%1").arg(from)))
+            ++from;
+        return from;
+    };
+    const qint64 parent = deadPid(3999000), nested = deadPid(parent + 1);
+    const QString top = own + QStringLiteral("/offload-%1").arg(parent);
+    const QString deepest = top + QStringLiteral("/c3/offload-%1/c0").arg(nested);
+    QVERIFY(QDir().mkpath(deepest));
+    QVERIFY(QDir().mkpath(top + QStringLiteral("/c4")));
+    const auto cleanUp = qScopeGuard([&] { // if the test fails: deepest first, as cgroups go
+        for (const QString &d : { deepest, QFileInfo(deepest).path(), top + QStringLiteral("/c3"),
+                 top + QStringLiteral("/c4"), top })
+            QDir().rmdir(d);
+    });
+    QProcess tool; // a fresh Offload process, which looks for stale cgroups when it starts
+    tool.start(binPath("offload"),
+        { QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("/bin/true") });
+    QVERIFY(tool.waitForFinished(20000));
+    QCOMPARE(tool.exitCode(), 0);
+    QVERIFY2(!QDir(top).exists(), qPrintable(top));
 }
 
 // The child application of the SIGKILL test: a program run whose grandchild escapes its

@@ -100,8 +100,11 @@ if [ -n "$1" ] && [ -d "$1" ]; then
   echo 1 > "$1/cgroup.kill" 2>/dev/null
   i=0
   while [ $i -lt 100 ] && ! grep -q 'populated 0' "$1/cgroup.events" 2>/dev/null; do sleep 0.05; i=$((i+1)); done
-  for d in "$1"/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
-  rmdir "$1" 2>/dev/null
+  rmtree() {
+    for d in "$1"/*/; do [ -d "$d" ] && rmtree "${d%/}"; done
+    rmdir "$1" 2>/dev/null
+  }
+  rmtree "$1"
 fi
 exit 0
 )sh";
@@ -315,10 +318,18 @@ private:
                     [](const QString &c) { return child.match(c).hasMatch(); }))
                 continue; // not laid out as ours: left alone
             writeSmall(dir + "/cgroup.kill", "1");
-            for (const QString &c : children)
-                ::rmdir((dir + '/' + c.toLatin1()).constData());
-            ::rmdir(dir.constData());
+            removeTree(dir);
         }
+    }
+
+    // A cgroup and those below it, deepest first (an Offload application run by one of ours
+    // has its own inside ours); one that still holds a process stays.
+    static void removeTree(const QByteArray &dir)
+    {
+        for (const QString &c :
+            QDir(QFile::decodeName(dir)).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            removeTree(dir + '/' + QFile::encodeName(c));
+        ::rmdir(dir.constData());
     }
 
     std::once_flag m_once;
