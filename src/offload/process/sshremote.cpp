@@ -136,8 +136,12 @@ if [ -n "$_offload_rp" ]; then
 fi
 # Registered atomically (a stop that reads it sees all of it), then the stop file checked.
 if [ -n "$_offload_d" ]; then
+  # The start time: field 22 of /proc/PID/stat, read without starting a process.
   _offload_st=
-  [ -r "/proc/$$/stat" ] && _offload_st=$(sed 's/.*) //' "/proc/$$/stat" | cut -d' ' -f20)
+  _offload_f20() { _offload_st=${20-}; }
+  if read -r _offload_l 2>/dev/null < "/proc/$$/stat"; then
+    set -f; _offload_f20 ${_offload_l##*) }; set +f
+  fi
   { echo "$$ $_offload_st" > "$_offload_d/$_offload_n.new" \
     && mv -f "$_offload_d/$_offload_n.new" "$_offload_d/$_offload_n"; } 2>/dev/null \
     || { _offload_m noregister; exit 126; }
@@ -156,8 +160,13 @@ _offload_c=$?
 [ -z "$_offload_d" ] || rm -f "$_offload_d/$_offload_n" "$_offload_d/$_offload_n.esc" "$_offload_d/$_offload_n.stop"
 # What is left of the group goes (this script stays: it must end by itself, as Slurm drops
 # a killed task's last output).
-for _offload_q in $(ps -e -o pid= -o pgid= | awk -v g="$$" '$2 == g && $1 != g { print $1 }'); do
-  kill -9 "$_offload_q" 2>/dev/null
+if command -v pgrep >/dev/null 2>&1; then
+  _offload_l=$(pgrep -g "$$")
+else
+  _offload_l=$(ps -e -o pid= -o pgid= | awk -v g="$$" '$2 == g { print $1 }')
+fi
+for _offload_q in $_offload_l; do
+  [ "$_offload_q" = "$$" ] || kill -9 "$_offload_q" 2>/dev/null
 done
 # Without a control script (Slurm) the return-parameter file follows on stderr, as
 # "file:STATUS:SIZE" and SIZE bytes of a snapshot, now that nothing else of the group writes.
@@ -173,7 +182,7 @@ if [ -n "$_offload_rp" ] && [ -z "$_offload_d" ]; then
   fi
   printf '\036offload:%s:file:%s:%s\n' "$_offload_n" "$_offload_r" "$_offload_z" >&2
   [ "$_offload_r" != ok ] || cat "$_offload_t/.snapshot" >&2
-  rm -f "$_offload_f" "$_offload_t/.snapshot"; rmdir "$_offload_t" 2>/dev/null
+  rm -rf "$_offload_t"
 fi
 printf '\036offload:%s:exit:%s\n' "$_offload_n" "$_offload_c" >&2
 exit "$_offload_c"
