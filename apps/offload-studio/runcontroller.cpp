@@ -100,6 +100,7 @@ RunInfo &RunController::start(offload::ModuleRunner &runner, const offload::Modu
 {
     offload::ModuleRunOptions options;
     options.cancelGrace = m_grace;
+    options.launcher = m_launcher;
     auto task = runner.run(this, module, values, options);
     const quint64 id = task.id();
     RunInfo &info = m_runs[id];

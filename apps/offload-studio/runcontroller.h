@@ -58,6 +58,9 @@ public:
     void setMaxParallel(int runs);
     int maxParallel() const { return m_maxParallel; }
     void setCancelGrace(std::chrono::milliseconds grace) { m_grace = grace; }
+    // Where runs started afterwards go (local by default); runs already started stay put.
+    void setLauncher(const offload::Launcher &launcher) { m_launcher = launcher; }
+    const offload::Launcher &launcher() const { return m_launcher; }
 
     // The argv the run would execute ("<return-parameter-file>" stands for the runner's private
     // file), or an empty list and *error when the values are invalid.
@@ -100,6 +103,7 @@ private:
     RunHistory *m_history;
     int m_maxParallel;
     std::chrono::milliseconds m_grace { 2000 };
+    offload::Launcher m_launcher;
     std::vector<std::unique_ptr<offload::ModuleRunner>> m_runners; // back(): new runs
     std::map<quint64, RunInfo> m_runs;
     std::set<quint64> m_live; // runs not final: every per-run walk is over these only

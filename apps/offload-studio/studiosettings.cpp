@@ -24,6 +24,9 @@ StudioSettings StudioSettings::load(const QSettings &s)
     out.cancelGraceMs
         = std::clamp(s.value(QStringLiteral("runs/cancelGraceMs"), 2000).toInt(), 0, 600'000);
     out.historyPath = s.value(QStringLiteral("history/path")).toString();
+    out.runOn = s.value(QStringLiteral("runs/on"), QStringLiteral("local")).toString();
+    out.recentPlaces = s.value(QStringLiteral("runs/recentPlaces")).toStringList().mid(0, 8);
+    out.sshConfigFile = s.value(QStringLiteral("ssh/configFile")).toString();
     return out;
 }
 
@@ -33,6 +36,9 @@ void StudioSettings::save(QSettings &s) const
     s.setValue(QStringLiteral("runs/maxParallel"), maxParallel);
     s.setValue(QStringLiteral("runs/cancelGraceMs"), cancelGraceMs);
     s.setValue(QStringLiteral("history/path"), historyPath);
+    s.setValue(QStringLiteral("runs/on"), runOn);
+    s.setValue(QStringLiteral("runs/recentPlaces"), recentPlaces);
+    s.setValue(QStringLiteral("ssh/configFile"), sshConfigFile);
 }
 
 QString StudioSettings::defaultHistoryPath()
@@ -57,6 +63,8 @@ SettingsDialog::SettingsDialog(const StudioSettings &settings, QWidget *parent)
     , m_parallel(new QSpinBox(this))
     , m_grace(new QSpinBox(this))
     , m_history(new QLineEdit(this))
+    , m_sshConfig(new QLineEdit(this))
+    , m_base(settings)
 {
     setWindowTitle(tr("Studio settings"));
     m_paths->addItems(settings.modulePaths);
@@ -68,6 +76,8 @@ SettingsDialog::SettingsDialog(const StudioSettings &settings, QWidget *parent)
     m_grace->setValue(settings.cancelGraceMs);
     m_history->setText(settings.historyPath);
     m_history->setPlaceholderText(StudioSettings::defaultHistoryPath());
+    m_sshConfig->setText(settings.sshConfigFile);
+    m_sshConfig->setPlaceholderText(tr("ssh's own (~/.ssh/config)"));
 
     auto *addFolder = new QPushButton(tr("Add folder…"), this);
     auto *remove = new QPushButton(tr("Remove"), this);
@@ -90,6 +100,7 @@ SettingsDialog::SettingsDialog(const StudioSettings &settings, QWidget *parent)
     form->addRow(tr("Runs at once"), m_parallel);
     form->addRow(tr("Cancel grace"), m_grace);
     form->addRow(tr("History database"), m_history);
+    form->addRow(tr("ssh configuration"), m_sshConfig);
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
@@ -100,12 +111,14 @@ SettingsDialog::SettingsDialog(const StudioSettings &settings, QWidget *parent)
 
 StudioSettings SettingsDialog::settings() const
 {
-    StudioSettings s;
+    StudioSettings s = m_base;
+    s.modulePaths.clear();
     for (int i = 0; i < m_paths->count(); ++i)
         s.modulePaths << m_paths->item(i)->text();
     s.maxParallel = m_parallel->value();
     s.cancelGraceMs = m_grace->value();
     s.historyPath = m_history->text().trimmed();
+    s.sshConfigFile = m_sshConfig->text().trimmed();
     return s;
 }
 

@@ -19,6 +19,11 @@ struct StudioSettings
     int maxParallel = 0; // module runs at once; 0: the number of cores
     int cancelGraceMs = 2000; // SIGTERM, this long, SIGKILL
     QString historyPath; // empty: defaultHistoryPath()
+    // Where runs go: "local", "ssh://user@host:port", "slurm[:partition]",
+    // "sbatch[:partition]" (offload::Launcher::parse), and the places used before, newest first.
+    QString runOn = QStringLiteral("local");
+    QStringList recentPlaces;
+    QString sshConfigFile; // empty: ssh's own (~/.ssh/config)
 
     static StudioSettings load(const QSettings &settings);
     void save(QSettings &settings) const;
@@ -38,7 +43,8 @@ public:
 private:
     QListWidget *m_paths;
     QSpinBox *m_parallel, *m_grace;
-    QLineEdit *m_history;
+    QLineEdit *m_history, *m_sshConfig;
+    StudioSettings m_base; // what the dialog does not edit is kept
 };
 
 } // namespace studio

@@ -15,6 +15,7 @@
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDockWidget>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -112,6 +113,8 @@ void StudioWindow::applySettings(const StudioSettings &settings)
     m_settings.save(*m_qsettings);
     m_controller->setMaxParallel(m_settings.effectiveMaxParallel());
     m_controller->setCancelGrace(std::chrono::milliseconds(m_settings.cancelGraceMs));
+    if (m_runOn)
+        applyRunOn(); // the ssh configuration may have changed
     const QString path = m_settings.effectiveHistoryPath();
     if (path != oldHistory) {
         m_historyStatus->setText(tr("History: opening %1").arg(path));
@@ -189,7 +192,24 @@ void StudioWindow::buildCentre()
     m_runAgain = new QPushButton(tr("Run again"), centre);
     m_copy = new QPushButton(tr("Copy command line"), centre);
     m_batch = new QPushButton(tr("Batch…"), centre);
+    m_runOn = new QComboBox(centre);
+    m_runOn->setEditable(true);
+    m_runOn->setInsertPolicy(QComboBox::NoInsert);
+    m_runOn->setMinimumContentsLength(18);
+    m_runOn->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_runOn->setToolTip(tr("Where runs go: local (this computer), ssh://user@host:port, "
+                           "slurm:partition (a job step, output live) or sbatch:partition (a "
+                           "batch job)"));
+    m_runOn->addItem(QStringLiteral("local"));
+    for (const QString &place : m_settings.recentPlaces)
+        if (m_runOn->findText(place) < 0)
+            m_runOn->addItem(place);
+    m_runOn->setCurrentText(m_settings.runOn);
+    auto *runOnLabel = new QLabel(tr("Run on"), centre);
+    runOnLabel->setBuddy(m_runOn);
     auto *buttons = new QHBoxLayout;
+    buttons->addWidget(runOnLabel);
+    buttons->addWidget(m_runOn);
     buttons->addWidget(m_run);
     buttons->addWidget(m_runAgain);
     buttons->addWidget(m_batch);
@@ -203,6 +223,8 @@ void StudioWindow::buildCentre()
     layout->addLayout(buttons);
     setCentralWidget(centre);
 
+    connect(m_runOn, &QComboBox::currentTextChanged, this, [this] { applyRunOn(); });
+    applyRunOn();
     connect(m_run, &QPushButton::clicked, this, [this] {
         QString error;
         if (!run(&error))
@@ -356,10 +378,10 @@ void StudioWindow::showModule(int row)
 void StudioWindow::updateButtons()
 {
     const bool ready = m_form && !m_formModulePath.isEmpty();
-    m_run->setEnabled(ready);
-    m_batch->setEnabled(ready);
+    m_run->setEnabled(ready && m_runOnError.isEmpty());
+    m_batch->setEnabled(ready && m_runOnError.isEmpty());
     m_copy->setEnabled(ready);
-    m_runAgain->setEnabled(bool(m_lastRun));
+    m_runAgain->setEnabled(m_lastRun && m_runOnError.isEmpty());
     if (ready && !m_form->isValid())
         m_run->setToolTip(m_form->errors().join(QLatin1Char('\n')));
     else
@@ -374,10 +396,16 @@ quint64 StudioWindow::run(QString *error)
             *error = tr("Select a module first.");
         return 0;
     }
+    if (!m_runOnError.isEmpty()) {
+        if (error)
+            *error = m_runOnError;
+        return 0;
+    }
     const offload::Module module = m_library->entry(row).module;
     const QVariantMap values = m_form->values();
     const quint64 id = m_controller->run(module, values, error);
     if (id) {
+        rememberPlace();
         m_form->saveSettings(*m_qsettings);
         m_form->clearOutputValues();
         m_lastRun = std::make_unique<LastRun>(LastRun { module, values });
@@ -394,7 +422,54 @@ quint64 StudioWindow::runAgain(QString *error)
             *error = tr("Nothing has run yet.");
         return 0;
     }
+    if (!m_runOnError.isEmpty()) {
+        if (error)
+            *error = m_runOnError;
+        return 0;
+    }
     return m_controller->run(m_lastRun->module, m_lastRun->values, error);
+}
+
+void StudioWindow::setRunOn(const QString &place)
+{
+    m_runOn->setCurrentText(place); // applyRunOn() follows
+}
+
+void StudioWindow::applyRunOn()
+{
+    QString why;
+    auto launcher = offload::Launcher::parse(m_runOn->currentText().trimmed(), &why);
+    const bool wasShown = !m_runOnError.isEmpty() && m_formError->text() == m_runOnError;
+    m_runOnError = launcher ? QString() : tr("Run on: %1").arg(why);
+    if (launcher) {
+        if (launcher->kind() == offload::Launcher::Kind::Ssh
+            && !m_settings.sshConfigFile.isEmpty()) {
+            offload::SshTarget target = launcher->sshTarget();
+            target.configFile = m_settings.sshConfigFile;
+            launcher = offload::Launcher::ssh(target);
+        }
+        m_controller->setLauncher(*launcher);
+        if (wasShown)
+            m_formError->clear();
+    } else {
+        m_formError->setText(m_runOnError);
+    }
+    updateButtons();
+}
+
+// The place of a run that started: the default from now on, first among the recent ones.
+void StudioWindow::rememberPlace()
+{
+    const QString place = m_runOn->currentText().trimmed();
+    m_settings.runOn = place;
+    if (place != QLatin1String("local")) {
+        m_settings.recentPlaces.removeAll(place);
+        m_settings.recentPlaces.prepend(place);
+        m_settings.recentPlaces = m_settings.recentPlaces.mid(0, 8);
+        if (m_runOn->findText(place) < 0)
+            m_runOn->addItem(place);
+    }
+    m_settings.save(*m_qsettings);
 }
 
 QString StudioWindow::commandLineText() const

@@ -13,6 +13,7 @@
 #include <memory>
 
 QT_BEGIN_NAMESPACE
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QListView;
@@ -63,6 +64,10 @@ public:
     QString currentModulePath() const;
     quint64 run(QString *error = nullptr); // the form's values
     quint64 runAgain(QString *error = nullptr); // the last run's module and values
+    // Where runs go, as the "Run on" box takes it (offload::Launcher::parse); an invalid place
+    // is shown as the form's error and disables running until it is corrected.
+    void setRunOn(const QString &place);
+    QString runOnError() const { return m_runOnError; }
     QString commandLineText() const; // as Copy command line puts it on the clipboard
     void loadRecord(const RunRecord &record); // its module and values into the form
     // Adds module files or folders (as a drop does) to the library and the settings.
@@ -82,6 +87,8 @@ private:
     void openBatchDialog();
     void openSettingsDialog();
     void updateButtons();
+    void applyRunOn();
+    void rememberPlace();
 
     std::unique_ptr<QSettings> m_qsettings;
     StudioSettings m_settings;
@@ -97,6 +104,8 @@ private:
     QPointer<offload::ModuleForm> m_form;
     QString m_formModulePath;
     QPushButton *m_run = nullptr, *m_runAgain = nullptr, *m_copy = nullptr, *m_batch = nullptr;
+    QComboBox *m_runOn = nullptr;
+    QString m_runOnError;
     MonitorPanel *m_monitor = nullptr;
     DetailsPane *m_details = nullptr;
     HistoryPanel *m_historyPanel = nullptr;

@@ -103,6 +103,7 @@ private Q_SLOTS:
     void batchDialogFillsRangesAndFolders();
     void copyCommandLineIsShellQuoted();
     void droppingAFolderAddsItsModules();
+    void runOnChoosesWhereRunsGo();
 
     // Hostile inputs: each of these found a defect.
     void batchOfAHundredThousandInputsStaysResponsiveAndCancels();
@@ -559,6 +560,64 @@ void tst_Studio::copyCommandLineIsShellQuoted()
     QVERIFY2(line.endsWith(QLatin1String("'/tmp/it'\\''s here.txt'")), qPrintable(line));
     QVERIFY(
         line.startsWith(offload::shellQuote({ binPath(QStringLiteral("offload-example-blur")) })));
+}
+
+void tst_Studio::runOnChoosesWhereRunsGo()
+{
+    auto w = openStudio();
+    QVERIFY(waitForDiscovery(*w));
+    QVERIFY(w->selectModule(QStringLiteral("offload-example-blur")));
+    QVERIFY(w->form()->setValues(blurValues(1)).isEmpty());
+    // A place that is not one: said at once, and nothing runs until it is corrected.
+    for (const char *bad : { "nowhere", "ssh://-oProxyCommand=x", "slurm:a b" }) {
+        w->setRunOn(QString::fromLatin1(bad));
+        QVERIFY2(w->runOnError().startsWith(QStringLiteral("Run on: ")), bad);
+        QString error;
+        QCOMPARE(w->run(&error), quint64(0));
+        QCOMPARE(error, w->runOnError());
+    }
+    w->setRunOn(QStringLiteral("local"));
+    QVERIFY(w->runOnError().isEmpty());
+    QString error;
+    const quint64 here = w->run(&error);
+    QVERIFY2(here, qPrintable(error));
+    RunController *c = w->controller();
+    QTRY_COMPARE_WITH_TIMEOUT(c->info(here)->state, TaskState::Finished, 30000);
+    QVERIFY(c->info(here)->task.processInfo().location.isEmpty()); // this machine
+
+    const QString sshConfig = qEnvironmentVariable("OFFLOAD_TEST_SSH_CONFIG");
+    if (sshConfig.isEmpty())
+        QSKIP("the ssh part needs the testbed (scripts/testbed up, as scripts/test does)");
+#ifdef __SANITIZE_THREAD__
+    QSKIP("the ssh part: a ThreadSanitizer module needs setarch -R over there, which Studio "
+          "does not add");
+#endif
+    StudioSettings settings = w->settings();
+    settings.sshConfigFile = sshConfig;
+    w->applySettings(settings);
+    w->setRunOn(QStringLiteral("ssh://offload-test"));
+    QVERIFY(w->runOnError().isEmpty());
+    // Written by the test's remote user: in a directory it may write to.
+    const QString summary = QStringLiteral("/tmp/offload-studio-summary-%1.txt")
+                                .arg(QCoreApplication::applicationPid());
+    const auto removeSummary = qScopeGuard([&] { QFile::remove(summary); });
+    QVERIFY(w->form()->setValues({ { QStringLiteral("summary"), summary } }).isEmpty());
+    const quint64 there = w->run(&error);
+    QVERIFY2(there, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(isFinalState(c->info(there)->state), 60000);
+    QVERIFY2(
+        c->info(there)->state == TaskState::Finished, qPrintable(c->info(there)->error.message));
+    QVERIFY2(c->info(there)->task.processInfo().location.startsWith(QStringLiteral("ssh://")),
+        qPrintable(c->info(there)->task.processInfo().location));
+    QVERIFY(QFileInfo(summary).isFile());
+    w->monitor()->model()->refresh();
+    saveShot(w.get(), "studio-run-on-ssh.png");
+    // Remembered: the default next time, and first among the recent places.
+    QCOMPARE(w->settings().runOn, QStringLiteral("ssh://offload-test"));
+    QCOMPARE(w->settings().recentPlaces.value(0), QStringLiteral("ssh://offload-test"));
+    w.reset();
+    auto again = openStudio();
+    QCOMPARE(again->settings().runOn, QStringLiteral("ssh://offload-test"));
 }
 
 void tst_Studio::droppingAFolderAddsItsModules()
