@@ -13,8 +13,8 @@
 // The payloads no parameter value may use to run a command over there.
 inline const QByteArrayList hostileWords = { "a;touch /tmp/offload-pwned",
     "$(touch /tmp/offload-pwned)", "`touch /tmp/offload-pwned`", "it's", "\"double\"", "two words",
-    "line\nbreak", "", "é ü 日本", QByteArray("\xff\xfe invalid utf-8"), "back\\slash", "$HOME",
-    "*", "~", "=x", "a'b\"c$d`e", "--option", "-", "%s", "!" };
+    "line\nbreak", "dos\r\nline", "", "é ü 日本", QByteArray("\xff\xfe invalid utf-8"),
+    "back\\slash", "$HOME", "*", "~", "=x", "a'b\"c$d`e", "--option", "-", "%s", "!" };
 
 inline QByteArray framed(const QByteArrayList &words)
 {

@@ -13,6 +13,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonObject>
+#include <QSysInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -273,20 +274,23 @@ void tst_Slurm::batchFilesGoAndStaleOnesAreSwept()
     requireTestbed();
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    // Left by an application that crashed days ago (Slurm lists no such job), one written a
-    // moment ago, and a file that is not Offload's.
-    const auto make = [&](const char *name, int daysOld) {
-        QFile f(dir.filePath(QString::fromLatin1(name)));
+    // Left by an application of this host that crashed days ago (Slurm lists no such job),
+    // one written a moment ago, one of another host sharing the directory (its cluster's
+    // squeue is not ours), and a file that is not Offload's.
+    const QString here = QLatin1Char('@') + QSysInfo::machineHostName();
+    const auto make = [&](const QString &name, int daysOld) {
+        QFile f(dir.filePath(name));
         QVERIFY(f.open(QIODevice::WriteOnly));
         QVERIFY(f.write("x") == 1 && f.flush()); // written before its time is set
         QVERIFY(f.setFileTime(
             QDateTime::currentDateTimeUtc().addDays(-daysOld), QFileDevice::FileModificationTime));
     };
-    make("offload-0123stale.out", 2);
-    make("offload-0123stale.err", 2);
-    make("offload-0456stale.sh", 3);
-    make("offload-0789fresh.out", 0);
-    make("unrelated.out", 5);
+    make(QStringLiteral("offload-0123stale") + here + QStringLiteral(".out"), 2);
+    make(QStringLiteral("offload-0123stale") + here + QStringLiteral(".err"), 2);
+    make(QStringLiteral("offload-0456stale") + here + QStringLiteral(".sh"), 3);
+    make(QStringLiteral("offload-0789fresh") + here + QStringLiteral(".out"), 0);
+    make(QStringLiteral("offload-0abcother@elsewhere.out"), 5);
+    make(QStringLiteral("unrelated.out"), 5);
     SlurmTarget t = target(true);
     t.outputDirectory = dir.path();
     ProgramRunner runner(1);
@@ -300,7 +304,8 @@ void tst_Slurm::batchFilesGoAndStaleOnesAreSwept()
     QCOMPARE(run.result().stdoutText, QByteArray("hi\n"));
     // The job's own files went with it; the stale ones were swept.
     QTRY_COMPARE_WITH_TIMEOUT(QDir(dir.path()).entryList(QDir::Files, QDir::Name),
-        QStringList({ QStringLiteral("offload-0789fresh.out"), QStringLiteral("unrelated.out") }),
+        QStringList({ QStringLiteral("offload-0789fresh") + here + QStringLiteral(".out"),
+            QStringLiteral("offload-0abcother@elsewhere.out"), QStringLiteral("unrelated.out") }),
         10000);
 }
 

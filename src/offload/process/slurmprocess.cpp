@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFile>
 #include <QSet>
+#include <QSysInfo>
 
 #include <csignal>
 
@@ -31,10 +32,18 @@ QString outputDirectory(const SlurmTarget &t)
                                        : t.outputDirectory;
 }
 
+// The files of a batch job: "<job name>@<this host>.out" and so on. The host tells whose
+// they are when several machines (of different clusters) share the directory.
+QString jobFile(const QString &dir, const QByteArray &jobName, const char *suffix)
+{
+    return dir + QLatin1Char('/') + QString::fromLatin1(jobName) + QLatin1Char('@')
+        + QSysInfo::machineHostName() + QLatin1Char('.') + QLatin1String(suffix);
+}
+
 // A batch job's files outlive an application that crashed (its guard cancels the job but
-// cannot remove them). Once per directory and process: the files of Offload's jobs that Slurm
-// no longer lists and that no one wrote to for a day are removed. A day, because a
-// running application reads its job's files to their end only after the job has left.
+// cannot remove them). Once per directory and process: the files this host made for jobs
+// that Slurm no longer lists and that no one wrote to for a day are removed. A day, because
+// a running application reads its job's files to their end only after the job has left.
 void sweepStaleFiles(const QString &dir)
 {
     static QSet<QString> swept;
@@ -51,13 +60,17 @@ void sweepStaleFiles(const QString &dir)
             for (const QByteArray &name : out.split('\n'))
                 listed.insert(QString::fromUtf8(name.trimmed()));
             const QDateTime dayAgo = QDateTime::currentDateTimeUtc().addDays(-1);
+            const QString ours = QLatin1Char('@') + QSysInfo::machineHostName();
             const QFileInfoList files = QDir(dir).entryInfoList(
-                { QStringLiteral("offload-*.out"), QStringLiteral("offload-*.err"),
-                    QStringLiteral("offload-*.sh") },
+                { QStringLiteral("offload-*") + ours + QStringLiteral(".out"),
+                    QStringLiteral("offload-*") + ours + QStringLiteral(".err"),
+                    QStringLiteral("offload-*") + ours + QStringLiteral(".sh") },
                 QDir::Files | QDir::System | QDir::Hidden);
-            for (const QFileInfo &f : files)
-                if (!listed.contains(f.completeBaseName()) && f.lastModified() < dayAgo)
+            for (const QFileInfo &f : files) {
+                const QString job = f.completeBaseName().chopped(ours.size());
+                if (!listed.contains(job) && f.lastModified() < dayAgo)
                     QFile::remove(f.absoluteFilePath());
+            }
         });
 }
 } // namespace
@@ -87,12 +100,9 @@ std::unique_ptr<Process> SlurmProcess::start(
             return fail(ErrorKind::Launch,
                 QStringLiteral("cannot create the directory for job output %1").arg(dir));
         sweepStaleFiles(dir);
-        p->m_outFile
-            = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".out");
-        p->m_errFile
-            = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".err");
-        p->m_scriptFile
-            = dir + QLatin1Char('/') + QString::fromLatin1(p->m_jobName) + QStringLiteral(".sh");
+        p->m_outFile = jobFile(dir, p->m_jobName, "out");
+        p->m_errFile = jobFile(dir, p->m_jobName, "err");
+        p->m_scriptFile = jobFile(dir, p->m_jobName, "sh");
         p->submitBatch();
     } else {
         p->m_streams->setClientLinePrefix("srun: ");
@@ -122,7 +132,8 @@ SlurmProcess::~SlurmProcess()
                 QStringLiteral("--full"), QStringLiteral("-n"), QString::fromLatin1(m_jobName) },
             [](int, const QByteArray &, const QByteArray &) {});
     m_client.reset();
-    ProcessTree::guardJob(m_jobName, false);
+    if (!m_submissionLost)
+        ProcessTree::guardJob(m_jobName, false);
     for (const QString &f : { m_outFile, m_errFile, m_scriptFile })
         if (!f.isEmpty())
             QFile::remove(f);
@@ -173,8 +184,12 @@ void SlurmProcess::submitBatch()
     // The job's script in a file, not --wrap: sbatch takes its options as text, and an
     // argument need not be UTF-8. sbatch sends the script's bytes to the controller.
     QFile script(m_scriptFile);
-    const QByteArray text
+    QByteArray text
         = "#!/bin/sh\n" + shellQuote(QByteArrayList { "exec" } + ssh::runArguments(m_run)) + '\n';
+    // sbatch refuses a script with a CR LF in it ("DOS line breaks"). One can only come from
+    // an argument, inside its single quotes: ending and reopening the quote between the two
+    // bytes keeps the word as it is.
+    text.replace("\r\n", "\r''\n");
     if (!script.open(QIODevice::WriteOnly | QIODevice::NewOnly, QFileDevice::ReadOwner)
         || script.write(text) != text.size() || !script.flush()) {
         ExitStatus s;
@@ -197,10 +212,18 @@ void SlurmProcess::onSubmitted(int code, const QByteArray &out, const QByteArray
 {
     QFile::remove(m_scriptFile); // the controller has its copy
     if (code != 0) {
-        if (code < 0) // sbatch did not answer in time: a job it may have submitted still goes
-            slurm::runCommand({ QStringLiteral("scancel"),
-                                  QStringLiteral("--name=") + QString::fromLatin1(m_jobName) },
-                [](int, const QByteArray &, const QByteArray &) {});
+        if (code < 0) {
+            // sbatch did not answer in time, and the controller may take its request later
+            // still: the job name is cancelled now and twice more, and stays with the guard.
+            m_submissionLost = true;
+            const QStringList cancel { QStringLiteral("scancel"),
+                QStringLiteral("--name=") + QString::fromLatin1(m_jobName) };
+            slurm::runCommand(cancel, [](int, const QByteArray &, const QByteArray &) {});
+            for (auto after : { std::chrono::seconds(10), std::chrono::seconds(60) })
+                m_sup.addTimer(after, [cancel] {
+                    slurm::runCommand(cancel, [](int, const QByteArray &, const QByteArray &) {});
+                });
+        }
         ExitStatus s;
         const QByteArray said = err.trimmed().isEmpty() ? out.trimmed() : err.trimmed();
         s.failure = remoteError(ErrorKind::Launch, RemoteFailure::None,

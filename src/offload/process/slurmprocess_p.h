@@ -50,6 +50,7 @@ private:
     bool m_gone = false; // the job has left the queue (or ended)
     uint64_t m_queueWatch = 0;
     bool m_cancelSent = false;
+    bool m_submissionLost = false; // sbatch timed out: the job may exist after all
 };
 
 } // namespace offload::detail
