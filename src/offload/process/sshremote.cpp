@@ -160,11 +160,9 @@ _offload_c=$?
 [ -z "$_offload_d" ] || rm -f "$_offload_d/$_offload_n" "$_offload_d/$_offload_n.esc" "$_offload_d/$_offload_n.stop"
 # What is left of the group goes (this script stays: it must end by itself, as Slurm drops
 # a killed task's last output).
-if command -v pgrep >/dev/null 2>&1; then
-  _offload_l=$(pgrep -g "$$")
-else
-  _offload_l=$(ps -e -o pid= -o pgid= | awk -v g="$$" '$2 == g { print $1 }')
-fi
+# pgrep where it takes -g (1: none found); else, as on BusyBox, ps.
+_offload_l=$(pgrep -g "$$" 2>/dev/null)
+[ "$?" -le 1 ] || _offload_l=$(ps -e -o pid= -o pgid= 2>/dev/null | awk -v g="$$" '$2 == g { print $1 }')
 for _offload_q in $_offload_l; do
   [ "$_offload_q" = "$$" ] || kill -9 "$_offload_q" 2>/dev/null
 done
