@@ -22,6 +22,7 @@ struct RunController::Batch
     QString parameter;
     QVariantList inputs; // released when the batch ends
     int parallel = 1;
+    offload::Launcher launcher; // every run of the batch goes there
     qsizetype next = 0; // the next input to start
     std::vector<quint64> children; // the runs started so far
     int total = 0, live = 0, ended = 0, failed = 0, cancelled = 0;
@@ -87,20 +88,22 @@ static QString outputFolderOf(const offload::Module &module, const QVariantMap &
     return {};
 }
 
-quint64 RunController::run(const offload::Module &module, const QVariantMap &values, QString *error)
+quint64 RunController::run(const offload::Module &module, const QVariantMap &values, QString *error,
+    const offload::Launcher *where)
 {
     const QStringList argv = commandLine(module, values, error);
     if (argv.isEmpty())
         return 0;
-    return start(*m_runners.back(), module, values, argv, 0).taskId;
+    return start(*m_runners.back(), module, values, argv, where ? *where : m_launcher, 0).taskId;
 }
 
 RunInfo &RunController::start(offload::ModuleRunner &runner, const offload::Module &module,
-    const QVariantMap &values, const QStringList &commandLine, quint64 batchId)
+    const QVariantMap &values, const QStringList &commandLine, const offload::Launcher &launcher,
+    quint64 batchId)
 {
     offload::ModuleRunOptions options;
     options.cancelGrace = m_grace;
-    options.launcher = m_launcher;
+    options.launcher = launcher;
     auto task = runner.run(this, module, values, options);
     const quint64 id = task.id();
     RunInfo &info = m_runs[id];
@@ -109,6 +112,7 @@ RunInfo &RunController::start(offload::ModuleRunner &runner, const offload::Modu
     info.module = module;
     info.values = values;
     info.commandLine = commandLine;
+    info.launcher = launcher;
     info.outputFolder = outputFolderOf(module, values);
     info.started = QDateTime::currentDateTimeUtc();
     info.batchId = batchId;
@@ -253,6 +257,7 @@ quint64 RunController::runBatch(const offload::Module &module, const QVariantMap
     }
     auto batch = std::make_shared<Batch>();
     batch->parallel = std::clamp(parallel, 1, 256);
+    batch->launcher = m_launcher;
     batch->runner = std::make_unique<offload::ModuleRunner>(batch->parallel);
     batch->module = module;
     batch->values = values;
@@ -292,7 +297,8 @@ void RunController::feed(const std::shared_ptr<Batch> &batch)
             ++batch->failed;
             continue;
         }
-        RunInfo &info = start(*batch->runner, batch->module, v, argv, batch->task.id());
+        RunInfo &info
+            = start(*batch->runner, batch->module, v, argv, batch->launcher, batch->task.id());
         ++batch->live;
         info.task.setParent(batch->task);
         batch->children.push_back(info.taskId);

@@ -27,6 +27,7 @@ struct RunInfo
     offload::Module module;
     QVariantMap values;
     QStringList commandLine; // program, launch arguments, the module's arguments
+    offload::Launcher launcher; // where it runs
     QString outputFolder; // the folder of the first output file, if any
     QByteArray stdoutTail, stderrTail; // the newest outputTailBytes of each stream
     QDateTime started, ended;
@@ -67,14 +68,16 @@ public:
     static QStringList commandLine(
         const offload::Module &module, const QVariantMap &values, QString *error = nullptr);
 
-    // Starts a run; returns its task id, or 0 with *error when the values are invalid.
-    quint64 run(const offload::Module &module, const QVariantMap &values, QString *error = nullptr);
-    // Runs the module once per input (each input set as `parameter`), at most `parallel` at
-    // once; returns the batch's task id, or 0 with *error (an unknown parameter, or an input
-    // that is invalid for it, is reported before anything starts). Runs are started as earlier
-    // ones end, so a batch of 100,000 inputs costs the GUI thread what its running runs cost:
-    // each run's child row appears in the monitor when it starts, and cancelling the batch
-    // cancels the running ones and starts no more.
+    // Starts a run where `where` says (nullptr: launcher()); returns its task id, or 0 with
+    // *error when the values are invalid.
+    quint64 run(const offload::Module &module, const QVariantMap &values, QString *error = nullptr,
+        const offload::Launcher *where = nullptr);
+    // Runs the module once per input, every run where launcher() says now, (each input set as
+    // `parameter`), at most `parallel` at once; returns the batch's task id, or 0 with *error (an
+    // unknown parameter, or an input that is invalid for it, is reported before anything starts).
+    // Runs are started as earlier ones end, so a batch of 100,000 inputs costs the GUI thread what
+    // its running runs cost: each run's child row appears in the monitor when it starts, and
+    // cancelling the batch cancels the running ones and starts no more.
     quint64 runBatch(const offload::Module &module, const QVariantMap &values,
         const QString &parameter, const QVariantList &inputs, int parallel,
         QString *error = nullptr);
@@ -94,7 +97,8 @@ Q_SIGNALS:
 private:
     struct Batch;
     RunInfo &start(offload::ModuleRunner &runner, const offload::Module &module,
-        const QVariantMap &values, const QStringList &commandLine, quint64 batchId);
+        const QVariantMap &values, const QStringList &commandLine,
+        const offload::Launcher &launcher, quint64 batchId);
     void finish(quint64 taskId);
     void feed(const std::shared_ptr<Batch> &batch);
     void samplePeaks();

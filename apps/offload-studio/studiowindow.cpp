@@ -40,6 +40,7 @@ struct StudioWindow::LastRun
 {
     offload::Module module;
     QVariantMap values;
+    offload::Launcher launcher; // Run again goes where the run went
 };
 
 StudioWindow::StudioWindow(std::unique_ptr<QSettings> settings, QWidget *parent)
@@ -275,8 +276,8 @@ void StudioWindow::buildDocks()
     });
     connect(m_monitor, &MonitorPanel::retryRequested, this, [this](quint64 id) {
         if (const RunInfo *r = m_controller->info(id)) {
-            QString error;
-            if (!m_controller->run(r->module, r->values, &error))
+            QString error; // a retry goes where the run went
+            if (!m_controller->run(r->module, r->values, &error, &r->launcher))
                 statusBar()->showMessage(error, 5000);
         }
     });
@@ -291,8 +292,8 @@ void StudioWindow::buildDocks()
             statusBar()->showMessage(tr("%1 is not in the library").arg(r.modulePath), 5000);
             return;
         }
-        QString error;
-        if (!m_controller->run(m_library->entry(row).module, r.values, &error))
+        QString error = m_runOnError; // the history does not say where it ran: where Run goes
+        if (!error.isEmpty() || !m_controller->run(m_library->entry(row).module, r.values, &error))
             statusBar()->showMessage(error, 5000);
         showMonitor();
     });
@@ -346,7 +347,7 @@ void StudioWindow::showModule(int row)
         m_form->saveSettings(*m_qsettings);
     delete m_formArea->takeWidget();
     m_formModulePath.clear();
-    m_formError->clear();
+    m_formError->setText(m_runOnError); // a wrong place stays said
     if (row < 0 || row >= m_library->count()) {
         m_moduleTitle->setText(tr("No module selected"));
         m_moduleInfo->clear();
@@ -371,7 +372,8 @@ void StudioWindow::showModule(int row)
     m_form = form;
     m_formModulePath = e.path;
     connect(form, &offload::ModuleForm::validityChanged, this, &StudioWindow::updateButtons);
-    connect(form, &offload::ModuleForm::valuesChanged, m_formError, &QLabel::clear);
+    connect(form, &offload::ModuleForm::valuesChanged, m_formError,
+        [this] { m_formError->setText(m_runOnError); }); // a wrong place stays said
     updateButtons();
 }
 
@@ -381,7 +383,7 @@ void StudioWindow::updateButtons()
     m_run->setEnabled(ready && m_runOnError.isEmpty());
     m_batch->setEnabled(ready && m_runOnError.isEmpty());
     m_copy->setEnabled(ready);
-    m_runAgain->setEnabled(m_lastRun && m_runOnError.isEmpty());
+    m_runAgain->setEnabled(bool(m_lastRun));
     if (ready && !m_form->isValid())
         m_run->setToolTip(m_form->errors().join(QLatin1Char('\n')));
     else
@@ -408,7 +410,7 @@ quint64 StudioWindow::run(QString *error)
         rememberPlace();
         m_form->saveSettings(*m_qsettings);
         m_form->clearOutputValues();
-        m_lastRun = std::make_unique<LastRun>(LastRun { module, values });
+        m_lastRun = std::make_unique<LastRun>(LastRun { module, values, m_controller->launcher() });
         updateButtons();
         showMonitor();
     }
@@ -422,12 +424,7 @@ quint64 StudioWindow::runAgain(QString *error)
             *error = tr("Nothing has run yet.");
         return 0;
     }
-    if (!m_runOnError.isEmpty()) {
-        if (error)
-            *error = m_runOnError;
-        return 0;
-    }
-    return m_controller->run(m_lastRun->module, m_lastRun->values, error);
+    return m_controller->run(m_lastRun->module, m_lastRun->values, error, &m_lastRun->launcher);
 }
 
 void StudioWindow::setRunOn(const QString &place)

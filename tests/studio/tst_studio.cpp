@@ -612,6 +612,18 @@ void tst_Studio::runOnChoosesWhereRunsGo()
     QVERIFY(QFileInfo(summary).isFile());
     w->monitor()->model()->refresh();
     saveShot(w.get(), "studio-run-on-ssh.png");
+    // A wrong place stays said when the form changes; Run again still goes where the run went.
+    w->setRunOn(QStringLiteral("ssh://"));
+    QVERIFY(!w->runOnError().isEmpty());
+    QVERIFY(w->form()->setValues({ { QStringLiteral("iterations"), 2 } }).isEmpty());
+    QVERIFY(!w->runOnError().isEmpty());
+    QCOMPARE(w->run(&error), quint64(0));
+    const quint64 rerun = w->runAgain(&error);
+    QVERIFY2(rerun, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(isFinalState(c->info(rerun)->state), 60000);
+    QVERIFY2(
+        c->info(rerun)->state == TaskState::Finished, qPrintable(c->info(rerun)->error.message));
+    QVERIFY(c->info(rerun)->task.processInfo().location.startsWith(QStringLiteral("ssh://")));
     // Remembered: the default next time, and first among the recent places.
     QCOMPARE(w->settings().runOn, QStringLiteral("ssh://offload-test"));
     QCOMPARE(w->settings().recentPlaces.value(0), QStringLiteral("ssh://offload-test"));
