@@ -198,13 +198,19 @@ int srunModule(bool ours)
     const QString summary = dir.filePath(QStringLiteral("summary.txt"));
     const QString returns = dir.filePath(QStringLiteral("returns.txt"));
     if (!ours) { // what the module run starts, by hand
+        // Named, so that a run killed at the timeout leaves no allocation behind.
+        const QString name
+            = QStringLiteral("bench-remote-peer-%1").arg(QCoreApplication::applicationPid());
         const double t = timeProcess(QStringLiteral("srun"),
             { QStringLiteral("-u"), QStringLiteral("--ntasks=1"), QStringLiteral("--nodes=1"),
-                QStringLiteral("--partition=") + partition(), bin("offload-example-blur"),
-                QStringLiteral("--iterations"), QStringLiteral("1"), QStringLiteral("--method"),
-                QStringLiteral("box"), QStringLiteral("--returnparameterfile"), returns, summary });
-        if (t < 0)
+                QStringLiteral("--job-name=") + name, QStringLiteral("--partition=") + partition(),
+                bin("offload-example-blur"), QStringLiteral("--iterations"), QStringLiteral("1"),
+                QStringLiteral("--method"), QStringLiteral("box"),
+                QStringLiteral("--returnparameterfile"), returns, summary });
+        if (t < 0) {
+            QProcess::execute(QStringLiteral("scancel"), { QStringLiteral("--name=") + name });
             return 1;
+        }
         bench::printResult({ { QStringLiteral("ms"), t } });
         return 0;
     }
