@@ -304,7 +304,6 @@ void SlurmProcess::onQueue(const slurm::JobInfo *job)
     if (!job->node.isEmpty() && job->state != "PENDING")
         m_node = job->node;
     if (job->state == "PENDING") {
-        m_pendingReason = job->reason;
         if (m_handlers.pending)
             m_handlers.pending(job->reason);
         return;

@@ -42,7 +42,7 @@ private:
     SlurmTarget m_target;
     QByteArray m_jobName;
     QByteArray m_jobId;
-    QString m_node, m_pendingReason;
+    QString m_node;
     // sbatch: the job's output files, read from these offsets
     QString m_outFile, m_errFile, m_scriptFile;
     qint64 m_outOffset = 0, m_errOffset = 0;
