@@ -242,24 +242,51 @@ void tst_Slurm::missingProgramAndBadPartitionAreLaunchErrors()
 void tst_Slurm::returnParameterFilesComeBack()
 {
     requireTestbed();
-    ProgramRunner runner(4);
-    QList<TaskHandle<ProgramResult>> written, fifo;
-    for (bool batch : { false, true }) {
+    ProgramRunner runner(9);
+    QList<TaskHandle<ProgramResult>> written, fifo, chattered;
+    // A step, a batch job (both see the application's directory for the file: it is written
+    // there), and a step run as another user, who cannot see it (as a node that does not share
+    // the file system): its file comes over the step's stderr. Those last, on their own: srun
+    // as root for another user fails Slurm's authentication here beside root's own steps.
+    enum Mode { Step, Batch, Apart };
+    for (Mode mode : { Step, Batch, Apart }) {
+        if (mode == Apart)
+            for (auto &t : written + fifo + chattered)
+                QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+        SlurmTarget where = target(mode == Batch);
+        if (mode == Apart)
+            where.options << QStringLiteral("--uid=offloadtest");
         ProgramSpec spec;
         spec.program = QStringLiteral("/bin/sh");
         spec.arguments = { "-c", "printf 'a = 1\\nb = x y\\n' > \"$1\"; sleep 30 & echo done", "sh",
             ProgramSpec::returnParameterFilePlaceholder };
         spec.returnParameterFile = true;
-        spec.launcher = Launcher::slurm(target(batch));
+        spec.launcher = Launcher::slurm(where);
         written << runner.run(this, spec);
         spec.arguments
             = { "-c", "mkfifo \"$1\"", "sh", ProgramSpec::returnParameterFilePlaceholder };
         fifo << runner.run(this, spec);
+        // A process that left the group talks on stderr without pause: it is gone (Slurm's
+        // cgroup of the step holds it) before the file's bytes go the same way.
+        spec.arguments = { "-c",
+            "setsid sh -c 'while :; do echo junk >&2; done' & "
+            "seq 1 30000 | sed 's/.*/k& = &/' > \"$1\"",
+            "sh", ProgramSpec::returnParameterFilePlaceholder };
+        chattered << runner.run(this, spec);
     }
-    for (auto &t : written + fifo)
+    for (auto &t : written + fifo + chattered)
         QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+    QByteArray lines;
+    for (int i = 1; i <= 30000; ++i)
+        lines += "k" + QByteArray::number(i) + " = " + QByteArray::number(i) + '\n';
+    for (auto &t : chattered) {
+        QVERIFY2(t.state() == TaskState::Finished, qPrintable(t.error().message));
+        QVERIFY2(t.result().returnParameters, t.result().stderrText.right(300).constData());
+        QCOMPARE(t.result().returnParameters->size(), lines.size());
+        QVERIFY(t.result().returnParameters == lines);
+    }
     for (auto &t : written) {
-        QCOMPARE(t.state(), TaskState::Finished);
+        QVERIFY2(t.state() == TaskState::Finished, qPrintable(t.error().message));
         QCOMPARE(t.result().returnParameters, QByteArray("a = 1\nb = x y\n"));
         QCOMPARE(t.result().stdoutText, QByteArray("done\n"));
     }

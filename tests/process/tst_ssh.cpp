@@ -18,7 +18,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace offload;
 
@@ -43,6 +46,7 @@ private Q_SLOTS:
     void workerPoolCallsOverSsh();
     void manyRunsShareOneConnection();
     void loginScriptChatterNeverReachesTheProgram();
+    void runsStartBeforeTheControlScriptAndItsStopsWait();
     void returnParameterFilesComeBack();
     void moduleRunsOverSsh();
     void commandLineToolRunsThere();
@@ -385,6 +389,69 @@ void tst_Ssh::loginScriptChatterNeverReachesTheProgram()
     QCOMPARE(add.result().value.toDouble(), 3.0);
 }
 
+// The first run over a new connection starts as soon as the master has logged in, not once
+// its control script runs; a stop sent before the control script runs reaches the run when it
+// does. The control script is held back by the login script, reading a FIFO the test writes.
+void tst_Ssh::runsStartBeforeTheControlScriptAndItsStopsWait()
+{
+    requireTestbed();
+    const passwd *pw = ::getpwnam("offloadtest");
+    QVERIFY(pw);
+    const QByteArray hold
+        = "/tmp/offload-hold-" + QByteArray::number(QCoreApplication::applicationPid());
+    ::unlink(hold.constData());
+    QCOMPARE(::mkfifo(hold.constData(), 0600), 0);
+    QCOMPARE(::chown(hold.constData(), pw->pw_uid, pw->pw_gid), 0);
+    const QString bashrc = QFile::decodeName(pw->pw_dir) + QStringLiteral("/.bashrc");
+    QFile file(bashrc);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray original = file.readAll();
+    file.close();
+    const auto release = [&] {
+        const int fd = ::open(hold.constData(), O_WRONLY | O_NONBLOCK); // ENXIO: no reader
+        const bool sent = fd >= 0 && ::write(fd, "go\n", 3) == 3;
+        if (fd >= 0)
+            ::close(fd);
+        return sent;
+    };
+    const auto restore = qScopeGuard([&] {
+        QFile f(bashrc);
+        if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            f.write(original);
+        release();
+        ::unlink(hold.constData());
+    });
+    // Opened read-write, so that opening does not wait for the test; read at most 60 s.
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write("case $BASH_EXECUTION_STRING in *offload-control*) exec 3<>'" + hold
+        + "'; read -r -t 60 _ <&3; exec 3<&- ;; esac\n" + original);
+    file.close();
+
+    ProgramSpec spec;
+    spec.program = QStringLiteral("/bin/sh");
+    spec.arguments = { "-c", "echo started; exec sleep \"$0\"", "313" }; // "sleep 313": one
+    spec.progress = ProgressFormat::None;
+    spec.cancelGrace = std::chrono::milliseconds(300);
+    SshTarget fresh = target();
+    fresh.options << QStringLiteral("ConnectionAttempts=1"); // a connection of its own
+    spec.launcher = Launcher::ssh(fresh);
+    ProgramRunner runner(1);
+    QByteArray out;
+    auto t = runner.run(this, spec);
+    t.onOutput([&](const OutputChunk &c) { out += c.data; });
+    QTRY_VERIFY_WITH_TIMEOUT(out.contains("started"), 30000);
+    QCOMPARE(countMatching(m_uid, "sleep 313"), 1);
+    // Stopped while the control script waits: the local client ends after the grace and the
+    // kill's wait; the stop lines wait in the master's input.
+    t.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    QCOMPARE(t.state(), TaskState::Cancelled);
+    QCOMPARE(countMatching(m_uid, "sleep 313"), 1);
+    bool released = false; // QTRY evaluates its condition once more at the end
+    QTRY_VERIFY_WITH_TIMEOUT(released || (released = release()), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(m_uid, "sleep 313"), 0, 10000);
+}
+
 void tst_Ssh::returnParameterFilesComeBack()
 {
     requireTestbed();
@@ -510,12 +577,37 @@ void tst_Ssh::variablesAndNamesCannotSteerTheWrapper()
         return s;
     }());
     auto localEcho = runner.run(this, echo);
+    // A bare name is looked up in the spec's PATH, split by ':' whatever its IFS.
+    QTemporaryDir tools(QStringLiteral("/tmp/offload-path-XXXXXX"));
+    QVERIFY(QFile::setPermissions(
+        tools.path(), QFile::permissions(tools.path()) | QFile::ReadOther | QFile::ExeOther));
+    QFile tool(tools.filePath(QStringLiteral("offload-tool")));
+    QVERIFY(tool.open(QIODevice::WriteOnly));
+    tool.write("#!/bin/sh\necho \"tool $*\"\n");
+    tool.close();
+    QVERIFY(tool.setPermissions(
+        tool.permissions() | QFile::ExeOwner | QFile::ReadOther | QFile::ExeOther));
+    ProgramSpec onPath;
+    onPath.program = QStringLiteral("offload-tool");
+    onPath.arguments = { "a", "b" };
+    onPath.progress = ProgressFormat::None;
+    onPath.environment.insert("IFS", "/");
+    onPath.environment.insert(
+        QByteArray("PATH"), QFile::encodeName(tools.path()) + ":/usr/bin:/bin");
+    onPath.launcher = Launcher::ssh(target());
+    auto found = runner.run(this, onPath);
+    onPath.environment.insert("PATH", "/usr/bin:/bin");
+    auto notFound = runner.run(this, onPath);
     // A variable of the wrapper's own is refused before anything runs.
     ProgramSpec reserved = spec;
     reserved.environment.insert("_offload_n", "x");
     auto refused = runner.run(this, reserved);
-    for (auto *h : { &t, &remoteEcho, &localEcho, &refused })
+    for (auto *h : { &t, &remoteEcho, &localEcho, &refused, &found, &notFound })
         QTRY_VERIFY_WITH_TIMEOUT(h->isFinal(), 30000);
+    QCOMPARE(found.state(), TaskState::Finished);
+    QCOMPARE(found.result().stdoutText, QByteArray("tool a b\n"));
+    QCOMPARE(notFound.state(), TaskState::Failed);
+    QCOMPARE(notFound.error().remoteFailure, RemoteFailure::ProgramMissing);
     QCOMPARE(t.state(), TaskState::Finished);
     QCOMPARE(t.result().stdoutText,
         QByteArray("x[$(touch /tmp/offload-pwned)]|x|/home|/|"

@@ -1,5 +1,7 @@
 #include "slurmprocess_p.h"
 
+#include "returnfile_p.h"
+
 #include <offload/process/shellquote.h>
 
 #include <QDateTime>
@@ -40,9 +42,23 @@ QString jobFile(const QString &dir, const QByteArray &jobName, const char *suffi
         + QSysInfo::machineHostName() + QLatin1Char('.') + QLatin1String(suffix);
 }
 
-// A batch job's files outlive an application that crashed (its guard cancels the job but
-// cannot remove them). Once per directory and process: the files this host made for jobs
-// that Slurm no longer lists and that no one wrote to for a day are removed. A day, because
+// The note a run reads to know that it sees its caller's return-parameter directory.
+const char sharedNote[] = ".offload-shared";
+
+// Removes a run's return-parameter directory: the note, what the program wrote, the
+// directory (left if anything else is in it).
+void removeReturnDir(const QString &path)
+{
+    QDir d(path);
+    d.remove(QLatin1String(sharedNote));
+    d.remove(QStringLiteral("returnparameters.txt"));
+    QDir().rmdir(path);
+}
+
+// A batch job's files and a run's return-parameter directory outlive an application that
+// crashed (its guard cancels the job but cannot remove them). Once per directory and process:
+// what this host made for jobs that Slurm no longer lists and that no one wrote to for a day
+// is removed. A day, because
 // a running application reads its job's files to their end only after the job has left.
 void sweepStaleFiles(const QString &dir)
 {
@@ -70,6 +86,14 @@ void sweepStaleFiles(const QString &dir)
                 const QString job = f.completeBaseName().chopped(ours.size());
                 if (!listed.contains(job) && f.lastModified() < dayAgo)
                     QFile::remove(f.absoluteFilePath());
+            }
+            const QFileInfoList dirs = QDir(dir).entryInfoList(
+                { QStringLiteral("offload-*") + ours + QStringLiteral(".rp") },
+                QDir::Dirs | QDir::NoSymLinks | QDir::Hidden);
+            for (const QFileInfo &f : dirs) {
+                const QString job = f.completeBaseName().chopped(ours.size());
+                if (!listed.contains(job) && f.lastModified() < dayAgo)
+                    removeReturnDir(f.absoluteFilePath());
             }
         });
 }
@@ -103,9 +127,11 @@ std::unique_ptr<Process> SlurmProcess::start(
         p->m_outFile = jobFile(dir, p->m_jobName, "out");
         p->m_errFile = jobFile(dir, p->m_jobName, "err");
         p->m_scriptFile = jobFile(dir, p->m_jobName, "sh");
+        p->offerReturnDirectory();
         p->submitBatch();
     } else {
         p->m_streams->setClientLinePrefix("srun: ");
+        p->offerReturnDirectory();
         if (!p->openStdin(request, error) || !p->startStep(error))
             return nullptr;
     }
@@ -137,6 +163,42 @@ SlurmProcess::~SlurmProcess()
     for (const QString &f : { m_outFile, m_errFile, m_scriptFile })
         if (!f.isEmpty())
             QFile::remove(f);
+    removeReturnDirectory();
+}
+
+// A return-parameter directory of ours, in the output directory (shared with the nodes on
+// most clusters, and where batch jobs need it anyway), offered to the run: one that sees it
+// has its program write there, and nothing is copied over the job's stderr. Without it (it
+// cannot be made) the file comes the other way.
+void SlurmProcess::offerReturnDirectory()
+{
+    if (m_run.returnFilePlaceholder.isEmpty())
+        return;
+    const QString dir = outputDirectory(m_target);
+    const QString path = jobFile(dir, m_jobName, "rp");
+    if (!QDir().mkpath(dir)
+        || !QFile::setPermissions(
+            dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner))
+        return;
+    sweepStaleFiles(dir);
+    if (!QDir().mkdir(path)
+        || !QFile::setPermissions(
+            path, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner))
+        return;
+    m_returnDir = path;
+    QFile note(path + QLatin1Char('/') + QLatin1String(sharedNote));
+    if (!note.open(QIODevice::WriteOnly | QIODevice::NewOnly) || note.write(m_run.nonce + '\n') < 0
+        || !note.flush())
+        return removeReturnDirectory();
+    m_run.sharedReturnDirectory = QFile::encodeName(path);
+}
+
+void SlurmProcess::removeReturnDirectory()
+{
+    if (!m_returnDir.isEmpty())
+        removeReturnDir(m_returnDir);
+    m_returnDir.clear();
+    m_run.sharedReturnDirectory.clear();
 }
 
 bool SlurmProcess::startStep(Error *error)
@@ -397,7 +459,16 @@ void SlurmProcess::conclude(const QByteArray &finalState)
         const QByteArray st = w.exitStatus() && !m_run.returnFilePlaceholder.isEmpty()
             ? w.fileStatus()
             : QByteArray();
-        if (st == "ok")
+        if (st == "shared" && !m_returnDir.isEmpty()) {
+            // Written here, by the program over there: read as a local run's (never a FIFO
+            // or a link, bounded), and the directory goes.
+            QFile::remove(m_returnDir + QLatin1Char('/') + QLatin1String(sharedNote));
+            QByteArray dir = QFile::encodeName(m_returnDir);
+            QString problem;
+            out.returnFile = collectReturnFile(dir, &problem);
+            out.returnFileProblem = problem;
+            m_returnDir.clear();
+        } else if (st == "ok")
             out.returnFile = w.file();
         else if (st == "toolarge")
             out.returnFileProblem = QStringLiteral("the return-parameter file is over 16 MiB");

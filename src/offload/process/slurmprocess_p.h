@@ -35,6 +35,8 @@ private:
     void beforeReport() override;
     void finish();
     void conclude(const QByteArray &finalState);
+    void offerReturnDirectory();
+    void removeReturnDirectory();
     QString jobName() const; // "Slurm job 12", for messages
     void signalJob(int signal);
     void killJob();
@@ -45,6 +47,9 @@ private:
     QString m_node;
     // sbatch: the job's output files, read from these offsets
     QString m_outFile, m_errFile, m_scriptFile;
+    // The private directory for the return file, in the output directory: used by the run
+    // where the node shares that file system (RemoteRun::sharedReturnDirectory).
+    QString m_returnDir;
     qint64 m_outOffset = 0, m_errOffset = 0;
     uint64_t m_tailTimer = 0;
     bool m_gone = false; // the job has left the queue (or ended)

@@ -4,11 +4,14 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QRandomGenerator>
 
 #include <cerrno>
 #include <cstdlib>
 
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace offload::detail {
@@ -92,6 +95,7 @@ SshConnection::~SshConnection()
             sup.cancelTimer(t);
     if (m_writeWatch)
         sup.unwatch(m_writeWatch);
+    stopWatchingSocket();
 }
 
 QString SshConnection::name() const
@@ -114,13 +118,17 @@ void SshConnection::open()
             QStringLiteral("cannot create a private directory for ssh's control sockets in /tmp") };
     } else {
         m_socket = dir + QStringLiteral("/c%1").arg(++counter);
+        quint64 words[2];
+        QRandomGenerator::system()->fillRange(words);
+        m_token = (QByteArray::number(words[0], 16) + QByteArray::number(words[1], 16)).left(24);
+        watchSocket(dir);
         SpawnRequest req;
         req.program = QStringLiteral("ssh");
         QStringList args = ssh::baseArguments(m_target);
         args << QStringLiteral("-M") << QStringLiteral("-S") << m_socket << QStringLiteral("-o")
              << QStringLiteral("ControlPersist=no") << QStringLiteral("--") << m_target.host;
         req.arguments = toArguments(args);
-        req.arguments << ssh::controlCommand();
+        req.arguments << ssh::controlCommand(m_token);
         req.pipeStdin = true;
         req.niceness = 0;
         const std::weak_ptr<SshConnection> weak = weak_from_this();
@@ -143,6 +151,7 @@ void SshConnection::open()
         m_master = ChildProcess::start(std::move(req), std::move(h), &error);
     }
     if (!m_master) {
+        stopWatchingSocket();
         m_state = State::Failed;
         m_error = error;
         forget(openConnections(), this);
@@ -154,7 +163,7 @@ void SshConnection::whenReady(std::function<void(const Error *)> fn)
     if (m_state == State::Connecting)
         return m_waiters.push_back(std::move(fn));
     Supervisor::instance().post([self = shared_from_this(), fn = std::move(fn)] {
-        if (self->m_state == State::Ready)
+        if (self->takesSessions())
             return fn(nullptr);
         Error e = self->m_error;
         if (e.isEmpty())
@@ -174,7 +183,7 @@ void SshConnection::settle(const Error *error)
 
 void SshConnection::onMasterStdout(const char *data, size_t size)
 {
-    if (size == 0 || (m_state != State::Connecting && m_state != State::Ready))
+    if (size == 0 || (m_state != State::Connecting && !takesSessions()))
         return;
     m_stdoutBuf.append(data, qsizetype(size));
     if (m_state == State::Ready)
@@ -187,9 +196,9 @@ void SshConnection::onMasterStdout(const char *data, size_t size)
             m_stdoutBuf.remove(0, m_stdoutBuf.size() - maxKept);
         return;
     }
-    m_registryDir = m_stdoutBuf.mid(at + ready.size(), end - at - ready.size());
     m_stdoutBuf.remove(0, end + 1);
     m_state = State::Ready;
+    stopWatchingSocket();
     if (m_users == 0)
         removeUser(); // nobody is waiting any more: start the idle timeout
     settle(nullptr);
@@ -239,7 +248,7 @@ void SshConnection::readAnswers()
 
 void SshConnection::fetchReturnFile(const QByteArray &nonce, FileHandler fn)
 {
-    if (m_state != State::Ready || !m_master || m_master->stdinFd() < 0) {
+    if (!takesSessions() || !m_master || m_master->stdinFd() < 0) {
         Supervisor::instance().post([fn = std::move(fn)] {
             fn(std::nullopt,
                 QStringLiteral("the return-parameter file could not be fetched: "
@@ -255,7 +264,8 @@ void SshConnection::fetchReturnFile(const QByteArray &nonce, FileHandler fn)
 void SshConnection::onMasterExit(const ExitStatus &status)
 {
     const auto self = shared_from_this(); // the lists may hold the last reference
-    if (m_state == State::Connecting) {
+    stopWatchingSocket();
+    if (m_state == State::Connecting || m_state == State::Listening) {
         m_error = ssh::classifyFailure(name(), m_stderrTail, status.exitCode, false);
         m_state = State::Failed;
     } else {
@@ -302,7 +312,7 @@ void SshConnection::removeUser()
 
 bool SshConnection::takeSession()
 {
-    if (m_state != State::Ready || m_sessions >= m_target.maxSessions - 1)
+    if (!takesSessions() || m_sessions >= m_target.maxSessions - 1)
         return false;
     ++m_sessions;
     return true;
@@ -316,11 +326,60 @@ void SshConnection::returnSession()
 
 bool SshConnection::signalRun(int signal, const QByteArray &nonce)
 {
-    if (m_state != State::Ready || !m_master || m_master->stdinFd() < 0)
+    if (!takesSessions() || !m_master || m_master->stdinFd() < 0)
         return false;
     m_pending += "sig " + QByteArray::number(signal) + ' ' + nonce + '\n';
     flushControl();
     return true;
+}
+
+void SshConnection::endRun(const QByteArray &nonce)
+{
+    if (!takesSessions() || !m_master || m_master->stdinFd() < 0)
+        return; // the control script, gone, took the registrations with it
+    m_pending += "end - " + nonce + '\n';
+    flushControl();
+}
+
+// The master listens for sessions once logged in, before its own session (the control
+// script) runs: its socket appearing in the directory is the sign. ssh makes it under a
+// temporary name and links it to the final one, so it is whole when it appears.
+void SshConnection::watchSocket(const QString &dir)
+{
+    m_notifyFd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (m_notifyFd < 0)
+        return; // the control script's ready line is the sign then
+    if (::inotify_add_watch(m_notifyFd, QFile::encodeName(dir).constData(), IN_CREATE | IN_MOVED_TO)
+        < 0)
+        return stopWatchingSocket();
+    m_notifyWatch
+        = Supervisor::instance().watch(m_notifyFd, EPOLLIN, [weak = weak_from_this()](uint32_t) {
+              if (auto self = weak.lock())
+                  self->onSocketDirChanged();
+          });
+}
+
+void SshConnection::stopWatchingSocket()
+{
+    if (m_notifyWatch)
+        Supervisor::instance().unwatch(m_notifyWatch);
+    m_notifyWatch = 0;
+    if (m_notifyFd >= 0)
+        ::close(m_notifyFd);
+    m_notifyFd = -1;
+}
+
+void SshConnection::onSocketDirChanged()
+{
+    char events[4096];
+    while (::read(m_notifyFd, events, sizeof events) > 0) { } // what changed: checked below
+    struct stat st;
+    if (m_state != State::Connecting || ::lstat(QFile::encodeName(m_socket).constData(), &st) != 0
+        || !S_ISSOCK(st.st_mode))
+        return;
+    stopWatchingSocket();
+    m_state = State::Listening;
+    settle(nullptr);
 }
 
 void SshConnection::flushControl()

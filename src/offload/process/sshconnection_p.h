@@ -20,19 +20,22 @@ namespace offload::detail {
 class SshConnection : public std::enable_shared_from_this<SshConnection>
 {
 public:
-    enum class State { Connecting, Ready, Failed, Closed };
+    // Listening: the master is logged in and takes sessions (its socket exists); its control
+    // script may not run yet. Runs start then, with no wait for it: a stop sent before it
+    // runs waits in the master's input.
+    enum class State { Connecting, Listening, Ready, Failed, Closed };
 
     // The open (or opening) connection to target, a new one if there is none.
     static std::shared_ptr<SshConnection> get(const SshTarget &target);
     ~SshConnection();
 
-    // fn(nullptr) once the connection is ready, fn(&error) if it failed; always called later
-    // from the loop, never from within whenReady.
+    // fn(nullptr) once the connection takes sessions (Listening or Ready), fn(&error) if it
+    // failed; always called later from the loop, never from within whenReady.
     void whenReady(std::function<void(const Error *)> fn);
     State state() const { return m_state; }
     const SshTarget &target() const { return m_target; }
     QString name() const; // "ssh://user@host:port"
-    QByteArray registryDir() const { return m_registryDir; }
+    QByteArray token() const { return m_token; } // names the control script's directory
     QString controlPath() const;
 
     // A run holds the connection open (the idle timeout starts when the last one went).
@@ -50,6 +53,8 @@ public:
     using FileHandler
         = std::function<void(const std::optional<QByteArray> &file, const QString &problem)>;
     void fetchReturnFile(const QByteArray &nonce, FileHandler fn);
+    // The run ended (it wrote no return file to fetch): its registration goes over there.
+    void endRun(const QByteArray &nonce);
 
 private:
     explicit SshConnection(const SshTarget &target);
@@ -59,16 +64,22 @@ private:
     void readAnswers();
     void onMasterExit(const ExitStatus &status);
     void flushControl();
+    bool takesSessions() const { return m_state == State::Listening || m_state == State::Ready; }
+    void watchSocket(const QString &dir);
+    void stopWatchingSocket();
+    void onSocketDirChanged();
     void settle(const Error *error);
 
     SshTarget m_target;
     State m_state = State::Connecting;
     std::unique_ptr<ChildProcess> m_master;
     QByteArray m_stdoutBuf, m_stderrTail;
-    QByteArray m_registryDir;
+    QByteArray m_token;
     QString m_socket;
     QByteArray m_pending; // control lines not yet written
     uint64_t m_writeWatch = 0, m_idleTimer = 0, m_closeTimer = 0;
+    int m_notifyFd = -1; // inotify on the socket directory while connecting
+    uint64_t m_notifyWatch = 0;
     int m_users = 0, m_sessions = 0;
     std::vector<std::function<void(const Error *)>> m_waiters;
     std::map<QByteArray, FileHandler> m_fetches; // by nonce

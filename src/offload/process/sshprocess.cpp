@@ -68,7 +68,7 @@ void SshProcess::onReady(const Error *error)
 
 void SshProcess::spawnSession()
 {
-    m_run.registryDir = m_conn->registryDir();
+    m_run.connectionToken = m_conn->token();
     m_mux = m_conn->takeSession();
     SpawnRequest req;
     req.program = QStringLiteral("ssh");
@@ -115,8 +115,11 @@ void SshProcess::onClientExit(const ExitStatus &local)
     if (m_mux)
         m_conn->returnSession();
     m_mux = false;
-    if (m_run.returnFilePlaceholder.isEmpty() || !w.started())
+    if (m_run.returnFilePlaceholder.isEmpty() || !w.started()) {
+        if (w.started())
+            m_conn->endRun(m_run.nonce);
         return report(std::move(out));
+    }
     // The program ran: its return-parameter file comes back before the exit is reported.
     m_conn->fetchReturnFile(m_run.nonce,
         [this, weak = std::weak_ptr<int>(m_alive), out](

@@ -9,14 +9,19 @@ namespace offload::detail::ssh {
 
 namespace {
 
-// The control script (see controlCommand). A run is named by its nonce; it registers itself
-// in $d/<nonce> ("PGID starttime") before it starts the program. Only registered groups are
+// The control script (see controlCommand). Its directory $d is named by the caller's token, so
+// that a run need not wait for this script to start: whichever comes first makes it. A run is
+// named by its nonce; it registers itself in $d/<nonce> ("PGID starttime") before it starts
+// the program. Only registered groups are
 // ever signalled, and one whose leader's pid now names another process (its start time
 // differs) is left alone. A stop that comes before the registration leaves $d/<nonce>.stop,
 // which the run checks after registering: one of the two always sees the other.
 const char controlScript[] = R"SH(
 shift
-d=$(mktemp -d "${TMPDIR:-/tmp}/offload-ssh.XXXXXX") || exit 1
+case $1 in ''|*[!0-9a-f]*) exit 1 ;; esac
+d=${TMPDIR:-/tmp}/offload-ssh.$1
+[ -d "$d" ] || mkdir -m 700 "$d" 2>/dev/null
+[ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || exit 1
 started() { [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
 tree() {
   ps -e -o pid= -o ppid= -o pgid= 2>/dev/null | awk -v g="$1" '
@@ -49,7 +54,7 @@ all() {
   done
 }
 # A run's return-parameter file, sent as "\036offload:file:NONCE:STATUS:SIZE" and SIZE bytes
-# (a snapshot, so that the size holds); its private directory goes.
+# (a snapshot, so that the size holds); its private directory goes first.
 get() {
   r=$d/$1.rp; t=; s=missing; n=0
   [ -f "$r" ] && read -r t < "$r"
@@ -63,16 +68,19 @@ get() {
     fi
   elif [ -e "$f" ]; then s=notregular
   fi
+  # The run's files go before the answer: it is reported with nothing of it left over there.
+  rm -f "$r" "$d/$1" "$d/$1.esc" "$d/$1.stop" ${t:+"$f"}
+  [ -z "$t" ] || rmdir "$t" 2>/dev/null
   printf '\036offload:file:%s:%s:%s\n' "$1" "$s" "$n"
   [ "$s" != ok ] || cat "$d/$1.snap"
-  rm -f "$d/$1.snap" "$r"
-  if [ -n "$t" ]; then rm -f "$f"; rmdir "$t" 2>/dev/null; fi
+  rm -f "$d/$1.snap"
 }
 printf '\036offload:ready:%s\n' "$d"
 while read -r c s g; do
   case $g in ''|*[!0-9a-f]*) continue ;; esac
   case $c:$s in
     get:-) get "$g" ;;
+    end:-) rm -f "$d/$g" "$d/$g.esc" "$d/$g.stop" ;;
     sig:*[!0-9]*|sig:) ;;
     sig:*) hit "$s" "$g" ;;
   esac
@@ -94,8 +102,8 @@ _offload_s=$1; shift
 if ! kill -0 -"$$" 2>/dev/null && command -v setsid >/dev/null 2>&1; then
   exec setsid /bin/sh -c 'eval "$1"' offload-run "$_offload_s" "$@"
 fi
-_offload_n=$1 _offload_d=$2 _offload_w=$3 _offload_ni=$4 _offload_e=$5 _offload_rp=$6
-shift 6
+_offload_n=$1 _offload_d=${2:+"${TMPDIR:-/tmp}/offload-ssh.$2"} _offload_w=$3 _offload_ni=$4 _offload_e=$5 _offload_rp=$6 _offload_sd=$7
+shift 7
 _offload_m() {
   printf '\036offload:%s:%s\n' "$_offload_n" "$1"; printf '\036offload:%s:%s\n' "$_offload_n" "$1" >&2
 }
@@ -107,27 +115,53 @@ _offload_env() {
     shift; _offload_k=$((_offload_k + 1))
   done
 }
+# The connection's directory (see the control script), made here if this run came first.
+if [ -n "$_offload_d" ]; then
+  [ -d "$_offload_d" ] || mkdir -m 700 "$_offload_d" 2>/dev/null
+  [ -d "$_offload_d" ] && [ ! -L "$_offload_d" ] && [ -O "$_offload_d" ] || { _offload_m noregister; exit 126; }
+fi
 if [ -n "$_offload_w" ] && ! CDPATH= cd -P -- "$_offload_w" 2>/dev/null; then
   _offload_m nodir; exit 127
 fi
-# The program as exec finds it with the spec's PATH: a file, never a builtin or a function.
-_offload_p=$(
-  _offload_env "$@"; shift "$_offload_e"; set -f
+# A program as exec finds it in the search path $2: a file, never a builtin or a function.
+# Sets _offload_hit; without a subshell, as each costs a fork.
+_offload_find() {
+  _offload_hit=
   case $1 in
-    */*) [ -f "$1" ] && [ -x "$1" ] && printf '%s' "$1" ;;
-    *) IFS=:
-       for _offload_x in ${PATH-/usr/bin:/bin}; do
-         _offload_x=${_offload_x:-.}/$1
-         if [ -f "$_offload_x" ] && [ -x "$_offload_x" ]; then printf '%s' "$_offload_x"; break; fi
-       done ;;
-  esac)
+    */*) if [ -f "$1" ] && [ -x "$1" ]; then _offload_hit=$1; fi; return ;;
+  esac
+  _offload_ifs=$IFS; IFS=:; set -f
+  for _offload_x in $2; do
+    _offload_x=${_offload_x:-.}/$1
+    if [ -f "$_offload_x" ] && [ -x "$_offload_x" ]; then _offload_hit=$_offload_x; break; fi
+  done
+  IFS=$_offload_ifs; set +f
+}
+# The program is looked up with the spec's PATH: the last of its changes to PATH, if any.
+_offload_path=${PATH-/usr/bin:/bin} _offload_k=0 _offload_hit=
+for _offload_a do
+  if [ "$_offload_k" -lt "$_offload_e" ]; then
+    case $_offload_a in PATH=*) _offload_path=${_offload_a#PATH=} ;; -PATH) _offload_path=/usr/bin:/bin ;; esac
+  else
+    _offload_find "$_offload_a" "$_offload_path"; break
+  fi
+  _offload_k=$((_offload_k + 1))
+done
+_offload_p=$_offload_hit
 [ -n "$_offload_p" ] || { _offload_m missing; exit 127; }
 _offload_nice=
-[ "$_offload_ni" -le 0 ] || _offload_nice=$(command -v nice)
-# The return-parameter file: a private directory, its path put in for the placeholder.
-if [ -n "$_offload_rp" ]; then
+if [ "$_offload_ni" -gt 0 ]; then _offload_find nice "${PATH-/usr/bin:/bin}"; _offload_nice=$_offload_hit; fi
+# The return-parameter file: a private directory, its path put in for the placeholder. The
+# caller's own, where it is seen here (a file system both share holds its note of this run).
+_offload_shared=
+if [ -n "$_offload_rp" ] && [ -n "$_offload_sd" ] \
+  && read -r _offload_l 2>/dev/null < "$_offload_sd/.offload-shared" && [ "$_offload_l" = "$_offload_n" ]; then
+  _offload_shared=1 _offload_t=$_offload_sd
+elif [ -n "$_offload_rp" ]; then
   _offload_t=$(mktemp -d "${TMPDIR:-/tmp}/offload-return.XXXXXX") || { _offload_m notemp; exit 126; }
   [ -z "$_offload_d" ] || echo "$_offload_t" > "$_offload_d/$_offload_n.rp"
+fi
+if [ -n "$_offload_rp" ]; then
   for _offload_a do
     shift
     if [ "$_offload_a" = "$_offload_rp" ]; then _offload_a=$_offload_t/returnparameters.txt; fi
@@ -157,18 +191,48 @@ _offload_m "pid:$$ ${SLURM_JOB_ID-} ${SLURMD_NODENAME-}"
   exec "$_offload_p" "$@"
 )
 _offload_c=$?
-[ -z "$_offload_d" ] || rm -f "$_offload_d/$_offload_n" "$_offload_d/$_offload_n.esc" "$_offload_d/$_offload_n.stop"
-# What is left of the group goes (this script stays: it must end by itself, as Slurm drops
-# a killed task's last output).
-# pgrep where it takes -g (1: none found); else, as on BusyBox, ps.
-_offload_l=$(pgrep -g "$$" 2>/dev/null)
-[ "$?" -le 1 ] || _offload_l=$(ps -e -o pid= -o pgid= 2>/dev/null | awk -v g="$$" '$2 == g { print $1 }')
-for _offload_q in $_offload_l; do
-  [ "$_offload_q" = "$$" ] || kill -9 "$_offload_q" 2>/dev/null
-done
-# Without a control script (Slurm) the return-parameter file follows on stderr, as
-# "file:STATUS:SIZE" and SIZE bytes of a snapshot, now that nothing else of the group writes.
-if [ -n "$_offload_rp" ] && [ -z "$_offload_d" ]; then
+if [ -n "$_offload_d" ]; then
+  # Over ssh the exit is reported, then the group goes, this script with it: sshd still sends
+  # what was written. The control script drops the registration when told the run ended.
+  printf '\036offload:%s:exit:%s\n' "$_offload_n" "$_offload_c" >&2
+  kill -9 -"$$" 2>/dev/null
+  exit "$_offload_c"
+fi
+# With Slurm, what is left goes first (this script stays: it must end by itself, as Slurm drops
+# a killed task's last output). The step's cgroup, where Slurm made one, holds the whole tree,
+# a process that left the group included, and is read without starting a process; else the
+# group, by pgrep where it takes -g (1: none found), or, as on BusyBox, ps.
+_offload_cg=
+if [ -n "${SLURM_JOB_ID-}" ] && [ -r /proc/self/cgroup ]; then
+  while IFS= read -r _offload_l; do
+    case $_offload_l in
+      *:freezer:/*/job_*/step_*) _offload_cg=/sys/fs/cgroup/freezer${_offload_l#*:freezer:} ;;
+      0::/*/job_*/step_*) [ -n "$_offload_cg" ] || _offload_cg=/sys/fs/cgroup${_offload_l#0::} ;;
+    esac
+  done < /proc/self/cgroup
+fi
+if [ -n "$_offload_cg" ] && [ -r "$_offload_cg/cgroup.procs" ]; then
+  # Again while a pass found any: a process may start another while the first goes.
+  _offload_k=0 _offload_l=1
+  while [ "$_offload_l" = 1 ] && [ "$_offload_k" -lt 5 ]; do
+    _offload_l=0 _offload_k=$((_offload_k + 1))
+    while read -r _offload_q; do
+      [ "$_offload_q" = "$$" ] || { kill -9 "$_offload_q" 2>/dev/null; _offload_l=1; }
+    done < "$_offload_cg/cgroup.procs"
+  done
+else
+  _offload_l=$(pgrep -g "$$" 2>/dev/null)
+  [ "$?" -le 1 ] || _offload_l=$(ps -e -o pid= -o pgid= 2>/dev/null | awk -v g="$$" '$2 == g { print $1 }')
+  for _offload_q in $_offload_l; do
+    [ "$_offload_q" = "$$" ] || kill -9 "$_offload_q" 2>/dev/null
+  done
+fi
+# Without a control script the return-parameter file follows on stderr, as "file:STATUS:SIZE"
+# and SIZE bytes of a snapshot, now that nothing else of the group writes; "file:shared:0" if
+# the caller reads it itself.
+if [ -n "$_offload_shared" ]; then
+  printf '\036offload:%s:file:shared:0\n' "$_offload_n" >&2
+elif [ -n "$_offload_rp" ]; then
   _offload_f=$_offload_t/returnparameters.txt _offload_r=missing _offload_z=0
   if [ -L "$_offload_f" ]; then _offload_r=notregular
   elif [ -f "$_offload_f" ]; then
@@ -232,17 +296,17 @@ QStringList baseArguments(const SshTarget &t)
     return a;
 }
 
-QByteArray controlCommand()
+QByteArray controlCommand(const QByteArray &token)
 {
-    return viaSh("offload-control", controlScript, {});
+    return viaSh("offload-control", controlScript, { token });
 }
 
 QByteArrayList runArguments(const RemoteRun &r)
 {
-    QByteArrayList args { r.nonce, r.registryDir, r.workingDirectory,
+    QByteArrayList args { r.nonce, r.connectionToken, r.workingDirectory,
         QByteArray::number(qMax(0, r.niceness)),
         QByteArray::number(r.setVariables.size() + r.unsetVariables.size()),
-        r.returnFilePlaceholder };
+        r.returnFilePlaceholder, r.sharedReturnDirectory };
     for (const QByteArray &name : r.unsetVariables)
         args << '-' + name;
     args += r.setVariables;

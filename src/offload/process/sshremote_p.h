@@ -20,29 +20,32 @@ namespace offload::detail::ssh {
 // "--" and the destination.
 QStringList baseArguments(const SshTarget &target);
 
-// The remote command of the master connection: Offload's control script, which prints
-// "\036offload:ready:<dir>" once it runs, then reads "sig SIGNAL NONCE" lines from stdin and
-// signals that run's process group and every descendant of its members (a process that left
-// the group by setsid() included, its pid remembered for a later SIGKILL), and "get - NONCE"
-// lines, answered with "\036offload:file:NONCE:STATUS:SIZE" (STATUS ok, missing, notregular or
-// toolarge) and SIZE bytes of the run's return-parameter file. On EOF of stdin
-// (the application closed or lost the connection) it stops every run still registered in
-// <dir> (SIGTERM, 1 s, SIGKILL) and removes <dir>.
-QByteArray controlCommand();
+// The remote command of the master connection: Offload's control script. Its directory over
+// there is ${TMPDIR:-/tmp}/offload-ssh.<token> (token: hex digits), made by the script or by a
+// run that came first. It prints "\036offload:ready:<dir>" once it runs, then reads "sig SIGNAL
+// NONCE" lines from stdin and signals that run's process group and every descendant of its members
+// (a process that left the group by setsid() included, its pid remembered for a later SIGKILL), and
+// "get - NONCE" lines, answered with "\036offload:file:NONCE:STATUS:SIZE" (STATUS ok, missing,
+// notregular or toolarge) and SIZE bytes of the run's return-parameter file, and "end - NONCE"
+// lines, which drop a run's registration once it ended ("get" does too). On EOF of stdin (the
+// application closed or lost the connection) it stops every run still registered in <dir> (SIGTERM,
+// 1 s, SIGKILL) and removes <dir>.
+QByteArray controlCommand(const QByteArray &token);
 
 // The remote command of one program: checks and reports before it runs anything, in
 // "\036offload:<nonce>:<word>" lines on stdout and stderr, where word is "pid:<PGID>" (then
-// the program runs, in its own process group, registered in registryDir), "missing" (no
-// such program), "nodir" (no such working directory), "stopped" (stopped before it ran),
-// "notemp" (no private directory for the return file) or "nogroup"; without registryDir
-// (Slurm), "file:STATUS:SIZE" and SIZE bytes of the return-parameter file on stderr; then
-// on stderr, after
-// the program ended, "exit:<status>", and every process left in its group is killed.
+// the program runs, in its own process group, registered in the connection's directory),
+// "missing" (no such program), "nodir" (no such working directory), "stopped" (stopped before
+// it ran), "notemp" (no private directory for the return file), "noregister" or "nogroup".
+// Then, on stderr, after the program ended: over ssh, "exit:<status>", and the whole group
+// (the wrapper too) is killed; without a connection (Slurm) every other process left in the
+// group is killed first, and "file:STATUS:SIZE" and SIZE bytes of the return-parameter file
+// come before "exit:<status>", the wrapper then exiting by itself.
 // Variables are validated by the caller (validVariableName).
 struct RemoteRun
 {
     QByteArray nonce;
-    QByteArray registryDir;
+    QByteArray connectionToken; // names the control script's directory; empty: none (Slurm)
     QByteArray workingDirectory;
     int niceness = 0;
     QByteArrayList setVariables; // "NAME=value"
@@ -52,6 +55,11 @@ struct RemoteRun
     // Every argument equal to it becomes the path of a file in a private directory over
     // there, fetched afterwards through the control script ("get - NONCE"); empty: none.
     QByteArray returnFilePlaceholder;
+    // Without a control script (Slurm): the caller's private directory for the return file.
+    // Where the run sees it (a shared file system), holding a file ".offload-shared" with the
+    // nonce, the program writes its file there and "file:shared:0" is reported instead of the
+    // file's bytes.
+    QByteArray sharedReturnDirectory;
 };
 QByteArray runCommand(const RemoteRun &run); // for a login shell: quoted
 QByteArrayList runArguments(const RemoteRun &run); // argv, for a launcher that executes it
