@@ -139,8 +139,18 @@ int main(int argc, char **argv)
         sleepMs(argc > 2 ? std::atoi(argv[2]) : 60'000);
         return 0;
     }
+    if (mode == "hog") { // MIB of resident memory, then CPU time until killed
+        const size_t bytes = size_t(argc > 2 ? std::atoi(argv[2]) : 64) << 20;
+        auto *p = static_cast<volatile char *>(std::malloc(bytes));
+        for (size_t i = 0; i < bytes; i += 4096)
+            p[i] = char(i);
+        std::printf("resident\n");
+        std::fflush(stdout);
+        for (unsigned long n = 0;; ++n)
+            p[n % bytes] = char(n);
+    }
     std::fprintf(stderr,
         "usage: testprogram sem|lines|badjson|badutf8|raw|exit N|crash|flood MIB|grandchild|"
-        "escape [MS]|return fifo|symlink|big --returnparameterfile FILE|sleep MS\n");
+        "escape [MS]|return fifo|symlink|big --returnparameterfile FILE|sleep MS|hog MIB\n");
     return 2;
 }

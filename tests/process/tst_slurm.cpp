@@ -15,6 +15,7 @@
 #include <QJsonObject>
 #include <QSysInfo>
 #include <QTemporaryDir>
+#include <QTemporaryFile>
 #include <QTest>
 
 #include <csignal>
@@ -55,6 +56,7 @@ private Q_SLOTS:
     void returnParameterFilesComeBack();
     void batchFilesGoAndStaleOnesAreSwept();
     void cancelLeavesNothingBehind();
+    void memoryAndCpuTimeOfRunningJobs();
     void pendingJobIsQueuedWithTheReason();
     void cancelledElsewhereIsItsOwnError();
     void workerPoolRunsAsSteps();
@@ -239,23 +241,51 @@ void tst_Slurm::missingProgramAndBadPartitionAreLaunchErrors()
     }
 }
 
+// sstat's figures, asked once per query of the queue for every running job, reach the task:
+// the testbed gathers job accounting (jobacct_gather/linux) as clusters do.
+void tst_Slurm::memoryAndCpuTimeOfRunningJobs()
+{
+    requireTestbed();
+    ProgramRunner runner(2);
+    QList<TaskHandle<ProgramResult>> runs;
+    for (bool batch : { false, true }) {
+        ProgramSpec spec;
+        spec.arguments = { "hog", "64" };
+        spec.program = remoteBinary("testprogram", &spec.arguments);
+        spec.progress = ProgressFormat::None;
+        spec.launcher = Launcher::slurm(target(batch));
+        runs << runner.run(this, spec);
+    }
+    for (auto &t : runs) {
+        QTRY_VERIFY_WITH_TIMEOUT(t.state() == TaskState::Running || t.isFinal(), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(t.processInfo().rssBytes >= qint64(64) << 20, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(t.processInfo().cpuSeconds > 0, 30000);
+        QVERIFY(t.processInfo().rssBytes < qint64(1) << 30); // in bytes, not KiB
+        QVERIFY(!t.isFinal());
+        t.cancel();
+    }
+    for (auto &t : runs) {
+        QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
+        QCOMPARE(t.state(), TaskState::Cancelled);
+    }
+}
+
 void tst_Slurm::returnParameterFilesComeBack()
 {
     requireTestbed();
     ProgramRunner runner(9);
     QList<TaskHandle<ProgramResult>> written, fifo, chattered;
-    // A step, a batch job (both see the application's directory for the file: it is written
-    // there), and a step run as another user, who cannot see it (as a node that does not share
-    // the file system): its file comes over the step's stderr. Those last, on their own: srun
-    // as root for another user fails Slurm's authentication here beside root's own steps.
+    // A step and a batch job, which see the application's directory for the file (it is
+    // written there), and a step whose output directory cannot be made, as when the nodes do
+    // not share it: the file comes over the step's stderr. (srun --uid, to run as a user who
+    // cannot see it, fails here whenever the job has to wait for a CPU.)
+    QTemporaryFile notADirectory;
+    QVERIFY(notADirectory.open());
     enum Mode { Step, Batch, Apart };
     for (Mode mode : { Step, Batch, Apart }) {
-        if (mode == Apart)
-            for (auto &t : written + fifo + chattered)
-                QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 60000);
         SlurmTarget where = target(mode == Batch);
         if (mode == Apart)
-            where.options << QStringLiteral("--uid=offloadtest");
+            where.outputDirectory = notADirectory.fileName() + QStringLiteral("/slurm");
         ProgramSpec spec;
         spec.program = QStringLiteral("/bin/sh");
         spec.arguments = { "-c", "printf 'a = 1\\nb = x y\\n' > \"$1\"; sleep 30 & echo done", "sh",
@@ -294,6 +324,12 @@ void tst_Slurm::returnParameterFilesComeBack()
         QCOMPARE(t.state(), TaskState::Failed);
         QCOMPARE(t.error().kind, ErrorKind::Protocol);
     }
+    // Which way each file came: read here (the message names the directory), or sent.
+    for (int i : { Step, Batch })
+        QVERIFY2(fifo[i].error().message.contains(QStringLiteral("/.cache/offload/slurm/")),
+            qPrintable(fifo[i].error().message));
+    QVERIFY2(fifo[Apart].error().message.contains(QStringLiteral("(a FIFO, a symbolic link)")),
+        qPrintable(fifo[Apart].error().message));
 }
 
 void tst_Slurm::batchFilesGoAndStaleOnesAreSwept()

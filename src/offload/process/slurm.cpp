@@ -99,6 +99,75 @@ std::vector<JobInfo> parseQueue(const QByteArray &text)
     return jobs;
 }
 
+namespace {
+// "95308K", "1.5G": Slurm's sizes, in KiB without a suffix. -1 if it is not one.
+qint64 parseSize(const QByteArray &text)
+{
+    if (text.isEmpty())
+        return -1;
+    static const QByteArray units = "KMGTP";
+    QByteArray number = text;
+    int power = 1;
+    if (const qsizetype u = units.indexOf(text.back()); u >= 0) {
+        number.chop(1);
+        power = int(u) + 1;
+    }
+    bool ok = false;
+    const double value = number.toDouble(&ok);
+    if (!ok || value < 0 || value > 1e15)
+        return -1;
+    return qint64(value * double(qint64(1) << (10 * power)));
+}
+
+// "[DD-[HH:]]MM:SS[.mmm]": Slurm's durations. -1 if it is not one.
+double parseDuration(const QByteArray &text)
+{
+    QByteArray rest = text;
+    double days = 0;
+    if (const qsizetype dash = rest.indexOf('-'); dash >= 0) {
+        bool ok = false;
+        days = rest.left(dash).toDouble(&ok);
+        if (!ok)
+            return -1;
+        rest = rest.mid(dash + 1);
+    }
+    const QList<QByteArray> parts = rest.split(':');
+    if (parts.size() < 2 || parts.size() > 3)
+        return -1;
+    double seconds = 0;
+    for (const QByteArray &p : parts) {
+        bool ok = false;
+        const double v = p.toDouble(&ok);
+        if (!ok || v < 0)
+            return -1;
+        seconds = seconds * 60 + v;
+    }
+    return days * 86400 + seconds;
+}
+} // namespace
+
+std::map<QByteArray, Usage> parseUsage(const QByteArray &text)
+{
+    std::map<QByteArray, Usage> byJob;
+    for (const QByteArray &line : text.split('\n')) {
+        const QList<QByteArray> f = line.trimmed().split('|');
+        if (f.size() < 3 || f[0].isEmpty())
+            continue;
+        const qsizetype dot = f[0].indexOf('.');
+        const QByteArray job = f[0].left(dot);
+        if (dot >= 0 && f[0].mid(dot + 1) == "extern")
+            continue;
+        const qint64 rss = parseSize(f[1]);
+        const double cpu = parseDuration(f[2]);
+        Usage &u = byJob[job];
+        if (rss >= 0)
+            u.rssBytes = std::max(u.rssBytes, rss);
+        if (cpu >= 0)
+            u.cpuSeconds = std::max(u.cpuSeconds, 0.0) + cpu;
+    }
+    return byJob;
+}
+
 RemoteFailure failureFromNotice(const QByteArray &stderrText, bool *cancelled)
 {
     // slurmstepd's own lines only ("slurmstepd-n1: error: *** JOB 12 ON n1 CANCELLED AT ...
@@ -173,6 +242,40 @@ ErrorKind kindOf(RemoteFailure failure)
     }
 }
 
+std::optional<Usage> Queue::usage(const QByteArray &jobId) const
+{
+    const auto it = m_usage.find(jobId);
+    return it == m_usage.end() ? std::nullopt : std::optional<Usage>(it->second);
+}
+
+void Queue::queryUsage(const QStringList &jobIds)
+{
+    std::erase_if(
+        m_usage, [&](const auto &u) { return !jobIds.contains(QString::fromLatin1(u.first)); });
+    if (jobIds.isEmpty() || m_usageQuerying)
+        return;
+    if (m_usageSkips > 0) {
+        --m_usageSkips;
+        return;
+    }
+    m_usageQuerying = true;
+    runCommand(
+        { QStringLiteral("sstat"), QStringLiteral("-a"), QStringLiteral("-n"), QStringLiteral("-P"),
+            QStringLiteral("-o"), QStringLiteral("JobID,MaxRSS,AveCPU"), QStringLiteral("-j"),
+            jobIds.join(QLatin1Char(',')) },
+        [this](int code, const QByteArray &out, const QByteArray &) {
+            m_usageQuerying = false;
+            // A job that ended meanwhile makes sstat fail for it alone: what it said of the
+            // others counts. Nothing at all: no accounting here, asked again later.
+            auto found = parseUsage(out);
+            if (found.empty() && code != 0)
+                m_usageSkips = 9;
+            for (auto &[job, u] : found)
+                m_usage[job] = u;
+        },
+        std::chrono::seconds(10));
+}
+
 Queue &Queue::instance()
 {
     static auto *queue = new Queue;
@@ -236,6 +339,7 @@ void Queue::onResult(int code, const QByteArray &out)
         base = std::min(base, w.interval);
     bool changed = false;
     if (code == 0) {
+        QStringList running;
         std::map<QByteArray, JobInfo> byName;
         for (JobInfo &j : parseQueue(out))
             byName[j.name] = std::move(j);
@@ -250,6 +354,8 @@ void Queue::onResult(int code, const QByteArray &out)
             Watch &w = it->second;
             const auto found = byName.find(w.name);
             const JobInfo *job = found == byName.end() ? nullptr : &found->second;
+            if (job && job->state == "RUNNING")
+                running << QString::fromLatin1(job->id);
             const bool same = job && w.last && w.last->state == job->state
                 && w.last->reason == job->reason && w.last->node == job->node;
             if (same || (!job && !w.last))
@@ -260,6 +366,7 @@ void Queue::onResult(int code, const QByteArray &out)
             const auto listener = w.listener; // the watch may go inside
             (*listener)(job);
         }
+        queryUsage(running);
     }
     const auto baseMs = std::chrono::duration_cast<std::chrono::milliseconds>(base);
     m_interval = changed || m_interval.count() == 0 ? baseMs : std::min(m_interval * 2, baseMs * 4);

@@ -37,6 +37,17 @@ struct JobInfo
 // Lines of squeue -h -o '%i|%j|%T|%r|%N|%M'.
 std::vector<JobInfo> parseQueue(const QByteArray &text);
 
+// What a running job uses, as sstat reports it: the largest resident set any of its steps
+// reached, and the CPU time of its steps together (Slurm's own "extern" step left out).
+// -1: unknown.
+struct Usage
+{
+    qint64 rssBytes = -1;
+    double cpuSeconds = -1;
+};
+// Lines of sstat -a -n -P -o JobID,MaxRSS,AveCPU ("12.batch|95308K|00:01:02"), by job id.
+std::map<QByteArray, Usage> parseUsage(const QByteArray &text);
+
 // The failure Slurm's own notice in a job's stderr names ("*** JOB 12 ON n1 CANCELLED AT ...
 // DUE TO TIME LIMIT ***", an oom-kill report): None if there is none.
 RemoteFailure failureFromNotice(const QByteArray &stderrText, bool *cancelled = nullptr);
@@ -59,12 +70,17 @@ public:
     static Queue &instance();
     uint64_t watch(const QByteArray &jobName, std::chrono::seconds interval, Listener listener);
     void unwatch(uint64_t token);
+    // The job's usage from the last sstat, which runs after each squeue that lists running
+    // jobs of the application (one sstat for all of them); nothing where job accounting
+    // gathers nothing (sstat then fails, and is asked again only every tenth time).
+    std::optional<Usage> usage(const QByteArray &jobId) const;
 
 private:
     Queue() = default;
     void schedule(std::chrono::milliseconds within);
     void poll();
     void onResult(int code, const QByteArray &out);
+    void queryUsage(const QStringList &jobIds);
 
     struct Watch
     {
@@ -80,6 +96,9 @@ private:
     std::chrono::steady_clock::time_point m_due;
     std::chrono::milliseconds m_interval { 0 };
     bool m_querying = false;
+    std::map<QByteArray, Usage> m_usage; // of the jobs running at the last query
+    bool m_usageQuerying = false;
+    int m_usageSkips = 0; // queries left to pass before sstat is asked again
 };
 
 } // namespace offload::detail::slurm

@@ -510,6 +510,10 @@ ProcessInfo SlurmProcess::sample() const
 {
     ProcessInfo info;
     info.pid = m_streams->pid();
+    if (const auto u = m_jobId.isEmpty() ? std::nullopt : slurm::Queue::instance().usage(m_jobId)) {
+        info.rssBytes = u->rssBytes;
+        info.cpuSeconds = u->cpuSeconds;
+    }
     info.location = m_jobId.isEmpty()
         ? Launcher::slurm(m_target).toString()
         : QStringLiteral("slurm job %1%2")
