@@ -435,17 +435,28 @@ void tst_Ssh::runsStartBeforeTheControlScriptAndItsStopsWait()
     SshTarget fresh = target();
     fresh.options << QStringLiteral("ConnectionAttempts=1"); // a connection of its own
     spec.launcher = Launcher::ssh(fresh);
-    ProgramRunner runner(1);
+    ProgramRunner runner(2);
     QByteArray out;
     auto t = runner.run(this, spec);
     t.onOutput([&](const OutputChunk &c) { out += c.data; });
-    QTRY_VERIFY_WITH_TIMEOUT(out.contains("started"), 30000);
+    // One that ends by itself after its client is gone, leaving a child behind: its wrapper
+    // still ends the group (its registration was kept: no exit was seen).
+    ProgramSpec ending = spec;
+    ending.arguments = { "-c", "sleep \"$0\" & echo started; exec sleep 8", "314" };
+    QByteArray endingOut;
+    auto e = runner.run(this, ending);
+    e.onOutput([&](const OutputChunk &c) { endingOut += c.data; });
+    QTRY_VERIFY_WITH_TIMEOUT(out.contains("started") && endingOut.contains("started"), 30000);
     QCOMPARE(countMatching(m_uid, "sleep 313"), 1);
-    // Stopped while the control script waits: the local client ends after the grace and the
-    // kill's wait; the stop lines wait in the master's input.
+    QCOMPARE(countMatching(m_uid, "sleep 314"), 1);
+    // Stopped while the control script waits: the local clients end after the grace and the
+    // kill's wait; the stop lines wait until the control script runs.
     t.cancel();
-    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal(), 30000);
+    e.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(t.isFinal() && e.isFinal(), 30000);
     QCOMPARE(t.state(), TaskState::Cancelled);
+    QCOMPARE(e.state(), TaskState::Cancelled);
+    QTRY_COMPARE_WITH_TIMEOUT(countMatching(m_uid, "sleep 314"), 0, 20000);
     QCOMPARE(countMatching(m_uid, "sleep 313"), 1);
     bool released = false; // QTRY evaluates its condition once more at the end
     QTRY_VERIFY_WITH_TIMEOUT(released || (released = release()), 10000);

@@ -49,6 +49,8 @@ const char sharedNote[] = ".offload-shared";
 // directory (left if anything else is in it).
 void removeReturnDir(const QString &path)
 {
+    if (QFileInfo(path).isSymLink()) // replaced: the link goes, nothing where it points
+        return void(QFile::remove(path));
     QDir d(path);
     d.remove(QLatin1String(sharedNote));
     d.remove(QStringLiteral("returnparameters.txt"));
@@ -176,9 +178,7 @@ void SlurmProcess::offerReturnDirectory()
         return;
     const QString dir = outputDirectory(m_target);
     const QString path = jobFile(dir, m_jobName, "rp");
-    if (!QDir().mkpath(dir)
-        || !QFile::setPermissions(
-            dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner))
+    if (!QDir().mkpath(dir)) // its permissions are the user's (the directory below is private)
         return;
     sweepStaleFiles(dir);
     if (!QDir().mkdir(path)

@@ -196,12 +196,23 @@ void SshConnection::onMasterStdout(const char *data, size_t size)
             m_stdoutBuf.remove(0, m_stdoutBuf.size() - maxKept);
         return;
     }
+    m_registryDir = m_stdoutBuf.mid(at + ready.size(), end - at - ready.size());
     m_stdoutBuf.remove(0, end + 1);
     m_state = State::Ready;
     stopWatchingSocket();
     if (m_users == 0)
         removeUser(); // nobody is waiting any more: start the idle timeout
     settle(nullptr);
+    flushControl(); // what waited for the script
+    if (m_state == State::Ready && !m_stdoutBuf.isEmpty())
+        readAnswers();
+}
+
+QByteArray SshConnection::runDirectory(bool mux) const
+{
+    if (m_state == State::Ready)
+        return m_registryDir;
+    return (mux ? "+" : "=") + m_token;
 }
 
 // The control script's answers to "get": a header line, then the file's bytes.
@@ -298,7 +309,7 @@ void SshConnection::removeUser()
 {
     if (m_users > 0)
         --m_users;
-    if (m_users > 0 || m_state != State::Ready || m_idleTimer)
+    if (m_users > 0 || !takesSessions() || m_idleTimer)
         return;
     m_idleTimer = Supervisor::instance().addTimer(
         std::chrono::duration_cast<std::chrono::milliseconds>(m_target.idleTimeout),
@@ -384,7 +395,8 @@ void SshConnection::onSocketDirChanged()
 
 void SshConnection::flushControl()
 {
-    const int fd = m_master ? m_master->stdinFd() : -1;
+    // Lines wait until the control script reads them: before, a login script could.
+    const int fd = m_master && m_state == State::Ready ? m_master->stdinFd() : -1;
     while (fd >= 0 && !m_pending.isEmpty()) {
         const ssize_t n = ::write(fd, m_pending.constData(), size_t(m_pending.size()));
         if (n > 0) {
@@ -412,7 +424,7 @@ void SshConnection::flushControl()
 // the master. Bounded: the master is killed if it lingers.
 void SshConnection::close()
 {
-    if (m_state != State::Ready || !m_master)
+    if (!takesSessions() || !m_master)
         return;
     const auto self = shared_from_this();
     m_state = State::Closed;

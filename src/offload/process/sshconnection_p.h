@@ -35,7 +35,10 @@ public:
     State state() const { return m_state; }
     const SshTarget &target() const { return m_target; }
     QString name() const; // "ssh://user@host:port"
-    QByteArray token() const { return m_token; } // names the control script's directory
+    // The control script's directory for a run's wrapper (RemoteRun::connectionDirectory):
+    // its path once the script spoke, else from the token, to be made over the master (mux)
+    // by whichever comes first.
+    QByteArray runDirectory(bool mux) const;
     QString controlPath() const;
 
     // A run holds the connection open (the idle timeout starts when the last one went).
@@ -74,7 +77,7 @@ private:
     State m_state = State::Connecting;
     std::unique_ptr<ChildProcess> m_master;
     QByteArray m_stdoutBuf, m_stderrTail;
-    QByteArray m_token;
+    QByteArray m_token, m_registryDir;
     QString m_socket;
     QByteArray m_pending; // control lines not yet written
     uint64_t m_writeWatch = 0, m_idleTimer = 0, m_closeTimer = 0;

@@ -68,8 +68,8 @@ void SshProcess::onReady(const Error *error)
 
 void SshProcess::spawnSession()
 {
-    m_run.connectionToken = m_conn->token();
     m_mux = m_conn->takeSession();
+    m_run.connectionDirectory = m_conn->runDirectory(m_mux);
     SpawnRequest req;
     req.program = QStringLiteral("ssh");
     QStringList args = ssh::baseArguments(m_conn->target());
@@ -115,11 +115,12 @@ void SshProcess::onClientExit(const ExitStatus &local)
     if (m_mux)
         m_conn->returnSession();
     m_mux = false;
-    if (m_run.returnFilePlaceholder.isEmpty() || !w.started()) {
-        if (w.started())
-            m_conn->endRun(m_run.nonce);
+    // Its registration goes once its exit was seen; else what it left may still run, and
+    // a stop or the connection's end must still reach it.
+    if (w.exitStatus())
+        m_conn->endRun(m_run.nonce);
+    if (m_run.returnFilePlaceholder.isEmpty() || !w.started())
         return report(std::move(out));
-    }
     // The program ran: its return-parameter file comes back before the exit is reported.
     m_conn->fetchReturnFile(m_run.nonce,
         [this, weak = std::weak_ptr<int>(m_alive), out](

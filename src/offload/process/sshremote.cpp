@@ -10,7 +10,10 @@ namespace offload::detail::ssh {
 namespace {
 
 // The control script (see controlCommand). Its directory $d is named by the caller's token, so
-// that a run need not wait for this script to start: whichever comes first makes it. A run is
+// that a run over the master need not wait for this script to start: whichever comes first
+// makes it, in the user's runtime directory (private) or /tmp, never $TMPDIR (a login script
+// may set one per session). If someone else holds that name, the script makes a private one
+// and names it in its ready line; runs that came first then fail "noregister". A run is
 // named by its nonce; it registers itself in $d/<nonce> ("PGID starttime") before it starts
 // the program. Only registered groups are
 // ever signalled, and one whose leader's pid now names another process (its start time
@@ -19,9 +22,14 @@ namespace {
 const char controlScript[] = R"SH(
 shift
 case $1 in ''|*[!0-9a-f]*) exit 1 ;; esac
-d=${TMPDIR:-/tmp}/offload-ssh.$1
+b=/tmp
+if [ -n "${XDG_RUNTIME_DIR-}" ] && [ -d "$XDG_RUNTIME_DIR" ] && [ -O "$XDG_RUNTIME_DIR" ] \
+  && [ -w "$XDG_RUNTIME_DIR" ]; then b=$XDG_RUNTIME_DIR; fi
+d=$b/offload-ssh.$1
 [ -d "$d" ] || mkdir -m 700 "$d" 2>/dev/null
-[ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || exit 1
+if ! { [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ]; }; then
+  d=$(mktemp -d "${TMPDIR:-/tmp}/offload-ssh.XXXXXX") || exit 1
+fi
 started() { [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
 tree() {
   ps -e -o pid= -o ppid= -o pgid= 2>/dev/null | awk -v g="$1" '
@@ -69,7 +77,7 @@ get() {
   elif [ -e "$f" ]; then s=notregular
   fi
   # The run's files go before the answer: it is reported with nothing of it left over there.
-  rm -f "$r" "$d/$1" "$d/$1.esc" "$d/$1.stop" ${t:+"$f"}
+  rm -f "$r" ${t:+"$f"}
   [ -z "$t" ] || rmdir "$t" 2>/dev/null
   printf '\036offload:file:%s:%s:%s\n' "$1" "$s" "$n"
   [ "$s" != ok ] || cat "$d/$1.snap"
@@ -102,7 +110,7 @@ _offload_s=$1; shift
 if ! kill -0 -"$$" 2>/dev/null && command -v setsid >/dev/null 2>&1; then
   exec setsid /bin/sh -c 'eval "$1"' offload-run "$_offload_s" "$@"
 fi
-_offload_n=$1 _offload_d=${2:+"${TMPDIR:-/tmp}/offload-ssh.$2"} _offload_w=$3 _offload_ni=$4 _offload_e=$5 _offload_rp=$6 _offload_sd=$7
+_offload_n=$1 _offload_d=$2 _offload_w=$3 _offload_ni=$4 _offload_e=$5 _offload_rp=$6 _offload_sd=$7
 shift 7
 _offload_m() {
   printf '\036offload:%s:%s\n' "$_offload_n" "$1"; printf '\036offload:%s:%s\n' "$_offload_n" "$1" >&2
@@ -115,9 +123,20 @@ _offload_env() {
     shift; _offload_k=$((_offload_k + 1))
   done
 }
-# The connection's directory (see the control script), made here if this run came first.
+# The connection's directory: as the ready line named it (a path), or from the connection's
+# token before the control script spoke: "+TOKEN" over the master (the same host: made here
+# if this run came first), "=TOKEN" on a connection of its own (maybe another host: never).
+_offload_mk=
+case $_offload_d in
+  [+=]*)
+    case $_offload_d in +*) _offload_mk=1 ;; esac
+    _offload_b=/tmp
+    if [ -n "${XDG_RUNTIME_DIR-}" ] && [ -d "$XDG_RUNTIME_DIR" ] && [ -O "$XDG_RUNTIME_DIR" ] \
+      && [ -w "$XDG_RUNTIME_DIR" ]; then _offload_b=$XDG_RUNTIME_DIR; fi
+    _offload_d=$_offload_b/offload-ssh.${_offload_d#?} ;;
+esac
 if [ -n "$_offload_d" ]; then
-  [ -d "$_offload_d" ] || mkdir -m 700 "$_offload_d" 2>/dev/null
+  [ -d "$_offload_d" ] || [ -z "$_offload_mk" ] || mkdir -m 700 "$_offload_d" 2>/dev/null
   [ -d "$_offload_d" ] && [ ! -L "$_offload_d" ] && [ -O "$_offload_d" ] || { _offload_m noregister; exit 126; }
 fi
 if [ -n "$_offload_w" ] && ! CDPATH= cd -P -- "$_offload_w" 2>/dev/null; then
@@ -131,7 +150,11 @@ _offload_find() {
     */*) if [ -f "$1" ] && [ -x "$1" ]; then _offload_hit=$1; fi; return ;;
   esac
   _offload_ifs=$IFS; IFS=:; set -f
-  for _offload_x in $2; do
+  # A trailing ':' (or nothing at all) is an empty entry, the working directory, which
+  # splitting would drop.
+  _offload_x=$2
+  case $_offload_x in *:|'') _offload_x=$_offload_x. ;; esac
+  for _offload_x in $_offload_x; do
     _offload_x=${_offload_x:-.}/$1
     if [ -f "$_offload_x" ] && [ -x "$_offload_x" ]; then _offload_hit=$_offload_x; break; fi
   done
@@ -154,7 +177,9 @@ if [ "$_offload_ni" -gt 0 ]; then _offload_find nice "${PATH-/usr/bin:/bin}"; _o
 # The return-parameter file: a private directory, its path put in for the placeholder. The
 # caller's own, where it is seen here (a file system both share holds its note of this run).
 _offload_shared=
-if [ -n "$_offload_rp" ] && [ -n "$_offload_sd" ] \
+# Its own, as the caller made it: not a link, this user's, writable here.
+if [ -n "$_offload_rp" ] && [ -n "$_offload_sd" ] && [ -d "$_offload_sd" ] && [ ! -L "$_offload_sd" ] \
+  && [ -O "$_offload_sd" ] && [ -w "$_offload_sd" ] \
   && read -r _offload_l 2>/dev/null < "$_offload_sd/.offload-shared" && [ "$_offload_l" = "$_offload_n" ]; then
   _offload_shared=1 _offload_t=$_offload_sd
 elif [ -n "$_offload_rp" ]; then
@@ -191,6 +216,8 @@ _offload_m "pid:$$ ${SLURM_JOB_ID-} ${SLURMD_NODENAME-}"
   exec "$_offload_p" "$@"
 )
 _offload_c=$?
+# A closed stream must not end this script before the group is dealt with.
+trap '' PIPE
 if [ -n "$_offload_d" ]; then
   # Over ssh the exit is reported, then the group goes, this script with it: sshd still sends
   # what was written. The control script drops the registration when told the run ended.
@@ -303,7 +330,7 @@ QByteArray controlCommand(const QByteArray &token)
 
 QByteArrayList runArguments(const RemoteRun &r)
 {
-    QByteArrayList args { r.nonce, r.connectionToken, r.workingDirectory,
+    QByteArrayList args { r.nonce, r.connectionDirectory, r.workingDirectory,
         QByteArray::number(qMax(0, r.niceness)),
         QByteArray::number(r.setVariables.size() + r.unsetVariables.size()),
         r.returnFilePlaceholder, r.sharedReturnDirectory };

@@ -21,13 +21,14 @@ namespace offload::detail::ssh {
 QStringList baseArguments(const SshTarget &target);
 
 // The remote command of the master connection: Offload's control script. Its directory over
-// there is ${TMPDIR:-/tmp}/offload-ssh.<token> (token: hex digits), made by the script or by a
-// run that came first. It prints "\036offload:ready:<dir>" once it runs, then reads "sig SIGNAL
+// there is <runtime dir or /tmp>/offload-ssh.<token> (token: hex digits), made by the script or
+// by a run over the master that came first (a private one if someone else holds the name). It
+// prints "\036offload:ready:<dir>" once it runs, then reads "sig SIGNAL
 // NONCE" lines from stdin and signals that run's process group and every descendant of its members
 // (a process that left the group by setsid() included, its pid remembered for a later SIGKILL), and
 // "get - NONCE" lines, answered with "\036offload:file:NONCE:STATUS:SIZE" (STATUS ok, missing,
 // notregular or toolarge) and SIZE bytes of the run's return-parameter file, and "end - NONCE"
-// lines, which drop a run's registration once it ended ("get" does too). On EOF of stdin (the
+// lines, which drop a run's registration once its exit was seen. On EOF of stdin (the
 // application closed or lost the connection) it stops every run still registered in <dir> (SIGTERM,
 // 1 s, SIGKILL) and removes <dir>.
 QByteArray controlCommand(const QByteArray &token);
@@ -45,7 +46,10 @@ QByteArray controlCommand(const QByteArray &token);
 struct RemoteRun
 {
     QByteArray nonce;
-    QByteArray connectionToken; // names the control script's directory; empty: none (Slurm)
+    // The control script's directory: its path from the ready line, or before it, "+TOKEN"
+    // (over the master: may be made) or "=TOKEN" (a connection of its own: never made); empty:
+    // none (Slurm).
+    QByteArray connectionDirectory;
     QByteArray workingDirectory;
     int niceness = 0;
     QByteArrayList setVariables; // "NAME=value"
