@@ -17,6 +17,7 @@ Example::
     cancel_button.clicked.connect(task.cancel)
 """
 
+import atexit
 import collections
 import functools
 import inspect
@@ -30,15 +31,18 @@ from ._offload import (  # noqa: F401  (re-exported)
     TaskMonitorWidget,
     WorkerPool,
     run,
+    _shutdown,
 )
+
+atexit.register(_shutdown)
 
 __all__ = [
     "Task", "WorkerPool", "ProgramRunner", "ModuleRunner", "run", "Control", "slot",
     "TaskModel", "TaskMonitorWidget",
     "Progress", "ProcessInfo", "WorkerResult", "ProgramResult", "Module",
-    "Error", "ExceptionError", "WorkerError", "CrashError", "ExitCodeError", "TimeoutError",
+    "Error", "ExceptionError", "WorkerError", "CrashError", "ExitCodeError",
     "ProtocolError", "LaunchError", "InvalidInputError", "RemoteError", "CancelledError",
-]
+]  # offload.TimeoutError is left out: a star import would hide the built-in one
 
 Progress = collections.namedtuple(
     "Progress", "value minimum maximum fraction text stage",
@@ -164,10 +168,18 @@ def slot(fn):
     raises its error, or offload.CancelledError, at the yield). Calling the slot returns a
     SlotRun whose cancel() cancels the task being awaited and closes the generator. The tasks'
     context decides where it resumes; if that object is destroyed, the generator is never
-    resumed (and is closed when collected)."""
+    resumed. Connect it to a signal as any slot: extra signal arguments are dropped."""
+
+    # Qt passes a signal's arguments (clicked's `checked`) to a slot that takes them; one that
+    # takes fewer gets fewer, as PyQt does for a plain function.
+    params = inspect.signature(fn).parameters.values()
+    takes_any = any(p.kind is p.VAR_POSITIONAL for p in params)
+    most = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if not takes_any:
+            args = args[:most]
         gen = fn(*args, **kwargs)
         if not inspect.isgenerator(gen):
             return gen

@@ -1,10 +1,14 @@
 #include "pyoffload.h"
 
+#include <QAbstractEventDispatcher>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QObject>
+#include <QThread>
 
 #include <cmath>
+#include <mutex>
+#include <vector>
 
 namespace offload::python {
 
@@ -55,18 +59,72 @@ QJsonValue jsonFrom(py::handle value, int depth)
 }
 } // namespace
 
+namespace {
+std::mutex queueMutex;
+std::vector<py::object *> *queued = new std::vector<py::object *>; // never destroyed
+
+int releaseQueuedCall(void *)
+{
+    releaseQueued();
+    return 0;
+}
+} // namespace
+
 PyRef::PyRef(py::object object)
     : m_object(new py::object(std::move(object)), [](py::object *o) {
         if (!interpreterAlive()) // finalizing: never touched again
             return;
-        py::gil_scoped_acquire gil;
-        delete o;
+        if (PyGILState_Check()) {
+            delete o;
+            return;
+        }
+        bool first = false;
+        {
+            std::lock_guard lock(queueMutex);
+            first = queued->empty();
+            queued->push_back(o);
+        }
+        if (first) // callable without the GIL; if Python's queue is full, the next entry drains
+            Py_AddPendingCall(&releaseQueuedCall, nullptr);
     })
 { }
 
+void releaseQueued()
+{
+    std::vector<py::object *> drop;
+    {
+        std::lock_guard lock(queueMutex);
+        drop.swap(*queued);
+    }
+    for (py::object *o : drop)
+        delete o;
+}
+
 bool interpreterAlive()
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsInitialized() && !Py_IsFinalizing();
+#else
     return Py_IsInitialized() && !_Py_IsFinalizing();
+#endif
+}
+
+void guarded(const char *what, const std::function<void()> &body)
+{
+    py::gil_scoped_acquire gil;
+    releaseQueued();
+    try {
+        body();
+    } catch (py::error_already_set &e) {
+        if (e.matches(PyExc_KeyboardInterrupt)) {
+            PyErr_SetInterrupt(); // Ctrl+C still ends the application
+            return;
+        }
+        e.discard_as_unraisable(what);
+    } catch (std::exception &e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+        PyErr_WriteUnraisable(py::str(what).ptr());
+    }
 }
 
 py::str toPython(const QString &text)
@@ -169,11 +227,16 @@ QByteArray bytesFrom(py::handle data)
         return QByteArray(p, qsizetype(n));
     }
     if (PyObject_CheckBuffer(data.ptr())) { // bytearray, memoryview, array, numpy
-        py::buffer_info info = py::reinterpret_borrow<py::buffer>(data).request();
-        if (info.ndim > 1 && info.strides.back() != info.itemsize)
-            throw py::type_error("a buffer must be contiguous");
-        return QByteArray(
-            static_cast<const char *>(info.ptr), qsizetype(info.size * info.itemsize));
+        // Any layout (a strided or reversed view too), copied in C order.
+        Py_buffer view;
+        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_FULL_RO) != 0)
+            throw py::error_already_set();
+        QByteArray out(qsizetype(view.len), Qt::Uninitialized);
+        const int rc = PyBuffer_ToContiguous(out.data(), &view, view.len, 'C');
+        PyBuffer_Release(&view);
+        if (rc != 0)
+            throw py::error_already_set();
+        return out;
     }
     throw py::type_error("bytes, bytearray, memoryview or str are needed");
 }
@@ -189,8 +252,13 @@ QVariant variantFrom(py::handle value)
         return {};
     if (py::isinstance<py::bool_>(value))
         return value.cast<bool>();
-    if (py::isinstance<py::int_>(value))
-        return QVariant::fromValue(value.cast<qlonglong>());
+    if (py::isinstance<py::int_>(value)) {
+        try {
+            return QVariant::fromValue(value.cast<qlonglong>());
+        } catch (py::cast_error &) {
+            throw py::value_error("an integer beyond 64 bits cannot be passed");
+        }
+    }
     if (py::isinstance<py::float_>(value))
         return value.cast<double>();
     if (py::isinstance<py::str>(value))
@@ -231,7 +299,8 @@ QByteArrayList argumentsFrom(py::handle list)
 
 std::chrono::milliseconds durationFrom(py::handle seconds)
 {
-    if (!py::isinstance<py::int_>(seconds) && !py::isinstance<py::float_>(seconds))
+    if (py::isinstance<py::bool_>(seconds)
+        || (!py::isinstance<py::int_>(seconds) && !py::isinstance<py::float_>(seconds)))
         throw py::type_error("a duration is a number of seconds");
     const double s = seconds.cast<double>();
     if (!(s >= 0) || s > 1e9)
@@ -281,7 +350,14 @@ QObject *contextFrom(py::handle object)
     py::object sip = py::module_::import("PyQt6.sip");
     if (sip.attr("isdeleted")(object).cast<bool>())
         throw py::value_error("the context's C++ object has been deleted");
-    return reinterpret_cast<QObject *>(sip.attr("unwrapinstance")(object).cast<uintptr_t>());
+    auto *context
+        = reinterpret_cast<QObject *>(sip.attr("unwrapinstance")(object).cast<uintptr_t>());
+    // Callbacks are delivered by the context thread's event loop: a thread without one (a
+    // QObject made in a Python thread) would never hear of its tasks.
+    if (!QAbstractEventDispatcher::instance(context->thread()))
+        throw py::value_error("the context lives in a thread without a Qt event loop: nothing "
+                              "could be delivered to it (use an object of the GUI thread)");
+    return context;
 }
 
 py::object wrapQObject(QObject *object, const char *module, const char *className)

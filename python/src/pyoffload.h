@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 
 class QObject;
 
@@ -24,8 +25,11 @@ namespace offload::python {
 namespace py = pybind11;
 
 // A Python object that may be dropped on any thread (a task's callbacks and values are
-// dropped wherever the task ends): the GIL is taken to release it, and after the interpreter
-// has begun to finalize it is left alone rather than touched. Copies share the object.
+// dropped wherever the task ends). Dropped where the GIL is held, it goes at once; elsewhere
+// it is queued and released the next time Python runs (a pending call, or Offload's next
+// entry into Python): a thread of Offload's never waits for the GIL to drop one, as it may
+// hold a lock the GIL's holder waits for. After the interpreter has begun to finalize, it is
+// left alone. Copies share the object.
 class PyRef
 {
 public:
@@ -56,21 +60,44 @@ template<typename T> using Owned = std::unique_ptr<T, DeleteWithoutGil>;
 
 // True while Python may be entered (not finalizing).
 bool interpreterAlive();
+// Releases the objects queued by PyRef (GIL held).
+void releaseQueued();
 
-// Calls fn(args...) with the GIL held, on whatever thread this is (a context's thread, for
-// task callbacks). An exception fn raises is reported as unraisable (sys.unraisablehook
-// prints it) and goes no further: a callback cannot break the delivery of others.
+// Runs body() with the GIL held, on whatever thread this is (a context's thread, for task
+// callbacks). What it raises, building its arguments included, is reported as unraisable
+// (sys.unraisablehook prints it) and goes no further: a callback cannot break the delivery
+// of others, nor end the process. A KeyboardInterrupt is raised again at Python's next chance.
+void guarded(const char *what, const std::function<void()> &body);
 template<typename... Args> void callPython(const PyRef &fn, Args &&...args)
 {
     if (!fn || !interpreterAlive())
         return;
-    py::gil_scoped_acquire gil;
-    try {
-        fn.get()(std::forward<Args>(args)...);
-    } catch (py::error_already_set &e) {
-        e.discard_as_unraisable("an offload task callback");
-    }
+    guarded("an offload task callback", [&] { fn.get()(std::forward<Args>(args)...); });
 }
+
+// A callback of a task, dropped once the task has ended (its last delivery done, or its
+// context gone): a Python callable kept by C++ past that would keep alive whatever it refers
+// to, the window that holds the task included, beyond the garbage collector's reach.
+class CallbackSlot
+{
+public:
+    explicit CallbackSlot(PyRef fn) : m_fn(std::move(fn)) { }
+    PyRef get() const
+    {
+        std::lock_guard lock(m_mutex);
+        return m_fn;
+    }
+    void clear()
+    {
+        PyRef dropped;
+        std::lock_guard lock(m_mutex);
+        std::swap(dropped, m_fn); // released after the lock (PyRef may queue it)
+    }
+
+private:
+    mutable std::mutex m_mutex;
+    PyRef m_fn;
+};
 
 // The C++ QObject behind a PyQt6 object (a window, a widget): the context of tasks. Raises
 // TypeError for anything else, None included.

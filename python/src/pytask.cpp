@@ -12,10 +12,8 @@ using TaskPtr = std::shared_ptr<Task>;
 template<typename F> std::function<void(TaskPtr)> withGil(F &&f)
 {
     return [f = std::forward<F>(f)](TaskPtr self) {
-        if (!interpreterAlive())
-            return;
-        py::gil_scoped_acquire gil;
-        f(std::move(self));
+        if (interpreterAlive())
+            guarded("an offload task callback", [&] { f(std::move(self)); });
     };
 }
 
@@ -117,12 +115,8 @@ void bindTask(py::module_ &m)
                 t->addFinished(withGil([f](TaskPtr self) {
                     if (self->handle().state() != TaskState::Finished)
                         return;
-                    try {
-                        py::object value = self->value();
-                        callPython(f, value);
-                    } catch (py::error_already_set &e) {
-                        e.discard_as_unraisable("converting an offload task's result");
-                    }
+                    py::object value = self->value(); // what this raises is reported too
+                    callPython(f, value);
                 }));
                 return t;
             },

@@ -44,29 +44,26 @@ public:
     py::object value() const override { return m_convert(m_typed.result()); }
     void addProgress(PyRef fn) override
     {
-        m_typed.onProgress([fn](const Progress &p) {
-            if (!interpreterAlive())
-                return;
-            py::gil_scoped_acquire gil;
-            callPython(fn, progressObject(p));
+        auto slot = slotUntilEnd(std::move(fn));
+        m_typed.onProgress([slot](const Progress &p) {
+            call(*slot, "an offload progress callback",
+                [&](const py::object &f) { f(progressObject(p)); });
         });
     }
     void addOutput(PyRef fn) override
     {
-        m_typed.onOutput([fn](const OutputChunk &c) {
-            if (!interpreterAlive())
-                return;
-            py::gil_scoped_acquire gil;
-            callPython(fn, outputStreamName(c.stream), toPython(c.data));
+        auto slot = slotUntilEnd(std::move(fn));
+        m_typed.onOutput([slot](const OutputChunk &c) {
+            call(*slot, "an offload output callback",
+                [&](const py::object &f) { f(outputStreamName(c.stream), toPython(c.data)); });
         });
     }
     void addState(PyRef fn) override
     {
-        m_typed.onStateChanged([fn](TaskState s) {
-            if (!interpreterAlive())
-                return;
-            py::gil_scoped_acquire gil;
-            callPython(fn, pyStateName(s));
+        auto slot = slotUntilEnd(std::move(fn));
+        m_typed.onStateChanged([slot](TaskState s) {
+            call(*slot, "an offload state callback",
+                [&](const py::object &f) { f(pyStateName(s)); });
         });
     }
     void addFinished(std::function<void(std::shared_ptr<Task>)> fn) override
@@ -84,6 +81,22 @@ public:
     }
 
 private:
+    // A callback held until the task's last delivery (then dropped: see CallbackSlot).
+    std::shared_ptr<CallbackSlot> slotUntilEnd(PyRef fn)
+    {
+        auto slot = std::make_shared<CallbackSlot>(std::move(fn));
+        m_typed.onFinished([slot](const TaskHandle<T> &) { slot->clear(); });
+        return slot;
+    }
+    template<typename F> static void call(const CallbackSlot &slot, const char *what, F &&body)
+    {
+        if (!interpreterAlive())
+            return;
+        const PyRef fn = slot.get();
+        if (fn)
+            guarded(what, [&] { body(fn.get()); });
+    }
+
     TaskHandle<T> m_typed;
     Convert m_convert;
 };

@@ -8,6 +8,8 @@
 
 #include <pybind11/stl.h>
 
+#include <cxxabi.h>
+
 #include <QFile>
 #include <QFileInfo>
 
@@ -68,6 +70,12 @@ struct ThreadCall
                 ? fn.get()(py::cast(control, py::return_value_policy::copy))
                 : fn.get()();
             return PyRef(std::move(result));
+        } catch (abi::__forced_unwind &) {
+            // The interpreter is finalizing and ends this thread where it takes the GIL back
+            // (a callable that ignored cancel past the bounded wait at exit): its thread state
+            // is Python's to drop, and the unwind goes on.
+            gil.disarm();
+            throw;
         } catch (py::error_already_set &e) {
             if (e.matches(py::module_::import("offload").attr("CancelledError")))
                 throw CancelledError();
@@ -117,13 +125,19 @@ py::object moduleObject(const Module &m)
     }
     py::object cls = py::module_::import("offload").attr("Module");
     return cls(toPython(m.path), toPython(m.description.title), toPython(m.description.description),
-        parameters, py::capsule(new Module(m), [](void *p) { delete static_cast<Module *>(p); }));
+        parameters,
+        py::reinterpret_steal<py::object>(
+            PyCapsule_New(new Module(m), "offload.Module", [](PyObject *c) {
+                delete static_cast<Module *>(PyCapsule_GetPointer(c, "offload.Module"));
+            })));
 }
 
 const Module &moduleFrom(py::handle module)
 {
-    py::object capsule = module.attr("_native");
-    return *static_cast<const Module *>(py::reinterpret_borrow<py::capsule>(capsule).get_pointer());
+    py::object native = py::getattr(module, "_native", py::none());
+    if (!PyCapsule_IsValid(native.ptr(), "offload.Module"))
+        throw py::type_error("an offload.Module (from ModuleRunner.describe) is needed");
+    return *static_cast<const Module *>(PyCapsule_GetPointer(native.ptr(), "offload.Module"));
 }
 
 ProgressFormat progressFormatFrom(const std::string &name)
@@ -263,8 +277,15 @@ void bindRunners(py::module_ &m)
             "(value: the JSON answer, payload: bytes).")
         .def("status",
             [](const WorkerPool &pool) {
-                const WorkerPool::Status s = pool.status();
+                WorkerPool::Status s;
+                {
+                    py::gil_scoped_release release; // asks the I/O thread
+                    s = pool.status();
+                }
                 py::dict d;
+                d["last_startup_ms"] = s.lastStartupMs;
+                d["broken_error"]
+                    = s.brokenError.isEmpty() ? py::object(py::none()) : errorObject(s.brokenError);
                 d["workers"] = s.workers;
                 d["ready"] = s.ready;
                 d["busy"] = s.busy;
