@@ -65,7 +65,6 @@ private Q_SLOTS:
     void nodeFailureIsItsOwnError(); // last: it takes the node down and back
 
 private:
-    void requireTestbed();
     SlurmTarget target(bool batch = false) const;
     // Slurm's own view of a job by name: its state, or "" when squeue does not list it.
     QByteArray stateOf(const QByteArray &namePart);
@@ -75,6 +74,16 @@ private:
     std::unique_ptr<ProgramRunner> m_longRunner;
     TaskHandle<ProgramResult> m_overTime; // started first: Slurm enforces limits each minute
 };
+
+// QSKIP ends the test function it is written in, not a helper it is called from: without the
+// testbed, a helper's skip let each test go on against nothing (tst_slurm then ran into the
+// test-function timeout).
+#define REQUIRE_TESTBED()                                                                          \
+    do {                                                                                           \
+        if (!m_enabled)                                                                            \
+            QSKIP("no Slurm testbed: OFFLOAD_TEST_SLURM is not 1 (scripts/testbed up sets it; "    \
+                  "scripts/test runs it where it can)");                                           \
+    } while (false)
 
 void tst_Slurm::initTestCase()
 {
@@ -102,13 +111,6 @@ void tst_Slurm::cleanupTestCase()
                                   .contains("offload-"),
         30000);
     QTRY_COMPARE_WITH_TIMEOUT(jobProcesses(), 0, 30000);
-}
-
-void tst_Slurm::requireTestbed()
-{
-    if (!m_enabled)
-        QSKIP("no Slurm testbed: OFFLOAD_TEST_SLURM is not 1 (scripts/testbed up sets it; "
-              "scripts/test runs it where it can)");
 }
 
 SlurmTarget tst_Slurm::target(bool batch) const
@@ -165,7 +167,7 @@ void tst_Slurm::parsesPlaces()
 
 void tst_Slurm::stepAndBatchRunsComeBack()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(6);
     QList<TaskHandle<ProgramResult>> runs;
     for (bool batch : { false, true }) {
@@ -212,7 +214,7 @@ void tst_Slurm::stepAndBatchRunsComeBack()
 
 void tst_Slurm::missingProgramAndBadPartitionAreLaunchErrors()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(4);
     QList<TaskHandle<ProgramResult>> missing, badPartition;
     for (bool batch : { false, true }) {
@@ -245,7 +247,7 @@ void tst_Slurm::missingProgramAndBadPartitionAreLaunchErrors()
 // the testbed gathers job accounting (jobacct_gather/linux) as clusters do.
 void tst_Slurm::memoryAndCpuTimeOfRunningJobs()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(2);
     QList<TaskHandle<ProgramResult>> runs;
     for (bool batch : { false, true }) {
@@ -272,7 +274,7 @@ void tst_Slurm::memoryAndCpuTimeOfRunningJobs()
 
 void tst_Slurm::returnParameterFilesComeBack()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(9);
     QList<TaskHandle<ProgramResult>> written, fifo, chattered;
     // A step and a batch job, which see the application's directory for the file (it is
@@ -334,7 +336,7 @@ void tst_Slurm::returnParameterFilesComeBack()
 
 void tst_Slurm::batchFilesGoAndStaleOnesAreSwept()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     // Left by an application of this host that crashed days ago (Slurm lists no such job),
@@ -374,7 +376,7 @@ void tst_Slurm::batchFilesGoAndStaleOnesAreSwept()
 
 void tst_Slurm::cancelLeavesNothingBehind()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(2);
     QList<TaskHandle<ProgramResult>> runs;
     for (bool batch : { false, true }) {
@@ -403,7 +405,7 @@ void tst_Slurm::cancelLeavesNothingBehind()
 
 void tst_Slurm::pendingJobIsQueuedWithTheReason()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     // Every idle CPU of the node taken by jobs of someone else's (for this test: plain
     // sbatch). sinfo's %C is allocated/idle/other/total.
     const int cpus = command({ QStringLiteral("sinfo"), QStringLiteral("-h"), QStringLiteral("-o"),
@@ -462,7 +464,7 @@ void tst_Slurm::pendingJobIsQueuedWithTheReason()
 
 void tst_Slurm::cancelledElsewhereIsItsOwnError()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(2);
     QList<TaskHandle<ProgramResult>> runs;
     for (bool batch : { false, true }) {
@@ -490,7 +492,7 @@ void tst_Slurm::cancelledElsewhereIsItsOwnError()
 
 void tst_Slurm::workerPoolRunsAsSteps()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     WorkerPoolSpec spec;
     spec.program = remoteBinary("testworker", &spec.arguments);
     spec.maxWorkers = 1;
@@ -524,7 +526,7 @@ void tst_Slurm::workerPoolRunsAsSteps()
 
 void tst_Slurm::jobsGoWithAKilledApplication()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     if (!QFileInfo::exists(binPath("offload")))
         QSKIP("the offload tool is not built (OFFLOAD_BUILD_APPS=OFF)");
     // Started by hand, not through a runner: a runner would kill the tool's whole tree with
@@ -571,7 +573,7 @@ void tst_Slurm::jobsGoWithAKilledApplication()
 
 void tst_Slurm::timeLimitIsATimeout()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     // Started in initTestCase with a limit of one minute; Slurm looks every 30 s or so.
     QTRY_VERIFY_WITH_TIMEOUT(m_overTime.isFinal(), 150000);
     QCOMPARE(m_overTime.state(), TaskState::Failed);
@@ -583,7 +585,7 @@ void tst_Slurm::timeLimitIsATimeout()
 
 void tst_Slurm::nodeFailureIsItsOwnError()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(1);
     ProgramSpec spec;
     spec.program = QStringLiteral("/bin/sleep");

@@ -54,12 +54,22 @@ private Q_SLOTS:
     void aDaemonHoldingTheStreamsDoesNotHoldTheRun();
 
 private:
-    void requireTestbed();
     SshTarget target() const;
     ProgramResult runOk(ProgramSpec spec);
     QString m_config;
     uid_t m_uid = 0;
 };
+
+// QSKIP ends the test function it is written in, not a helper it is called from: without the
+// testbed, a helper's skip let each test go on against nothing (tst_slurm then ran into the
+// test-function timeout).
+#define REQUIRE_TESTBED()                                                                          \
+    do {                                                                                           \
+        if (m_config.isEmpty())                                                                    \
+            QSKIP(                                                                                 \
+                "no ssh testbed: OFFLOAD_TEST_SSH_CONFIG is not set (scripts/testbed up sets it; " \
+                "scripts/test runs it where it can)");                                             \
+    } while (false)
 
 void tst_Ssh::initTestCase()
 {
@@ -72,13 +82,6 @@ void tst_Ssh::initTestCase()
 void tst_Ssh::cleanup()
 {
     QVERIFY(!QFile::exists(QStringLiteral("/tmp/offload-pwned")));
-}
-
-void tst_Ssh::requireTestbed()
-{
-    if (m_config.isEmpty())
-        QSKIP("no ssh testbed: OFFLOAD_TEST_SSH_CONFIG is not set (scripts/testbed up sets it; "
-              "scripts/test runs it where it can)");
 }
 
 SshTarget tst_Ssh::target() const
@@ -143,7 +146,7 @@ void tst_Ssh::parsesPlacesToRun()
 
 void tst_Ssh::argumentsCannotInjectCommands()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramSpec spec;
     spec.program = QStringLiteral("/usr/bin/printf");
     spec.arguments = QByteArrayList { "[%s]" } + hostileWords;
@@ -154,7 +157,7 @@ void tst_Ssh::argumentsCannotInjectCommands()
 
 void tst_Ssh::outputExitCodeAndProgressComeBack()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramSpec spec;
     spec.arguments = { "lines" };
     spec.program = remoteBinary("testprogram", &spec.arguments);
@@ -177,7 +180,7 @@ void tst_Ssh::outputExitCodeAndProgressComeBack()
 
 void tst_Ssh::environmentAndWorkingDirectoryApply()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramSpec spec;
     spec.program = QStringLiteral("/bin/sh");
     spec.arguments = { "-c", "printf '%s|%s|%s' \"$OFFLOAD_X\" \"$(pwd)\" \"${LANG-unset}\"" };
@@ -191,7 +194,7 @@ void tst_Ssh::environmentAndWorkingDirectoryApply()
 
 void tst_Ssh::missingProgramIsItsOwnError()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(1);
     ProgramSpec spec;
     spec.program = QStringLiteral("/nonexistent/program");
@@ -207,7 +210,7 @@ void tst_Ssh::missingProgramIsItsOwnError()
 
 void tst_Ssh::failuresOfSshAreDistinct()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     QTemporaryDir dir;
     QFile empty(dir.filePath(QStringLiteral("known_hosts")));
     QVERIFY(empty.open(QIODevice::WriteOnly));
@@ -251,7 +254,7 @@ void tst_Ssh::failuresOfSshAreDistinct()
 
 void tst_Ssh::cancelLeavesNothingBehind()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     QVERIFY(m_uid > 0);
     ProgramRunner runner(1);
     ProgramSpec spec;
@@ -273,7 +276,7 @@ void tst_Ssh::cancelLeavesNothingBehind()
 
 void tst_Ssh::timeoutStopsTheRemoteTree()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(1);
     ProgramSpec spec;
     spec.program = QStringLiteral("/bin/sleep");
@@ -289,7 +292,7 @@ void tst_Ssh::timeoutStopsTheRemoteTree()
 
 void tst_Ssh::workerPoolCallsOverSsh()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     WorkerPoolSpec spec;
     spec.program = remoteBinary("testworker", &spec.arguments);
     spec.maxWorkers = 2;
@@ -323,7 +326,7 @@ void tst_Ssh::workerPoolCallsOverSsh()
 
 void tst_Ssh::manyRunsShareOneConnection()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     // More runs at once than the server's MaxSessions (10): the rest connect directly.
     ProgramRunner runner(14);
     QList<TaskHandle<ProgramResult>> tasks;
@@ -344,7 +347,7 @@ void tst_Ssh::manyRunsShareOneConnection()
 
 void tst_Ssh::loginScriptChatterNeverReachesTheProgram()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     const passwd *pw = ::getpwnam("offloadtest");
     QVERIFY(pw);
     const QString bashrc = QFile::decodeName(pw->pw_dir) + QStringLiteral("/.bashrc");
@@ -394,7 +397,7 @@ void tst_Ssh::loginScriptChatterNeverReachesTheProgram()
 // does. The control script is held back by the login script, reading a FIFO the test writes.
 void tst_Ssh::runsStartBeforeTheControlScriptAndItsStopsWait()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     const passwd *pw = ::getpwnam("offloadtest");
     QVERIFY(pw);
     const QByteArray hold
@@ -465,7 +468,7 @@ void tst_Ssh::runsStartBeforeTheControlScriptAndItsStopsWait()
 
 void tst_Ssh::returnParameterFilesComeBack()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(3);
     const auto start = [&](const QByteArray &script) {
         ProgramSpec spec;
@@ -501,7 +504,7 @@ void tst_Ssh::returnParameterFilesComeBack()
 
 void tst_Ssh::moduleRunsOverSsh()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ModuleRunner runner;
     auto described = runner.describe(this, binPath("offload-example-blur"));
     QTRY_VERIFY_WITH_TIMEOUT(described.isFinal(), 30000);
@@ -535,7 +538,7 @@ void tst_Ssh::moduleRunsOverSsh()
 
 void tst_Ssh::commandLineToolRunsThere()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     if (!QFileInfo::exists(binPath("offload")))
         QSKIP("the offload tool is not built (OFFLOAD_BUILD_APPS=OFF)");
     ProgramRunner runner(2);
@@ -562,7 +565,7 @@ void tst_Ssh::commandLineToolRunsThere()
 
 void tst_Ssh::variablesAndNamesCannotSteerTheWrapper()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(4);
     // Names a shell script might use for itself, a value bash would evaluate, and IFS (which
     // the program's own shell resets; the wrapper must not split by it).
@@ -632,7 +635,7 @@ void tst_Ssh::variablesAndNamesCannotSteerTheWrapper()
 
 void tst_Ssh::aDaemonHoldingTheStreamsDoesNotHoldTheRun()
 {
-    requireTestbed();
+    REQUIRE_TESTBED();
     ProgramRunner runner(1);
     ProgramSpec spec;
     spec.program = QStringLiteral("/bin/sh");
