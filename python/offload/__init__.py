@@ -24,6 +24,7 @@ import inspect
 
 from ._offload import (  # noqa: F401  (re-exported)
     Control,
+    LatencyProbe,
     ModuleRunner,
     ProgramRunner,
     Task,
@@ -38,7 +39,7 @@ atexit.register(_shutdown)
 
 __all__ = [
     "Task", "WorkerPool", "ProgramRunner", "ModuleRunner", "run", "Control", "slot",
-    "TaskModel", "TaskMonitorWidget",
+    "TaskModel", "TaskMonitorWidget", "LatencyProbe",
     "Progress", "ProcessInfo", "WorkerResult", "ProgramResult", "Module",
     "Error", "ExceptionError", "WorkerError", "CrashError", "ExitCodeError",
     "ProtocolError", "LaunchError", "InvalidInputError", "RemoteError", "CancelledError",

@@ -13,6 +13,7 @@ PYBIND11_MODULE(_offload, m)
     offload::python::bindTask(m);
     offload::python::bindRunners(m);
     offload::python::bindQtObjects(m);
+    offload::python::bindLatencyProbe(m);
     m.def(
         "_shutdown",
         [] {

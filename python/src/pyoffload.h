@@ -137,5 +137,6 @@ Error errorFromPython(py::error_already_set &e);
 void bindTask(py::module_ &m);
 void bindRunners(py::module_ &m);
 void bindQtObjects(py::module_ &m);
+void bindLatencyProbe(py::module_ &m);
 
 } // namespace offload::python

@@ -30,14 +30,21 @@ void bindQtObjects(py::module_ &m)
 {
     m.def(
         "TaskModel",
-        [](py::object parent) {
+        [](py::object parent, py::object maxFinished) {
             requireGuiThread("a TaskModel");
+            const int keep = maxFinished.is_none() ? -1 : maxFinished.cast<int>();
+            if (!maxFinished.is_none() && keep < 0)
+                throw py::value_error("max_finished: a count, 0 or more");
             auto *model = new TaskModel(optionalParent(parent));
+            if (keep >= 0)
+                model->setMaxFinished(keep);
             return wrapQObject(model, "PyQt6.QtCore", "QAbstractItemModel");
         },
-        py::arg("parent") = py::none(),
+        py::arg("parent") = py::none(), py::kw_only(), py::arg("max_finished") = py::none(),
         "Every Offload task as a tree model, for any PyQt6 view (a PyQt6 QAbstractItemModel). "
-        "GUI thread only; owned by parent, else by Python.");
+        "max_finished: finished rows kept (200 by default; the property 'maxFinished'); "
+        "QMetaObject.invokeMethod(model, 'clearFinished') clears them. GUI thread only; owned "
+        "by parent, else by Python.");
     m.def(
         "TaskMonitorWidget",
         [](py::object parent) {

@@ -65,3 +65,51 @@ def test_a_module_is_described_run_and_its_values_typed(app):
         with pytest.raises(offload.InvalidInputError) as raised:
             bad.result()
         assert "iterations" in raised.value.message
+
+
+def test_finished_rows_are_bounded_and_cleared(app):
+    from PyQt6.QtCore import QMetaObject
+    with pytest.raises(ValueError):
+        offload.TaskModel(max_finished=-1)
+    model = offload.TaskModel(max_finished=2)
+    assert model.property("maxFinished") == 2
+    owner = QObject()
+    tasks = [offload.run(owner, lambda: None, name=f"bounded {i}") for i in range(4)]
+    wait_until(lambda: all(t.is_final for t in tasks))
+    QMetaObject.invokeMethod(model, "refresh")
+    names = lambda: [model.index(r, 0).data() for r in range(model.rowCount())]  # noqa: E731
+    assert len([n for n in names() if n.startswith("bounded")]) == 2
+    assert model.setProperty("maxFinished", 10)
+    assert model.property("maxFinished") == 10
+    QMetaObject.invokeMethod(model, "clearFinished")
+    assert not [n for n in names() if n.startswith("bounded")]
+
+
+def test_the_latency_probe_samples_the_gui_loop(app):
+    import threading
+    probe = offload.LatencyProbe()
+    with pytest.raises(ValueError):
+        probe.start(0)
+    probe.start(0.001)
+    assert probe.is_running
+    wait_until(lambda: len(probe.samples()) >= 20)
+    probe.stop()
+    assert not probe.is_running
+    samples = probe.samples()
+    stats = probe.stats()
+    assert stats["count"] == len(samples) >= 20
+    assert min(samples) <= stats["p50_us"] <= stats["p99_us"] <= stats["max_us"] == max(samples)
+    probe.reset()
+    assert probe.samples() == [] and probe.stats()["count"] == 0
+    # Made elsewhere than on the GUI thread, it is refused: nothing would deliver its pings.
+    refused = []
+
+    def elsewhere():
+        try:
+            offload.LatencyProbe()
+        except ValueError as e:
+            refused.append(e)
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    t.join(10)
+    assert refused
