@@ -8,7 +8,10 @@
 #include <pybind11/stl.h>
 
 #include <QCoreApplication>
+#include <QEvent>
 #include <QThread>
+
+#include <optional>
 
 namespace offload::python {
 
@@ -23,7 +26,8 @@ protected:
     bool event(QEvent *e) override
     {
         // The base class stamps the delivery once it runs: after the GIL, when it is taken.
-        if (m_python && interpreterAlive()) {
+        // Only pings (registered types, from QEvent::User on) wait for it.
+        if (m_python && e->type() >= QEvent::User && interpreterAlive()) {
             py::gil_scoped_acquire gil;
             return LatencyProbe::event(e);
         }
@@ -33,6 +37,27 @@ protected:
 private:
     const bool m_python;
 };
+
+// Dropped on its own thread, the probe goes at once; elsewhere (the last reference dropped
+// on another Python thread) its helper is stopped there and the object goes on its own
+// thread, which may be handling a ping at that moment. Without the GIL either way: stopping
+// joins the helper thread.
+struct DeleteProbe
+{
+    void operator()(PythonLatencyProbe *p) const
+    {
+        std::optional<py::gil_scoped_release> release;
+        if (PyGILState_Check())
+            release.emplace();
+        if (QThread::currentThread() == p->thread()) {
+            delete p;
+        } else {
+            p->stop();
+            p->deleteLater();
+        }
+    }
+};
+using OwnedProbe = std::unique_ptr<PythonLatencyProbe, DeleteProbe>;
 
 void requireOwnThread(const LatencyProbe &probe)
 {
@@ -54,7 +79,7 @@ py::dict statsObject(const LatencyProbe::Stats &s)
 
 void bindLatencyProbe(py::module_ &m)
 {
-    py::class_<PythonLatencyProbe, Owned<PythonLatencyProbe>>(m, "LatencyProbe",
+    py::class_<PythonLatencyProbe, OwnedProbe>(m, "LatencyProbe",
         "How quickly the GUI thread's event loop answers: a helper thread posts a ping every "
         "interval, and each delivery's delay is a sample. Made, used and dropped on the GUI "
         "thread (after the QApplication); python=True handles pings with the GIL taken, as a "
@@ -64,7 +89,7 @@ void bindLatencyProbe(py::module_ &m)
             if (!app || QThread::currentThread() != app->thread())
                 throw py::value_error("a LatencyProbe is made on the GUI thread, after the "
                                       "QApplication");
-            return Owned<PythonLatencyProbe>(new PythonLatencyProbe(python));
+            return OwnedProbe(new PythonLatencyProbe(python));
         }),
             py::kw_only(), py::arg("python") = true)
         .def(
@@ -85,7 +110,11 @@ void bindLatencyProbe(py::module_ &m)
                 p.stop();
             },
             "Stops pinging; the samples stay.")
-        .def_property_readonly("is_running", &PythonLatencyProbe::isRunning)
+        .def_property_readonly("is_running",
+            [](PythonLatencyProbe &p) {
+                requireOwnThread(p);
+                return p.isRunning();
+            })
         .def(
             "stats",
             [](PythonLatencyProbe &p) {

@@ -113,3 +113,11 @@ def test_the_latency_probe_samples_the_gui_loop(app):
     t.start()
     t.join(10)
     assert refused
+    # Dropped on another thread while it pings, it stops there and goes on its own thread.
+    held = [offload.LatencyProbe()]
+    held[0].start(0.0001)
+    dropper = threading.Thread(target=held.clear)
+    dropper.start()
+    dropper.join(10)
+    assert not held and not dropper.is_alive()
+    wait_until(lambda: True)  # the deferred delete runs; a ping handled after it would crash
