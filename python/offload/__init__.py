@@ -102,6 +102,15 @@ class Error(Exception):
         self.remote_failure = fields.get("remote_failure")
         self.partial = fields.get("partial")
 
+    def __reduce__(self):
+        # Picklable (to another process, a log queue): rebuilt from its fields, not from
+        # Exception's args, which hold only the summary.
+        names = ("kind", "message", "origin", "traceback", "exit_code", "signal",
+                 "stderr_tail", "remote_failure", "partial")
+        fields = {name: getattr(self, name) for name in names}
+        fields["summary"] = str(self)
+        return (type(self), (fields,), self.__dict__)
+
 
 class ExceptionError(Error):
     """The callable raised (origin: its type; traceback: where)."""

@@ -84,6 +84,13 @@ def test_a_worker_error_is_raised_with_its_traceback(app, worker_pool):
     assert "bad input" in e.message
     assert "deep_in_the_worker" in e.traceback
     assert isinstance(task.error, offload.WorkerError)
+    # It crosses to another process (pickle) whole.
+    import pickle
+    copy = pickle.loads(pickle.dumps(e))
+    assert type(copy) is offload.WorkerError and str(copy) == str(e)
+    for name in ("kind", "message", "origin", "traceback", "exit_code", "signal",
+                 "stderr_tail", "remote_failure", "partial"):
+        assert getattr(copy, name) == getattr(e, name), name
 
 
 def test_cancel_kills_the_worker_process(app, worker_pool):
@@ -208,6 +215,8 @@ def test_a_program_run_and_its_failure(app):
         failed.result()
     assert raised.value.exit_code == 3
     assert raised.value.partial.stdout == b"partial\n"
+    import pickle
+    assert pickle.loads(pickle.dumps(raised.value)).partial == raised.value.partial
     with pytest.raises(offload.LaunchError):
         missing.result()
 
