@@ -189,7 +189,10 @@ void childSignalsToReset(sigset_t &set)
     if (p.niceness != 0)
         ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + p.niceness);
     if (p.autogroupNiceLength > 0) {
-        const int fd = ::open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+        // The raw system call: a sanitizer's open() would record the descriptor in memory
+        // that this vfork child shares with its parent.
+        const int fd
+            = int(::syscall(SYS_openat, AT_FDCWD, "/proc/self/autogroup", O_WRONLY | O_CLOEXEC));
         if (fd >= 0) {
             [[maybe_unused]] auto n = ::write(fd, p.autogroupNice, size_t(p.autogroupNiceLength));
             ::close(fd);
