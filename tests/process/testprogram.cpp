@@ -7,6 +7,9 @@
 #include <string>
 #include <thread>
 
+#include <cerrno>
+
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,6 +135,17 @@ int main(int argc, char **argv)
             ::rmdir(dir.c_str());
             [[maybe_unused]] int r = ::symlink(victim.c_str(), dir.c_str());
             std::printf("victim %s\n", victim.c_str());
+        }
+        return 0;
+    }
+    if (mode == "priority") { // its nice value, then its scheduling group's line, if any
+        errno = 0;
+        std::printf("nice %d\n", ::getpriority(PRIO_PROCESS, 0));
+        if (FILE *f = std::fopen("/proc/self/autogroup", "r")) {
+            char line[128] = {};
+            if (std::fgets(line, sizeof line, f))
+                std::printf("autogroup %s", line);
+            std::fclose(f);
         }
         return 0;
     }

@@ -6,11 +6,15 @@
 #include "../common/testsupport.h"
 #include "processtestsupport.h"
 
+#include <QFile>
 #include <QJsonObject>
 #include <QTest>
 
 #include <csignal>
 #include <cstring>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 using namespace offload;
 using namespace std::chrono_literals;
@@ -39,6 +43,7 @@ private Q_SLOTS:
     void hundredMegabytesWithoutNewlineStayBounded();
     void cancelKillsWholeProcessTree();
     void timeoutFailsWithKindTimeout();
+    void niceValueHoldsInTheProgramsOwnSession();
     void queueRunsAtMostMaxParallelAndCancelsQueuedRuns();
 };
 
@@ -242,6 +247,31 @@ void tst_ProgramRunner::cancelKillsWholeProcessTree()
     QTest::qWait(50); // nothing more may arrive after the end
     QCOMPARE(run.progress().value, valueAtEnd);
     QTRY_VERIFY_WITH_TIMEOUT(!processExists(grandchild), 10000);
+}
+
+// A program runs in a session of its own (setsid). Where the kernel groups scheduling by
+// session (autogroup), a nice value counts only within the group: the group itself must be
+// niced too, or a niced program still takes a core's share from the GUI.
+void tst_ProgramRunner::niceValueHoldsInTheProgramsOwnSession()
+{
+    ProgramRunner runner;
+    QObject context;
+    ProgramSpec spec = program({ QStringLiteral("priority") });
+    spec.niceness = 7;
+    const int own = ::getpriority(PRIO_PROCESS, 0);
+    auto run = runner.run(&context, spec);
+    QVERIFY(run.waitForFinished(10s));
+    QCOMPARE(run.state(), TaskState::Finished);
+    const QByteArray out = run.result().stdoutText;
+    const int expected = std::min(19, own + 7);
+    QVERIFY2(out.startsWith("nice " + QByteArray::number(expected) + "\n"), out.constData());
+    QFile enabled(QStringLiteral("/proc/sys/kernel/sched_autogroup_enabled"));
+    if (!out.contains("autogroup ") || !enabled.open(QIODevice::ReadOnly)
+        || enabled.readAll().trimmed() != "1")
+        QSKIP("this kernel does not group scheduling by session");
+    if (::geteuid() != 0)
+        QSKIP("as a user, the kernel may refuse an autogroup's nice (once per 100 ms at most)");
+    QVERIFY2(out.contains(" nice " + QByteArray::number(expected) + "\n"), out.constData());
 }
 
 void tst_ProgramRunner::timeoutFailsWithKindTimeout()

@@ -121,6 +121,7 @@ private Q_SLOTS:
     void cancellingOneCallRequeuesTheInnocentCallOnItsWorker();
     void restartLimitRecoversWhenItsWindowHasPassed();
     void workerLeavingCleanlyAfterAnsweringIsNotAFailure();
+    void workersKilledAfterAnsweringDoNotBreakThePool();
     void garbageInsteadOfHelloFailsTheCallAfterTwoStarts();
     void largeCallsAndAnswersPassOnBothChannels_data();
     void largeCallsAndAnswersPassOnBothChannels();
@@ -536,6 +537,31 @@ void tst_Reliability::workerLeavingCleanlyAfterAnsweringIsNotAFailure()
     auto add = submitAdd(pool, &context);
     QVERIFY(add.waitForFinished(10s));
     QCOMPARE(add.state(), TaskState::Finished);
+}
+
+// The restart limit guards against workers that cannot work (a crash at start or on every
+// call), not against crashes of workers that were working: a worker killed by the OOM killer
+// or by hand after answering costs its own call, never the pool.
+void tst_Reliability::workersKilledAfterAnsweringDoNotBreakThePool()
+{
+    WorkerPoolSpec spec = testWorkerSpec(1);
+    spec.restartLimit = 1;
+    WorkerPool pool(spec);
+    QObject context;
+    for (int round = 0; round < 4; ++round) {
+        auto add = submitAdd(pool, &context);
+        QVERIFY(add.waitForFinished(10s));
+        QCOMPARE(add.state(), TaskState::Finished);
+        auto sleeping = pool.submit(
+            &context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 10000 } }));
+        QTRY_VERIFY_WITH_TIMEOUT(sleeping.state() == TaskState::Running, 10000);
+        QVERIFY(sleeping.processInfo().pid > 0);
+        ::kill(pid_t(sleeping.processInfo().pid), SIGKILL);
+        QVERIFY(sleeping.waitForFinished(10s));
+        QCOMPARE(sleeping.error().kind, ErrorKind::Crash);
+        QVERIFY2(!pool.status().broken, qPrintable(pool.status().brokenError.message));
+    }
+    QCOMPARE(pool.status().restarts, 4); // counted all the same
 }
 
 void tst_Reliability::garbageInsteadOfHelloFailsTheCallAfterTwoStarts()

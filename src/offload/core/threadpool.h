@@ -6,6 +6,9 @@
 #include <chrono>
 #include <functional>
 #include <type_traits>
+#if defined(__GLIBCXX__) // defined by the headers above
+#include <cxxabi.h> // abi::__forced_unwind
+#endif
 
 namespace offload {
 
@@ -125,6 +128,12 @@ private:
                         promise.finish(std::move(value));
                 }
             } catch (const CancelledError &) {
+#if defined(__GLIBCXX__)
+            } catch (abi::__forced_unwind &) {
+                // The thread is being ended (pthread_exit, pthread_cancel, or an embedded
+                // interpreter finalizing under it): the unwind must go on, or the process aborts.
+                throw;
+#endif
             } catch (...) {
                 if (!promise.isCancellationRequested())
                     promise.fail(errorFromCurrentException());

@@ -36,6 +36,9 @@ namespace offload {
 class OFFLOAD_MONITOR_EXPORT TaskModel : public QAbstractItemModel
 {
     Q_OBJECT
+    // Properties and invokables for bindings (PyQt6 through QObject.setProperty and
+    // QMetaObject.invokeMethod, QML), beside the C++ calls below.
+    Q_PROPERTY(int maxFinished READ maxFinished WRITE setMaxFinished)
 public:
     // Scoped: the columns must not shadow offload::Progress, Stage and Error in this class.
     enum class Column : int {
@@ -102,9 +105,9 @@ public:
     void setUpdateInterval(std::chrono::milliseconds interval);
 
     // Removes every finished top-level row with its subtree (see above).
-    void clearFinished();
+    Q_INVOKABLE void clearFinished();
     // Pulls pending changes now instead of waiting for the timer (tests, snapshots).
-    void refresh();
+    Q_INVOKABLE void refresh();
 
 protected:
     void timerEvent(QTimerEvent *event) override;

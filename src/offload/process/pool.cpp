@@ -422,10 +422,15 @@ void PoolImpl::armHello(WorkerProc &w)
 }
 
 // The restart limit is a rate: more unexpected exits than restartLimit within restartWindow
-// break the pool, and it recovers by itself once the window has passed since the oldest.
-void PoolImpl::noteUnexpectedExit(const Error &cause)
+// break the pool, and it recovers by itself once the window has passed since the oldest. Only
+// workers that never answered a call count: the limit is for workers that cannot work (they
+// crash at start, or on every call), while a worker killed after answering (the OOM killer,
+// a user, a poisonous call) costs its own calls and must not fail everything that waits.
+void PoolImpl::noteUnexpectedExit(const Error &cause, bool countsToLimit)
 {
     ++m_restarts;
+    if (!countsToLimit)
+        return;
     const auto now = Supervisor::Clock::now();
     m_restartTimes.push_back(now);
     while (!m_restartTimes.empty() && now - m_restartTimes.front() > spec.restartWindow)
@@ -433,7 +438,8 @@ void PoolImpl::noteUnexpectedExit(const Error &cause)
     if (int(m_restartTimes.size()) > spec.restartLimit) {
         Error e = cause;
         e.message = QStringLiteral(
-            "worker pool '%1' is broken: %2 unexpected worker exits within %3 s (last: %4)")
+            "worker pool '%1' is broken: %2 workers exited unexpectedly before answering a call "
+            "within %3 s (last: %4)")
                         .arg(name)
                         .arg(m_restartTimes.size())
                         .arg(spec.restartWindow.count() / 1000.0)

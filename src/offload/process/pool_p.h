@@ -50,6 +50,7 @@ struct WorkerProc
     uint64_t wStdin = 0; // stdio channel: writable, only while a write waits
     State state = Starting;
     bool everReady = false; // said hello: a later exit is not a start failure
+    bool everAnswered = false; // answered a call: a later crash does not count to the limit
     std::unique_ptr<QtFrameDecoder> decoder;
     std::string writeBuf;
     size_t writeOff = 0;
@@ -96,7 +97,7 @@ private:
     void armHello(WorkerProc &w);
     void escalateCancel(WorkerProc &w);
     void sendCancel(CallState &call);
-    void noteUnexpectedExit(const Error &cause);
+    void noteUnexpectedExit(const Error &cause, bool countsToLimit);
     void recoverIfWindowPassed();
     void breakPool(Error error);
     void failQueued(const Error &error);

@@ -269,6 +269,7 @@ void PoolImpl::finishCall(
     m_sup.expectAnswer(); // the GUI's next call often follows its result closely
     auto call = std::move(w.outstanding[id]);
     w.outstanding.erase(id);
+    w.everAnswered = true;
     detach(*call);
     auto &task = *call->task;
     if (call->cancelling || task.isCancellationRequested()) {
@@ -467,7 +468,7 @@ void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
     releaseWorker(w);
     m_workers.erase(index); // destroys the Process (already reaped)
     if (unexpected && !m_stopping)
-        noteUnexpectedExit(failure);
+        noteUnexpectedExit(failure, !w.everAnswered);
     if (m_stopping) {
         if (m_workers.empty() && m_stopped) {
             // Moved out first: set_value wakes the destructor, which may drop its reference.

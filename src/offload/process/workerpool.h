@@ -52,7 +52,8 @@ struct WorkerPoolSpec
     std::chrono::milliseconds heartbeatTimeout { 0 };
 
     int maxAttempts = 1; // a call hit by a worker crash runs at most this often
-    // More unexpected worker exits than restartLimit within restartWindow, and the pool is
+    // More unexpected exits than restartLimit within restartWindow of workers that had not yet
+    // answered a call (a worker that crashes at start or on every call), and the pool is
     // broken: calls fail at once with the last cause, until the window has passed again. A
     // worker that leaves on its own with code 0 while idle is not unexpected. A call whose
     // worker was stopped because another call on it ignored cancel is requeued, not failed.
