@@ -35,7 +35,7 @@ class Window(QWidget):
         # The window is the context: callbacks run on the GUI thread, and closing the window
         # cancels the call.
         self.task = self.pool.submit(self, "squares", {"n": 100})
-        self.task.on_progress(lambda p: self.bar.setValue(int(p.fraction * 100)))
+        self.task.on_progress(lambda p: self.bar.setValue(int(max(p.fraction, 0) * 100)))
         self.task.on_result(lambda r: self.label.setText(f"sum of squares: {sum(r.value)}"))
         self.task.on_error(lambda e: self.label.setText(f"failed: {e}"))
         self.task.on_cancelled(lambda: self.label.setText("cancelled"))

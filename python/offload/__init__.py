@@ -12,7 +12,7 @@ Example::
     import offload
     pool = offload.WorkerPool(sys.executable, ["worker.py"], max_workers=2)
     task = pool.submit(window, "add", {"a": 1, "b": 2})
-    task.on_progress(lambda p: bar.setValue(int(p.fraction * 100)))
+    task.on_progress(lambda p: bar.setValue(int(max(p.fraction, 0) * 100)))  # -1: unknown
     task.on_result(lambda r: label.setText(str(r.value)))
     cancel_button.clicked.connect(task.cancel)
 """
@@ -176,8 +176,8 @@ def slot(fn):
     """Makes a generator function a slot that awaits tasks without an event-loop library:
     ``result = yield task`` suspends until the task has ended and resumes with its result (or
     raises its error, or offload.CancelledError, at the yield). Calling the slot returns a
-    SlotRun whose cancel() cancels the task being awaited and closes the generator. The tasks'
-    context decides where it resumes; if that object is destroyed, the generator is never
+    SlotRun whose cancel() cancels the task being awaited: the generator sees
+    offload.CancelledError at its yield (and may catch it and go on). The tasks' context decides where it resumes; if that object is destroyed, the generator is never
     resumed. Connect it to a signal as any slot: extra signal arguments are dropped."""
 
     # Qt passes a signal's arguments (clicked's `checked`) to a slot that takes them; one that
