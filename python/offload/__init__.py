@@ -26,6 +26,7 @@ from ._offload import (  # noqa: F401  (re-exported)
     Control,
     LatencyProbe,
     ModuleRunner,
+    SharedBuffer,
     ProgramRunner,
     Task,
     TaskModel,
@@ -39,7 +40,7 @@ atexit.register(_shutdown)
 
 __all__ = [
     "Task", "WorkerPool", "ProgramRunner", "ModuleRunner", "run", "Control", "slot",
-    "TaskModel", "TaskMonitorWidget", "LatencyProbe",
+    "TaskModel", "TaskMonitorWidget", "LatencyProbe", "SharedBuffer",
     "Progress", "ProcessInfo", "WorkerResult", "ProgramResult", "Module",
     "Error", "ExceptionError", "WorkerError", "CrashError", "ExitCodeError",
     "ProtocolError", "LaunchError", "InvalidInputError", "RemoteError", "CancelledError",
@@ -56,8 +57,9 @@ ProcessInfo = collections.namedtuple("ProcessInfo", "pid rss_bytes cpu_seconds l
 ProcessInfo.__doc__ = ("The process running a task: -1 where unknown; location is '' for this "
                        "machine, else where it runs ('ssh://host', 'slurm job 12 on n1').")
 
-WorkerResult = collections.namedtuple("WorkerResult", "value payload")
-WorkerResult.__doc__ = "A worker's answer: its JSON value and a binary payload (bytes)."
+WorkerResult = collections.namedtuple("WorkerResult", "value payload buffers", defaults=((),))
+WorkerResult.__doc__ = ("A worker's answer: its JSON value, a binary payload (bytes) and the "
+                        "shared buffers it handed back (a list of offload.SharedBuffer).")
 
 ProgramResult = collections.namedtuple(
     "ProgramResult",

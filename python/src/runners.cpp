@@ -49,8 +49,11 @@ Launcher launcherFrom(py::handle where)
 
 py::object workerResultObject(const WorkerResult &r)
 {
+    py::list buffers;
+    for (const SharedBuffer &b : r.buffers)
+        buffers.append(sharedBufferObject(b));
     return py::module_::import("offload").attr("WorkerResult")(
-        toPython(r.value), toPython(r.payload));
+        toPython(r.value), toPython(r.payload), buffers);
 }
 
 py::object moduleObject(const Module &m); // below
@@ -251,7 +254,8 @@ void bindRunners(py::module_ &m)
         .def(
             "submit",
             [](WorkerPool &pool, py::object context, py::object method, py::object args,
-                py::object payload, py::object name, int priority, py::object timeout) {
+                py::object payload, py::object buffers, py::object name, int priority,
+                py::object timeout) {
                 QObject *ctx = contextFrom(context);
                 CallOptions o;
                 if (!name.is_none())
@@ -262,19 +266,27 @@ void bindRunners(py::module_ &m)
                 const QJsonValue a = jsonFrom(args);
                 const QByteArray p = payload.is_none() ? QByteArray() : bytesFrom(payload);
                 const QString mth = stringFrom(method);
+                std::vector<SharedBuffer> shared;
+                if (!buffers.is_none()) {
+                    for (py::handle b : py::iter(buffers))
+                        shared.push_back(sharedBufferFrom(b));
+                }
                 TaskHandle<WorkerResult> h;
                 {
                     py::gil_scoped_release release;
-                    h = pool.submit(ctx, mth, a, p, o);
+                    h = pool.submit(ctx, mth, a, p, std::move(shared), o);
                 }
                 return makeTask(
                     std::move(h), [](const WorkerResult &r) { return workerResultObject(r); });
             },
             py::arg("context"), py::arg("method"), py::arg("args") = py::none(),
-            py::arg("payload") = py::none(), py::kw_only(), py::arg("name") = py::none(),
-            py::arg("priority") = 0, py::arg("timeout") = py::none(),
+            py::arg("payload") = py::none(), py::kw_only(), py::arg("buffers") = py::none(),
+            py::arg("name") = py::none(), py::arg("priority") = 0,
+            py::arg("timeout") = py::none(),
             "Calls method(args) on a worker; a Task whose result is an offload.WorkerResult "
-            "(value: the JSON answer, payload: bytes).")
+            "(value: the JSON answer, payload: bytes, buffers: the SharedBuffers handed back). "
+            "buffers: offload.SharedBuffer objects the worker maps (nothing copied; inline over "
+            "ssh, Slurm or the stdio channel).")
         .def("status",
             [](const WorkerPool &pool) {
                 WorkerPool::Status s;

@@ -58,5 +58,14 @@ def echo(call):
     return ow.Result(call.args, call.payload)
 
 
+@worker.method
+def touch(call):
+    """Fills every writable buffer with `write` and hands them all back."""
+    for b in call.buffers:
+        if not b.sealed:
+            b.memory[:] = bytes([call.args["write"]]) * b.size
+    return ow.Result([b.sealed for b in call.buffers], buffers=call.buffers)
+
+
 if __name__ == "__main__":
     raise SystemExit(worker.run())

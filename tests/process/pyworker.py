@@ -44,5 +44,29 @@ def sleep(call):
     return os.getpid()
 
 
+@worker.method
+def touch(call):
+    """Reads a byte of every page of every buffer, writes `write` into the writable ones if
+    asked, and hands them all back (as the C++ testworker's touch)."""
+    total = 0
+    for b in call.buffers:
+        total += sum(b.memory[::4096])
+        if call.args.get("write") is not None and not b.sealed:
+            b.memory[:] = bytes([call.args["write"]]) * b.size
+    return ow.Result({"sum": total, "sizes": [b.size for b in call.buffers],
+                      "sealed": [b.sealed for b in call.buffers],
+                      "readonly": [b.memory.readonly for b in call.buffers]},
+                     buffers=call.buffers)
+
+
+@worker.method
+def make(call):
+    b = ow.Buffer.create(call.args["size"])
+    b.memory[:] = bytes([call.args.get("byte", 0)]) * b.size
+    if call.args.get("seal"):
+        b.seal()
+    return ow.Result(True, buffers=[b])
+
+
 if __name__ == "__main__":
     raise SystemExit(worker.run())

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 using offload::worker::Call;
@@ -208,6 +209,83 @@ int main(int argc, char **argv)
         } else if (kind == "huge-payload") {
             writeRaw(offload::protocol::encodeFrame(
                 "{\"type\":\"result\",\"id\":" + id + ",\"size\":4000000000000}"));
+        }
+        sleepMs(60'000);
+        return false;
+    });
+    // Shared buffers. "touch": reads a byte of every page of every buffer it was given (their
+    // sum and sizes are the answer), writes `write` (a byte) into every byte of each writable
+    // one if asked, and hands them all back.
+    w.method("touch", [](Call &c) -> Result {
+        json::Array sizes, sealed;
+        int64_t sum = 0;
+        const int64_t value = c.args()["write"].toInt(-1);
+        for (auto &b : c.buffers()) {
+            const auto bytes = b.constBytes();
+            for (size_t i = 0; i < bytes.size(); i += 4096)
+                sum += int64_t(bytes[i]);
+            sizes.push_back(b.size());
+            sealed.push_back(b.isSealed());
+            if (value >= 0 && !b.isSealed())
+                std::memset(b.bytes().data(), int(value), b.bytes().size());
+        }
+        Result r(json::Object { { "sizes", sizes }, { "sealed", sealed }, { "sum", sum } });
+        r.buffers = c.buffers();
+        return r;
+    });
+    // A buffer of its own: `size` bytes of `byte`, sealed if asked.
+    w.method("make", [](Call &c) -> Result {
+        auto b = offload::worker::Buffer::create(c.args()["size"].toInt(1));
+        std::memset(b.bytes().data(), int(c.args()["byte"].toInt(0)), b.bytes().size());
+        if (c.args()["seal"].toBool() && !b.seal())
+            throw std::runtime_error("could not seal");
+        Result r(true);
+        r.buffers.push_back(std::move(b));
+        return r;
+    });
+    // Whether a sealed buffer's file takes a writable mapping or a write (it must not).
+    w.method("tryWrite", [](Call &c) -> Result {
+        json::Array answers;
+        for (auto &b : c.buffers()) {
+            const int fd = b.fileDescriptor();
+            void *p = ::mmap(nullptr, size_t(b.size()), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            const bool mapped = p != MAP_FAILED;
+            if (mapped)
+                ::munmap(p, size_t(b.size()));
+            const bool wrote = ::pwrite(fd, "x", 1, 0) == 1;
+            answers.push_back(json::Object { { "mapped", mapped }, { "wrote", wrote },
+                { "spanEmpty", b.bytes().empty() } });
+        }
+        return answers;
+    });
+    // Hostile answers about buffers, written by hand.
+    w.method("badBuffers", [](Call &c) -> Result {
+        const std::string kind = c.args()["kind"].toString();
+        const auto id = std::to_string(c.id());
+        const int fd = channelFd();
+        const std::string frame = offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id
+            + ",\"value\":1,\"payload_size\":0,\"buffers\":[{\"size\":4096}]}");
+        int pipeFds[2] = { -1, -1 };
+        if (::pipe(pipeFds) != 0)
+            throw std::runtime_error("pipe");
+        if (kind == "pipe") { // a pipe where a memory file belongs
+            offload::protocol::sendWithDescriptors(fd, frame.data(), frame.size(), pipeFds, 1);
+        } else if (kind == "missing") { // a buffer announced, no descriptor sent
+            writeRaw(frame);
+        } else if (kind == "stray") { // descriptors no frame names, many of them
+            const std::string log = offload::protocol::encodeFrame(R"({"type":"log","text":"-"})");
+            for (int i = 0; i < 150; ++i)
+                offload::protocol::sendWithDescriptors(fd, log.data(), log.size(), pipeFds, 2);
+            writeRaw(frame);
+        } else if (kind == "short") { // a memory file smaller than announced
+            auto small = offload::worker::Buffer::create(100);
+            const int smallFd = small.fileDescriptor();
+            offload::protocol::sendWithDescriptors(fd, frame.data(), frame.size(), &smallFd, 1);
+        } else if (kind == "inline-past-end") {
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id
+                    + ",\"value\":1,\"payload_size\":0,\"size\":10,"
+                      "\"buffers\":[{\"size\":4096,\"inline\":true}]}",
+                std::string(10, 'x')));
         }
         sleepMs(60'000);
         return false;

@@ -30,6 +30,7 @@ struct CallState
     QString method;
     QJsonValue args;
     QByteArray payload;
+    std::vector<SharedBuffer> buffers;
     int priority = 0;
     std::chrono::milliseconds timeout { 0 };
     std::optional<TaskPromise<WorkerResult>> task; // set once, before it is submitted
@@ -54,6 +55,16 @@ struct WorkerProc
     std::unique_ptr<QtFrameDecoder> decoder;
     std::string writeBuf;
     size_t writeOff = 0;
+    // Shared buffers whose descriptors go with the frame at `offset` in writeBuf (socket
+    // channel only); held until that frame's first byte is sent.
+    struct Attachment
+    {
+        size_t offset;
+        std::vector<SharedBuffer> buffers;
+    };
+    std::deque<Attachment> attachments;
+    bool fdPassing = false; // the worker takes descriptors (its hello said so; socket channel)
+    std::vector<int> receivedFds; // descriptors received, waiting for the frame that names them
     bool watchingWrite = false;
     bool flushQueued = false;
     int concurrency = 1;
@@ -133,11 +144,11 @@ private:
     void onExit(WorkerProc &w, const ExitStatus &status);
     void armHeartbeat(WorkerProc &w);
     void handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame);
-    void finishCall(
-        WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload, bool error);
+    void finishCall(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload,
+        std::vector<SharedBuffer> buffers, bool error);
     void protocolFailure(
         WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
-    void write(WorkerProc &w, const std::string &frame);
+    void write(WorkerProc &w, const std::string &frame, std::vector<SharedBuffer> attach = {});
     void flush(WorkerProc &w);
     void releaseWorker(WorkerProc &w);
     void detach(CallState &call);

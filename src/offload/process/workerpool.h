@@ -5,6 +5,7 @@
 #include <offload/process/environment.h>
 #include <offload/process/export.h>
 #include <offload/process/launcher.h>
+#include <offload/process/sharedbuffer.h>
 
 #include <QByteArrayList>
 #include <QJsonValue>
@@ -20,11 +21,13 @@ namespace detail {
 class PoolImpl;
 }
 
-// What a worker answered: a JSON value and an optional binary payload.
+// What a worker answered: a JSON value, an optional binary payload, and the shared buffers
+// it handed back (its own, or ones it was given).
 struct WorkerResult
 {
     QJsonValue value;
     QByteArray payload;
+    std::vector<SharedBuffer> buffers;
 };
 
 // Describes a pool. Programs are executed directly (argv, never a shell).
@@ -93,6 +96,13 @@ public:
 
     TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
         const QJsonValue &args = {}, const QByteArray &payload = {},
+        const CallOptions &options = {});
+    // The same with shared buffers (see SharedBuffer). A local worker receives their memory
+    // files and maps them: nothing is copied, whatever their size. A worker reached over
+    // stdin/stdout (stdioChannel, ssh, Slurm) gets their bytes inline in the call instead,
+    // and the buffers of its answer come back the same way: the same call works everywhere.
+    TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
+        const QJsonValue &args, const QByteArray &payload, std::vector<SharedBuffer> buffers,
         const CallOptions &options = {});
 
     struct Status

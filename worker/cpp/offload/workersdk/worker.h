@@ -27,6 +27,7 @@
 #pragma once
 
 #include "json.h"
+#include "memoryfile.h"
 #include "protocol.h"
 
 #include <algorithm>
@@ -45,6 +46,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <typeinfo>
@@ -100,6 +103,26 @@ inline bool writeAll(int fd, const char *data, size_t size)
     return true;
 }
 
+// writeAll on a Unix socket with descriptors attached to the first byte of data.
+inline bool writeAllWithDescriptors(int fd, const std::string &data, const std::vector<int> &fds)
+{
+    for (;;) {
+        const ssize_t n
+            = protocol::sendWithDescriptors(fd, data.data(), data.size(), fds.data(), fds.size());
+        if (n > 0)
+            return writeAll(fd, data.data() + n, data.size() - size_t(n));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd p { fd, POLLOUT, 0 };
+            if (::poll(&p, 1, -1) < 0 && errno != EINTR)
+                return false;
+            continue;
+        }
+        return false;
+    }
+}
+
 } // namespace detail
 
 struct JsonTraits
@@ -138,11 +161,63 @@ public:
     const char *what() const noexcept override { return "cancelled"; }
 };
 
-// A method's answer: a JSON value and optional binary payload.
+// A shared buffer (offload::SharedBuffer on the application's side): one the pool handed to
+// a call (Call::buffers()), or one made here to hand back (Result::buffers). A local worker
+// maps the application's memory itself, so nothing is copied; over stdin/stdout the bytes
+// came inline and went into a buffer of this worker's. Copies share the memory. Any thread.
+class Buffer
+{
+public:
+    Buffer() = default; // null
+    // A new zero-filled buffer; throws std::runtime_error if the system refuses.
+    static Buffer create(int64_t size, bool prefault = false)
+    {
+        std::string error;
+        auto file = protocol::MemoryFile::create(size, prefault, error);
+        if (!file)
+            throw std::runtime_error("cannot make a shared buffer of " + std::to_string(size)
+                + " bytes: " + error);
+        return Buffer(std::move(file));
+    }
+
+    bool isNull() const { return !m_file; }
+    int64_t size() const { return m_file ? m_file->size() : 0; }
+    // Sealed by whoever made it: read-only for everyone (bytes() is then empty).
+    bool isSealed() const { return m_file && m_file->sealed(); }
+    std::span<std::byte> bytes()
+    {
+        return m_file && !m_file->sealed() && m_file->address()
+            ? std::span<std::byte>(static_cast<std::byte *>(m_file->address()), size_t(size()))
+            : std::span<std::byte>();
+    }
+    std::span<const std::byte> constBytes() const
+    {
+        return m_file && m_file->address()
+            ? std::span<const std::byte>(
+                static_cast<const std::byte *>(m_file->address()), size_t(size()))
+            : std::span<const std::byte>();
+    }
+    // Its memory file (owned by the buffer), for a system call of the worker's own.
+    int fileDescriptor() const { return m_file ? m_file->fd() : -1; }
+    // Read-only for good, for everyone; only for a buffer made here and not yet handed back.
+    bool seal()
+    {
+        std::string error;
+        return m_file && m_file.use_count() == 1 && m_file->seal(error);
+    }
+
+private:
+    friend class Worker;
+    explicit Buffer(std::shared_ptr<protocol::MemoryFile> file) : m_file(std::move(file)) { }
+    std::shared_ptr<protocol::MemoryFile> m_file;
+};
+
+// A method's answer: a JSON value, an optional binary payload and shared buffers.
 struct Result
 {
     json::Value value;
     std::string payload;
+    std::vector<Buffer> buffers;
     Result() = default;
     template<typename T, typename = std::enable_if_t<std::is_constructible_v<json::Value, T>>>
     Result(T &&v, std::string bytes = {}) : value(std::forward<T>(v)), payload(std::move(bytes))
@@ -159,6 +234,8 @@ public:
     const std::string &method() const { return m_method; }
     const json::Value &args() const { return m_args; }
     const std::string &payload() const { return m_payload; }
+    // The shared buffers the call came with, in order (a copy may be returned in the Result).
+    std::vector<Buffer> &buffers() { return m_buffers; }
 
     // Progress as a fraction in [0, 1] or as value of max; text and stage are optional.
     // Reports closer together than the worker's progress interval (default 5 ms) are merged;
@@ -180,12 +257,14 @@ public:
 
 private:
     friend class Worker;
-    Call(Worker &w, int64_t id, std::string method, json::Value args, std::string payload)
+    Call(Worker &w, int64_t id, std::string method, json::Value args, std::string payload,
+        std::vector<Buffer> buffers)
         : m_worker(w)
         , m_id(id)
         , m_method(std::move(method))
         , m_args(std::move(args))
         , m_payload(std::move(payload))
+        , m_buffers(std::move(buffers))
     { }
     void sendProgress(json::Object fields, bool force);
     void flushProgress();
@@ -194,6 +273,7 @@ private:
     std::string m_method;
     json::Value m_args;
     std::string m_payload;
+    std::vector<Buffer> m_buffers;
     json::Object m_pending; // progress fields merged since the last frame
     std::chrono::steady_clock::time_point m_lastSent {};
 };
@@ -206,7 +286,12 @@ public:
     explicit Worker(std::string name) : m_name(std::move(name)) { }
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
-    ~Worker() { stopReader(); }
+    ~Worker()
+    {
+        stopReader();
+        for (int fd : m_fds)
+            ::close(fd);
+    }
 
     Worker &method(std::string name, Handler handler)
     {
@@ -266,6 +351,7 @@ private:
         std::string method;
         json::Value args;
         std::string payload;
+        std::vector<Buffer> buffers;
     };
 
     int serve()
@@ -278,7 +364,8 @@ private:
             names.push_back(n);
         if (!send(json::Object { { "type", "hello" }, { "protocol", protocol::version },
                 { "pid", int64_t(::getpid()) }, { "name", m_name },
-                { "concurrency", m_concurrency }, { "methods", names } }))
+                { "concurrency", m_concurrency }, { "methods", names },
+                { "fd_passing", m_inIsSocket } }))
             return 0;
         if (!startReader())
             return 1;
@@ -463,7 +550,11 @@ private:
             }
             if (p[0].revents == 0)
                 continue;
-            const ssize_t n = ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
+            const ssize_t n = m_inIsSocket
+                ? receive(0)
+                : ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
+            if (n == refusedDescriptors)
+                return; // finish() has said why
             if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
                 continue; // EAGAIN: the channel was inherited non-blocking; poll again
             if (n <= 0)
@@ -484,8 +575,9 @@ private:
     {
         for (;;) {
             if (m_inIsSocket) {
-                const ssize_t n
-                    = ::recv(m_in, m_readBuffer.data(), m_readBuffer.size(), MSG_DONTWAIT);
+                const ssize_t n = receive(MSG_DONTWAIT);
+                if (n == refusedDescriptors)
+                    return; // finish() has said why
                 if (n > 0) {
                     consume(size_t(n));
                     return;
@@ -515,6 +607,49 @@ private:
             }
             return finish(0, {}); // the pool closed the channel
         }
+    }
+
+    // Reads the socket channel into m_readBuffer, keeping the descriptors that come with the
+    // bytes (shared buffers) in m_fds for the frame that names them. refusedDescriptors (after
+    // finish()) if the pool sent more descriptors than frames name, or other ancillary data.
+    static constexpr ssize_t refusedDescriptors = -2;
+    ssize_t receive(int flags)
+    {
+        bool refused = false;
+        const ssize_t n = protocol::receiveWithDescriptors(
+            m_in, m_readBuffer.data(), m_readBuffer.size(), flags, m_fds, refused);
+        if (refused || m_fds.size() > protocol::maxPendingDescriptors) {
+            finish(3, "protocol error: the pool sent file descriptors no frame names");
+            return refusedDescriptors;
+        }
+        return n;
+    }
+
+    // The buffers a call frame announces (docs/protocol.md, "Shared buffers"), its payload cut
+    // to its own. False (after finish()) if the frame and what came with it disagree.
+    bool takeBuffers(const json::Value &h, std::string &payload, std::vector<Buffer> &out)
+    {
+        if (!h.contains("buffers"))
+            return true;
+        const auto exact = [](const json::Value &v) -> int64_t {
+            return v.isNumber() ? v.toExactInt().value_or(-1) : -1;
+        };
+        std::vector<protocol::BufferEntry> entries;
+        for (const json::Value &e : h["buffers"].array())
+            entries.push_back({ exact(e["size"]), e["sealed"].toBool(), e["inline"].toBool() });
+        std::vector<std::shared_ptr<protocol::MemoryFile>> files;
+        std::string error;
+        const int64_t own = exact(h["payload_size"]);
+        if (!h["buffers"].isArray()
+            || !protocol::takeBuffers(entries, payload.data(), int64_t(payload.size()), own,
+                m_fds, files, error)) {
+            finish(3, "protocol error: " + (error.empty() ? "\"buffers\" is not a list" : error));
+            return false;
+        }
+        for (auto &f : files)
+            out.push_back(Buffer(std::move(f)));
+        payload.resize(size_t(own));
+        return true;
     }
 
     // Feeds n bytes of m_readBuffer to the decoder and handles the frames in them, on whichever
@@ -558,10 +693,13 @@ private:
                         + " is not a positive integer up to 2^53");
                 return false;
             }
+            std::vector<Buffer> buffers;
+            if (type == "call" && !takeBuffers(h, frame.payload, buffers))
+                return false;
             std::lock_guard lock(m_mutex);
             if (type == "call") {
-                m_queue.push_back(
-                    { *id, h["method"].toString(), h["args"], std::move(frame.payload) });
+                m_queue.push_back({ *id, h["method"].toString(), h["args"],
+                    std::move(frame.payload), std::move(buffers) });
             } else if (*id == m_currentId
                 || std::any_of(m_queue.begin(), m_queue.end(),
                     [&](const Pending &p) { return p.id == *id; })) {
@@ -621,16 +759,24 @@ private:
             sendCancelled(p.id);
             return;
         }
-        Call call(*this, p.id, p.method, std::move(p.args), std::move(p.payload));
+        Call call(
+            *this, p.id, p.method, std::move(p.args), std::move(p.payload), std::move(p.buffers));
         try {
             Result r = it->second(call);
             call.flushProgress();
             if (takeCancelled(p.id))
                 sendCancelled(p.id);
+            else if (std::any_of(r.buffers.begin(), r.buffers.end(),
+                         [](const Buffer &b) { return b.isNull(); })
+                || r.buffers.size() > size_t(protocol::maxBuffersPerFrame))
+                sendError(p.id,
+                    "the result has a null buffer, or more than "
+                        + std::to_string(protocol::maxBuffersPerFrame),
+                    "std::invalid_argument");
             else
                 sendOrExit(
                     json::Object { { "type", "result" }, { "id", p.id }, { "value", r.value } },
-                    r.payload);
+                    r.payload, r.buffers);
         } catch (const Cancelled &) {
             takeCancelled(p.id);
             sendCancelled(p.id);
@@ -651,24 +797,52 @@ private:
             { "type", "error" }, { "id", id }, { "message", message }, { "origin", origin } });
     }
 
-    // Writes one frame, whole, under the write lock (the reader thread answers pings). False
-    // if the pool is gone.
-    bool send(json::Object header, const std::string &payload = {})
+    // Writes one frame, whole, under the write lock (the reader thread answers pings). Shared
+    // buffers go as descriptors with the frame's first byte on the socket channel, else
+    // inline after the payload. False if the pool is gone.
+    bool send(json::Object header, const std::string &payload = {},
+        const std::vector<Buffer> &buffers = {})
     {
         if (m_byHand)
             return answerByHand(header, payload);
-        if (!payload.empty())
-            header["size"] = int64_t(payload.size());
+        std::string withInline;
+        const std::string *body = &payload;
+        std::vector<int> fds;
+        if (!buffers.empty()) {
+            withInline = payload;
+            json::Array list;
+            for (const Buffer &b : buffers) {
+                json::Object e { { "size", b.size() } };
+                if (b.isSealed())
+                    e["sealed"] = true;
+                if (m_inIsSocket) {
+                    fds.push_back(b.m_file->fd());
+                } else {
+                    e["inline"] = true;
+                    const auto bytes = b.constBytes();
+                    withInline.append(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+                }
+                list.push_back(json::Value(std::move(e)));
+            }
+            header["buffers"] = json::Value(std::move(list));
+            header["payload_size"] = int64_t(payload.size());
+            body = &withInline;
+        }
+        if (!body->empty())
+            header["size"] = int64_t(body->size());
         const std::string frame
-            = protocol::encodeFrame(json::serialize(json::Value(std::move(header))), payload);
+            = protocol::encodeFrame(json::serialize(json::Value(std::move(header))), *body);
         std::lock_guard lock(m_writeMutex);
-        return detail::writeAll(m_out, frame.data(), frame.size());
+        if (fds.empty())
+            return detail::writeAll(m_out, frame.data(), frame.size());
+        return detail::writeAllWithDescriptors(m_out, frame, fds);
     }
 
     // On the method's thread: a pool that is gone ends the worker quietly.
-    void sendOrExit(json::Object header, const std::string &payload = {})
+    void sendOrExit(json::Object header, const std::string &payload = {},
+        const std::vector<Buffer> &buffers = {})
     {
-        if (!send(std::move(header), payload)) {
+        if (!send(std::move(header), payload, buffers)) {
             stopReader();
             std::exit(0);
         }
@@ -768,6 +942,7 @@ private:
     static constexpr std::chrono::milliseconds takeoverDelay { 2 };
     // Used by one thread at a time: the method's thread, or the reader while m_readerReading.
     protocol::FrameDecoder<JsonTraits> m_decoder { workerMaxHeader, protocol::defaultMaxPayload };
+    std::vector<int> m_fds; // received descriptors waiting for the frame that names them
     std::vector<char> m_readBuffer = std::vector<char>(size_t(1) << 18);
     std::thread m_reader;
     int m_wake[2] = { -1, -1 }; // a byte: m_handBack or m_stopReader was set

@@ -1,0 +1,73 @@
+#include "bufferframes_p.h"
+
+#include "qtframes_p.h"
+
+#include <offload/workersdk/memoryfile.h>
+
+#include <QJsonArray>
+
+
+namespace offload::detail {
+
+BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload,
+    const std::vector<SharedBuffer> &buffers, bool passDescriptors)
+{
+    BufferFrame out;
+    QByteArray all = payload;
+    QJsonArray list;
+    for (const SharedBuffer &b : buffers) {
+        QJsonObject entry { { QStringLiteral("size"), b.size() } };
+        if (b.isSealed())
+            entry.insert(QStringLiteral("sealed"), true);
+        if (passDescriptors) {
+            out.descriptors.push_back(b);
+        } else {
+            entry.insert(QStringLiteral("inline"), true);
+            all.append(reinterpret_cast<const char *>(b.constData()), qsizetype(b.size()));
+        }
+        list.append(entry);
+    }
+    header.insert(QStringLiteral("buffers"), list);
+    header.insert(QStringLiteral("payload_size"), qint64(payload.size()));
+    out.bytes = encodeQtFrame(header, all);
+    return out;
+}
+
+bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vector<int> &fds,
+    std::vector<SharedBuffer> &out, QString &error)
+{
+    const QJsonValue list = header.value(QLatin1String("buffers"));
+    if (list.isUndefined())
+        return true;
+    if (!list.isArray()) {
+        error = QStringLiteral("\"buffers\" is not a list");
+        return false;
+    }
+    // Sizes that are not whole numbers in range become 0 or -1, which the shared check
+    // refuses (a double outside int64's range must not be converted).
+    const auto exact = [](const QJsonValue &v) -> int64_t {
+        if (!v.isDouble())
+            return -1;
+        return protocol::exactInt64(v.toDouble()).value_or(-1);
+    };
+    std::vector<protocol::BufferEntry> entries;
+    for (const QJsonValue &v : list.toArray()) {
+        const QJsonObject e = v.toObject();
+        entries.push_back({ exact(e.value(QLatin1String("size"))),
+            e.value(QLatin1String("sealed")).toBool(false),
+            e.value(QLatin1String("inline")).toBool(false) });
+    }
+    std::vector<std::shared_ptr<protocol::MemoryFile>> files;
+    std::string why;
+    if (!protocol::takeBuffers(entries, payload.constData(), payload.size(),
+            exact(header.value(QLatin1String("payload_size"))), fds, files, why)) {
+        error = QString::fromStdString(why);
+        return false;
+    }
+    for (auto &f : files)
+        out.push_back(sharedBufferOf(std::move(f)));
+    payload.truncate(qsizetype(exact(header.value(QLatin1String("payload_size")))));
+    return true;
+}
+
+} // namespace offload::detail
