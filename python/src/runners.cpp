@@ -176,10 +176,12 @@ void bindRunners(py::module_ &m)
                     c.setProgress(value);
             },
             py::arg("value"), py::arg("maximum"), py::arg("text") = py::none())
-        .def("set_text",
+        .def(
+            "set_text",
             [](TaskControl &c, const std::string &t) {
                 c.setProgressText(QString::fromStdString(t));
-            })
+            },
+            py::arg("text"))
         .def_property_readonly("is_cancelled", &TaskControl::isCancellationRequested)
         .def("raise_if_cancelled", [](TaskControl &c) {
             if (c.isCancellationRequested())

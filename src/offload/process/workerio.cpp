@@ -511,10 +511,11 @@ void PoolImpl::onExit(WorkerProc &w, const ExitStatus &status)
         }
     }
     const int index = w.index;
+    const bool answered = w.everAnswered; // w goes with the erase
     releaseWorker(w);
     m_workers.erase(index); // destroys the Process (already reaped)
     if (unexpected && !m_stopping)
-        noteUnexpectedExit(failure, !w.everAnswered);
+        noteUnexpectedExit(failure, !answered);
     if (m_stopping) {
         if (m_workers.empty() && m_stopped) {
             // Moved out first: set_value wakes the destructor, which may drop its reference.
