@@ -147,8 +147,7 @@ class Buffer:
                                  % (st.st_size, size))
             self.size = size
             self.sealed = bool(seals & (fcntl.F_SEAL_WRITE | getattr(fcntl, "F_SEAL_FUTURE_WRITE", 0)))
-            self._map = mmap.mmap(fd, size, flags=mmap.MAP_SHARED,
-                                  prot=mmap.PROT_READ if self.sealed else mmap.PROT_READ | mmap.PROT_WRITE)
+            self._map = self._mapped(self.sealed)
             self.memory = memoryview(self._map)
         except BaseException:
             self.close()
@@ -174,14 +173,26 @@ class Buffer:
         # The kernel counts any shared mapping of a writable descriptor as writable: this
         # one goes first, and the read-only one is made after the seal.
         self.memory.release()
-        self._map.close()
+        try:
+            self._map.close()
+        except BufferError:
+            self.memory = memoryview(self._map)
+            raise BufferError("a view of the buffer is alive: seal it before making views")
         try:
             fcntl.fcntl(self._fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
             self.sealed = True
         finally:
-            prot = mmap.PROT_READ if self.sealed else mmap.PROT_READ | mmap.PROT_WRITE
-            self._map = mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED, prot=prot)
+            self._map = self._mapped(self.sealed)
             self.memory = memoryview(self._map)
+
+    def _mapped(self, read_only):
+        # A sealed file is mapped private and read-only: kernels before 6.7 refuse a shared
+        # mapping of a write-sealed file opened read-write, even a read-only one; with
+        # nothing able to write it, a private mapping never copies.
+        if read_only:
+            return mmap.mmap(self._fd, self.size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        return mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED,
+                         prot=mmap.PROT_READ | mmap.PROT_WRITE)
 
     def fileno(self):
         return self._fd
@@ -228,20 +239,20 @@ def _take_buffers(header, payload, fds):
             size = _exact_int(e.get("size")) if isinstance(e, dict) else None
             if size is None or not 1 <= size <= MAX_BUFFER_SIZE:
                 raise ProtocolError("a buffer without a size from one byte to 2^48")
-            if e.get("inline"):
+            if e.get("inline") is True:
                 if size > len(payload) - at:
                     raise ProtocolError("an inline buffer of %d bytes past the frame's end" % size)
                 b = Buffer.create(size)
                 b.memory[:] = payload[at:at + size]
                 at += size
-                if e.get("sealed"):
+                if e.get("sealed") is True:
                     b.seal()
             else:
                 if not fds:
                     raise ProtocolError("a buffer announced without its file descriptor")
                 try:
                     b = Buffer(fds.pop(0), size)
-                except ValueError as err:
+                except (ValueError, OSError) as err:
                     raise ProtocolError("a buffer of %d bytes that cannot be used: %s" % (size, err))
             out.append(b)
         if at != len(payload):
@@ -609,9 +620,10 @@ class Worker:
             return
         fds = []
         if buffers:
-            if len(buffers) > MAX_BUFFERS_PER_FRAME:
+            if len(buffers) > MAX_BUFFERS_PER_FRAME or any(b.fileno() < 0 for b in buffers):
                 header = {"type": "error", "id": header.get("id"), "origin": "ValueError",
-                          "message": "more than %d buffers in a result" % MAX_BUFFERS_PER_FRAME}
+                          "message": "a closed buffer, or more than %d buffers, in a result"
+                          % MAX_BUFFERS_PER_FRAME}
                 payload, buffers = b"", ()
             entries = []
             inline = [payload]

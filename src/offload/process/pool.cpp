@@ -108,12 +108,13 @@ TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &met
         options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
     auto handle = call->task->handle();
     const bool nullBuffer = std::any_of(call->buffers.begin(), call->buffers.end(),
-        [](const SharedBuffer &b) { return b.isNull(); });
+        [](const SharedBuffer &b) { return b.isNull() || !b.constData(); });
     if (nullBuffer || call->buffers.size() > size_t(protocol::maxBuffersPerFrame)) {
         Error e;
         e.kind = ErrorKind::InvalidInput;
         e.origin = method;
-        e.message = nullBuffer ? QStringLiteral("a null SharedBuffer among the call's buffers")
+        e.message = nullBuffer
+            ? QStringLiteral("a null (or unmapped) SharedBuffer among the call's buffers")
                                : QStringLiteral("more than %1 shared buffers in one call")
                                      .arg(protocol::maxBuffersPerFrame);
         call->task->fail(e);

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstring>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -112,7 +113,19 @@ void PoolImpl::flush(WorkerProc &w)
             }
             return;
         }
-        break; // EPIPE and friends: the worker is going away; its exit is handled from the child
+        // EPIPE and friends: the worker is going away; its exit is handled from the child.
+        // Anything else (too many descriptors in flight, no buffer space) leaves a live worker
+        // that will never see these calls: it is failed, and its calls with it.
+        const int why = n < 0 ? errno : 0;
+        if (why != 0 && why != EPIPE && why != ECONNRESET && w.failure.isEmpty()) {
+            w.writeBuf.clear();
+            w.writeOff = 0;
+            w.attachments.clear();
+            return protocolFailure(w,
+                QStringLiteral("cannot send to the worker: %1")
+                    .arg(QString::fromLocal8Bit(std::strerror(why))));
+        }
+        break;
     }
     w.writeBuf.clear();
     w.writeOff = 0;

@@ -92,8 +92,7 @@ public:
             return nullptr;
         }
         m->m_sealed = (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0;
-        m->m_address = ::mmap(nullptr, size_t(size),
-            m->m_sealed ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        m->m_address = m->map(m->m_sealed);
         if (m->m_address == MAP_FAILED)
             return failed("mmap", error);
         return m;
@@ -115,23 +114,26 @@ public:
         if (m_sealed)
             return true;
         ::munmap(m_address, size_t(m_size));
-        m_address = MAP_FAILED;
         const bool sealedNow = ::fcntl(m_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL) == 0;
         if (!sealedNow)
             failed("F_SEAL_WRITE", error);
-        m_address = ::mmap(nullptr, size_t(m_size), sealedNow ? PROT_READ : PROT_READ | PROT_WRITE,
-            MAP_SHARED, m_fd, 0);
-        if (m_address == MAP_FAILED) {
-            failed("mmap", error);
-            m_sealed = true; // nothing to write through
-            return false;
-        }
         m_sealed = sealedNow;
-        return sealedNow;
+        m_address = map(sealedNow);
+        if (m_address == MAP_FAILED)
+            failed("mmap", error); // unmapped: address() is null, the bytes are unreachable
+        return sealedNow && m_address != MAP_FAILED;
     }
 
 private:
     MemoryFile(int fd, int64_t size) : m_fd(fd), m_size(size) { }
+    // A sealed file is mapped private and read-only: kernels before 6.7 refuse a shared
+    // mapping of a write-sealed file opened read-write (memfds are), even a read-only one,
+    // and with nothing able to write it a private mapping never copies.
+    void *map(bool readOnly) const
+    {
+        return ::mmap(nullptr, size_t(m_size), readOnly ? PROT_READ : PROT_READ | PROT_WRITE,
+            readOnly ? MAP_PRIVATE : MAP_SHARED, m_fd, 0);
+    }
     static std::unique_ptr<MemoryFile> failed(const char *what, std::string &error)
     {
         error = std::string(what) + ": " + std::strerror(errno);
