@@ -59,7 +59,7 @@ ProcessInfo.__doc__ = ("The process running a task: -1 where unknown; location i
 
 WorkerResult = collections.namedtuple("WorkerResult", "value payload buffers", defaults=((),))
 WorkerResult.__doc__ = ("A worker's answer: its JSON value, a binary payload (bytes) and the "
-                        "shared buffers it handed back (a list of offload.SharedBuffer).")
+                        "shared buffers it handed back (a tuple of offload.SharedBuffer).")
 
 ProgramResult = collections.namedtuple(
     "ProgramResult",

@@ -53,7 +53,7 @@ py::object workerResultObject(const WorkerResult &r)
     for (const SharedBuffer &b : r.buffers)
         buffers.append(sharedBufferObject(b));
     return py::module_::import("offload").attr("WorkerResult")(
-        toPython(r.value), toPython(r.payload), buffers);
+        toPython(r.value), toPython(r.payload), py::tuple(buffers));
 }
 
 py::object moduleObject(const Module &m); // below

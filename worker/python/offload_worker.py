@@ -710,7 +710,7 @@ class Worker:
                 payload = f.read()
         self._by_hand = True
         self._status = 1
-        self._run_call(1, method, args, payload)
+        self._run_call(1, method, args, payload, [])
         return self._status
 
     def _print_by_hand(self, header, payload):
