@@ -276,15 +276,14 @@ void bindRunners(py::module_ &m)
                 TaskHandle<WorkerResult> h;
                 {
                     py::gil_scoped_release release;
-                    h = pool.submit(ctx, mth, a, p, std::move(shared), o);
+                    h = pool.submit(ctx, WorkerCall { mth, a, p, std::move(shared) }, o);
                 }
                 return makeTask(
                     std::move(h), [](const WorkerResult &r) { return workerResultObject(r); });
             },
             py::arg("context"), py::arg("method"), py::arg("args") = py::none(),
             py::arg("payload") = py::none(), py::kw_only(), py::arg("buffers") = py::none(),
-            py::arg("name") = py::none(), py::arg("priority") = 0,
-            py::arg("timeout") = py::none(),
+            py::arg("name") = py::none(), py::arg("priority") = 0, py::arg("timeout") = py::none(),
             "Calls method(args) on a worker; a Task whose result is an offload.WorkerResult "
             "(value: the JSON answer, payload: bytes, buffers: the SharedBuffers handed back). "
             "buffers: offload.SharedBuffer objects the worker maps (nothing copied; inline over "

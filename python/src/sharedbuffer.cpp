@@ -40,8 +40,8 @@ void bindSharedBuffer(py::module_ &m)
             SharedBuffer b;
             {
                 py::gil_scoped_release release; // prefaulting a large buffer takes a while
-                b = SharedBuffer::create(n,
-                    prefault ? SharedBuffer::Fill::Prefault : SharedBuffer::Fill::Lazy, &error);
+                b = SharedBuffer::create(
+                    n, prefault ? SharedBuffer::Fill::Prefault : SharedBuffer::Fill::Lazy, &error);
             }
             if (b.isNull()) {
                 if (n < 1)

@@ -253,8 +253,8 @@ int main(int argc, char **argv)
             if (mapped)
                 ::munmap(p, size_t(b.size()));
             const bool wrote = ::pwrite(fd, "x", 1, 0) == 1;
-            answers.push_back(json::Object { { "mapped", mapped }, { "wrote", wrote },
-                { "spanEmpty", b.bytes().empty() } });
+            answers.push_back(json::Object {
+                { "mapped", mapped }, { "wrote", wrote }, { "spanEmpty", b.bytes().empty() } });
         }
         return answers;
     });

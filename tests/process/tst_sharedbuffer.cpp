@@ -127,8 +127,7 @@ void tst_SharedBuffer::aSealedBufferRefusesWritesEverywhere()
     QCOMPARE(errno, EPERM);
     QCOMPARE(::ftruncate(fd, 1), -1);
     // A receiver sees it sealed, and maps it read-only.
-    SharedBuffer received
-        = SharedBuffer::adopt(::fcntl(fd, F_DUPFD_CLOEXEC, 0), b.size(), &error);
+    SharedBuffer received = SharedBuffer::adopt(::fcntl(fd, F_DUPFD_CLOEXEC, 0), b.size(), &error);
     QVERIFY2(!received.isNull(), qPrintable(error));
     QVERIFY(received.isSealed());
     QVERIFY(received.data() == nullptr);
@@ -168,9 +167,9 @@ void tst_SharedBuffer::adoptRefusesWhatIsNotAMemoryFileOfTheAnnouncedSize()
     QVERIFY(SharedBuffer::adopt(::fcntl(file.handle(), F_DUPFD_CLOEXEC, 0), 10, &error).isNull());
     // A memory file smaller than announced: mapping it would end in SIGBUS past its end.
     SharedBuffer small = SharedBuffer::create(4096);
-    QVERIFY(SharedBuffer::adopt(::fcntl(small.fileDescriptor(), F_DUPFD_CLOEXEC, 0), 1 << 20,
-        &error)
-                .isNull());
+    QVERIFY(
+        SharedBuffer::adopt(::fcntl(small.fileDescriptor(), F_DUPFD_CLOEXEC, 0), 1 << 20, &error)
+            .isNull());
     QVERIFY2(error.contains(QStringLiteral("not the 1048576 announced")), qPrintable(error));
     // A memory file whose size could change, and whose seals are closed.
     const int open = ::memfd_create("open-size", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -95,8 +95,8 @@ void tst_WorkerBuffers::aLocalWorkerWritesTheApplicationsMemory()
     WorkerPool pool(spec(false));
     QObject context;
     SharedBuffer b = filled(4 << 20, 1);
-    auto call = pool.submit(&context, QStringLiteral("touch"),
-        obj({ { QStringLiteral("write"), 7 } }), {}, { b });
+    auto call = pool.submit(&context,
+        WorkerCall { QStringLiteral("touch"), obj({ { QStringLiteral("write"), 7 } }), {}, { b } });
     QVERIFY(call.waitForFinished(20s));
     QCOMPARE(call.state(), TaskState::Finished);
     const WorkerResult r = call.result();
@@ -114,8 +114,9 @@ void tst_WorkerBuffers::theStdioChannelCarriesTheBytesInline()
     WorkerPool pool(spec(true));
     QObject context;
     SharedBuffer b = filled(300 * 1024 + 3, 1);
-    auto call = pool.submit(&context, QStringLiteral("touch"),
-        obj({ { QStringLiteral("write"), 7 } }), QByteArray("own payload"), { b });
+    auto call = pool.submit(&context,
+        WorkerCall { QStringLiteral("touch"), obj({ { QStringLiteral("write"), 7 } }),
+            QByteArray("own payload"), { b } });
     QVERIFY(call.waitForFinished(20s));
     QCOMPARE(call.state(), TaskState::Finished);
     const WorkerResult r = call.result();
@@ -171,7 +172,7 @@ void tst_WorkerBuffers::aSealedBufferIsReadOnlyInTheWorker()
     QObject context;
     SharedBuffer b = filled(8192, 3);
     QVERIFY(b.seal());
-    auto call = pool.submit(&context, QStringLiteral("tryWrite"), {}, {}, { b });
+    auto call = pool.submit(&context, WorkerCall { QStringLiteral("tryWrite"), {}, {}, { b } });
     QVERIFY(call.waitForFinished(20s));
     QCOMPARE(call.state(), TaskState::Finished);
     const QJsonObject answer = call.result().value.toArray().at(0).toObject();
@@ -190,8 +191,9 @@ void tst_WorkerBuffers::aBufferFromOneWorkerGoesOnToAnother()
         obj({ { QStringLiteral("size"), 64 * 1024 }, { QStringLiteral("byte"), 2 } }));
     QVERIFY(made.waitForFinished(20s));
     const SharedBuffer fromFirst = made.result().buffers.at(0);
-    auto touched = second.submit(&context, QStringLiteral("touch"),
-        obj({ { QStringLiteral("write"), 5 } }), {}, { fromFirst });
+    auto touched = second.submit(&context,
+        WorkerCall {
+            QStringLiteral("touch"), obj({ { QStringLiteral("write"), 5 } }), {}, { fromFirst } });
     QVERIFY(touched.waitForFinished(20s));
     QCOMPARE(touched.state(), TaskState::Finished);
     QCOMPARE(touched.result().value[QLatin1String("sum")].toInteger(), 2 * 16);
@@ -213,8 +215,9 @@ void tst_WorkerBuffers::aPythonWorkerReadsAndWritesBuffers()
     SharedBuffer writable = filled(64 * 1024, 1);
     SharedBuffer sealed = filled(8192, 2);
     QVERIFY(sealed.seal());
-    auto call = pool.submit(&context, QStringLiteral("touch"),
-        obj({ { QStringLiteral("write"), 6 } }), QByteArray("p"), { writable, sealed });
+    auto call = pool.submit(&context,
+        WorkerCall { QStringLiteral("touch"), obj({ { QStringLiteral("write"), 6 } }),
+            QByteArray("p"), { writable, sealed } });
     QVERIFY(call.waitForFinished(20s));
     QVERIFY2(call.state() == TaskState::Finished, qPrintable(call.error().message));
     const WorkerResult r = call.result();
@@ -240,12 +243,13 @@ void tst_WorkerBuffers::nullOrTooManyBuffersAreRefusedBeforeAnythingRuns()
 {
     WorkerPool pool(spec(false));
     QObject context;
-    auto withNull = pool.submit(&context, QStringLiteral("touch"), {}, {}, { SharedBuffer() });
+    auto withNull
+        = pool.submit(&context, WorkerCall { QStringLiteral("touch"), {}, {}, { SharedBuffer() } });
     QVERIFY(withNull.waitForFinished(10s));
     QCOMPARE(withNull.state(), TaskState::Failed);
     QCOMPARE(withNull.error().kind, ErrorKind::InvalidInput);
     std::vector<SharedBuffer> many(65, SharedBuffer::create(16));
-    auto tooMany = pool.submit(&context, QStringLiteral("touch"), {}, {}, many);
+    auto tooMany = pool.submit(&context, WorkerCall { QStringLiteral("touch"), {}, {}, many });
     QVERIFY(tooMany.waitForFinished(10s));
     QCOMPARE(tooMany.error().kind, ErrorKind::InvalidInput);
     QCOMPARE(pool.status().workers, 0); // nothing was started for them
@@ -255,11 +259,16 @@ void tst_WorkerBuffers::hostileBufferAnswersFailTheCall_data()
 {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<QString>("reason");
-    QTest::newRow("a pipe") << "pipe" << "not a memory file";
-    QTest::newRow("no descriptor") << "missing" << "without its file descriptor";
-    QTest::newRow("stray descriptors") << "stray" << "more file descriptors";
-    QTest::newRow("a short file") << "short" << "not the 4096 announced";
-    QTest::newRow("inline past the end") << "inline-past-end" << "past the frame's end";
+    QTest::newRow("a pipe") << "pipe"
+                            << "not a memory file";
+    QTest::newRow("no descriptor") << "missing"
+                                   << "without its file descriptor";
+    QTest::newRow("stray descriptors") << "stray"
+                                       << "more file descriptors";
+    QTest::newRow("a short file") << "short"
+                                  << "not the 4096 announced";
+    QTest::newRow("inline past the end") << "inline-past-end"
+                                         << "past the frame's end";
 }
 
 void tst_WorkerBuffers::hostileBufferAnswersFailTheCall()
@@ -297,13 +306,15 @@ void tst_WorkerBuffers::crashesCancelsAndManyCyclesLeaveNothingBehind()
         QObject context;
         // A worker that crashes holding a buffer, and a call cancelled while it holds one.
         for (int i = 0; i < 5; ++i) {
-            auto crash = pool.submit(&context, QStringLiteral("crash"),
-                obj({ { QStringLiteral("how"), QStringLiteral("abort") } }), {},
-                { filled(1 << 20, 1) });
+            auto crash = pool.submit(&context,
+                WorkerCall { QStringLiteral("crash"),
+                    obj({ { QStringLiteral("how"), QStringLiteral("abort") } }), {},
+                    { filled(1 << 20, 1) } });
             QVERIFY(crash.waitForFinished(20s));
             QCOMPARE(crash.error().kind, ErrorKind::Crash);
-            auto sleeping = pool.submit(&context, QStringLiteral("sleep"),
-                obj({ { QStringLiteral("ms"), 10000 } }), {}, { filled(1 << 20, 1) });
+            auto sleeping = pool.submit(&context,
+                WorkerCall { QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 10000 } }), {},
+                    { filled(1 << 20, 1) } });
             QTRY_VERIFY_WITH_TIMEOUT(sleeping.state() == TaskState::Running, 10000);
             sleeping.cancel();
             QVERIFY(sleeping.waitForFinished(20s));
@@ -311,8 +322,9 @@ void tst_WorkerBuffers::crashesCancelsAndManyCyclesLeaveNothingBehind()
         }
         // 10,000 buffers made, sent, handed back and dropped.
         for (int i = 0; i < 10000; ++i) {
-            auto call = pool.submit(&context, QStringLiteral("touch"), {}, {},
-                { SharedBuffer::create(4096 * (1 + i % 3)) });
+            auto call = pool.submit(&context,
+                WorkerCall { QStringLiteral("touch"), {}, {},
+                    { SharedBuffer::create(4096 * (1 + i % 3)) } });
             QVERIFY(call.waitForFinished(20s));
             QCOMPARE(call.result().buffers.size(), size_t(1));
             if (i % 100 == 0)

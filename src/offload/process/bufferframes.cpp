@@ -6,7 +6,6 @@
 
 #include <QJsonArray>
 
-
 namespace offload::detail {
 
 BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload,
@@ -53,9 +52,9 @@ bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vecto
     std::vector<protocol::BufferEntry> entries;
     for (const QJsonValue &v : list.toArray()) {
         const QJsonObject e = v.toObject();
-        entries.push_back({ exact(e.value(QLatin1String("size"))),
-            e.value(QLatin1String("sealed")).toBool(false),
-            e.value(QLatin1String("inline")).toBool(false) });
+        entries.push_back(
+            { exact(e.value(QLatin1String("size"))), e.value(QLatin1String("sealed")).toBool(false),
+                e.value(QLatin1String("inline")).toBool(false) });
     }
     std::vector<std::shared_ptr<protocol::MemoryFile>> files;
     std::string why;

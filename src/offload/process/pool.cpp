@@ -89,19 +89,19 @@ void WorkerPool::shutdown()
 TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &method,
     const QJsonValue &args, const QByteArray &payload, const CallOptions &options)
 {
-    return submit(context, method, args, payload, {}, options);
+    return submit(context, WorkerCall { method, args, payload, {} }, options);
 }
 
-TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &method,
-    const QJsonValue &args, const QByteArray &payload, std::vector<SharedBuffer> buffers,
-    const CallOptions &options)
+TaskHandle<WorkerResult> WorkerPool::submit(
+    QObject *context, WorkerCall wc, const CallOptions &options)
 {
+    const QString method = wc.method;
     auto call = std::make_shared<CallState>();
     call->id = d->nextCallId.fetch_add(1);
-    call->method = method;
-    call->args = args;
-    call->payload = payload;
-    call->buffers = std::move(buffers);
+    call->method = std::move(wc.method);
+    call->args = std::move(wc.args);
+    call->payload = std::move(wc.payload);
+    call->buffers = std::move(wc.buffers);
     call->priority = options.priority;
     call->timeout = options.timeout.value_or(d->spec.callTimeout);
     call->task.emplace(context, QStringLiteral("worker"),
@@ -115,8 +115,8 @@ TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &met
         e.origin = method;
         e.message = nullBuffer
             ? QStringLiteral("a null (or unmapped) SharedBuffer among the call's buffers")
-                               : QStringLiteral("more than %1 shared buffers in one call")
-                                     .arg(protocol::maxBuffersPerFrame);
+            : QStringLiteral("more than %1 shared buffers in one call")
+                  .arg(protocol::maxBuffersPerFrame);
         call->task->fail(e);
         return handle;
     }

@@ -91,9 +91,8 @@ void PoolImpl::flush(WorkerProc &w)
         // MSG_NOSIGNAL: a dead worker gives EPIPE, not SIGPIPE in the application (the
         // supervisor thread blocks SIGPIPE for the pipe of the stdio channel).
         const ssize_t n = spec.stdioChannel ? ::write(fd, data, size)
-            : fds.empty()
-            ? ::send(fd, data, size, MSG_NOSIGNAL)
-            : protocol::sendWithDescriptors(fd, data, size, fds.data(), fds.size());
+            : fds.empty()                   ? ::send(fd, data, size, MSG_NOSIGNAL)
+                          : protocol::sendWithDescriptors(fd, data, size, fds.data(), fds.size());
         if (n > 0) {
             w.writeOff += size_t(n);
             if (!fds.empty())
@@ -303,8 +302,10 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         std::vector<SharedBuffer> buffers;
         QString why;
         if (!takeFrameBuffers(h, payload, w.receivedFds, buffers, why))
-            return protocolFailure(w, QStringLiteral("%1 for call %2: %3").arg(type).arg(id).arg(why));
-        finishCall(w, id, h, std::move(payload), std::move(buffers), type == QLatin1String("error"));
+            return protocolFailure(
+                w, QStringLiteral("%1 for call %2: %3").arg(type).arg(id).arg(why));
+        finishCall(
+            w, id, h, std::move(payload), std::move(buffers), type == QLatin1String("error"));
         return;
     }
     if (type == QLatin1String("ping")) {

@@ -70,6 +70,15 @@ struct WorkerPoolSpec
     qint64 logBytes = 64 * 1024; // kept per worker and stream; errors carry the stderr tail
 };
 
+// One call with everything it carries (see WorkerPool::submit).
+struct WorkerCall
+{
+    QString method;
+    QJsonValue args;
+    QByteArray payload;
+    std::vector<SharedBuffer> buffers;
+};
+
 struct CallOptions
 {
     QString name; // for the monitor; default "<pool>.<method>"
@@ -97,13 +106,14 @@ public:
     TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
         const QJsonValue &args = {}, const QByteArray &payload = {},
         const CallOptions &options = {});
-    // The same with shared buffers (see SharedBuffer). A local worker receives their memory
-    // files and maps them: nothing is copied, whatever their size. A worker reached over
-    // stdin/stdout (stdioChannel, ssh, Slurm) gets their bytes inline in the call instead,
-    // and the buffers of its answer come back the same way: the same call works everywhere.
-    TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
-        const QJsonValue &args, const QByteArray &payload, std::vector<SharedBuffer> buffers,
-        const CallOptions &options = {});
+    // The same with shared buffers (see SharedBuffer), as a WorkerCall:
+    //   pool.submit(this, WorkerCall { .method = "blur", .buffers = { image } });
+    // A local worker receives their memory files and maps them: nothing is copied, whatever
+    // their size. A worker reached over stdin/stdout (stdioChannel, ssh, Slurm) gets their
+    // bytes inline in the call instead, and the buffers of its answer come back the same
+    // way: the same call works everywhere.
+    TaskHandle<WorkerResult> submit(
+        QObject *context, WorkerCall call, const CallOptions &options = {});
 
     struct Status
     {

@@ -85,7 +85,9 @@ public:
                 return failed("its size can change under the mapping: F_ADD_SEALS", error);
             seals |= sizeSeals;
         }
-        struct stat st {};
+        struct stat st
+        {
+        };
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < size) {
             error = "the memory file holds " + std::to_string(int64_t(st.st_size))
                 + " bytes, not the " + std::to_string(size) + " announced";
@@ -212,7 +214,8 @@ inline bool takeBuffers(const std::vector<BufferEntry> &entries, const char *pay
         out.push_back(std::move(file));
     }
     if (at != payloadSize) {
-        error = std::to_string(payloadSize - at) + " bytes in the frame that no buffer accounts for";
+        error
+            = std::to_string(payloadSize - at) + " bytes in the frame that no buffer accounts for";
         out.clear();
         return false;
     }

@@ -175,8 +175,8 @@ public:
         std::string error;
         auto file = protocol::MemoryFile::create(size, prefault, error);
         if (!file)
-            throw std::runtime_error("cannot make a shared buffer of " + std::to_string(size)
-                + " bytes: " + error);
+            throw std::runtime_error(
+                "cannot make a shared buffer of " + std::to_string(size) + " bytes: " + error);
         return Buffer(std::move(file));
     }
 
@@ -192,10 +192,9 @@ public:
     }
     std::span<const std::byte> constBytes() const
     {
-        return m_file && m_file->address()
-            ? std::span<const std::byte>(
-                static_cast<const std::byte *>(m_file->address()), size_t(size()))
-            : std::span<const std::byte>();
+        return m_file && m_file->address() ? std::span<const std::byte>(
+                   static_cast<const std::byte *>(m_file->address()), size_t(size()))
+                                           : std::span<const std::byte>();
     }
     // Its memory file (owned by the buffer), for a system call of the worker's own.
     int fileDescriptor() const { return m_file ? m_file->fd() : -1; }
@@ -550,9 +549,8 @@ private:
             }
             if (p[0].revents == 0)
                 continue;
-            const ssize_t n = m_inIsSocket
-                ? receive(0)
-                : ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
+            const ssize_t n = m_inIsSocket ? receive(0)
+                                           : ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
             if (n == refusedDescriptors)
                 return; // finish() has said why
             if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
@@ -641,8 +639,8 @@ private:
         std::string error;
         const int64_t own = exact(h["payload_size"]);
         if (!h["buffers"].isArray()
-            || !protocol::takeBuffers(entries, payload.data(), int64_t(payload.size()), own,
-                m_fds, files, error)) {
+            || !protocol::takeBuffers(
+                entries, payload.data(), int64_t(payload.size()), own, m_fds, files, error)) {
             finish(3, "protocol error: " + (error.empty() ? "\"buffers\" is not a list" : error));
             return false;
         }
