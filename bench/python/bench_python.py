@@ -108,6 +108,25 @@ def make_receiver():
     return Receiver()
 
 
+def poll_on_the_gui(done, handle):
+    """The peers' hand-over to the GUI thread: a 1 ms QTimer that drains `done` (a queue the
+    executor's thread fills with finished futures), calling handle(future) for each."""
+    from PyQt6.QtCore import QTimer
+    poll = QTimer()
+    poll.setInterval(1)
+
+    def drain():
+        while True:
+            try:
+                f = done.get_nowait()
+            except queue.Empty:
+                return
+            handle(f)
+    poll.timeout.connect(drain)
+    poll.start()
+    return poll
+
+
 def throughput_ours(calls):
     """At nice 0 like the peer's processes (the headline), then at the pool's default nice 10,
     which gives the GUI's threads priority over the workers and so costs some throughput."""
@@ -141,27 +160,18 @@ def throughput_of(app, pool, receiver, calls):
 
 def throughput_peer(calls):
     import concurrent.futures
-    from PyQt6.QtCore import QTimer
     ex = concurrent.futures.ProcessPoolExecutor(2)
     list(ex.map(pyload.echo, range(200)))  # workers started and warm, as ours are
     app = make_app()
     receiver = make_receiver()
     done = queue.SimpleQueue()  # filled by the executor's thread, drained on the GUI thread
-    poll = QTimer()
-    poll.setInterval(1)
 
-    def drain():
-        while True:
-            try:
-                f = done.get_nowait()
-            except queue.Empty:
-                return
-            if f.exception() is None:
-                receiver.on_result(f.result())
-            else:
-                receiver.on_failed(f.exception())
-    poll.timeout.connect(drain)
-    poll.start()
+    def handle(f):
+        if f.exception() is None:
+            receiver.on_result(f.result())
+        else:
+            receiver.on_failed(f.exception())
+    poll = poll_on_the_gui(done, handle)
 
     def burst(n):
         receiver.expect(n)
@@ -290,38 +300,29 @@ def crash_ours(calls, every):
 
 def crash_peer(calls, every):
     import concurrent.futures
-    from PyQt6.QtCore import QTimer
     ex = concurrent.futures.ProcessPoolExecutor(2)
     list(ex.map(pyload.echo, range(20)))
     app = make_app()
     counts = {"finished": 0, "broken": 0, "other": 0, "killed": 0}
     done = queue.SimpleQueue()
-    poll = QTimer()
-    poll.setInterval(1)
     seen = [0]
 
-    def drain():
-        while True:
-            try:
-                f = done.get_nowait()
-            except queue.Empty:
-                return
-            seen[0] += 1
-            e = f.exception()
-            if e is None:
-                counts["finished"] += 1
-                if counts["finished"] % every == 0 and counts["killed"] < calls // every - 1:
-                    counts["killed"] += 1
-                    try:
-                        os.kill(f.result(), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            elif isinstance(e, concurrent.futures.process.BrokenProcessPool):
-                counts["broken"] += 1
-            else:
-                counts["other"] += 1
-    poll.timeout.connect(drain)
-    poll.start()
+    def handle(f):
+        seen[0] += 1
+        e = f.exception()
+        if e is None:
+            counts["finished"] += 1
+            if counts["finished"] % every == 0 and counts["killed"] < calls // every - 1:
+                counts["killed"] += 1
+                try:
+                    os.kill(f.result(), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        elif isinstance(e, concurrent.futures.process.BrokenProcessPool):
+            counts["broken"] += 1
+        else:
+            counts["other"] += 1
+    poll = poll_on_the_gui(done, handle)
     t0 = time.perf_counter()
     for _ in range(calls):
         ex.submit(pyload.nap, 0.002).add_done_callback(done.put)
