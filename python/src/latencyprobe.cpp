@@ -7,7 +7,6 @@
 
 #include <pybind11/stl.h>
 
-#include <QCoreApplication>
 #include <QEvent>
 #include <QThread>
 
@@ -85,10 +84,7 @@ void bindLatencyProbe(py::module_ &m)
         "thread (after the QApplication); python=True handles pings with the GIL taken, as a "
         "Python slot would be.")
         .def(py::init([](bool python) {
-            auto *app = QCoreApplication::instance();
-            if (!app || QThread::currentThread() != app->thread())
-                throw py::value_error("a LatencyProbe is made on the GUI thread, after the "
-                                      "QApplication");
+            requireGuiThread("a LatencyProbe");
             return OwnedProbe(new PythonLatencyProbe(python));
         }),
             py::kw_only(), py::arg("python") = true)

@@ -137,6 +137,10 @@ py::object errorObject(const Error &error);
 // its traceback); inside a catch of py::error_already_set, with the GIL held.
 Error errorFromPython(py::error_already_set &e);
 
+// Raises ValueError unless a QApplication exists and this is its thread (for `what`, e.g.
+// "a TaskModel": objects that belong to the GUI thread).
+void requireGuiThread(const char *what);
+
 // Module parts, each adding its classes and functions.
 void bindTask(py::module_ &m);
 void bindRunners(py::module_ &m);

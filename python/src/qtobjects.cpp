@@ -9,7 +9,6 @@
 
 namespace offload::python {
 
-namespace {
 // The monitor's objects belong to the GUI thread, as every QObject of a widget does.
 void requireGuiThread(const char *what)
 {
@@ -20,6 +19,7 @@ void requireGuiThread(const char *what)
         throw py::value_error(std::string(what) + " must be made on the GUI thread");
 }
 
+namespace {
 QObject *optionalParent(py::handle parent)
 {
     return parent.is_none() ? nullptr : contextFrom(parent);
