@@ -57,6 +57,9 @@ private Q_SLOTS:
     void adoptRefusesWhatIsNotAMemoryFileOfTheAnnouncedSize();
     void adoptFixesTheSizeOfAnUnsealedFile();
     void tenThousandCyclesLeaveNoFileOrMappingBehind();
+    void aPoolHandsTheSameMemoryBackOutWhenReleased();
+    void aPoolKeepsAtMostMaxIdleAndNoSealedBuffer();
+    void poolBuffersOutliveThePool();
 };
 
 void tst_SharedBuffer::aNewBufferIsZeroedWritableAndSized()
@@ -218,6 +221,70 @@ void tst_SharedBuffer::tenThousandCyclesLeaveNoFileOrMappingBehind()
     }
     QCOMPARE(openFdCount(), fds);
     QCOMPARE(mappingCount(), maps);
+}
+
+void tst_SharedBuffer::aPoolHandsTheSameMemoryBackOutWhenReleased()
+{
+    SharedBufferPool pool(1 << 20, 2);
+    QCOMPARE(pool.bufferSize(), 1 << 20);
+    QCOMPARE(pool.idleCount(), 0);
+    const std::byte *first = nullptr;
+    {
+        SharedBuffer a = pool.acquire();
+        QVERIFY(!a.isNull());
+        QCOMPARE(a.size(), 1 << 20);
+        fill(a, 4);
+        first = a.constData();
+        SharedBuffer copy = a;
+        a = {};
+        QCOMPARE(pool.idleCount(), 0); // a copy still holds it
+    }
+    QCOMPARE(pool.idleCount(), 1);
+    SharedBuffer again = pool.acquire();
+    QCOMPARE(pool.idleCount(), 0);
+    QCOMPARE(again.constData(), first); // the same mapping, its faults already paid
+    QVERIFY(holds(again, 4)); // with what its last user left
+    SharedBuffer other = pool.acquire(); // none idle: a new one
+    QVERIFY(other.constData() != first);
+    QVERIFY(pool.reserve(2));
+    QCOMPARE(pool.idleCount(), 2);
+}
+
+void tst_SharedBuffer::aPoolKeepsAtMostMaxIdleAndNoSealedBuffer()
+{
+    const int before = mappingCount();
+    {
+        SharedBufferPool pool(8192, 2);
+        {
+            std::vector<SharedBuffer> out;
+            for (int i = 0; i < 5; ++i)
+                out.push_back(pool.acquire());
+            QCOMPARE(mappingCount(), before + 5);
+        }
+        QCOMPARE(pool.idleCount(), 2);
+        QCOMPARE(mappingCount(), before + 2);
+        SharedBuffer s = pool.acquire();
+        QVERIFY(s.seal());
+        s = {};
+        QCOMPARE(pool.idleCount(), 1); // a sealed buffer cannot be written again: freed
+        QCOMPARE(mappingCount(), before + 1);
+    }
+    QCOMPARE(mappingCount(), before);
+}
+
+void tst_SharedBuffer::poolBuffersOutliveThePool()
+{
+    const int before = mappingCount();
+    SharedBuffer kept;
+    {
+        SharedBufferPool pool(4096, 4);
+        kept = pool.acquire();
+        fill(kept, 9);
+    }
+    QVERIFY(holds(kept, 9));
+    QCOMPARE(mappingCount(), before + 1);
+    kept = {};
+    QCOMPARE(mappingCount(), before);
 }
 
 QTEST_GUILESS_MAIN(tst_SharedBuffer)

@@ -85,6 +85,7 @@ private Q_SLOTS:
     void aPythonWorkerReadsAndWritesBuffers_data();
     void aPythonWorkerReadsAndWritesBuffers();
     void nullOrTooManyBuffersAreRefusedBeforeAnythingRuns();
+    void aPooledBufferReturnsToItsPoolAfterTheCall();
     void hostileBufferAnswersFailTheCall_data();
     void hostileBufferAnswersFailTheCall();
     void crashesCancelsAndManyCyclesLeaveNothingBehind();
@@ -106,7 +107,8 @@ void tst_WorkerBuffers::aLocalWorkerWritesTheApplicationsMemory()
     QVERIFY(allBytes(b, 7));
     QCOMPARE(r.buffers.size(), size_t(1));
     QVERIFY(allBytes(r.buffers[0], 7));
-    QVERIFY(r.buffers[0].constData() != b.constData()); // the same memory, mapped again
+    // Handed back: the caller's own buffer, with its mapping, not a second one.
+    QCOMPARE(r.buffers[0].constData(), b.constData());
 }
 
 void tst_WorkerBuffers::theStdioChannelCarriesTheBytesInline()
@@ -237,6 +239,31 @@ void tst_WorkerBuffers::aPythonWorkerReadsAndWritesBuffers()
     QCOMPARE(made.result().buffers.size(), size_t(1));
     QVERIFY(allBytes(made.result().buffers[0], 4));
     QVERIFY(made.result().buffers[0].isSealed());
+}
+
+void tst_WorkerBuffers::aPooledBufferReturnsToItsPoolAfterTheCall()
+{
+    WorkerPool pool(spec(false));
+    SharedBufferPool buffers(1 << 20, 2);
+    QObject context;
+    const std::byte *memory = nullptr;
+    for (int round = 0; round < 3; ++round) {
+        SharedBuffer b = buffers.acquire();
+        QCOMPARE(buffers.idleCount(), 0);
+        if (memory)
+            QCOMPARE(b.constData(), memory); // the one from the round before
+        memory = b.constData();
+        auto call = pool.submit(&context,
+            WorkerCall { QStringLiteral("touch"), obj({ { QStringLiteral("write"), round } }), {},
+                { std::move(b) } });
+        QVERIFY(call.waitForFinished(20s));
+        QCOMPARE(call.state(), TaskState::Finished);
+        QCOMPARE(call.result().buffers.at(0).constData(), memory);
+        QVERIFY(allBytes(call.result().buffers.at(0), round));
+        call = {};
+        // The pool's thread lets go of the call just after finishing it.
+        QTRY_COMPARE_WITH_TIMEOUT(buffers.idleCount(), 1, 10000);
+    }
 }
 
 void tst_WorkerBuffers::nullOrTooManyBuffersAreRefusedBeforeAnythingRuns()

@@ -6,6 +6,8 @@
 
 #include <QJsonArray>
 
+#include <algorithm>
+
 namespace offload::detail {
 
 BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload,
@@ -33,7 +35,7 @@ BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload
 }
 
 bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vector<int> &fds,
-    std::vector<SharedBuffer> &out, QString &error)
+    std::vector<SharedBuffer> &out, QString &error, const std::vector<SharedBuffer> &sent)
 {
     const QJsonValue list = header.value(QLatin1String("buffers"));
     if (list.isUndefined())
@@ -63,8 +65,16 @@ bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vecto
         error = QString::fromStdString(why);
         return false;
     }
-    for (auto &f : files)
-        out.push_back(sharedBufferOf(std::move(f)));
+    for (auto &f : files) {
+        // Handed back: the caller's own buffer (and mapping) rather than a second mapping
+        // whose pages would fault in again, and which a SharedBufferPool would not take back.
+        const auto same = std::find_if(sent.begin(), sent.end(), [&](const SharedBuffer &b) {
+            const protocol::MemoryFile *mine = memoryFileOf(b);
+            return mine && mine->sameFileAs(*f) && mine->sealed() == f->sealed()
+                && mine->size() == f->size();
+        });
+        out.push_back(same != sent.end() ? *same : sharedBufferOf(std::move(f)));
+    }
     payload.truncate(qsizetype(exact(header.value(QLatin1String("payload_size")))));
     return true;
 }

@@ -26,9 +26,11 @@ BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload
     const std::vector<SharedBuffer> &buffers, bool passDescriptors);
 
 // The buffers a received frame announces: descriptors taken from the front of fds, inline
-// bytes cut from the end of payload (which keeps the frame's own payload). False with error
-// set if the frame and what came with it disagree; descriptors taken are closed either way.
+// bytes cut from the end of payload (which keeps the frame's own payload). A descriptor of
+// the same memory file as one of `sent` (a buffer handed back) comes out as that buffer, with
+// its mapping. False with error set if the frame and what came with it disagree; descriptors
+// taken are closed either way.
 bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vector<int> &fds,
-    std::vector<SharedBuffer> &out, QString &error);
+    std::vector<SharedBuffer> &out, QString &error, const std::vector<SharedBuffer> &sent = {});
 
 } // namespace offload::detail

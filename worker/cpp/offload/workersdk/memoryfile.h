@@ -62,6 +62,7 @@ public:
             MAP_SHARED | (prefault ? MAP_POPULATE : 0), m->m_fd, 0);
         if (m->m_address == MAP_FAILED)
             return failed("mmap", error);
+        m->readIdentity();
         return m;
     }
 
@@ -94,6 +95,8 @@ public:
             return nullptr;
         }
         m->m_sealed = (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0;
+        m->m_device = uint64_t(st.st_dev);
+        m->m_inode = uint64_t(st.st_ino);
         m->m_address = m->map(m->m_sealed);
         if (m->m_address == MAP_FAILED)
             return failed("mmap", error);
@@ -104,6 +107,11 @@ public:
     int64_t size() const { return m_size; }
     bool sealed() const { return m_sealed; }
     void *address() const { return m_address == MAP_FAILED ? nullptr : m_address; }
+    // Two descriptors name the same memory file when these agree (a buffer handed back).
+    bool sameFileAs(const MemoryFile &other) const
+    {
+        return m_inode != 0 && m_inode == other.m_inode && m_device == other.m_device;
+    }
 
     // Read-only for good, for everyone: the file refuses writable mappings, writes and
     // further seals, and this process maps it read-only. Needs that no other mapping of it
@@ -136,6 +144,16 @@ private:
         return ::mmap(nullptr, size_t(m_size), readOnly ? PROT_READ : PROT_READ | PROT_WRITE,
             readOnly ? MAP_PRIVATE : MAP_SHARED, m_fd, 0);
     }
+    void readIdentity()
+    {
+        struct stat st
+        {
+        };
+        if (::fstat(m_fd, &st) == 0) {
+            m_device = uint64_t(st.st_dev);
+            m_inode = uint64_t(st.st_ino);
+        }
+    }
     static std::unique_ptr<MemoryFile> failed(const char *what, std::string &error)
     {
         error = std::string(what) + ": " + std::strerror(errno);
@@ -146,6 +164,8 @@ private:
     int64_t m_size = 0;
     void *m_address = MAP_FAILED;
     bool m_sealed = false;
+    uint64_t m_device = 0;
+    uint64_t m_inode = 0;
 };
 
 // A buffer as a frame header announces it ("buffers": [{"size", "sealed", "inline"}]).
