@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <sys/mman.h>
@@ -212,6 +213,27 @@ int main(int argc, char **argv)
         }
         sleepMs(60'000);
         return false;
+    });
+    // Streams of frames. "stream": publishes `count` frames of `size` bytes from a pool of
+    // `buffers` (frame i filled with the byte i % 251), or frames until cancelled if count is
+    // 0; answers how many it published and how many distinct buffers it used.
+    w.method("stream", [](Call &c) -> Result {
+        const int64_t count = c.args()["count"].toInt(0);
+        offload::worker::BufferPool pool(
+            c.args()["size"].toInt(4096), int(c.args()["buffers"].toInt(4)));
+        std::set<const std::byte *> distinct;
+        int64_t i = 0;
+        while (count == 0 || i < count) {
+            offload::worker::Buffer b;
+            while ((b = pool.tryAcquire(std::chrono::milliseconds(20))).isNull())
+                c.throwIfCancelled();
+            c.throwIfCancelled();
+            ++i;
+            std::memset(b.bytes().data(), int(i % 251), b.bytes().size());
+            distinct.insert(b.constBytes().data());
+            c.publish(json::Object { { "i", i } }, { std::move(b) });
+        }
+        return json::Object { { "published", i }, { "distinct", int64_t(distinct.size()) } };
     });
     // Shared buffers. "touch": reads a byte of every page of every buffer it was given (their
     // sum and sizes are the answer), writes `write` (a byte) into every byte of each writable

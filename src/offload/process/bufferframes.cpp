@@ -35,7 +35,8 @@ BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload
 }
 
 bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vector<int> &fds,
-    std::vector<SharedBuffer> &out, QString &error, const std::vector<SharedBuffer> &sent)
+    std::vector<SharedBuffer> &out, QString &error, const std::vector<SharedBuffer> &sent,
+    const std::shared_ptr<void> &token)
 {
     const QJsonValue list = header.value(QLatin1String("buffers"));
     if (list.isUndefined())
@@ -73,7 +74,21 @@ bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vecto
             return mine && mine->sameFileAs(*f) && mine->sealed() == f->sealed()
                 && mine->size() == f->size();
         });
-        out.push_back(same != sent.end() ? *same : sharedBufferOf(std::move(f)));
+        if (same != sent.end()) {
+            out.push_back(*same);
+        } else if (token) {
+            // The file and the token in one block; the buffer points at the file within it.
+            struct Held
+            {
+                std::shared_ptr<protocol::MemoryFile> file;
+                std::shared_ptr<void> token;
+            };
+            auto held = std::make_shared<Held>(Held { std::move(f), token });
+            out.push_back(
+                sharedBufferOf(std::shared_ptr<protocol::MemoryFile>(held, held->file.get())));
+        } else {
+            out.push_back(sharedBufferOf(std::move(f)));
+        }
     }
     payload.truncate(qsizetype(exact(header.value(QLatin1String("payload_size")))));
     return true;

@@ -102,6 +102,9 @@ TaskHandle<WorkerResult> WorkerPool::submit(
     call->args = std::move(wc.args);
     call->payload = std::move(wc.payload);
     call->buffers = std::move(wc.buffers);
+    if (wc.onFrame)
+        call->onFrame = std::make_shared<const std::function<void(const WorkerFrame &)>>(
+            std::move(wc.onFrame));
     call->priority = options.priority;
     call->timeout = options.timeout.value_or(d->spec.callTimeout);
     call->task.emplace(context, QStringLiteral("worker"),

@@ -31,6 +31,7 @@ struct CallState
     QJsonValue args;
     QByteArray payload;
     std::vector<SharedBuffer> buffers;
+    std::shared_ptr<const std::function<void(const WorkerFrame &)>> onFrame; // null: none
     int priority = 0;
     std::chrono::milliseconds timeout { 0 };
     std::optional<TaskPromise<WorkerResult>> task; // set once, before it is submitted
@@ -94,6 +95,8 @@ public:
     void cancel(quint64 callId);
     void shutdown(std::shared_ptr<std::promise<void>> done);
     WorkerPool::Status status() const;
+    // A frame's buffers were dropped here: the worker may use them again (workerframes.cpp).
+    void sendRelease(int workerIndex, quint64 id, quint64 sequence);
 
     const WorkerPoolSpec spec;
     const QString name;
@@ -146,6 +149,8 @@ private:
     void handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame);
     void finishCall(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload,
         std::vector<SharedBuffer> buffers, bool error);
+    // workerframes.cpp: a call's stream of frames, and the buffers that go back
+    void onWorkerFrame(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload);
     void protocolFailure(
         WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
     void write(WorkerProc &w, const std::string &frame, std::vector<SharedBuffer> attach = {});

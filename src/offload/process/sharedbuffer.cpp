@@ -2,9 +2,6 @@
 
 #include <offload/workersdk/memoryfile.h>
 
-#include <algorithm>
-#include <mutex>
-
 namespace offload {
 
 namespace detail {
@@ -18,58 +15,6 @@ const protocol::MemoryFile *memoryFileOf(const SharedBuffer &buffer)
     return buffer.d.get();
 }
 
-// The idle files of a SharedBufferPool. Buffers handed out reach it through a weak pointer
-// in their deleter, so they may outlive the pool.
-class BufferPoolState
-{
-public:
-    BufferPoolState(qint64 size, int maxIdle) : size(size), maxIdle(maxIdle) { }
-    std::unique_ptr<protocol::MemoryFile> take()
-    {
-        std::lock_guard lock(mutex);
-        if (idle.empty())
-            return nullptr;
-        auto file = std::move(idle.back());
-        idle.pop_back();
-        return file;
-    }
-    // Keeps the file if there is room; false if the caller must free it.
-    bool giveBack(std::unique_ptr<protocol::MemoryFile> &file)
-    {
-        if (file->sealed() || !file->address())
-            return false;
-        std::lock_guard lock(mutex);
-        if (int(idle.size()) >= maxIdle)
-            return false;
-        idle.push_back(std::move(file));
-        return true;
-    }
-    int idleCount()
-    {
-        std::lock_guard lock(mutex);
-        return int(idle.size());
-    }
-    std::unique_ptr<protocol::MemoryFile> make(QString *error)
-    {
-        std::string why;
-        auto file = protocol::MemoryFile::create(size, true, why);
-        if (!file)
-            setError(error, why);
-        return file;
-    }
-
-    const qint64 size;
-    const int maxIdle;
-
-private:
-    static void setError(QString *error, const std::string &text)
-    {
-        if (error)
-            *error = QString::fromStdString(text);
-    }
-    std::mutex mutex;
-    std::vector<std::unique_ptr<protocol::MemoryFile>> idle;
-};
 } // namespace detail
 
 namespace {
@@ -160,37 +105,29 @@ bool SharedBuffer::seal(QString *error)
 }
 
 SharedBufferPool::SharedBufferPool(qint64 bufferSize, int maxIdle)
-    : m_size(bufferSize), d(std::make_shared<detail::BufferPoolState>(bufferSize, maxIdle))
+    : m_size(bufferSize), d(std::make_unique<protocol::MemoryFilePool>(bufferSize, maxIdle))
 { }
 
 SharedBufferPool::~SharedBufferPool() = default;
 
 SharedBuffer SharedBufferPool::acquire(QString *error)
 {
-    std::unique_ptr<protocol::MemoryFile> file = d->take();
-    if (!file)
-        file = d->make(error);
-    if (!file)
+    std::string why;
+    auto file = d->acquire(why);
+    if (!file) {
+        setError(error, why);
         return {};
-    std::weak_ptr<detail::BufferPoolState> pool = d;
-    return detail::sharedBufferOf(
-        std::shared_ptr<protocol::MemoryFile>(file.release(), [pool](protocol::MemoryFile *raw) {
-            std::unique_ptr<protocol::MemoryFile> owned(raw);
-            if (auto state = pool.lock())
-                (void)state->giveBack(owned);
-        }));
+    }
+    return detail::sharedBufferOf(std::move(file));
 }
 
 bool SharedBufferPool::reserve(int count, QString *error)
 {
-    while (d->idleCount() < std::min(count, d->maxIdle)) {
-        auto file = d->make(error);
-        if (!file)
-            return false;
-        if (!d->giveBack(file))
-            break; // filled meanwhile by buffers coming back
-    }
-    return true;
+    std::string why;
+    if (d->reserve(count, why))
+        return true;
+    setError(error, why);
+    return false;
 }
 
 int SharedBufferPool::idleCount() const

@@ -14,12 +14,12 @@ namespace offload {
 
 namespace protocol {
 class MemoryFile;
-}
+class MemoryFilePool;
+} // namespace protocol
 class SharedBuffer;
 namespace detail {
 SharedBuffer sharedBufferOf(std::shared_ptr<protocol::MemoryFile> file); // received ones
 const protocol::MemoryFile *memoryFileOf(const SharedBuffer &buffer);
-class BufferPoolState;
 } // namespace detail
 
 // A block of memory in an anonymous memory file (memfd), mapped in this process. Passed in a
@@ -107,7 +107,7 @@ public:
 
 private:
     qint64 m_size;
-    std::shared_ptr<detail::BufferPoolState> d;
+    std::unique_ptr<protocol::MemoryFilePool> d;
 };
 
 } // namespace offload

@@ -294,6 +294,9 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         });
         return;
     }
+    if (type == QLatin1String("frame"))
+        return onWorkerFrame(
+            w, id, h, QByteArray(frame.payload.data(), qsizetype(frame.payload.size())));
     if (type == QLatin1String("result") || type == QLatin1String("error")) {
         if (!w.outstanding.count(id))
             return protocolFailure(

@@ -11,6 +11,7 @@
 #include <QJsonValue>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -70,6 +71,20 @@ struct WorkerPoolSpec
     qint64 logBytes = 64 * 1024; // kept per worker and stream; errors carry the stderr tail
 };
 
+// One frame of a call's stream: what the worker published while the call ran (a video
+// frame, a partial volume, a preview), with the buffers it lent for it. When the worker
+// publishes faster than the context's thread takes them, only the latest waits: the others
+// are dropped on the way and counted in `skipped`. A frame's buffers go back to the worker
+// (to its BufferPool) when the last copy of them here is dropped.
+struct WorkerFrame
+{
+    quint64 sequence = 0; // the worker's numbering, from 1
+    quint64 skipped = 0; // frames dropped since the last one delivered (the GUI fell behind)
+    QJsonValue value;
+    QByteArray payload;
+    std::vector<SharedBuffer> buffers;
+};
+
 // One call with everything it carries (see WorkerPool::submit).
 struct WorkerCall
 {
@@ -77,6 +92,9 @@ struct WorkerCall
     QJsonValue args;
     QByteArray payload;
     std::vector<SharedBuffer> buffers;
+    // The call's stream of frames, if the worker publishes one: runs on the context's thread,
+    // latest first (see WorkerFrame), never after the call's final-state callbacks.
+    std::function<void(const WorkerFrame &)> onFrame;
 };
 
 struct CallOptions
@@ -140,3 +158,4 @@ private:
 } // namespace offload
 
 Q_DECLARE_METATYPE(offload::WorkerResult)
+Q_DECLARE_METATYPE(offload::WorkerFrame)

@@ -5,10 +5,15 @@
 // Specification: docs/protocol.md, "Shared buffers".
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -166,6 +171,122 @@ private:
     bool m_sealed = false;
     uint64_t m_device = 0;
     uint64_t m_inode = 0;
+};
+
+// Memory files of one size, reused: page faults, not copies, dominate the cost of fresh
+// memory. acquire() hands out an idle file or a new prefaulted one; when the last owner of a
+// file it handed out lets go, the file comes back (at most maxIdle wait idle; the rest, and
+// every sealed one, are freed). With a limit, at most that many files exist at once and
+// acquire() waits for one to come back: back-pressure for a stream whose consumer holds
+// them. Files handed out may outlive the pool. Any thread.
+class MemoryFilePool
+{
+public:
+    MemoryFilePool(int64_t size, int maxIdle, int limit = 0)
+        : m_state(std::make_shared<State>(size, std::max(0, maxIdle), std::max(0, limit)))
+    { }
+
+    // Null with error set if the system refuses, or (*timedOut set) if none came back within
+    // wait (with a limit; no wait given: as long as it takes).
+    std::shared_ptr<MemoryFile> acquire(std::string &error,
+        std::optional<std::chrono::milliseconds> wait = std::nullopt, bool *timedOut = nullptr)
+    {
+        std::unique_ptr<MemoryFile> file;
+        {
+            std::unique_lock lock(m_state->mutex);
+            const auto ready = [&] {
+                return !m_state->idle.empty() || m_state->limit == 0
+                    || m_state->live < m_state->limit;
+            };
+            if (!wait)
+                m_state->cv.wait(lock, ready);
+            else if (!m_state->cv.wait_for(lock, *wait, ready)) {
+                error = "all " + std::to_string(m_state->limit) + " buffers are still in use";
+                if (timedOut)
+                    *timedOut = true;
+                return nullptr;
+            }
+            if (!m_state->idle.empty()) {
+                file = std::move(m_state->idle.back());
+                m_state->idle.pop_back();
+            } else {
+                ++m_state->live;
+            }
+        }
+        if (!file) {
+            file = MemoryFile::create(m_state->size, true, error);
+            if (!file) {
+                m_state->forget();
+                return nullptr;
+            }
+        }
+        std::weak_ptr<State> pool = m_state;
+        return std::shared_ptr<MemoryFile>(file.release(), [pool](MemoryFile *raw) {
+            std::unique_ptr<MemoryFile> owned(raw);
+            if (auto state = pool.lock())
+                state->giveBack(owned);
+        });
+    }
+    // Creates files until count (at most maxIdle, and the limit) are idle, to pay the faults
+    // before the work starts; false with error if the system refuses one.
+    bool reserve(int count, std::string &error)
+    {
+        for (;;) {
+            {
+                std::lock_guard lock(m_state->mutex);
+                if (int(m_state->idle.size()) >= std::min(count, m_state->maxIdle)
+                    || (m_state->limit > 0 && m_state->live >= m_state->limit))
+                    return true;
+                ++m_state->live;
+            }
+            auto file = MemoryFile::create(m_state->size, true, error);
+            if (!file) {
+                m_state->forget();
+                return false;
+            }
+            m_state->giveBack(file);
+        }
+    }
+    int64_t size() const { return m_state->size; }
+    int idleCount() const
+    {
+        std::lock_guard lock(m_state->mutex);
+        return int(m_state->idle.size());
+    }
+
+private:
+    struct State
+    {
+        State(int64_t size, int maxIdle, int limit)
+            : size(size), maxIdle(limit > 0 ? limit : maxIdle), limit(limit)
+        { }
+        // A file that can be written again is kept if there is room; otherwise the caller
+        // frees it, and one more may be made.
+        void giveBack(std::unique_ptr<MemoryFile> &file)
+        {
+            const bool reusable = !file->sealed() && file->address();
+            std::lock_guard lock(mutex);
+            if (reusable && int(idle.size()) < maxIdle)
+                idle.push_back(std::move(file));
+            else
+                --live;
+            cv.notify_one();
+        }
+        void forget()
+        {
+            std::lock_guard lock(mutex);
+            --live;
+            cv.notify_one();
+        }
+        const int64_t size;
+        const int maxIdle; // with a limit, every file is kept
+        const int limit;
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::vector<std::unique_ptr<MemoryFile>> idle;
+        int live = 0; // files made and not freed: handed out or idle
+    };
+    std::shared_ptr<State> m_state;
 };
 
 // A buffer as a frame header announces it ("buffers": [{"size", "sealed", "inline"}]).

@@ -207,8 +207,43 @@ public:
 
 private:
     friend class Worker;
+    friend class BufferPool;
     explicit Buffer(std::shared_ptr<protocol::MemoryFile> file) : m_file(std::move(file)) { }
     std::shared_ptr<protocol::MemoryFile> m_file;
+};
+
+// Buffers of one size, reused, for frames published again and again (or results of one
+// size): fresh memory costs its page faults. At most maxBuffers exist at once; acquire()
+// hands out an idle one or makes a new prefaulted one, and when all are out it waits for one
+// to come back. A buffer comes back when its last copy is gone: for a published frame, when
+// the application has dropped it (it keeps at most the latest), so a stream faster than the
+// application waits here instead of piling up memory. Any thread.
+class BufferPool
+{
+public:
+    explicit BufferPool(int64_t size, int maxBuffers = 4)
+        : m_files(size, maxBuffers, maxBuffers) { }
+    // Waits as long as it takes; throws std::runtime_error if the system refuses memory.
+    Buffer acquire() { return take(std::nullopt); }
+    // Null if none came back within wait (check for cancellation and try again).
+    Buffer tryAcquire(std::chrono::milliseconds wait) { return take(wait); }
+    int64_t bufferSize() const { return m_files.size(); }
+    int idleCount() const { return m_files.idleCount(); }
+
+private:
+    Buffer take(std::optional<std::chrono::milliseconds> wait)
+    {
+        std::string error;
+        bool timedOut = false;
+        auto file = m_files.acquire(error, wait, &timedOut);
+        if (!file && timedOut)
+            return {};
+        if (!file)
+            throw std::runtime_error(
+                "no shared buffer of " + std::to_string(m_files.size()) + " bytes: " + error);
+        return Buffer(std::move(file));
+    }
+    protocol::MemoryFilePool m_files;
 };
 
 // A method's answer: a JSON value, an optional binary payload and shared buffers.
@@ -243,6 +278,13 @@ public:
     void progress(int64_t value, int64_t max, std::string_view text = {});
     void stage(std::string_view name, int index, int count);
     void log(std::string_view text, std::string_view level = "info");
+    // Publishes the next frame of this call's stream (a preview, a video frame): the
+    // application's onFrame gets it, or only a later one if it falls behind. The buffers are
+    // lent: the application maps the same memory, so do not write them until they come back
+    // (a BufferPool's buffers return to it by themselves). Over stdin/stdout they go inline
+    // and come back at once. Returns the frame's number, from 1.
+    int64_t publish(
+        json::Value value, std::vector<Buffer> buffers = {}, const std::string &payload = {});
     // Whether the pool asked to cancel this call. Cheap (no I/O): the reader thread records
     // cancel requests as they arrive.
     bool isCancelled();
@@ -267,6 +309,7 @@ private:
     { }
     void sendProgress(json::Object fields, bool force);
     void flushProgress();
+    int64_t m_frames = 0;
     Worker &m_worker;
     int64_t m_id;
     std::string m_method;
@@ -704,6 +747,19 @@ private:
                 m_cancelled.insert(*id); // a cancel for a call already answered is moot
             }
             m_cv.notify_all();
+        } else if (type == "release") {
+            // The application dropped a frame: the buffers it lent are free again. Dropped
+            // outside the lock (a BufferPool takes its own).
+            std::vector<Buffer> back;
+            {
+                std::lock_guard lock(m_mutex);
+                const auto it = m_lent.find(
+                    { h["id"].toExactInt().value_or(0), h["seq"].toExactInt().value_or(0) });
+                if (it != m_lent.end()) {
+                    back = std::move(it->second);
+                    m_lent.erase(it);
+                }
+            }
         } else if (type == "ping") {
             if (!send(json::Object { { "type", "pong" }, { "seq", h["seq"] } })) {
                 finish(0, {}); // the pool is gone
@@ -951,6 +1007,8 @@ private:
     std::condition_variable m_cv;
     std::deque<Pending> m_queue;
     std::set<int64_t> m_cancelled;
+    // Buffers of published frames, by (call, frame), until the application releases them.
+    std::map<std::pair<int64_t, int64_t>, std::vector<Buffer>> m_lent;
     int64_t m_currentId = 0;
     bool m_callRunning = false;
     std::chrono::steady_clock::time_point m_callStarted;
@@ -1024,6 +1082,31 @@ inline void Call::log(std::string_view text, std::string_view level)
     }
     m_worker.sendOrExit(json::Object { { "type", "log" }, { "id", m_id },
         { "level", std::string(level) }, { "text", std::string(text) } });
+}
+
+inline int64_t Call::publish(
+    json::Value value, std::vector<Buffer> buffers, const std::string &payload)
+{
+    if (std::any_of(buffers.begin(), buffers.end(), [](const Buffer &b) { return b.isNull(); })
+        || buffers.size() > size_t(protocol::maxBuffersPerFrame))
+        throw std::invalid_argument("a frame with a null buffer, or more than "
+            + std::to_string(protocol::maxBuffersPerFrame));
+    const int64_t sequence = ++m_frames;
+    if (m_worker.m_byHand) {
+        std::fprintf(stderr, "frame %lld: %s\n", static_cast<long long>(sequence),
+            json::serialize(value).c_str());
+        return sequence;
+    }
+    flushProgress(); // progress reported before the frame arrives before it
+    if (!buffers.empty() && m_worker.m_inIsSocket) {
+        // Lent before it is sent: the release can come back before send() returns.
+        std::lock_guard lock(m_worker.m_mutex);
+        m_worker.m_lent[{ m_id, sequence }] = buffers;
+    }
+    m_worker.sendOrExit(json::Object { { "type", "frame" }, { "id", m_id }, { "seq", sequence },
+                            { "value", std::move(value) } },
+        payload, buffers);
+    return sequence;
 }
 
 inline bool Call::isCancelled()
