@@ -41,7 +41,7 @@ atexit.register(_shutdown)
 __all__ = [
     "Task", "WorkerPool", "ProgramRunner", "ModuleRunner", "run", "Control", "slot",
     "TaskModel", "TaskMonitorWidget", "LatencyProbe", "SharedBuffer",
-    "Progress", "ProcessInfo", "WorkerResult", "ProgramResult", "Module",
+    "Progress", "ProcessInfo", "WorkerResult", "WorkerFrame", "ProgramResult", "Module",
     "Error", "ExceptionError", "WorkerError", "CrashError", "ExitCodeError",
     "ProtocolError", "LaunchError", "InvalidInputError", "RemoteError", "CancelledError",
 ]  # offload.TimeoutError is left out: a star import would hide the built-in one
@@ -60,6 +60,12 @@ ProcessInfo.__doc__ = ("The process running a task: -1 where unknown; location i
 WorkerResult = collections.namedtuple("WorkerResult", "value payload buffers", defaults=((),))
 WorkerResult.__doc__ = ("A worker's answer: its JSON value, a binary payload (bytes) and the "
                         "shared buffers it handed back (a tuple of offload.SharedBuffer).")
+
+WorkerFrame = collections.namedtuple("WorkerFrame", "sequence skipped value payload buffers")
+WorkerFrame.__doc__ = ("A frame a worker published while its call ran: its number (from 1), "
+                       "how many frames were dropped since the last one delivered (this thread "
+                       "fell behind), its JSON value, payload (bytes) and shared buffers (a "
+                       "tuple of offload.SharedBuffer, lent by the worker until dropped).")
 
 ProgramResult = collections.namedtuple(
     "ProgramResult",

@@ -28,6 +28,13 @@ class WorkerResult(NamedTuple):
     payload: bytes
     buffers: Sequence[SharedBuffer] = ()
 
+class WorkerFrame(NamedTuple):
+    sequence: int
+    skipped: int
+    value: Any
+    payload: bytes
+    buffers: Sequence[SharedBuffer]
+
 class ProgramResult(NamedTuple):
     exit_code: int
     signal: int
@@ -109,7 +116,9 @@ class WorkerPool:
                  stdio_channel: bool = False, launcher: Optional[str] = None) -> None: ...
     def submit(self, context: QObject, method: str, args: Any = None,
                payload: Optional[bytes] = None, *,
-               buffers: Optional[Iterable[SharedBuffer]] = None, name: Optional[str] = None,
+               buffers: Optional[Iterable[SharedBuffer]] = None,
+               on_frame: Optional[Callable[[WorkerFrame], None]] = None,
+               name: Optional[str] = None,
                priority: int = 0, timeout: Optional[float] = None) -> Task: ...
     def status(self) -> dict[str, Any]: ...
     def shutdown(self) -> None: ...

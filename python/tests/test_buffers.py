@@ -46,3 +46,32 @@ def test_what_is_not_a_buffer_is_refused(app, worker_pool):
         offload.SharedBuffer(0)
     with pytest.raises(TypeError):
         pool.submit(QObject(), "touch", {"write": 1}, buffers=[b"bytes are not a buffer"])
+
+
+def test_frames_reach_the_context_latest_first(app, worker_pool):
+    pool = worker_pool(max_workers=1)
+    owner = QObject()
+    got = []
+    kept = []
+
+    def on_frame(frame):
+        got.append((frame.sequence, frame.skipped, frame.value["i"]))
+        view = memoryview(frame.buffers[0])
+        assert bytes(view[:1]) == bytes([frame.sequence % 251])
+        assert bytes(view) == bytes([frame.sequence % 251]) * len(view)
+        if len(kept) < 1:
+            kept.append(frame)  # held: its buffer stays lent, the other one serves the rest
+
+    task = pool.submit(owner, "frames", {"count": 50, "size": 8192}, on_frame=on_frame)
+    ended = []
+    task.on_finished(lambda t: ended.append(len(got)))
+    wait_until(lambda: ended)  # frames come before the finished callbacks
+    assert ended == [len(got)]
+    assert task.result().value == 50
+    assert got[-1][0] == 50 and got[-1][2] == 50
+    assert len(got) + sum(skipped for _, skipped, _ in got) == 50
+    assert [s for s, _, _ in got] == sorted(s for s, _, _ in got)
+    first = kept[0]
+    assert bytes(memoryview(first.buffers[0])) == bytes([first.sequence % 251]) * 8192
+    with pytest.raises(TypeError):
+        pool.submit(owner, "frames", {"count": 1}, on_frame=42)

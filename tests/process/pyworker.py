@@ -68,5 +68,25 @@ def make(call):
     return ow.Result(True, buffers=[b])
 
 
+@worker.method
+def stream(call):
+    """As the C++ testworker's stream: `count` frames (0: until cancelled) of `size` bytes
+    from a pool of `buffers`, frame i filled with the byte i % 251."""
+    count = call.args.get("count", 0)
+    pool = ow.BufferPool(call.args.get("size", 4096), call.args.get("buffers", 4))
+    distinct = set()
+    i = 0
+    while count == 0 or i < count:
+        b = None
+        while b is None:
+            call.raise_if_cancelled()
+            b = pool.acquire(timeout=0.02)
+        i += 1
+        b.memory[:] = bytes([i % 251]) * b.size
+        distinct.add(id(b))
+        call.publish({"i": i}, buffers=[b])
+    return {"published": i, "distinct": len(distinct)}
+
+
 if __name__ == "__main__":
     raise SystemExit(worker.run())

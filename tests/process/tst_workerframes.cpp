@@ -58,6 +58,8 @@ private Q_SLOTS:
     void aFrameHeldByTheApplicationHoldsItsBuffer();
     void framesWithoutAListenerGoBackAtOnce();
     void aCancelledStreamLeavesNothingBehind();
+    void aPythonWorkerStreamsFrames_data();
+    void aPythonWorkerStreamsFrames();
 };
 
 void tst_WorkerFrames::everyFrameIsDeliveredOrCounted_data()
@@ -183,6 +185,46 @@ void tst_WorkerFrames::aCancelledStreamLeavesNothingBehind()
     }
     QTRY_COMPARE_WITH_TIMEOUT(mappingCount(), before, 10000);
     QTRY_COMPARE_WITH_TIMEOUT(openFdCount(), fdsBefore, 10000);
+}
+
+void tst_WorkerFrames::aPythonWorkerStreamsFrames_data()
+{
+    QTest::addColumn<bool>("stdio");
+    QTest::newRow("socket") << false;
+    QTest::newRow("stdio") << true;
+}
+
+void tst_WorkerFrames::aPythonWorkerStreamsFrames()
+{
+    QFETCH(bool, stdio);
+    WorkerPoolSpec s;
+    s.program = QStringLiteral("/usr/bin/python3");
+    s.arguments = { OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py" };
+    s.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
+    s.maxWorkers = 1;
+    s.stdioChannel = stdio;
+    WorkerPool pool(s);
+    QObject context;
+    constexpr int count = 100;
+    std::vector<quint64> sequences;
+    quint64 skipped = 0;
+    int wrong = 0;
+    auto call = pool.submit(&context,
+        WorkerCall { QStringLiteral("stream"), streamArgs(count, 16384, 2), {}, {},
+            [&](const WorkerFrame &f) {
+                sequences.push_back(f.sequence);
+                skipped += f.skipped;
+                wrong += holdsItsNumber(f) ? 0 : 1;
+            } });
+    bool finished = false;
+    call.onFinished([&](const auto &) { finished = true; });
+    QTRY_VERIFY_WITH_TIMEOUT(finished, 60000);
+    QCOMPARE(call.state(), TaskState::Finished);
+    QCOMPARE(call.result().value[QLatin1String("published")].toInteger(), count);
+    QVERIFY(call.result().value[QLatin1String("distinct")].toInteger() <= 2);
+    QCOMPARE(sequences.back(), quint64(count));
+    QCOMPARE(quint64(sequences.size()) + skipped, quint64(count));
+    QCOMPARE(wrong, 0);
 }
 
 QTEST_GUILESS_MAIN(tst_WorkerFrames)

@@ -42,6 +42,11 @@ Buffer whose .memory is a memoryview of the application's own memory for a local
 sealed. Return Result(value, buffers=[...]) to hand buffers back: ones received, or new ones
 (Buffer.create(size)). Over stdin/stdout (ssh, Slurm) the bytes travel inline instead, and the
 same code works.
+
+Streams: call.publish(value, buffers=[...]) sends a frame (a preview, a video frame) while
+the call runs; the application gets the latest when it falls behind. Published buffers are
+lent until the application drops the frame; take them from a BufferPool and they come back to
+it by themselves, so a stream faster than the application waits in pool.acquire().
 """
 
 import array
@@ -71,7 +76,7 @@ MAX_BUFFERS_PER_FRAME = 64  # as the pool: a peer cannot make the other hold unb
 MAX_PENDING_DESCRIPTORS = 256
 MAX_BUFFER_SIZE = 1 << 48
 
-__all__ = ["Worker", "Call", "Result", "Buffer", "Cancelled", "ProtocolError",
+__all__ = ["Worker", "Call", "Result", "Buffer", "BufferPool", "Cancelled", "ProtocolError",
            "PROTOCOL_VERSION"]
 
 
@@ -120,6 +125,8 @@ class Buffer:
     (read-only if sealed); .size, .sealed. Buffer.create(size) makes one to hand back; one a
     call came with is the application's memory itself (a local worker) or a copy of its bytes
     (inline, over stdin/stdout). close() unmaps it now; otherwise it goes with the object."""
+
+    _pool = None  # the BufferPool it came from
 
     def __init__(self, fd, size):
         """Takes over fd (closed on failure too): a memory file of at least size bytes whose
@@ -219,6 +226,52 @@ class Buffer:
             self.close()
         except Exception:  # noqa: BLE001 - at interpreter exit
             pass
+
+
+class BufferPool:
+    """Buffers of one size for a stream of frames: at most max_buffers exist at once.
+    acquire() hands out a free one (or makes one), and waits when all are out. A buffer is out
+    until the application releases the frame that carried it (or, never published, until
+    give_back(buffer)). Any thread."""
+
+    def __init__(self, size, max_buffers=4):
+        if not 1 <= int(size) <= MAX_BUFFER_SIZE or int(max_buffers) < 1:
+            raise ValueError("a buffer size from 1 byte to 2^48 and at least one buffer")
+        self.size = int(size)
+        self.max_buffers = int(max_buffers)
+        self._cond = threading.Condition()
+        self._free = []
+        self._made = 0
+
+    def acquire(self, timeout=None):
+        """A free buffer; None if none came back within timeout seconds (None: no limit)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._free or self._made < self.max_buffers,
+                                       timeout):
+                return None
+            if self._free:
+                return self._free.pop()
+            self._made += 1
+        try:
+            b = Buffer.create(self.size)
+        except BaseException:
+            with self._cond:
+                self._made -= 1
+                self._cond.notify()
+            raise
+        b._pool = self
+        return b
+
+    def give_back(self, buffer):
+        """Returns a buffer that was acquired and not published."""
+        if buffer._pool is not self:
+            raise ValueError("not a buffer of this pool")
+        with self._cond:
+            if buffer.sealed or buffer.memory is None:
+                self._made -= 1  # cannot be written again: one more may be made
+            elif buffer not in self._free:
+                self._free.append(buffer)
+            self._cond.notify()
 
 
 def _take_buffers(header, payload, fds):
@@ -333,6 +386,7 @@ class Call:
         self.buffers = list(buffers)  # Buffer objects, in the order the call gave them
         self._last_progress = 0.0
         self._pending = {}
+        self._frames = 0
 
     def progress(self, fraction=None, text=None, value=None, maximum=None):
         """Reports progress as a fraction in [0, 1], or as value of maximum. Reports closer
@@ -374,6 +428,33 @@ class Call:
         with worker._cond:
             return worker._cond.wait_for(lambda: self.id in worker._cancelled, timeout)
 
+    def publish(self, value=None, buffers=(), payload=b""):
+        """Sends the next frame of this call's stream: a JSON value, shared buffers and a
+        payload, to the application's on_frame (or only a later frame, if it falls behind).
+        The buffers are lent: the application maps the same memory, so do not write them until
+        they come back (a BufferPool's come back to it by themselves). Returns the frame's
+        number, from 1."""
+        buffers = list(buffers)
+        if not all(isinstance(b, Buffer) and b.fileno() >= 0 for b in buffers) \
+                or len(buffers) > MAX_BUFFERS_PER_FRAME:
+            raise ValueError("a frame's buffers are at most %d open offload_worker.Buffer objects"
+                             % MAX_BUFFERS_PER_FRAME)
+        self._frames += 1
+        seq = self._frames
+        worker = self._worker
+        if worker._by_hand:
+            sys.stderr.write("frame %d: %s\n" % (seq, json.dumps(value)))
+            return seq
+        self._flush_progress()  # progress reported before the frame arrives before it
+        if buffers and worker._sock is not None:
+            with worker._cond:  # lent before it is sent: the release can come back first
+                worker._lent[(self.id, seq)] = buffers
+        worker._emit({"type": "frame", "id": self.id, "seq": seq, "value": value},
+                     bytes(payload), flush=True, buffers=buffers)
+        if worker._sock is None:
+            worker._returned(buffers)  # inline: the application has its own copy
+        return seq
+
     def raise_if_cancelled(self):
         if self.is_cancelled():
             raise Cancelled()
@@ -407,6 +488,7 @@ class Worker:
         self._cond = threading.Condition()  # guards what follows
         self._queue = collections.deque()
         self._cancelled = set()
+        self._lent = {}  # (call id, frame number): the buffers of a frame not yet released
         self._current = None
         self._bye = False
         self._closed = False
@@ -561,6 +643,11 @@ class Worker:
                 elif cid == self._current or any(cid == q[0] for q in self._queue):
                     self._cancelled.add(cid)  # a cancel for a call already answered is moot
                 self._cond.notify_all()
+        elif kind == "release":
+            # The application dropped a frame: the buffers it lent are free again.
+            with self._cond:
+                lent = self._lent.pop((header.get("id"), header.get("seq")), ())
+            self._returned(lent)
         elif kind == "ping":
             self._emit({"type": "pong", "seq": header.get("seq")}, flush=True)
         elif kind == "bye":
@@ -572,6 +659,12 @@ class Worker:
                          % (json.dumps(header.get("protocol")), PROTOCOL_VERSION))
             return False
         return True
+
+    @staticmethod
+    def _returned(buffers):
+        for b in buffers:
+            if b._pool is not None:
+                b._pool.give_back(b)
 
     def _take_cancelled(self, call_id):
         with self._cond:

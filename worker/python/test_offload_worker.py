@@ -101,6 +101,21 @@ def clean_env(**extra):
 class BufferTest(unittest.TestCase):
     """The Python SDK's shared buffers on their own: memory files, seals, what it refuses."""
 
+    def test_a_buffer_pool_bounds_its_buffers_and_takes_them_back(self):
+        pool = ow.BufferPool(8192, 2)
+        a, b = pool.acquire(), pool.acquire()
+        self.assertIsNot(a, b)
+        self.assertIsNone(pool.acquire(timeout=0.01))  # both out: waits, then gives up
+        a.memory[:1] = b"x"
+        pool.give_back(a)
+        again = pool.acquire(timeout=0)
+        self.assertIs(again, a)  # the same memory, its pages already faulted in
+        self.assertEqual(bytes(again.memory[:1]), b"x")
+        with self.assertRaises(ValueError):
+            ow.BufferPool(8192, 2).give_back(b)  # not of that pool
+        with self.assertRaises(ValueError):
+            ow.BufferPool(0)
+
     def test_a_new_buffer_is_zeroed_writable_and_its_size_sealed(self):
         b = ow.Buffer.create(3 * 4096 + 5)
         self.assertEqual(b.size, 3 * 4096 + 5)
