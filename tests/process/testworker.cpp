@@ -265,6 +265,14 @@ int main(int argc, char **argv)
         r.buffers.push_back(std::move(b));
         return r;
     });
+    // Where each buffer it was given is mapped here (a buffer sent again from a pool keeps its
+    // mapping).
+    w.method("where", [](Call &c) -> Result {
+        json::Array at;
+        for (auto &b : c.buffers())
+            at.push_back(int64_t(reinterpret_cast<uintptr_t>(b.constBytes().data()) >> 12));
+        return at;
+    });
     // Whether a sealed buffer's file takes a writable mapping or a write (it must not).
     w.method("tryWrite", [](Call &c) -> Result {
         json::Array answers;

@@ -86,6 +86,7 @@ private Q_SLOTS:
     void aPythonWorkerReadsAndWritesBuffers();
     void nullOrTooManyBuffersAreRefusedBeforeAnythingRuns();
     void aPooledBufferReturnsToItsPoolAfterTheCall();
+    void aWorkerKeepsThePoolsBuffersMappedAndNoOthers();
     void hostileBufferAnswersFailTheCall_data();
     void hostileBufferAnswersFailTheCall();
     void crashesCancelsAndManyCyclesLeaveNothingBehind();
@@ -264,6 +265,36 @@ void tst_WorkerBuffers::aPooledBufferReturnsToItsPoolAfterTheCall()
         // The pool's thread lets go of the call just after finishing it.
         QTRY_COMPARE_WITH_TIMEOUT(buffers.idleCount(), 1, 10000);
     }
+}
+
+void tst_WorkerBuffers::aWorkerKeepsThePoolsBuffersMappedAndNoOthers()
+{
+    WorkerPool pool(spec(false));
+    SharedBufferPool buffers(1 << 20, 1);
+    QObject context;
+    const auto where = [&](const SharedBuffer &b) {
+        auto call = pool.submit(&context, WorkerCall { QStringLiteral("where"), {}, {}, { b } });
+        return call.waitForFinished(20s) ? call.result().value.toArray().at(0).toInteger() : -1;
+    };
+    // A pooled buffer comes back to the worker as the mapping it already has (no faults)...
+    const SharedBuffer pooled = buffers.acquire();
+    const qint64 first = where(pooled);
+    QVERIFY(first > 0);
+    QCOMPARE(where(pooled), first);
+    QCOMPARE(where(pooled), first);
+    // ...any other buffer is mapped for its call only, and unmapped after it.
+    const auto workerMappings = [&] {
+        const auto pids = pool.status().pids;
+        QFile maps(QStringLiteral("/proc/%1/maps").arg(pids.empty() ? 0 : pids.front()));
+        return maps.open(QIODevice::ReadOnly) ? int(maps.readAll().count("memfd:offload-buffer"))
+                                              : -1;
+    };
+    QCOMPARE(workerMappings(), 1);
+    for (int i = 0; i < 3; ++i) {
+        const SharedBuffer plain = SharedBuffer::create(1 << 20);
+        QVERIFY(where(plain) > 0);
+    }
+    QCOMPARE(workerMappings(), 1); // only the pool's
 }
 
 void tst_WorkerBuffers::nullOrTooManyBuffersAreRefusedBeforeAnythingRuns()

@@ -6,8 +6,6 @@
 
 #include <QJsonArray>
 
-#include <algorithm>
-
 namespace offload::detail {
 
 BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload,
@@ -22,6 +20,8 @@ BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload
             entry.insert(QStringLiteral("sealed"), true);
         if (passDescriptors) {
             out.descriptors.push_back(b);
+            if (memoryFileOf(b)->pooled())
+                entry.insert(QStringLiteral("reuse"), true);
         } else {
             entry.insert(QStringLiteral("inline"), true);
             all.append(reinterpret_cast<const char *>(b.constData()), qsizetype(b.size()));
@@ -35,8 +35,8 @@ BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload
 }
 
 bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vector<int> &fds,
-    std::vector<SharedBuffer> &out, QString &error, const std::vector<SharedBuffer> &sent,
-    const std::shared_ptr<void> &token)
+    std::vector<SharedBuffer> &out, QString &error, protocol::MappingCache *cache,
+    const std::vector<SharedBuffer> &sent, const std::shared_ptr<void> &token)
 {
     const QJsonValue list = header.value(QLatin1String("buffers"));
     if (list.isUndefined())
@@ -57,25 +57,27 @@ bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vecto
         const QJsonObject e = v.toObject();
         entries.push_back(
             { exact(e.value(QLatin1String("size"))), e.value(QLatin1String("sealed")).toBool(false),
-                e.value(QLatin1String("inline")).toBool(false) });
+                e.value(QLatin1String("inline")).toBool(false),
+                e.value(QLatin1String("reuse")).toBool(false) });
     }
     std::vector<std::shared_ptr<protocol::MemoryFile>> files;
+    std::vector<const protocol::MemoryFile *> mine;
+    for (const SharedBuffer &b : sent)
+        mine.push_back(memoryFileOf(b));
+    std::vector<int> sentIndex;
     std::string why;
     if (!protocol::takeBuffers(entries, payload.constData(), payload.size(),
-            exact(header.value(QLatin1String("payload_size"))), fds, files, why)) {
+            exact(header.value(QLatin1String("payload_size"))), fds, files, why, cache, mine,
+            &sentIndex)) {
         error = QString::fromStdString(why);
         return false;
     }
-    for (auto &f : files) {
-        // Handed back: the caller's own buffer (and mapping) rather than a second mapping
-        // whose pages would fault in again, and which a SharedBufferPool would not take back.
-        const auto same = std::find_if(sent.begin(), sent.end(), [&](const SharedBuffer &b) {
-            const protocol::MemoryFile *mine = memoryFileOf(b);
-            return mine && mine->sameFileAs(*f) && mine->sealed() == f->sealed()
-                && mine->size() == f->size();
-        });
-        if (same != sent.end()) {
-            out.push_back(*same);
+    for (size_t i = 0; i < files.size(); ++i) {
+        auto &f = files[i];
+        if (sentIndex[i] >= 0) {
+            // Handed back: the caller's own buffer (and mapping) rather than a second mapping
+            // whose pages would fault in again, and which a SharedBufferPool would not take.
+            out.push_back(sent[size_t(sentIndex[i])]);
         } else if (token) {
             // The file and the token in one block; the buffer points at the file within it.
             struct Held

@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+namespace offload::protocol {
+class MappingCache;
+}
+
 namespace offload::detail {
 
 struct BufferFrame
@@ -29,11 +33,11 @@ BufferFrame encodeFrameWithBuffers(QJsonObject header, const QByteArray &payload
 // The buffers a received frame announces: descriptors taken from the front of fds, inline
 // bytes cut from the end of payload (which keeps the frame's own payload). A descriptor of
 // the same memory file as one of `sent` (a buffer handed back) comes out as that buffer, with
-// its mapping. Every buffer made here holds `token` until its last copy is dropped. False with
-// error set if the frame and what came with it disagree; descriptors taken are closed either
-// way.
+// its mapping; one the worker will send again is mapped through `cache`. Every buffer made
+// here holds `token` until its last copy is dropped. False with error set if the frame and
+// what came with it disagree; descriptors taken are closed either way.
 bool takeFrameBuffers(const QJsonObject &header, QByteArray &payload, std::vector<int> &fds,
-    std::vector<SharedBuffer> &out, QString &error, const std::vector<SharedBuffer> &sent = {},
-    const std::shared_ptr<void> &token = {});
+    std::vector<SharedBuffer> &out, QString &error, protocol::MappingCache *cache,
+    const std::vector<SharedBuffer> &sent = {}, const std::shared_ptr<void> &token = {});
 
 } // namespace offload::detail

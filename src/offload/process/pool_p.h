@@ -5,6 +5,7 @@
 
 #include <offload/core/taskpromise.h>
 #include <offload/process/workerpool.h>
+#include <offload/workersdk/memoryfile.h>
 
 #include "launch_p.h"
 #include "logring_p.h"
@@ -66,6 +67,7 @@ struct WorkerProc
     std::deque<Attachment> attachments;
     bool fdPassing = false; // the worker takes descriptors (its hello said so; socket channel)
     std::vector<int> receivedFds; // descriptors received, waiting for the frame that names them
+    protocol::MappingCache mappings; // of the worker's pooled buffers (frames sent again)
     bool watchingWrite = false;
     bool flushQueued = false;
     int concurrency = 1;

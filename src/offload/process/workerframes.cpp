@@ -59,7 +59,7 @@ void PoolImpl::onWorkerFrame(WorkerProc &w, quint64 id, const QJsonObject &h, QB
         token = std::make_shared<FrameRelease>(weak_from_this(), w.index, id, sequence);
     std::vector<SharedBuffer> buffers;
     QString why;
-    if (!takeFrameBuffers(h, payload, w.receivedFds, buffers, why, {}, token))
+    if (!takeFrameBuffers(h, payload, w.receivedFds, buffers, why, &w.mappings, {}, token))
         return protocolFailure(w, QStringLiteral("frame of call %1: %2").arg(id).arg(why));
     token.reset();
     CallState &call = *it->second;

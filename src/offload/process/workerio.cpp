@@ -304,7 +304,8 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         QByteArray payload(frame.payload.data(), qsizetype(frame.payload.size()));
         std::vector<SharedBuffer> buffers;
         QString why;
-        if (!takeFrameBuffers(h, payload, w.receivedFds, buffers, why, w.outstanding[id]->buffers))
+        if (!takeFrameBuffers(
+                h, payload, w.receivedFds, buffers, why, &w.mappings, w.outstanding[id]->buffers))
             return protocolFailure(
                 w, QStringLiteral("%1 for call %2: %3").arg(type).arg(id).arg(why));
         finishCall(
@@ -564,6 +565,7 @@ void PoolImpl::releaseWorker(WorkerProc &w)
         ::close(fd);
     w.receivedFds.clear();
     w.attachments.clear();
+    w.mappings.clear();
 }
 
 } // namespace offload::detail

@@ -112,10 +112,13 @@ public:
     int64_t size() const { return m_size; }
     bool sealed() const { return m_sealed; }
     void *address() const { return m_address == MAP_FAILED ? nullptr : m_address; }
+    // Handed out by a MemoryFilePool: it will be sent again, so a receiver may keep it mapped.
+    bool pooled() const { return m_pooled; }
     // Two descriptors name the same memory file when these agree (a buffer handed back).
-    bool sameFileAs(const MemoryFile &other) const
+    bool sameFileAs(const MemoryFile &other) const { return isFile(other.m_device, other.m_inode); }
+    bool isFile(uint64_t device, uint64_t inode) const
     {
-        return m_inode != 0 && m_inode == other.m_inode && m_device == other.m_device;
+        return m_inode != 0 && m_inode == inode && m_device == device;
     }
 
     // Read-only for good, for everyone: the file refuses writable mappings, writes and
@@ -140,6 +143,8 @@ public:
     }
 
 private:
+    friend class MemoryFilePool;
+    friend class MappingCache;
     MemoryFile(int fd, int64_t size) : m_fd(fd), m_size(size) { }
     // A sealed file is mapped private and read-only: kernels before 6.7 refuse a shared
     // mapping of a write-sealed file opened read-write (memfds are), even a read-only one,
@@ -169,6 +174,7 @@ private:
     int64_t m_size = 0;
     void *m_address = MAP_FAILED;
     bool m_sealed = false;
+    bool m_pooled = false;
     uint64_t m_device = 0;
     uint64_t m_inode = 0;
 };
@@ -219,6 +225,7 @@ public:
                 m_state->forget();
                 return nullptr;
             }
+            file->m_pooled = true;
         }
         std::weak_ptr<State> pool = m_state;
         return std::shared_ptr<MemoryFile>(file.release(), [pool](MemoryFile *raw) {
@@ -289,22 +296,97 @@ private:
     std::shared_ptr<State> m_state;
 };
 
-// A buffer as a frame header announces it ("buffers": [{"size", "sealed", "inline"}]).
+// The mappings of the last few memory files a peer said it would send again ("reuse": the
+// buffers of its pool), per connection: such a buffer sent again costs neither a mapping nor
+// its page faults (a fault per page costs a microsecond or more; a 256 MiB buffer has 65,536
+// pages). At most `capacity` files are kept, the least recently received going first; their
+// memory is freed when they go, or with the connection. Any thread.
+class MappingCache
+{
+public:
+    static constexpr size_t capacity = 8;
+
+    // The file a received descriptor names: the one kept here (fd closed), or fd adopted
+    // (MemoryFile::adopt; kept if reuse).
+    std::shared_ptr<MemoryFile> adopt(int fd, int64_t size, bool reuse, std::string &error)
+    {
+        struct stat st
+        {
+        };
+        if (fd >= 0 && ::fstat(fd, &st) == 0) {
+            std::lock_guard lock(m_mutex);
+            for (auto it = m_files.begin(); it != m_files.end(); ++it) {
+                const auto &f = *it;
+                if (f->isFile(uint64_t(st.st_dev), uint64_t(st.st_ino)) && f->m_size == size) {
+                    auto found = f;
+                    m_files.erase(it);
+                    m_files.insert(m_files.begin(), found);
+                    ::close(fd);
+                    return found;
+                }
+            }
+        }
+        std::shared_ptr<MemoryFile> file = MemoryFile::adopt(fd, size, error);
+        if (file && reuse) {
+            std::lock_guard lock(m_mutex);
+            m_files.insert(m_files.begin(), file);
+            if (m_files.size() > capacity)
+                m_files.pop_back();
+        }
+        return file;
+    }
+    void clear()
+    {
+        std::vector<std::shared_ptr<MemoryFile>> dropped;
+        std::lock_guard lock(m_mutex);
+        dropped.swap(m_files); // unmapped after the lock
+    }
+
+private:
+    std::mutex m_mutex;
+    std::vector<std::shared_ptr<MemoryFile>> m_files; // most recent first
+};
+
+// A buffer as a frame header announces it ("buffers": [{"size", "sealed", "inline",
+// "reuse"}]).
 struct BufferEntry
 {
     int64_t size = 0; // 1 .. 2^48
     bool sealed = false;
     bool isInline = false;
+    bool reuse = false; // the sender will send this file again (see MappingCache)
 };
 
+// Which of files the descriptor fd names (same memory file and size), or -1.
+inline int indexOfFile(const std::vector<const MemoryFile *> &files, int fd, int64_t size)
+{
+    struct stat st
+    {
+    };
+    if (files.empty() || ::fstat(fd, &st) != 0)
+        return -1;
+    for (size_t i = 0; i < files.size(); ++i) {
+        if (files[i] && files[i]->isFile(uint64_t(st.st_dev), uint64_t(st.st_ino))
+            && files[i]->size() == size)
+            return int(i);
+    }
+    return -1;
+}
+
 // The buffers of a received frame, in order: descriptors taken from the front of fds (each
-// adopted, see MemoryFile::adopt), inline bytes read from payload after its first ownSize
-// bytes (each copied into a new memory file, sealed if announced so), which must account for
-// the rest of payload exactly. False with error set otherwise; every descriptor taken is
-// closed then.
+// adopted, see MemoryFile::adopt, through cache if given), inline bytes read from payload after its
+// first ownSize bytes (each copied into a new memory file, sealed if announced so), which must
+// account for the rest of payload exactly. False with error set otherwise; every descriptor taken
+// is closed then.
+//
+// sent: files this side sent in the frame being answered. A descriptor of one of them (a
+// buffer handed back) is closed without being mapped again, its entry in out left null and
+// its index in sent recorded in sentIndex (-1 for the others).
 inline bool takeBuffers(const std::vector<BufferEntry> &entries, const char *payload,
     int64_t payloadSize, int64_t ownSize, std::vector<int> &fds,
-    std::vector<std::shared_ptr<MemoryFile>> &out, std::string &error)
+    std::vector<std::shared_ptr<MemoryFile>> &out, std::string &error,
+    MappingCache *cache = nullptr, const std::vector<const MemoryFile *> &sent = {},
+    std::vector<int> *sentIndex = nullptr)
 {
     if (entries.size() > size_t(maxBuffersPerFrame)) {
         error = "more than " + std::to_string(maxBuffersPerFrame) + " buffers in one frame";
@@ -322,7 +404,7 @@ inline bool takeBuffers(const std::vector<BufferEntry> &entries, const char *pay
             return false;
         }
         std::string why;
-        std::unique_ptr<MemoryFile> file;
+        std::shared_ptr<MemoryFile> file;
         if (e.isInline) {
             if (e.size > payloadSize - at) {
                 error = "an inline buffer of " + std::to_string(e.size)
@@ -330,7 +412,7 @@ inline bool takeBuffers(const std::vector<BufferEntry> &entries, const char *pay
                 out.clear();
                 return false;
             }
-            file = MemoryFile::create(e.size, false, why);
+            file = std::shared_ptr<MemoryFile>(MemoryFile::create(e.size, false, why));
             if (file) {
                 std::memcpy(file->address(), payload + at, size_t(e.size));
                 at += e.size;
@@ -345,7 +427,15 @@ inline bool takeBuffers(const std::vector<BufferEntry> &entries, const char *pay
             }
             const int fd = fds.front();
             fds.erase(fds.begin());
-            file = MemoryFile::adopt(fd, e.size, why);
+            const int mine = sentIndex ? indexOfFile(sent, fd, e.size) : -1;
+            if (mine >= 0) {
+                ::close(fd);
+                out.push_back(nullptr);
+                sentIndex->push_back(mine);
+                continue;
+            }
+            file = cache ? cache->adopt(fd, e.size, e.reuse, why)
+                         : std::shared_ptr<MemoryFile>(MemoryFile::adopt(fd, e.size, why));
         }
         if (!file) {
             error = "a buffer of " + std::to_string(e.size) + " bytes that cannot be used: " + why;
@@ -353,6 +443,8 @@ inline bool takeBuffers(const std::vector<BufferEntry> &entries, const char *pay
             return false;
         }
         out.push_back(std::move(file));
+        if (sentIndex)
+            sentIndex->push_back(-1);
     }
     if (at != payloadSize) {
         error

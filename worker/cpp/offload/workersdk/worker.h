@@ -677,13 +677,14 @@ private:
         };
         std::vector<protocol::BufferEntry> entries;
         for (const json::Value &e : h["buffers"].array())
-            entries.push_back({ exact(e["size"]), e["sealed"].toBool(), e["inline"].toBool() });
+            entries.push_back({ exact(e["size"]), e["sealed"].toBool(), e["inline"].toBool(),
+                e["reuse"].toBool() });
         std::vector<std::shared_ptr<protocol::MemoryFile>> files;
         std::string error;
         const int64_t own = exact(h["payload_size"]);
         if (!h["buffers"].isArray()
-            || !protocol::takeBuffers(
-                entries, payload.data(), int64_t(payload.size()), own, m_fds, files, error)) {
+            || !protocol::takeBuffers(entries, payload.data(), int64_t(payload.size()), own, m_fds,
+                files, error, &m_mappings)) {
             finish(3, "protocol error: " + (error.empty() ? "\"buffers\" is not a list" : error));
             return false;
         }
@@ -871,6 +872,8 @@ private:
                     e["sealed"] = true;
                 if (m_inIsSocket) {
                     fds.push_back(b.m_file->fd());
+                    if (b.m_file->pooled())
+                        e["reuse"] = true;
                 } else {
                     e["inline"] = true;
                     const auto bytes = b.constBytes();
@@ -997,6 +1000,7 @@ private:
     // Used by one thread at a time: the method's thread, or the reader while m_readerReading.
     protocol::FrameDecoder<JsonTraits> m_decoder { workerMaxHeader, protocol::defaultMaxPayload };
     std::vector<int> m_fds; // received descriptors waiting for the frame that names them
+    protocol::MappingCache m_mappings; // of the pool's buffers that it will send again
     std::vector<char> m_readBuffer = std::vector<char>(size_t(1) << 18);
     std::thread m_reader;
     int m_wake[2] = { -1, -1 }; // a byte: m_handBack or m_stopReader was set
