@@ -125,8 +125,14 @@ double memcpyGibs(qint64 size)
 double pagesCalls(offload::WorkerPool &pool, qint64 size, bool ours, bool write, int calls)
 {
     QObject ctx;
+    // One buffer from a pool, sent again and again: its pages are faulted in once, here and in
+    // the worker. (Acquiring per call would race the previous result's delivery, which holds
+    // the buffer a moment after the callback, and sometimes make a new one.)
     offload::SharedBufferPool buffers(size, 1);
-    QByteArray payload(qsizetype(size), '\1');
+    const offload::SharedBuffer shared = ours ? buffers.acquire() : offload::SharedBuffer();
+    if (ours && shared.isNull())
+        qFatal("no shared buffer of %lld bytes", size);
+    QByteArray payload(qsizetype(ours ? 0 : size), '\1');
     std::vector<double> times;
     // Warm-up calls first: two, or one where a call takes seconds (256 MiB inline).
     const int warm = size >= big && !ours ? 1 : 2;
@@ -134,9 +140,7 @@ double pagesCalls(offload::WorkerPool &pool, qint64 size, bool ours, bool write,
         offload::WorkerCall call { QStringLiteral("pages"),
             QJsonObject { { QStringLiteral("write"), write } } };
         if (ours) {
-            call.buffers.push_back(buffers.acquire());
-            if (call.buffers.back().isNull())
-                qFatal("no shared buffer of %lld bytes", size);
+            call.buffers.push_back(shared);
         } else {
             call.payload = payload;
         }

@@ -726,6 +726,8 @@ class Worker:
                     entry["sealed"] = True
                 if self._sock is not None:
                     fds.append(b.fileno())
+                    if b._pool is not None:
+                        entry["reuse"] = True  # sent again: the application may keep it mapped
                 else:
                     entry["inline"] = True
                     inline.append(b.memory)
