@@ -61,8 +61,8 @@ py::object workerFrameObject(const WorkerFrame &f)
     py::list buffers;
     for (const SharedBuffer &b : f.buffers)
         buffers.append(sharedBufferObject(b));
-    return py::module_::import("offload").attr("WorkerFrame")(f.sequence, f.skipped,
-        toPython(f.value), toPython(f.payload), py::tuple(buffers));
+    return py::module_::import("offload").attr("WorkerFrame")(
+        f.sequence, f.skipped, toPython(f.value), toPython(f.payload), py::tuple(buffers));
 }
 
 py::object moduleObject(const Module &m); // below
@@ -285,11 +285,13 @@ void bindRunners(py::module_ &m)
                 WorkerCall call { mth, a, p, std::move(shared) };
                 if (!onFrame.is_none()) {
                     if (!PyCallable_Check(onFrame.ptr()))
-                        throw py::type_error("on_frame is a callable taking an offload.WorkerFrame");
+                        throw py::type_error(
+                            "on_frame is a callable taking an offload.WorkerFrame");
                     call.onFrame = [fn = PyRef(onFrame)](const WorkerFrame &f) {
                         if (!fn || !interpreterAlive())
                             return;
-                        guarded("an offload frame callback", [&] { fn.get()(workerFrameObject(f)); });
+                        guarded(
+                            "an offload frame callback", [&] { fn.get()(workerFrameObject(f)); });
                     };
                 }
                 TaskHandle<WorkerResult> h;
@@ -302,8 +304,8 @@ void bindRunners(py::module_ &m)
             },
             py::arg("context"), py::arg("method"), py::arg("args") = py::none(),
             py::arg("payload") = py::none(), py::kw_only(), py::arg("buffers") = py::none(),
-            py::arg("on_frame") = py::none(), py::arg("name") = py::none(),
-            py::arg("priority") = 0, py::arg("timeout") = py::none(),
+            py::arg("on_frame") = py::none(), py::arg("name") = py::none(), py::arg("priority") = 0,
+            py::arg("timeout") = py::none(),
             "Calls method(args) on a worker; a Task whose result is an offload.WorkerResult "
             "(value: the JSON answer, payload: bytes, buffers: the SharedBuffers handed back). "
             "buffers: offload.SharedBuffer objects the worker maps (nothing copied; inline over "

@@ -17,16 +17,6 @@
 using namespace offload;
 
 namespace {
-// Mappings of shared buffers' memory files in this process (other mappings come and go with
-// threads and allocators).
-int mappingCount()
-{
-    QFile maps(QStringLiteral("/proc/self/maps"));
-    if (!maps.open(QIODevice::ReadOnly))
-        return -1;
-    return int(maps.readAll().count("memfd:offload-buffer"));
-}
-
 void fill(SharedBuffer &b, unsigned char seed)
 {
     auto bytes = b.bytes();
@@ -208,7 +198,7 @@ void tst_SharedBuffer::tenThousandCyclesLeaveNoFileOrMappingBehind()
         SharedBuffer b = SharedBuffer::create(4096);
     }
     const int fds = openFdCount();
-    const int maps = mappingCount();
+    const int maps = sharedBufferMappings();
     for (int i = 0; i < 10000; ++i) {
         SharedBuffer b = SharedBuffer::create(4096 * (1 + i % 4));
         b.bytes()[0] = std::byte(i & 0xff);
@@ -220,7 +210,7 @@ void tst_SharedBuffer::tenThousandCyclesLeaveNoFileOrMappingBehind()
             QVERIFY(SharedBuffer(b).seal() == false); // a copy exists: refused, nothing kept
     }
     QCOMPARE(openFdCount(), fds);
-    QCOMPARE(mappingCount(), maps);
+    QCOMPARE(sharedBufferMappings(), maps);
 }
 
 void tst_SharedBuffer::aPoolHandsTheSameMemoryBackOutWhenReleased()
@@ -252,29 +242,29 @@ void tst_SharedBuffer::aPoolHandsTheSameMemoryBackOutWhenReleased()
 
 void tst_SharedBuffer::aPoolKeepsAtMostMaxIdleAndNoSealedBuffer()
 {
-    const int before = mappingCount();
+    const int before = sharedBufferMappings();
     {
         SharedBufferPool pool(8192, 2);
         {
             std::vector<SharedBuffer> out;
             for (int i = 0; i < 5; ++i)
                 out.push_back(pool.acquire());
-            QCOMPARE(mappingCount(), before + 5);
+            QCOMPARE(sharedBufferMappings(), before + 5);
         }
         QCOMPARE(pool.idleCount(), 2);
-        QCOMPARE(mappingCount(), before + 2);
+        QCOMPARE(sharedBufferMappings(), before + 2);
         SharedBuffer s = pool.acquire();
         QVERIFY(s.seal());
         s = {};
         QCOMPARE(pool.idleCount(), 1); // a sealed buffer cannot be written again: freed
-        QCOMPARE(mappingCount(), before + 1);
+        QCOMPARE(sharedBufferMappings(), before + 1);
     }
-    QCOMPARE(mappingCount(), before);
+    QCOMPARE(sharedBufferMappings(), before);
 }
 
 void tst_SharedBuffer::poolBuffersOutliveThePool()
 {
-    const int before = mappingCount();
+    const int before = sharedBufferMappings();
     SharedBuffer kept;
     {
         SharedBufferPool pool(4096, 4);
@@ -282,9 +272,9 @@ void tst_SharedBuffer::poolBuffersOutliveThePool()
         fill(kept, 9);
     }
     QVERIFY(holds(kept, 9));
-    QCOMPARE(mappingCount(), before + 1);
+    QCOMPARE(sharedBufferMappings(), before + 1);
     kept = {};
-    QCOMPARE(mappingCount(), before);
+    QCOMPARE(sharedBufferMappings(), before);
 }
 
 QTEST_GUILESS_MAIN(tst_SharedBuffer)

@@ -14,14 +14,6 @@ using namespace offload;
 using namespace std::chrono_literals;
 
 namespace {
-int mappingCount()
-{
-    QFile maps(QStringLiteral("/proc/self/maps"));
-    if (!maps.open(QIODevice::ReadOnly))
-        return -1;
-    return int(maps.readAll().count("memfd:offload-buffer"));
-}
-
 WorkerPoolSpec spec(bool stdio)
 {
     WorkerPoolSpec s = testWorkerSpec(1);
@@ -167,7 +159,7 @@ void tst_WorkerFrames::framesWithoutAListenerGoBackAtOnce()
 
 void tst_WorkerFrames::aCancelledStreamLeavesNothingBehind()
 {
-    const int before = mappingCount();
+    const int before = sharedBufferMappings();
     const int fdsBefore = openFdCount();
     {
         WorkerPool pool(spec(false));
@@ -183,7 +175,7 @@ void tst_WorkerFrames::aCancelledStreamLeavesNothingBehind()
         call = {};
         QCoreApplication::processEvents(); // deliveries hold their task until then
     }
-    QTRY_COMPARE_WITH_TIMEOUT(mappingCount(), before, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(sharedBufferMappings(), before, 10000);
     QTRY_COMPARE_WITH_TIMEOUT(openFdCount(), fdsBefore, 10000);
 }
 
