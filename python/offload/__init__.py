@@ -26,6 +26,7 @@ from ._offload import (  # noqa: F401  (re-exported)
     Control,
     LatencyProbe,
     ModuleRunner,
+    SharedBuffer,
     ProgramRunner,
     Task,
     TaskModel,
@@ -39,8 +40,8 @@ atexit.register(_shutdown)
 
 __all__ = [
     "Task", "WorkerPool", "ProgramRunner", "ModuleRunner", "run", "Control", "slot",
-    "TaskModel", "TaskMonitorWidget", "LatencyProbe",
-    "Progress", "ProcessInfo", "WorkerResult", "ProgramResult", "Module",
+    "TaskModel", "TaskMonitorWidget", "LatencyProbe", "SharedBuffer",
+    "Progress", "ProcessInfo", "WorkerResult", "WorkerFrame", "ProgramResult", "Module",
     "Error", "ExceptionError", "WorkerError", "CrashError", "ExitCodeError",
     "ProtocolError", "LaunchError", "InvalidInputError", "RemoteError", "CancelledError",
 ]  # offload.TimeoutError is left out: a star import would hide the built-in one
@@ -56,8 +57,15 @@ ProcessInfo = collections.namedtuple("ProcessInfo", "pid rss_bytes cpu_seconds l
 ProcessInfo.__doc__ = ("The process running a task: -1 where unknown; location is '' for this "
                        "machine, else where it runs ('ssh://host', 'slurm job 12 on n1').")
 
-WorkerResult = collections.namedtuple("WorkerResult", "value payload")
-WorkerResult.__doc__ = "A worker's answer: its JSON value and a binary payload (bytes)."
+WorkerResult = collections.namedtuple("WorkerResult", "value payload buffers", defaults=((),))
+WorkerResult.__doc__ = ("A worker's answer: its JSON value, a binary payload (bytes) and the "
+                        "shared buffers it handed back (a tuple of offload.SharedBuffer).")
+
+WorkerFrame = collections.namedtuple("WorkerFrame", "sequence skipped value payload buffers")
+WorkerFrame.__doc__ = ("A frame a worker published while its call ran: its number (from 1), "
+                       "how many frames were dropped since the last one delivered (this thread "
+                       "fell behind), its JSON value, payload (bytes) and shared buffers (a "
+                       "tuple of offload.SharedBuffer, lent by the worker until dropped).")
 
 ProgramResult = collections.namedtuple(
     "ProgramResult",

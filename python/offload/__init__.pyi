@@ -1,5 +1,6 @@
 # Type stubs of the offload package (the extension's classes and the Python part).
-from typing import Any, Callable, Generator, Iterable, Mapping, NamedTuple, Optional, TypeVar
+from typing import (Any, Callable, Generator, Iterable, Mapping, NamedTuple, Optional, Sequence,
+                    TypeVar)
 
 from PyQt6.QtCore import QAbstractItemModel, QObject
 from PyQt6.QtWidgets import QWidget
@@ -25,6 +26,14 @@ class ProcessInfo(NamedTuple):
 class WorkerResult(NamedTuple):
     value: Any
     payload: bytes
+    buffers: Sequence[SharedBuffer] = ()
+
+class WorkerFrame(NamedTuple):
+    sequence: int
+    skipped: int
+    value: Any
+    payload: bytes
+    buffers: Sequence[SharedBuffer]
 
 class ProgramResult(NamedTuple):
     exit_code: int
@@ -106,7 +115,10 @@ class WorkerPool:
                  heartbeat_timeout: float = 0.0, max_attempts: int = 1, niceness: int = 10,
                  stdio_channel: bool = False, launcher: Optional[str] = None) -> None: ...
     def submit(self, context: QObject, method: str, args: Any = None,
-               payload: Optional[bytes] = None, *, name: Optional[str] = None,
+               payload: Optional[bytes] = None, *,
+               buffers: Optional[Iterable[SharedBuffer]] = None,
+               on_frame: Optional[Callable[[WorkerFrame], None]] = None,
+               name: Optional[str] = None,
                priority: int = 0, timeout: Optional[float] = None) -> Task: ...
     def status(self) -> dict[str, Any]: ...
     def shutdown(self) -> None: ...
@@ -147,3 +159,13 @@ class LatencyProbe:
     def stats(self) -> dict[str, float]: ...
     def samples(self) -> list[float]: ...
     def reset(self) -> None: ...
+
+class SharedBuffer:
+    def __init__(self, size: int, *, prefault: bool = False) -> None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sealed(self) -> bool: ...
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int) -> memoryview: ...
+    def seal(self) -> None: ...

@@ -14,6 +14,7 @@ PYBIND11_MODULE(_offload, m)
     offload::python::bindRunners(m);
     offload::python::bindQtObjects(m);
     offload::python::bindLatencyProbe(m);
+    offload::python::bindSharedBuffer(m);
     m.def(
         "_shutdown",
         [] {

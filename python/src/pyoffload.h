@@ -20,6 +20,10 @@
 
 class QObject;
 
+namespace offload {
+class SharedBuffer;
+}
+
 namespace offload::python {
 
 namespace py = pybind11;
@@ -142,5 +146,9 @@ void bindTask(py::module_ &m);
 void bindRunners(py::module_ &m);
 void bindQtObjects(py::module_ &m);
 void bindLatencyProbe(py::module_ &m);
+void bindSharedBuffer(py::module_ &m);
+// offload.SharedBuffer objects (sharedbuffer.cpp).
+py::object sharedBufferObject(const SharedBuffer &buffer);
+SharedBuffer sharedBufferFrom(py::handle object); // TypeError for anything else
 
 } // namespace offload::python

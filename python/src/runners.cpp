@@ -49,8 +49,20 @@ Launcher launcherFrom(py::handle where)
 
 py::object workerResultObject(const WorkerResult &r)
 {
+    py::list buffers;
+    for (const SharedBuffer &b : r.buffers)
+        buffers.append(sharedBufferObject(b));
     return py::module_::import("offload").attr("WorkerResult")(
-        toPython(r.value), toPython(r.payload));
+        toPython(r.value), toPython(r.payload), py::tuple(buffers));
+}
+
+py::object workerFrameObject(const WorkerFrame &f)
+{
+    py::list buffers;
+    for (const SharedBuffer &b : f.buffers)
+        buffers.append(sharedBufferObject(b));
+    return py::module_::import("offload").attr("WorkerFrame")(
+        f.sequence, f.skipped, toPython(f.value), toPython(f.payload), py::tuple(buffers));
 }
 
 py::object moduleObject(const Module &m); // below
@@ -253,7 +265,8 @@ void bindRunners(py::module_ &m)
         .def(
             "submit",
             [](WorkerPool &pool, py::object context, py::object method, py::object args,
-                py::object payload, py::object name, int priority, py::object timeout) {
+                py::object payload, py::object buffers, py::object onFrame, py::object name,
+                int priority, py::object timeout) {
                 QObject *ctx = contextFrom(context);
                 CallOptions o;
                 if (!name.is_none())
@@ -264,19 +277,41 @@ void bindRunners(py::module_ &m)
                 const QJsonValue a = jsonFrom(args);
                 const QByteArray p = payload.is_none() ? QByteArray() : bytesFrom(payload);
                 const QString mth = stringFrom(method);
+                std::vector<SharedBuffer> shared;
+                if (!buffers.is_none()) {
+                    for (py::handle b : py::iter(buffers))
+                        shared.push_back(sharedBufferFrom(b));
+                }
+                WorkerCall call { mth, a, p, std::move(shared) };
+                if (!onFrame.is_none()) {
+                    if (!PyCallable_Check(onFrame.ptr()))
+                        throw py::type_error(
+                            "on_frame is a callable taking an offload.WorkerFrame");
+                    call.onFrame = [fn = PyRef(onFrame)](const WorkerFrame &f) {
+                        if (!fn || !interpreterAlive())
+                            return;
+                        guarded(
+                            "an offload frame callback", [&] { fn.get()(workerFrameObject(f)); });
+                    };
+                }
                 TaskHandle<WorkerResult> h;
                 {
                     py::gil_scoped_release release;
-                    h = pool.submit(ctx, mth, a, p, o);
+                    h = pool.submit(ctx, std::move(call), o);
                 }
                 return makeTask(
                     std::move(h), [](const WorkerResult &r) { return workerResultObject(r); });
             },
             py::arg("context"), py::arg("method"), py::arg("args") = py::none(),
-            py::arg("payload") = py::none(), py::kw_only(), py::arg("name") = py::none(),
-            py::arg("priority") = 0, py::arg("timeout") = py::none(),
+            py::arg("payload") = py::none(), py::kw_only(), py::arg("buffers") = py::none(),
+            py::arg("on_frame") = py::none(), py::arg("name") = py::none(), py::arg("priority") = 0,
+            py::arg("timeout") = py::none(),
             "Calls method(args) on a worker; a Task whose result is an offload.WorkerResult "
-            "(value: the JSON answer, payload: bytes).")
+            "(value: the JSON answer, payload: bytes, buffers: the SharedBuffers handed back). "
+            "buffers: offload.SharedBuffer objects the worker maps (nothing copied; inline over "
+            "ssh, Slurm or the stdio channel). on_frame: called on the context's thread with "
+            "each offload.WorkerFrame the worker publishes (call.publish), the latest first when "
+            "this thread falls behind; a frame's buffers go back to the worker when dropped.")
         .def("status",
             [](const WorkerPool &pool) {
                 WorkerPool::Status s;

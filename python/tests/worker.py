@@ -58,5 +58,27 @@ def echo(call):
     return ow.Result(call.args, call.payload)
 
 
+@worker.method
+def touch(call):
+    """Fills every writable buffer with `write` and hands them all back."""
+    for b in call.buffers:
+        if not b.sealed:
+            b.memory[:] = bytes([call.args["write"]]) * b.size
+    return ow.Result([b.sealed for b in call.buffers], buffers=call.buffers)
+
+
+@worker.method
+def frames(call):
+    """Publishes `count` frames from a pool of two buffers, frame i filled with the byte i."""
+    pool = ow.BufferPool(call.args.get("size", 4096), 2)
+    for i in range(1, call.args["count"] + 1):
+        b = pool.acquire(timeout=20)
+        if b is None:
+            raise RuntimeError("no buffer came back")
+        b.memory[:] = bytes([i % 251]) * b.size
+        call.publish({"i": i}, buffers=[b])
+    return call.args["count"]
+
+
 if __name__ == "__main__":
     raise SystemExit(worker.run())

@@ -58,6 +58,17 @@ inline int openFdCount()
                    .size());
 }
 
+// Mappings of shared buffers' memory files in a process (this one by default), counted by the
+// name their files carry: other mappings come and go with threads and allocators.
+inline int sharedBufferMappings(qint64 pid = 0)
+{
+    QFile maps(
+        pid > 0 ? QStringLiteral("/proc/%1/maps").arg(pid) : QStringLiteral("/proc/self/maps"));
+    if (!maps.open(QIODevice::ReadOnly))
+        return -1;
+    return int(maps.readAll().count("memfd:offload-buffer"));
+}
+
 // A run of the in-tree testprogram in one of its modes.
 inline offload::ProgramSpec testProgramSpec(
     const QByteArrayList &args, offload::ProgressFormat format)

@@ -44,5 +44,49 @@ def sleep(call):
     return os.getpid()
 
 
+@worker.method
+def touch(call):
+    """Reads a byte of every page of every buffer, writes `write` into the writable ones if
+    asked, and hands them all back (as the C++ testworker's touch)."""
+    total = 0
+    for b in call.buffers:
+        total += sum(b.memory[::4096])
+        if call.args.get("write") is not None and not b.sealed:
+            b.memory[:] = bytes([call.args["write"]]) * b.size
+    return ow.Result({"sum": total, "sizes": [b.size for b in call.buffers],
+                      "sealed": [b.sealed for b in call.buffers],
+                      "readonly": [b.memory.readonly for b in call.buffers]},
+                     buffers=call.buffers)
+
+
+@worker.method
+def make(call):
+    b = ow.Buffer.create(call.args["size"])
+    b.memory[:] = bytes([call.args.get("byte", 0)]) * b.size
+    if call.args.get("seal"):
+        b.seal()
+    return ow.Result(True, buffers=[b])
+
+
+@worker.method
+def stream(call):
+    """As the C++ testworker's stream: `count` frames (0: until cancelled) of `size` bytes
+    from a pool of `buffers`, frame i filled with the byte i % 251."""
+    count = call.args.get("count", 0)
+    pool = ow.BufferPool(call.args.get("size", 4096), call.args.get("buffers", 4))
+    distinct = set()
+    i = 0
+    while count == 0 or i < count:
+        b = None
+        while b is None:
+            call.raise_if_cancelled()
+            b = pool.acquire(timeout=0.02)
+        i += 1
+        b.memory[:] = bytes([i % 251]) * b.size
+        distinct.add(id(b))
+        call.publish({"i": i}, buffers=[b])
+    return {"published": i, "distinct": len(distinct)}
+
+
 if __name__ == "__main__":
     raise SystemExit(worker.run())

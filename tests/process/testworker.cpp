@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <thread>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 using offload::worker::Call;
@@ -208,6 +210,112 @@ int main(int argc, char **argv)
         } else if (kind == "huge-payload") {
             writeRaw(offload::protocol::encodeFrame(
                 "{\"type\":\"result\",\"id\":" + id + ",\"size\":4000000000000}"));
+        }
+        sleepMs(60'000);
+        return false;
+    });
+    // Streams of frames. "stream": publishes `count` frames of `size` bytes from a pool of
+    // `buffers` (frame i filled with the byte i % 251), or frames until cancelled if count is
+    // 0; answers how many it published and how many distinct buffers it used.
+    w.method("stream", [](Call &c) -> Result {
+        const int64_t count = c.args()["count"].toInt(0);
+        offload::worker::BufferPool pool(
+            c.args()["size"].toInt(4096), int(c.args()["buffers"].toInt(4)));
+        std::set<const std::byte *> distinct;
+        int64_t i = 0;
+        while (count == 0 || i < count) {
+            offload::worker::Buffer b;
+            while ((b = pool.tryAcquire(std::chrono::milliseconds(20))).isNull())
+                c.throwIfCancelled();
+            c.throwIfCancelled();
+            ++i;
+            std::memset(b.bytes().data(), int(i % 251), b.bytes().size());
+            distinct.insert(b.constBytes().data());
+            c.publish(json::Object { { "i", i } }, { std::move(b) });
+        }
+        return json::Object { { "published", i }, { "distinct", int64_t(distinct.size()) } };
+    });
+    // Shared buffers. "touch": reads a byte of every page of every buffer it was given (their
+    // sum and sizes are the answer), writes `write` (a byte) into every byte of each writable
+    // one if asked, and hands them all back.
+    w.method("touch", [](Call &c) -> Result {
+        json::Array sizes, sealed;
+        int64_t sum = 0;
+        const int64_t value = c.args()["write"].toInt(-1);
+        for (auto &b : c.buffers()) {
+            const auto bytes = b.constBytes();
+            for (size_t i = 0; i < bytes.size(); i += 4096)
+                sum += int64_t(bytes[i]);
+            sizes.push_back(b.size());
+            sealed.push_back(b.isSealed());
+            if (value >= 0 && !b.isSealed())
+                std::memset(b.bytes().data(), int(value), b.bytes().size());
+        }
+        Result r(json::Object { { "sizes", sizes }, { "sealed", sealed }, { "sum", sum } });
+        r.buffers = c.buffers();
+        return r;
+    });
+    // A buffer of its own: `size` bytes of `byte`, sealed if asked.
+    w.method("make", [](Call &c) -> Result {
+        auto b = offload::worker::Buffer::create(c.args()["size"].toInt(1));
+        std::memset(b.bytes().data(), int(c.args()["byte"].toInt(0)), b.bytes().size());
+        if (c.args()["seal"].toBool() && !b.seal())
+            throw std::runtime_error("could not seal");
+        Result r(true);
+        r.buffers.push_back(std::move(b));
+        return r;
+    });
+    // Where each buffer it was given is mapped here (a buffer sent again from a pool keeps its
+    // mapping).
+    w.method("where", [](Call &c) -> Result {
+        json::Array at;
+        for (auto &b : c.buffers())
+            at.push_back(int64_t(reinterpret_cast<uintptr_t>(b.constBytes().data()) >> 12));
+        return at;
+    });
+    // Whether a sealed buffer's file takes a writable mapping or a write (it must not).
+    w.method("tryWrite", [](Call &c) -> Result {
+        json::Array answers;
+        for (auto &b : c.buffers()) {
+            const int fd = b.fileDescriptor();
+            void *p = ::mmap(nullptr, size_t(b.size()), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            const bool mapped = p != MAP_FAILED;
+            if (mapped)
+                ::munmap(p, size_t(b.size()));
+            const bool wrote = ::pwrite(fd, "x", 1, 0) == 1;
+            answers.push_back(json::Object {
+                { "mapped", mapped }, { "wrote", wrote }, { "spanEmpty", b.bytes().empty() } });
+        }
+        return answers;
+    });
+    // Hostile answers about buffers, written by hand.
+    w.method("badBuffers", [](Call &c) -> Result {
+        const std::string kind = c.args()["kind"].toString();
+        const auto id = std::to_string(c.id());
+        const int fd = channelFd();
+        const std::string frame = offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id
+            + ",\"value\":1,\"payload_size\":0,\"buffers\":[{\"size\":4096}]}");
+        int pipeFds[2] = { -1, -1 };
+        if (::pipe(pipeFds) != 0)
+            throw std::runtime_error("pipe");
+        if (kind == "pipe") { // a pipe where a memory file belongs
+            offload::protocol::sendWithDescriptors(fd, frame.data(), frame.size(), pipeFds, 1);
+        } else if (kind == "missing") { // a buffer announced, no descriptor sent
+            writeRaw(frame);
+        } else if (kind == "stray") { // descriptors no frame names, many of them
+            const std::string log = offload::protocol::encodeFrame(R"({"type":"log","text":"-"})");
+            for (int i = 0; i < 150; ++i)
+                offload::protocol::sendWithDescriptors(fd, log.data(), log.size(), pipeFds, 2);
+            writeRaw(frame);
+        } else if (kind == "short") { // a memory file smaller than announced
+            auto small = offload::worker::Buffer::create(100);
+            const int smallFd = small.fileDescriptor();
+            offload::protocol::sendWithDescriptors(fd, frame.data(), frame.size(), &smallFd, 1);
+        } else if (kind == "inline-past-end") {
+            writeRaw(offload::protocol::encodeFrame("{\"type\":\"result\",\"id\":" + id
+                    + ",\"value\":1,\"payload_size\":0,\"size\":10,"
+                      "\"buffers\":[{\"size\":4096,\"inline\":true}]}",
+                std::string(10, 'x')));
         }
         sleepMs(60'000);
         return false;

@@ -35,12 +35,29 @@ stderr and its stdin to /dev/null. Writes handle partial writes, EINTR and EAGAI
 inherited non-blocking).
 
 An uncaught exception fails the call with its type as origin and the Python traceback.
+
+Shared buffers: call.buffers are the offload.SharedBuffer objects the call came with, each a
+Buffer whose .memory is a memoryview of the application's own memory for a local worker
+(nothing copied; numpy.frombuffer(buf.memory, ...) reads it in place), read-only if it was
+sealed. Return Result(value, buffers=[...]) to hand buffers back: ones received, or new ones
+(Buffer.create(size)). Over stdin/stdout (ssh, Slurm) the bytes travel inline instead, and the
+same code works.
+
+Streams: call.publish(value, buffers=[...]) sends a frame (a preview, a video frame) while
+the call runs; the application gets the latest when it falls behind. Published buffers are
+lent until the application drops the frame; take them from a BufferPool and they come back to
+it by themselves, so a stream faster than the application waits in pool.acquire().
 """
 
+import array
 import collections
+import fcntl
 import json
+import mmap
 import os
 import select
+import socket
+import stat
 import struct
 import sys
 import threading
@@ -55,7 +72,12 @@ MAX_PAYLOAD = 1 << 30
 WORKER_MAX_HEADER = MAX_PAYLOAD
 MAX_CALL_ID = 1 << 53
 
-__all__ = ["Worker", "Call", "Result", "Cancelled", "ProtocolError", "PROTOCOL_VERSION"]
+MAX_BUFFERS_PER_FRAME = 64  # as the pool: a peer cannot make the other hold unbounded files
+MAX_PENDING_DESCRIPTORS = 256
+MAX_BUFFER_SIZE = 1 << 48
+
+__all__ = ["Worker", "Call", "Result", "Buffer", "BufferPool", "Cancelled", "ProtocolError",
+           "PROTOCOL_VERSION"]
 
 
 def _exact_int(value):
@@ -85,13 +107,214 @@ class ProtocolError(Exception):
 
 
 class Result:
-    """A method's answer with a binary payload: return Result(value, payload=b"...")."""
+    """A method's answer with a binary payload and shared buffers:
+    return Result(value, payload=b"...", buffers=[...])."""
 
-    __slots__ = ("value", "payload")
+    __slots__ = ("value", "payload", "buffers")
 
-    def __init__(self, value=None, payload=b""):
+    def __init__(self, value=None, payload=b"", buffers=()):
         self.value = value
         self.payload = bytes(payload)
+        self.buffers = list(buffers)
+        if not all(isinstance(b, Buffer) for b in self.buffers):
+            raise TypeError("Result buffers are offload_worker.Buffer objects")
+
+
+class Buffer:
+    """A shared buffer: an anonymous memory file mapped here. .memory is a memoryview of it
+    (read-only if sealed); .size, .sealed. Buffer.create(size) makes one to hand back; one a
+    call came with is the application's memory itself (a local worker) or a copy of its bytes
+    (inline, over stdin/stdout). close() unmaps it now; otherwise it goes with the object."""
+
+    _pool = None  # the BufferPool it came from
+
+    def __init__(self, fd, size):
+        """Takes over fd (closed on failure too): a memory file of at least size bytes whose
+        size cannot change (sealed here if the sender did not). ValueError otherwise: a pipe, a
+        socket or a file on disk is refused before anything maps it."""
+        self._fd = fd
+        self._map = None
+        self.memory = None
+        try:
+            if not 1 <= size <= MAX_BUFFER_SIZE:
+                raise ValueError("a buffer size from 1 byte to 2^48, not %r" % size)
+            try:
+                seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+            except OSError as e:
+                raise ValueError("not a memory file (%s)" % e)
+            size_seals = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
+            if seals & size_seals != size_seals:
+                try:
+                    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, size_seals)
+                except OSError as e:
+                    raise ValueError("its size can change under the mapping (%s)" % e)
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size < size:
+                raise ValueError("the memory file holds %d bytes, not the %d announced"
+                                 % (st.st_size, size))
+            self.size = size
+            self.sealed = bool(seals & (fcntl.F_SEAL_WRITE | getattr(fcntl, "F_SEAL_FUTURE_WRITE", 0)))
+            self._map = self._mapped(self.sealed)
+            self.memory = memoryview(self._map)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def create(cls, size):
+        """A new zero-filled buffer of size bytes, to hand back in a Result."""
+        fd = os.memfd_create("offload-buffer", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            os.ftruncate(fd, size)
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd, size)
+
+    def seal(self):
+        """Read-only for good, for everyone (before it is handed back; .memory is then
+        read-only). Needs that no other view of .memory is alive."""
+        if self.sealed:
+            return
+        # The kernel counts any shared mapping of a writable descriptor as writable: this
+        # one goes first, and the read-only one is made after the seal.
+        self.memory.release()
+        try:
+            self._map.close()
+        except BufferError:
+            self.memory = memoryview(self._map)
+            raise BufferError("a view of the buffer is alive: seal it before making views")
+        try:
+            fcntl.fcntl(self._fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
+            self.sealed = True
+        finally:
+            self._map = self._mapped(self.sealed)
+            self.memory = memoryview(self._map)
+
+    def _mapped(self, read_only):
+        # A sealed file is mapped private and read-only: kernels before 6.7 refuse a shared
+        # mapping of a write-sealed file opened read-write, even a read-only one; with
+        # nothing able to write it, a private mapping never copies.
+        if read_only:
+            return mmap.mmap(self._fd, self.size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        return mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED,
+                         prot=mmap.PROT_READ | mmap.PROT_WRITE)
+
+    def fileno(self):
+        return self._fd
+
+    def close(self):
+        if self.memory is not None:
+            try:
+                self.memory.release()
+            except BufferError:
+                pass  # a view of it is still alive: the mapping goes with the last one
+            self.memory = None
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:
+                pass
+            self._map = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit
+            pass
+
+
+class BufferPool:
+    """Buffers of one size for a stream of frames: at most max_buffers exist at once.
+    acquire() hands out a free one (or makes one), and waits when all are out. A buffer is out
+    until the application releases the frame that carried it (or, never published, until
+    give_back(buffer)). Any thread."""
+
+    def __init__(self, size, max_buffers=4):
+        if not 1 <= int(size) <= MAX_BUFFER_SIZE or int(max_buffers) < 1:
+            raise ValueError("a buffer size from 1 byte to 2^48 and at least one buffer")
+        self.size = int(size)
+        self.max_buffers = int(max_buffers)
+        self._cond = threading.Condition()
+        self._free = []
+        self._made = 0
+
+    def acquire(self, timeout=None):
+        """A free buffer; None if none came back within timeout seconds (None: no limit)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._free or self._made < self.max_buffers,
+                                       timeout):
+                return None
+            if self._free:
+                return self._free.pop()
+            self._made += 1
+        try:
+            b = Buffer.create(self.size)
+        except BaseException:
+            with self._cond:
+                self._made -= 1
+                self._cond.notify()
+            raise
+        b._pool = self
+        return b
+
+    def give_back(self, buffer):
+        """Returns a buffer that was acquired and not published."""
+        if buffer._pool is not self:
+            raise ValueError("not a buffer of this pool")
+        with self._cond:
+            if buffer.sealed or buffer.memory is None:
+                self._made -= 1  # cannot be written again: one more may be made
+            elif buffer not in self._free:
+                self._free.append(buffer)
+            self._cond.notify()
+
+
+def _take_buffers(header, payload, fds):
+    """The buffers a frame announces, and its own payload: descriptors from the front of fds,
+    inline bytes after the frame's own payload. ProtocolError if they disagree."""
+    entries = header.get("buffers")
+    if entries is None:
+        return payload, []
+    own = _exact_int(header.get("payload_size"))
+    if not isinstance(entries, list) or len(entries) > MAX_BUFFERS_PER_FRAME:
+        raise ProtocolError('"buffers" is not a list of at most %d' % MAX_BUFFERS_PER_FRAME)
+    if own is None or not 0 <= own <= len(payload):
+        raise ProtocolError('"payload_size" is not a size within the frame\'s payload')
+    at = own
+    out = []
+    try:
+        for e in entries:
+            size = _exact_int(e.get("size")) if isinstance(e, dict) else None
+            if size is None or not 1 <= size <= MAX_BUFFER_SIZE:
+                raise ProtocolError("a buffer without a size from one byte to 2^48")
+            if e.get("inline") is True:
+                if size > len(payload) - at:
+                    raise ProtocolError("an inline buffer of %d bytes past the frame's end" % size)
+                b = Buffer.create(size)
+                b.memory[:] = payload[at:at + size]
+                at += size
+                if e.get("sealed") is True:
+                    b.seal()
+            else:
+                if not fds:
+                    raise ProtocolError("a buffer announced without its file descriptor")
+                try:
+                    b = Buffer(fds.pop(0), size)
+                except (ValueError, OSError) as err:
+                    raise ProtocolError("a buffer of %d bytes that cannot be used: %s" % (size, err))
+            out.append(b)
+        if at != len(payload):
+            raise ProtocolError("%d bytes in the frame that no buffer accounts for" % (len(payload) - at))
+    except BaseException:
+        for b in out:
+            b.close()
+        raise
+    return payload[:own], out
 
 
 def encode_frame(header, payload=b""):
@@ -154,14 +377,16 @@ class FrameDecoder:
 class Call:
     """One call of a method; valid while the method runs."""
 
-    def __init__(self, worker, call_id, method, args, payload):
+    def __init__(self, worker, call_id, method, args, payload, buffers=()):
         self._worker = worker
         self.id = call_id
         self.method = method
         self.args = args
         self.payload = payload
+        self.buffers = list(buffers)  # Buffer objects, in the order the call gave them
         self._last_progress = 0.0
         self._pending = {}
+        self._frames = 0
 
     def progress(self, fraction=None, text=None, value=None, maximum=None):
         """Reports progress as a fraction in [0, 1], or as value of maximum. Reports closer
@@ -203,6 +428,33 @@ class Call:
         with worker._cond:
             return worker._cond.wait_for(lambda: self.id in worker._cancelled, timeout)
 
+    def publish(self, value=None, buffers=(), payload=b""):
+        """Sends the next frame of this call's stream: a JSON value, shared buffers and a
+        payload, to the application's on_frame (or only a later frame, if it falls behind).
+        The buffers are lent: the application maps the same memory, so do not write them until
+        they come back (a BufferPool's come back to it by themselves). Returns the frame's
+        number, from 1."""
+        buffers = list(buffers)
+        if not all(isinstance(b, Buffer) and b.fileno() >= 0 for b in buffers) \
+                or len(buffers) > MAX_BUFFERS_PER_FRAME:
+            raise ValueError("a frame's buffers are at most %d open offload_worker.Buffer objects"
+                             % MAX_BUFFERS_PER_FRAME)
+        self._frames += 1
+        seq = self._frames
+        worker = self._worker
+        if worker._by_hand:
+            sys.stderr.write("frame %d: %s\n" % (seq, json.dumps(value)))
+            return seq
+        self._flush_progress()  # progress reported before the frame arrives before it
+        if buffers and worker._sock is not None:
+            with worker._cond:  # lent before it is sent: the release can come back first
+                worker._lent[(self.id, seq)] = buffers
+        worker._emit({"type": "frame", "id": self.id, "seq": seq, "value": value},
+                     bytes(payload), flush=True, buffers=buffers)
+        if worker._sock is None:
+            worker._returned(buffers)  # inline: the application has its own copy
+        return seq
+
     def raise_if_cancelled(self):
         if self.is_cancelled():
             raise Cancelled()
@@ -228,12 +480,15 @@ class Worker:
         self._decoder = FrameDecoder(max_header=WORKER_MAX_HEADER)  # the reader thread's
         self._in_fd = -1
         self._out_fd = -1
+        self._sock = None  # the socket channel, which carries shared buffers' descriptors
+        self._fds = []  # descriptors received, waiting for the frame that names them
         self._by_hand = False
         self._out = []  # encoded frames not yet written, under _write_lock
         self._write_lock = threading.RLock()
         self._cond = threading.Condition()  # guards what follows
         self._queue = collections.deque()
         self._cancelled = set()
+        self._lent = {}  # (call id, frame number): the buffers of a frame not yet released
         self._current = None
         self._bye = False
         self._closed = False
@@ -256,6 +511,8 @@ class Worker:
         if fd is not None:
             self._in_fd = self._out_fd = int(fd)
             os.set_inheritable(self._in_fd, False)  # programs a method starts do not get it
+            if stat.S_ISSOCK(os.fstat(self._in_fd).st_mode):
+                self._sock = socket.socket(fileno=os.dup(self._in_fd))
             return self._serve()
         if os.environ.get("OFFLOAD_WORKER_STDIO") == "1":
             _flush_std()
@@ -271,7 +528,8 @@ class Worker:
     def _serve(self):
         _line_buffer_std()
         self._emit({"type": "hello", "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "name": self.name,
-                    "concurrency": self.pipeline_depth, "methods": sorted(self._methods)}, flush=True)
+                    "concurrency": self.pipeline_depth, "methods": sorted(self._methods),
+                    "fd_passing": self._sock is not None}, flush=True)
         threading.Thread(target=self._read_loop, name="offload-reader", daemon=True).start()
         while True:
             with self._cond:
@@ -303,7 +561,9 @@ class Worker:
     def _read_frames(self):
         while True:
             try:
-                data = os.read(self._in_fd, 1 << 18)
+                data = self._receive() if self._sock is not None else os.read(self._in_fd, 1 << 18)
+            except ProtocolError as e:
+                return self._finish(3, "protocol error: %s" % e)
             except InterruptedError:
                 continue
             except BlockingIOError:  # the channel was inherited non-blocking
@@ -331,6 +591,25 @@ class Worker:
             for header in pings:
                 self._handle(header, b"")
 
+    def _receive(self):
+        """Reads the socket channel, keeping the descriptors that come with the bytes (shared
+        buffers) for the frame that names them."""
+        data, ancillary, flags, _ = self._sock.recvmsg(
+            1 << 18, socket.CMSG_SPACE(MAX_BUFFERS_PER_FRAME * 4), socket.MSG_CMSG_CLOEXEC)
+        refused = bool(flags & socket.MSG_CTRUNC)
+        for level, kind, raw in ancillary:
+            fds = array.array("i")
+            fds.frombytes(raw[:len(raw) - len(raw) % fds.itemsize])
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS and not refused:
+                self._fds.extend(fds)
+            else:
+                refused = True
+                for fd in fds:
+                    os.close(fd)
+        if refused or len(self._fds) > MAX_PENDING_DESCRIPTORS:
+            raise ProtocolError("the pool sent file descriptors no frame names")
+        return data
+
     def _finish(self, status, message):
         if message:
             sys.stderr.write("offload worker: %s\n" % message)
@@ -350,12 +629,25 @@ class Worker:
                 self._finish(3, "protocol error: %s id %s is not a positive integer up to 2^53"
                              % (kind, json.dumps(header.get("id"))))
                 return False
+            buffers = []
+            if kind == "call":
+                try:
+                    payload, buffers = _take_buffers(header, payload, self._fds)
+                except ProtocolError as e:
+                    self._finish(3, "protocol error: %s" % e)
+                    return False
             with self._cond:
                 if kind == "call":
-                    self._queue.append((cid, header.get("method"), header.get("args"), payload))
+                    self._queue.append((cid, header.get("method"), header.get("args"), payload,
+                                        buffers))
                 elif cid == self._current or any(cid == q[0] for q in self._queue):
                     self._cancelled.add(cid)  # a cancel for a call already answered is moot
                 self._cond.notify_all()
+        elif kind == "release":
+            # The application dropped a frame: the buffers it lent are free again.
+            with self._cond:
+                lent = self._lent.pop((header.get("id"), header.get("seq")), ())
+            self._returned(lent)
         elif kind == "ping":
             self._emit({"type": "pong", "seq": header.get("seq")}, flush=True)
         elif kind == "bye":
@@ -368,6 +660,12 @@ class Worker:
             return False
         return True
 
+    @staticmethod
+    def _returned(buffers):
+        for b in buffers:
+            if b._pool is not None:
+                b._pool.give_back(b)
+
     def _take_cancelled(self, call_id):
         with self._cond:
             if call_id in self._cancelled:
@@ -375,7 +673,7 @@ class Worker:
                 return True
             return False
 
-    def _run_call(self, call_id, method, args, payload):
+    def _run_call(self, call_id, method, args, payload, buffers):
         fn = self._methods.get(method) if isinstance(method, str) else None
         if fn is None:
             self._take_cancelled(call_id)
@@ -385,14 +683,15 @@ class Worker:
         if self._take_cancelled(call_id):
             self._emit({"type": "error", "id": call_id, "cancelled": True, "message": "cancelled"})
             return
-        call = Call(self, call_id, method, args, payload)
+        call = Call(self, call_id, method, args, payload, buffers)
         try:
             value = fn(call)
             call._flush_progress()
             if self._take_cancelled(call_id):
                 self._emit({"type": "error", "id": call_id, "cancelled": True, "message": "cancelled"})
             elif isinstance(value, Result):
-                self._emit({"type": "result", "id": call_id, "value": value.value}, value.payload)
+                self._emit({"type": "result", "id": call_id, "value": value.value}, value.payload,
+                           buffers=value.buffers)
             elif isinstance(value, (bytes, bytearray)):
                 self._emit({"type": "result", "id": call_id, "value": None}, bytes(value))
             else:
@@ -408,20 +707,67 @@ class Worker:
                         if type(e).__module__ != "builtins" else type(e).__qualname__,
                         "traceback": traceback.format_exc()})
 
-    def _emit(self, header, payload=b"", flush=False):
+    def _emit(self, header, payload=b"", flush=False, buffers=()):
         if self._by_hand:
             self._print_by_hand(header, payload)
             return
+        fds = []
+        if buffers:
+            if len(buffers) > MAX_BUFFERS_PER_FRAME or any(b.fileno() < 0 for b in buffers):
+                header = {"type": "error", "id": header.get("id"), "origin": "ValueError",
+                          "message": "a closed buffer, or more than %d buffers, in a result"
+                          % MAX_BUFFERS_PER_FRAME}
+                payload, buffers = b"", ()
+            entries = []
+            inline = [payload]
+            for b in buffers:
+                entry = {"size": b.size}
+                if b.sealed:
+                    entry["sealed"] = True
+                if self._sock is not None:
+                    fds.append(b.fileno())
+                    if b._pool is not None:
+                        entry["reuse"] = True  # sent again: the application may keep it mapped
+                else:
+                    entry["inline"] = True
+                    inline.append(b.memory)
+                entries.append(entry)
+            if entries:
+                header["buffers"] = entries
+                header["payload_size"] = len(payload)
+                payload = b"".join(inline)
         try:
             frame = encode_frame(header, payload)
         except (TypeError, ValueError) as e:  # a result that is not JSON
             frame = encode_frame({"type": "error", "id": header.get("id"),
                                   "message": "result is not JSON-serialisable: %s" % e,
                                   "origin": type(e).__qualname__})
+        if fds:
+            self._send_with_descriptors(frame, fds)
+            return
         with self._write_lock:
             self._out.append(frame)
             if flush or len(self._out) > 64:
                 self._flush()
+
+    def _send_with_descriptors(self, frame, fds):
+        """A frame whose first byte carries descriptors, after the frames waiting before it."""
+        with self._write_lock:
+            self._flush()
+            view = memoryview(frame)
+            try:
+                while True:
+                    try:
+                        n = self._sock.sendmsg(
+                            [view], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                        break
+                    except InterruptedError:
+                        continue
+                    except BlockingIOError:
+                        select.select([], [self._out_fd], [])
+                _write_all(self._out_fd, view[n:])
+            except OSError:
+                os._exit(0)  # the pool is gone: nobody wants the answers
 
     def _flush(self):
         with self._write_lock:
@@ -459,7 +805,7 @@ class Worker:
                 payload = f.read()
         self._by_hand = True
         self._status = 1
-        self._run_call(1, method, args, payload)
+        self._run_call(1, method, args, payload, [])
         return self._status
 
     def _print_by_hand(self, header, payload):

@@ -98,6 +98,78 @@ def clean_env(**extra):
     return env
 
 
+class BufferTest(unittest.TestCase):
+    """The Python SDK's shared buffers on their own: memory files, seals, what it refuses."""
+
+    def test_a_buffer_pool_bounds_its_buffers_and_takes_them_back(self):
+        pool = ow.BufferPool(8192, 2)
+        a, b = pool.acquire(), pool.acquire()
+        self.assertIsNot(a, b)
+        self.assertIsNone(pool.acquire(timeout=0.01))  # both out: waits, then gives up
+        a.memory[:1] = b"x"
+        pool.give_back(a)
+        again = pool.acquire(timeout=0)
+        self.assertIs(again, a)  # the same memory, its pages already faulted in
+        self.assertEqual(bytes(again.memory[:1]), b"x")
+        with self.assertRaises(ValueError):
+            ow.BufferPool(8192, 2).give_back(b)  # not of that pool
+        with self.assertRaises(ValueError):
+            ow.BufferPool(0)
+
+    def test_a_new_buffer_is_zeroed_writable_and_its_size_sealed(self):
+        b = ow.Buffer.create(3 * 4096 + 5)
+        self.assertEqual(b.size, 3 * 4096 + 5)
+        self.assertFalse(b.sealed)
+        self.assertFalse(b.memory.readonly)
+        self.assertEqual(bytes(b.memory), bytes(b.size))
+        b.memory[:3] = b"abc"
+        with self.assertRaises(OSError):
+            os.ftruncate(b.fileno(), 0)  # a receiver cannot shrink it under this mapping
+        b.close()
+
+    def test_a_sealed_buffer_is_read_only_everywhere(self):
+        b = ow.Buffer.create(8192)
+        b.memory[:] = b"\x05" * 8192
+        b.seal()
+        self.assertTrue(b.sealed)
+        self.assertTrue(b.memory.readonly)
+        with self.assertRaises(TypeError):
+            b.memory[0] = 1
+        with self.assertRaises(OSError):
+            os.pwrite(b.fileno(), b"x", 0)
+        received = ow.Buffer(os.dup(b.fileno()), 8192)
+        self.assertTrue(received.sealed)
+        self.assertEqual(bytes(received.memory[:3]), b"\x05\x05\x05")
+        received.close()
+        b.close()
+
+    def test_what_is_not_a_memory_file_of_the_announced_size_is_refused(self):
+        r, w = os.pipe()
+        with self.assertRaises(ValueError):
+            ow.Buffer(r, 10)
+        os.close(w)
+        small = ow.Buffer.create(100)
+        with self.assertRaises(ValueError):
+            ow.Buffer(os.dup(small.fileno()), 4096)
+        with self.assertRaises(ValueError):
+            ow.Buffer(os.dup(small.fileno()), 0)
+        small.close()
+
+    def test_inline_buffers_are_taken_from_after_the_payload(self):
+        header = {"buffers": [{"size": 3, "inline": True}, {"size": 2, "inline": True, "sealed": True}],
+                  "payload_size": 4}
+        payload, buffers = ow._take_buffers(header, b"ownsabcde", [])
+        self.assertEqual(payload, b"owns")
+        self.assertEqual([bytes(b.memory) for b in buffers], [b"abc", b"de"])
+        self.assertEqual([b.sealed for b in buffers], [False, True])
+        for bad in ({"buffers": [{"size": 30, "inline": True}], "payload_size": 4},
+                    {"buffers": [{"size": 3, "inline": True}], "payload_size": 2},
+                    {"buffers": [{"size": 3}], "payload_size": 4},
+                    {"buffers": "no", "payload_size": 4}):
+            with self.assertRaises(ow.ProtocolError):
+                ow._take_buffers(bad, b"ownsabcde", [])
+
+
 class Worker:
     """A worker process and the pool's side of its channel: socketpair ("fd") or pipes
     ("stdio"). Frames are sent from a thread, so a big call cannot deadlock against a big

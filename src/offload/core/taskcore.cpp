@@ -450,6 +450,21 @@ bool TaskCore::finalize(TaskState state, Error *error)
     return true;
 }
 
+bool TaskCore::postLatest(std::function<void(quint64 replaced)> fn)
+{
+    std::function<void(quint64)> replaced; // released outside the lock: it may own resources
+    {
+        std::lock_guard lock(d->mutex);
+        if (isFinalState(d->state))
+            return false;
+        if (d->latest)
+            ++d->latestReplaced;
+        replaced = std::exchange(d->latest, std::move(fn));
+    }
+    notifyChanged(Change::Final); // not final yet: an urgent wake-up, as for a full output
+    return true;
+}
+
 void TaskCore::notifyChanged(Change change)
 {
     enum { Nothing, Push, WakeNow } action = Nothing;

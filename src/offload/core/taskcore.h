@@ -131,6 +131,11 @@ protected:
     // pending output has been delivered (or will never be: the task ended).
     void setOutputResumeHandler(std::function<void()> handler);
     void setProcessInfo(const ProcessInfo &info); // monitor only, no delivery
+    // Hands fn to the context's thread, to run there once, after the progress and before any
+    // final-state callback. A newer one replaces one that has not run yet (latest wins), and
+    // fn is told how many were replaced since the last one ran. Wakes the context's thread at
+    // once. False (fn dropped) once the task is final.
+    bool postLatest(std::function<void(quint64 replaced)> fn);
     // Runs on the thread that calls requestCancel() first; used to interrupt the work
     // (send a cancel message, remove from a queue). Set before the task can be cancelled.
     void setCancelHandler(std::function<void()> handler);

@@ -67,6 +67,8 @@ struct TaskCore::Private
     bool outputFull = false; // appendOutput said pause; resumeHandler runs after delivery
     std::function<void()> outputResumeHandler;
     ProcessInfo processInfo;
+    std::function<void(quint64)> latest; // postLatest(): waiting for the context's thread
+    quint64 latestReplaced = 0;
     CbList<StateCallback> stateCallbacks;
     std::vector<CoreCallback> finishedCallbacks;
     std::vector<CoreCallback> completionHooks;

@@ -25,6 +25,8 @@ struct Pending
     std::vector<OutputChunk> output;
     CbList<TaskCore::StateCallback> stateCbs;
     std::function<void()> resume;
+    std::function<void(quint64)> latest;
+    quint64 latestReplaced = 0;
 };
 
 // The context is still there; once it is gone, the task is never delivered again.
@@ -78,6 +80,11 @@ Pending takePending(TaskCore::Private &d, Clock::time_point now, bool fromDelayL
     }
     if (throttled && !d.delayed) // the dispatcher's timer owns the next delivery
         d.delayed = p.scheduleDelay = true;
+    if (d.latest) {
+        p.latest = std::move(d.latest);
+        d.latest = nullptr;
+        p.latestReplaced = std::exchange(d.latestReplaced, 0);
+    }
     p.progressCbs = d.progressCallbacks;
     p.outputCbs = d.outputCallbacks;
     p.stateCbs = d.stateCallbacks;
@@ -136,6 +143,11 @@ void TaskCore::deliver(bool fromDelayList)
         if (p.resume)
             p.resume(); // the producer reads again
         if (!callAll(p.progressCbs, p.progress, alive))
+            return;
+    }
+    if (p.latest) {
+        p.latest(p.latestReplaced);
+        if (!alive())
             return;
     }
     if (isFinalState(p.state)) {

@@ -87,6 +87,13 @@ public:
     {
         m_core->setOutputResumeHandler(std::move(handler));
     }
+    // Runs fn once on the context's thread, before the final-state callbacks; a newer one
+    // replaces one not yet run (latest wins: a stream of frames to a slower GUI), and fn is
+    // told how many were replaced since the last one ran. False once the task is final.
+    bool postLatest(std::function<void(quint64 replaced)> fn) const
+    {
+        return m_core->postLatest(std::move(fn));
+    }
     // The process running the task, for monitors (no delivery to callbacks).
     void setProcessInfo(const ProcessInfo &info) const { m_core->setProcessInfo(info); }
 

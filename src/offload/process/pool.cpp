@@ -1,12 +1,16 @@
 // WorkerPool facade and the pool's queueing, dispatch, cancellation and shutdown policy.
+#include "bufferframes_p.h"
 #include "pool_p.h"
 #include "spawn_p.h"
+
+#include <offload/workersdk/memoryfile.h>
 
 #include <QCoreApplication>
 #include <QFileInfo>
 #include <QLoggingCategory>
 #include <QThread>
 
+#include <algorithm>
 #include <csignal>
 
 #include <fcntl.h>
@@ -85,16 +89,40 @@ void WorkerPool::shutdown()
 TaskHandle<WorkerResult> WorkerPool::submit(QObject *context, const QString &method,
     const QJsonValue &args, const QByteArray &payload, const CallOptions &options)
 {
+    return submit(context, WorkerCall { method, args, payload, {} }, options);
+}
+
+TaskHandle<WorkerResult> WorkerPool::submit(
+    QObject *context, WorkerCall wc, const CallOptions &options)
+{
+    const QString method = wc.method;
     auto call = std::make_shared<CallState>();
     call->id = d->nextCallId.fetch_add(1);
-    call->method = method;
-    call->args = args;
-    call->payload = payload;
+    call->method = std::move(wc.method);
+    call->args = std::move(wc.args);
+    call->payload = std::move(wc.payload);
+    call->buffers = std::move(wc.buffers);
+    if (wc.onFrame)
+        call->onFrame = std::make_shared<const std::function<void(const WorkerFrame &)>>(
+            std::move(wc.onFrame));
     call->priority = options.priority;
     call->timeout = options.timeout.value_or(d->spec.callTimeout);
     call->task.emplace(context, QStringLiteral("worker"),
         options.name.isEmpty() ? d->name + QLatin1Char('.') + method : options.name);
     auto handle = call->task->handle();
+    const bool nullBuffer = std::any_of(call->buffers.begin(), call->buffers.end(),
+        [](const SharedBuffer &b) { return b.isNull() || !b.constData(); });
+    if (nullBuffer || call->buffers.size() > size_t(protocol::maxBuffersPerFrame)) {
+        Error e;
+        e.kind = ErrorKind::InvalidInput;
+        e.origin = method;
+        e.message = nullBuffer
+            ? QStringLiteral("a null (or unmapped) SharedBuffer among the call's buffers")
+            : QStringLiteral("more than %1 shared buffers in one call")
+                  .arg(protocol::maxBuffersPerFrame);
+        call->task->fail(e);
+        return handle;
+    }
     submitToSupervisor(d, std::move(call));
     return handle;
 }
@@ -246,7 +274,13 @@ void PoolImpl::send(const std::shared_ptr<CallState> &call, WorkerProc &w)
     QJsonObject header { { QStringLiteral("type"), QStringLiteral("call") },
         { QStringLiteral("id"), qint64(call->id) }, { QStringLiteral("method"), call->method },
         { QStringLiteral("args"), call->args } };
-    write(w, encodeQtFrame(header, call->payload));
+    if (call->buffers.empty()) {
+        write(w, encodeQtFrame(header, call->payload));
+    } else {
+        BufferFrame frame
+            = encodeFrameWithBuffers(header, call->payload, call->buffers, w.fdPassing);
+        write(w, frame.bytes, std::move(frame.descriptors));
+    }
     if (call->timeout.count() > 0) {
         call->timeoutTimer = m_sup.addTimer(call->timeout, [this, self = shared_from_this(), call] {
             call->timeoutTimer = 0;

@@ -5,6 +5,7 @@
 
 #include <offload/core/taskpromise.h>
 #include <offload/process/workerpool.h>
+#include <offload/workersdk/memoryfile.h>
 
 #include "launch_p.h"
 #include "logring_p.h"
@@ -30,6 +31,8 @@ struct CallState
     QString method;
     QJsonValue args;
     QByteArray payload;
+    std::vector<SharedBuffer> buffers;
+    std::shared_ptr<const std::function<void(const WorkerFrame &)>> onFrame; // null: none
     int priority = 0;
     std::chrono::milliseconds timeout { 0 };
     std::optional<TaskPromise<WorkerResult>> task; // set once, before it is submitted
@@ -54,6 +57,17 @@ struct WorkerProc
     std::unique_ptr<QtFrameDecoder> decoder;
     std::string writeBuf;
     size_t writeOff = 0;
+    // Shared buffers whose descriptors go with the frame at `offset` in writeBuf (socket
+    // channel only); held until that frame's first byte is sent.
+    struct Attachment
+    {
+        size_t offset;
+        std::vector<SharedBuffer> buffers;
+    };
+    std::deque<Attachment> attachments;
+    bool fdPassing = false; // the worker takes descriptors (its hello said so; socket channel)
+    std::vector<int> receivedFds; // descriptors received, waiting for the frame that names them
+    protocol::MappingCache mappings; // of the worker's pooled buffers (frames sent again)
     bool watchingWrite = false;
     bool flushQueued = false;
     int concurrency = 1;
@@ -83,6 +97,8 @@ public:
     void cancel(quint64 callId);
     void shutdown(std::shared_ptr<std::promise<void>> done);
     WorkerPool::Status status() const;
+    // A frame's buffers were dropped here: the worker may use them again (workerframes.cpp).
+    void sendRelease(int workerIndex, quint64 id, quint64 sequence);
 
     const WorkerPoolSpec spec;
     const QString name;
@@ -133,11 +149,13 @@ private:
     void onExit(WorkerProc &w, const ExitStatus &status);
     void armHeartbeat(WorkerProc &w);
     void handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame);
-    void finishCall(
-        WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload, bool error);
+    void finishCall(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload,
+        std::vector<SharedBuffer> buffers, bool error);
+    // workerframes.cpp: a call's stream of frames, and the buffers that go back
+    void onWorkerFrame(WorkerProc &w, quint64 id, const QJsonObject &header, QByteArray payload);
     void protocolFailure(
         WorkerProc &w, const QString &reason, ErrorKind kind = ErrorKind::Protocol);
-    void write(WorkerProc &w, const std::string &frame);
+    void write(WorkerProc &w, const std::string &frame, std::vector<SharedBuffer> attach = {});
     void flush(WorkerProc &w);
     void releaseWorker(WorkerProc &w);
     void detach(CallState &call);

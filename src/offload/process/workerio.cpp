@@ -1,12 +1,16 @@
 // The pool's per-process I/O on the supervisor thread: frames in and out, stdout/stderr
 // capture, and what a worker's exit means for its calls.
+#include "bufferframes_p.h"
 #include "io_p.h"
 #include "pool_p.h"
+
+#include <offload/workersdk/memoryfile.h>
 
 #include <QLoggingCategory>
 
 #include <cmath>
 #include <csignal>
+#include <cstring>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -43,10 +47,12 @@ quint64 callId(const QJsonValue &v)
 
 // Frames queued during one supervisor iteration go out together (flush), so a burst of
 // pipelined calls costs one write per worker instead of one per call.
-void PoolImpl::write(WorkerProc &w, const std::string &frame)
+void PoolImpl::write(WorkerProc &w, const std::string &frame, std::vector<SharedBuffer> attach)
 {
     if (w.state == WorkerProc::Stopping && !w.failure.isEmpty())
         return; // being killed: nothing more to say
+    if (!attach.empty())
+        w.attachments.push_back({ w.writeBuf.size(), std::move(attach) });
     w.writeBuf.append(frame);
     m_sup.expectAnswer();
     if (!w.flushQueued) {
@@ -67,13 +73,30 @@ void PoolImpl::flush(WorkerProc &w)
     const int fd = spec.stdioChannel ? (w.child ? w.child->stdinFd() : -1) : w.sock;
     while (fd >= 0 && w.writeOff < w.writeBuf.size()) {
         const char *data = w.writeBuf.data() + w.writeOff;
-        const size_t size = w.writeBuf.size() - w.writeOff;
+        size_t size = w.writeBuf.size() - w.writeOff;
+        // A frame with descriptors starts a send of its own, which carries them with its first
+        // byte; the bytes before it go first, without.
+        std::vector<int> fds;
+        if (!w.attachments.empty()) {
+            const auto &next = w.attachments.front();
+            if (next.offset > w.writeOff) {
+                size = next.offset - w.writeOff;
+            } else {
+                for (const SharedBuffer &b : next.buffers)
+                    fds.push_back(b.fileDescriptor());
+                if (w.attachments.size() > 1)
+                    size = w.attachments[1].offset - w.writeOff;
+            }
+        }
         // MSG_NOSIGNAL: a dead worker gives EPIPE, not SIGPIPE in the application (the
         // supervisor thread blocks SIGPIPE for the pipe of the stdio channel).
-        const ssize_t n
-            = spec.stdioChannel ? ::write(fd, data, size) : ::send(fd, data, size, MSG_NOSIGNAL);
+        const ssize_t n = spec.stdioChannel ? ::write(fd, data, size)
+            : fds.empty()                   ? ::send(fd, data, size, MSG_NOSIGNAL)
+                          : protocol::sendWithDescriptors(fd, data, size, fds.data(), fds.size());
         if (n > 0) {
             w.writeOff += size_t(n);
+            if (!fds.empty())
+                w.attachments.pop_front(); // sent: the worker holds its own references now
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -89,10 +112,23 @@ void PoolImpl::flush(WorkerProc &w)
             }
             return;
         }
-        break; // EPIPE and friends: the worker is going away; its exit is handled from the child
+        // EPIPE and friends: the worker is going away; its exit is handled from the child.
+        // Anything else (too many descriptors in flight, no buffer space) leaves a live worker
+        // that will never see these calls: it is failed, and its calls with it.
+        const int why = n < 0 ? errno : 0;
+        if (why != 0 && why != EPIPE && why != ECONNRESET && w.failure.isEmpty()) {
+            w.writeBuf.clear();
+            w.writeOff = 0;
+            w.attachments.clear();
+            return protocolFailure(w,
+                QStringLiteral("cannot send to the worker: %1")
+                    .arg(QString::fromLocal8Bit(std::strerror(why))));
+        }
+        break;
     }
     w.writeBuf.clear();
     w.writeOff = 0;
+    w.attachments.clear(); // a worker going away: what was not sent is not held
     if (w.watchingWrite) {
         w.watchingWrite = false;
         if (spec.stdioChannel) {
@@ -110,13 +146,29 @@ void PoolImpl::onSocket(WorkerProc &w, uint32_t events)
         flush(w);
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
+    // Descriptors come with the bytes (a worker's shared buffers): they wait in receivedFds
+    // for the frame that names them, which arrives with them or after them, never before.
     const int index = w.index;
-    const ReadResult result = readAvailable(w.sock, [&](const char *data, ssize_t n) {
-        onChannelBytes(w, data, size_t(n));
-        return m_workers.count(index) && w.failure.isEmpty(); // replaced or failed: stop
-    });
-    if (result == ReadResult::Eof && m_workers.count(index))
-        onChannelClosed(w);
+    char buf[65536];
+    for (int chunks = 0; chunks < 16;) {
+        bool refused = false;
+        const ssize_t n = protocol::receiveWithDescriptors(
+            w.sock, buf, sizeof buf, MSG_DONTWAIT, w.receivedFds, refused);
+        if (refused || w.receivedFds.size() > protocol::maxPendingDescriptors)
+            return protocolFailure(w,
+                QStringLiteral("sent more file descriptors than its frames name (or other "
+                               "ancillary data)"));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return; // drained (or an error the exit path will explain)
+        if (n == 0)
+            return onChannelClosed(w);
+        ++chunks;
+        onChannelBytes(w, buf, size_t(n));
+        if (!m_workers.count(index) || !w.failure.isEmpty())
+            return; // replaced or failed: stop
+    }
 }
 
 void PoolImpl::onChannelBytes(WorkerProc &w, const char *data, size_t size)
@@ -182,6 +234,7 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
                 ErrorKind::Launch);
         }
         w.concurrency = std::max(1, h.value(QLatin1String("concurrency")).toInt(1));
+        w.fdPassing = !spec.stdioChannel && h.value(QLatin1String("fd_passing")).toBool(false);
         w.state = WorkerProc::Ready;
         w.everReady = true;
         m_consecutiveStartFailures = 0;
@@ -241,12 +294,22 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
         });
         return;
     }
+    if (type == QLatin1String("frame"))
+        return onWorkerFrame(
+            w, id, h, QByteArray(frame.payload.data(), qsizetype(frame.payload.size())));
     if (type == QLatin1String("result") || type == QLatin1String("error")) {
         if (!w.outstanding.count(id))
             return protocolFailure(
                 w, QStringLiteral("%1 for unknown call id %2").arg(type).arg(id));
-        finishCall(w, id, h, QByteArray(frame.payload.data(), qsizetype(frame.payload.size())),
-            type == QLatin1String("error"));
+        QByteArray payload(frame.payload.data(), qsizetype(frame.payload.size()));
+        std::vector<SharedBuffer> buffers;
+        QString why;
+        if (!takeFrameBuffers(
+                h, payload, w.receivedFds, buffers, why, &w.mappings, w.outstanding[id]->buffers))
+            return protocolFailure(
+                w, QStringLiteral("%1 for call %2: %3").arg(type).arg(id).arg(why));
+        finishCall(
+            w, id, h, std::move(payload), std::move(buffers), type == QLatin1String("error"));
         return;
     }
     if (type == QLatin1String("ping")) {
@@ -260,8 +323,8 @@ void PoolImpl::handleFrame(WorkerProc &w, protocol::Frame<QJsonObject> &frame)
     protocolFailure(w, QStringLiteral("unknown message type '%1'").arg(type));
 }
 
-void PoolImpl::finishCall(
-    WorkerProc &w, quint64 id, const QJsonObject &h, QByteArray payload, bool error)
+void PoolImpl::finishCall(WorkerProc &w, quint64 id, const QJsonObject &h, QByteArray payload,
+    std::vector<SharedBuffer> buffers, bool error)
 {
     w.child->drainOutput(); // output the worker wrote before answering belongs to this call
     if (!m_workers.count(w.index) || !w.outstanding.count(id))
@@ -275,7 +338,8 @@ void PoolImpl::finishCall(
     if (call->cancelling || task.isCancellationRequested()) {
         task.finishCancelled();
     } else if (!error) {
-        task.finish(WorkerResult { h.value(QLatin1String("value")), std::move(payload) });
+        task.finish(WorkerResult {
+            h.value(QLatin1String("value")), std::move(payload), std::move(buffers) });
     } else {
         Error e;
         e.kind = ErrorKind::WorkerError;
@@ -497,6 +561,11 @@ void PoolImpl::releaseWorker(WorkerProc &w)
     if (w.sock >= 0)
         ::close(w.sock);
     w.sock = -1;
+    for (int fd : w.receivedFds)
+        ::close(fd);
+    w.receivedFds.clear();
+    w.attachments.clear();
+    w.mappings.clear();
 }
 
 } // namespace offload::detail

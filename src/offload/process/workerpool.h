@@ -5,11 +5,13 @@
 #include <offload/process/environment.h>
 #include <offload/process/export.h>
 #include <offload/process/launcher.h>
+#include <offload/process/sharedbuffer.h>
 
 #include <QByteArrayList>
 #include <QJsonValue>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -20,11 +22,13 @@ namespace detail {
 class PoolImpl;
 }
 
-// What a worker answered: a JSON value and an optional binary payload.
+// What a worker answered: a JSON value, an optional binary payload, and the shared buffers
+// it handed back (its own, or ones it was given).
 struct WorkerResult
 {
     QJsonValue value;
     QByteArray payload;
+    std::vector<SharedBuffer> buffers;
 };
 
 // Describes a pool. Programs are executed directly (argv, never a shell).
@@ -67,6 +71,32 @@ struct WorkerPoolSpec
     qint64 logBytes = 64 * 1024; // kept per worker and stream; errors carry the stderr tail
 };
 
+// One frame of a call's stream: what the worker published while the call ran (a video
+// frame, a partial volume, a preview), with the buffers it lent for it. When the worker
+// publishes faster than the context's thread takes them, only the latest waits: the others
+// are dropped on the way and counted in `skipped`. A frame's buffers go back to the worker
+// (to its BufferPool) when the last copy of them here is dropped.
+struct WorkerFrame
+{
+    quint64 sequence = 0; // the worker's numbering, from 1
+    quint64 skipped = 0; // frames dropped since the last one delivered (the GUI fell behind)
+    QJsonValue value;
+    QByteArray payload;
+    std::vector<SharedBuffer> buffers;
+};
+
+// One call with everything it carries (see WorkerPool::submit).
+struct WorkerCall
+{
+    QString method;
+    QJsonValue args;
+    QByteArray payload;
+    std::vector<SharedBuffer> buffers;
+    // The call's stream of frames, if the worker publishes one: runs on the context's thread,
+    // latest first (see WorkerFrame), never after the call's final-state callbacks.
+    std::function<void(const WorkerFrame &)> onFrame;
+};
+
 struct CallOptions
 {
     QString name; // for the monitor; default "<pool>.<method>"
@@ -94,6 +124,14 @@ public:
     TaskHandle<WorkerResult> submit(QObject *context, const QString &method,
         const QJsonValue &args = {}, const QByteArray &payload = {},
         const CallOptions &options = {});
+    // The same with shared buffers (see SharedBuffer), as a WorkerCall:
+    //   pool.submit(this, WorkerCall { .method = "blur", .buffers = { image } });
+    // A local worker receives their memory files and maps them: nothing is copied, whatever
+    // their size. A worker reached over stdin/stdout (stdioChannel, ssh, Slurm) gets their
+    // bytes inline in the call instead, and the buffers of its answer come back the same
+    // way: the same call works everywhere.
+    TaskHandle<WorkerResult> submit(
+        QObject *context, WorkerCall call, const CallOptions &options = {});
 
     struct Status
     {
@@ -120,3 +158,4 @@ private:
 } // namespace offload
 
 Q_DECLARE_METATYPE(offload::WorkerResult)
+Q_DECLARE_METATYPE(offload::WorkerFrame)

@@ -26,7 +26,9 @@
 // Writes handle partial writes, EINTR and EAGAIN (a channel inherited non-blocking).
 #pragma once
 
+#include "buffer.h"
 #include "json.h"
+#include "memoryfile.h"
 #include "protocol.h"
 
 #include <algorithm>
@@ -45,6 +47,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <typeinfo>
@@ -100,6 +104,26 @@ inline bool writeAll(int fd, const char *data, size_t size)
     return true;
 }
 
+// writeAll on a Unix socket with descriptors attached to the first byte of data.
+inline bool writeAllWithDescriptors(int fd, const std::string &data, const std::vector<int> &fds)
+{
+    for (;;) {
+        const ssize_t n
+            = protocol::sendWithDescriptors(fd, data.data(), data.size(), fds.data(), fds.size());
+        if (n > 0)
+            return writeAll(fd, data.data() + n, data.size() - size_t(n));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd p { fd, POLLOUT, 0 };
+            if (::poll(&p, 1, -1) < 0 && errno != EINTR)
+                return false;
+            continue;
+        }
+        return false;
+    }
+}
+
 } // namespace detail
 
 struct JsonTraits
@@ -138,11 +162,12 @@ public:
     const char *what() const noexcept override { return "cancelled"; }
 };
 
-// A method's answer: a JSON value and optional binary payload.
+// A method's answer: a JSON value, an optional binary payload and shared buffers.
 struct Result
 {
     json::Value value;
     std::string payload;
+    std::vector<Buffer> buffers;
     Result() = default;
     template<typename T, typename = std::enable_if_t<std::is_constructible_v<json::Value, T>>>
     Result(T &&v, std::string bytes = {}) : value(std::forward<T>(v)), payload(std::move(bytes))
@@ -159,6 +184,8 @@ public:
     const std::string &method() const { return m_method; }
     const json::Value &args() const { return m_args; }
     const std::string &payload() const { return m_payload; }
+    // The shared buffers the call came with, in order (a copy may be returned in the Result).
+    std::vector<Buffer> &buffers() { return m_buffers; }
 
     // Progress as a fraction in [0, 1] or as value of max; text and stage are optional.
     // Reports closer together than the worker's progress interval (default 5 ms) are merged;
@@ -167,6 +194,13 @@ public:
     void progress(int64_t value, int64_t max, std::string_view text = {});
     void stage(std::string_view name, int index, int count);
     void log(std::string_view text, std::string_view level = "info");
+    // Publishes the next frame of this call's stream (a preview, a video frame): the
+    // application's onFrame gets it, or only a later one if it falls behind. The buffers are
+    // lent: the application maps the same memory, so do not write them until they come back
+    // (a BufferPool's buffers return to it by themselves). Over stdin/stdout they go inline
+    // and come back at once. Returns the frame's number, from 1.
+    int64_t publish(
+        json::Value value, std::vector<Buffer> buffers = {}, const std::string &payload = {});
     // Whether the pool asked to cancel this call. Cheap (no I/O): the reader thread records
     // cancel requests as they arrive.
     bool isCancelled();
@@ -180,20 +214,24 @@ public:
 
 private:
     friend class Worker;
-    Call(Worker &w, int64_t id, std::string method, json::Value args, std::string payload)
+    Call(Worker &w, int64_t id, std::string method, json::Value args, std::string payload,
+        std::vector<Buffer> buffers)
         : m_worker(w)
         , m_id(id)
         , m_method(std::move(method))
         , m_args(std::move(args))
         , m_payload(std::move(payload))
+        , m_buffers(std::move(buffers))
     { }
     void sendProgress(json::Object fields, bool force);
     void flushProgress();
+    int64_t m_frames = 0;
     Worker &m_worker;
     int64_t m_id;
     std::string m_method;
     json::Value m_args;
     std::string m_payload;
+    std::vector<Buffer> m_buffers;
     json::Object m_pending; // progress fields merged since the last frame
     std::chrono::steady_clock::time_point m_lastSent {};
 };
@@ -206,7 +244,12 @@ public:
     explicit Worker(std::string name) : m_name(std::move(name)) { }
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
-    ~Worker() { stopReader(); }
+    ~Worker()
+    {
+        stopReader();
+        for (int fd : m_fds)
+            ::close(fd);
+    }
 
     Worker &method(std::string name, Handler handler)
     {
@@ -266,6 +309,7 @@ private:
         std::string method;
         json::Value args;
         std::string payload;
+        std::vector<Buffer> buffers;
     };
 
     int serve()
@@ -278,7 +322,8 @@ private:
             names.push_back(n);
         if (!send(json::Object { { "type", "hello" }, { "protocol", protocol::version },
                 { "pid", int64_t(::getpid()) }, { "name", m_name },
-                { "concurrency", m_concurrency }, { "methods", names } }))
+                { "concurrency", m_concurrency }, { "methods", names },
+                { "fd_passing", m_inIsSocket } }))
             return 0;
         if (!startReader())
             return 1;
@@ -463,7 +508,10 @@ private:
             }
             if (p[0].revents == 0)
                 continue;
-            const ssize_t n = ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
+            const ssize_t n = m_inIsSocket ? receive(0)
+                                           : ::read(m_in, m_readBuffer.data(), m_readBuffer.size());
+            if (n == refusedDescriptors)
+                return; // finish() has said why
             if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
                 continue; // EAGAIN: the channel was inherited non-blocking; poll again
             if (n <= 0)
@@ -484,8 +532,9 @@ private:
     {
         for (;;) {
             if (m_inIsSocket) {
-                const ssize_t n
-                    = ::recv(m_in, m_readBuffer.data(), m_readBuffer.size(), MSG_DONTWAIT);
+                const ssize_t n = receive(MSG_DONTWAIT);
+                if (n == refusedDescriptors)
+                    return; // finish() has said why
                 if (n > 0) {
                     consume(size_t(n));
                     return;
@@ -515,6 +564,50 @@ private:
             }
             return finish(0, {}); // the pool closed the channel
         }
+    }
+
+    // Reads the socket channel into m_readBuffer, keeping the descriptors that come with the
+    // bytes (shared buffers) in m_fds for the frame that names them. refusedDescriptors (after
+    // finish()) if the pool sent more descriptors than frames name, or other ancillary data.
+    static constexpr ssize_t refusedDescriptors = -2;
+    ssize_t receive(int flags)
+    {
+        bool refused = false;
+        const ssize_t n = protocol::receiveWithDescriptors(
+            m_in, m_readBuffer.data(), m_readBuffer.size(), flags, m_fds, refused);
+        if (refused || m_fds.size() > protocol::maxPendingDescriptors) {
+            finish(3, "protocol error: the pool sent file descriptors no frame names");
+            return refusedDescriptors;
+        }
+        return n;
+    }
+
+    // The buffers a call frame announces (docs/protocol.md, "Shared buffers"), its payload cut
+    // to its own. False (after finish()) if the frame and what came with it disagree.
+    bool takeBuffers(const json::Value &h, std::string &payload, std::vector<Buffer> &out)
+    {
+        if (!h.contains("buffers"))
+            return true;
+        const auto exact = [](const json::Value &v) -> int64_t {
+            return v.isNumber() ? v.toExactInt().value_or(-1) : -1;
+        };
+        std::vector<protocol::BufferEntry> entries;
+        for (const json::Value &e : h["buffers"].array())
+            entries.push_back({ exact(e["size"]), e["sealed"].toBool(), e["inline"].toBool(),
+                e["reuse"].toBool() });
+        std::vector<std::shared_ptr<protocol::MemoryFile>> files;
+        std::string error;
+        const int64_t own = exact(h["payload_size"]);
+        if (!h["buffers"].isArray()
+            || !protocol::takeBuffers(entries, payload.data(), int64_t(payload.size()), own, m_fds,
+                files, error, &m_mappings)) {
+            finish(3, "protocol error: " + (error.empty() ? "\"buffers\" is not a list" : error));
+            return false;
+        }
+        for (auto &f : files)
+            out.push_back(Buffer(std::move(f)));
+        payload.resize(size_t(own));
+        return true;
     }
 
     // Feeds n bytes of m_readBuffer to the decoder and handles the frames in them, on whichever
@@ -558,16 +651,32 @@ private:
                         + " is not a positive integer up to 2^53");
                 return false;
             }
+            std::vector<Buffer> buffers;
+            if (type == "call" && !takeBuffers(h, frame.payload, buffers))
+                return false;
             std::lock_guard lock(m_mutex);
             if (type == "call") {
-                m_queue.push_back(
-                    { *id, h["method"].toString(), h["args"], std::move(frame.payload) });
+                m_queue.push_back({ *id, h["method"].toString(), h["args"],
+                    std::move(frame.payload), std::move(buffers) });
             } else if (*id == m_currentId
                 || std::any_of(m_queue.begin(), m_queue.end(),
                     [&](const Pending &p) { return p.id == *id; })) {
                 m_cancelled.insert(*id); // a cancel for a call already answered is moot
             }
             m_cv.notify_all();
+        } else if (type == "release") {
+            // The application dropped a frame: the buffers it lent are free again. Dropped
+            // outside the lock (a BufferPool takes its own).
+            std::vector<Buffer> back;
+            {
+                std::lock_guard lock(m_mutex);
+                const auto it = m_lent.find(
+                    { h["id"].toExactInt().value_or(0), h["seq"].toExactInt().value_or(0) });
+                if (it != m_lent.end()) {
+                    back = std::move(it->second);
+                    m_lent.erase(it);
+                }
+            }
         } else if (type == "ping") {
             if (!send(json::Object { { "type", "pong" }, { "seq", h["seq"] } })) {
                 finish(0, {}); // the pool is gone
@@ -621,16 +730,24 @@ private:
             sendCancelled(p.id);
             return;
         }
-        Call call(*this, p.id, p.method, std::move(p.args), std::move(p.payload));
+        Call call(
+            *this, p.id, p.method, std::move(p.args), std::move(p.payload), std::move(p.buffers));
         try {
             Result r = it->second(call);
             call.flushProgress();
             if (takeCancelled(p.id))
                 sendCancelled(p.id);
+            else if (std::any_of(r.buffers.begin(), r.buffers.end(),
+                         [](const Buffer &b) { return b.isNull(); })
+                || r.buffers.size() > size_t(protocol::maxBuffersPerFrame))
+                sendError(p.id,
+                    "the result has a null buffer, or more than "
+                        + std::to_string(protocol::maxBuffersPerFrame),
+                    "std::invalid_argument");
             else
                 sendOrExit(
                     json::Object { { "type", "result" }, { "id", p.id }, { "value", r.value } },
-                    r.payload);
+                    r.payload, r.buffers);
         } catch (const Cancelled &) {
             takeCancelled(p.id);
             sendCancelled(p.id);
@@ -651,24 +768,54 @@ private:
             { "type", "error" }, { "id", id }, { "message", message }, { "origin", origin } });
     }
 
-    // Writes one frame, whole, under the write lock (the reader thread answers pings). False
-    // if the pool is gone.
-    bool send(json::Object header, const std::string &payload = {})
+    // Writes one frame, whole, under the write lock (the reader thread answers pings). Shared
+    // buffers go as descriptors with the frame's first byte on the socket channel, else
+    // inline after the payload. False if the pool is gone.
+    bool send(json::Object header, const std::string &payload = {},
+        const std::vector<Buffer> &buffers = {})
     {
         if (m_byHand)
             return answerByHand(header, payload);
-        if (!payload.empty())
-            header["size"] = int64_t(payload.size());
+        std::string withInline;
+        const std::string *body = &payload;
+        std::vector<int> fds;
+        if (!buffers.empty()) {
+            withInline = payload;
+            json::Array list;
+            for (const Buffer &b : buffers) {
+                json::Object e { { "size", b.size() } };
+                if (b.isSealed())
+                    e["sealed"] = true;
+                if (m_inIsSocket) {
+                    fds.push_back(b.m_file->fd());
+                    if (b.m_file->pooled())
+                        e["reuse"] = true;
+                } else {
+                    e["inline"] = true;
+                    const auto bytes = b.constBytes();
+                    withInline.append(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+                }
+                list.push_back(json::Value(std::move(e)));
+            }
+            header["buffers"] = json::Value(std::move(list));
+            header["payload_size"] = int64_t(payload.size());
+            body = &withInline;
+        }
+        if (!body->empty())
+            header["size"] = int64_t(body->size());
         const std::string frame
-            = protocol::encodeFrame(json::serialize(json::Value(std::move(header))), payload);
+            = protocol::encodeFrame(json::serialize(json::Value(std::move(header))), *body);
         std::lock_guard lock(m_writeMutex);
-        return detail::writeAll(m_out, frame.data(), frame.size());
+        if (fds.empty())
+            return detail::writeAll(m_out, frame.data(), frame.size());
+        return detail::writeAllWithDescriptors(m_out, frame, fds);
     }
 
     // On the method's thread: a pool that is gone ends the worker quietly.
-    void sendOrExit(json::Object header, const std::string &payload = {})
+    void sendOrExit(json::Object header, const std::string &payload = {},
+        const std::vector<Buffer> &buffers = {})
     {
-        if (!send(std::move(header), payload)) {
+        if (!send(std::move(header), payload, buffers)) {
             stopReader();
             std::exit(0);
         }
@@ -768,6 +915,8 @@ private:
     static constexpr std::chrono::milliseconds takeoverDelay { 2 };
     // Used by one thread at a time: the method's thread, or the reader while m_readerReading.
     protocol::FrameDecoder<JsonTraits> m_decoder { workerMaxHeader, protocol::defaultMaxPayload };
+    std::vector<int> m_fds; // received descriptors waiting for the frame that names them
+    protocol::MappingCache m_mappings; // of the pool's buffers that it will send again
     std::vector<char> m_readBuffer = std::vector<char>(size_t(1) << 18);
     std::thread m_reader;
     int m_wake[2] = { -1, -1 }; // a byte: m_handBack or m_stopReader was set
@@ -778,6 +927,8 @@ private:
     std::condition_variable m_cv;
     std::deque<Pending> m_queue;
     std::set<int64_t> m_cancelled;
+    // Buffers of published frames, by (call, frame), until the application releases them.
+    std::map<std::pair<int64_t, int64_t>, std::vector<Buffer>> m_lent;
     int64_t m_currentId = 0;
     bool m_callRunning = false;
     std::chrono::steady_clock::time_point m_callStarted;
@@ -851,6 +1002,31 @@ inline void Call::log(std::string_view text, std::string_view level)
     }
     m_worker.sendOrExit(json::Object { { "type", "log" }, { "id", m_id },
         { "level", std::string(level) }, { "text", std::string(text) } });
+}
+
+inline int64_t Call::publish(
+    json::Value value, std::vector<Buffer> buffers, const std::string &payload)
+{
+    if (std::any_of(buffers.begin(), buffers.end(), [](const Buffer &b) { return b.isNull(); })
+        || buffers.size() > size_t(protocol::maxBuffersPerFrame))
+        throw std::invalid_argument("a frame with a null buffer, or more than "
+            + std::to_string(protocol::maxBuffersPerFrame));
+    const int64_t sequence = ++m_frames;
+    if (m_worker.m_byHand) {
+        std::fprintf(stderr, "frame %lld: %s\n", static_cast<long long>(sequence),
+            json::serialize(value).c_str());
+        return sequence;
+    }
+    flushProgress(); // progress reported before the frame arrives before it
+    if (!buffers.empty() && m_worker.m_inIsSocket) {
+        // Lent before it is sent: the release can come back before send() returns.
+        std::lock_guard lock(m_worker.m_mutex);
+        m_worker.m_lent[{ m_id, sequence }] = buffers;
+    }
+    m_worker.sendOrExit(json::Object { { "type", "frame" }, { "id", m_id }, { "seq", sequence },
+                            { "value", std::move(value) } },
+        payload, buffers);
+    return sequence;
 }
 
 inline bool Call::isCancelled()
