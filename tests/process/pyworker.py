@@ -68,6 +68,12 @@ def make(call):
     return ow.Result(True, buffers=[b])
 
 
+@worker.method(name="pooledResult")
+def pooled_result(call):
+    """A result that carries a BufferPool's buffer: refused by the SDK."""
+    return ow.Result(True, buffers=[ow.BufferPool(4096, 2).acquire()])
+
+
 @worker.method
 def stream(call):
     """As the C++ testworker's stream: `count` frames (0: until cancelled) of `size` bytes

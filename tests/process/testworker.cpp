@@ -265,6 +265,13 @@ int main(int argc, char **argv)
         r.buffers.push_back(std::move(b));
         return r;
     });
+    // A result that carries a BufferPool's buffer: refused by the SDK.
+    w.method("pooledResult", [](Call &) -> Result {
+        offload::worker::BufferPool pool(4096, 2);
+        Result r(true);
+        r.buffers.push_back(pool.acquire());
+        return r;
+    });
     // Where each buffer it was given is mapped here (a buffer sent again from a pool keeps its
     // mapping).
     w.method("where", [](Call &c) -> Result {

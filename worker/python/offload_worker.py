@@ -63,6 +63,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 
 PROTOCOL_VERSION = 1
 MAX_HEADER = 1 << 20  # the pool's default header limit
@@ -127,6 +128,7 @@ class Buffer:
     (inline, over stdin/stdout). close() unmaps it now; otherwise it goes with the object."""
 
     _pool = None  # the BufferPool it came from
+    _lends = 0  # frames not yet released that carry it (under the worker's lock)
 
     def __init__(self, fd, size):
         """Takes over fd (closed on failure too): a memory file of at least size bytes whose
@@ -229,10 +231,13 @@ class Buffer:
 
 
 class BufferPool:
-    """Buffers of one size for a stream of frames: at most max_buffers exist at once.
-    acquire() hands out a free one (or makes one), and waits when all are out. A buffer is out
-    until the application releases the frame that carried it (or, never published, until
-    give_back(buffer)). Any thread."""
+    """Buffers of one size for a stream of frames (call.publish): at most max_buffers exist at
+    once. acquire() hands out a free one (or makes one), and waits when all are out. A buffer is
+    out until the application releases every frame that carried it; one never published comes
+    back with give_back(buffer), or when it is garbage. The application's thread holds the
+    latest frame until it takes it: use at least 2. Not for results (the application keeps a
+    result's buffers as long as it likes): a result carrying one is answered as an error.
+    Any thread."""
 
     def __init__(self, size, max_buffers=4):
         if not 1 <= int(size) <= MAX_BUFFER_SIZE or int(max_buffers) < 1:
@@ -255,22 +260,26 @@ class BufferPool:
         try:
             b = Buffer.create(self.size)
         except BaseException:
-            with self._cond:
-                self._made -= 1
-                self._cond.notify()
+            self._forget()
             raise
         b._pool = self
+        # Dropped without being given back (an exception, a cancel): one more may be made.
+        weakref.finalize(b, self._forget)
         return b
 
+    def _forget(self):
+        with self._cond:
+            self._made -= 1
+            self._cond.notify()
+
     def give_back(self, buffer):
-        """Returns a buffer that was acquired and not published."""
+        """Returns a buffer that was acquired and is not lent in a frame."""
         if buffer._pool is not self:
             raise ValueError("not a buffer of this pool")
         with self._cond:
-            if buffer.sealed or buffer.memory is None:
-                self._made -= 1  # cannot be written again: one more may be made
-            elif buffer not in self._free:
-                self._free.append(buffer)
+            if buffer._lends == 0 and buffer.memory is not None and not buffer.sealed \
+                    and not any(b is buffer for b in self._free):
+                self._free.append(buffer)  # a sealed or closed one goes with its finalizer
             self._cond.notify()
 
 
@@ -439,6 +448,10 @@ class Call:
                 or len(buffers) > MAX_BUFFERS_PER_FRAME:
             raise ValueError("a frame's buffers are at most %d open offload_worker.Buffer objects"
                              % MAX_BUFFERS_PER_FRAME)
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError("a frame's value is not JSON-serialisable: %s" % e) from None
         self._frames += 1
         seq = self._frames
         worker = self._worker
@@ -449,6 +462,8 @@ class Call:
         if buffers and worker._sock is not None:
             with worker._cond:  # lent before it is sent: the release can come back first
                 worker._lent[(self.id, seq)] = buffers
+                for b in buffers:
+                    b._lends += 1
         worker._emit({"type": "frame", "id": self.id, "seq": seq, "value": value},
                      bytes(payload), flush=True, buffers=buffers)
         if worker._sock is None:
@@ -644,9 +659,12 @@ class Worker:
                     self._cancelled.add(cid)  # a cancel for a call already answered is moot
                 self._cond.notify_all()
         elif kind == "release":
-            # The application dropped a frame: the buffers it lent are free again.
+            # The application dropped a frame: the buffers it lent are free again, once no
+            # other frame still carries them.
             with self._cond:
                 lent = self._lent.pop((header.get("id"), header.get("seq")), ())
+                for b in lent:
+                    b._lends -= 1
             self._returned(lent)
         elif kind == "ping":
             self._emit({"type": "pong", "seq": header.get("seq")}, flush=True)
@@ -689,6 +707,12 @@ class Worker:
             call._flush_progress()
             if self._take_cancelled(call_id):
                 self._emit({"type": "error", "id": call_id, "cancelled": True, "message": "cancelled"})
+            elif isinstance(value, Result) and any(b._pool is not None for b in value.buffers):
+                # The pool would hand it out again while the application still reads it.
+                self._emit({"type": "error", "id": call_id, "origin": "ValueError",
+                            "message": "a BufferPool's buffer in a result (it would be reused "
+                            "while the application holds it): publish it in a frame, or use "
+                            "Buffer.create"})
             elif isinstance(value, Result):
                 self._emit({"type": "result", "id": call_id, "value": value.value}, value.payload,
                            buffers=value.buffers)

@@ -6,6 +6,7 @@ environment and speak the protocol to it over a socketpair (OFFLOAD_WORKER_FD) o
 sdk_testworker.py; CppWorkerProcessTest runs the C++ twin named by OFFLOAD_CPP_TEST_WORKER
 (CTest's cpp_sdk_processes sets it) and is skipped without it. Every wait is bounded.
 """
+import gc
 import json
 import os
 import select
@@ -115,6 +116,25 @@ class BufferTest(unittest.TestCase):
             ow.BufferPool(8192, 2).give_back(b)  # not of that pool
         with self.assertRaises(ValueError):
             ow.BufferPool(0)
+
+    def test_a_pool_buffer_dropped_or_still_lent_is_accounted_for(self):
+        pool = ow.BufferPool(4096, 1)
+        b = pool.acquire()
+        del b  # dropped without being given back (an exception, a cancel)
+        gc.collect()
+        b = pool.acquire(timeout=1)
+        self.assertIsNotNone(b)  # its slot came back
+        b._lends = 1  # still carried by a frame the application holds
+        pool.give_back(b)
+        self.assertIsNone(pool.acquire(timeout=0.01))
+        b._lends = 0
+        pool.give_back(b)
+        self.assertIs(pool.acquire(timeout=0), b)
+
+    def test_a_frame_that_is_not_json_is_refused_where_it_is_published(self):
+        call = ow.Call(None, 1, "m", None, b"")
+        with self.assertRaises(TypeError):
+            call.publish({"t": object()})
 
     def test_a_new_buffer_is_zeroed_writable_and_its_size_sealed(self):
         b = ow.Buffer.create(3 * 4096 + 5)

@@ -29,6 +29,15 @@ struct Pending
     quint64 latestReplaced = 0;
 };
 
+// What postLatest() left for a context that is gone: never run, so released now (a frame's
+// buffers go back to its worker) rather than with the last handle to the task.
+void dropLatest(TaskCore::Private &d)
+{
+    std::function<void(quint64)> dropped;
+    std::lock_guard lock(d.mutex);
+    std::swap(dropped, d.latest); // released after the lock: it may own resources
+}
+
 // The context is still there; once it is gone, the task is never delivered again.
 bool isAlive(TaskCore::Private &d)
 {
@@ -109,13 +118,13 @@ template<typename List, typename Arg> bool callAll(const List &list, const Arg &
 void TaskCore::deliver(bool fromDelayList)
 {
     if (d->dead)
-        return;
+        return dropLatest(*d);
     auto self = shared_from_this(); // callbacks may drop every other reference
     const auto alive = [this] { return isAlive(*d); };
     if (!alive()) {
         requestCancel();
         unlinkFromContext();
-        return;
+        return dropLatest(*d);
     }
     bindContextGuard(*this, *d);
 

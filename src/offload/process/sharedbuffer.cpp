@@ -92,6 +92,10 @@ bool SharedBuffer::seal(QString *error)
     }
     if (d->sealed())
         return true;
+    if (d->adopted()) {
+        setError(error, "a buffer received from a worker is mapped there too: it cannot be sealed");
+        return false;
+    }
     if (d.use_count() != 1) {
         setError(error, "the buffer has other copies: seal it before sharing it");
         return false;

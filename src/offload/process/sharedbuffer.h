@@ -63,9 +63,10 @@ public:
     std::span<std::byte> bytes();
     std::span<const std::byte> constBytes() const;
 
-    // Makes the buffer read-only for good (see above). Only for a buffer with no other copy
-    // (none handed out yet): false, with *error, otherwise or if the system refuses. The
-    // bytes move to a read-only mapping: pointers and spans taken before are invalid after.
+    // Makes the buffer read-only for good (see above). Only for a buffer made here with no
+    // other copy (none handed out yet; never one received from a worker): false, with *error,
+    // otherwise or if the system refuses. The bytes move to a read-only mapping: pointers and spans
+    // taken before are invalid after.
     bool seal(QString *error = nullptr);
 
     // The memory file, to hand over (SCM_RIGHTS); owned by the buffer, valid while it lives.

@@ -7,6 +7,8 @@
 
 #include <offload/workersdk/protocol.h>
 
+#include <QJsonArray>
+
 namespace offload::detail {
 
 namespace {
@@ -55,7 +57,7 @@ void PoolImpl::onWorkerFrame(WorkerProc &w, quint64 id, const QJsonObject &h, QB
         return protocolFailure(
             w, QStringLiteral("frame of call %1 without a sequence number").arg(id));
     std::shared_ptr<FrameRelease> token;
-    if (h.contains(QLatin1String("buffers")))
+    if (!h.value(QLatin1String("buffers")).toArray().isEmpty())
         token = std::make_shared<FrameRelease>(weak_from_this(), w.index, id, sequence);
     std::vector<SharedBuffer> buffers;
     QString why;

@@ -93,7 +93,8 @@ struct WorkerCall
     QByteArray payload;
     std::vector<SharedBuffer> buffers;
     // The call's stream of frames, if the worker publishes one: runs on the context's thread,
-    // latest first (see WorkerFrame), never after the call's final-state callbacks.
+    // latest first (see WorkerFrame), never after the call's final-state callbacks. The
+    // function itself is destroyed on Offload's I/O thread when the call ends.
     std::function<void(const WorkerFrame &)> onFrame;
 };
 

@@ -58,7 +58,7 @@ public:
     bool seal()
     {
         std::string error;
-        return m_file && m_file.use_count() == 1 && m_file->seal(error);
+        return m_file && !m_file->adopted() && m_file.use_count() == 1 && m_file->seal(error);
     }
 
 private:
@@ -68,12 +68,14 @@ private:
     std::shared_ptr<protocol::MemoryFile> m_file;
 };
 
-// Buffers of one size, reused, for frames published again and again (or results of one
-// size): fresh memory costs its page faults. At most maxBuffers exist at once; acquire()
-// hands out an idle one or makes a new prefaulted one, and when all are out it waits for one
-// to come back. A buffer comes back when its last copy is gone: for a published frame, when
-// the application has dropped it (it keeps at most the latest), so a stream faster than the
-// application waits here instead of piling up memory. Any thread.
+// Buffers of one size, reused, for frames published again and again (Call::publish): fresh
+// memory costs its page faults. At most maxBuffers exist at once; acquire() hands out an idle
+// one or makes a new prefaulted one, and when all are out it waits for one to come back. A
+// buffer comes back when its last copy is gone: for a published frame, when the application
+// has dropped it, so a stream faster than the application waits here instead of piling up
+// memory. The application's thread holds the latest frame until it takes it: use at least 2.
+// Not for results: the application keeps a result's buffers as long as it likes and says
+// nothing when it lets them go, so a Result carrying one is answered as an error. Any thread.
 class BufferPool
 {
 public:

@@ -99,7 +99,10 @@ public:
                 + " bytes, not the " + std::to_string(size) + " announced";
             return nullptr;
         }
-        m->m_sealed = (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0;
+        // Only F_SEAL_WRITE makes it read-only for everyone: with F_SEAL_FUTURE_WRITE alone the
+        // sender's own mapping can still write, and the writable mapping tried here is refused.
+        m->m_sealed = (seals & F_SEAL_WRITE) != 0;
+        m->m_adopted = true;
         m->m_device = uint64_t(st.st_dev);
         m->m_inode = uint64_t(st.st_ino);
         m->m_address = m->map(m->m_sealed);
@@ -114,6 +117,8 @@ public:
     void *address() const { return m_address == MAP_FAILED ? nullptr : m_address; }
     // Handed out by a MemoryFilePool: it will be sent again, so a receiver may keep it mapped.
     bool pooled() const { return m_pooled; }
+    // Received from elsewhere (adopt()): others may map it too.
+    bool adopted() const { return m_adopted; }
     // Two descriptors name the same memory file when these agree (a buffer handed back).
     bool sameFileAs(const MemoryFile &other) const { return isFile(other.m_device, other.m_inode); }
     bool isFile(uint64_t device, uint64_t inode) const
@@ -175,6 +180,7 @@ private:
     void *m_address = MAP_FAILED;
     bool m_sealed = false;
     bool m_pooled = false;
+    bool m_adopted = false; // received from the peer, not made here
     uint64_t m_device = 0;
     uint64_t m_inode = 0;
 };

@@ -744,6 +744,13 @@ private:
                     "the result has a null buffer, or more than "
                         + std::to_string(protocol::maxBuffersPerFrame),
                     "std::invalid_argument");
+            else if (std::any_of(r.buffers.begin(), r.buffers.end(),
+                         [](const Buffer &b) { return b.m_file->pooled(); }))
+                // The pool would hand it out again while the application still reads it.
+                sendError(p.id,
+                    "a BufferPool's buffer in a result (it would be reused while the "
+                    "application holds it): publish it in a frame, or use Buffer::create",
+                    "std::invalid_argument");
             else
                 sendOrExit(
                     json::Object { { "type", "result" }, { "id", p.id }, { "value", r.value } },
