@@ -69,6 +69,23 @@ inline int sharedBufferMappings(qint64 pid = 0)
     return int(maps.readAll().count("memfd:offload-buffer"));
 }
 
+#ifdef OFFLOAD_SOURCE_DIR
+// A pool of one Python worker (tests/process/pyworker.py, the Python SDK of this tree).
+inline offload::WorkerPoolSpec pythonWorkerSpec(bool stdio = false)
+{
+    offload::WorkerPoolSpec spec;
+    spec.program = QStringLiteral("/usr/bin/python3");
+    spec.arguments = { OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py" };
+    spec.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
+    // A user's machine does not export it: the SDK must not need it (stray prints arrive live).
+    spec.environment.remove("PYTHONUNBUFFERED");
+    spec.maxWorkers = 1;
+    spec.stdioChannel = stdio;
+    spec.cancelGrace = std::chrono::milliseconds(500);
+    return spec;
+}
+#endif
+
 // A run of the in-tree testprogram in one of its modes.
 inline offload::ProgramSpec testProgramSpec(
     const QByteArrayList &args, offload::ProgressFormat format)

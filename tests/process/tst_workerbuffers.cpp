@@ -41,17 +41,6 @@ WorkerPoolSpec spec(bool stdio)
     return s;
 }
 
-WorkerPoolSpec pythonSpec(bool stdio)
-{
-    WorkerPoolSpec s;
-    s.program = QStringLiteral("/usr/bin/python3");
-    s.arguments = { OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py" };
-    s.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
-    s.maxWorkers = 1;
-    s.stdioChannel = stdio;
-    return s;
-}
-
 QJsonObject obj(std::initializer_list<std::pair<QString, QJsonValue>> fields)
 {
     QJsonObject o;
@@ -211,7 +200,7 @@ void tst_WorkerBuffers::aPythonWorkerReadsAndWritesBuffers_data()
 void tst_WorkerBuffers::aPythonWorkerReadsAndWritesBuffers()
 {
     QFETCH(bool, stdio);
-    WorkerPool pool(pythonSpec(stdio));
+    WorkerPool pool(pythonWorkerSpec(stdio));
     QObject context;
     SharedBuffer writable = filled(64 * 1024, 1);
     SharedBuffer sealed = filled(8192, 2);
@@ -304,7 +293,7 @@ void tst_WorkerBuffers::aResultCannotCarryABufferPoolsBuffer_data()
 void tst_WorkerBuffers::aResultCannotCarryABufferPoolsBuffer()
 {
     QFETCH(bool, python);
-    WorkerPool pool(python ? pythonSpec(false) : spec(false));
+    WorkerPool pool(python ? pythonWorkerSpec(false) : spec(false));
     QObject context;
     auto call = pool.submit(&context, QStringLiteral("pooledResult"));
     QVERIFY(call.waitForFinished(20s));

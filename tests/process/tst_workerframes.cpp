@@ -210,13 +210,7 @@ void tst_WorkerFrames::aPythonWorkerStreamsFrames_data()
 void tst_WorkerFrames::aPythonWorkerStreamsFrames()
 {
     QFETCH(bool, stdio);
-    WorkerPoolSpec s;
-    s.program = QStringLiteral("/usr/bin/python3");
-    s.arguments = { OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py" };
-    s.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
-    s.maxWorkers = 1;
-    s.stdioChannel = stdio;
-    WorkerPool pool(s);
+    WorkerPool pool(pythonWorkerSpec(stdio));
     QObject context;
     constexpr int count = 100;
     std::vector<quint64> sequences;

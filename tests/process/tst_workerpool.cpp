@@ -64,20 +64,6 @@ private Q_SLOTS:
     void pythonCallIsCancelledAndTheWorkerSurvives();
 };
 
-static WorkerPoolSpec pythonSpec(bool stdio = false)
-{
-    WorkerPoolSpec spec;
-    spec.program = QStringLiteral("/usr/bin/python3");
-    spec.arguments = { OFFLOAD_SOURCE_DIR "/tests/process/pyworker.py" };
-    spec.environment.insert("OFFLOAD_PYTHON_SDK", OFFLOAD_SOURCE_DIR "/worker/python");
-    // A user's machine does not export it: the SDK must not need it (stray prints arrive live).
-    spec.environment.remove("PYTHONUNBUFFERED");
-    spec.maxWorkers = 1;
-    spec.stdioChannel = stdio;
-    spec.cancelGrace = std::chrono::milliseconds(500);
-    return spec;
-}
-
 void tst_WorkerPool::callReturnsValueAndPayloadOnTheContextThread()
 {
     WorkerPool pool(testWorkerSpec());
@@ -631,7 +617,7 @@ void tst_WorkerPool::workerRunsByHandWithCall()
 
 void tst_WorkerPool::pythonWorkerReturnsValuesAndPayloads()
 {
-    WorkerPool pool(pythonSpec());
+    WorkerPool pool(pythonWorkerSpec());
     QObject context;
     auto add = pool.submit(&context, QStringLiteral("add"),
         obj({ { QStringLiteral("a"), 40 }, { QStringLiteral("b"), 2 } }));
@@ -654,7 +640,7 @@ void tst_WorkerPool::pythonStrayPrintsNeverCorruptTheStream_data()
 void tst_WorkerPool::pythonStrayPrintsNeverCorruptTheStream()
 {
     QFETCH(bool, stdio);
-    WorkerPool pool(pythonSpec(stdio));
+    WorkerPool pool(pythonWorkerSpec(stdio));
     QObject context;
     QByteArray output;
     Progress last;
@@ -673,7 +659,7 @@ void tst_WorkerPool::pythonStrayPrintsNeverCorruptTheStream()
 
 void tst_WorkerPool::pythonExceptionCarriesTypeAndTraceback()
 {
-    WorkerPool pool(pythonSpec());
+    WorkerPool pool(pythonWorkerSpec());
     QObject context;
     auto call = pool.submit(&context, QStringLiteral("fail"));
     QVERIFY(call.waitForFinished(10s));
@@ -685,7 +671,7 @@ void tst_WorkerPool::pythonExceptionCarriesTypeAndTraceback()
 
 void tst_WorkerPool::pythonCallIsCancelledAndTheWorkerSurvives()
 {
-    WorkerPool pool(pythonSpec());
+    WorkerPool pool(pythonWorkerSpec());
     QObject context;
     auto call
         = pool.submit(&context, QStringLiteral("sleep"), obj({ { QStringLiteral("ms"), 30000 } }));
