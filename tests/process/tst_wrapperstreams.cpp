@@ -79,6 +79,7 @@ private Q_SLOTS:
     void refusalBeforeTheProgram();
     void withoutClientPrefixEverythingAfterExitIsTheProgramsToo();
     void aLongLineIsNotTakenForAMarker();
+    void srunsExitNoticeAheadOfTheExitMarkerIsStillTheClients();
 };
 
 void tst_WrapperStreams::wholeRunInEveryChunking()
@@ -146,6 +147,30 @@ void tst_WrapperStreams::aLongLineIsNotTakenForAMarker()
     QCOMPARE(r.out, fake);
     QCOMPARE(r.err, fake);
     QCOMPARE(r.streams->exitStatus(), std::optional<int>(0));
+}
+
+// srun prints its notice of the task's exit when the task ends, and forwards the task's last
+// bytes (the wrapper's exit marker) on its own schedule: the notice can come first. It is
+// the client's if only markers follow it; a line like it that the program's output follows
+// was the program's.
+void tst_WrapperStreams::srunsExitNoticeAheadOfTheExitMarkerIsStillTheClients()
+{
+    const QByteArray notice = "srun: error: node1: task 0: Exited with exit code 3\n";
+    const QByteArray early = marker + "pid:7 17 node1\n" + "to-stderr\n" + notice + marker
+        + "file:missing:0\n" + marker + "exit:3\n";
+    const QByteArray programs
+        = marker + "pid:7 17 node1\n" + notice + "more\n" + marker + "exit:3\n";
+    for (int n : { 1, 2, 3, 7, 1000 }) {
+        Read r("srun: ");
+        r.feed(marker + "pid:7 17 node1\n", early, { n });
+        QCOMPARE(r.err, QByteArray("to-stderr\n"));
+        QCOMPARE(r.streams->stderrTail(), QByteArray("to-stderr\n"));
+        QVERIFY(r.streams->prelude().endsWith(notice));
+        QCOMPARE(r.streams->exitStatus(), std::optional<int>(3));
+        Read p("srun: ");
+        p.feed(marker + "pid:7 17 node1\n", programs, { n });
+        QCOMPARE(p.err, notice + "more\n");
+    }
 }
 
 QTEST_APPLESS_MAIN(tst_WrapperStreams)

@@ -70,10 +70,9 @@ void WrapperStreams::stderrData(const char *data, size_t size)
             return;
         if (!m_errStarted)
             return keepTail(m_prelude, d, n, keptPrelude);
-        if (m_exit && !m_clientPrefix.isEmpty())
-            return passAfterExit(d, n, false);
-        keepTail(m_errTail, d, n, keptStderr);
-        m_err(d, size_t(n));
+        if (!m_clientPrefix.isEmpty())
+            return passLines(d, n, false);
+        passProgram(d, n);
     };
     qsizetype pos = start;
     while (pos < buf.size()) {
@@ -89,7 +88,10 @@ void WrapperStreams::stderrData(const char *data, size_t size)
             return;
         }
         pass(buf.constData() + pos, at - pos);
-        onMarker(buf.mid(at + m_marker.size(), end - at - m_marker.size()));
+        const QByteArray word = buf.mid(at + m_marker.size(), end - at - m_marker.size());
+        if (word.startsWith("exit:") && !m_exit)
+            settleAtExit();
+        onMarker(word);
         m_errStarted = true;
         pos = end + 1;
         if (m_fileRemaining > 0)
@@ -105,33 +107,68 @@ void WrapperStreams::stderrData(const char *data, size_t size)
     pass(buf.constData() + pos, hold - pos);
     m_errHold = buf.mid(hold);
     if (size == 0) {
-        passAfterExit(nullptr, 0, true);
+        if (!m_clientPrefix.isEmpty())
+            passLines(nullptr, 0, true);
+        // No exit marker came (the wrapper was killed): a notice held for it was the program's.
+        passProgram(m_heldNotice.constData(), m_heldNotice.size());
+        m_heldNotice.clear();
         m_err(nullptr, 0);
     }
 }
 
-void WrapperStreams::passAfterExit(const char *data, qsizetype size, bool end)
+void WrapperStreams::passProgram(const char *data, qsizetype size)
 {
-    m_afterHold.append(data, size);
-    qsizetype pos = 0;
-    while (pos < m_afterHold.size()) {
-        const qsizetype nl = m_afterHold.indexOf('\n', pos);
-        const qsizetype stop = nl < 0 ? m_afterHold.size() : nl + 1;
-        const QByteArrayView line(m_afterHold.constData() + pos, stop - pos);
+    if (size <= 0)
+        return;
+    keepTail(m_errTail, data, size, keptStderr);
+    m_err(data, size_t(size));
+}
+
+void WrapperStreams::settleAtExit()
+{
+    // The program's last line, unfinished, stays its own; a notice held is the client's.
+    passProgram(m_lineHold.constData(), m_lineHold.size());
+    m_lineHold.clear();
+    m_lineStart = true;
+    keepTail(m_prelude, m_heldNotice.constData(), m_heldNotice.size(), keptPrelude);
+    m_heldNotice.clear();
+}
+
+void WrapperStreams::passLines(const char *data, qsizetype size, bool end)
+{
+    m_lineHold.append(data, size);
+    // After the exit marker every line of the client's begins with its prefix. Before it,
+    // only srun's notice of the task's end may come ("srun: error: NODE: task 0: Exited
+    // with exit code 3"): it is held until what follows it says whose it is.
+    const QByteArray client = m_exit
+        ? m_clientPrefix
+        : m_clientPrefix + "error: " + m_node + (m_node.isEmpty() ? "" : ": task");
+    qsizetype pos = 0, run = 0; // run: where the program's lines not yet passed begin
+    while (pos < m_lineHold.size()) {
+        const qsizetype nl = m_lineHold.indexOf('\n', pos);
+        const qsizetype stop = nl < 0 ? m_lineHold.size() : nl + 1;
+        const QByteArrayView line(m_lineHold.constData() + pos, stop - pos);
         // A line begun that may be the client's waits for its end (bounded).
-        if (m_afterLineStart && nl < 0 && !end && line.size() < keptStderr
-            && (line.startsWith(m_clientPrefix) || QByteArrayView(m_clientPrefix).startsWith(line)))
+        if (m_lineStart && nl < 0 && !end && line.size() < keptStderr
+            && (line.startsWith(client) || QByteArrayView(client).startsWith(line)))
             break;
-        if (m_afterLineStart && line.startsWith(m_clientPrefix)) {
-            keepTail(m_prelude, line.data(), line.size(), keptPrelude);
-        } else {
-            keepTail(m_errTail, line.data(), line.size(), keptStderr);
-            m_err(line.data(), size_t(line.size()));
+        if (m_lineStart && line.startsWith(client)) {
+            passProgram(m_lineHold.constData() + run, pos - run);
+            if (m_exit)
+                keepTail(m_prelude, line.data(), line.size(), keptPrelude);
+            else
+                m_heldNotice.append(line.data(), line.size());
+            run = stop;
+        } else if (!m_heldNotice.isEmpty()) {
+            // The program wrote after it: the held line was the program's, in its place.
+            passProgram(m_heldNotice.constData(), m_heldNotice.size());
+            m_heldNotice.clear();
         }
-        m_afterLineStart = nl >= 0;
+        m_lineStart = nl >= 0;
         pos = stop;
     }
-    m_afterHold.remove(0, pos);
+    passProgram(m_lineHold.constData() + run, pos - run);
+    m_lineHold.remove(0, pos);
 }
 
 void WrapperStreams::onMarker(const QByteArray &word)

@@ -20,7 +20,9 @@ public:
 
     // After the program's exit marker, stderr lines that begin with prefix are the client's
     // own (srun's "srun: error: ... Exited with exit code 3"): kept with the prelude, not
-    // passed on. Other lines still are (an escaped descendant's).
+    // passed on. Other lines still are (an escaped descendant's). srun's notice of the task's
+    // end may also come just ahead of the exit marker: it is the client's too when nothing
+    // but markers follows it.
     void setClientLinePrefix(QByteArray prefix) { m_clientPrefix = std::move(prefix); }
 
     // The streams as the launcher's client reads them; size 0 at each one's end.
@@ -44,7 +46,9 @@ public:
 
 private:
     void onMarker(const QByteArray &word);
-    void passAfterExit(const char *data, qsizetype size, bool end);
+    void passLines(const char *data, qsizetype size, bool end);
+    void passProgram(const char *data, qsizetype size);
+    void settleAtExit();
 
     QByteArray m_marker;
     Process::DataHandler m_out, m_err;
@@ -57,8 +61,9 @@ private:
     QByteArray m_fileStatus;
     std::optional<QByteArray> m_file;
     qsizetype m_fileRemaining = 0;
-    QByteArray m_clientPrefix, m_afterHold; // stderr after the exit marker, by lines
-    bool m_afterLineStart = true;
+    QByteArray m_clientPrefix, m_lineHold; // with a client prefix, stderr is read by lines
+    QByteArray m_heldNotice; // what may be the client's notice, until what follows says
+    bool m_lineStart = true;
 };
 
 } // namespace offload::detail
