@@ -1,4 +1,5 @@
 """In-tree Python worker for the process tests, built on the SDK."""
+import ctypes
 import os
 import sys
 import time
@@ -42,6 +43,17 @@ def sleep(call):
         call.raise_if_cancelled()
         time.sleep(0.001)
     return os.getpid()
+
+
+@worker.method
+def where(call):
+    """The page number of each buffer's mapping here (as the C++ testworker's where)."""
+    at = []
+    for b in call.buffers:
+        view = ctypes.c_char.from_buffer(b.memory)  # writable buffers only
+        at.append(ctypes.addressof(view) >> 12)
+        del view  # an export of the mapping: it would keep the mapping from closing
+    return at
 
 
 @worker.method

@@ -65,6 +65,7 @@ private Q_SLOTS:
     void aPythonWorkerReadsAndWritesBuffers();
     void nullOrTooManyBuffersAreRefusedBeforeAnythingRuns();
     void aPooledBufferReturnsToItsPoolAfterTheCall();
+    void aWorkerKeepsThePoolsBuffersMappedAndNoOthers_data();
     void aWorkerKeepsThePoolsBuffersMappedAndNoOthers();
     void aResultCannotCarryABufferPoolsBuffer_data();
     void aResultCannotCarryABufferPoolsBuffer();
@@ -254,9 +255,17 @@ void tst_WorkerBuffers::aPooledBufferReturnsToItsPoolAfterTheCall()
     }
 }
 
+void tst_WorkerBuffers::aWorkerKeepsThePoolsBuffersMappedAndNoOthers_data()
+{
+    QTest::addColumn<bool>("python");
+    QTest::newRow("C++ SDK") << false;
+    QTest::newRow("Python SDK") << true;
+}
+
 void tst_WorkerBuffers::aWorkerKeepsThePoolsBuffersMappedAndNoOthers()
 {
-    WorkerPool pool(spec(false));
+    QFETCH(bool, python);
+    WorkerPool pool(python ? pythonWorkerSpec(false) : spec(false));
     SharedBufferPool buffers(1 << 20, 1);
     QObject context;
     const auto where = [&](const SharedBuffer &b) {

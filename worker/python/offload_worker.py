@@ -41,7 +41,8 @@ Buffer whose .memory is a memoryview of the application's own memory for a local
 (nothing copied; numpy.frombuffer(buf.memory, ...) reads it in place), read-only if it was
 sealed. Return Result(value, buffers=[...]) to hand buffers back: ones received, or new ones
 (Buffer.create(size)). Over stdin/stdout (ssh, Slurm) the bytes travel inline instead, and the
-same code works.
+same code works. A buffer from the application's SharedBufferPool stays mapped here after the
+call (at most 8 such): sent again, it is the same Buffer, with no new mapping or page faults.
 
 Streams: call.publish(value, buffers=[...]) sends a frame (a preview, a video frame) while
 the call runs; the application gets the latest when it falls behind. Published buffers are
@@ -283,9 +284,51 @@ class BufferPool:
             self._cond.notify()
 
 
-def _take_buffers(header, payload, fds):
+class _MappingCache:
+    """The buffers the application said it will send again ("reuse": a SharedBufferPool's),
+    kept mapped: the same memory file arriving again is the Buffer already here, its pages
+    faulted in, and the new descriptor is closed. At most CAPACITY, most recent first. The
+    reader thread's only."""
+
+    CAPACITY = 8  # as the C++ SDK's MappingCache
+
+    def __init__(self):
+        self._kept = []  # (device, inode, Buffer)
+
+    def adopt(self, fd, size, reuse):
+        """The Buffer fd names: one kept here (fd closed) or a new one over fd (kept if reuse).
+        ValueError/OSError as Buffer(fd, size), fd closed then too."""
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            st = None
+        if st is not None:
+            for i, (dev, ino, b) in enumerate(self._kept):
+                if b.memory is None:  # closed by a method since: nothing to reuse
+                    continue
+                if (dev, ino) == (st.st_dev, st.st_ino) and b.size == size:
+                    del self._kept[i]
+                    self._kept.insert(0, (dev, ino, b))
+                    os.close(fd)
+                    return b
+        b = Buffer(fd, size)
+        if reuse and st is not None:
+            self._kept = [k for k in self._kept if k[2].memory is not None]
+            self._kept.insert(0, (st.st_dev, st.st_ino, b))
+            del self._kept[self.CAPACITY:]
+        return b
+
+    def holds(self, buffer):
+        return any(k[2] is buffer for k in self._kept)
+
+    def clear(self):
+        self._kept = []
+
+
+def _take_buffers(header, payload, fds, mappings=None):
     """The buffers a frame announces, and its own payload: descriptors from the front of fds,
-    inline bytes after the frame's own payload. ProtocolError if they disagree."""
+    inline bytes after the frame's own payload. ProtocolError if they disagree. mappings: the
+    connection's _MappingCache, for buffers marked "reuse"."""
     entries = header.get("buffers")
     if entries is None:
         return payload, []
@@ -312,8 +355,12 @@ def _take_buffers(header, payload, fds):
             else:
                 if not fds:
                     raise ProtocolError("a buffer announced without its file descriptor")
+                fd = fds.pop(0)
                 try:
-                    b = Buffer(fds.pop(0), size)
+                    if mappings is not None:
+                        b = mappings.adopt(fd, size, e.get("reuse") is True)
+                    else:
+                        b = Buffer(fd, size)
                 except (ValueError, OSError) as err:
                     raise ProtocolError("a buffer of %d bytes that cannot be used: %s" % (size, err))
             out.append(b)
@@ -321,7 +368,8 @@ def _take_buffers(header, payload, fds):
             raise ProtocolError("%d bytes in the frame that no buffer accounts for" % (len(payload) - at))
     except BaseException:
         for b in out:
-            b.close()
+            if mappings is None or not mappings.holds(b):
+                b.close()
         raise
     return payload[:own], out
 
@@ -497,6 +545,7 @@ class Worker:
         self._out_fd = -1
         self._sock = None  # the socket channel, which carries shared buffers' descriptors
         self._fds = []  # descriptors received, waiting for the frame that names them
+        self._mappings = _MappingCache()  # the reader thread's
         self._by_hand = False
         self._out = []  # encoded frames not yet written, under _write_lock
         self._write_lock = threading.RLock()
@@ -561,6 +610,7 @@ class Worker:
                 item = self._queue.popleft()
                 self._current = item[0]
             self._run_call(*item)
+            del item  # the call's buffers are unmapped now, not when the next call comes
             with self._cond:
                 self._current = None
         self._flush()
@@ -647,7 +697,8 @@ class Worker:
             buffers = []
             if kind == "call":
                 try:
-                    payload, buffers = _take_buffers(header, payload, self._fds)
+                    payload, buffers = _take_buffers(header, payload, self._fds,
+                                                     self._mappings)
                 except ProtocolError as e:
                     self._finish(3, "protocol error: %s" % e)
                     return False

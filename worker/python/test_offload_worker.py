@@ -175,6 +175,34 @@ class BufferTest(unittest.TestCase):
             ow.Buffer(os.dup(small.fileno()), 0)
         small.close()
 
+    def test_a_buffer_sent_again_with_reuse_is_the_mapping_already_here(self):
+        pooled, once = ow.Buffer.create(8192), ow.Buffer.create(4096)
+        cache = ow._MappingCache()
+        header = {"buffers": [{"size": 8192, "reuse": True}, {"size": 4096}], "payload_size": 0}
+        _, first = ow._take_buffers(header, b"", [os.dup(pooled.fileno()), os.dup(once.fileno())],
+                                    cache)
+        _, again = ow._take_buffers(header, b"", [os.dup(pooled.fileno()), os.dup(once.fileno())],
+                                    cache)
+        self.assertIs(again[0], first[0])  # kept mapped: no new mapping, no page faults
+        self.assertIsNot(again[1], first[1])  # not marked reuse: mapped per call
+        alone = {"buffers": [{"size": 8192, "reuse": True}], "payload_size": 0}
+        open_fds = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):  # the descriptor that comes with it each time is closed
+            self.assertIs(ow._take_buffers(alone, b"", [os.dup(pooled.fileno())], cache)[1][0],
+                          first[0])
+        self.assertEqual(len(os.listdir("/proc/self/fd")), open_fds)
+        again[0].close()  # a method closed it: the next one is mapped afresh
+        _, third = ow._take_buffers(header, b"", [os.dup(pooled.fileno()), os.dup(once.fileno())],
+                                    cache)
+        self.assertIsNot(third[0], first[0])
+        self.assertEqual(bytes(third[0].memory[:1]), b"\0")
+        many = [ow.Buffer.create(4096) for _ in range(ow._MappingCache.CAPACITY)]
+        kept = [cache.adopt(os.dup(b.fileno()), 4096, True) for b in many]
+        self.assertFalse(cache.holds(third[0]))  # the oldest went when the cache filled up
+        self.assertTrue(all(cache.holds(b) for b in kept))
+        for b in [pooled, once] + many + kept + first + again + third:
+            b.close()
+
     def test_inline_buffers_are_taken_from_after_the_payload(self):
         header = {"buffers": [{"size": 3, "inline": True}, {"size": 2, "inline": True, "sealed": True}],
                   "payload_size": 4}
