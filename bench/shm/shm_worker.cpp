@@ -3,10 +3,13 @@
 //             writes it back plus one if args.write, and hands the buffers (or the payload)
 //             back.
 //   "stream": publishes frames of args.size bytes from a pool of 4 buffers until cancelled,
-//             each frame written whole (a camera filling it), numbered in its first bytes.
+//             each frame written whole (a camera filling it), numbered in its first bytes;
+//             args.rate frames a second (a camera's clock), or as fast as buffers come back.
 #include <offload/workersdk/worker.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 using offload::worker::Call;
 using offload::worker::Result;
@@ -48,8 +51,14 @@ int main(int argc, char **argv)
     });
     w.method("stream", [](Call &c) -> Result {
         offload::worker::BufferPool pool(c.args()["size"].toInt(4 << 20), 4);
+        const int64_t rate = c.args()["rate"].toInt(0);
+        auto due = std::chrono::steady_clock::now();
         int64_t n = 0;
         for (;;) {
+            if (rate > 0) { // the next frame's time, not a synchronisation
+                due += std::chrono::nanoseconds(1'000'000'000 / rate);
+                std::this_thread::sleep_until(due);
+            }
             offload::worker::Buffer b;
             while ((b = pool.tryAcquire(std::chrono::milliseconds(20))).isNull())
                 c.throwIfCancelled();
