@@ -1,7 +1,8 @@
 // Shared-memory benchmarks (docs/benchmarks.md), each side in a child process so that a crash
 // is counted (bench/common/isolate.h), ours and the peer alternating:
 //   handoff_us_{64b,4mib,256mib}  a buffer to a C++ worker that reads one byte per page and
-//                                 hands it back, vs the same bytes inline as the call's payload
+//                                 hands it back, vs the same bytes inline as the call's payload;
+//                                 untouched_us: the same hand-over with the buffer left unread
 //   roundtrip_256mib_gibs         256 MiB, every page read and written by the worker, back:
 //                                 vs inline, and vs a memcpy of 256 MiB in this process
 //   python_roundtrip_256mib_gibs  the same with a Python worker (memoryview) vs inline
@@ -123,8 +124,10 @@ double memcpyGibs(qint64 size)
 }
 
 // calls of "pages" with `size` bytes, as a pooled shared buffer (ours) or inline in the
-// payload (peer); the median time in microseconds.
-double pagesCalls(offload::WorkerPool &pool, qint64 size, bool ours, bool write, int calls)
+// payload (peer); the median time in microseconds. touch false: the worker hands the buffer
+// back without reading it (the hand-over alone).
+double pagesCalls(
+    offload::WorkerPool &pool, qint64 size, bool ours, bool write, int calls, bool touch = true)
 {
     QObject ctx;
     // One buffer from a pool, sent again and again: its pages are faulted in once, here and in
@@ -140,7 +143,8 @@ double pagesCalls(offload::WorkerPool &pool, qint64 size, bool ours, bool write,
     const int warm = size >= big && !ours ? 1 : 2;
     for (int i = -warm; i < calls; ++i) {
         offload::WorkerCall call { QStringLiteral("pages"),
-            QJsonObject { { QStringLiteral("write"), write } } };
+            QJsonObject {
+                { QStringLiteral("write"), write }, { QStringLiteral("touch"), touch } } };
         if (ours) {
             call.buffers.push_back(shared);
         } else {
@@ -170,8 +174,11 @@ QJsonObject childHandoff(qint64 size, bool ours)
     waitReady(pool);
     QJsonObject r { { QStringLiteral("us"),
         pagesCalls(pool, size, ours, false, callsFor(size, ours)) } };
-    if (ours)
+    if (ours) {
         r.insert(QStringLiteral("floor_us"), pageFloorUs(size));
+        r.insert(QStringLiteral("untouched_us"),
+            pagesCalls(pool, size, true, false, callsFor(size, true), false));
+    }
     return r;
 }
 
@@ -267,18 +274,22 @@ bench::Figure figure(const QString &name, const QString &unit, const QString &pe
 void handoff()
 {
     const QString inlinePeer = QStringLiteral("the same bytes inline, as the call's payload");
-    std::vector<double> medians;
+    std::vector<double> medians, untouchedMedians;
     for (const auto &[size, label] : { std::pair { qint64(64), "64b" },
              std::pair { 4 * MiB, "4mib" }, std::pair { big, "256mib" } }) {
         auto f = figure(QStringLiteral("handoff_us_%1").arg(QLatin1String(label)),
             QStringLiteral("us"), inlinePeer);
-        std::vector<double> floors;
+        std::vector<double> floors, untouched;
         for (const auto &[o, p] :
             bench::measureIsolated(QStringLiteral("handoff-%1").arg(size), { &f })) {
             f.ours.push_back(o.value(QStringLiteral("us")).toDouble());
             f.peer.push_back(p.value(QStringLiteral("us")).toDouble());
             floors.push_back(o.value(QStringLiteral("floor_us")).toDouble());
+            untouched.push_back(o.value(QStringLiteral("untouched_us")).toDouble());
         }
+        // The same calls with a worker that hands the buffer back unread: the hand-over alone.
+        f.extra.insert(QStringLiteral("untouched_us"), bench::median(untouched));
+        untouchedMedians.push_back(bench::median(untouched));
         // The worker's own job (a byte read per page), measured in this process: what no
         // hand-over can avoid.
         f.extra.insert(QStringLiteral("page_reads_floor_us"), bench::median(floors));
@@ -292,6 +303,12 @@ void handoff()
         ratio.ours.push_back(medians[2] / medians[0]);
     ratio.extra.insert(QStringLiteral("target_max"), 2.0);
     bench::report(ratio);
+    bench::Figure alone { QStringLiteral("shm"),
+        QStringLiteral("handoff_untouched_256mib_over_64b"), QStringLiteral("x") };
+    if (untouchedMedians.size() == 3 && untouchedMedians[0] > 0)
+        alone.ours.push_back(untouchedMedians[2] / untouchedMedians[0]);
+    alone.extra.insert(QStringLiteral("target_max"), 2.0);
+    bench::report(alone);
 }
 
 void roundtrip(bool python)
