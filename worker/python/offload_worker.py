@@ -321,9 +321,6 @@ class _MappingCache:
     def holds(self, buffer):
         return any(k[2] is buffer for k in self._kept)
 
-    def clear(self):
-        self._kept = []
-
 
 def _take_buffers(header, payload, fds, mappings=None):
     """The buffers a frame announces, and its own payload: descriptors from the front of fds,
