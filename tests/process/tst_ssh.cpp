@@ -440,14 +440,15 @@ void tst_Ssh::runsStartBeforeTheControlScriptAndItsStopsWait()
     spec.launcher = Launcher::ssh(fresh);
     ProgramRunner runner(2);
     QByteArray out;
-    auto t = runner.run(this, spec);
+    QObject context; // the callbacks write locals: their context dies with them
+    auto t = runner.run(&context, spec);
     t.onOutput([&](const OutputChunk &c) { out += c.data; });
     // One that ends by itself after its client is gone, leaving a child behind: its wrapper
     // still ends the group (its registration was kept: no exit was seen).
     ProgramSpec ending = spec;
     ending.arguments = { "-c", "sleep \"$0\" & echo started; exec sleep 8", "314" };
     QByteArray endingOut;
-    auto e = runner.run(this, ending);
+    auto e = runner.run(&context, ending);
     e.onOutput([&](const OutputChunk &c) { endingOut += c.data; });
     QTRY_VERIFY_WITH_TIMEOUT(out.contains("started") && endingOut.contains("started"), 30000);
     QCOMPARE(countMatching(m_uid, "sleep 313"), 1);
@@ -522,8 +523,12 @@ void tst_Ssh::moduleRunsOverSsh()
     ModuleRunOptions options;
     options.launcher = Launcher::ssh(target());
     QList<Progress> progress;
-    auto run = runner.run(
-        this, m, { { "iterations", 40 }, { "method", "box" }, { "summary", summary } }, options);
+    // The callback writes a local: its context dies with them. (isFinal() is true before the
+    // final delivery; with the test object as context, that delivery came during the next test
+    // and wrote into this function's gone stack: ASan, stack-use-after-return.)
+    QObject context;
+    auto run = runner.run(&context, m,
+        { { "iterations", 40 }, { "method", "box" }, { "summary", summary } }, options);
     run.onProgress([&](const Progress &p) { progress << p; });
     QTRY_VERIFY_WITH_TIMEOUT(run.isFinal(), 60000);
     QCOMPARE(run.state(), TaskState::Finished);
